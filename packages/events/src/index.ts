@@ -1,0 +1,11 @@
+/** @microbank/events: event contracts, stream layout, event store and projections on Redis Streams. */
+export * from './account-events.ts';
+export * from './accounts-projection.ts';
+export * from './accounts-registry.ts';
+export * from './entry-layout.ts';
+export * from './event-store.ts';
+export type { Log } from './log.ts';
+export * from './projection.ts';
+export * from './redis-connection.ts';
+export * from './stream-id.ts';
+export * from './stream-keys.ts';

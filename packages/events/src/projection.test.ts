@@ -1,0 +1,211 @@
+import { rmSync } from 'node:fs';
+import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import type { Redis } from 'ioredis';
+import * as assert from 'uvu/assert';
+import type { AccountRegistered } from './account-events.ts';
+import { encodeEvent } from './entry-layout.ts';
+import { appendEvent, readRange } from './event-store.ts';
+import type { Log } from './log.ts';
+import { type Projection, startProjection } from './projection.ts';
+import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
+import { STREAM_START } from './stream-id.ts';
+import { streamKey } from './stream-keys.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  redis: Redis;
+}
+
+const projection = testSuite<Context>('projection runner', {} as Context);
+
+/** A log that keeps what it was told, so tests can see what an operator would see. */
+function recordingLog() {
+  const lines: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = [];
+  const at =
+    (level: string) =>
+    (obj: object, msg = '') => {
+      lines.push({ level, msg, obj: obj as Record<string, unknown> });
+    };
+  const log: Log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { log, lines };
+}
+
+function registered(account: string): AccountRegistered {
+  return {
+    type: 'AccountRegistered',
+    data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
+  };
+}
+
+/** A projection that records every (id, account) it is given, in order, to see gaps and duplicates. */
+function recordingProjection(ctx: Context, stream: string, options: { batchSize?: number; blockMs?: number } = {}) {
+  const seen: Array<[string, string]> = [];
+  const { log, lines } = recordingLog();
+  const running = startProjection({
+    name: 'test',
+    stream,
+    redis: ctx.redis,
+    tailRedis: connectRedis(ctx.redisServer.url, 'test:tail', log),
+    log,
+    apply: (event, id) => seen.push([id, event.data.account]),
+    ...options,
+  });
+  return { projection: running, seen, lines };
+}
+
+async function allIds(redis: Redis, stream: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const batch of readRange(redis, stream, STREAM_START, '+', 1000)) ids.push(...batch.map(([id]) => id));
+  return ids;
+}
+
+const cleanup: Projection[] = [];
+
+projection.before(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  ctx.redis = connectRedis(ctx.redisServer.url, 'test:commands', recordingLog().log);
+  await untilReady(ctx.redis);
+});
+
+projection.after.each(async () => {
+  for (const running of cleanup.splice(0)) await running.stop();
+});
+
+projection.after(async (ctx) => {
+  await closeRedis(ctx.redis);
+  await ctx.redisServer.dispose();
+});
+
+projection('an empty stream is caught up at once', async (ctx) => {
+  const { projection: running, seen } = recordingProjection(ctx, streamKey('accounts', uniquePrefix()));
+  cleanup.push(running);
+  await running.whenReady();
+  assert.is(running.status, 'live');
+  assert.is(running.position, STREAM_START);
+  assert.equal(seen, []);
+});
+
+projection('replays the whole history in batches, then turns ready at the catch-up target', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  const pipeline = ctx.redis.pipeline();
+  for (let i = 0; i < 2_345; i++) pipeline.xadd(stream, '*', ...encodeEvent(registered(`account-${i}`)));
+  await pipeline.exec();
+  const ids = await allIds(ctx.redis, stream);
+
+  const { projection: running, seen } = recordingProjection(ctx, stream, { batchSize: 100 });
+  cleanup.push(running);
+  assert.is(running.ready, false);
+  await running.whenReady();
+  assert.is(running.catchUpTarget, ids.at(-1));
+  assert.is(running.position, ids.at(-1));
+  assert.equal(
+    seen.map(([id]) => id),
+    ids,
+  );
+  assert.is(running.applied, 2_345);
+  assert.is(running.skipped, 0);
+});
+
+projection('tails new entries after catching up, and waitForPosition sees them', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await appendEvent(ctx.redis, stream, registered('john-account'));
+  const { projection: running, seen } = recordingProjection(ctx, stream);
+  cleanup.push(running);
+  await running.whenReady();
+  const id = await appendEvent(ctx.redis, stream, registered('mary-account'));
+  assert.ok(await running.waitForPosition(id, 5_000), 'position reached');
+  assert.equal(
+    seen.map(([, account]) => account),
+    ['john-account', 'mary-account'],
+  );
+});
+
+projection('waitForPosition answers false when the position is not reached in time', async (ctx) => {
+  const { projection: running } = recordingProjection(ctx, streamKey('accounts', uniquePrefix()));
+  cleanup.push(running);
+  await running.whenReady();
+  assert.is(await running.waitForPosition('99999999999999-0', 50), false);
+});
+
+projection('poison entries are skipped, logged once each, counted, and what follows is applied', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await appendEvent(ctx.redis, stream, registered('john-account'));
+  const { projection: running, seen, lines } = recordingProjection(ctx, stream);
+  cleanup.push(running);
+  await running.whenReady();
+  const poison = [
+    ['hello', 'world'],
+    ['type', 'AccountRegistered', 'v', '1', 'data', '{oops'],
+    ['type', 'AccountClosed', 'v', '1', 'data', '{}'],
+    ['type', 'AccountRegistered', 'v', '9', 'data', '{}'],
+    ['type', 'AccountRegistered', 'v', '1', 'data', JSON.stringify({ account: 7 })],
+    ['type', 'AccountRegistered', 'v', '1', 'data', 'x'.repeat(1024 * 1024)],
+  ];
+  for (const fields of poison) await ctx.redis.xadd(stream, '*', ...fields);
+  const last = await appendEvent(ctx.redis, stream, registered('mary-account'));
+  assert.ok(await running.waitForPosition(last, 5_000));
+  assert.equal(
+    seen.map(([, account]) => account),
+    ['john-account', 'mary-account'],
+  );
+  assert.is(running.skipped, poison.length);
+  const skippedLines = lines.filter((line) => line.msg === 'skipped stream entry');
+  assert.is(skippedLines.length, poison.length);
+  assert.ok(
+    skippedLines.every((line) => JSON.stringify(line.obj).length < 500),
+    'log lines stay short',
+  );
+});
+
+projection('the tail resumes after Redis is killed and restarted: no gap, no duplicate', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await appendEvent(ctx.redis, stream, registered('before-kill'));
+  const { projection: running, seen, lines } = recordingProjection(ctx, stream, { blockMs: 1_000 });
+  cleanup.push(running);
+  await running.whenReady();
+
+  await ctx.redisServer.kill();
+  await ctx.redisServer.restart();
+  await untilReady(ctx.redis);
+  const appended: string[] = [];
+  for (let i = 0; i < 5; i++) appended.push(await appendEvent(ctx.redis, stream, registered(`after-restart-${i}`)));
+
+  await waitFor(
+    'the tail to apply what was appended after the restart',
+    () => running.position,
+    (p) => p === appended.at(-1),
+    {
+      timeoutMs: 10_000,
+    },
+  );
+  assert.equal(
+    seen.map(([id]) => id),
+    await allIds(ctx.redis, stream),
+  );
+  assert.ok(
+    lines.some((line) => line.msg === 'tail resumed'),
+    'the resume was logged',
+  );
+  assert.is(running.status, 'live');
+});
+
+projection('a stream that went backwards (Redis restarted on an empty volume) is reported, not served', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await appendEvent(ctx.redis, stream, registered('john-account'));
+  const { projection: running, lines } = recordingProjection(ctx, stream, { blockMs: 1_000 });
+  cleanup.push(running);
+  await running.whenReady();
+
+  await ctx.redisServer.kill();
+  rmSync(ctx.redisServer.dataDir, { recursive: true, force: true });
+  await ctx.redisServer.restart();
+  await waitFor(
+    'the projection to notice the lost stream',
+    () => running.status,
+    (status) => status === 'diverged',
+  );
+  assert.is(running.ready, false);
+  assert.ok(lines.some((line) => line.level === 'error' && /Redis lost data/.test(line.msg)));
+});
+
+projection.run();
