@@ -113,6 +113,7 @@ export function startProjection(options: ProjectionOptions): Projection {
 
   async function catchUp(): Promise<void> {
     const started = performance.now();
+    await untilReady(redis, stopping.signal);
     await persist(redis, 'reading the catch-up target', async () => {
       catchUpTarget = await streamEnd(redis, stream);
     });

@@ -1,0 +1,3 @@
+/** @microbank/account-system: its HTTP app and config, for tests and tools; main.ts runs it. */
+export * from './app.ts';
+export * from './config.ts';

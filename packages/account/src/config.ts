@@ -1,0 +1,62 @@
+/** The account service's configuration: who it is, where it answers, where Redis is. */
+import { accountName } from '@microbank/events';
+import { ConfigError, millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
+import { z } from 'zod';
+
+export interface AccountConfig {
+  redisUrl: string;
+  port: number;
+  logLevel: string;
+  account: string;
+  /** Where this account's service answers, as written in its registration. */
+  accountUrl: string;
+  openingBalance: number;
+  /** The longest wait between two registration attempts while Redis is away. */
+  registrationRetryCapMs: number;
+}
+
+const accountEnv = {
+  ...serviceEnv,
+  ACCOUNT_NAME: z.string().optional(),
+  ACCOUNT_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  OPENING_BALANCE: z
+    .string()
+    .regex(/^\d{1,12}$/, 'must be a whole number')
+    .transform(Number)
+    .default(100),
+  REGISTRATION_RETRY_CAP_MS: millisecondsVar(2_000),
+  HOSTNAME: z.string().optional(),
+};
+
+/** Kubernetes names a Deployment's pods `<deployment>-<template hash>-<5 chars>`; ours are `microbank-<account>`. */
+const POD_NAME = /^microbank-([a-z0-9-]+?)-[a-z0-9]{1,10}-[a-z0-9]{5}$/;
+
+export function accountFromHostname(hostname: string | undefined): string | undefined {
+  const match = hostname ? POD_NAME.exec(hostname) : null;
+  return match?.[1];
+}
+
+export function readAccountConfig(env: Record<string, string | undefined>): AccountConfig {
+  const vars = parseConfig(accountEnv, env);
+  const account = vars.ACCOUNT_NAME ?? accountFromHostname(vars.HOSTNAME);
+  if (account === undefined) {
+    throw new ConfigError(
+      `invalid configuration: ACCOUNT_NAME is required (it could not be derived from HOSTNAME ${JSON.stringify(vars.HOSTNAME ?? '')}, which is not a pod name like microbank-<account>-<hash>-<id>)`,
+    );
+  }
+  const name = accountName.safeParse(account);
+  if (!name.success) {
+    throw new ConfigError(
+      `invalid configuration: ACCOUNT_NAME ${name.error.issues[0]?.message} (got ${JSON.stringify(account.slice(0, 80))})`,
+    );
+  }
+  return {
+    redisUrl: vars.REDIS_URL,
+    port: vars.PORT,
+    logLevel: vars.LOG_LEVEL,
+    account: name.data,
+    accountUrl: vars.ACCOUNT_URL ?? `http://127.0.0.1:${vars.PORT}`,
+    openingBalance: vars.OPENING_BALANCE,
+    registrationRetryCapMs: vars.REGISTRATION_RETRY_CAP_MS,
+  };
+}

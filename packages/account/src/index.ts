@@ -1,0 +1,4 @@
+/** @microbank/account: its HTTP app and config, for tests and tools; main.ts runs it. */
+export * from './app.ts';
+export * from './config.ts';
+export * from './registration.ts';

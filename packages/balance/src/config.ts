@@ -1,0 +1,12 @@
+/** balance's configuration. */
+import { millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
+
+export function readBalanceConfig(env: Record<string, string | undefined>) {
+  const vars = parseConfig({ ...serviceEnv, ACCOUNT_TIMEOUT_MS: millisecondsVar(1_000) }, env);
+  return {
+    redisUrl: vars.REDIS_URL,
+    port: vars.PORT,
+    logLevel: vars.LOG_LEVEL,
+    accountTimeoutMs: vars.ACCOUNT_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,98 @@
+/** Prometheus metrics: one registry per service, HTTP request counts, projection position and lag. */
+import { type Projection, streamIdMillis } from '@microbank/events';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+
+export interface ServiceMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+}
+
+export function createMetrics(service: string): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const httpRequests = new Counter({
+    name: 'microbank_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  return { registry, httpRequests };
+}
+
+/** How long a scrape waits for Redis to tell the stream's end before leaving lag out. */
+const LAG_QUERY_TIMEOUT_MS = 500;
+
+export function registerProjectionMetrics({ registry }: ServiceMetrics, projection: Projection): void {
+  const labelNames = ['projection'] as const;
+  const labels = { projection: projection.name };
+  const registers = [registry];
+  new Gauge({
+    name: 'microbank_projection_ready',
+    help: '1 when the projection has caught up and serves, else 0',
+    labelNames,
+    registers,
+    collect() {
+      this.set(labels, projection.ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'microbank_projection_diverged',
+    help: '1 when the stream ends before what the projection applied (Redis lost data)',
+    labelNames,
+    registers,
+    collect() {
+      this.set(labels, projection.status === 'diverged' ? 1 : 0);
+    },
+  });
+  let appliedSeen = 0;
+  new Counter({
+    name: 'microbank_projection_applied_entries_total',
+    help: 'Stream entries applied to the projection',
+    labelNames,
+    registers,
+    collect() {
+      this.inc(labels, projection.applied - appliedSeen);
+      appliedSeen = projection.applied;
+    },
+  });
+  let skippedSeen = 0;
+  new Counter({
+    name: 'microbank_projection_skipped_entries_total',
+    help: 'Stream entries skipped because they did not decode (malformed, unknown type, future version)',
+    labelNames,
+    registers,
+    collect() {
+      this.inc(labels, projection.skipped - skippedSeen);
+      skippedSeen = projection.skipped;
+    },
+  });
+  new Gauge({
+    name: 'microbank_projection_position_milliseconds',
+    help: 'Time part of the stream ID the projection has consumed up to (ms since epoch)',
+    labelNames,
+    registers,
+    collect() {
+      this.set(labels, streamIdMillis(projection.position));
+    },
+  });
+  new Gauge({
+    name: 'microbank_projection_lag_milliseconds',
+    help: "Time part of the stream's last ID minus the projection's position; absent when Redis does not answer",
+    labelNames,
+    registers,
+    async collect() {
+      this.reset();
+      const end = await withTimeout(projection.streamEnd(), LAG_QUERY_TIMEOUT_MS).catch(() => undefined);
+      if (end !== undefined) this.set(labels, Math.max(0, streamIdMillis(end) - streamIdMillis(projection.position)));
+    },
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

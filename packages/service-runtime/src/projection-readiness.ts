@@ -1,0 +1,32 @@
+/** What a projection's state means for HTTP: readiness, and the 503 a read gets before it is ready. */
+import type { Projection } from '@microbank/events';
+import { httpError } from './http-errors.ts';
+import type { Readiness } from './service-app.ts';
+
+export function projectionReadiness(projection: Projection): Readiness {
+  switch (projection.status) {
+    case 'live':
+      return { ready: true };
+    case 'starting':
+      return { ready: false, reason: 'waiting for Redis to read the catch-up target' };
+    case 'catching-up':
+      return {
+        ready: false,
+        reason: `catching up with the stream: at ${projection.position} of ${projection.catchUpTarget}`,
+      };
+    case 'diverged':
+      return {
+        ready: false,
+        reason:
+          'the stream ends before entries this service applied: Redis lost data; check its volume, then restart this service',
+      };
+    case 'stopped':
+      return { ready: false, reason: 'stopping' };
+  }
+}
+
+/** Throws the 503 JSON answer unless the projection serves. */
+export function assertServing(projection: Projection): void {
+  const state = projectionReadiness(projection);
+  if (!state.ready) throw httpError(503, state.reason, {}, { 'retry-after': '1' });
+}

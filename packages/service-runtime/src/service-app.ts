@@ -1,0 +1,79 @@
+/**
+ * The Hono app every service starts from: health, readiness and metrics endpoints, request
+ * counting, a body limit, and the one place that turns errors into JSON responses.
+ */
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
+import { errorBody, httpError } from './http-errors.ts';
+import type { Logger } from './logger.ts';
+import type { ServiceMetrics } from './metrics.ts';
+
+export type Readiness = { ready: true } | { ready: false; reason: string };
+
+export interface ServiceAppOptions {
+  log: Logger;
+  metrics: ServiceMetrics;
+  readiness: () => Readiness;
+}
+
+/** No route takes a body; anything larger than this is refused before it is read. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions): Hono {
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    await next();
+    const route = routePath(c, -1);
+    metrics.httpRequests.inc({
+      method: c.req.method,
+      route: route === '*' || route === '/*' ? 'unmatched' : route,
+      status: String(c.res.status),
+    });
+  });
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw httpError(413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  getOnly(app, '/healthz', (c) => c.json({ status: 'alive' }));
+
+  getOnly(app, '/readyz', (c) => {
+    const state = readiness();
+    if (!state.ready) throw httpError(503, state.reason, {}, { 'retry-after': '1' });
+    return c.json({ status: 'ready' });
+  });
+
+  getOnly(app, '/metrics', async (c) => {
+    const body = await metrics.registry.metrics();
+    return c.body(body, 200, { 'content-type': metrics.registry.contentType });
+  });
+
+  app.notFound((c) => c.json(errorBody(404, `no route ${c.req.method} ${c.req.path}`), 404));
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+    return c.json(errorBody(500, 'internal error; see the service log'), 500);
+  });
+
+  return app;
+}
+
+type GetHandler = (c: Context) => Response | Promise<Response>;
+
+/** A GET route (HEAD included) whose other methods get a 405 JSON answer naming what is allowed. */
+export function getOnly(app: Hono, path: string, handler: GetHandler): void {
+  app.get(path, handler);
+  app.all(path, (c) => {
+    throw httpError(405, `${c.req.method} is not allowed on ${path}; use GET`, {}, { allow: 'GET, HEAD' });
+  });
+}
