@@ -23,7 +23,7 @@ export interface RegisterOptions {
  * with capped, jittered exponential backoff. A retry after a lost reply may register twice: the
  * registry applies registrations idempotently, so that is harmless.
  */
-export function registerAccount({
+export async function registerAccount({
   redis,
   stream,
   registration,
@@ -31,6 +31,7 @@ export function registerAccount({
   retryCapMs,
   signal,
 }: RegisterOptions): Promise<StreamId> {
+  await untilReady(redis, signal);
   return backOff(
     () => {
       signal.throwIfAborted();

@@ -101,11 +101,11 @@ export function startProjection(options: ProjectionOptions): Projection {
   async function persist(connection: Redis, what: string, step: () => Promise<void>): Promise<void> {
     for (let failures = 0; ; failures++) {
       try {
+        await untilReady(connection, stopping.signal);
         return await step();
       } catch (error) {
         if (stopping.signal.aborted) throw error;
         if (failures === 0) log.warn({ projection: name, err: errorMessage(error) }, `${what} failed; retrying`);
-        await untilReady(connection, stopping.signal);
         await sleep(Math.min(10 * 2 ** failures, 1000), undefined, { signal: stopping.signal });
       }
     }
@@ -113,7 +113,6 @@ export function startProjection(options: ProjectionOptions): Projection {
 
   async function catchUp(): Promise<void> {
     const started = performance.now();
-    await untilReady(redis, stopping.signal);
     await persist(redis, 'reading the catch-up target', async () => {
       catchUpTarget = await streamEnd(redis, stream);
     });
@@ -149,7 +148,6 @@ export function startProjection(options: ProjectionOptions): Projection {
       try {
         const read = readAfter(tailRedis, stream, position, blockMs, batchSize);
         consume(await withWatchdog(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, tailRedis));
-        if (failures > 0) log.info({ projection: name, position }, 'tail resumed');
         failures = 0;
       } catch (error) {
         if (stopping.signal.aborted) return;
@@ -157,6 +155,7 @@ export function startProjection(options: ProjectionOptions): Projection {
         failures++;
         await untilReady(tailRedis, stopping.signal);
         await persist(redis, 'stream check', checkStreamNotBehind);
+        if (status === 'live') log.info({ projection: name, position }, 'tail resumed');
         if (failures > 1) await sleep(Math.min(10 * 2 ** failures, 1000), undefined, { signal: stopping.signal });
       }
     }

@@ -80,7 +80,11 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
 
   const launch = async () => {
     mkdirSync(dataDir, { recursive: true });
-    child = spawn(binary, redisServerArgs(port, dataDir, appendfsync), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: a Ctrl-C meant for whoever started it does not reach Redis; its owner stops it.
+    child = spawn(binary, redisServerArgs(port, dataDir, appendfsync), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const lines: string[] = [];
     const collect = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {

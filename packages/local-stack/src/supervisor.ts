@@ -1,0 +1,123 @@
+/**
+ * Keeps a component running, as a ReplicaSet would: when it dies it is started again. A process
+ * killed by a signal comes back at once; one that crashes by itself backs off (0.2 s doubling to
+ * 5 s, reset after a good run), like Kubernetes' CrashLoopBackOff.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writePid } from './pid-files.ts';
+import { REPO_ROOT, type ServiceSpec } from './stack-plan.ts';
+
+export interface Running {
+  handle: string;
+  marker: string;
+  /** Resolves with how it ended: `crashed` when it exited by itself with an error. */
+  exited: Promise<'crashed' | 'killed' | 'exited'>;
+  /** Asks it to stop (SIGTERM) and waits. */
+  terminate(): Promise<void>;
+}
+
+export interface Runner {
+  launch(): Promise<Running>;
+}
+
+export type Say = (component: string, line: string) => void;
+
+export interface Supervised {
+  readonly restarts: number;
+  stop(): Promise<void>;
+}
+
+const FIRST_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 5_000;
+const GOOD_RUN_MS = 10_000;
+
+export function supervise(name: string, runner: Runner, dataDir: string, say: Say): Supervised {
+  let stopped = false;
+  let current: Running | undefined;
+  let restarts = 0;
+  let backoff = FIRST_BACKOFF_MS;
+
+  const loop = (async () => {
+    while (!stopped) {
+      const startedAt = Date.now();
+      try {
+        current = await runner.launch();
+      } catch (error) {
+        say(
+          name,
+          `could not start: ${error instanceof Error ? error.message : String(error)}; retrying in ${backoff} ms`,
+        );
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        continue;
+      }
+      writePid(dataDir, name, { handle: current.handle, marker: current.marker });
+      const how = await current.exited;
+      if (stopped) return;
+      restarts++;
+      if (Date.now() - startedAt > GOOD_RUN_MS) backoff = FIRST_BACKOFF_MS;
+      if (how === 'crashed') {
+        say(name, `crashed; starting it again in ${backoff} ms (restart ${restarts})`);
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      } else {
+        say(name, `${how}; starting it again (restart ${restarts})`);
+      }
+    }
+  })();
+
+  return {
+    get restarts() {
+      return restarts;
+    },
+    async stop() {
+      stopped = true;
+      await current?.terminate();
+      await loop;
+    },
+  };
+}
+
+/** How long a service gets to stop after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 10_000;
+
+/** Runs a service's main module under Node with tsx, its output prefixed with its name. */
+export function serviceRunner(spec: ServiceSpec, say: Say): Runner {
+  return {
+    async launch() {
+      // The trailing name is ignored by the service; it lets `pnpm kill` recognise the process.
+      const child = spawn(process.execPath, ['--import', 'tsx', spec.main, spec.name], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...spec.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: Ctrl-C reaches the stack only, which stops services before Redis.
+        detached: true,
+      });
+      await once(child, 'spawn');
+      for (const stream of [child.stdout, child.stderr]) {
+        createInterface({ input: stream }).on('line', (line) => say(spec.name, line));
+      }
+      const exited = once(child, 'exit').then(([code, signal]) => {
+        if (signal) return 'killed' as const;
+        return code === 0 ? ('exited' as const) : ('crashed' as const);
+      });
+      return {
+        handle: String(child.pid),
+        marker: `${spec.main}\u0000${spec.name}`,
+        exited,
+        terminate: () => terminate(child, exited),
+      };
+    },
+  };
+}
+
+async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}
