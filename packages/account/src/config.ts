@@ -8,8 +8,8 @@ export interface AccountConfig {
   port: number;
   logLevel: string;
   account: string;
-  /** Where this account's service answers, as written in its registration. */
-  accountUrl: string;
+  /** Where this account's service answers, as written in its registration; by default its own local port. */
+  accountUrl: string | undefined;
   openingBalance: number;
   /** The longest wait between two registration attempts while Redis is away. */
   registrationRetryCapMs: number;
@@ -55,7 +55,7 @@ export function readAccountConfig(env: Record<string, string | undefined>): Acco
     port: vars.PORT,
     logLevel: vars.LOG_LEVEL,
     account: name.data,
-    accountUrl: vars.ACCOUNT_URL ?? `http://127.0.0.1:${vars.PORT}`,
+    accountUrl: vars.ACCOUNT_URL,
     openingBalance: vars.OPENING_BALANCE,
     registrationRetryCapMs: vars.REGISTRATION_RETRY_CAP_MS,
   };

@@ -23,7 +23,7 @@ const app = createAccountApp({
       : { ready: false, reason: 'not registered yet: waiting for Redis to take the registration' },
 });
 
-await runService({
+const server = await runService({
   app,
   port: config.port,
   log,
@@ -33,7 +33,11 @@ await runService({
   },
 });
 
-const registration = { account: config.account, url: config.accountUrl, instance: `${hostname()}/${process.pid}` };
+const registration = {
+  account: config.account,
+  url: config.accountUrl ?? `http://127.0.0.1:${server.port}`,
+  instance: `${hostname()}/${process.pid}`,
+};
 try {
   registeredAt = await registerAccount({
     redis,

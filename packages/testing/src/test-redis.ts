@@ -10,9 +10,10 @@ export interface TestRedis extends RedisServer {
   dispose(): Promise<void>;
 }
 
-export async function startTestRedis(): Promise<TestRedis> {
+/** `port` defaults to a free one; give one to start Redis where a service already looks for it. */
+export async function startTestRedis({ port = 0 }: { port?: number } = {}): Promise<TestRedis> {
   const dataDir = mkdtempSync(join(tmpdir(), 'microbank-redis-'));
-  const server = await startRedisServer({ dataDir, appendfsync: 'always' });
+  const server = await startRedisServer({ port, dataDir, appendfsync: 'always' });
   return Object.assign(Object.create(server) as RedisServer, {
     async dispose() {
       await server.kill();

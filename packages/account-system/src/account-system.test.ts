@@ -1,0 +1,172 @@
+import { type AccountsProjection, appendEvent, startAccountsProjection, streamKey } from '@microbank/events';
+import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { freePort, spawnService, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import type { Redis } from 'ioredis';
+import * as assert from 'uvu/assert';
+import { createAccountSystemApp, POSITION_HEADER } from './app.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  opened: AccountsProjection[];
+}
+
+const accountSystem = testSuite<Context>('account-system', { opened: [] } as unknown as Context);
+
+accountSystem.before(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+});
+
+accountSystem.after.each(async (ctx) => {
+  for (const accounts of ctx.opened.splice(0)) await accounts.close();
+});
+
+accountSystem.after(async (ctx) => {
+  await ctx.redisServer.dispose();
+});
+
+const log = createLogger('account-system', 'silent');
+
+function registered(account: string) {
+  return {
+    type: 'AccountRegistered' as const,
+    data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
+  };
+}
+
+/** account-system's app on its own stream, as main.ts wires it. */
+function openApp(ctx: Context, redisUrl = ctx.redisServer.url, readWaitMaxMs = 2_000) {
+  const stream = streamKey('accounts', uniquePrefix());
+  const accounts = startAccountsProjection({ redisUrl, log, name: 'account-system', stream });
+  ctx.opened.push(accounts);
+  const app = createAccountSystemApp({ log, metrics: createMetrics('account-system'), ...accounts, readWaitMaxMs });
+  const append = (account: string) => appendEvent(accounts.redis as Redis, stream, registered(account));
+  return { app, accounts, append, stream };
+}
+
+accountSystem('before it has caught up, reads and readiness answer 503 JSON', async (ctx) => {
+  const { app } = openApp(ctx, `redis://127.0.0.1:${await freePort()}`);
+  for (const path of ['/accounts', '/readyz']) {
+    const response = await app.request(path);
+    assert.is(response.status, 503, path);
+    const body = (await response.json()) as { error: string; message: string };
+    assert.is(body.error, 'unavailable');
+    assert.match(body.message, /waiting for Redis/);
+  }
+});
+
+accountSystem('GET /accounts lists each account once, in first-registration order, byte for byte', async (ctx) => {
+  const { app, accounts, append } = openApp(ctx);
+  await accounts.projection.whenReady();
+  await append('john-account');
+  await append('mary-account');
+  const last = await append('john-account');
+  const response = await app.request(`/accounts?position=${last}`);
+  assert.is(response.status, 200);
+  assert.is(response.headers.get('content-type'), 'application/json');
+  assert.is(await response.text(), '{"accounts":["john-account","mary-account"]}');
+});
+
+accountSystem('a history written before start is replayed', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  const writer = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'writer', stream });
+  ctx.opened.push(writer);
+  await writer.projection.whenReady();
+  for (const name of ['john-account', 'mary-account', 'john-account']) {
+    await appendEvent(writer.redis, stream, registered(name));
+  }
+  const accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'account-system', stream });
+  ctx.opened.push(accounts);
+  const app = createAccountSystemApp({ log, metrics: createMetrics('a'), ...accounts, readWaitMaxMs: 2000 });
+  await accounts.projection.whenReady();
+  assert.is(await (await app.request('/accounts')).text(), '{"accounts":["john-account","mary-account"]}');
+  assert.is((await app.request('/readyz')).status, 200);
+});
+
+accountSystem('read-your-writes: a read naming the position of an append sees it at once', async (ctx) => {
+  const { app, accounts, append } = openApp(ctx);
+  await accounts.projection.whenReady();
+  for (let i = 0; i < 20; i++) {
+    const position = await append(`account-${i}`);
+    const response = await app.request(`/accounts?position=${position}`);
+    const body = (await response.json()) as { accounts: string[] };
+    assert.ok(body.accounts.includes(`account-${i}`), `account-${i} visible at ${position}`);
+    assert.is(response.headers.get(POSITION_HEADER), position);
+  }
+});
+
+accountSystem('a position the projection does not reach in time is a bounded 503', async (ctx) => {
+  const { app, accounts } = openApp(ctx, undefined, 100);
+  await accounts.projection.whenReady();
+  const response = await app.request('/accounts?position=99999999999999-0');
+  assert.is(response.status, 503);
+  assert.match(
+    ((await response.json()) as { message: string }).message,
+    /has not reached position 99999999999999-0 within 100 ms/,
+  );
+});
+
+accountSystem('a position that is not a stream ID is a 400', async (ctx) => {
+  const { app, accounts } = openApp(ctx);
+  await accounts.projection.whenReady();
+  for (const position of ['abc', '1-', '-1', '$', '*', '01-1', 'x'.repeat(5000), '1-0; DROP']) {
+    const response = await app.request(`/accounts?position=${encodeURIComponent(position)}`);
+    assert.is(response.status, 400, position);
+    const body = (await response.json()) as { error: string; position: string };
+    assert.is(body.error, 'bad_request');
+    assert.ok(body.position.length <= 64);
+  }
+});
+
+accountSystem('metrics show the projection: applied, skipped, position, ready', async (ctx) => {
+  const { accounts, append, stream } = openApp(ctx);
+  const { registerProjectionMetrics } = await import('@microbank/service-runtime');
+  const metrics = createMetrics('account-system');
+  registerProjectionMetrics(metrics, accounts.projection);
+  await accounts.projection.whenReady();
+  await accounts.redis.xadd(stream, '*', 'garbage', 'typed by hand');
+  const last = await append('john-account');
+  await accounts.projection.waitForPosition(last, 5_000);
+  const text = await metrics.registry.metrics();
+  assert.match(
+    text,
+    /microbank_projection_applied_entries_total\{projection="account-system",service="account-system"\} 1/,
+  );
+  assert.match(
+    text,
+    /microbank_projection_skipped_entries_total\{projection="account-system",service="account-system"\} 1/,
+  );
+  assert.match(text, /microbank_projection_ready\{projection="account-system",service="account-system"\} 1/);
+  assert.match(text, /microbank_projection_lag_milliseconds\{projection="account-system",service="account-system"\} 0/);
+});
+
+accountSystem('as a process: serves /accounts, finishes a request in flight on SIGTERM, exits 0', async (ctx) => {
+  const service = spawnService('packages/account-system/src/main.ts', {
+    REDIS_URL: ctx.redisServer.url,
+    PORT: '0',
+    READ_WAIT_MAX_MS: '1500',
+  });
+  const port = await service.port();
+  await service.logged('caught up; ready');
+  const accounts = await fetch(`http://127.0.0.1:${port}/accounts`);
+  assert.is(accounts.status, 200);
+  // A read that waits for a position nobody writes is in flight when SIGTERM arrives.
+  const inFlight = fetch(`http://127.0.0.1:${port}/accounts?position=99999999999999-0`);
+  await service.logged(/./);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  service.child.kill('SIGTERM');
+  const answered = await inFlight;
+  assert.is(answered.status, 503, 'the in-flight request got its answer');
+  assert.equal(await service.exited, { code: 0, signal: null });
+  assert.ok(service.lines.some((line) => line.includes('"msg":"stopped"')));
+});
+
+accountSystem('as a process: bad configuration exits 1 naming the variable', async () => {
+  const service = spawnService('packages/account-system/src/main.ts', {
+    REDIS_URL: 'redis://127.0.0.1:1',
+    PORT: '99999',
+  });
+  assert.is((await service.exited).code, 1);
+  assert.match(service.lines.join('\n'), /account-system: invalid configuration: PORT must be a port number/);
+});
+
+accountSystem.run();

@@ -1,0 +1,154 @@
+import net from 'node:net';
+import { createAccountApp } from '@microbank/account';
+import { type AccountsProjection, appendEvent, startAccountsProjection, streamKey } from '@microbank/events';
+import { createLogger, createMetrics, type HttpServer, listen } from '@microbank/service-runtime';
+import { freePort, spawnService, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { createBalanceApp } from './app.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  john: HttpServer;
+  silentAccount: net.Server;
+  silentPort: number;
+  opened: AccountsProjection[];
+}
+
+const balance = testSuite<Context>('balance', { opened: [] } as unknown as Context);
+const log = createLogger('balance', 'silent');
+
+balance.before(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  const johnApp = createAccountApp({
+    log,
+    metrics: createMetrics('john-account'),
+    openingBalance: 100,
+    readiness: () => ({ ready: true }),
+  });
+  ctx.john = await listen(johnApp, 0, '127.0.0.1');
+  // An account that accepts connections and never answers.
+  ctx.silentAccount = net.createServer(() => {}).listen(0, '127.0.0.1');
+  await new Promise((resolve) => ctx.silentAccount.once('listening', resolve));
+  ctx.silentPort = (ctx.silentAccount.address() as net.AddressInfo).port;
+});
+
+balance.after.each(async (ctx) => {
+  for (const accounts of ctx.opened.splice(0)) await accounts.close();
+});
+
+balance.after(async (ctx) => {
+  await ctx.john.close();
+  ctx.silentAccount.close();
+  await ctx.redisServer.dispose();
+});
+
+async function openApp(ctx: Context, directory: Record<string, string>, redisUrl = ctx.redisServer.url) {
+  const stream = streamKey('accounts', uniquePrefix());
+  const accounts = startAccountsProjection({ redisUrl, log, name: 'balance', stream });
+  ctx.opened.push(accounts);
+  const app = createBalanceApp({ log, metrics: createMetrics('balance'), ...accounts, accountTimeoutMs: 300 });
+  if (redisUrl !== ctx.redisServer.url) return app;
+  await accounts.projection.whenReady();
+  let last = '0-0';
+  for (const [account, url] of Object.entries(directory)) {
+    last = await appendEvent(accounts.redis, stream, {
+      type: 'AccountRegistered',
+      data: { account, url, instance: 'test', registeredAt: new Date().toISOString() },
+    });
+  }
+  await accounts.projection.waitForPosition(last, 5_000);
+  return app;
+}
+
+balance('asks the account at the URL from its registration', async (ctx) => {
+  const app = await openApp(ctx, { 'john-account': `http://127.0.0.1:${ctx.john.port}` });
+  const response = await app.request('/balance/john-account');
+  assert.is(response.status, 200);
+  assert.is(await response.text(), '{"account":"john-account","balance":100}');
+});
+
+balance('an account nobody registered is a 404 JSON', async (ctx) => {
+  const app = await openApp(ctx, {});
+  const response = await app.request('/balance/bob-account');
+  assert.is(response.status, 404);
+  assert.equal(await response.json(), {
+    error: 'not_found',
+    message: 'no account named bob-account has registered',
+    account: 'bob-account',
+  });
+});
+
+balance('an invalid account name is a 400 JSON', async (ctx) => {
+  const app = await openApp(ctx, {});
+  for (const name of ['John', 'a'.repeat(64), 'j%C3%B6hn', 'john_account', '-john', 'john%00']) {
+    const response = await app.request(`/balance/${name}`);
+    assert.is(response.status, 400, name);
+    const body = (await response.json()) as { error: string; message: string };
+    assert.is(body.error, 'bad_request');
+    assert.match(body.message, /account name must be a DNS label/);
+  }
+});
+
+balance('paths that are no account route are 404 JSON', async (ctx) => {
+  const app = await openApp(ctx, {});
+  // URL parsing resolves dot segments, %2e%2e included, before routing.
+  for (const path of ['/balance/', '/balance/a/b', '/balance/../accounts', '/balance/%2e%2e', '/balance/..']) {
+    const response = await app.request(path);
+    assert.ok(response.status === 404, `${path}: ${response.status}`);
+    assert.is(((await response.json()) as { error: string }).error, 'not_found');
+  }
+});
+
+balance('an account that is down is a 503 naming the account', async (ctx) => {
+  const app = await openApp(ctx, { 'mary-account': `http://127.0.0.1:${await freePort()}` });
+  const response = await app.request('/balance/mary-account');
+  assert.is(response.status, 503);
+  const body = (await response.json()) as { error: string; message: string; account: string };
+  assert.is(body.account, 'mary-account');
+  assert.match(body.message, /account mary-account is not answering/);
+});
+
+balance('an account that does not answer in time is a 503 after the timeout', async (ctx) => {
+  const app = await openApp(ctx, { 'slow-account': `http://127.0.0.1:${ctx.silentPort}` });
+  const response = await app.request('/balance/slow-account');
+  assert.is(response.status, 503);
+  assert.match(((await response.json()) as { message: string }).message, /no answer within 300 ms/);
+});
+
+balance('before its registry has caught up, balance answers 503 JSON', async (ctx) => {
+  const app = await openApp(ctx, {}, `redis://127.0.0.1:${await freePort()}`);
+  const response = await app.request('/balance/john-account');
+  assert.is(response.status, 503);
+  assert.is(((await response.json()) as { error: string }).error, 'unavailable');
+});
+
+balance('as a process: serves a balance over a real socket and stops on SIGTERM', async (ctx) => {
+  const stream = streamKey('accounts');
+  const writer = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'writer', stream });
+  await writer.projection.whenReady();
+  await appendEvent(writer.redis, stream, {
+    type: 'AccountRegistered',
+    data: {
+      account: 'john-account',
+      url: `http://127.0.0.1:${ctx.john.port}`,
+      instance: 't',
+      registeredAt: new Date().toISOString(),
+    },
+  });
+  await writer.close();
+  const service = spawnService('packages/balance/src/main.ts', { REDIS_URL: ctx.redisServer.url, PORT: '0' });
+  const port = await service.port();
+  await service.logged('caught up; ready');
+  const response = await fetch(`http://127.0.0.1:${port}/balance/john-account`);
+  assert.is(await response.text(), '{"account":"john-account","balance":100}');
+  service.child.kill('SIGTERM');
+  assert.equal(await service.exited, { code: 0, signal: null });
+});
+
+balance('as a process: bad configuration exits 1 naming the variable', async () => {
+  const service = spawnService('packages/balance/src/main.ts', { PORT: '0' });
+  assert.is((await service.exited).code, 1);
+  assert.match(service.lines.join('\n'), /balance: invalid configuration: REDIS_URL is required/);
+});
+
+balance.run();

@@ -1,0 +1,54 @@
+import { testSuite } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { ConfigError, millisecondsVar, parseConfig, serviceEnv } from './config.ts';
+
+const config = testSuite('config from the environment');
+
+const good = { REDIS_URL: 'redis://127.0.0.1:6380', PORT: '8081' };
+
+function problem(env: Record<string, string | undefined>): string {
+  try {
+    parseConfig({ ...serviceEnv, READ_WAIT_MAX_MS: millisecondsVar(2000) }, env);
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+config('reads a good environment, with defaults', () => {
+  const vars = parseConfig({ ...serviceEnv, READ_WAIT_MAX_MS: millisecondsVar(2000) }, good);
+  assert.equal(vars, { REDIS_URL: good.REDIS_URL, PORT: 8081, LOG_LEVEL: 'info', READ_WAIT_MAX_MS: 2000 });
+});
+
+config('accepts a password in REDIS_URL and rediss://', () => {
+  for (const url of ['redis://:s3cret@microbank-redis:6379', 'rediss://user:pw@host:6380/0']) {
+    assert.is(parseConfig(serviceEnv, { ...good, REDIS_URL: url }).REDIS_URL, url);
+  }
+});
+
+config('a missing REDIS_URL is named', () => {
+  assert.match(problem({ PORT: '8081' }), /REDIS_URL is required/);
+});
+
+config('a REDIS_URL that is not a redis URL is named, with what was given', () => {
+  for (const url of ['localhost:6379', 'http://127.0.0.1:6379', 'redis://', 'not a url']) {
+    const message = problem({ ...good, REDIS_URL: url });
+    assert.match(message, /REDIS_URL must look like redis:\/\//);
+    assert.ok(message.includes(JSON.stringify(url)), message);
+  }
+});
+
+config('a missing or bad PORT is named', () => {
+  assert.match(problem({ REDIS_URL: good.REDIS_URL }), /PORT is required/);
+  for (const port of ['http', '-1', '65536', '80.5', '']) {
+    assert.match(problem({ ...good, PORT: port }), /PORT must be a port number/);
+  }
+});
+
+config('every bad variable is listed at once', () => {
+  const message = problem({ PORT: 'x', LOG_LEVEL: 'loud', READ_WAIT_MAX_MS: '0' });
+  for (const name of ['REDIS_URL', 'PORT', 'LOG_LEVEL', 'READ_WAIT_MAX_MS']) assert.ok(message.includes(name), message);
+});
+
+config.run();

@@ -1,0 +1,85 @@
+import { testSuite } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { listen } from './serve.ts';
+import { createServiceApp, getOnly, MAX_BODY_BYTES, type Readiness } from './service-app.ts';
+
+const app = testSuite('service app');
+
+function serviceApp(readiness: Readiness = { ready: true }) {
+  const metrics = createMetrics('test');
+  const built = createServiceApp({ log: createLogger('test', 'silent'), metrics, readiness: () => readiness });
+  getOnly(built, '/boom', () => {
+    throw new Error('secret internals at line 42');
+  });
+  return { app: built, metrics };
+}
+
+app('healthz answers while the process lives', async () => {
+  const response = await serviceApp({ ready: false, reason: 'x' }).app.request('/healthz');
+  assert.is(response.status, 200);
+  assert.equal(await response.json(), { status: 'alive' });
+});
+
+app('readyz is 200 when ready and 503 JSON with the reason when not', async () => {
+  assert.is((await serviceApp().app.request('/readyz')).status, 200);
+  const response = await serviceApp({ ready: false, reason: 'catching up' }).app.request('/readyz');
+  assert.is(response.status, 503);
+  assert.equal(await response.json(), { error: 'unavailable', message: 'catching up' });
+});
+
+app('metrics count requests by route pattern, and unknown routes as one label', async () => {
+  const { app: built } = serviceApp();
+  await built.request('/healthz');
+  await built.request('/no/such/route');
+  const text = await (await built.request('/metrics')).text();
+  assert.match(text, /microbank_http_requests_total\{method="GET",route="\/healthz",status="200",service="test"\} 1/);
+  assert.match(text, /microbank_http_requests_total\{method="GET",route="unmatched",status="404",service="test"\} 1/);
+});
+
+app('an unknown route is a 404 JSON', async () => {
+  const response = await serviceApp().app.request('/nope');
+  assert.is(response.status, 404);
+  assert.equal(await response.json(), { error: 'not_found', message: 'no route GET /nope' });
+});
+
+app('a wrong method is a 405 JSON with Allow', async () => {
+  const response = await serviceApp().app.request('/healthz', { method: 'DELETE' });
+  assert.is(response.status, 405);
+  assert.is(response.headers.get('allow'), 'GET, HEAD');
+  assert.equal(await response.json(), {
+    error: 'method_not_allowed',
+    message: 'DELETE is not allowed on /healthz; use GET',
+  });
+});
+
+app('an oversized body is a 413 JSON', async () => {
+  const response = await serviceApp().app.request('/healthz', {
+    method: 'POST',
+    body: 'x'.repeat(MAX_BODY_BYTES + 1),
+  });
+  assert.is(response.status, 413);
+  assert.is(((await response.json()) as { error: string }).error, 'payload_too_large');
+});
+
+app('an unexpected error is a 500 JSON without internals', async () => {
+  const response = await serviceApp().app.request('/boom');
+  assert.is(response.status, 500);
+  const body = await response.text();
+  assert.not.match(body, /secret internals|at line/);
+  assert.equal(JSON.parse(body), { error: 'internal', message: 'internal error; see the service log' });
+});
+
+app('serves over a real socket on an ephemeral port and closes', async () => {
+  const server = await listen(serviceApp().app, 0, '127.0.0.1');
+  try {
+    assert.ok(server.port > 0);
+    const response = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+    assert.is(response.status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+app.run();
