@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-// Test files live beside their code in packages/ and k8s/.
-const pattern = process.argv[2] ?? '^(packages|k8s)/.*\\.test\\.ts$';
+// Test files live beside their code in packages/, k8s/ and scripts/.
+const pattern = process.argv[2] ?? '^(packages|k8s|scripts)/.*\\.test\\.ts$';
 const TOTAL_LIMIT_MS = 30 * 60_000;
 const EXIT_GRACE_MS = 15_000;
 

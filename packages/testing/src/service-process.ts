@@ -32,12 +32,16 @@ export function spawnService(main: string, env: Record<string, string>): Service
   const logged = async (msg: string | RegExp, timeoutMs = 15_000) => {
     const matches = (entry: Record<string, unknown>) =>
       typeof entry.msg === 'string' && (typeof msg === 'string' ? entry.msg === msg : msg.test(entry.msg));
-    return waitFor(
-      `a log line "${msg}" from ${main}`,
-      () => lines.map(parseLine).find((entry) => entry && matches(entry)),
-      (entry) => entry !== undefined,
-      { timeoutMs },
-    ) as Promise<Record<string, unknown>>;
+    try {
+      return (await waitFor(
+        `a log line "${msg}" from ${main}`,
+        () => lines.map(parseLine).find((entry) => entry && matches(entry)),
+        (entry) => entry !== undefined,
+        { timeoutMs },
+      )) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nits last output:\n${lines.slice(-8).join('\n')}`);
+    }
   };
   return {
     child,
