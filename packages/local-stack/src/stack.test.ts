@@ -1,0 +1,160 @@
+/**
+ * End to end: the local stack as a user runs it, walking the seed's story: the accounts, a
+ * killed account-system, a killed Redis, registrations and garbage typed in with redis-cli.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { REPO_ROOT, testSuite, waitFor } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { readPid } from './pid-files.ts';
+import { REDIS_PORT } from './stack-plan.ts';
+
+const run = promisify(execFile);
+
+interface Context {
+  dataDir: string;
+  stack: ChildProcess;
+  output: string[];
+}
+
+const stack = testSuite<Context>('local stack, end to end', {} as Context);
+const SEED_BODY = '{"accounts":["john-account","mary-account"]}';
+
+stack.before(async (ctx) => {
+  ctx.dataDir = mkdtempSync(join(tmpdir(), 'microbank-stack-'));
+  ctx.output = [];
+  ctx.stack = spawn(process.execPath, ['--import', 'tsx', 'packages/local-stack/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, MICROBANK_DATA_DIR: ctx.dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [ctx.stack.stdout, ctx.stack.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => ctx.output.push(line));
+  }
+  await waitFor(
+    'the stack to say it is up',
+    () => ctx.output.some((line) => line.includes('microbank is up')),
+    Boolean,
+    {
+      timeoutMs: 60_000,
+    },
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\nstack output:\n${ctx.output.slice(-20).join('\n')}`);
+  });
+});
+
+stack.after(async (ctx) => {
+  if (ctx.stack.exitCode === null) {
+    ctx.stack.kill('SIGTERM');
+    await once(ctx.stack, 'exit');
+  }
+  rmSync(ctx.dataDir, { recursive: true, force: true });
+});
+
+const get = async (url: string) => {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, body: await response.text(), headers: response.headers };
+};
+const accounts = (query = '') => get(`http://127.0.0.1:8081/accounts${query}`);
+const redisCli = async (...args: string[]) =>
+  (await run('redis-cli', ['-p', String(REDIS_PORT), ...args], { encoding: 'utf8' })).stdout.trim();
+
+async function killAndWaitForRestart(ctx: Context, component: string, readyUrl: string): Promise<void> {
+  const before = readPid(ctx.dataDir, component)?.handle;
+  const killed = await run(process.execPath, ['--import', 'tsx', 'packages/local-stack/src/kill.ts', component], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, MICROBANK_DATA_DIR: ctx.dataDir },
+    encoding: 'utf8',
+  });
+  assert.match(killed.stdout, new RegExp(`killed ${component} \\(pid ${before}\\) with SIGKILL`));
+  await waitFor(
+    `${component} to be started again`,
+    async () => ({ pid: readPid(ctx.dataDir, component)?.handle, status: (await get(readyUrl)).status }),
+    ({ pid, status }) => pid !== undefined && pid !== before && status === 200,
+    { timeoutMs: 30_000 },
+  );
+}
+
+stack('a fresh stack answers exactly the seed body', async () => {
+  const response = await accounts();
+  assert.is(response.status, 200);
+  assert.is(response.body, SEED_BODY);
+});
+
+stack('kill -9 account-system: it is started again and answers the same body', async (ctx) => {
+  await killAndWaitForRestart(ctx, 'account-system', 'http://127.0.0.1:8081/readyz');
+  assert.is((await accounts()).body, SEED_BODY);
+});
+
+stack('kill -9 Redis: it comes back on the same data, and balance answers', async (ctx) => {
+  await killAndWaitForRestart(ctx, 'redis', 'http://127.0.0.1:8081/readyz');
+  await waitFor(
+    'Redis to answer PING',
+    () => redisCli('PING'),
+    (reply) => reply === 'PONG',
+  );
+  assert.is((await get('http://127.0.0.1:8082/balance/john-account')).body, '{"account":"john-account","balance":100}');
+  assert.is((await accounts()).body, SEED_BODY);
+});
+
+stack('a registration typed in with redis-cli in the documented layout shows up', async () => {
+  const data = JSON.stringify({
+    account: 'bob-account',
+    url: 'http://127.0.0.1:9',
+    instance: 'typed-by-hand',
+    registeredAt: '2026-11-25T12:00:00Z',
+  });
+  const id = await redisCli('XADD', 'microbank:accounts', '*', 'type', 'AccountRegistered', 'v', '1', 'data', data);
+  const response = await accounts(`?position=${id}`);
+  assert.is(response.body, '{"accounts":["john-account","mary-account","bob-account"]}');
+  // balance learned the same account from the stream; its service is not there.
+  const balance = await waitFor(
+    'balance to know bob-account',
+    () => get('http://127.0.0.1:8082/balance/bob-account'),
+    (reply) => reply.status !== 404,
+  );
+  assert.is(balance.status, 503);
+  assert.match(balance.body, /account bob-account is not answering/);
+});
+
+stack('garbage typed in with redis-cli is skipped and counted; the service keeps answering', async () => {
+  const id = await redisCli('XADD', 'microbank:accounts', '*', 'hello', 'world');
+  const response = await accounts(`?position=${id}`);
+  assert.is(response.status, 200);
+  assert.is(response.body, '{"accounts":["john-account","mary-account","bob-account"]}');
+  const metrics = (await get('http://127.0.0.1:8081/metrics')).body;
+  assert.match(metrics, /microbank_projection_skipped_entries_total\{[^}]*\} 1\n/);
+});
+
+stack('after the restarts, each entry was read once: no gap, no duplicate', async () => {
+  const length = Number(await redisCli('XLEN', 'microbank:accounts'));
+  const last = (await redisCli('XREVRANGE', 'microbank:accounts', '+', '-', 'COUNT', '1')).split('\n')[0];
+  const response = await accounts();
+  assert.is(response.headers.get('x-microbank-position'), last);
+  const metrics = (await get('http://127.0.0.1:8081/metrics')).body;
+  const count = (name: string) => Number(new RegExp(`${name}\\{[^}]*\\} (\\d+)`).exec(metrics)?.[1]);
+  // account-system was restarted before Redis was killed: since then it has read the whole stream.
+  assert.is(
+    count('microbank_projection_applied_entries_total') + count('microbank_projection_skipped_entries_total'),
+    length,
+  );
+});
+
+stack('SIGTERM stops the whole stack and exits 0', async (ctx) => {
+  ctx.stack.kill('SIGTERM');
+  const [code] = await once(ctx.stack, 'exit');
+  assert.is(code, 0);
+  assert.ok(ctx.output.some((line) => line.includes('stack') && line.includes('stopped')));
+  const refused = await fetch('http://127.0.0.1:8081/healthz').then(
+    () => false,
+    () => true,
+  );
+  assert.ok(refused, 'nothing answers on 8081 after the stop');
+});
+
+stack.run();
