@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redisUnavailable } from '@microbank/redis-runner';
 import { removePids } from './pid-files.ts';
 import { freePortOrExplain, waitUntilReady } from './readiness.ts';
 import { redisRunner } from './redis-runner.ts';
@@ -16,6 +17,11 @@ const plan = services();
 const width = Math.max(...plan.map((spec) => spec.name.length), 'stack'.length);
 const say: Say = (component, line) => process.stdout.write(`${component.padEnd(width)} | ${line}\n`);
 
+const missing = await redisUnavailable();
+if (missing) {
+  say('stack', missing);
+  process.exit(1);
+}
 try {
   for (const port of [REDIS_PORT, ...plan.map((spec) => spec.port)]) await freePortOrExplain(port);
 } catch (error) {

@@ -36,16 +36,19 @@ stack.before(async (ctx) => {
   for (const stream of [ctx.stack.stdout, ctx.stack.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => ctx.output.push(line));
   }
-  await waitFor(
-    'the stack to say it is up',
-    () => ctx.output.some((line) => line.includes('microbank is up')),
-    Boolean,
-    {
-      timeoutMs: 60_000,
-    },
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\nstack output:\n${ctx.output.slice(-20).join('\n')}`);
-  });
+  try {
+    const seen = await waitFor(
+      'the stack to say it is up',
+      () => ({ up: ctx.output.some((line) => line.includes('microbank is up')), exited: ctx.stack.exitCode !== null }),
+      ({ up, exited }) => up || exited,
+      { timeoutMs: 60_000 },
+    );
+    if (!seen.up) throw new Error(`the stack exited with ${ctx.stack.exitCode} before it was up`);
+  } catch (error) {
+    // uvu does not print a failing hook's error: say it here.
+    console.error(`${(error as Error).message}\nits last output:\n${ctx.output.slice(-20).join('\n')}`);
+    throw error;
+  }
 });
 
 stack.after(async (ctx) => {

@@ -11,6 +11,12 @@ import {
 export { dockerAnswers, startRedisContainer } from './redis-container.ts';
 export * from './redis-server.ts';
 
+/** Why Redis cannot be started here (the install advice), or undefined when it can. */
+export async function redisUnavailable(): Promise<string | undefined> {
+  if (findRedisServerBinary() || (await dockerAnswers())) return undefined;
+  return REDIS_MISSING;
+}
+
 /** A redis-server from PATH; failing that, a container where Docker answers; failing that, how to install Redis. */
 export async function startRedis(options: RedisServerOptions): Promise<RedisServer> {
   if (findRedisServerBinary()) return startRedisServer(options);

@@ -1,0 +1,599 @@
+/** Offline verification of k8s/: it renders, validates, cross-references, and broken copies fail. */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testSuite } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { checkManifests, type K8sObject, nameOf, renderKustomization, selectorMatches } from './check-manifests.ts';
+
+const k8sDir = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = join(k8sDir, '..');
+
+let cached: K8sObject[] | undefined;
+/** The render of k8s/, once per run; tests get their own deep copy to mutate. */
+function render(): K8sObject[] {
+  cached ??= renderKustomization(k8sDir);
+  return structuredClone(cached);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered objects are read and mutated freely by path here
+type Json = Record<string, any>;
+
+function get(objects: K8sObject[], kind: string, name: string): Json {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`${kind}/${name} is not in the render`);
+  return found;
+}
+const podSpec = (o: Json): Json =>
+  o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec;
+const container = (o: Json): Json => podSpec(o).containers[0];
+function env(c: Json, name: string): Json {
+  const found = (c.env as Json[] | undefined)?.find((e) => e.name === name);
+  if (!found) throw new Error(`env ${name} is not set on container ${c.name}`);
+  return found;
+}
+
+/** Fails with every problem listed when none matches, so a wrong message is easy to see. */
+function assertProblem(problems: string[], pattern: RegExp): void {
+  assert.ok(
+    problems.some((p) => pattern.test(p)),
+    `expected a problem matching ${pattern}, got:\n  ${problems.join('\n  ') || '(none)'}`,
+  );
+}
+
+const SERVICES = ['account-system', 'balance', 'john-account', 'mary-account'] as const;
+const bundleOf = (svc: string) =>
+  `packages/${svc.endsWith('-account') && svc !== 'account-system' ? 'account' : svc}/dist/main.mjs`;
+
+// ---------------------------------------------------------------------------------------------
+const rendered = testSuite('k8s: the render');
+
+rendered('kubectl kustomize k8s renders the objects and names of the seed', () => {
+  const names = render()
+    .map((o) => `${o.kind}/${o.metadata.name}`.replace(/^(ConfigMap\/microbank-redis-config)-[a-z0-9]+$/, '$1-<hash>'))
+    .sort();
+  assert.equal(
+    names,
+    [
+      'ConfigMap/microbank-redis-config-<hash>',
+      'CronJob/microbank-chaos-monkey',
+      'Deployment/microbank-account-system',
+      'Deployment/microbank-balance',
+      'Deployment/microbank-john-account',
+      'Deployment/microbank-mary-account',
+      'Namespace/microbank',
+      'NetworkPolicy/microbank-redis',
+      'Role/microbank-chaos-monkey',
+      'RoleBinding/microbank-chaos-monkey',
+      'Secret/microbank-redis',
+      'Service/microbank-account-system',
+      'Service/microbank-balance',
+      'Service/microbank-john-account',
+      'Service/microbank-mary-account',
+      'Service/microbank-redis',
+      'ServiceAccount/microbank-chaos-monkey',
+      'StatefulSet/microbank-redis',
+    ].sort(),
+  );
+});
+
+rendered('every rendered object passes schema, unknown-field and cross-reference checks', () => {
+  assert.equal(checkManifests(render()), []);
+});
+
+rendered('everything is in namespace microbank and carries the common labels', () => {
+  for (const o of render()) {
+    if (o.kind !== 'Namespace') assert.is(o.metadata.namespace, 'microbank', nameOf(o));
+    assert.is(o.metadata.labels?.['app.kubernetes.io/part-of'], 'microbank', nameOf(o));
+    if (o.kind !== 'Namespace')
+      assert.ok(o.metadata.labels?.['app.kubernetes.io/name'], `${nameOf(o)} has no app.kubernetes.io/name`);
+  }
+});
+
+rendered('the PersistentVolumeClaim is the StatefulSet claim template: data-microbank-redis-0, ReadWriteOnce', () => {
+  const sts = get(render(), 'StatefulSet', 'microbank-redis');
+  const claims = sts.spec.volumeClaimTemplates as Json[];
+  assert.is(claims.length, 1);
+  assert.is(`${claims[0]?.metadata.name}-${sts.metadata.name}-0`, 'data-microbank-redis-0');
+  assert.equal(claims[0]?.spec.accessModes, ['ReadWriteOnce']);
+  assert.is(sts.spec.replicas, 1);
+});
+rendered.run();
+
+// ---------------------------------------------------------------------------------------------
+const services = testSuite('k8s: the services');
+
+services('each service runs its own bundle with node as PID 1, from the one kustomize-set image', () => {
+  const objects = render();
+  const images = new Set<string>();
+  for (const svc of SERVICES) {
+    const c = container(get(objects, 'Deployment', `microbank-${svc}`));
+    assert.equal(c.command, ['node', bundleOf(svc)], svc);
+    assert.is(c.args, undefined, `${svc}: args would be appended to the command`);
+    images.add(c.image);
+  }
+  assert.equal([...images], ['microbank:0.1.0']);
+});
+
+services('NodePort Services on port 80 reach the unprivileged container port', () => {
+  const objects = render();
+  for (const svc of SERVICES) {
+    const service = get(objects, 'Service', `microbank-${svc}`);
+    assert.is(service.spec.type, 'NodePort');
+    assert.equal(
+      service.spec.ports.map((p: Json) => p.port),
+      [80],
+    );
+    const port = container(get(objects, 'Deployment', `microbank-${svc}`)).ports.find(
+      (p: Json) => p.name === service.spec.ports[0].targetPort,
+    );
+    assert.ok(port.containerPort >= 1024, `${svc}: container port ${port.containerPort} is privileged`);
+    assert.is(env(container(get(objects, 'Deployment', `microbank-${svc}`)), 'PORT').value, String(port.containerPort));
+  }
+});
+
+services('probes: startup covers a long replay on /readyz, readiness /readyz, liveness /healthz', () => {
+  for (const svc of SERVICES) {
+    const c = container(get(render(), 'Deployment', `microbank-${svc}`));
+    assert.is(c.startupProbe.httpGet.path, '/readyz', svc);
+    assert.ok(
+      c.startupProbe.periodSeconds * c.startupProbe.failureThreshold >= 180,
+      `${svc}: startup budget under 3 minutes`,
+    );
+    assert.is(c.readinessProbe.httpGet.path, '/readyz', svc);
+    assert.is(c.livenessProbe.httpGet.path, '/healthz', `${svc}: liveness must not depend on Redis`);
+  }
+});
+
+services('accounts are single writers (Recreate) and register the URL of their own Service', () => {
+  const objects = render();
+  for (const name of ['john-account', 'mary-account']) {
+    const deployment = get(objects, 'Deployment', `microbank-${name}`);
+    assert.is(deployment.spec.strategy?.type, 'Recreate', name);
+    const c = container(deployment);
+    assert.is(env(c, 'ACCOUNT_NAME').value, name);
+    const host = new URL(env(c, 'ACCOUNT_URL').value).hostname;
+    const service = get(objects, 'Service', host);
+    assert.ok(
+      selectorMatches({ matchLabels: service.spec.selector }, deployment.spec.template.metadata.labels),
+      `${host} does not select ${name}`,
+    );
+  }
+  for (const name of ['account-system', 'balance']) {
+    assert.is.not(get(objects, 'Deployment', `microbank-${name}`).spec.strategy?.type, 'Recreate', name);
+  }
+});
+
+services('REDIS_URL carries the password from the Secret, never a literal one', () => {
+  const objects = render();
+  const password = Buffer.from(get(objects, 'Secret', 'microbank-redis').data.password, 'base64').toString();
+  assert.match(password, /^[A-Za-z0-9._~-]+$/, 'the dev password must be URL-safe, it goes into REDIS_URL');
+  for (const svc of SERVICES) {
+    const c = container(get(objects, 'Deployment', `microbank-${svc}`));
+    assert.equal(env(c, 'REDIS_PASSWORD').valueFrom, { secretKeyRef: { name: 'microbank-redis', key: 'password' } });
+    assert.is(env(c, 'REDIS_URL').value, 'redis://:$(REDIS_PASSWORD)@microbank-redis:6379');
+  }
+  const everythingButTheSecret = JSON.stringify(objects.filter((o) => o.kind !== 'Secret'));
+  assert.not.ok(everythingButTheSecret.includes(password), 'the password appears outside the Secret');
+});
+services.run();
+
+// ---------------------------------------------------------------------------------------------
+const redis = testSuite('k8s: Redis');
+
+redis('durable: AOF with fsync always in /data on the claim; SIGTERM gets a grace period', () => {
+  const objects = render();
+  const sts = get(objects, 'StatefulSet', 'microbank-redis');
+  const configName = podSpec(sts).volumes.find((v: Json) => v.name === 'config').configMap.name;
+  const conf = get(objects, 'ConfigMap', configName).data['redis.conf'] as string;
+  for (const line of ['appendonly yes', 'appendfsync always', 'dir /data'])
+    assert.match(conf, new RegExp(`^${line}$`, 'm'));
+  assert.equal(
+    container(sts).volumeMounts.find((m: Json) => m.mountPath === '/data')?.name,
+    sts.spec.volumeClaimTemplates[0].metadata.name,
+  );
+  assert.ok(podSpec(sts).terminationGracePeriodSeconds >= 30);
+  assert.match(
+    container(sts).command.join(' '),
+    /exec redis-server /,
+    'redis-server must replace the shell to get SIGTERM',
+  );
+});
+
+redis('the password reaches redis-server and redis-cli by environment and stdin, never argv', () => {
+  const sts = get(render(), 'StatefulSet', 'microbank-redis');
+  const c = container(sts);
+  assert.equal(env(c, 'REDISCLI_AUTH').valueFrom, { secretKeyRef: { name: 'microbank-redis', key: 'password' } });
+  const commands = [c.command, c.readinessProbe.exec.command, c.livenessProbe.exec.command].map((cmd: string[]) =>
+    cmd.join(' '),
+  );
+  for (const cmd of commands) {
+    assert.not.match(cmd, /(^|\s)(-a|--pass|--user)\s/, `password flag in argv: ${cmd}`);
+    assert.not.match(cmd, /--requirepass/, `password in redis-server argv: ${cmd}`);
+  }
+  assert.match(commands[0] as string, /redis-server \S+ - <<EOF\s+requirepass \$\{REDISCLI_AUTH\}/);
+  assert.match(commands[1] as string, /ping .*grep -q PONG$/);
+  assert.match(commands[2] as string, /ping .*grep -qE 'PONG\|LOADING'$/, 'liveness must accept LOADING');
+});
+
+redis('hardened: uid 999, no token, read-only root, all capabilities dropped', () => {
+  const spec = podSpec(get(render(), 'StatefulSet', 'microbank-redis'));
+  assert.is(spec.securityContext.runAsUser, 999);
+  assert.is(spec.securityContext.fsGroup, 999);
+  assert.is(spec.automountServiceAccountToken, false);
+  assert.is(spec.securityContext.seccompProfile.type, 'RuntimeDefault');
+});
+
+redis('the NetworkPolicy admits every microbank service and no foreign pod', () => {
+  const objects = render();
+  const policy = get(objects, 'NetworkPolicy', 'microbank-redis');
+  assert.ok(
+    selectorMatches(
+      policy.spec.podSelector,
+      get(objects, 'StatefulSet', 'microbank-redis').spec.template.metadata.labels,
+    ),
+  );
+  const peers = policy.spec.ingress.flatMap((rule: Json) => rule.from as Json[]);
+  assert.ok(peers.length > 0, 'an ingress rule without "from" admits everyone');
+  const admits = (labels: Record<string, string>) =>
+    peers.some(
+      (peer: Json) =>
+        peer.namespaceSelector === undefined && peer.ipBlock === undefined && selectorMatches(peer.podSelector, labels),
+    );
+  for (const svc of SERVICES)
+    assert.ok(admits(get(objects, 'Deployment', `microbank-${svc}`).spec.template.metadata.labels), svc);
+  assert.not.ok(admits({ app: 'intruder' }));
+});
+redis.run();
+
+// ---------------------------------------------------------------------------------------------
+const chaos = testSuite('k8s: the chaos monkey');
+
+chaos('is a suspended, non-overlapping CronJob on its own ServiceAccount', () => {
+  const objects = render();
+  const cron = get(objects, 'CronJob', 'microbank-chaos-monkey');
+  assert.is(cron.spec.suspend, true);
+  assert.is(cron.spec.concurrencyPolicy, 'Forbid');
+  assert.is(cron.spec.jobTemplate.spec.backoffLimit, 0, 'a retried run would delete a second pod');
+  assert.is(podSpec(cron).serviceAccountName, 'microbank-chaos-monkey');
+});
+
+chaos('may only list and delete pods, in its namespace', () => {
+  const objects = render();
+  assert.not.ok(objects.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding'));
+  assert.equal(get(objects, 'Role', 'microbank-chaos-monkey').rules, [
+    { apiGroups: [''], resources: ['pods'], verbs: ['list', 'delete'] },
+  ]);
+  const binding = get(objects, 'RoleBinding', 'microbank-chaos-monkey');
+  assert.equal(binding.roleRef, {
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: 'Role',
+    name: 'microbank-chaos-monkey',
+  });
+  assert.equal(binding.subjects, [{ kind: 'ServiceAccount', name: 'microbank-chaos-monkey', namespace: 'microbank' }]);
+});
+chaos.run();
+
+// ---------------------------------------------------------------------------------------------
+const image = testSuite('k8s: image and docs agree with the manifests');
+
+image('the Dockerfile builds with the lockfile and ships every bundle the Deployments run', () => {
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  assert.is(stages.length, 2, 'a build stage and a runtime stage');
+  const [build, runtime] = stages as [string, string];
+  assert.match(build, /^RUN npm i -g pnpm@10\.34\.9$/m);
+  assert.match(build, /pnpm install --frozen-lockfile.*&& pnpm build$/m);
+  for (const svc of SERVICES) {
+    const dist = bundleOf(svc).replace(/\/[^/]+$/, '');
+    assert.match(runtime, new RegExp(`^COPY --from=build /src/${dist} ${dist}$`, 'm'), `runtime stage lacks ${dist}`);
+  }
+  assert.not.match(runtime, /^COPY .*node_modules/m);
+  assert.match(runtime, /^USER [1-9]\d*(:[1-9]\d*)?$/m, 'the runtime stage must switch to a numeric non-root user');
+  assert.match(runtime, /^CMD \["node", "packages\/account-system\/dist\/main\.mjs"\]$/m);
+});
+
+image('every Deployment runs a file that `pnpm build` produces', async () => {
+  const { buildServices } = await import('../scripts/build.ts');
+  const outdir = mkdtempSync(join(tmpdir(), 'microbank-build-'));
+  try {
+    // buildServices(outdir) writes <outdir>/<package>/<file> for what lands in packages/<package>/dist/.
+    const built = new Set((await buildServices(outdir)).map((file) => relative(outdir, file)));
+    for (const svc of SERVICES) {
+      const bundle = container(get(render(), 'Deployment', `microbank-${svc}`)).command[1] as string;
+      const [, pkg, file] = /^packages\/([^/]+)\/dist\/(.+)$/.exec(bundle) ?? [];
+      assert.ok(built.has(`${pkg}/${file}`), `${svc} runs ${bundle}, but the build produces ${[...built].join(', ')}`);
+    }
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+});
+
+image('the README builds the image under the name and tag that kustomize deploys', () => {
+  const readme = readFileSync(join(k8sDir, 'README.md'), 'utf8');
+  const deployed = container(get(render(), 'Deployment', 'microbank-account-system')).image as string;
+  assert.ok(readme.includes(`docker build -t ${deployed} .`), `README does not build ${deployed}`);
+});
+image.run();
+
+// ---------------------------------------------------------------------------------------------
+const broken = testSuite('k8s: broken manifests are caught');
+
+/** Applies a mutation to a fresh render and returns the problems found. */
+function problemsAfter(mutate: (objects: K8sObject[]) => void): string[] {
+  const objects = render();
+  mutate(objects);
+  return checkManifests(objects);
+}
+
+const cases: [string, RegExp, (objects: K8sObject[]) => void][] = [
+  [
+    'a wrong type (replicas "two")',
+    /Deployment\/microbank-balance: schema: spec\.replicas must be integer/,
+    (o) => {
+      get(o, 'Deployment', 'microbank-balance').spec.replicas = 'two';
+    },
+  ],
+  [
+    'a value outside an enum',
+    /schema: spec\.template\.spec\.containers\.0\.imagePullPolicy must be equal to one of the allowed values/,
+    (o) => {
+      container(get(o, 'Deployment', 'microbank-balance')).imagePullPolicy = 'Sometimes';
+    },
+  ],
+  [
+    'a malformed quantity',
+    /StatefulSet\/microbank-redis: schema: .*limits\.memory must match format "quantity"/,
+    (o) => {
+      container(get(o, 'StatefulSet', 'microbank-redis')).resources.limits.memory = '384 MB';
+    },
+  ],
+  [
+    'a missing required field',
+    /Service\/microbank-redis: schema: spec\.ports\.0 must have required property '?port'?/,
+    (o) => {
+      delete get(o, 'Service', 'microbank-redis').spec.ports[0].port;
+    },
+  ],
+  [
+    'a kind that does not exist in its API group',
+    /Deployment\/microbank-balance: no schema for apiVersion apps\/v1beta0 kind Deployment/,
+    (o) => {
+      get(o, 'Deployment', 'microbank-balance').apiVersion = 'apps/v1beta0';
+    },
+  ],
+  [
+    'Secret data that is not base64',
+    /Secret\/microbank-redis: schema: data\.password must match format "byte"/,
+    (o) => {
+      get(o, 'Secret', 'microbank-redis').data.password = 'plain text!';
+    },
+  ],
+  [
+    'an unknown field',
+    /containers\[0\]\.imagePullPolicyy: unknown field "imagePullPolicyy"/,
+    (o) => {
+      container(get(o, 'Deployment', 'microbank-john-account')).imagePullPolicyy = 'IfNotPresent';
+    },
+  ],
+  [
+    'an unknown field at the top of a spec',
+    /CronJob\/microbank-chaos-monkey: spec\.suspended: unknown field/,
+    (o) => {
+      get(o, 'CronJob', 'microbank-chaos-monkey').spec.suspended = true;
+    },
+  ],
+  [
+    'a Service selector that matches no pod',
+    /Service\/microbank-balance: spec\.selector .* matches no pod template/,
+    (o) => {
+      get(o, 'Service', 'microbank-balance').spec.selector['app.kubernetes.io/name'] = 'balanse';
+    },
+  ],
+  [
+    'a Deployment whose selector misses its own pods',
+    /Deployment\/microbank-balance: spec\.selector .* does not match its own pod labels/,
+    (o) => {
+      get(o, 'Deployment', 'microbank-balance').spec.selector.matchLabels['app.kubernetes.io/name'] = 'other';
+    },
+  ],
+  [
+    'a reference to a Secret that is not rendered',
+    /env REDIS_PASSWORD: Secret "microbank-redis-typo" is not in the render/,
+    (o) => {
+      env(container(get(o, 'Deployment', 'microbank-account-system')), 'REDIS_PASSWORD').valueFrom.secretKeyRef.name =
+        'microbank-redis-typo';
+    },
+  ],
+  [
+    'a Secret key that does not exist',
+    /env REDISCLI_AUTH: Secret "microbank-redis" has no key "pass"/,
+    (o) => {
+      env(container(get(o, 'StatefulSet', 'microbank-redis')), 'REDISCLI_AUTH').valueFrom.secretKeyRef.key = 'pass';
+    },
+  ],
+  [
+    'the Secret missing from the render',
+    /Secret "microbank-redis" is not in the render/,
+    (o) => {
+      o.splice(
+        o.findIndex((x) => x.kind === 'Secret'),
+        1,
+      );
+    },
+  ],
+  [
+    'a ConfigMap volume that is not rendered',
+    /volumes\[0\]: ConfigMap "redis-conf" is not in the render/,
+    (o) => {
+      podSpec(get(o, 'StatefulSet', 'microbank-redis')).volumes[0].configMap.name = 'redis-conf';
+    },
+  ],
+  [
+    'a probe on a port that does not exist',
+    /readinessProbe\.httpGet\.port metrics is not a port of the container/,
+    (o) => {
+      container(get(o, 'Deployment', 'microbank-balance')).readinessProbe.httpGet.port = 'metrics';
+    },
+  ],
+  [
+    'a Service targetPort that no container has',
+    /Service\/microbank-john-account: spec\.ports\[0\]\.targetPort 8081 is no container port/,
+    (o) => {
+      get(o, 'Service', 'microbank-john-account').spec.ports[0].targetPort = 8081;
+    },
+  ],
+  [
+    'a container without probes',
+    /microbank-mary-account: .*livenessProbe is missing/,
+    (o) => {
+      delete container(get(o, 'Deployment', 'microbank-mary-account')).livenessProbe;
+    },
+  ],
+  [
+    'a container without resources',
+    /microbank-account-system: .*resources\.requests\.cpu is not set/,
+    (o) => {
+      delete container(get(o, 'Deployment', 'microbank-account-system')).resources;
+    },
+  ],
+  [
+    'a container running as root',
+    /microbank-redis: .*runAsUser is 0 \(root\)/,
+    (o) => {
+      const c = container(get(o, 'StatefulSet', 'microbank-redis'));
+      c.securityContext.runAsUser = 0;
+    },
+  ],
+  [
+    'a pod allowed to run as root',
+    /CronJob\/microbank-chaos-monkey: .*runAsNonRoot must be true/,
+    (o) => {
+      const spec = podSpec(get(o, 'CronJob', 'microbank-chaos-monkey'));
+      delete spec.securityContext.runAsNonRoot;
+      delete spec.containers[0].securityContext.runAsNonRoot;
+    },
+  ],
+  [
+    'a writable root filesystem',
+    /readOnlyRootFilesystem must be true/,
+    (o) => {
+      container(get(o, 'Deployment', 'microbank-balance')).securityContext.readOnlyRootFilesystem = false;
+    },
+  ],
+  [
+    'a service account token where none is needed',
+    /microbank-balance: .*automountServiceAccountToken must be false/,
+    (o) => {
+      delete podSpec(get(o, 'Deployment', 'microbank-balance')).automountServiceAccountToken;
+    },
+  ],
+  [
+    'an unpinned image',
+    /image "redis" needs a pinned tag/,
+    (o) => {
+      container(get(o, 'StatefulSet', 'microbank-redis')).image = 'redis';
+    },
+  ],
+  [
+    '$(REDIS_PASSWORD) used before it is defined',
+    /env REDIS_URL uses \$\(REDIS_PASSWORD\), which is not defined before it/,
+    (o) => {
+      const c = container(get(o, 'Deployment', 'microbank-balance'));
+      c.env = [...c.env].sort((a: Json, b: Json) => (a.name === 'REDIS_URL' ? -1 : b.name === 'REDIS_URL' ? 1 : 0));
+    },
+  ],
+  [
+    'a URL to a Service that does not exist',
+    /env ACCOUNT_URL: host "microbank-jon-account" is not a Service/,
+    (o) => {
+      env(container(get(o, 'Deployment', 'microbank-john-account')), 'ACCOUNT_URL').value =
+        'http://microbank-jon-account';
+    },
+  ],
+  [
+    'a NetworkPolicy that locks the services out of Redis',
+    /env REDIS_URL: no NetworkPolicy rule admits it to StatefulSet\/microbank-redis/,
+    (o) => {
+      get(o, 'NetworkPolicy', 'microbank-redis').spec.ingress[0].from[0].podSelector.matchLabels[
+        'app.kubernetes.io/name'
+      ] = 'redis';
+    },
+  ],
+  [
+    'a RoleBinding to a ServiceAccount that is not rendered',
+    /subjects\[0\]: ServiceAccount "chaos" in namespace "microbank" is not in the render/,
+    (o) => {
+      get(o, 'RoleBinding', 'microbank-chaos-monkey').subjects[0].name = 'chaos';
+    },
+  ],
+  [
+    'an object outside any rendered namespace',
+    /Service\/microbank-balance: namespace "default" is not created by the render/,
+    (o) => {
+      get(o, 'Service', 'microbank-balance').metadata.namespace = 'default';
+    },
+  ],
+];
+
+for (const [what, expected, mutate] of cases) {
+  broken(`${what} is reported`, () => assertProblem(problemsAfter(mutate), expected));
+}
+
+broken('a broken YAML file on disk fails: replicas: "two" in a copy of k8s/', () => {
+  const copy = mkdtempSync(join(tmpdir(), 'microbank-k8s-'));
+  try {
+    cpSync(k8sDir, copy, { recursive: true });
+    const file = join(copy, 'service-base', 'deployment.yaml');
+    const original = readFileSync(file, 'utf8');
+    assert.match(original, /^ {2}replicas: 1$/m);
+    writeFileSync(file, original.replace(/^ {2}replicas: 1$/m, '  replicas: "two"'));
+    const problems = checkManifests(renderKustomization(copy));
+    for (const svc of SERVICES)
+      assertProblem(problems, new RegExp(`Deployment/microbank-${svc}: schema: spec\\.replicas must be integer`));
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+});
+
+broken('a copy of k8s/ with invalid YAML or a missing file fails to render', () => {
+  const copy = mkdtempSync(join(tmpdir(), 'microbank-k8s-'));
+  try {
+    cpSync(k8sDir, copy, { recursive: true });
+    const file = join(copy, 'redis', 'service.yaml');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n  ports: [unclosed\n`);
+    assert.throws(() => renderKustomization(copy), /kubectl kustomize .* failed/);
+    rmSync(file);
+    assert.throws(() => renderKustomization(copy), /service\.yaml/);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+});
+broken.run();
+
+// ---------------------------------------------------------------------------------------------
+const realPassword = testSuite('k8s: replacing the dev Redis password (k8s/README.md)');
+
+realPassword('an overlay outside the repo replaces the Secret and everything still checks', () => {
+  const overlay = mkdtempSync(join(tmpdir(), 'microbank-real-'));
+  try {
+    const password = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    writeFileSync(join(overlay, 'redis-password.txt'), password);
+    // The overlay of the README, pointing at this checkout.
+    const readme = readFileSync(join(k8sDir, 'README.md'), 'utf8');
+    const block = /```yaml\n(# kustomization\.yaml of your overlay[\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'README has the overlay kustomization.yaml');
+    assert.ok(block.includes('../microbank/k8s'), 'the overlay names this repository by a relative path');
+    writeFileSync(join(overlay, 'kustomization.yaml'), block.replace('../microbank/k8s', relative(overlay, k8sDir)));
+    const objects = renderKustomization(overlay);
+    assert.equal(checkManifests(objects), []);
+    const secrets = objects.filter((o) => o.kind === 'Secret');
+    assert.is(secrets.length, 1);
+    assert.is(Buffer.from((secrets[0] as Json).data.password, 'base64').toString(), password);
+    assert.is((secrets[0] as Json).metadata.name, 'microbank-redis');
+  } finally {
+    rmSync(overlay, { recursive: true, force: true });
+  }
+});
+realPassword.run();
