@@ -3,7 +3,13 @@ import type { Projection } from '@microbank/events';
 import { httpError } from './http-errors.ts';
 import type { Readiness } from './service-app.ts';
 
+/** Readiness of a projection; its position rides along, so tools can see how far it got. */
 export function projectionReadiness(projection: Projection): Readiness {
+  const details = { position: projection.position };
+  return { ...readinessOf(projection), details };
+}
+
+function readinessOf(projection: Projection): Readiness {
   switch (projection.status) {
     case 'live':
       return { ready: true };

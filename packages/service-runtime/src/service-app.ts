@@ -10,7 +10,10 @@ import { errorBody, httpError } from './http-errors.ts';
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
-export type Readiness = { ready: true } | { ready: false; reason: string };
+/** `details` go into the /readyz body as they are, e.g. a projection's stream position. */
+export type Readiness =
+  | { ready: true; details?: Record<string, string> }
+  | { ready: false; reason: string; details?: Record<string, string> };
 
 export interface ServiceAppOptions {
   log: Logger;
@@ -48,8 +51,8 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
 
   getOnly(app, '/readyz', (c) => {
     const state = readiness();
-    if (!state.ready) throw httpError(503, state.reason, {}, { 'retry-after': '1' });
-    return c.json({ status: 'ready' });
+    if (!state.ready) throw httpError(503, state.reason, state.details, { 'retry-after': '1' });
+    return c.json({ status: 'ready', ...state.details });
   });
 
   getOnly(app, '/metrics', async (c) => {

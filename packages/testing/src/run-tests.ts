@@ -1,14 +1,16 @@
 /**
- * `pnpm test`: runs every `*.test.ts` under packages/ with uvu, and fails where uvu alone would
+ * `pnpm test`: runs every `*.test.ts` under packages/, k8s/ and scripts/ with uvu, and fails where uvu alone would
  * pass: no test ran, a suite was never run, or the process hangs on open handles afterwards.
- * Usage: pnpm test [pattern]   (a regex on test file paths from the repo root; default: all)
+ * Usage: pnpm test [filter]   (only the test files whose path from the repo root matches this regex)
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-// Test files live beside their code in packages/, k8s/ and scripts/.
-const pattern = process.argv[2] ?? '^(packages|k8s|scripts)/.*\\.test\\.ts$';
+// Test files live beside their code in packages/, k8s/ and scripts/; an argument narrows them down.
+const TEST_FILES = '(packages|k8s|scripts)/.*\\.test\\.ts$';
+const filter = process.argv[2];
+const pattern = filter ? `^(?=.*(?:${filter}))${TEST_FILES}` : `^${TEST_FILES}`;
 const TOTAL_LIMIT_MS = 30 * 60_000;
 const EXIT_GRACE_MS = 15_000;
 
