@@ -2,24 +2,22 @@
  * End to end: the local stack as a user runs it, walking the seed's story: the accounts, a
  * killed account-system, a killed Redis, registrations and garbage typed in with redis-cli.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { REPO_ROOT, testSuite, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { readPid } from './pid-files.ts';
 import { REDIS_PORT } from './stack-plan.ts';
+import { type StackProcess, startStackProcess } from './stack-process.ts';
 
 const run = promisify(execFile);
 
 interface Context {
   dataDir: string;
-  stack: ChildProcess;
-  output: string[];
+  stack: StackProcess;
 }
 
 const stack = testSuite<Context>('local stack, end to end', {} as Context);
@@ -27,35 +25,17 @@ const SEED_BODY = '{"accounts":["john-account","mary-account"]}';
 
 stack.before(async (ctx) => {
   ctx.dataDir = mkdtempSync(join(tmpdir(), 'microbank-stack-'));
-  ctx.output = [];
-  ctx.stack = spawn(process.execPath, ['--import', 'tsx', 'packages/local-stack/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, MICROBANK_DATA_DIR: ctx.dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const stream of [ctx.stack.stdout, ctx.stack.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', (line) => ctx.output.push(line));
-  }
   try {
-    const seen = await waitFor(
-      'the stack to say it is up',
-      () => ({ up: ctx.output.some((line) => line.includes('microbank is up')), exited: ctx.stack.exitCode !== null }),
-      ({ up, exited }) => up || exited,
-      { timeoutMs: 60_000 },
-    );
-    if (!seen.up) throw new Error(`the stack exited with ${ctx.stack.exitCode} before it was up`);
+    ctx.stack = await startStackProcess(ctx.dataDir);
   } catch (error) {
     // uvu does not print a failing hook's error: say it here.
-    console.error(`${(error as Error).message}\nits last output:\n${ctx.output.slice(-20).join('\n')}`);
+    console.error((error as Error).message);
     throw error;
   }
 });
 
 stack.after(async (ctx) => {
-  if (ctx.stack.exitCode === null) {
-    ctx.stack.kill('SIGTERM');
-    await once(ctx.stack, 'exit');
-  }
+  await ctx.stack?.stop();
   rmSync(ctx.dataDir, { recursive: true, force: true });
 });
 
@@ -149,10 +129,8 @@ stack('after the restarts, each entry was read once: no gap, no duplicate', asyn
 });
 
 stack('SIGTERM stops the whole stack and exits 0', async (ctx) => {
-  ctx.stack.kill('SIGTERM');
-  const [code] = await once(ctx.stack, 'exit');
-  assert.is(code, 0);
-  assert.ok(ctx.output.some((line) => line.includes('stack') && line.includes('stopped')));
+  assert.is(await ctx.stack.stop(), 0);
+  assert.ok(ctx.stack.output.some((line) => line.includes('stack') && line.includes('stopped')));
   const refused = await fetch('http://127.0.0.1:8081/healthz').then(
     () => false,
     () => true,
