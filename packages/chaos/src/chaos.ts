@@ -1,0 +1,132 @@
+/**
+ * The chaos monkey for the local stack: every interval it SIGKILLs one component picked by a
+ * seeded sequence, and records how long that component took to be up again. With `verify`, a
+ * load runs meanwhile and the result is checked once the stack has settled.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Component, killComponent, NotRunning, REDIS_PORT, readPid } from '@microbank/local-stack';
+import { killPlan } from './kill-plan.ts';
+import { type ReadCounts, startReadLoad, startRegistrationLoad } from './load.ts';
+import { isUp } from './probes.ts';
+import { type Verdict, verifyNothingLost } from './verify.ts';
+
+export interface ChaosOptions {
+  dataDir: string;
+  seed: number;
+  /** Stop after this many kills... */
+  kills: number;
+  /** ...or after this long, whichever comes first. */
+  durationMs: number;
+  intervalMs: number;
+  components: readonly Component[];
+  verify: boolean;
+  /** How long the stack may take to settle after the last kill. */
+  settleMs?: number;
+  say: (line: string) => void;
+}
+
+export interface KillRecord {
+  component: Component;
+  atMs: number;
+  /** From the kill until it was up again; undefined if it was not up before the run ended. */
+  backAfterMs?: number;
+}
+
+export interface ChaosReport {
+  seed: number;
+  durationMs: number;
+  kills: KillRecord[];
+  killsByComponent: Record<string, number>;
+  longestRecoveryMs: Record<string, number>;
+  appends?: { acknowledged: number; retries: number; lost: number };
+  reads?: ReadCounts;
+  verdict?: Verdict;
+  passed: boolean;
+}
+
+const URLS = {
+  accounts: 'http://127.0.0.1:8081/accounts',
+  balanceOf: (account: string) => `http://127.0.0.1:8082/balance/${account}`,
+};
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { dataDir, seed, say } = options;
+  const started = Date.now();
+  const plan = killPlan(seed, options.components);
+  const kills: KillRecord[] = [];
+  const recoveries: Promise<void>[] = [];
+
+  const redisUrl = `redis://127.0.0.1:${REDIS_PORT}`;
+  const runId = seed.toString(36);
+  // The registered accounts answer at john-account's service, so balance can answer for them.
+  const appends = options.verify ? startRegistrationLoad(redisUrl, runId, 'http://127.0.0.1:8083', 20) : undefined;
+  const reads = options.verify
+    ? startReadLoad(
+        URLS,
+        () => appends?.acknowledged[Math.floor(Math.random() * appends.acknowledged.length)]?.account ?? 'john-account',
+        10,
+      )
+    : undefined;
+
+  while (kills.length < options.kills && Date.now() - started < options.durationMs) {
+    await sleep(options.intervalMs);
+    const component = plan.next().value as Component;
+    let handle: string;
+    try {
+      handle = killComponent(dataDir, component);
+    } catch (error) {
+      if (!(error instanceof NotRunning)) throw error;
+      say(`skip ${component}: it is not running right now (still starting?)`);
+      continue;
+    }
+    const record: KillRecord = { component, atMs: Date.now() - started };
+    kills.push(record);
+    say(`kill ${String(kills.length).padStart(3)}: ${component} (${handle}) at ${(record.atMs / 1000).toFixed(1)} s`);
+    recoveries.push(trackRecovery(dataDir, component, handle, record));
+  }
+
+  await Promise.all(recoveries);
+  const settleMs = options.settleMs ?? 60_000;
+  await appends?.stop();
+  await reads?.stop();
+
+  const killsByComponent: Record<string, number> = {};
+  const longestRecoveryMs: Record<string, number> = {};
+  for (const kill of kills) {
+    killsByComponent[kill.component] = (killsByComponent[kill.component] ?? 0) + 1;
+    longestRecoveryMs[kill.component] = Math.max(
+      longestRecoveryMs[kill.component] ?? 0,
+      kill.backAfterMs ?? Number.POSITIVE_INFINITY,
+    );
+  }
+  const report: ChaosReport = {
+    seed,
+    durationMs: Date.now() - started,
+    kills,
+    killsByComponent,
+    longestRecoveryMs,
+    passed: kills.every((kill) => kill.backAfterMs !== undefined),
+  };
+  if (appends && reads) {
+    const verdict = await verifyNothingLost(redisUrl, URLS, appends.acknowledged, settleMs);
+    const lost = new Set([...verdict.lostInAccountSystem, ...verdict.lostInBalance]).size;
+    report.appends = { acknowledged: appends.acknowledged.length, retries: appends.retries, lost };
+    report.reads = reads.counts;
+    report.verdict = verdict;
+    report.passed = report.passed && verdict.passed;
+  }
+  return report;
+}
+
+/** Polls until the component runs again (a new process) and is up; 60 s at most. */
+async function trackRecovery(dataDir: string, component: Component, killed: string, record: KillRecord): Promise<void> {
+  const killedAt = Date.now();
+  while (Date.now() - killedAt < 60_000) {
+    const current = readPid(dataDir, component)?.handle;
+    if (current !== undefined && current !== killed && (await isUp(component))) {
+      record.backAfterMs = Date.now() - killedAt;
+      return;
+    }
+    await sleep(20);
+  }
+}
