@@ -1,6 +1,14 @@
 import { type AccountsProjection, appendEvent, startAccountsProjection, streamKey } from '@microbank/events';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
-import { freePort, spawnService, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import {
+  assertBadRequestsRefused,
+  freePort,
+  spawnService,
+  startTestRedis,
+  type TestRedis,
+  testSuite,
+  uniquePrefix,
+} from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { createAccountSystemApp, POSITION_HEADER } from './app.ts';
@@ -102,6 +110,15 @@ accountSystem('a position the projection does not reach in time is a bounded 503
   assert.match(
     ((await response.json()) as { message: string }).message,
     /has not reached position 99999999999999-0 within 100 ms/,
+  );
+});
+
+accountSystem('bad requests on every route get a 4xx JSON error', async (ctx) => {
+  const { app, accounts } = openApp(ctx);
+  await accounts.projection.whenReady();
+  await assertBadRequestsRefused(
+    (path, init) => app.request(path, init),
+    ['/accounts', '/healthz', '/readyz', '/metrics'],
   );
 });
 

@@ -1,6 +1,14 @@
 import { decodeEntry, type RawEntry, streamKey } from '@microbank/events';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
-import { freePort, spawnService, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
+import {
+  assertBadRequestsRefused,
+  freePort,
+  spawnService,
+  startTestRedis,
+  type TestRedis,
+  testSuite,
+  waitFor,
+} from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { createAccountApp } from './app.ts';
@@ -21,6 +29,19 @@ account('GET /balance answers the opening balance', async () => {
   const response = await app.request('/balance');
   assert.is(response.status, 200);
   assert.is(await response.text(), '{"balance":100}');
+});
+
+account('bad requests on every route get a 4xx JSON error', async () => {
+  const app = createAccountApp({
+    log: createLogger('john-account', 'silent'),
+    metrics: createMetrics('john-account'),
+    openingBalance: 100,
+    readiness: () => ({ ready: true }),
+  });
+  await assertBadRequestsRefused(
+    (path, init) => app.request(path, init),
+    ['/balance', '/healthz', '/readyz', '/metrics'],
+  );
 });
 
 account('started before Redis: not ready, retries, registers once Redis is up, then ready', async (ctx) => {

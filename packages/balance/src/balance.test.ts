@@ -2,7 +2,15 @@ import net from 'node:net';
 import { createAccountApp } from '@microbank/account';
 import { type AccountsProjection, appendEvent, startAccountsProjection, streamKey } from '@microbank/events';
 import { createLogger, createMetrics, type HttpServer, listen } from '@microbank/service-runtime';
-import { freePort, spawnService, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import {
+  assertBadRequestsRefused,
+  freePort,
+  spawnService,
+  startTestRedis,
+  type TestRedis,
+  testSuite,
+  uniquePrefix,
+} from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { createBalanceApp } from './app.ts';
 
@@ -65,6 +73,14 @@ balance('asks the account at the URL from its registration', async (ctx) => {
   const response = await app.request('/balance/john-account');
   assert.is(response.status, 200);
   assert.is(await response.text(), '{"account":"john-account","balance":100}');
+});
+
+balance('bad requests on every route get a 4xx JSON error', async (ctx) => {
+  const app = await openApp(ctx, { 'john-account': `http://127.0.0.1:${ctx.john.port}` });
+  await assertBadRequestsRefused(
+    (path, init) => app.request(path, init),
+    ['/balance/john-account', '/healthz', '/readyz', '/metrics'],
+  );
 });
 
 balance('an account nobody registered is a 404 JSON', async (ctx) => {

@@ -1,0 +1,182 @@
+/** account-system under faults: Redis away at start, Redis losing its data, poison on the stream, SIGTERM under load. */
+import { rmSync } from 'node:fs';
+import { encodeEvent, streamKey } from '@microbank/events';
+import { freePort, spawnService, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
+import { Redis } from 'ioredis';
+import * as assert from 'uvu/assert';
+
+const faults = testSuite<{ redisServer?: TestRedis }>('account-system under faults', {});
+
+faults.after.each(async (ctx) => {
+  await ctx.redisServer?.dispose();
+  ctx.redisServer = undefined;
+});
+
+const registration = (account: string) =>
+  encodeEvent({
+    type: 'AccountRegistered',
+    data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
+  });
+
+async function startService(redisUrl: string) {
+  const service = spawnService('packages/account-system/src/main.ts', { REDIS_URL: redisUrl, PORT: '0' });
+  const port = await service.port();
+  const get = async (path: string) => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: response.status, body: await response.text() };
+  };
+  return { service, get };
+}
+
+faults('started while Redis is away: not ready, no crash, ready by itself once Redis comes up', async (ctx) => {
+  const redisPort = await freePort();
+  const { service, get } = await startService(`redis://127.0.0.1:${redisPort}`);
+  try {
+    await service.logged('redis connection lost, reconnecting');
+    assert.is((await get('/readyz')).status, 503);
+    assert.is((await get('/accounts')).status, 503);
+    assert.is((await get('/healthz')).status, 200, 'alive while not ready');
+
+    ctx.redisServer = await startTestRedis({ port: redisPort });
+    const redis = new Redis(ctx.redisServer.url);
+    await redis.xadd(streamKey('accounts'), '*', ...registration('john-account'));
+    redis.disconnect();
+    await waitFor(
+      'account-system to be ready',
+      () => get('/readyz'),
+      (reply) => reply.status === 200,
+      { timeoutMs: 10_000 },
+    );
+    assert.is((await get('/accounts')).body, '{"accounts":["john-account"]}');
+    assert.is(service.child.exitCode, null);
+  } finally {
+    service.child.kill('SIGTERM');
+    await service.exited;
+  }
+});
+
+faults('Redis back with an empty volume: the service says so and stops serving stale accounts', async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  const redis = new Redis(ctx.redisServer.url);
+  await redis.xadd(streamKey('accounts'), '*', ...registration('john-account'));
+  redis.disconnect();
+  const { service, get } = await startService(ctx.redisServer.url);
+  try {
+    await waitFor(
+      'ready',
+      () => get('/readyz'),
+      (reply) => reply.status === 200,
+    );
+    await ctx.redisServer.kill();
+    rmSync(ctx.redisServer.dataDir, { recursive: true, force: true });
+    await ctx.redisServer.restart();
+
+    const readyz = await waitFor(
+      'not ready',
+      () => get('/readyz'),
+      (reply) => reply.status === 503,
+      { timeoutMs: 10_000 },
+    );
+    assert.match(readyz.body, /Redis lost data/);
+    const accounts = await get('/accounts');
+    assert.is(accounts.status, 503);
+    assert.not.match(accounts.body, /john-account/);
+    assert.match((await get('/metrics')).body, /microbank_projection_diverged\{[^}]*\} 1/);
+    const logged = await service.logged(/stream ends before entries this projection applied/);
+    assert.is(logged.level, 'error');
+  } finally {
+    service.child.kill('SIGTERM');
+    await service.exited;
+  }
+});
+
+faults('poison written by hand is skipped, logged, counted in /metrics, and what follows is applied', async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  const { service, get } = await startService(ctx.redisServer.url);
+  const redis = new Redis(ctx.redisServer.url);
+  const stream = streamKey('accounts');
+  const poison: string[][] = [
+    ['type', 'AccountRegistered'],
+    ['type', 'AccountRegistered', 'v', '1', 'data', '{"account":'],
+    ['type', 'AccountOpened', 'v', '1', 'data', '{}'],
+    ['type', 'AccountRegistered', 'v', '2', 'data', '{}'],
+    ['type', 'AccountRegistered', 'v', '1', 'data', 'x'.repeat(1024 * 1024)],
+    ['type', 'AccountRegistered', 'v', '1', 'data', '42'],
+    ['type', 'AccountRegistered', 'v', '1.0', 'data', '{}'],
+    [
+      'type',
+      'AccountRegistered',
+      'v',
+      '1',
+      'data',
+      '{"account":["john"],"url":7,"instance":null,"registeredAt":false}',
+    ],
+  ];
+  try {
+    await waitFor(
+      'ready',
+      () => get('/readyz'),
+      (reply) => reply.status === 200,
+    );
+    await redis.xadd(stream, '*', ...registration('john-account'));
+    for (const fields of poison) await redis.xadd(stream, '*', ...fields);
+    const last = await redis.xadd(stream, '*', ...registration('mary-account'));
+    const accounts = await get(`/accounts?position=${last}`);
+    assert.is(accounts.body, '{"accounts":["john-account","mary-account"]}');
+    const metrics = (await get('/metrics')).body;
+    assert.match(metrics, new RegExp(`microbank_projection_skipped_entries_total\\{[^}]*\\} ${poison.length}\\n`));
+    assert.match(metrics, /microbank_projection_applied_entries_total\{[^}]*\} 2\n/);
+    const skippedLines = service.lines.filter((line) => line.includes('"msg":"skipped stream entry"'));
+    assert.is(skippedLines.length, poison.length, 'each poison entry logged once');
+    assert.ok(
+      skippedLines.every((line) => line.length < 1000),
+      'a 1 MiB entry does not make a 1 MiB log line',
+    );
+  } finally {
+    redis.disconnect();
+    service.child.kill('SIGTERM');
+    await service.exited;
+  }
+});
+
+faults('SIGTERM under load: every request in flight gets its answer, then exit 0', async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  const service = spawnService('packages/account-system/src/main.ts', {
+    REDIS_URL: ctx.redisServer.url,
+    PORT: '0',
+    READ_WAIT_MAX_MS: '1000',
+  });
+  const port = await service.port();
+  await service.logged('caught up; ready');
+  const base = `http://127.0.0.1:${port}`;
+  const send = (path: string) =>
+    fetch(`${base}${path}`).then(
+      (response) => response.status,
+      (error: Error) => `failed: ${error.message}`,
+    );
+  // 50 reads wait for a position nobody writes (answered 503 after 1 s); then 50 that answer at once.
+  const waiting = Array.from({ length: 50 }, () => send('/accounts?position=99999999999999-0'));
+  let answeredAtOnce = 0;
+  const immediate = Array.from({ length: 50 }, () =>
+    send('/accounts').then((status) => {
+      answeredAtOnce++;
+      return status;
+    }),
+  );
+  await waitFor(
+    'the immediate reads to be answered',
+    () => answeredAtOnce,
+    (n) => n === 50,
+  );
+  const inFlight = [...waiting, ...immediate];
+  service.child.kill('SIGTERM');
+  const statuses = await Promise.all(inFlight);
+  assert.ok(
+    statuses.every((status) => status === 200 || status === 503),
+    `every request answered: ${[...new Set(statuses)].join(', ')}`,
+  );
+  assert.ok(statuses.includes(503), 'waiting requests were in flight at SIGTERM');
+  assert.equal(await service.exited, { code: 0, signal: null });
+});
+
+faults.run();
