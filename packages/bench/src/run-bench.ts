@@ -1,0 +1,80 @@
+/** One bench run: build the bundle, start Redis, fill the histories, take every group of figures. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { streamKey } from '@microbank/events';
+import { buildServices } from '../../../scripts/build.ts';
+import { startAccountSystem } from './account-system-process.ts';
+import type { BenchOptions } from './bench-options.ts';
+import { startBenchRedis } from './bench-redis.ts';
+import { fillHistory } from './fill-history.ts';
+import { note, progressLine } from './progress.ts';
+import { replayBench } from './replay-bench.ts';
+import type { BenchFigures } from './report.ts';
+import { restartBench } from './restart-bench.ts';
+import { serveBench } from './serve-bench.ts';
+import { visibilityBench } from './visibility-bench.ts';
+
+/** The database of the small, live bank that serve and visibility run against. */
+const LIVE_DB = 15;
+/** Histories longer than this are only restarted, not replayed in-process (the issue's replay sizes). */
+const REPLAY_MAX_EVENTS = 1_000_000;
+
+export async function runBench(options: BenchOptions): Promise<BenchFigures> {
+  const buildDir = mkdtempSync(join(os.tmpdir(), 'microbank-bench-build-'));
+  const redis = await startBenchRedis();
+  try {
+    note('building the account-system bundle');
+    await buildServices(buildDir);
+    const bundle = join(buildDir, 'account-system', 'main.mjs');
+    const figures: BenchFigures = {
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+        node: process.versions.node,
+        redis: redis.version,
+      },
+      quick: options.quick,
+      startedAt: new Date().toISOString(),
+      replay: [],
+      restart_to_ready: [],
+    };
+    const stream = streamKey('accounts');
+
+    const dbs = options.histories.map((history, i) => ({ history, db: i + 1 }));
+    for (const { history, db } of dbs) {
+      await fillHistory(
+        redis.client(db),
+        stream,
+        history,
+        progressLine(`filling ${history.name} (${history.accounts.toLocaleString('en')} accounts)`, history.events),
+      );
+    }
+
+    for (const { history, db } of dbs) {
+      if (history.events > REPLAY_MAX_EVENTS) continue;
+      note(`replay ${history.name}`);
+      figures.replay.push(await replayBench(redis.client(db), redis.url(db), history, options.rounds));
+    }
+
+    for (const { history, db } of dbs) {
+      note(`restart_to_ready ${history.name}`);
+      figures.restart_to_ready.push(await restartBench(bundle, redis.url(db), history, options.rounds));
+    }
+
+    await fillHistory(redis.client(LIVE_DB), stream, { events: 2, accounts: 2 });
+    const { service } = await startAccountSystem(bundle, redis.url(LIVE_DB));
+    try {
+      note(`serve (${options.serveSeconds} s per run)`);
+      figures.serve = await serveBench(service.port, options.serveSeconds, options.quick ? 1 : 3);
+      note(`visibility (${options.visibilityRegistrations} registrations)`);
+      figures.visibility = await visibilityBench(redis.client(LIVE_DB), service.port, options.visibilityRegistrations);
+    } finally {
+      await service.stop();
+    }
+    return figures;
+  } finally {
+    await redis.dispose();
+    rmSync(buildDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `serve`: GET /accounts requests/s against account-system, next to a bare node:http server
+ * answering the same bytes, both as processes, loaded by the same autocannon settings in turn.
+ * autocannon because it is the Node load generator with HDR histograms that keeps up with a
+ * single Node server on loopback; writing our own would measure our own client.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { median } from './stats.ts';
+
+export interface ServeFigures {
+  /** Median requests/s answered by account-system. */
+  serviceRps: number;
+  /** Median requests/s answered by the bare server. */
+  bareRps: number;
+  /** serviceRps / bareRps */
+  ratio: number;
+  connections: number;
+  seconds: number;
+  rounds: number;
+  bodyBytes: number;
+}
+
+const CONNECTIONS = 20;
+const BARE_SERVER = fileURLToPath(new URL('./bare-accounts-server.ts', import.meta.url));
+/** tsx is resolved from the workspace root. */
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** Requests/s of `url` under `seconds` of load; any non-2xx answer or error fails the run. */
+export async function load(url: string, seconds: number): Promise<number> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds });
+  if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
+    throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`);
+  }
+  return result.requests.average;
+}
+
+export async function serveBench(servicePort: number, seconds: number, rounds: number): Promise<ServeFigures> {
+  const serviceUrl = `http://127.0.0.1:${servicePort}/accounts`;
+  const answer = await fetch(serviceUrl);
+  const body = await answer.text();
+  if (answer.status !== 200) throw new Error(`GET /accounts answered ${answer.status}: ${body}`);
+
+  const bare = spawn(process.execPath, ['--import', 'tsx', BARE_SERVER], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', BODY: body, POSITION: answer.headers.get('x-microbank-position') ?? '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const bareExited = once(bare, 'exit');
+  try {
+    const barePort = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: bare.stdout as NodeJS.ReadableStream }).once('line', (line) =>
+        resolve(Number((JSON.parse(line) as { port: number }).port)),
+      );
+      void bareExited.then(() => reject(new Error('the bare server exited before listening')));
+    });
+    const bareUrl = `http://127.0.0.1:${barePort}/accounts`;
+    const bareAnswer = await fetch(bareUrl);
+    if ((await bareAnswer.text()) !== body) throw new Error('the bare server does not answer the same body');
+
+    // Warm both up (JIT, connection pools) before anything is counted.
+    await load(bareUrl, 1);
+    await load(serviceUrl, 1);
+    const bareRps: number[] = [];
+    const serviceRps: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      bareRps.push(await load(bareUrl, seconds));
+      serviceRps.push(await load(serviceUrl, seconds));
+    }
+    const figures = { serviceRps: median(serviceRps), bareRps: median(bareRps) };
+    return {
+      ...figures,
+      ratio: figures.serviceRps / figures.bareRps,
+      connections: CONNECTIONS,
+      seconds,
+      rounds,
+      bodyBytes: Buffer.byteLength(body),
+    };
+  } finally {
+    bare.kill('SIGTERM');
+    await bareExited;
+  }
+}
