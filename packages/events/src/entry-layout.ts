@@ -6,6 +6,7 @@
  * Few fields keep replay fast: the client decodes every field as its own string.
  */
 import { type AccountEvent, type AccountEventType, accountEventSchemas } from './account-events.ts';
+import { decodeRegistrationFast } from './entry-fast-path.ts';
 
 /** An entry as Redis returns it: the flat list `[field, value, field, value, ...]`. */
 export type EntryFields = readonly string[];
@@ -54,6 +55,16 @@ export function decodeEntry(fields: EntryFields): DecodedEntry {
     return { ok: false, reason: `invalid ${type} v${version}: ${where}: ${issue?.message ?? 'invalid'}` };
   }
   return { ok: true, event: { type: type as AccountEventType, data: parsed.data } };
+}
+
+/**
+ * decodeEntry for an entry read with buffer replies (as projections read): the common entry takes
+ * the fast path, any other the full decoder, with the same answer either way.
+ */
+export function decodeEntryBuffers(fields: readonly Buffer[]): DecodedEntry {
+  const event = decodeRegistrationFast(fields);
+  if (event !== undefined) return { ok: true, event };
+  return decodeEntry(fields.map((field) => field.toString('utf8')));
 }
 
 /** Keeps hand-typed garbage from flooding a log line. */

@@ -7,6 +7,12 @@ import { STREAM_START, type StreamId } from './stream-id.ts';
 /** An entry as read from the stream, not yet decoded. */
 export type RawEntry = [id: StreamId, fields: EntryFields];
 
+/**
+ * An entry read with buffer replies, as projections read: ioredis then skips converting every
+ * field to a string, a third of the cost of reading, and the decoder converts only what it needs.
+ */
+export type StoredEntry = [id: Buffer, fields: Buffer[]];
+
 /** Appends one event; returns the ID Redis gave it (its position on the stream). */
 export async function appendEvent(redis: Redis, stream: string, event: AccountEvent): Promise<StreamId> {
   const id = await redis.xadd(stream, '*', ...encodeEvent(event));
@@ -18,7 +24,7 @@ export async function appendEvent(redis: Redis, stream: string, event: AccountEv
  * The entries after `after` up to and including `until`, in batches of `batchSize`.
  * While the caller works on one batch, the next one is already on its way.
  */
-export async function* readRange(
+export function readRange(
   redis: Redis,
   stream: string,
   after: StreamId,
@@ -26,14 +32,36 @@ export async function* readRange(
   batchSize: number,
 ): AsyncGenerator<RawEntry[]> {
   const fetch = (from: StreamId) => redis.xrange(stream, `(${from}`, until, 'COUNT', batchSize) as Promise<RawEntry[]>;
-  let next: Promise<RawEntry[]> | undefined = fetch(after);
+  return prefetched(fetch, (entry) => entry[0], after, batchSize);
+}
+
+/** readRange with buffer replies. */
+export function readRangeBuffers(
+  redis: Redis,
+  stream: string,
+  after: StreamId,
+  until: StreamId,
+  batchSize: number,
+): AsyncGenerator<StoredEntry[]> {
+  const fetch = (from: StreamId) =>
+    redis.xrangeBuffer(stream, `(${from}`, until, 'COUNT', batchSize) as unknown as Promise<StoredEntry[]>;
+  return prefetched(fetch, (entry) => entry[0].toString('latin1'), after, batchSize);
+}
+
+async function* prefetched<Entry>(
+  fetch: (after: StreamId) => Promise<Entry[]>,
+  idOf: (entry: Entry) => StreamId,
+  after: StreamId,
+  batchSize: number,
+): AsyncGenerator<Entry[]> {
+  let next: Promise<Entry[]> | undefined = fetch(after);
   try {
     while (next) {
       const batch = await next;
       next = undefined;
       const last = batch.at(-1);
-      if (!last) return;
-      if (batch.length === batchSize) next = fetch(last[0]);
+      if (last === undefined) return;
+      if (batch.length === batchSize) next = fetch(idOf(last));
       yield batch;
     }
   } finally {
@@ -43,15 +71,15 @@ export async function* readRange(
 }
 
 /** Waits up to `blockMs` for entries after `after` (XREAD BLOCK); an empty list when none came. */
-export async function readAfter(
+export async function readAfterBuffers(
   tailRedis: Redis,
   stream: string,
   after: StreamId,
   blockMs: number,
   count: number,
-): Promise<RawEntry[]> {
-  const reply = await tailRedis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, after);
-  return (reply?.[0]?.[1] as RawEntry[] | undefined) ?? [];
+): Promise<StoredEntry[]> {
+  const reply = await tailRedis.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, after);
+  return (reply?.[0]?.[1] as unknown as StoredEntry[] | undefined) ?? [];
 }
 
 /**

@@ -6,10 +6,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { AccountEvent } from './account-events.ts';
-import { decodeEntry } from './entry-layout.ts';
-import { type RawEntry, readAfter, readRange, streamEnd } from './event-store.ts';
+import { decodeEntryBuffers } from './entry-layout.ts';
+import { readAfterBuffers, readRangeBuffers, type StoredEntry, streamEnd } from './event-store.ts';
 import type { Log } from './log.ts';
-import { untilReady } from './redis-connection.ts';
+import { readyOrReconnect } from './redis-connection.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
 
 export interface ProjectionOptions {
@@ -73,11 +73,13 @@ export function startProjection(options: ProjectionOptions): Projection {
   });
   const waiters = new Set<{ id: StreamId; done: (reached: boolean) => void }>();
 
-  function consume(entries: RawEntry[]): void {
+  function consume(entries: StoredEntry[]): void {
     const last = entries.at(-1);
     if (!last) return;
-    for (const [id, fields] of entries) {
-      const decoded = decodeEntry(fields);
+    for (const [idBytes, fields] of entries) {
+      const decoded = decodeEntryBuffers(fields);
+      // Stream IDs are ASCII digits: latin1 is the cheapest exact decoding.
+      const id = idBytes.toString('latin1');
       if (!decoded.ok) {
         skipped++;
         log.warn({ projection: name, stream, id, reason: decoded.reason }, 'skipped stream entry');
@@ -91,7 +93,7 @@ export function startProjection(options: ProjectionOptions): Projection {
         log.error({ projection: name, stream, id, err: errorMessage(error) }, 'entry could not be applied; skipped');
       }
     }
-    position = last[0];
+    position = last[0].toString('latin1');
     for (const waiter of waiters) {
       if (compareStreamIds(waiter.id, position) <= 0) waiter.done(true);
     }
@@ -101,7 +103,7 @@ export function startProjection(options: ProjectionOptions): Projection {
   async function persist(connection: Redis, what: string, step: () => Promise<void>): Promise<void> {
     for (let failures = 0; ; failures++) {
       try {
-        await untilReady(connection, stopping.signal);
+        await readyOrReconnect(connection, TAIL_WATCHDOG_MARGIN_MS, stopping.signal);
         return await step();
       } catch (error) {
         if (stopping.signal.aborted) throw error;
@@ -119,7 +121,7 @@ export function startProjection(options: ProjectionOptions): Projection {
     status = 'catching-up';
     log.info({ projection: name, stream, catchUpTarget }, 'catching up');
     await persist(redis, 'catch-up read', async () => {
-      for await (const batch of readRange(redis, stream, position, catchUpTarget, batchSize)) consume(batch);
+      for await (const batch of readRangeBuffers(redis, stream, position, catchUpTarget, batchSize)) consume(batch);
     });
     // Entries deleted at the end of the stream leave nothing to read up to the target.
     if (compareStreamIds(position, catchUpTarget) < 0) position = catchUpTarget;
@@ -146,14 +148,14 @@ export function startProjection(options: ProjectionOptions): Projection {
     let failures = 0;
     while (!stopping.signal.aborted && status === 'live') {
       try {
-        const read = readAfter(tailRedis, stream, position, blockMs, batchSize);
+        const read = readAfterBuffers(tailRedis, stream, position, blockMs, batchSize);
         consume(await withWatchdog(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, tailRedis));
         failures = 0;
       } catch (error) {
         if (stopping.signal.aborted) return;
         if (failures === 0) log.warn({ projection: name, position, err: errorMessage(error) }, 'tail read failed');
         failures++;
-        await untilReady(tailRedis, stopping.signal);
+        await readyOrReconnect(tailRedis, TAIL_WATCHDOG_MARGIN_MS, stopping.signal);
         await persist(redis, 'stream check', checkStreamNotBehind);
         if (status === 'live') log.info({ projection: name, position }, 'tail resumed');
         if (failures > 1) await sleep(Math.min(10 * 2 ** failures, 1000), undefined, { signal: stopping.signal });
