@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { streamKey } from '@microbank/events';
 import { buildServices } from '../../../scripts/build.ts';
 import { startAccountSystem } from './account-system-process.ts';
-import type { BenchOptions } from './bench-options.ts';
+import type { BenchOptions, Group } from './bench-options.ts';
 import { startBenchRedis } from './bench-redis.ts';
 import { fillHistory } from './fill-history.ts';
 import { note, progressLine } from './progress.ts';
@@ -51,24 +51,35 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
       );
     }
 
+    const taking = (group: Group) => options.groups.includes(group);
     for (const { history, db } of dbs) {
-      if (history.events > REPLAY_MAX_EVENTS) continue;
+      if (!taking('replay') || history.events > REPLAY_MAX_EVENTS) continue;
       note(`replay ${history.name}`);
       figures.replay.push(await replayBench(redis.client(db), redis.url(db), history, options.rounds));
     }
 
     for (const { history, db } of dbs) {
+      if (!taking('restart_to_ready')) continue;
       note(`restart_to_ready ${history.name}`);
       figures.restart_to_ready.push(await restartBench(bundle, redis.url(db), history, options.rounds));
     }
 
+    if (!taking('serve') && !taking('visibility')) return figures;
     await fillHistory(redis.client(LIVE_DB), stream, { events: 2, accounts: 2 });
     const { service } = await startAccountSystem(bundle, redis.url(LIVE_DB));
     try {
-      note(`serve (${options.serveSeconds} s per run)`);
-      figures.serve = await serveBench(service.port, options.serveSeconds, options.quick ? 1 : 3);
-      note(`visibility (${options.visibilityRegistrations} registrations)`);
-      figures.visibility = await visibilityBench(redis.client(LIVE_DB), service.port, options.visibilityRegistrations);
+      if (taking('serve')) {
+        note(`serve (${options.serveSeconds} s per run)`);
+        figures.serve = await serveBench(service.port, options.serveSeconds, options.quick ? 1 : 3);
+      }
+      if (taking('visibility')) {
+        note(`visibility (${options.visibilityRegistrations} registrations)`);
+        figures.visibility = await visibilityBench(
+          redis.client(LIVE_DB),
+          service.port,
+          options.visibilityRegistrations,
+        );
+      }
     } finally {
       await service.stop();
     }
