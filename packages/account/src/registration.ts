@@ -1,5 +1,5 @@
 /** An account says "I am here" on every start: it appends AccountRegistered, retrying until Redis takes it. */
-import { appendEvent, errorMessage, type Log, type StreamId, untilReady } from '@microbank/events';
+import { appendEvent, errorMessage, type Log, readyOrReconnect, type StreamId } from '@microbank/events';
 import { backOff } from 'exponential-backoff';
 import type { Redis } from 'ioredis';
 
@@ -31,7 +31,7 @@ export async function registerAccount({
   retryCapMs,
   signal,
 }: RegisterOptions): Promise<StreamId> {
-  await untilReady(redis, signal);
+  await readyOrReconnect(redis, 3_000, signal);
   return backOff(
     () => {
       signal.throwIfAborted();

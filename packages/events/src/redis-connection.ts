@@ -52,6 +52,22 @@ export function untilReady(redis: Redis, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Waits for the connection to be ready; when it is not within `ms` (a socket that died during
+ * ioredis' connect handshake hangs there forever), drops it so that ioredis connects afresh.
+ */
+export async function readyOrReconnect(connection: Redis, ms: number, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    const deadline = AbortSignal.timeout(ms);
+    try {
+      return await untilReady(connection, signal ? AbortSignal.any([signal, deadline]) : deadline);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      connection.disconnect(true);
+    }
+  }
+}
+
 /** Closes politely (QUIT) when connected, at once otherwise. */
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status !== 'ready') {
