@@ -7,6 +7,7 @@ import { type AccountsRegistry, accountNames, isStreamId, type Projection } from
 import {
   assertServing,
   createServiceApp,
+  type FastRoute,
   getOnly,
   httpError,
   type Logger,
@@ -26,18 +27,38 @@ export interface AccountSystemAppOptions {
   readWaitMaxMs: number;
 }
 
-export function createAccountSystemApp(options: AccountSystemAppOptions): Hono {
-  const { registry, projection, readWaitMaxMs } = options;
-  const app = createServiceApp({ ...options, readiness: () => projectionReadiness(projection) });
+interface AccountsBody {
+  text: string;
+  bytes: Buffer;
+}
 
-  // The body changes only when the registry does; build it once per change.
-  let cached = { version: -1, body: '' };
-  const accountsBody = () => {
+/** The body of GET /accounts. It changes only when the registry does: built once per change. */
+function accountsBody(registry: AccountsRegistry): () => AccountsBody {
+  let cached = { version: -1, body: { text: '', bytes: Buffer.alloc(0) } };
+  return () => {
     if (cached.version !== registry.version) {
-      cached = { version: registry.version, body: JSON.stringify({ accounts: accountNames(registry) }) };
+      const text = JSON.stringify({ accounts: accountNames(registry) });
+      cached = { version: registry.version, body: { text, bytes: Buffer.from(text) } };
     }
     return cached.body;
   };
+}
+
+/** The bodies of both ways GET /accounts is answered, per registry, so they are one and the same. */
+const bodies = new WeakMap<AccountsRegistry, () => AccountsBody>();
+function sharedAccountsBody(registry: AccountsRegistry): () => AccountsBody {
+  let body = bodies.get(registry);
+  if (body === undefined) {
+    body = accountsBody(registry);
+    bodies.set(registry, body);
+  }
+  return body;
+}
+
+export function createAccountSystemApp(options: AccountSystemAppOptions): Hono {
+  const { registry, projection, readWaitMaxMs } = options;
+  const app = createServiceApp({ ...options, readiness: () => projectionReadiness(projection) });
+  const body = sharedAccountsBody(registry);
 
   getOnly(app, '/accounts', async (c) => {
     const position = c.req.query('position');
@@ -55,8 +76,37 @@ export function createAccountSystemApp(options: AccountSystemAppOptions): Hono {
         { 'retry-after': '1' },
       );
     }
-    return c.body(accountsBody(), 200, { 'content-type': 'application/json', [POSITION_HEADER]: projection.position });
+    return c.body(body().text, 200, { 'content-type': 'application/json', [POSITION_HEADER]: projection.position });
   });
 
   return app;
+}
+
+/**
+ * `GET /accounts` exactly, while the registry serves, answered from node:http before Hono sees it:
+ * the bytes and headers of the route above, and counted as it would be. The route every reader
+ * polls; building a fetch Request and Response for it cost a third of its throughput. Anything
+ * else (a query, a body, another method, not ready) is left to the app.
+ */
+export function accountsFastRoute({
+  registry,
+  projection,
+  metrics,
+}: Pick<AccountSystemAppOptions, 'registry' | 'projection' | 'metrics'>): FastRoute {
+  const body = sharedAccountsBody(registry);
+  const answered = metrics.httpRequests.labels('GET', '/accounts', '200');
+  return (request, response) => {
+    if (request.method !== 'GET' || request.url !== '/accounts' || !projection.ready) return false;
+    const { headers } = request;
+    if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
+    const { bytes } = body();
+    response.writeHead(200, {
+      'content-type': 'application/json',
+      [POSITION_HEADER]: projection.position,
+      'content-length': bytes.length,
+    });
+    response.end(bytes);
+    answered.inc();
+    return true;
+  };
 }

@@ -7,7 +7,7 @@ import {
   registerProjectionMetrics,
   runService,
 } from '@microbank/service-runtime';
-import { createAccountSystemApp } from './app.ts';
+import { accountsFastRoute, createAccountSystemApp } from './app.ts';
 import { readAccountSystemConfig } from './config.ts';
 
 const service = 'account-system';
@@ -22,4 +22,5 @@ await runService({
   port: config.port,
   log,
   onStop: () => accounts.close(),
+  fastRoute: accountsFastRoute({ metrics, ...accounts }),
 });

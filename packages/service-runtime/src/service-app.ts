@@ -2,6 +2,7 @@
  * The Hono app every service starts from: health, readiness and metrics endpoints, request
  * counting, a body limit, and the one place that turns errors into JSON responses.
  */
+import type { HttpBindings } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -37,15 +38,20 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
     });
   });
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw httpError(413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw httpError(413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    },
+  });
+  app.use('*', (c, next) => {
+    // An HTTP/1.1 request with neither Content-Length nor Transfer-Encoding has no body. Asking
+    // node-server for the body would build a whole fetch Request (with its AbortSignal) for every
+    // GET: a third of the CPU a GET /accounts cost.
+    const headers = (c.env as Partial<HttpBindings> | undefined)?.incoming?.headers;
+    if (headers && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return next();
+    return limitBody(c, next);
+  });
 
   getOnly(app, '/healthz', (c) => c.json({ status: 'alive' }));
 
