@@ -24,7 +24,7 @@ export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100
   --json FILE      also write every figure to FILE
   --sizes LIST     only these histories (default: all; --quick: 10k,100k,1M)
   --groups LIST    only these groups of figures: ${GROUPS.join(',')} (default: all)
-  --serve-seconds  seconds of load per serve run (default 10; --quick 3)`;
+  --serve-seconds  seconds of load per serve run (default 5; --quick 2)`;
 
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const quick = args.includes('--quick');
@@ -53,7 +53,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       throw new Error(`unknown group ${group}; groups are ${GROUPS.join(', ')}`);
     return group as Group;
   });
-  const serveSeconds = Number(value('--serve-seconds') ?? (quick ? 3 : 10));
+  const serveSeconds = Number(value('--serve-seconds') ?? (quick ? 2 : 5));
   if (!Number.isInteger(serveSeconds) || serveSeconds < 1)
     throw new Error('--serve-seconds must be a whole number >= 1');
   return {

@@ -70,7 +70,7 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
     try {
       if (taking('serve')) {
         note(`serve (${options.serveSeconds} s per run)`);
-        figures.serve = await serveBench(service.port, options.serveSeconds, options.quick ? 1 : 3);
+        figures.serve = await serveBench(service.port, options.serveSeconds, options.quick ? 3 : 7);
       }
       if (taking('visibility')) {
         note(`visibility (${options.visibilityRegistrations} registrations)`);

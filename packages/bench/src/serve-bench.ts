@@ -16,7 +16,7 @@ export interface ServeFigures {
   serviceRps: number;
   /** Median requests/s answered by the bare server. */
   bareRps: number;
-  /** serviceRps / bareRps */
+  /** The median over rounds of that round's account-system / bare requests/s. */
   ratio: number;
   connections: number;
   seconds: number;
@@ -64,16 +64,24 @@ export async function serveBench(servicePort: number, seconds: number, rounds: n
     // Warm both up (JIT, connection pools) before anything is counted.
     await load(bareUrl, 1);
     await load(serviceUrl, 1);
+    // Rounds alternate, and the ratio is the median of each round's own ratio: a neighbour's burst
+    // on this shared machine then moves one round's pair, not the figure.
     const bareRps: number[] = [];
     const serviceRps: number[] = [];
+    const ratios: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      bareRps.push(await load(bareUrl, seconds));
-      serviceRps.push(await load(serviceUrl, seconds));
+      const [first, second] = round % 2 === 0 ? [bareUrl, serviceUrl] : [serviceUrl, bareUrl];
+      const firstRps = await load(first, seconds);
+      const secondRps = await load(second, seconds);
+      const [bare, service] = first === bareUrl ? [firstRps, secondRps] : [secondRps, firstRps];
+      bareRps.push(bare);
+      serviceRps.push(service);
+      ratios.push(service / bare);
     }
-    const figures = { serviceRps: median(serviceRps), bareRps: median(bareRps) };
     return {
-      ...figures,
-      ratio: figures.serviceRps / figures.bareRps,
+      serviceRps: median(serviceRps),
+      bareRps: median(bareRps),
+      ratio: median(ratios),
       connections: CONNECTIONS,
       seconds,
       rounds,
