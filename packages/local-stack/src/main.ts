@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redisUnavailable } from '@microbank/redis-runner';
+import { recordStack, runningStack, stopLeftovers } from './leftovers.ts';
 import { removePids } from './pid-files.ts';
 import { freePortOrExplain, waitUntilReady } from './readiness.ts';
 import { redisRunner } from './redis-runner.ts';
@@ -22,6 +23,13 @@ if (missing) {
   say('stack', missing);
   process.exit(1);
 }
+const other = runningStack(data);
+if (other !== undefined) {
+  say('stack', `a stack is already running on ${data} (pid ${other}): stop it first (Ctrl-C in its terminal)`);
+  process.exit(1);
+}
+await stopLeftovers(data, (line) => say('stack', line));
+recordStack(data);
 try {
   for (const port of [REDIS_PORT, ...plan.map((spec) => spec.port)]) await freePortOrExplain(port);
 } catch (error) {

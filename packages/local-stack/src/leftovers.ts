@@ -1,0 +1,36 @@
+/**
+ * A stack killed with SIGKILL leaves its components running (they run in their own process
+ * groups, so that Ctrl-C reaches the stack alone). The next `pnpm start` stops them first.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isLiveProcess, readPid, writePid } from './pid-files.ts';
+import { COMPONENTS } from './stack-plan.ts';
+
+const STACK_MARKER = 'local-stack/src/main.ts';
+
+/** The PID of a stack that still runs on this data dir, if any. */
+export function runningStack(dataDir: string): number | undefined {
+  const record = readPid(dataDir, 'stack');
+  const pid = Number(record?.handle);
+  return record && pid !== process.pid && isLiveProcess(pid, record.marker) ? pid : undefined;
+}
+
+export function recordStack(dataDir: string): void {
+  writePid(dataDir, 'stack', { handle: String(process.pid), marker: STACK_MARKER });
+}
+
+/** Stops (SIGTERM, then SIGKILL after 10 s) what an earlier stack left running: services first, Redis last. */
+export async function stopLeftovers(dataDir: string, say: (line: string) => void): Promise<void> {
+  const order = [...COMPONENTS.filter((component) => component !== 'redis'), 'redis' as const];
+  for (const component of order) {
+    const record = readPid(dataDir, component);
+    const pid = Number(record?.handle);
+    if (!record || !isLiveProcess(pid, record.marker)) continue;
+    say(`${component} (pid ${pid}) is left over from a stack that did not stop; stopping it`);
+    process.kill(pid, 'SIGTERM');
+    for (let waited = 0; isLiveProcess(pid, record.marker); waited += 50) {
+      if (waited >= 10_000) process.kill(pid, 'SIGKILL');
+      await sleep(50);
+    }
+  }
+}
