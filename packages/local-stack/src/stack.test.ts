@@ -3,6 +3,7 @@
  * killed account-system, a killed Redis, registrations and garbage typed in with redis-cli.
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +137,21 @@ stack('SIGTERM stops the whole stack and exits 0', async (ctx) => {
     () => true,
   );
   assert.ok(refused, 'nothing answers on 8081 after the stop');
+});
+
+stack('a stack SIGKILLed leaves nothing in the way: the next start stops the leftovers and comes up', async (ctx) => {
+  const first = await startStackProcess(ctx.dataDir);
+  first.child.kill('SIGKILL');
+  await once(first.child, 'exit');
+  assert.is((await accounts()).status, 200, 'its services outlived it');
+  const second = await startStackProcess(ctx.dataDir);
+  try {
+    assert.ok(second.output.some((line) => line.includes('is left over from a stack that did not stop')));
+    // Same data dir: everything registered earlier in this suite is still there.
+    assert.is((await accounts()).body, '{"accounts":["john-account","mary-account","bob-account"]}');
+  } finally {
+    assert.is(await second.stop(), 0);
+  }
 });
 
 stack.run();
