@@ -1,10 +1,18 @@
 /** Wiring for services that keep a registry: two connections, the registry, the projection runner. */
 import type { Redis } from 'ioredis';
-import { type AccountsRegistry, applyAccountEvent, createAccountsRegistry } from './accounts-registry.ts';
+import {
+  type AccountsRegistry,
+  applyAccountEvent,
+  createAccountsRegistry,
+  REGISTRY_SNAPSHOT_FORMAT,
+  registrySnapshotState,
+  restoreRegistry,
+} from './accounts-registry.ts';
 import type { Log } from './log.ts';
 import { type Projection, startProjection } from './projection.ts';
+import { redisSnapshots } from './projection-snapshots.ts';
 import { closeRedis, connectRedis } from './redis-connection.ts';
-import { streamKey } from './stream-keys.ts';
+import { snapshotKey, streamKey } from './stream-keys.ts';
 
 export interface AccountsProjection {
   registry: AccountsRegistry;
@@ -22,21 +30,42 @@ export interface AccountsProjectionOptions {
   stream?: string;
   batchSize?: number;
   blockMs?: number;
+  /**
+   * Snapshot the registry in Redis and start from the snapshot (default), or always replay the
+   * whole stream (false). Every service keeping a registry shares one snapshot per format.
+   */
+  snapshots?: boolean | { everyEntries?: number; maxAgeMs?: number };
 }
 
 export function startAccountsProjection(options: AccountsProjectionOptions): AccountsProjection {
   const { redisUrl, log, name } = options;
   const redis = connectRedis(redisUrl, `${name}:commands`, log);
   const registry = createAccountsRegistry();
+  const stream = options.stream ?? streamKey('accounts');
+  const snapshotOptions = options.snapshots ?? true;
+  const snapshots =
+    snapshotOptions === false
+      ? undefined
+      : redisSnapshots({
+          redis,
+          key: snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT),
+          format: REGISTRY_SNAPSHOT_FORMAT,
+          log,
+          name,
+          capture: () => registrySnapshotState(registry),
+          restore: (state) => restoreRegistry(registry, state),
+          ...(snapshotOptions === true ? {} : snapshotOptions),
+        });
   const projection = startProjection({
     name,
-    stream: options.stream ?? streamKey('accounts'),
+    stream,
     redis,
     tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
     log,
     apply: (event, id) => applyAccountEvent(registry, event, id),
     batchSize: options.batchSize,
     blockMs: options.blockMs,
+    snapshots,
   });
   return {
     registry,

@@ -1,6 +1,6 @@
 /** The registry: every account once, in the order of its first registration, with where it answers. */
-import type { AccountEvent } from './account-events.ts';
-import type { StreamId } from './stream-id.ts';
+import { ACCOUNT_NAME_PATTERN, type AccountEvent } from './account-events.ts';
+import { isStreamId, type StreamId } from './stream-id.ts';
 
 export interface RegisteredAccount {
   name: string;
@@ -43,6 +43,43 @@ export function applyAccountEvent(registry: AccountsRegistry, event: AccountEven
 
 export function accountNames(registry: AccountsRegistry): string[] {
   return [...registry.accounts.keys()];
+}
+
+/**
+ * The format of the registry's snapshot. Bump it whenever the state or applyAccountEvent changes
+ * meaning: snapshots of another format are then ignored and rebuilt from the stream.
+ */
+export const REGISTRY_SNAPSHOT_FORMAT = 1;
+
+/** The registry as its snapshot stores it: `[[name, url, firstRegisteredAt], ...]` in first-registration order. */
+export function registrySnapshotState(registry: AccountsRegistry): string {
+  const rows: Array<[string, string, StreamId]> = [];
+  for (const { name, url, firstRegisteredAt } of registry.accounts.values()) rows.push([name, url, firstRegisteredAt]);
+  return JSON.stringify(rows);
+}
+
+/**
+ * Replaces the registry's accounts with those of a snapshot's state. Throws, leaving the registry
+ * as it was, when the state is not one registrySnapshotState could have written.
+ */
+export function restoreRegistry(registry: AccountsRegistry, state: string): void {
+  const rows: unknown = JSON.parse(state);
+  if (!Array.isArray(rows)) throw new Error('the state is not a list of accounts');
+  const accounts = new Map<string, RegisteredAccount>();
+  for (const row of rows as unknown[]) {
+    if (!Array.isArray(row) || row.length !== 3) throw new Error('an account is not [name, url, firstRegisteredAt]');
+    const [name, url, firstRegisteredAt] = row as unknown[];
+    if (typeof name !== 'string' || !ACCOUNT_NAME_PATTERN.test(name)) throw new Error('an account name is invalid');
+    if (typeof url !== 'string' || url === '') throw new Error(`the url of ${name} is invalid`);
+    if (typeof firstRegisteredAt !== 'string' || !isStreamId(firstRegisteredAt)) {
+      throw new Error(`the first registration of ${name} is not a stream ID`);
+    }
+    if (accounts.has(name)) throw new Error(`${name} is listed twice`);
+    accounts.set(name, { name, url, firstRegisteredAt });
+  }
+  registry.accounts.clear();
+  for (const [name, account] of accounts) registry.accounts.set(name, account);
+  registry.version++;
 }
 
 function assertNever(value: never): never {

@@ -6,6 +6,7 @@ export * from './entry-layout.ts';
 export * from './event-store.ts';
 export type { Log } from './log.ts';
 export * from './projection.ts';
+export * from './projection-snapshots.ts';
 export * from './redis-connection.ts';
 export * from './stream-id.ts';
 export * from './stream-keys.ts';

@@ -9,6 +9,7 @@ import type { AccountEvent } from './account-events.ts';
 import { decodeEntryBuffers } from './entry-layout.ts';
 import { readAfterBuffers, readRangeBuffers, type StoredEntry, streamEnd } from './event-store.ts';
 import type { Log } from './log.ts';
+import type { ProjectionSnapshots } from './projection-snapshots.ts';
 import { readyOrReconnect } from './redis-connection.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
 
@@ -25,6 +26,8 @@ export interface ProjectionOptions {
   apply: (event: AccountEvent, id: StreamId) => void;
   batchSize?: number;
   blockMs?: number;
+  /** Where the state is snapshotted and restored from; without it, every start replays the whole stream. */
+  snapshots?: ProjectionSnapshots;
 }
 
 /**
@@ -42,6 +45,8 @@ export interface Projection {
   /** The ID of the last entry consumed (applied or skipped). */
   readonly position: StreamId;
   readonly catchUpTarget: StreamId;
+  /** The position of the snapshot the state was restored from; undefined after a full replay. */
+  readonly restoredFrom: StreamId | undefined;
   readonly applied: number;
   readonly skipped: number;
   /** Resolves once the projection is first ready. */
@@ -57,7 +62,7 @@ export interface Projection {
 const TAIL_WATCHDOG_MARGIN_MS = 3000;
 
 export function startProjection(options: ProjectionOptions): Projection {
-  const { name, stream, redis, tailRedis, log, apply } = options;
+  const { name, stream, redis, tailRedis, log, apply, snapshots } = options;
   const batchSize = options.batchSize ?? 10_000;
   const blockMs = options.blockMs ?? 5_000;
   const stopping = new AbortController();
@@ -65,6 +70,7 @@ export function startProjection(options: ProjectionOptions): Projection {
   let status: ProjectionStatus = 'starting';
   let position: StreamId = STREAM_START;
   let catchUpTarget: StreamId = STREAM_START;
+  let restoredFrom: StreamId | undefined;
   let applied = 0;
   let skipped = 0;
   let markReady: () => void = () => {};
@@ -72,6 +78,10 @@ export function startProjection(options: ProjectionOptions): Projection {
     markReady = resolve;
   });
   const waiters = new Set<{ id: StreamId; done: (reached: boolean) => void }>();
+
+  let consumedSinceSnapshot = 0;
+  let lastSnapshotAt = performance.now();
+  let saving: Promise<void> | undefined;
 
   function consume(entries: StoredEntry[]): void {
     const last = entries.at(-1);
@@ -94,9 +104,30 @@ export function startProjection(options: ProjectionOptions): Projection {
       }
     }
     position = last[0].toString('latin1');
+    consumedSinceSnapshot += entries.length;
     for (const waiter of waiters) {
       if (compareStreamIds(waiter.id, position) <= 0) waiter.done(true);
     }
+  }
+
+  /**
+   * Stores a snapshot when enough has been consumed since the last one. The state is captured at
+   * once (between two batches, so it matches the position); the write is not awaited by the
+   * reads, and a failed one is logged and tried again at the next occasion.
+   */
+  function snapshotIfDue(): void {
+    if (!snapshots || saving || status !== 'live' || consumedSinceSnapshot === 0) return;
+    const due =
+      consumedSinceSnapshot >= snapshots.everyEntries || performance.now() - lastSnapshotAt >= snapshots.maxAgeMs;
+    if (!due) return;
+    consumedSinceSnapshot = 0;
+    lastSnapshotAt = performance.now();
+    saving = snapshots
+      .save(position)
+      .catch((error: unknown) => log.warn({ projection: name, err: errorMessage(error) }, 'snapshot not stored'))
+      .finally(() => {
+        saving = undefined;
+      });
   }
 
   /** Retries `step` until it completes, waiting for the connection after each failure. */
@@ -118,8 +149,14 @@ export function startProjection(options: ProjectionOptions): Projection {
     await persist(redis, 'reading the catch-up target', async () => {
       catchUpTarget = await streamEnd(redis, stream);
     });
+    if (snapshots) {
+      await persist(redis, 'loading the snapshot', async () => {
+        restoredFrom = await snapshots.restore(catchUpTarget);
+      });
+      if (restoredFrom !== undefined) position = restoredFrom;
+    }
     status = 'catching-up';
-    log.info({ projection: name, stream, catchUpTarget }, 'catching up');
+    log.info({ projection: name, stream, catchUpTarget, from: position }, 'catching up');
     await persist(redis, 'catch-up read', async () => {
       for await (const batch of readRangeBuffers(redis, stream, position, catchUpTarget, batchSize)) consume(batch);
     });
@@ -131,6 +168,8 @@ export function startProjection(options: ProjectionOptions): Projection {
       { projection: name, position, applied, skipped, ms: Math.round(performance.now() - started) },
       'caught up; ready',
     );
+    // After the requests that waited for readiness have had their turn.
+    setImmediate(snapshotIfDue);
   }
 
   /** After a reconnect: a stream that ends before our position lost entries we applied. */
@@ -150,6 +189,7 @@ export function startProjection(options: ProjectionOptions): Projection {
       try {
         const read = readAfterBuffers(tailRedis, stream, position, blockMs, batchSize);
         consume(await withWatchdog(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, tailRedis));
+        snapshotIfDue();
         failures = 0;
       } catch (error) {
         if (stopping.signal.aborted) return;
@@ -188,6 +228,9 @@ export function startProjection(options: ProjectionOptions): Projection {
     get catchUpTarget() {
       return catchUpTarget;
     },
+    get restoredFrom() {
+      return restoredFrom;
+    },
     get applied() {
       return applied;
     },
@@ -218,6 +261,7 @@ export function startProjection(options: ProjectionOptions): Projection {
       for (const waiter of waiters) waiter.done(false);
       tailRedis.disconnect();
       await running;
+      await saving;
     },
   };
 }

@@ -6,7 +6,21 @@ export const KEY_PREFIX = 'microbank';
 /** The aggregate kinds that have a stream. One stream per kind. */
 export type AggregateKind = 'accounts';
 
+/** Every key is its parts joined by ':', starting with a prefix. */
+function key(...parts: string[]): string {
+  return parts.join(':');
+}
+
 /** `microbank:accounts`: the stream of every event about accounts. */
 export function streamKey(kind: AggregateKind, prefix: string = KEY_PREFIX): string {
-  return `${prefix}:${kind}`;
+  return key(prefix, kind);
+}
+
+/**
+ * `microbank:accounts:snapshot:registry:v1`: the snapshot a projection of `stream` keeps, one key
+ * per snapshot format, so that two versions of the code running side by side (a rolling update)
+ * each keep their own instead of discarding each other's.
+ */
+export function snapshotKey(stream: string, projection: string, format: number): string {
+  return key(stream, 'snapshot', projection, `v${format}`);
 }

@@ -1,0 +1,286 @@
+import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import type { Redis } from 'ioredis';
+import * as assert from 'uvu/assert';
+import type { AccountRegistered } from './account-events.ts';
+import { type AccountsProjection, startAccountsProjection } from './accounts-projection.ts';
+import {
+  type AccountsRegistry,
+  applyAccountEvent,
+  createAccountsRegistry,
+  REGISTRY_SNAPSHOT_FORMAT,
+  registrySnapshotState,
+  restoreRegistry,
+} from './accounts-registry.ts';
+import { decodeEntry, encodeEvent } from './entry-layout.ts';
+import { appendEvent, readRange } from './event-store.ts';
+import type { Log } from './log.ts';
+import { checksumOf, redisSnapshots } from './projection-snapshots.ts';
+import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
+import { STREAM_START, type StreamId } from './stream-id.ts';
+import { snapshotKey, streamKey } from './stream-keys.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  redis: Redis;
+  opened: AccountsProjection[];
+}
+
+const snapshots = testSuite<Context>('projection snapshots', { opened: [] } as unknown as Context);
+
+snapshots.before(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  ctx.redis = connectRedis(ctx.redisServer.url, 'test:commands', recordingLog().log);
+  await untilReady(ctx.redis);
+});
+
+snapshots.after.each(async (ctx) => {
+  for (const accounts of ctx.opened.splice(0)) await accounts.close();
+});
+
+snapshots.after(async (ctx) => {
+  await closeRedis(ctx.redis);
+  await ctx.redisServer.dispose();
+});
+
+function recordingLog() {
+  const lines: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = [];
+  const at =
+    (level: string) =>
+    (obj: object, msg = '') => {
+      lines.push({ level, msg, obj: obj as Record<string, unknown> });
+    };
+  const log: Log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { log, lines };
+}
+
+function registered(account: string, url = `http://${account}`): AccountRegistered {
+  return {
+    type: 'AccountRegistered',
+    data: { account, url, instance: 'test', registeredAt: new Date().toISOString() },
+  };
+}
+
+/**
+ * A history with what a registry must get right: restarts of the same accounts, a URL that
+ * changes, and entries that do not decode. Returns every entry's ID, in order.
+ */
+async function writeHistory(redis: Redis, stream: string, entries: number, from = 0): Promise<StreamId[]> {
+  const pipeline = redis.pipeline();
+  for (let n = from; n < from + entries; n++) {
+    if (n % 37 === 36) pipeline.xadd(stream, '*', 'typed', 'by hand');
+    else pipeline.xadd(stream, '*', ...encodeEvent(registered(`account-${n % 7}`, `http://account-${n % 7}:${n % 3}`)));
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([, id]) => id as StreamId);
+}
+
+/** The registry a projection must reach: every entry up to `until` folded in, straight from the stream. */
+async function foldedUpTo(redis: Redis, stream: string, until: StreamId): Promise<AccountsRegistry> {
+  const registry = createAccountsRegistry();
+  for await (const batch of readRange(redis, stream, STREAM_START, until, 100)) {
+    for (const [id, fields] of batch) {
+      const decoded = decodeEntry(fields);
+      if (decoded.ok) applyAccountEvent(registry, decoded.event, id);
+    }
+  }
+  return registry;
+}
+
+/** What must be equal between two registries: every account, in order, with all it holds. */
+const contents = (registry: AccountsRegistry) => [...registry.accounts.values()].map((account) => ({ ...account }));
+
+function openRegistry(
+  ctx: Context,
+  stream: string,
+  snapshotting: boolean | { everyEntries?: number; maxAgeMs?: number } = true,
+) {
+  const { log, lines } = recordingLog();
+  const accounts = startAccountsProjection({
+    redisUrl: ctx.redisServer.url,
+    log,
+    name: 'test',
+    stream,
+    batchSize: 50,
+    snapshots: snapshotting,
+  });
+  ctx.opened.push(accounts);
+  return { accounts, lines };
+}
+
+/** Stores a snapshot of `registry` at `position` the way a projection stores one. */
+function storeSnapshot(ctx: Context, stream: string, registry: AccountsRegistry, position: StreamId) {
+  return redisSnapshots({
+    redis: ctx.redis,
+    key: snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT),
+    format: REGISTRY_SNAPSHOT_FORMAT,
+    log: recordingLog().log,
+    name: 'test',
+    capture: () => registrySnapshotState(registry),
+    restore: () => {},
+  }).save(position);
+}
+
+snapshots('snapshot + the entries after it = the full replay, wherever the snapshot was taken', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  const ids = await writeHistory(ctx.redis, stream, 300);
+  const { accounts: full } = openRegistry(ctx, stream, false);
+  await full.projection.whenReady();
+
+  for (const cut of [0, 1, 36, 150, 298, 299]) {
+    const position = ids[cut] as StreamId;
+    await storeSnapshot(ctx, stream, await foldedUpTo(ctx.redis, stream, position), position);
+    const { accounts: restored } = openRegistry(ctx, stream, { everyEntries: 1_000_000 });
+    await restored.projection.whenReady();
+    assert.is(restored.projection.restoredFrom, position, `restored from entry ${cut}`);
+    assert.ok(restored.projection.applied <= 299 - cut, `replayed only what follows entry ${cut}`);
+    assert.equal(contents(restored.registry), contents(full.registry), `cut at entry ${cut}`);
+    assert.is(restored.projection.position, full.projection.position);
+  }
+});
+
+snapshots('a projection snapshots as it goes; the next start takes up from there and tails on', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await writeHistory(ctx.redis, stream, 120);
+  const first = openRegistry(ctx, stream, { everyEntries: 100 });
+  await first.accounts.projection.whenReady();
+  // 120 replayed is more than 100: a snapshot right after catching up.
+  await waitFor(
+    'the snapshot after catching up',
+    () => first.lines.filter((line) => line.msg === 'snapshot stored').length,
+    (stored) => stored === 1,
+  );
+  const more = await writeHistory(ctx.redis, stream, 150, 120);
+  await first.accounts.projection.waitForPosition(more.at(-1) as StreamId, 5_000);
+  await waitFor(
+    'a snapshot while tailing',
+    () => first.lines.filter((line) => line.msg === 'snapshot stored').length,
+    (stored) => stored >= 2,
+  );
+  await first.accounts.close();
+  const snapshotAt = await ctx.redis.hget(snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT), 'position');
+
+  await writeHistory(ctx.redis, stream, 40, 270);
+  const second = openRegistry(ctx, stream);
+  const full = openRegistry(ctx, stream, false);
+  await Promise.all([second.accounts.projection.whenReady(), full.accounts.projection.whenReady()]);
+  assert.is(second.accounts.projection.restoredFrom, snapshotAt ?? 'a snapshot');
+  assert.equal(contents(second.accounts.registry), contents(full.accounts.registry));
+
+  const last = await appendEvent(ctx.redis, stream, registered('late-account'));
+  await second.accounts.projection.waitForPosition(last, 5_000);
+  await full.accounts.projection.waitForPosition(last, 5_000);
+  assert.equal(contents(second.accounts.registry), contents(full.accounts.registry));
+  assert.ok(second.accounts.registry.accounts.has('late-account'));
+});
+
+snapshots('without a snapshot, the whole stream is replayed, and that is logged', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await writeHistory(ctx.redis, stream, 10);
+  const { accounts, lines } = openRegistry(ctx, stream);
+  await accounts.projection.whenReady();
+  assert.is(accounts.projection.restoredFrom, undefined);
+  assert.is(accounts.registry.accounts.size, 7);
+  assert.ok(lines.some((line) => line.msg === 'no snapshot; replaying the whole stream'));
+});
+
+const spoiled: Array<[string, (key: string, stream: string, ids: StreamId[]) => Promise<unknown>, RegExp]> = [
+  [
+    'a corrupt state',
+    (key, _stream, _ids) => snapshotRedis.hset(key, 'state', '[["account-0","http://x","1-0"]]'),
+    /checksum does not match/,
+  ],
+  ['a corrupt position', (key, _stream, ids) => snapshotRedis.hset(key, 'position', ids[5] as string), /checksum/],
+  ['a position that is not an ID', (key) => snapshotRedis.hset(key, 'position', 'later'), /not a stream ID/],
+  ['no checksum', (key) => snapshotRedis.hdel(key, 'checksum'), /checksum does not match/],
+  ['another format', (key) => snapshotRedis.hset(key, 'format', '2'), /of format 2; this code reads 1/],
+  [
+    'a position past the end of the stream (Redis lost data)',
+    async (key) => {
+      const state = await snapshotRedis.hget(key, 'state');
+      const position = '99999999999999-0';
+      await snapshotRedis.hset(key, 'position', position, 'checksum', checksumOf('1', position, state ?? ''));
+    },
+    /past the stream's end/,
+  ],
+  [
+    'a state that does not read, with a checksum that matches',
+    async (key) => {
+      const position = (await snapshotRedis.hget(key, 'position')) ?? '';
+      const state = '[["Not A DNS Label","http://x","1-0"]]';
+      await snapshotRedis.hset(key, 'state', state, 'checksum', checksumOf('1', position, state));
+    },
+    /state does not read: an account name is invalid/,
+  ],
+];
+
+let snapshotRedis: Redis;
+
+for (const [what, spoil, reason] of spoiled) {
+  snapshots(`a snapshot with ${what} is ignored and logged; the full replay runs`, async (ctx) => {
+    snapshotRedis = ctx.redis;
+    const stream = streamKey('accounts', uniquePrefix());
+    const ids = await writeHistory(ctx.redis, stream, 80);
+    const position = ids[40] as StreamId;
+    await storeSnapshot(ctx, stream, await foldedUpTo(ctx.redis, stream, position), position);
+    await spoil(snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT), stream, ids);
+
+    const { accounts, lines } = openRegistry(ctx, stream);
+    const { accounts: full } = openRegistry(ctx, stream, false);
+    await Promise.all([accounts.projection.whenReady(), full.projection.whenReady()]);
+    assert.is(accounts.projection.restoredFrom, undefined);
+    assert.equal(contents(accounts.registry), contents(full.registry));
+    const ignored = lines.find((line) => line.msg === 'snapshot ignored; replaying the whole stream');
+    assert.ok(ignored, 'the ignored snapshot is logged');
+    assert.match(String(ignored?.obj.reason), reason);
+  });
+}
+
+snapshots('a snapshot stays valid when the stream is trimmed below it', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await writeHistory(ctx.redis, stream, 100);
+  const live = openRegistry(ctx, stream, { everyEntries: 50 });
+  await live.accounts.projection.whenReady();
+  await waitFor(
+    'a snapshot',
+    () => live.lines.some((line) => line.msg === 'snapshot stored'),
+    (stored) => stored,
+  );
+  // Trimming drops the registrations of account-0 to account-6 that came before it.
+  await ctx.redis.xtrim(stream, 'MAXLEN', 0);
+  const after = [
+    await appendEvent(ctx.redis, stream, registered('account-2', 'http://moved')),
+    await appendEvent(ctx.redis, stream, registered('new-account')),
+  ];
+  await live.accounts.projection.waitForPosition(after[1] as StreamId, 5_000);
+
+  const restarted = openRegistry(ctx, stream);
+  await restarted.accounts.projection.whenReady();
+  assert.ok(restarted.accounts.projection.restoredFrom, 'restored from the snapshot');
+  assert.equal(contents(restarted.accounts.registry), contents(live.accounts.registry));
+  assert.is(restarted.accounts.registry.accounts.size, 8);
+  assert.is(restarted.accounts.registry.accounts.get('account-2')?.url, 'http://moved');
+});
+
+snapshots('the registry state round-trips, and a state that does not read changes nothing', () => {
+  const registry = createAccountsRegistry();
+  applyAccountEvent(registry, registered('john-account'), '1-0');
+  applyAccountEvent(registry, registered('mary-account'), '2-0');
+  applyAccountEvent(registry, registered('john-account', 'http://moved'), '3-0');
+  const copy = createAccountsRegistry();
+  restoreRegistry(copy, registrySnapshotState(registry));
+  assert.equal(contents(copy), contents(registry));
+
+  for (const state of [
+    '{}',
+    '[["a"]]',
+    '[[1,"u","1-0"]]',
+    '[["a","u","x"]]',
+    '[["a","u","1-0"],["a","u","2-0"]]',
+    '[',
+  ]) {
+    assert.throws(() => restoreRegistry(copy, state), undefined, state);
+    assert.equal(contents(copy), contents(registry), `unchanged after ${state}`);
+  }
+});
+
+snapshots.run();
