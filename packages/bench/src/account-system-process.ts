@@ -7,6 +7,8 @@ import { createInterface } from 'node:readline';
 export interface AccountSystemProcess {
   child: ChildProcess;
   port: number;
+  /** Resolves once the service has logged a line with this `msg`. */
+  logged(msg: string, timeoutMs: number): Promise<void>;
   /** SIGTERM, then wait for the exit. */
   stop(): Promise<void>;
 }
@@ -29,6 +31,23 @@ export async function startAccountSystem(
   });
   const exited = once(child, 'exit');
   const output: string[] = [];
+  const messages = new Set<string>();
+  const onMessage = new Set<() => void>();
+  const logged = (msg: string, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`account-system did not log "${msg}" within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const check = () => {
+        if (!messages.has(msg)) return;
+        clearTimeout(timer);
+        onMessage.delete(check);
+        resolve();
+      };
+      onMessage.add(check);
+      check();
+    });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
@@ -38,7 +57,11 @@ export async function startAccountSystem(
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
       lines.on('line', (line) => {
         if (output.length < 20) output.push(line);
-        if (!line.includes('"msg":"listening"')) return;
+        const msg = /"msg":"([^"]*)"/.exec(line)?.[1];
+        if (msg === undefined) return;
+        messages.add(msg);
+        for (const check of onMessage) check();
+        if (msg !== 'listening') return;
         const port = Number((JSON.parse(line) as { port?: unknown }).port);
         if (Number.isInteger(port)) resolve(port);
       });
@@ -54,7 +77,7 @@ export async function startAccountSystem(
     } finally {
       agent.destroy();
     }
-    return { service: { child, port, stop }, readyMs: performance.now() - started };
+    return { service: { child, port, logged, stop }, readyMs: performance.now() - started };
   } catch (error) {
     await stop();
     throw error;

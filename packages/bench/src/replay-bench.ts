@@ -44,10 +44,10 @@ export async function bareRead(redis: Redis, stream: string, replies: 'strings' 
   return read;
 }
 
-/** Starts the registry projection as the services do, without a snapshot; ms until ready. */
+/** Starts the registry projection as the services do, but without snapshots; ms until ready. */
 export async function rebuildRegistry(redisUrl: string, expectAccounts: number): Promise<number> {
   const started = performance.now();
-  const accounts = startAccountsProjection({ redisUrl, log: silent, name: 'bench' });
+  const accounts = startAccountsProjection({ redisUrl, log: silent, name: 'bench', snapshots: false });
   try {
     await accounts.projection.whenReady();
     const ms = performance.now() - started;
