@@ -38,6 +38,9 @@ const REGISTERED_V1_DATA = new RegExp(
 );
 
 const MAX_URL_LENGTH = 2048;
+/** Where the account name starts in the data, and how far the URL starts after its end. */
+const ACCOUNT_AT = '{"account":"'.length;
+const URL_AFTER_ACCOUNT = '","url":"'.length;
 
 const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const TYPE = ascii('type');
@@ -69,7 +72,20 @@ export function decodeRegistrationFast(fields: readonly Buffer[]): AccountRegist
   }
   const match = REGISTERED_V1_DATA.exec(data.toString('utf8'));
   if (match === null) return undefined;
-  const [, account, url, instance, registeredAt] = match as unknown as [string, string, string, string, string];
-  if (url.length > MAX_URL_LENGTH) return undefined;
+  const [, accountMatch, urlMatch, instance, registeredAt] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (urlMatch.length > MAX_URL_LENGTH) return undefined;
+  // The name and URL are what a registry keeps. Matched, they would be slices of the whole entry
+  // and keep it alive; copied from the bytes (ASCII by their patterns, so bytes = characters) they
+  // hold only themselves.
+  const accountEnd = ACCOUNT_AT + accountMatch.length;
+  const urlAt = accountEnd + URL_AFTER_ACCOUNT;
+  const account = data.toString('latin1', ACCOUNT_AT, accountEnd);
+  const url = data.toString('latin1', urlAt, urlAt + urlMatch.length);
   return { type: 'AccountRegistered', data: { account, url, instance, registeredAt } };
 }
