@@ -30,7 +30,7 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
     checks.push({
       target: 'replay of 1M events <= 1.25x bare XRANGE read',
       limit: `1.25 x ${ms(replay1M.bareStringsMs)} = ${ms(1.25 * replay1M.bareStringsMs)}`,
-      measured: `${ms(replay1M.projectionMs)} (${x(replay1M.ratio)}; ${x(replay1M.ratioBuffers)} of the buffer read)`,
+      measured: `${ms(replay1M.projectionMs)} (${x(replay1M.ratio)}; ${x(replay1M.ratioBuffers)} of the cheapest read)`,
       met: replay1M.ratio <= 1.25,
     });
   }
@@ -91,10 +91,12 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
     '',
   ];
   if (figures.replay.length > 0) {
-    out.push('replay: rebuilding the registry projection from scratch, next to bare XRANGE COUNT 10000 loops');
+    out.push(
+      'replay: rebuilding the registry projection from scratch, next to a bare XRANGE COUNT 10000 loop (the limit) and the client`s cheapest read (buffer replies, the projection`s batch size)',
+    );
     out.push(
       table(
-        ['history', 'accounts', 'bare read', 'bare read (buffers)', 'projection', 'ratio', 'ratio (buffers)'],
+        ['history', 'accounts', 'bare read', 'cheapest read', 'projection', 'ratio', 'ratio to cheapest'],
         figures.replay.map((r) => [
           r.history,
           r.accounts.toLocaleString('en'),
