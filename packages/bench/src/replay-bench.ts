@@ -2,7 +2,7 @@
  * `replay`: rebuilding the registry projection from scratch, next to bare XRANGE loops reading
  * the same stream in the same process, run after run, so that their ratio holds on a noisy machine.
  */
-import { type Log, PROJECTION_BATCH_SIZE, STREAM_START, startAccountsProjection, streamKey } from '@microbank/events';
+import { PROJECTION_BATCH_SIZE, STREAM_START, silentLog, startAccountsProjection, streamKey } from '@microbank/events';
 import type { Redis } from 'ioredis';
 import type { History } from './fill-history.ts';
 import { median } from './stats.ts';
@@ -28,7 +28,6 @@ export interface ReplayFigures {
 
 /** The issue's bare loop: `XRANGE ... COUNT 10000`. */
 const BARE_BATCH = 10_000;
-const silent: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Reads the whole stream, the next batch already requested while the current one is counted. */
 export async function bareRead(
@@ -56,7 +55,7 @@ export async function bareRead(
 /** Starts the registry projection as the services do, but without snapshots; ms until ready. */
 export async function rebuildRegistry(redisUrl: string, expectAccounts: number): Promise<number> {
   const started = performance.now();
-  const accounts = startAccountsProjection({ redisUrl, log: silent, name: 'bench', snapshots: false });
+  const accounts = startAccountsProjection({ redisUrl, log: silentLog, name: 'bench', snapshots: false });
   try {
     await accounts.projection.whenReady();
     const ms = performance.now() - started;

@@ -4,7 +4,7 @@
  * /balance/:account (counting how each was answered).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { appendEvent, connectRedis, type Log, streamKey, untilReady } from '@microbank/events';
+import { appendEvent, connectRedis, silentLog, streamKey, untilReady } from '@microbank/events';
 import type { Redis } from 'ioredis';
 
 export interface Acknowledged {
@@ -24,8 +24,6 @@ export interface ReadCounts {
   other: number;
 }
 
-const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
-
 export interface RegistrationLoad {
   acknowledged: Acknowledged[];
   /** Appends that failed and were tried again (Redis was away). */
@@ -43,7 +41,7 @@ export function startRegistrationLoad(
   accountUrl: string,
   pauseMs: number,
 ): RegistrationLoad {
-  const redis: Redis = connectRedis(redisUrl, 'chaos:appends', quiet);
+  const redis: Redis = connectRedis(redisUrl, 'chaos:appends', silentLog);
   const acknowledged: Acknowledged[] = [];
   let retries = 0;
   let stopped = false;

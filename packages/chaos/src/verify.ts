@@ -3,7 +3,7 @@
  * order, in both registries; is every component up; have the projections reached the stream's end?
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, type Log, streamEnd, streamKey, untilReady } from '@microbank/events';
+import { connectRedis, silentLog, streamEnd, streamKey, untilReady } from '@microbank/events';
 import { COMPONENTS, type Component } from '@microbank/local-stack';
 import type { Acknowledged } from './load.ts';
 import { isUp, reportedPosition } from './probes.ts';
@@ -22,8 +22,6 @@ export interface Verdict {
   passed: boolean;
 }
 
-const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
-
 export async function verifyNothingLost(
   redisUrl: string,
   urls: { accounts: string; balanceOf: (account: string) => string },
@@ -38,7 +36,7 @@ export async function verifyNothingLost(
     if (componentsDown.length > 0) await sleep(100);
   }
 
-  const redis = connectRedis(redisUrl, 'chaos:verify', quiet);
+  const redis = connectRedis(redisUrl, 'chaos:verify', silentLog);
   let end: string;
   try {
     await untilReady(redis, AbortSignal.timeout(settleMs));

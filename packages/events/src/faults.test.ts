@@ -7,13 +7,12 @@ import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { decodeEntry, encodeEvent } from './entry-layout.ts';
 import type { RawEntry } from './event-store.ts';
-import type { Log } from './log.ts';
+import { silentLog } from './log.ts';
 import { startProjection } from './projection.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { streamKey } from './stream-keys.ts';
 
 const faults = testSuite<{ redisServer: TestRedis }>('event store under crashes', {} as { redisServer: TestRedis });
-const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 faults.before.each(async (ctx) => {
   ctx.redisServer = await startTestRedis();
@@ -42,15 +41,15 @@ faults(
   'after Redis is killed and restarted, the tail applies new entries within 1 s of Redis answering',
   async (ctx) => {
     const stream = streamKey('accounts', uniquePrefix());
-    const commands = connectRedis(ctx.redisServer.url, 'test:commands', quiet);
+    const commands = connectRedis(ctx.redisServer.url, 'test:commands', silentLog);
     await untilReady(commands);
     const applied: string[] = [];
     const projection = startProjection({
       name: 'test',
       stream,
       redis: commands,
-      tailRedis: connectRedis(ctx.redisServer.url, 'test:tail', quiet),
-      log: quiet,
+      tailRedis: connectRedis(ctx.redisServer.url, 'test:tail', silentLog),
+      log: silentLog,
       apply: (_, id) => applied.push(id),
     });
     try {
@@ -116,15 +115,15 @@ async function freezableRelay(redisPort: number) {
 faults('a tail read on a connection that silently stops answering is abandoned and resumed', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
   const relay = await freezableRelay(ctx.redisServer.port);
-  const commands = connectRedis(ctx.redisServer.url, 'test:commands', quiet);
+  const commands = connectRedis(ctx.redisServer.url, 'test:commands', silentLog);
   await untilReady(commands);
-  const tailRedis = connectRedis(`redis://127.0.0.1:${relay.port}`, 'test:tail', quiet);
+  const tailRedis = connectRedis(`redis://127.0.0.1:${relay.port}`, 'test:tail', silentLog);
   const projection = startProjection({
     name: 'test',
     stream,
     redis: commands,
     tailRedis,
-    log: quiet,
+    log: silentLog,
     apply: () => {},
     blockMs: 300,
   });

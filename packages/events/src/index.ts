@@ -4,7 +4,7 @@ export * from './accounts-projection.ts';
 export * from './accounts-registry.ts';
 export * from './entry-layout.ts';
 export * from './event-store.ts';
-export type { Log } from './log.ts';
+export { type Log, silentLog } from './log.ts';
 export * from './projection.ts';
 export * from './projection-snapshots.ts';
 export * from './redis-connection.ts';

@@ -1,4 +1,4 @@
-import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { recordingLog, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AccountRegistered } from './account-events.ts';
@@ -13,7 +13,6 @@ import {
 } from './accounts-registry.ts';
 import { decodeEntry, encodeEvent } from './entry-layout.ts';
 import { appendEvent, readRange } from './event-store.ts';
-import type { Log } from './log.ts';
 import { checksumOf, redisSnapshots } from './projection-snapshots.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
@@ -41,17 +40,6 @@ snapshots.after(async (ctx) => {
   await closeRedis(ctx.redis);
   await ctx.redisServer.dispose();
 });
-
-function recordingLog() {
-  const lines: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg = '') => {
-      lines.push({ level, msg, obj: obj as Record<string, unknown> });
-    };
-  const log: Log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { log, lines };
-}
 
 function registered(account: string, url = `http://${account}`): AccountRegistered {
   return {

@@ -1,11 +1,10 @@
 import { rmSync } from 'node:fs';
-import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { recordingLog, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AccountRegistered } from './account-events.ts';
 import { encodeEvent } from './entry-layout.ts';
 import { appendEvent, readRange } from './event-store.ts';
-import type { Log } from './log.ts';
 import { type Projection, startProjection } from './projection.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { STREAM_START } from './stream-id.ts';
@@ -17,18 +16,6 @@ interface Context {
 }
 
 const projection = testSuite<Context>('projection runner', {} as Context);
-
-/** A log that keeps what it was told, so tests can see what an operator would see. */
-function recordingLog() {
-  const lines: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg = '') => {
-      lines.push({ level, msg, obj: obj as Record<string, unknown> });
-    };
-  const log: Log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { log, lines };
-}
 
 function registered(account: string): AccountRegistered {
   return {

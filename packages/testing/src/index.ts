@@ -2,6 +2,7 @@
 
 export { freePort } from '@microbank/redis-runner';
 export * from './bad-requests.ts';
+export * from './recording-log.ts';
 export * from './service-process.ts';
 export * from './test-redis.ts';
 export * from './test-suite.ts';
