@@ -17,6 +17,8 @@ const data = dataDir();
 const plan = services();
 const width = Math.max(...plan.map((spec) => spec.name.length), 'stack'.length);
 const say: Say = (component, line) => process.stdout.write(`${component.padEnd(width)} | ${line}\n`);
+// Whatever read our output may be gone (a pipe closed by the same Ctrl-C): stopping goes on regardless.
+process.stdout.on('error', () => {});
 
 const missing = await redisUnavailable();
 if (missing) {
@@ -44,8 +46,11 @@ const stop = async (signal: string) => {
   stopping = true;
   say('stack', `${signal}: stopping the services, then Redis`);
   const [redis, ...rest] = running;
-  await Promise.all(rest.map((component) => component.stop()));
-  await redis?.stop();
+  try {
+    await Promise.all(rest.map((component) => component.stop()));
+  } finally {
+    await redis?.stop();
+  }
   removePids(data);
   say('stack', 'stopped');
   process.exit(0);
