@@ -45,28 +45,31 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
       this.set(labels, projection.status === 'diverged' ? 1 : 0);
     },
   });
-  let appliedSeen = 0;
-  new Counter({
-    name: 'microbank_projection_applied_entries_total',
-    help: 'Stream entries applied to the projection',
-    labelNames,
-    registers,
-    collect() {
-      this.inc(labels, projection.applied - appliedSeen);
-      appliedSeen = projection.applied;
-    },
-  });
-  let skippedSeen = 0;
-  new Counter({
-    name: 'microbank_projection_skipped_entries_total',
-    help: 'Stream entries skipped because they did not decode (malformed, unknown type, future version)',
-    labelNames,
-    registers,
-    collect() {
-      this.inc(labels, projection.skipped - skippedSeen);
-      skippedSeen = projection.skipped;
-    },
-  });
+  /** A Prometheus counter that follows one of the projection's running totals. */
+  const totalOf = (name: string, help: string, read: () => number) => {
+    let seen = 0;
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        const now = read();
+        this.inc(labels, now - seen);
+        seen = now;
+      },
+    });
+  };
+  totalOf(
+    'microbank_projection_applied_entries_total',
+    'Stream entries applied to the projection',
+    () => projection.applied,
+  );
+  totalOf(
+    'microbank_projection_skipped_entries_total',
+    'Stream entries skipped because they did not decode (malformed, unknown type, future version)',
+    () => projection.skipped,
+  );
   new Gauge({
     name: 'microbank_projection_position_milliseconds',
     help: 'Time part of the stream ID the projection has consumed up to (ms since epoch)',
