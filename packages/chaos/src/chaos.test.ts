@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { COMPONENTS, REDIS_PORT, type StackProcess, startStackProcess } from '@microbank/local-stack';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { runChaos } from './chaos.ts';
+import { runChaos, STACK_URLS } from './chaos.ts';
 import { killPlan } from './kill-plan.ts';
 import { verifyNothingLost } from './verify.ts';
 
@@ -52,11 +52,6 @@ chaos.after(async (ctx) => {
   rmSync(ctx.dataDir, { recursive: true, force: true });
 });
 
-const urls = {
-  accounts: 'http://127.0.0.1:8081/accounts',
-  balanceOf: (account: string) => `http://127.0.0.1:8082/balance/${account}`,
-};
-
 chaos('a short run: kills across the stack, every acknowledged registration kept, all back up', async (ctx) => {
   const lines: string[] = [];
   const report = await runChaos({
@@ -90,7 +85,7 @@ chaos('a short run: kills across the stack, every acknowledged registration kept
 chaos('the check fails when an acknowledged registration is missing', async () => {
   const verdict = await verifyNothingLost(
     `redis://127.0.0.1:${REDIS_PORT}`,
-    urls,
+    STACK_URLS,
     [{ account: 'never-appended-account', id: '1-0' }],
     10_000,
   );

@@ -4,7 +4,7 @@
  * load runs meanwhile and the result is checked once the stack has settled.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Component, killComponent, NotRunning, REDIS_PORT, readPid } from '@microbank/local-stack';
+import { type Component, killComponent, NotRunning, REDIS_PORT, readPid, serviceUrl } from '@microbank/local-stack';
 import { killPlan } from './kill-plan.ts';
 import { type ReadCounts, startReadLoad, startRegistrationLoad } from './load.ts';
 import { isUp } from './probes.ts';
@@ -44,9 +44,10 @@ export interface ChaosReport {
   passed: boolean;
 }
 
-const URLS = {
-  accounts: 'http://127.0.0.1:8081/accounts',
-  balanceOf: (account: string) => `http://127.0.0.1:8082/balance/${account}`,
+/** Where the chaos load reads. */
+export const STACK_URLS = {
+  accounts: serviceUrl('account-system', '/accounts'),
+  balanceOf: (account: string) => serviceUrl('balance', `/balance/${account}`),
 };
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
@@ -59,10 +60,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const redisUrl = `redis://127.0.0.1:${REDIS_PORT}`;
   const runId = seed.toString(36);
   // The registered accounts answer at john-account's service, so balance can answer for them.
-  const appends = options.verify ? startRegistrationLoad(redisUrl, runId, 'http://127.0.0.1:8083', 20) : undefined;
+  const appends = options.verify ? startRegistrationLoad(redisUrl, runId, serviceUrl('john-account'), 20) : undefined;
   const reads = options.verify
     ? startReadLoad(
-        URLS,
+        STACK_URLS,
         () => appends?.acknowledged[Math.floor(Math.random() * appends.acknowledged.length)]?.account ?? 'john-account',
         10,
       )
@@ -108,7 +109,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     passed: kills.every((kill) => kill.backAfterMs !== undefined),
   };
   if (appends && reads) {
-    const verdict = await verifyNothingLost(redisUrl, URLS, appends.acknowledged, settleMs);
+    const verdict = await verifyNothingLost(redisUrl, STACK_URLS, appends.acknowledged, settleMs);
     const lost = new Set([...verdict.lostInAccountSystem, ...verdict.lostInBalance]).size;
     report.appends = { acknowledged: appends.acknowledged.length, retries: appends.retries, lost };
     report.reads = reads.counts;

@@ -1,9 +1,9 @@
 /** Is a component of the local stack up? For a service: /readyz answers 200. For Redis: PING answers PONG. */
 
-import { type Component, REDIS_PORT, services } from '@microbank/local-stack';
+import { type Component, REDIS_PORT, services, serviceUrl } from '@microbank/local-stack';
 import { waitForPong } from '@microbank/redis-runner';
 
-const readyUrls = new Map(services().map((spec) => [spec.name, `http://127.0.0.1:${spec.port}/readyz`]));
+const readyUrls = new Map(services().map((spec) => [spec.name, serviceUrl(spec.name, '/readyz')]));
 
 export async function isUp(component: Component): Promise<boolean> {
   if (component === 'redis')

@@ -10,7 +10,7 @@ import { recordStack, runningStack, stopLeftovers } from './leftovers.ts';
 import { removePids } from './pid-files.ts';
 import { freePortOrExplain, waitUntilReady } from './readiness.ts';
 import { redisRunner } from './redis-runner.ts';
-import { dataDir, REDIS_PORT, services } from './stack-plan.ts';
+import { dataDir, REDIS_PORT, services, serviceUrl } from './stack-plan.ts';
 import { type Say, type Supervised, serviceRunner, supervise } from './supervisor.ts';
 
 const data = dataDir();
@@ -75,5 +75,8 @@ if (!stopping) {
   say('stack', 'microbank is up:');
   for (const spec of plan) say('stack', `  ${spec.name.padEnd(width)} http://127.0.0.1:${spec.port}`);
   say('stack', `  ${'redis'.padEnd(width)} redis-cli -p ${REDIS_PORT} XRANGE microbank:accounts - +`);
-  say('stack', 'try: curl http://127.0.0.1:8081/accounts    stop: Ctrl-C    kill one: pnpm kill <component>');
+  say(
+    'stack',
+    `try: curl ${serviceUrl('account-system', '/accounts')}    stop: Ctrl-C    kill one: pnpm kill <component>`,
+  );
 }

@@ -47,3 +47,10 @@ export function services(): ServiceSpec[] {
     account('mary-account', 8084),
   ];
 }
+
+/** The local address of a service of the stack, e.g. serviceUrl('account-system', '/accounts'). */
+export function serviceUrl(name: string, path = ''): string {
+  const spec = services().find((candidate) => candidate.name === name);
+  if (!spec) throw new Error(`the stack runs no service named ${name}`);
+  return `http://127.0.0.1:${spec.port}${path}`;
+}
