@@ -1,5 +1,4 @@
 /** Serving over HTTP and stopping on SIGTERM: stop accepting, finish in-flight requests, clean up, exit 0. */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -11,26 +10,11 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/**
- * Answers a request straight from node:http, before the Hono app, or returns false to leave it to
- * the app. For a service's hottest route only: it skips the app's middlewares, so it must do
- * itself what they would have done for the requests it takes (count them, refuse bodies).
- */
-export type FastRoute = (request: IncomingMessage, response: ServerResponse) => boolean;
-
-export function listen(app: Hono, port: number, hostname?: string, fastRoute?: FastRoute): Promise<HttpServer> {
+export function listen(app: Hono, port: number, hostname?: string): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     let server: ServerType;
     const onError = (error: Error) => reject(error);
-    const withFastRoute = (
-      options: object,
-      appListener: (request: IncomingMessage, response: ServerResponse) => void,
-    ) =>
-      createServer(options, (request, response) => {
-        if (!fastRoute?.(request, response)) appListener(request, response);
-      });
-    const options = { fetch: app.fetch, port, hostname, ...(fastRoute ? { createServer: withFastRoute } : {}) };
-    server = serve(options as Parameters<typeof serve>[0], (info: AddressInfo) => {
+    server = serve({ fetch: app.fetch, port, hostname }, (info: AddressInfo) => {
       server.off('error', onError);
       resolve({
         port: info.port,
@@ -53,19 +37,11 @@ export interface RunServiceOptions {
   onStop: () => Promise<void>;
   /** After this long a stop that has not finished exits 1 anyway (Kubernetes gives 30 s by default). */
   graceMs?: number;
-  fastRoute?: FastRoute;
 }
 
 /** Listens, logs where, and stops cleanly on SIGTERM or SIGINT. Resolves once listening. */
-export async function runService({
-  app,
-  port,
-  log,
-  onStop,
-  graceMs = 10_000,
-  fastRoute,
-}: RunServiceOptions): Promise<HttpServer> {
-  const server = await listen(app, port, undefined, fastRoute);
+export async function runService({ app, port, log, onStop, graceMs = 10_000 }: RunServiceOptions): Promise<HttpServer> {
+  const server = await listen(app, port);
   log.info({ port: server.port }, 'listening');
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

@@ -1,0 +1,154 @@
+/** The figures of one bench run: the targets they are held to, the printed table, the JSON. */
+import type { ReplayFigures } from './replay-bench.ts';
+import type { RestartFigures, RestartFrom } from './restart-bench.ts';
+import type { ServeFigures } from './serve-bench.ts';
+import { round } from './stats.ts';
+import type { VisibilityFigures } from './visibility-bench.ts';
+
+export interface BenchFigures {
+  machine: { cpus: number; cpuModel: string; node: string; redis: string };
+  quick: boolean;
+  startedAt: string;
+  replay: ReplayFigures[];
+  restart_to_ready: RestartFigures[];
+  serve?: ServeFigures;
+  visibility?: VisibilityFigures;
+}
+
+export interface TargetCheck {
+  target: string;
+  limit: string;
+  measured: string;
+  met: boolean;
+}
+
+/** Each target of the issue that this run measured, with its limit from the same run. */
+export function checkTargets(figures: BenchFigures): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const check = (target: string, limit: string, measured: string, met: boolean) =>
+    checks.push({ target, limit, measured, met });
+  const replay1M = figures.replay.find((r) => r.history === '1M');
+  if (replay1M) {
+    check(
+      'replay of 1M events <= 1.25x bare XRANGE read',
+      `1.25 x ${ms(replay1M.bareStringsMs)} = ${ms(1.25 * replay1M.bareStringsMs)}`,
+      `${ms(replay1M.projectionMs)} (${x(replay1M.ratio)}; ${x(replay1M.ratioToCheapest)} of the cheapest read)`,
+      replay1M.ratio <= 1.25,
+    );
+  }
+  const restart = (history: string, from: RestartFrom) =>
+    figures.restart_to_ready.find((r) => r.history === history && r.from === from);
+  const readyWithin = (history: string, from: RestartFrom, limitMs: number, what: string) => {
+    const figure = restart(history, from);
+    if (figure) {
+      const target = `restart -> ready with ${what} (${from}) <= ${limitMs} ms`;
+      check(target, ms(limitMs), ms(figure.medianMs), figure.medianMs <= limitMs);
+    }
+  };
+  readyWithin('10k', 'full replay', 300, '2 accounts (10k events)');
+  const large = restart('1M', 'full replay');
+  if (large && replay1M) {
+    const limit = 1.25 * replay1M.bareStringsMs + 300;
+    check(
+      'restart -> ready with 1M events (full replay) <= 1.25x bare read + 300 ms',
+      `${ms(limit)}`,
+      ms(large.medianMs),
+      large.medianMs <= limit,
+    );
+  }
+  readyWithin('10M', 'snapshot', 300, '10M events of 2 accounts');
+  if (figures.serve) {
+    check(
+      'GET /accounts through the app >= 0.7x bare node:http',
+      `0.7 x ${rps(figures.serve.bareRps)} = ${rps(0.7 * figures.serve.bareRps)}`,
+      `${rps(figures.serve.serviceRps)} (${x(figures.serve.ratio)})`,
+      figures.serve.ratio >= 0.7,
+    );
+  }
+  if (figures.visibility) {
+    check('visibility p99 <= 5 ms', '5 ms', ms(figures.visibility.p99Ms, 2), figures.visibility.p99Ms <= 5);
+  }
+  return checks;
+}
+
+/** The run as text tables, the way the README shows it. */
+export function formatReport(figures: BenchFigures, checks: TargetCheck[]): string {
+  const { machine } = figures;
+  const out: string[] = [
+    `microbank bench${figures.quick ? ' --quick' : ''}: ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}, Redis ${machine.redis}`,
+    '',
+  ];
+  if (figures.replay.length > 0) {
+    out.push(
+      'replay: rebuilding the registry projection from scratch, next to a bare XRANGE COUNT 10000 loop (the limit) and the client`s cheapest read (buffer replies, the projection`s batch size)',
+    );
+    out.push(
+      table(
+        ['history', 'accounts', 'bare read', 'cheapest read', 'projection', 'ratio', 'ratio to cheapest'],
+        figures.replay.map((r) => [
+          r.history,
+          r.accounts.toLocaleString('en'),
+          ms(r.bareStringsMs),
+          ms(r.cheapestReadMs),
+          ms(r.projectionMs),
+          x(r.ratio),
+          x(r.ratioToCheapest),
+        ]),
+      ),
+    );
+  }
+  if (figures.restart_to_ready.length > 0) {
+    out.push('restart_to_ready: account-system bundle, spawn to /readyz 200');
+    out.push(
+      table(
+        ['history', 'accounts', 'starting from', 'median', 'min', 'max', 'runs'],
+        figures.restart_to_ready.map((r) => [
+          r.history,
+          r.accounts.toLocaleString('en'),
+          r.from,
+          ms(r.medianMs),
+          ms(r.minMs),
+          ms(r.maxMs),
+          String(r.runs),
+        ]),
+      ),
+    );
+  }
+  if (figures.serve) {
+    const s = figures.serve;
+    out.push(`serve: GET /accounts (${s.bodyBytes} bytes), ${s.connections} connections, ${s.seconds} s x ${s.rounds}`);
+    out.push(table(['account-system', 'bare node:http', 'ratio'], [[rps(s.serviceRps), rps(s.bareRps), x(s.ratio)]]));
+  }
+  if (figures.visibility) {
+    const v = figures.visibility;
+    out.push(`visibility: XADD acknowledged -> account in GET /accounts, ${v.registrations} registrations`);
+    out.push(table(['p50', 'p99', 'max'], [[ms(v.p50Ms, 2), ms(v.p99Ms, 2), ms(v.maxMs, 2)]]));
+  }
+  out.push('targets');
+  out.push(
+    table(
+      ['target', 'limit (this run)', 'measured', ''],
+      checks.map((c) => [c.target, c.limit, c.measured, c.met ? 'met' : 'MISSED']),
+    ),
+  );
+  return out.join('\n');
+}
+
+/** A Markdown table: readable in a terminal, pasted as is into the README. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''].join('\n');
+}
+
+function ms(value: number, digits = 0): string {
+  return `${round(value, digits).toLocaleString('en', { minimumFractionDigits: digits })} ms`;
+}
+
+function x(ratio: number): string {
+  return `${round(ratio, 2).toFixed(2)}x`;
+}
+
+function rps(value: number): string {
+  return `${Math.round(value).toLocaleString('en')} req/s`;
+}
