@@ -1,9 +1,15 @@
-import { type AccountsProjection, appendEvent, startAccountsProjection, streamKey } from '@microbank/events';
+import {
+  type AccountsProjection,
+  accountEvents,
+  appendEvent,
+  startAccountsProjection,
+  streamKey,
+} from '@microbank/events';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
   freePort,
-  spawnService,
+  spawnNode,
   startTestRedis,
   type TestRedis,
   testSuite,
@@ -47,7 +53,7 @@ function openApp(ctx: Context, redisUrl = ctx.redisServer.url, readWaitMaxMs = 2
   const accounts = startAccountsProjection({ redisUrl, log, name: 'account-system', stream });
   ctx.opened.push(accounts);
   const app = createAccountSystemApp({ log, metrics: createMetrics('account-system'), ...accounts, readWaitMaxMs });
-  const append = (account: string) => appendEvent(accounts.redis as Redis, stream, registered(account));
+  const append = (account: string) => appendEvent(accounts.redis as Redis, stream, accountEvents, registered(account));
   return { app, accounts, append, stream };
 }
 
@@ -80,7 +86,7 @@ accountSystem('a history written before start is replayed', async (ctx) => {
   ctx.opened.push(writer);
   await writer.projection.whenReady();
   for (const name of ['john-account', 'mary-account', 'john-account']) {
-    await appendEvent(writer.redis, stream, registered(name));
+    await appendEvent(writer.redis, stream, accountEvents, registered(name));
   }
   const accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'account-system', stream });
   ctx.opened.push(accounts);
@@ -157,7 +163,9 @@ accountSystem('metrics show the projection: applied, skipped, position, ready', 
 });
 
 accountSystem('as a process: serves /accounts over a real socket, stops on SIGTERM with exit 0', async (ctx) => {
-  const service = spawnService('packages/account-system/src/main.ts', { REDIS_URL: ctx.redisServer.url, PORT: '0' });
+  const service = spawnNode('packages/account-system/src/main.ts', {
+    env: { REDIS_URL: ctx.redisServer.url, PORT: '0' },
+  });
   const port = await service.port();
   await service.logged('caught up; ready');
   const accounts = await fetch(`http://127.0.0.1:${port}/accounts`);
@@ -169,9 +177,11 @@ accountSystem('as a process: serves /accounts over a real socket, stops on SIGTE
 });
 
 accountSystem('as a process: bad configuration exits 1 naming the variable', async () => {
-  const service = spawnService('packages/account-system/src/main.ts', {
-    REDIS_URL: 'redis://127.0.0.1:1',
-    PORT: '99999',
+  const service = spawnNode('packages/account-system/src/main.ts', {
+    env: {
+      REDIS_URL: 'redis://127.0.0.1:1',
+      PORT: '99999',
+    },
   });
   assert.is((await service.exited).code, 1);
   assert.match(service.lines.join('\n'), /account-system: invalid configuration: PORT must be a port number/);

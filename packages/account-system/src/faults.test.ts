@@ -1,7 +1,7 @@
 /** account-system under faults: Redis away at start, Redis losing its data, poison on the stream, SIGTERM under load. */
 import { rmSync } from 'node:fs';
-import { encodeEvent, streamKey } from '@microbank/events';
-import { freePort, spawnService, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
+import { accountEvents, encodeEvent, streamKey } from '@microbank/events';
+import { freePort, spawnNode, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 
@@ -13,13 +13,13 @@ faults.after.each(async (ctx) => {
 });
 
 const registration = (account: string) =>
-  encodeEvent({
+  encodeEvent(accountEvents, {
     type: 'AccountRegistered',
     data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
   });
 
 async function startService(redisUrl: string) {
-  const service = spawnService('packages/account-system/src/main.ts', { REDIS_URL: redisUrl, PORT: '0' });
+  const service = spawnNode('packages/account-system/src/main.ts', { env: { REDIS_URL: redisUrl, PORT: '0' } });
   const port = await service.port();
   const get = async (path: string) => {
     const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -141,10 +141,12 @@ faults('poison written by hand is skipped, logged, counted in /metrics, and what
 
 faults('SIGTERM under load: every request in flight gets its answer, then exit 0', async (ctx) => {
   ctx.redisServer = await startTestRedis();
-  const service = spawnService('packages/account-system/src/main.ts', {
-    REDIS_URL: ctx.redisServer.url,
-    PORT: '0',
-    READ_WAIT_MAX_MS: '1000',
+  const service = spawnNode('packages/account-system/src/main.ts', {
+    env: {
+      REDIS_URL: ctx.redisServer.url,
+      PORT: '0',
+      READ_WAIT_MAX_MS: '1000',
+    },
   });
   const port = await service.port();
   await service.logged('caught up; ready');

@@ -1,20 +1,11 @@
 /** Wiring for account-system: config, the registry projection, HTTP. */
 import { startAccountsProjection } from '@microbank/events';
-import {
-  createLogger,
-  createMetrics,
-  loadConfig,
-  registerProjectionMetrics,
-  runService,
-} from '@microbank/service-runtime';
-import { accountsFastRoute, createAccountSystemApp } from './app.ts';
+import { registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
+import { createAccountSystemApp } from './app.ts';
 import { readAccountSystemConfig } from './config.ts';
 
-const service = 'account-system';
-const config = loadConfig(service, () => readAccountSystemConfig(process.env));
-const log = createLogger(service, config.logLevel);
-const metrics = createMetrics(service);
-const accounts = startAccountsProjection({ redisUrl: config.redisUrl, log, name: service });
+const { config, log, metrics } = serviceBasics('account-system', readAccountSystemConfig);
+const accounts = startAccountsProjection({ redisUrl: config.redisUrl, log, name: 'account-system' });
 registerProjectionMetrics(metrics, accounts.projection);
 
 await runService({
@@ -22,5 +13,4 @@ await runService({
   port: config.port,
   log,
   onStop: () => accounts.close(),
-  fastRoute: accountsFastRoute({ metrics, ...accounts }),
 });

@@ -1,15 +1,15 @@
-import { decodeEntry, type RawEntry, streamKey } from '@microbank/events';
+import { accountEvents, decodeEntry, streamKey } from '@microbank/events';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
   freePort,
-  spawnService,
+  readStream,
+  spawnNode,
   startTestRedis,
   type TestRedis,
   testSuite,
   waitFor,
 } from '@microbank/testing';
-import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { createAccountApp } from './app.ts';
 
@@ -46,11 +46,13 @@ account('bad requests on every route get a 4xx JSON error', async () => {
 
 account('started before Redis: not ready, retries, registers once Redis is up, then ready', async (ctx) => {
   const redisPort = await freePort();
-  const service = spawnService('packages/account/src/main.ts', {
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-    PORT: '0',
-    ACCOUNT_NAME: 'john-account',
-    REGISTRATION_RETRY_CAP_MS: '300',
+  const service = spawnNode('packages/account/src/main.ts', {
+    env: {
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      PORT: '0',
+      ACCOUNT_NAME: 'john-account',
+      REGISTRATION_RETRY_CAP_MS: '300',
+    },
   });
   try {
     const port = await service.port();
@@ -64,11 +66,9 @@ account('started before Redis: not ready, retries, registers once Redis is up, t
     ctx.redisServer = await startTestRedis({ port: redisPort });
     await waitFor('the account to become ready', readyz, (status) => status === 200, { timeoutMs: 10_000 });
 
-    const redis = new Redis(ctx.redisServer.url);
-    const entries = (await redis.xrange(streamKey('accounts'), '-', '+')) as RawEntry[];
-    redis.disconnect();
+    const entries = await readStream(ctx.redisServer.url, streamKey('accounts'));
     assert.is(entries.length, 1, 'registered exactly once');
-    const decoded = decodeEntry(entries[0]?.[1] ?? []);
+    const decoded = decodeEntry(accountEvents, entries[0]?.[1] ?? []);
     assert.ok(decoded.ok);
     if (decoded.ok) {
       assert.is(decoded.event.data.account, 'john-account');
@@ -91,7 +91,7 @@ account('bad configuration stops the process at start, naming the variable', asy
     [{ REDIS_URL: 'redis://127.0.0.1:1', PORT: '0', HOSTNAME: 'laptop' }, /ACCOUNT_NAME is required/],
   ];
   for (const [env, message] of cases) {
-    const service = spawnService('packages/account/src/main.ts', env);
+    const service = spawnNode('packages/account/src/main.ts', { env });
     const { code } = await service.exited;
     assert.is(code, 1, JSON.stringify(env));
     assert.match(service.lines.join('\n'), message);

@@ -1,14 +1,12 @@
 /** Wiring for one account's service: config, Redis, HTTP, then registration. */
 import { hostname } from 'node:os';
 import { closeRedis, connectRedis, type StreamId, streamKey } from '@microbank/events';
-import { createLogger, createMetrics, loadConfig, runService } from '@microbank/service-runtime';
+import { runService, serviceBasics } from '@microbank/service-runtime';
 import { createAccountApp } from './app.ts';
 import { readAccountConfig } from './config.ts';
 import { registerAccount } from './registration.ts';
 
-const config = loadConfig('account', () => readAccountConfig(process.env));
-const log = createLogger(config.account, config.logLevel);
-const metrics = createMetrics(config.account);
+const { config, log, metrics } = serviceBasics('account', readAccountConfig, (account) => account.account);
 const redis = connectRedis(config.redisUrl, `${config.account}:commands`, log);
 const stopping = new AbortController();
 let registeredAt: StreamId | undefined;

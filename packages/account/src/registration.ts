@@ -1,6 +1,13 @@
 /** An account says "I am here" on every start: it appends AccountRegistered, retrying until Redis takes it. */
-import { appendEvent, errorMessage, type Log, readyOrReconnect, type StreamId } from '@microbank/events';
-import { backOff } from 'exponential-backoff';
+import {
+  accountEvents,
+  appendEvent,
+  errorMessage,
+  type Log,
+  readyOrReconnect,
+  retry,
+  type StreamId,
+} from '@microbank/events';
 import type { Redis } from 'ioredis';
 
 export interface Registration {
@@ -32,24 +39,18 @@ export async function registerAccount({
   signal,
 }: RegisterOptions): Promise<StreamId> {
   await readyOrReconnect(redis, 3_000, signal);
-  return backOff(
-    () => {
-      signal.throwIfAborted();
-      return appendEvent(redis, stream, {
+  return retry(
+    () =>
+      appendEvent(redis, stream, accountEvents, {
         type: 'AccountRegistered',
         data: { ...registration, registeredAt: new Date().toISOString() },
-      });
-    },
+      }),
     {
-      numOfAttempts: Number.MAX_SAFE_INTEGER,
-      startingDelay: 50,
-      maxDelay: retryCapMs,
-      jitter: 'full',
-      retry: (error, attempt) => {
-        if (signal.aborted) return false;
-        log.warn({ attempt, err: errorMessage(error) }, 'registration not stored yet; retrying');
-        return true;
-      },
+      firstMs: 50,
+      capMs: retryCapMs,
+      signal,
+      onFailure: (error, attempt) =>
+        log.warn({ attempt: attempt + 1, err: errorMessage(error) }, 'registration not stored yet; retrying'),
     },
   );
 }

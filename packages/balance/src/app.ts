@@ -3,21 +3,12 @@
  * projection (the stream is the service directory) and asks that account's service.
  */
 import { type AccountsRegistry, accountName, errorMessage, type Projection } from '@microbank/events';
-import {
-  assertServing,
-  createServiceApp,
-  getOnly,
-  httpError,
-  type Logger,
-  projectionReadiness,
-  type ServiceMetrics,
-} from '@microbank/service-runtime';
+import { assertServing, getOnly, httpError, projectionServiceApp } from '@microbank/service-runtime';
+import type { ServiceContext } from '@microbank/service-runtime';
 import type { Hono } from 'hono';
 import { fetchBalance } from './account-client.ts';
 
-export interface BalanceAppOptions {
-  log: Logger;
-  metrics: ServiceMetrics;
+export interface BalanceAppOptions extends ServiceContext {
   registry: AccountsRegistry;
   projection: Projection;
   accountTimeoutMs: number;
@@ -25,7 +16,7 @@ export interface BalanceAppOptions {
 
 export function createBalanceApp(options: BalanceAppOptions): Hono {
   const { log, registry, projection, accountTimeoutMs } = options;
-  const app = createServiceApp({ ...options, readiness: () => projectionReadiness(projection) });
+  const app = projectionServiceApp(options);
 
   getOnly(app, '/balance/:account', async (c) => {
     const requested = c.req.param('account') ?? '';

@@ -1,11 +1,17 @@
 import net from 'node:net';
 import { createAccountApp } from '@microbank/account';
-import { type AccountsProjection, appendEvent, startAccountsProjection, streamKey } from '@microbank/events';
+import {
+  type AccountsProjection,
+  accountEvents,
+  appendEvent,
+  startAccountsProjection,
+  streamKey,
+} from '@microbank/events';
 import { createLogger, createMetrics, type HttpServer, listen } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
   freePort,
-  spawnService,
+  spawnNode,
   startTestRedis,
   type TestRedis,
   testSuite,
@@ -59,7 +65,7 @@ async function openApp(ctx: Context, directory: Record<string, string>, redisUrl
   await accounts.projection.whenReady();
   let last = '0-0';
   for (const [account, url] of Object.entries(directory)) {
-    last = await appendEvent(accounts.redis, stream, {
+    last = await appendEvent(accounts.redis, stream, accountEvents, {
       type: 'AccountRegistered',
       data: { account, url, instance: 'test', registeredAt: new Date().toISOString() },
     });
@@ -142,7 +148,7 @@ balance('as a process: serves a balance over a real socket and stops on SIGTERM'
   const stream = streamKey('accounts');
   const writer = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'writer', stream });
   await writer.projection.whenReady();
-  await appendEvent(writer.redis, stream, {
+  await appendEvent(writer.redis, stream, accountEvents, {
     type: 'AccountRegistered',
     data: {
       account: 'john-account',
@@ -152,7 +158,7 @@ balance('as a process: serves a balance over a real socket and stops on SIGTERM'
     },
   });
   await writer.close();
-  const service = spawnService('packages/balance/src/main.ts', { REDIS_URL: ctx.redisServer.url, PORT: '0' });
+  const service = spawnNode('packages/balance/src/main.ts', { env: { REDIS_URL: ctx.redisServer.url, PORT: '0' } });
   const port = await service.port();
   await service.logged('caught up; ready');
   const response = await fetch(`http://127.0.0.1:${port}/balance/john-account`);
@@ -162,7 +168,7 @@ balance('as a process: serves a balance over a real socket and stops on SIGTERM'
 });
 
 balance('as a process: bad configuration exits 1 naming the variable', async () => {
-  const service = spawnService('packages/balance/src/main.ts', { PORT: '0' });
+  const service = spawnNode('packages/balance/src/main.ts', { env: { PORT: '0' } });
   assert.is((await service.exited).code, 1);
   assert.match(service.lines.join('\n'), /balance: invalid configuration: REDIS_URL is required/);
 });

@@ -1,20 +1,11 @@
-/** Wiring for balance: config, its own registry projection, HTTP. */
+/** Wiring for balance: config, its own registry projection (the service directory), HTTP. */
 import { startAccountsProjection } from '@microbank/events';
-import {
-  createLogger,
-  createMetrics,
-  loadConfig,
-  registerProjectionMetrics,
-  runService,
-} from '@microbank/service-runtime';
+import { registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
 import { createBalanceApp } from './app.ts';
 import { readBalanceConfig } from './config.ts';
 
-const service = 'balance';
-const config = loadConfig(service, () => readBalanceConfig(process.env));
-const log = createLogger(service, config.logLevel);
-const metrics = createMetrics(service);
-const accounts = startAccountsProjection({ redisUrl: config.redisUrl, log, name: service });
+const { config, log, metrics } = serviceBasics('balance', readBalanceConfig);
+const accounts = startAccountsProjection({ redisUrl: config.redisUrl, log, name: 'balance' });
 registerProjectionMetrics(metrics, accounts.projection);
 
 await runService({

@@ -1,5 +1,6 @@
 /** Wiring for services that keep a registry: two connections, the registry, the projection runner. */
 import type { Redis } from 'ioredis';
+import type { AccountEvent } from './account-events.ts';
 import {
   type AccountsRegistry,
   applyAccountEvent,
@@ -8,6 +9,7 @@ import {
   registrySnapshotState,
   restoreRegistry,
 } from './accounts-registry.ts';
+import { decodeAccountEntry } from './entry-fast-path.ts';
 import type { Log } from './log.ts';
 import { type Projection, startProjection } from './projection.ts';
 import { redisSnapshots } from './projection-snapshots.ts';
@@ -56,12 +58,13 @@ export function startAccountsProjection(options: AccountsProjectionOptions): Acc
           restore: (state) => restoreRegistry(registry, state),
           ...(snapshotOptions === true ? {} : snapshotOptions),
         });
-  const projection = startProjection({
+  const projection = startProjection<AccountEvent>({
     name,
-    stream,
+    streams: [stream],
     redis,
     tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
     log,
+    decode: (_stream, fields) => decodeAccountEntry(fields),
     apply: (event, id) => applyAccountEvent(registry, event, id),
     batchSize: options.batchSize,
     blockMs: options.blockMs,

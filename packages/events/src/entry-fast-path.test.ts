@@ -1,7 +1,8 @@
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { decodeRegistrationFast } from './entry-fast-path.ts';
-import { decodeEntry, decodeEntryBuffers } from './entry-layout.ts';
+import { accountEvents } from './account-events.ts';
+import { decodeAccountEntry, decodeRegistrationFast } from './entry-fast-path.ts';
+import { decodeEntry } from './event-catalog.ts';
 
 const fastPath = testSuite('entry fast path');
 
@@ -18,7 +19,7 @@ const dataOf = (fields: Partial<Record<'account' | 'url' | 'instance' | 'registe
 
 /** Both decoders, on the same entry: the answer must not depend on the path taken. */
 function assertSameAnswer(fields: string[], what = JSON.stringify(fields)): void {
-  assert.equal(decodeEntryBuffers(bytes(fields)), decodeEntry(fields), what);
+  assert.equal(decodeAccountEntry(bytes(fields)), decodeEntry(accountEvents, fields), what);
 }
 
 const usual = [
@@ -36,7 +37,7 @@ fastPath('entries as accounts write them take the fast path, with the full decod
   for (const data of usual) {
     const event = decodeRegistrationFast(bytes(entry(data)));
     assert.ok(event, `fast path for ${data}`);
-    assert.equal({ ok: true, event }, decodeEntry(entry(data)), data);
+    assert.equal({ ok: true, event }, decodeEntry(accountEvents, entry(data)), data);
   }
 });
 
@@ -133,7 +134,13 @@ fastPath('bytes that are not UTF-8 get the same answer as the string reply would
   const data = fields[5] as Buffer;
   const broken = Buffer.concat([data.subarray(0, 40), Buffer.from([0xff, 0xfe]), data.subarray(40)]);
   fields[5] = broken;
-  assert.equal(decodeEntryBuffers(fields), decodeEntry(fields.map((field) => field.toString())));
+  assert.equal(
+    decodeAccountEntry(fields),
+    decodeEntry(
+      accountEvents,
+      fields.map((field) => field.toString()),
+    ),
+  );
 });
 
 fastPath.run();

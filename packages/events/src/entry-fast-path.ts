@@ -1,19 +1,28 @@
 /**
- * The fast path of decoding, for replay: an AccountRegistered v1 entry laid out exactly as
- * encodeEvent writes it is checked by one regular expression instead of JSON.parse plus zod
- * (five times cheaper; zod was most of a replay's CPU). The pattern accepts only strings that
- * the zod schema accepts and returns unchanged; anything else (another layout, escapes, extra
- * keys, a February 29th, an unusual URL) gets undefined here and goes through the full decoder,
- * so what a projection applies or skips does not depend on which path took the entry.
- * entry-fast-path.test.ts holds the two paths to the same answers.
+ * Decoding the accounts stream's entries as projections read them (buffer replies), with a fast
+ * path: an AccountRegistered v1 entry laid out exactly as encodeEvent writes it is checked by one
+ * regular expression instead of JSON.parse plus zod (zod was most of a replay's CPU). The pattern
+ * is built from the schema module's own facts and accepts only strings that the zod schema
+ * accepts and returns unchanged; anything else (another layout, escapes, extra keys, a February
+ * 29th, an unusual URL) goes through decodeEntry, the source of truth, so what a projection
+ * applies or skips does not depend on which path took the entry. entry-fast-path.test.ts holds
+ * the two paths to the same answers.
  */
-import type { AccountRegistered } from './account-events.ts';
+import {
+  ACCOUNT_NAME_PATTERN,
+  type AccountEvent,
+  type AccountRegistered,
+  accountEvents,
+  INSTANCE_MAX_LENGTH,
+  SERVICE_URL_MAX_LENGTH,
+} from './account-events.ts';
+import { type DecodedEntry, decodeEntryBuffers, tooLarge } from './event-catalog.ts';
 
 /** One JSON string value as JSON.stringify writes it when nothing needed escaping. */
 const PLAIN = String.raw`[^"\\\u0000-\u001f]`;
 
-/** ACCOUNT_NAME_PATTERN, unanchored and without a capture. */
-const ACCOUNT = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+/** ACCOUNT_NAME_PATTERN, unanchored and without captures. */
+const ACCOUNT = ACCOUNT_NAME_PATTERN.source.replace(/^\^|\$$/g, '').replaceAll(/\((?!\?)/g, '(?:');
 
 /**
  * URLs that the WHATWG parser takes as they are: lower-case DNS names whose last label starts with
@@ -34,10 +43,9 @@ const DATE = String.raw`\d{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13
 const TIME = String.raw`(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)`;
 
 const REGISTERED_V1_DATA = new RegExp(
-  `^\\{"account":"(${ACCOUNT})","url":"(${SERVICE_URL})","instance":"(${PLAIN}{1,253})","registeredAt":"(${DATE}T${TIME})"\\}$`,
+  `^\\{"account":"(${ACCOUNT})","url":"(${SERVICE_URL})","instance":"(${PLAIN}{1,${INSTANCE_MAX_LENGTH}})","registeredAt":"(${DATE}T${TIME})"\\}$`,
 );
 
-const MAX_URL_LENGTH = 2048;
 /** Where the account name starts in the data, and how far the URL starts after its end. */
 const ACCOUNT_AT = '{"account":"'.length;
 const URL_AFTER_ACCOUNT = '","url":"'.length;
@@ -79,7 +87,7 @@ export function decodeRegistrationFast(fields: readonly Buffer[]): AccountRegist
     string,
     string,
   ];
-  if (urlMatch.length > MAX_URL_LENGTH) return undefined;
+  if (urlMatch.length > SERVICE_URL_MAX_LENGTH) return undefined;
   // The name and URL are what a registry keeps. Matched, they would be slices of the whole entry
   // and keep it alive; copied from the bytes (ASCII by their patterns, so bytes = characters) they
   // hold only themselves.
@@ -88,4 +96,13 @@ export function decodeRegistrationFast(fields: readonly Buffer[]): AccountRegist
   const account = data.toString('latin1', ACCOUNT_AT, accountEnd);
   const url = data.toString('latin1', urlAt, urlAt + urlMatch.length);
   return { type: 'AccountRegistered', data: { account, url, instance, registeredAt } };
+}
+
+/** An accounts stream entry, read with buffer replies: size first, then the fast path, then the full decoder. */
+export function decodeAccountEntry(fields: readonly Buffer[]): DecodedEntry<AccountEvent> {
+  const oversized = tooLarge(accountEvents, fields);
+  if (oversized) return oversized;
+  const event = decodeRegistrationFast(fields);
+  if (event !== undefined) return { ok: true, event };
+  return decodeEntryBuffers(accountEvents, fields);
 }

@@ -1,67 +1,49 @@
-/** The event store on a Redis Stream: append, read a range in prefetched batches, read what follows. */
+/**
+ * The event store on Redis Streams: append, read a range in prefetched batches, wait for what
+ * follows (on one stream or many), and what Redis knows of a stream's end. Reads use buffer
+ * replies: ioredis then skips converting every field to a string, and a decoder converts only
+ * what it needs.
+ */
 import type { Redis } from 'ioredis';
-import type { AccountEvent } from './account-events.ts';
-import { type EntryFields, encodeEvent } from './entry-layout.ts';
+import { type CatalogEvent, type EventCatalog, encodeEvent } from './event-catalog.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
 
-/** An entry as read from the stream, not yet decoded. */
-export type RawEntry = [id: StreamId, fields: EntryFields];
+/** An entry as read: its ID and its flat `[field, value, field, value, ...]` list, as bytes. */
+export type StreamEntry = [id: Buffer, fields: Buffer[]];
 
-/**
- * An entry read with buffer replies, as projections read: ioredis then skips converting every
- * field to a string, a third of the cost of reading, and the decoder converts only what it needs.
- */
-export type StoredEntry = [id: Buffer, fields: Buffer[]];
-
-/** Appends one event; returns the ID Redis gave it (its position on the stream). */
-export async function appendEvent(redis: Redis, stream: string, event: AccountEvent): Promise<StreamId> {
-  const id = await redis.xadd(stream, '*', ...encodeEvent(event));
+/** Appends one event of `catalog`'s; returns the ID Redis gave it, its position on the stream. */
+export async function appendEvent<Event extends CatalogEvent>(
+  redis: Redis,
+  stream: string,
+  catalog: EventCatalog<Event>,
+  event: Event,
+): Promise<StreamId> {
+  const id = await redis.xadd(stream, '*', ...encodeEvent(catalog, event));
   if (id === null) throw new Error(`XADD to ${stream} returned no ID`);
   return id;
 }
 
 /**
- * The entries after `after` up to and including `until`, in batches of `batchSize`.
- * While the caller works on one batch, the next one is already on its way.
+ * The entries after `after` up to and including `until`, in batches of `batchSize`. While the
+ * caller works on one batch, the next one is already on its way.
  */
-export function readRange(
+export async function* readBatches(
   redis: Redis,
   stream: string,
   after: StreamId,
   until: StreamId,
   batchSize: number,
-): AsyncGenerator<RawEntry[]> {
-  const fetch = (from: StreamId) => redis.xrange(stream, `(${from}`, until, 'COUNT', batchSize) as Promise<RawEntry[]>;
-  return prefetched(fetch, (entry) => entry[0], after, batchSize);
-}
-
-/** readRange with buffer replies. */
-export function readRangeBuffers(
-  redis: Redis,
-  stream: string,
-  after: StreamId,
-  until: StreamId,
-  batchSize: number,
-): AsyncGenerator<StoredEntry[]> {
+): AsyncGenerator<StreamEntry[]> {
   const fetch = (from: StreamId) =>
-    redis.xrangeBuffer(stream, `(${from}`, until, 'COUNT', batchSize) as unknown as Promise<StoredEntry[]>;
-  return prefetched(fetch, (entry) => entry[0].toString('latin1'), after, batchSize);
-}
-
-async function* prefetched<Entry>(
-  fetch: (after: StreamId) => Promise<Entry[]>,
-  idOf: (entry: Entry) => StreamId,
-  after: StreamId,
-  batchSize: number,
-): AsyncGenerator<Entry[]> {
-  let next: Promise<Entry[]> | undefined = fetch(after);
+    redis.xrangeBuffer(stream, `(${from}`, until, 'COUNT', batchSize) as unknown as Promise<StreamEntry[]>;
+  let next: Promise<StreamEntry[]> | undefined = fetch(after);
   try {
     while (next) {
       const batch = await next;
       next = undefined;
       const last = batch.at(-1);
       if (last === undefined) return;
-      if (batch.length === batchSize) next = fetch(idOf(last));
+      if (batch.length === batchSize) next = fetch(last[0].toString('latin1'));
       yield batch;
     }
   } finally {
@@ -70,16 +52,25 @@ async function* prefetched<Entry>(
   }
 }
 
-/** Waits up to `blockMs` for entries after `after` (XREAD BLOCK); an empty list when none came. */
-export async function readAfterBuffers(
+/** What one read of several streams brought: per stream (by key), its new entries. */
+export type StreamsRead = Array<[stream: string, entries: StreamEntry[]]>;
+
+/**
+ * Waits up to `blockMs` for entries after each stream's position (XREAD BLOCK, at most `count`
+ * per stream); an empty list when none came or the wait was unblocked.
+ */
+export async function readAfter(
   tailRedis: Redis,
-  stream: string,
-  after: StreamId,
+  positions: ReadonlyArray<readonly [stream: string, after: StreamId]>,
   blockMs: number,
   count: number,
-): Promise<StoredEntry[]> {
-  const reply = await tailRedis.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, after);
-  return (reply?.[0]?.[1] as unknown as StoredEntry[] | undefined) ?? [];
+): Promise<StreamsRead> {
+  const keys = positions.map(([stream]) => stream);
+  const ids = positions.map(([, after]) => after);
+  const reply = (await tailRedis.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids)) as Array<
+    [Buffer, StreamEntry[]]
+  > | null;
+  return (reply ?? []).map(([stream, entries]) => [stream.toString('utf8'), entries]);
 }
 
 /**
@@ -87,15 +78,46 @@ export async function readAfterBuffers(
  * entry's ID, it does not move back when entries at the end are deleted by hand.
  */
 export async function streamEnd(redis: Redis, stream: string): Promise<StreamId> {
-  let info: unknown[];
+  return (await streamInfo(redis, stream))?.lastGeneratedId ?? STREAM_START;
+}
+
+/** What XINFO STREAM tells of a stream's history; undefined when there is no such key. */
+export interface StreamInfo {
+  length: number;
+  lastGeneratedId: StreamId;
+  /** The highest ID ever deleted by XDEL (0-0 when none). */
+  maxDeletedEntryId: StreamId;
+  /** Every entry ever added, deleted or trimmed ones included. */
+  entriesAdded: number;
+  /** The first entry's ID as Redis records it (moves up when the stream is trimmed). */
+  recordedFirstEntryId: StreamId;
+}
+
+export async function streamInfo(redis: Redis, stream: string): Promise<StreamInfo | undefined> {
+  let reply: unknown[];
   try {
-    info = (await redis.xinfo('STREAM', stream)) as unknown[];
+    reply = (await redis.xinfo('STREAM', stream)) as unknown[];
   } catch (error) {
-    if (error instanceof Error && /no such key/i.test(error.message)) return STREAM_START;
+    if (error instanceof Error && /no such key/i.test(error.message)) return undefined;
     throw error;
   }
-  const at = info.indexOf('last-generated-id');
-  const id = info[at + 1];
-  if (at < 0 || typeof id !== 'string') throw new Error(`XINFO STREAM ${stream} gave no last-generated-id`);
-  return id;
+  return parseStreamInfo(stream, reply);
+}
+
+export function parseStreamInfo(stream: string, reply: unknown[]): StreamInfo {
+  const field = (name: string) => {
+    const at = reply.indexOf(name);
+    const value = at < 0 ? undefined : reply[at + 1];
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new Error(`XINFO STREAM ${stream} gave no ${name}`);
+    }
+    return String(value);
+  };
+  return {
+    length: Number(field('length')),
+    lastGeneratedId: field('last-generated-id'),
+    maxDeletedEntryId: field('max-deleted-entry-id'),
+    entriesAdded: Number(field('entries-added')),
+    recordedFirstEntryId: field('recorded-first-entry-id'),
+  };
 }

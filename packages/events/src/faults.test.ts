@@ -2,11 +2,20 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { REPO_ROOT, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import {
+  REPO_ROOT,
+  readStream,
+  startTestRedis,
+  type TestRedis,
+  testSuite,
+  uniquePrefix,
+  waitFor,
+} from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { decodeEntry, encodeEvent } from './entry-layout.ts';
-import type { RawEntry } from './event-store.ts';
+import { accountEvents } from './account-events.ts';
+import { decodeAccountEntry } from './entry-fast-path.ts';
+import { decodeEntry, encodeEvent } from './event-catalog.ts';
 import { silentLog } from './log.ts';
 import { startProjection } from './projection.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
@@ -23,19 +32,10 @@ faults.after.each(async (ctx) => {
 });
 
 const registration = (account: string) =>
-  encodeEvent({
+  encodeEvent(accountEvents, {
     type: 'AccountRegistered',
     data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
   });
-
-async function allEntries(url: string, stream: string): Promise<RawEntry[]> {
-  const redis = new Redis(url);
-  try {
-    return (await redis.xrange(stream, '-', '+')) as RawEntry[];
-  } finally {
-    redis.disconnect();
-  }
-}
 
 faults(
   'after Redis is killed and restarted, the tail applies new entries within 1 s of Redis answering',
@@ -46,7 +46,8 @@ faults(
     const applied: string[] = [];
     const projection = startProjection({
       name: 'test',
-      stream,
+      streams: [stream],
+      decode: (_stream, fields) => decodeAccountEntry(fields),
       redis: commands,
       tailRedis: connectRedis(ctx.redisServer.url, 'test:tail', silentLog),
       log: silentLog,
@@ -73,7 +74,7 @@ faults(
       }
       assert.equal(
         applied,
-        (await allEntries(ctx.redisServer.url, stream)).map(([id]) => id),
+        (await readStream(ctx.redisServer.url, stream)).map(([id]) => id),
         'each entry applied once, none missed',
       );
     } finally {
@@ -120,7 +121,8 @@ faults('a tail read on a connection that silently stops answering is abandoned a
   const tailRedis = connectRedis(`redis://127.0.0.1:${relay.port}`, 'test:tail', silentLog);
   const projection = startProjection({
     name: 'test',
-    stream,
+    streams: [stream],
+    decode: (_stream, fields) => decodeAccountEntry(fields),
     redis: commands,
     tailRedis,
     log: silentLog,
@@ -199,14 +201,14 @@ faults(
     assert.ok(failed > 0, 'the kill came in the middle of the flood');
 
     await ctx.redisServer.restart();
-    const entries = await allEntries(ctx.redisServer.url, stream);
+    const entries = await readStream(ctx.redisServer.url, stream);
     const present = new Set(entries.map(([id]) => id));
     assert.equal(
       acknowledged.filter((id) => !present.has(id)),
       [],
       'no acknowledged append lost',
     );
-    for (const [id, fields] of entries) assert.ok(decodeEntry(fields).ok, `entry ${id} is whole`);
+    for (const [id, fields] of entries) assert.ok(decodeEntry(accountEvents, fields).ok, `entry ${id} is whole`);
   },
 );
 
@@ -232,19 +234,19 @@ faults('a writer SIGKILLed mid-append leaves each registration whole or absent',
     const exited = once(child, 'exit');
     const started = await Promise.race([once(child.stdout, 'data').then(() => true), exited.then(() => false)]);
     assert.ok(started, 'the writer started');
-    const before = (await allEntries(ctx.redisServer.url, stream)).length;
+    const before = (await readStream(ctx.redisServer.url, stream)).length;
     await waitFor(
       'the writer to append',
-      async () => (await allEntries(ctx.redisServer.url, stream)).length,
+      async () => (await readStream(ctx.redisServer.url, stream)).length,
       (n) => n > before,
     );
     child.kill('SIGKILL');
     await exited;
   }
-  const entries = await allEntries(ctx.redisServer.url, stream);
+  const entries = await readStream(ctx.redisServer.url, stream);
   assert.ok(entries.length > 0);
   for (const [id, fields] of entries) {
-    const decoded = decodeEntry(fields);
+    const decoded = decodeEntry(accountEvents, fields);
     assert.ok(decoded.ok, `entry ${id}: ${decoded.ok ? '' : decoded.reason}`);
     const data = fields[fields.indexOf('data') + 1] ?? '';
     assert.is((JSON.parse(data) as { pad: string }).pad.length, 60_000, `entry ${id} is whole`);

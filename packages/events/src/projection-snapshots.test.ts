@@ -1,7 +1,16 @@
-import { recordingLog, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import {
+  readStream,
+  recordingLog,
+  startTestRedis,
+  type TestRedis,
+  testSuite,
+  uniquePrefix,
+  waitFor,
+} from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AccountRegistered } from './account-events.ts';
+import { accountEvents } from './account-events.ts';
 import { type AccountsProjection, startAccountsProjection } from './accounts-projection.ts';
 import {
   type AccountsRegistry,
@@ -11,11 +20,11 @@ import {
   registrySnapshotState,
   restoreRegistry,
 } from './accounts-registry.ts';
-import { decodeEntry, encodeEvent } from './entry-layout.ts';
-import { appendEvent, readRange } from './event-store.ts';
+import { decodeEntry, encodeEvent } from './event-catalog.ts';
+import { appendEvent } from './event-store.ts';
 import { checksumOf, redisSnapshots } from './projection-snapshots.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
-import { STREAM_START, type StreamId } from './stream-id.ts';
+import { compareStreamIds, type StreamId } from './stream-id.ts';
 import { snapshotKey, streamKey } from './stream-keys.ts';
 
 interface Context {
@@ -56,7 +65,12 @@ async function writeHistory(redis: Redis, stream: string, entries: number, from 
   const pipeline = redis.pipeline();
   for (let n = from; n < from + entries; n++) {
     if (n % 37 === 36) pipeline.xadd(stream, '*', 'typed', 'by hand');
-    else pipeline.xadd(stream, '*', ...encodeEvent(registered(`account-${n % 7}`, `http://account-${n % 7}:${n % 3}`)));
+    else
+      pipeline.xadd(
+        stream,
+        '*',
+        ...encodeEvent(accountEvents, registered(`account-${n % 7}`, `http://account-${n % 7}:${n % 3}`)),
+      );
   }
   const replies = (await pipeline.exec()) ?? [];
   return replies.map(([, id]) => id as StreamId);
@@ -65,11 +79,10 @@ async function writeHistory(redis: Redis, stream: string, entries: number, from 
 /** The registry a projection must reach: every entry up to `until` folded in, straight from the stream. */
 async function foldedUpTo(redis: Redis, stream: string, until: StreamId): Promise<AccountsRegistry> {
   const registry = createAccountsRegistry();
-  for await (const batch of readRange(redis, stream, STREAM_START, until, 100)) {
-    for (const [id, fields] of batch) {
-      const decoded = decodeEntry(fields);
-      if (decoded.ok) applyAccountEvent(registry, decoded.event, id);
-    }
+  for (const [id, fields] of await readStream(redis, stream)) {
+    if (compareStreamIds(id, until) > 0) break;
+    const decoded = decodeEntry(accountEvents, fields);
+    if (decoded.ok) applyAccountEvent(registry, decoded.event, id);
   }
   return registry;
 }
@@ -105,7 +118,7 @@ function storeSnapshot(ctx: Context, stream: string, registry: AccountsRegistry,
     name: 'test',
     capture: () => registrySnapshotState(registry),
     restore: () => {},
-  }).save(position);
+  }).save(new Map([[stream, position]]));
 }
 
 snapshots('snapshot + the entries after it = the full replay, wherever the snapshot was taken', async (ctx) => {
@@ -119,7 +132,7 @@ snapshots('snapshot + the entries after it = the full replay, wherever the snaps
     await storeSnapshot(ctx, stream, await foldedUpTo(ctx.redis, stream, position), position);
     const { accounts: restored } = openRegistry(ctx, stream, { everyEntries: 1_000_000 });
     await restored.projection.whenReady();
-    assert.is(restored.projection.restoredFrom, position, `restored from entry ${cut}`);
+    assert.is(restored.projection.restoredFrom?.get(stream), position, `restored from entry ${cut}`);
     assert.ok(restored.projection.applied <= 299 - cut, `replayed only what follows entry ${cut}`);
     assert.equal(contents(restored.registry), contents(full.registry), `cut at entry ${cut}`);
     assert.is(restored.projection.position, full.projection.position);
@@ -145,16 +158,17 @@ snapshots('a projection snapshots as it goes; the next start takes up from there
     (stored) => stored >= 2,
   );
   await first.accounts.close();
-  const snapshotAt = await ctx.redis.hget(snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT), 'position');
+  const stored = await ctx.redis.hget(snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT), 'positions');
+  const snapshotAt = (JSON.parse(stored ?? '{}') as Record<string, string>)[stream];
 
   await writeHistory(ctx.redis, stream, 40, 270);
   const second = openRegistry(ctx, stream);
   const full = openRegistry(ctx, stream, false);
   await Promise.all([second.accounts.projection.whenReady(), full.accounts.projection.whenReady()]);
-  assert.is(second.accounts.projection.restoredFrom, snapshotAt ?? 'a snapshot');
+  assert.is(second.accounts.projection.restoredFrom?.get(stream), snapshotAt ?? 'a snapshot');
   assert.equal(contents(second.accounts.registry), contents(full.accounts.registry));
 
-  const last = await appendEvent(ctx.redis, stream, registered('late-account'));
+  const last = await appendEvent(ctx.redis, stream, accountEvents, registered('late-account'));
   await second.accounts.projection.waitForPosition(last, 5_000);
   await full.accounts.projection.waitForPosition(last, 5_000);
   assert.equal(contents(second.accounts.registry), contents(full.accounts.registry));
@@ -168,7 +182,7 @@ snapshots('without a snapshot, the whole stream is replayed, and that is logged'
   await accounts.projection.whenReady();
   assert.is(accounts.projection.restoredFrom, undefined);
   assert.is(accounts.registry.accounts.size, 7);
-  assert.ok(lines.some((line) => line.msg === 'no snapshot; replaying the whole stream'));
+  assert.ok(lines.some((line) => line.msg === 'no snapshot; replaying from the start'));
 });
 
 const spoiled: Array<[string, (key: string, stream: string, ids: StreamId[]) => Promise<unknown>, RegExp]> = [
@@ -177,25 +191,37 @@ const spoiled: Array<[string, (key: string, stream: string, ids: StreamId[]) => 
     (key, _stream, _ids) => snapshotRedis.hset(key, 'state', '[["account-0","http://x","1-0"]]'),
     /checksum does not match/,
   ],
-  ['a corrupt position', (key, _stream, ids) => snapshotRedis.hset(key, 'position', ids[5] as string), /checksum/],
-  ['a position that is not an ID', (key) => snapshotRedis.hset(key, 'position', 'later'), /not a stream ID/],
+  [
+    'a corrupt position',
+    (key, stream, ids) => snapshotRedis.hset(key, 'positions', JSON.stringify({ [stream]: ids[5] })),
+    /checksum/,
+  ],
+  [
+    'a position that is not an ID',
+    async (key, stream) => {
+      const state = (await snapshotRedis.hget(key, 'state')) ?? '';
+      const positions = JSON.stringify({ [stream]: 'later' });
+      await snapshotRedis.hset(key, 'positions', positions, 'checksum', checksumOf('1', positions, state));
+    },
+    /not a stream ID/,
+  ],
   ['no checksum', (key) => snapshotRedis.hdel(key, 'checksum'), /checksum does not match/],
   ['another format', (key) => snapshotRedis.hset(key, 'format', '2'), /of format 2; this code reads 1/],
   [
     'a position past the end of the stream (Redis lost data)',
-    async (key) => {
+    async (key, stream) => {
       const state = await snapshotRedis.hget(key, 'state');
-      const position = '99999999999999-0';
-      await snapshotRedis.hset(key, 'position', position, 'checksum', checksumOf('1', position, state ?? ''));
+      const positions = JSON.stringify({ [stream]: '99999999999999-0' });
+      await snapshotRedis.hset(key, 'positions', positions, 'checksum', checksumOf('1', positions, state ?? ''));
     },
     /past the stream's end/,
   ],
   [
     'a state that does not read, with a checksum that matches',
     async (key) => {
-      const position = (await snapshotRedis.hget(key, 'position')) ?? '';
+      const positions = (await snapshotRedis.hget(key, 'positions')) ?? '';
       const state = '[["Not A DNS Label","http://x","1-0"]]';
-      await snapshotRedis.hset(key, 'state', state, 'checksum', checksumOf('1', position, state));
+      await snapshotRedis.hset(key, 'state', state, 'checksum', checksumOf('1', positions, state));
     },
     /state does not read: an account name is invalid/,
   ],
@@ -217,7 +243,7 @@ for (const [what, spoil, reason] of spoiled) {
     await Promise.all([accounts.projection.whenReady(), full.projection.whenReady()]);
     assert.is(accounts.projection.restoredFrom, undefined);
     assert.equal(contents(accounts.registry), contents(full.registry));
-    const ignored = lines.find((line) => line.msg === 'snapshot ignored; replaying the whole stream');
+    const ignored = lines.find((line) => line.msg === 'snapshot ignored; replaying from the start');
     assert.ok(ignored, 'the ignored snapshot is logged');
     assert.match(String(ignored?.obj.reason), reason);
   });
@@ -236,8 +262,8 @@ snapshots('a snapshot stays valid when the stream is trimmed below it', async (c
   // Trimming drops the registrations of account-0 to account-6 that came before it.
   await ctx.redis.xtrim(stream, 'MAXLEN', 0);
   const after = [
-    await appendEvent(ctx.redis, stream, registered('account-2', 'http://moved')),
-    await appendEvent(ctx.redis, stream, registered('new-account')),
+    await appendEvent(ctx.redis, stream, accountEvents, registered('account-2', 'http://moved')),
+    await appendEvent(ctx.redis, stream, accountEvents, registered('new-account')),
   ];
   await live.accounts.projection.waitForPosition(after[1] as StreamId, 5_000);
 

@@ -1,10 +1,20 @@
 import { rmSync } from 'node:fs';
-import { recordingLog, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import {
+  readStream,
+  recordingLog,
+  startTestRedis,
+  type TestRedis,
+  testSuite,
+  uniquePrefix,
+  waitFor,
+} from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AccountRegistered } from './account-events.ts';
-import { encodeEvent } from './entry-layout.ts';
-import { appendEvent, readRange } from './event-store.ts';
+import { accountEvents } from './account-events.ts';
+import { decodeAccountEntry } from './entry-fast-path.ts';
+import { encodeEvent } from './event-catalog.ts';
+import { appendEvent } from './event-store.ts';
 import { type Projection, startProjection } from './projection.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { STREAM_START } from './stream-id.ts';
@@ -30,7 +40,8 @@ function recordingProjection(ctx: Context, stream: string, options: { batchSize?
   const { log, lines } = recordingLog();
   const running = startProjection({
     name: 'test',
-    stream,
+    streams: [stream],
+    decode: (_stream, fields) => decodeAccountEntry(fields),
     redis: ctx.redis,
     tailRedis: connectRedis(ctx.redisServer.url, 'test:tail', log),
     log,
@@ -41,9 +52,7 @@ function recordingProjection(ctx: Context, stream: string, options: { batchSize?
 }
 
 async function allIds(redis: Redis, stream: string): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const batch of readRange(redis, stream, STREAM_START, '+', 1000)) ids.push(...batch.map(([id]) => id));
-  return ids;
+  return (await readStream(redis, stream)).map(([id]) => id);
 }
 
 const cleanup: Projection[] = [];
@@ -75,7 +84,7 @@ projection('an empty stream is caught up at once', async (ctx) => {
 projection('replays the whole history in batches, then turns ready at the catch-up target', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
   const pipeline = ctx.redis.pipeline();
-  for (let i = 0; i < 2_345; i++) pipeline.xadd(stream, '*', ...encodeEvent(registered(`account-${i}`)));
+  for (let i = 0; i < 2_345; i++) pipeline.xadd(stream, '*', ...encodeEvent(accountEvents, registered(`account-${i}`)));
   await pipeline.exec();
   const ids = await allIds(ctx.redis, stream);
 
@@ -95,11 +104,11 @@ projection('replays the whole history in batches, then turns ready at the catch-
 
 projection('tails new entries after catching up, and waitForPosition sees them', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
-  await appendEvent(ctx.redis, stream, registered('john-account'));
+  await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
   const { projection: running, seen } = recordingProjection(ctx, stream);
   cleanup.push(running);
   await running.whenReady();
-  const id = await appendEvent(ctx.redis, stream, registered('mary-account'));
+  const id = await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
   assert.ok(await running.waitForPosition(id, 5_000), 'position reached');
   assert.equal(
     seen.map(([, account]) => account),
@@ -116,7 +125,7 @@ projection('waitForPosition answers false when the position is not reached in ti
 
 projection('poison entries are skipped, logged once each, counted, and what follows is applied', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
-  await appendEvent(ctx.redis, stream, registered('john-account'));
+  await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
   const { projection: running, seen, lines } = recordingProjection(ctx, stream);
   cleanup.push(running);
   await running.whenReady();
@@ -129,7 +138,7 @@ projection('poison entries are skipped, logged once each, counted, and what foll
     ['type', 'AccountRegistered', 'v', '1', 'data', 'x'.repeat(1024 * 1024)],
   ];
   for (const fields of poison) await ctx.redis.xadd(stream, '*', ...fields);
-  const last = await appendEvent(ctx.redis, stream, registered('mary-account'));
+  const last = await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
   assert.ok(await running.waitForPosition(last, 5_000));
   assert.equal(
     seen.map(([, account]) => account),
@@ -146,7 +155,7 @@ projection('poison entries are skipped, logged once each, counted, and what foll
 
 projection('the tail resumes after Redis is killed and restarted: no gap, no duplicate', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
-  await appendEvent(ctx.redis, stream, registered('before-kill'));
+  await appendEvent(ctx.redis, stream, accountEvents, registered('before-kill'));
   const { projection: running, seen, lines } = recordingProjection(ctx, stream, { blockMs: 1_000 });
   cleanup.push(running);
   await running.whenReady();
@@ -155,7 +164,8 @@ projection('the tail resumes after Redis is killed and restarted: no gap, no dup
   await ctx.redisServer.restart();
   await untilReady(ctx.redis);
   const appended: string[] = [];
-  for (let i = 0; i < 5; i++) appended.push(await appendEvent(ctx.redis, stream, registered(`after-restart-${i}`)));
+  for (let i = 0; i < 5; i++)
+    appended.push(await appendEvent(ctx.redis, stream, accountEvents, registered(`after-restart-${i}`)));
 
   await waitFor(
     'the tail to apply what was appended after the restart',
@@ -178,7 +188,7 @@ projection('the tail resumes after Redis is killed and restarted: no gap, no dup
 
 projection('a stream that went backwards (Redis restarted on an empty volume) is reported, not served', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
-  await appendEvent(ctx.redis, stream, registered('john-account'));
+  await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
   const { projection: running, lines } = recordingProjection(ctx, stream, { blockMs: 1_000 });
   cleanup.push(running);
   await running.whenReady();

@@ -1,38 +1,46 @@
 /**
- * The projection runner: read the catch-up target, replay up to it in prefetched batches,
- * turn ready, then tail the stream with XREAD BLOCK, resuming from the last position after
- * any disconnect. Entries that do not decode are skipped, logged and counted; nothing stops it.
+ * The projection runner, for any event type and any number of streams: read each stream's
+ * catch-up target, replay up to it in prefetched batches (from a snapshot when there is a good
+ * one), turn ready, then tail every stream with one XREAD BLOCK, resuming from each stream's last
+ * position after any disconnect. Entries that do not decode are skipped, logged and counted;
+ * nothing on a stream stops it. What it knows of events is what `decode` and `apply` do.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { AccountEvent } from './account-events.ts';
-import { decodeEntryBuffers } from './entry-layout.ts';
-import { readAfterBuffers, readRangeBuffers, type StoredEntry, streamEnd } from './event-store.ts';
+import { withDeadline } from './deadline.ts';
+import { errorMessage } from './errors.ts';
+import type { DecodedEntry } from './event-catalog.ts';
+import { readAfter, readBatches, type StreamEntry, streamEnd } from './event-store.ts';
 import type { Log } from './log.ts';
-import type { ProjectionSnapshots } from './projection-snapshots.ts';
+import { positionWaiters } from './position-waiters.ts';
+import type { Positions, ProjectionSnapshots } from './projection-snapshots.ts';
 import { readyOrReconnect } from './redis-connection.ts';
+import { retry } from './retry.ts';
+import { snapshotSchedule } from './snapshot-schedule.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
 
-export interface ProjectionOptions {
+export interface ProjectionOptions<Event> {
   /** Names the projection in logs and metrics. */
   name: string;
-  stream: string;
+  /** The streams it follows from the start; the first is its primary stream. `follow` adds more. */
+  streams: readonly string[];
   /** Connection for ordinary commands (catch-up reads). Shared; the caller closes it. */
   redis: Redis;
   /** Connection dedicated to the blocking tail. The projection owns it and closes it on stop. */
   tailRedis: Redis;
   log: Log;
-  /** Folds one event into the projection's state. */
-  apply: (event: AccountEvent, id: StreamId) => void;
+  /** Reads one entry of `stream`; never throws. */
+  decode: (stream: string, fields: readonly Buffer[]) => DecodedEntry<Event>;
+  /** Folds one event into the projection's state. A throw skips the entry. */
+  apply: (event: Event, id: StreamId, stream: string) => void;
   batchSize?: number;
   blockMs?: number;
-  /** Where the state is snapshotted and restored from; without it, every start replays the whole stream. */
+  /** Where the state is snapshotted and restored from; without it, every start replays everything. */
   snapshots?: ProjectionSnapshots;
 }
 
 /**
- * starting: has not read the catch-up target yet; catching-up: replaying; live: tailing;
- * diverged: the stream is behind what was applied (Redis lost data), so the state is not served;
+ * starting: has not read the catch-up targets yet; catching-up: replaying; live: tailing;
+ * diverged: a stream is behind what was applied (Redis lost data), so the state is not served;
  * stopped: stop() was called.
  */
 export type ProjectionStatus = 'starting' | 'catching-up' | 'live' | 'diverged' | 'stopped';
@@ -42,63 +50,76 @@ export interface Projection {
   readonly status: ProjectionStatus;
   /** Ready to serve: caught up, and not diverged. */
   readonly ready: boolean;
-  /** The ID of the last entry consumed (applied or skipped). */
+  /** The ID of the last entry of the primary stream consumed (applied or skipped). */
   readonly position: StreamId;
+  /** Every followed stream's position. */
+  readonly positions: Positions;
+  /** The primary stream's end when catching up began. */
   readonly catchUpTarget: StreamId;
-  /** The position of the snapshot the state was restored from; undefined after a full replay. */
-  readonly restoredFrom: StreamId | undefined;
+  /** The positions of the snapshot the state was restored from; undefined after a full replay. */
+  readonly restoredFrom: Positions | undefined;
   readonly applied: number;
   readonly skipped: number;
   /** Resolves once the projection is first ready. */
   whenReady(): Promise<void>;
-  /** True once the projection has consumed `id`; false if that did not happen within `timeoutMs`. */
-  waitForPosition(id: StreamId, timeoutMs: number): Promise<boolean>;
-  /** The stream's end as Redis knows it now (last generated ID). */
-  streamEnd(): Promise<StreamId>;
+  /** True once the projection has consumed `id` of `stream` (the primary by default); false if not within `timeoutMs`. */
+  waitForPosition(id: StreamId, timeoutMs: number, stream?: string): Promise<boolean>;
+  /** Follows one more stream, from its start; a stream already followed is left as it is. */
+  follow(stream: string): void;
+  /** A stream's end as Redis knows it now (last generated ID); the primary stream's by default. */
+  streamEnd(stream?: string): Promise<StreamId>;
   stop(): Promise<void>;
 }
 
 /**
- * Entries per read while catching up (and at most per tail read), the next batch prefetched while
- * this one is applied. Smaller than one might think: an A/B of account-system's bundle replaying
- * 10M entries took 18.2 and 17.5 s with batches of 10,000, 12.3 and 11.9 s with 2,000, 10.7 s
- * with 1,000 (on 1M entries, no difference). 2,000 still hides a few ms of network round trip.
+ * Entries per read while catching up (and at most per stream per tail read), the next batch
+ * prefetched while this one is applied. The README's Performance section has the measurements
+ * behind the number.
  */
 export const PROJECTION_BATCH_SIZE = 2_000;
 
-/** How long after turning ready the first snapshot is taken. */
+/** How long after turning ready the first snapshot is taken (not while the first reads come in). */
 const SNAPSHOT_AFTER_READY_MS = 1_000;
 
 /** How long past BLOCK a tail read may stay unanswered before the connection is presumed dead. */
 const TAIL_WATCHDOG_MARGIN_MS = 3000;
 
-export function startProjection(options: ProjectionOptions): Projection {
-  const { name, stream, redis, tailRedis, log, apply, snapshots } = options;
+/** Retries of a failed read: quick at first, never slower than once a second. */
+const READ_RETRY = { firstMs: 10, capMs: 1_000 };
+
+export function startProjection<Event>(options: ProjectionOptions<Event>): Projection {
+  const { name, redis, tailRedis, log, decode, apply, snapshots } = options;
+  const [primary] = options.streams as [string, ...string[]];
+  if (primary === undefined) throw new Error(`projection ${name} follows no stream`);
   const batchSize = options.batchSize ?? PROJECTION_BATCH_SIZE;
   const blockMs = options.blockMs ?? 5_000;
   const stopping = new AbortController();
 
   let status: ProjectionStatus = 'starting';
-  let position: StreamId = STREAM_START;
+  const positions = new Map<string, StreamId>(options.streams.map((stream) => [stream, STREAM_START]));
   let catchUpTarget: StreamId = STREAM_START;
-  let restoredFrom: StreamId | undefined;
+  let restoredFrom: Positions | undefined;
   let applied = 0;
   let skipped = 0;
   let markReady: () => void = () => {};
   const readyOnce = new Promise<void>((resolve) => {
     markReady = resolve;
   });
-  const waiters = new Set<{ id: StreamId; done: (reached: boolean) => void }>();
-
-  let consumedSinceSnapshot = 0;
-  let lastSnapshotAt = performance.now();
+  const waiters = positionWaiters();
+  const schedule = snapshots ? snapshotSchedule(snapshots) : undefined;
   let saving: Promise<void> | undefined;
+  /** The tail connection's client ID while it blocks, so that `follow` can wake it (CLIENT UNBLOCK). */
+  let tailClientId: number | undefined;
+  let tailBlocked = false;
+  tailRedis.on('close', () => {
+    tailClientId = undefined;
+  });
 
-  function consume(entries: StoredEntry[]): void {
+  function consume(stream: string, entries: StreamEntry[]): void {
     const last = entries.at(-1);
     if (!last) return;
     for (const [idBytes, fields] of entries) {
-      const decoded = decodeEntryBuffers(fields);
+      const decoded = decode(stream, fields);
       // Stream IDs are ASCII digits: latin1 is the cheapest exact decoding.
       const id = idBytes.toString('latin1');
       if (!decoded.ok) {
@@ -107,76 +128,85 @@ export function startProjection(options: ProjectionOptions): Projection {
         continue;
       }
       try {
-        apply(decoded.event, id);
+        apply(decoded.event, id, stream);
         applied++;
       } catch (error) {
         skipped++;
         log.error({ projection: name, stream, id, err: errorMessage(error) }, 'entry could not be applied; skipped');
       }
     }
-    position = last[0].toString('latin1');
-    consumedSinceSnapshot += entries.length;
-    for (const waiter of waiters) {
-      if (compareStreamIds(waiter.id, position) <= 0) waiter.done(true);
-    }
+    const position = last[0].toString('latin1');
+    positions.set(stream, position);
+    schedule?.consumed(entries.length);
+    waiters.reached(stream, position);
   }
 
   /**
-   * Stores a snapshot when enough has been consumed since the last one. The state is captured at
-   * once (between two batches, so it matches the position); the write is not awaited by the
-   * reads, and a failed one is logged and tried again at the next occasion.
+   * Stores a snapshot when one is due. The state is captured at once (between two batches, so it
+   * matches the positions); the write is not awaited by the reads, and a failed one is logged and
+   * tried again at the next occasion.
    */
   function snapshotIfDue(): void {
-    if (!snapshots || saving || status !== 'live' || consumedSinceSnapshot === 0) return;
-    const due =
-      consumedSinceSnapshot >= snapshots.everyEntries || performance.now() - lastSnapshotAt >= snapshots.maxAgeMs;
-    if (!due) return;
-    consumedSinceSnapshot = 0;
-    lastSnapshotAt = performance.now();
+    if (!snapshots || !schedule || saving || status !== 'live' || !schedule.due()) return;
+    schedule.taken();
     saving = snapshots
-      .save(position)
+      .save(new Map(positions))
       .catch((error: unknown) => log.warn({ projection: name, err: errorMessage(error) }, 'snapshot not stored'))
       .finally(() => {
         saving = undefined;
       });
   }
 
-  /** Retries `step` until it completes, waiting for the connection after each failure. */
-  async function persist(connection: Redis, what: string, step: () => Promise<void>): Promise<void> {
-    for (let failures = 0; ; failures++) {
-      try {
-        await readyOrReconnect(connection, TAIL_WATCHDOG_MARGIN_MS, stopping.signal);
-        return await step();
-      } catch (error) {
-        if (stopping.signal.aborted) throw error;
-        if (failures === 0) log.warn({ projection: name, err: errorMessage(error) }, `${what} failed; retrying`);
-        await sleep(Math.min(10 * 2 ** failures, 1000), undefined, { signal: stopping.signal });
-      }
-    }
+  /** Runs `step` until it completes, waiting for the connection before each attempt. */
+  function retryOn<T>(connection: Redis, what: string, step: () => Promise<T>): Promise<T> {
+    return retry(step, {
+      ...READ_RETRY,
+      signal: stopping.signal,
+      beforeAttempt: () => readyOrReconnect(connection, TAIL_WATCHDOG_MARGIN_MS, stopping.signal),
+      onFailure: (error, attempt) => {
+        if (attempt === 0) log.warn({ projection: name, err: errorMessage(error) }, `${what} failed; retrying`);
+      },
+    });
   }
 
   async function catchUp(): Promise<void> {
     const started = performance.now();
-    await persist(redis, 'reading the catch-up target', async () => {
-      catchUpTarget = await streamEnd(redis, stream);
-    });
+    const targets = new Map<string, StreamId>();
+    for (const stream of positions.keys()) {
+      targets.set(stream, await retryOn(redis, 'reading the catch-up target', () => streamEnd(redis, stream)));
+    }
+    catchUpTarget = targets.get(primary) ?? STREAM_START;
     if (snapshots) {
-      await persist(redis, 'loading the snapshot', async () => {
-        restoredFrom = await snapshots.restore(catchUpTarget);
-      });
-      if (restoredFrom !== undefined) position = restoredFrom;
+      const endOf = async (stream: string) => targets.get(stream) ?? streamEnd(redis, stream);
+      restoredFrom = await retryOn(redis, 'loading the snapshot', () => snapshots.restore(endOf));
+      for (const [stream, position] of restoredFrom ?? []) positions.set(stream, position);
     }
     status = 'catching-up';
-    log.info({ projection: name, stream, catchUpTarget, from: position }, 'catching up');
-    await persist(redis, 'catch-up read', async () => {
-      for await (const batch of readRangeBuffers(redis, stream, position, catchUpTarget, batchSize)) consume(batch);
-    });
-    // Entries deleted at the end of the stream leave nothing to read up to the target.
-    if (compareStreamIds(position, catchUpTarget) < 0) position = catchUpTarget;
+    log.info({ projection: name, streams: positions.size, catchUpTarget, from: positions.get(primary) }, 'catching up');
+    // Streams followed while this runs are caught up too: a Map's iteration takes in new keys.
+    for (const stream of positions.keys()) {
+      const target =
+        targets.get(stream) ?? (await retryOn(redis, 'reading the catch-up target', () => streamEnd(redis, stream)));
+      await retryOn(redis, 'catch-up read', async () => {
+        const from = positions.get(stream) ?? STREAM_START;
+        for await (const batch of readBatches(redis, stream, from, target, batchSize)) consume(stream, batch);
+      });
+      // Entries deleted at the end of a stream leave nothing to read up to its target.
+      if (compareStreamIds(positions.get(stream) ?? STREAM_START, target) < 0) {
+        positions.set(stream, target);
+        waiters.reached(stream, target);
+      }
+    }
     status = 'live';
     markReady();
     log.info(
-      { projection: name, position, applied, skipped, ms: Math.round(performance.now() - started) },
+      {
+        projection: name,
+        position: positions.get(primary),
+        applied,
+        skipped,
+        ms: Math.round(performance.now() - started),
+      },
       'caught up; ready',
     );
     // Capturing a large state holds the event loop for tens of ms: not while readiness probes
@@ -185,32 +215,55 @@ export function startProjection(options: ProjectionOptions): Projection {
   }
 
   /** After a reconnect: a stream that ends before our position lost entries we applied. */
-  async function checkStreamNotBehind(): Promise<void> {
-    const end = await streamEnd(redis, stream);
-    if (compareStreamIds(end, position) >= 0) return;
-    status = 'diverged';
-    log.error(
-      { projection: name, stream, position, streamEnd: end },
-      'stream ends before entries this projection applied: Redis lost data (empty or older volume?); not serving this state until restarted',
-    );
+  async function checkStreamsNotBehind(): Promise<void> {
+    for (const [stream, position] of positions) {
+      const end = await streamEnd(redis, stream);
+      if (compareStreamIds(end, position) >= 0) continue;
+      status = 'diverged';
+      log.error(
+        { projection: name, stream, position, streamEnd: end },
+        'stream ends before entries this projection applied: Redis lost data (empty or older volume?); not serving this state until restarted',
+      );
+      return;
+    }
+  }
+
+  async function tailOnce(): Promise<void> {
+    if (tailClientId === undefined) {
+      // Sent before the XREAD on the same connection, so it is answered while the read blocks.
+      tailRedis.client('ID').then(
+        (id) => {
+          tailClientId = Number(id);
+        },
+        () => {},
+      );
+    }
+    tailBlocked = true;
+    try {
+      const read = readAfter(tailRedis, [...positions], blockMs, batchSize);
+      const reads = await withDeadline(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, 'tail read', () =>
+        tailRedis.disconnect(true),
+      );
+      for (const [stream, entries] of reads) consume(stream, entries);
+    } finally {
+      tailBlocked = false;
+    }
+    snapshotIfDue();
   }
 
   async function tail(): Promise<void> {
     let failures = 0;
     while (!stopping.signal.aborted && status === 'live') {
       try {
-        const read = readAfterBuffers(tailRedis, stream, position, blockMs, batchSize);
-        consume(await withWatchdog(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, tailRedis));
-        snapshotIfDue();
+        await tailOnce();
         failures = 0;
       } catch (error) {
         if (stopping.signal.aborted) return;
-        if (failures === 0) log.warn({ projection: name, position, err: errorMessage(error) }, 'tail read failed');
+        if (failures === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');
         failures++;
         await readyOrReconnect(tailRedis, TAIL_WATCHDOG_MARGIN_MS, stopping.signal);
-        await persist(redis, 'stream check', checkStreamNotBehind);
-        if (status === 'live') log.info({ projection: name, position }, 'tail resumed');
-        if (failures > 1) await sleep(Math.min(10 * 2 ** failures, 1000), undefined, { signal: stopping.signal });
+        await retryOn(redis, 'stream check', checkStreamsNotBehind);
+        if (status === 'live') log.info({ projection: name, position: positions.get(primary) }, 'tail resumed');
       }
     }
   }
@@ -235,7 +288,10 @@ export function startProjection(options: ProjectionOptions): Projection {
       return status === 'live';
     },
     get position() {
-      return position;
+      return positions.get(primary) ?? STREAM_START;
+    },
+    get positions() {
+      return positions;
     },
     get catchUpTarget() {
       return catchUpTarget;
@@ -250,48 +306,24 @@ export function startProjection(options: ProjectionOptions): Projection {
       return skipped;
     },
     whenReady: () => readyOnce,
-    waitForPosition(id, timeoutMs) {
-      if (compareStreamIds(id, position) <= 0) return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const waiter = {
-          id,
-          done: (reached: boolean) => {
-            clearTimeout(timer);
-            waiters.delete(waiter);
-            resolve(reached);
-          },
-        };
-        const timer = setTimeout(() => waiter.done(false), timeoutMs);
-        waiters.add(waiter);
-      });
+    waitForPosition(id, timeoutMs, stream = primary) {
+      if (compareStreamIds(id, positions.get(stream) ?? STREAM_START) <= 0) return Promise.resolve(true);
+      return waiters.wait(stream, id, timeoutMs);
     },
-    streamEnd: () => streamEnd(redis, stream),
+    follow(stream) {
+      if (positions.has(stream)) return;
+      positions.set(stream, STREAM_START);
+      if (tailBlocked && tailClientId !== undefined) redis.client('UNBLOCK', tailClientId).catch(() => {});
+    },
+    streamEnd: (stream = primary) => streamEnd(redis, stream),
     async stop() {
       if (stopping.signal.aborted) return running;
       stopping.abort();
       status = 'stopped';
-      for (const waiter of waiters) waiter.done(false);
+      waiters.cancelAll();
       tailRedis.disconnect();
       await running;
       await saving;
     },
   };
-}
-
-class TailStalled extends Error {}
-
-/** Rejects if `read` has not settled in time, and drops the connection so it is rebuilt. */
-function withWatchdog<T>(read: Promise<T>, ms: number, connection: Redis): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      connection.disconnect(true);
-      reject(new TailStalled(`tail read unanswered after ${ms} ms; reconnecting`));
-    }, ms);
-  });
-  return Promise.race([read, stalled]).finally(() => clearTimeout(timer));
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,7 @@
 /** Opens ioredis connections with the failure behaviour the event store relies on. */
 import { Redis } from 'ioredis';
 import type { Log } from './log.ts';
+import { backoffDelay } from './retry.ts';
 
 /** The longest wait between two reconnect attempts: a restarted Redis is found within this. */
 export const RECONNECT_CAP_MS = 500;
@@ -17,7 +18,7 @@ export function connectRedis(url: string, name: string, log: Log): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt) => Math.min(25 * 2 ** attempt, RECONNECT_CAP_MS),
+    retryStrategy: (attempt) => backoffDelay(attempt, { firstMs: 25, capMs: RECONNECT_CAP_MS }),
   });
   let down = false;
   redis.on('error', (error: Error) => {

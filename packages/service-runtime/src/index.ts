@@ -6,3 +6,4 @@ export * from './metrics.ts';
 export * from './projection-readiness.ts';
 export * from './serve.ts';
 export * from './service-app.ts';
+export * from './service-basics.ts';

@@ -1,7 +1,8 @@
 /** What a projection's state means for HTTP: readiness, and the 503 a read gets before it is ready. */
 import type { Projection } from '@microbank/events';
+import type { Hono } from 'hono';
 import { httpError } from './http-errors.ts';
-import type { Readiness } from './service-app.ts';
+import { createServiceApp, type Readiness, type ServiceAppOptions } from './service-app.ts';
 
 /** Readiness of a projection; its position rides along, so tools can see how far it got. */
 export function projectionReadiness(projection: Projection): Readiness {
@@ -35,4 +36,9 @@ function readinessOf(projection: Projection): Readiness {
 export function assertServing(projection: Projection): void {
   const state = projectionReadiness(projection);
   if (!state.ready) throw httpError(503, state.reason, {}, { 'retry-after': '1' });
+}
+
+/** The base app of a service whose reads come from `projection`: ready when the projection is. */
+export function projectionServiceApp(options: Omit<ServiceAppOptions, 'readiness'> & { projection: Projection }): Hono {
+  return createServiceApp({ ...options, readiness: () => projectionReadiness(options.projection) });
 }

@@ -1,7 +1,7 @@
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import type { AccountRegistered } from './account-events.ts';
-import { decodeEntry, encodeEvent } from './entry-layout.ts';
+import { type AccountRegistered, accountEvents } from './account-events.ts';
+import { decodeEntry, encodeEvent } from './event-catalog.ts';
 
 const layout = testSuite('entry layout');
 
@@ -17,15 +17,24 @@ const john: AccountRegistered = {
 const johnData = JSON.stringify(john.data);
 
 layout('an event is three flat fields: type, v and data as JSON', () => {
-  assert.equal(encodeEvent(john), ['type', 'AccountRegistered', 'v', '1', 'data', johnData]);
+  assert.equal(encodeEvent(accountEvents, john), ['type', 'AccountRegistered', 'v', '1', 'data', johnData]);
 });
 
 layout('what is encoded decodes to the same event', () => {
-  assert.equal(decodeEntry(encodeEvent(john)), { ok: true, event: john });
+  assert.equal(decodeEntry(accountEvents, encodeEvent(accountEvents, john)), { ok: true, event: john });
 });
 
 layout('field order does not matter and extra fields are ignored', () => {
-  const decoded = decodeEntry(['data', johnData, 'note', 'typed by hand', 'v', '1', 'type', 'AccountRegistered']);
+  const decoded = decodeEntry(accountEvents, [
+    'data',
+    johnData,
+    'note',
+    'typed by hand',
+    'v',
+    '1',
+    'type',
+    'AccountRegistered',
+  ]);
   assert.equal(decoded, { ok: true, event: john });
 });
 
@@ -65,7 +74,7 @@ const poison: Array<[string, string[], RegExp]> = [
 
 for (const [what, fields, reason] of poison) {
   layout(`skips an entry with ${what}`, () => {
-    const decoded = decodeEntry(fields);
+    const decoded = decodeEntry(accountEvents, fields);
     assert.is(decoded.ok, false);
     if (!decoded.ok) assert.match(decoded.reason, reason);
   });
@@ -73,13 +82,13 @@ for (const [what, fields, reason] of poison) {
 
 layout('a 1 MiB payload is refused with a short reason', () => {
   const huge = JSON.stringify({ ...john.data, account: 'x'.repeat(1024 * 1024) });
-  const decoded = decodeEntry(['type', 'AccountRegistered', 'v', '1', 'data', huge]);
+  const decoded = decodeEntry(accountEvents, ['type', 'AccountRegistered', 'v', '1', 'data', huge]);
   assert.is(decoded.ok, false);
   if (!decoded.ok) assert.ok(decoded.reason.length < 300, `reason is ${decoded.reason.length} chars`);
 });
 
 layout('a 1 MiB type name is clipped in the reason', () => {
-  const decoded = decodeEntry(['type', 'y'.repeat(1024 * 1024), 'v', '1', 'data', '{}']);
+  const decoded = decodeEntry(accountEvents, ['type', 'y'.repeat(1024 * 1024), 'v', '1', 'data', '{}']);
   assert.is(decoded.ok, false);
   if (!decoded.ok) assert.ok(decoded.reason.length < 300, `reason is ${decoded.reason.length} chars`);
 });

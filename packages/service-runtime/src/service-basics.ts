@@ -1,0 +1,28 @@
+/** What every service's main starts with: its configuration (or exit 1 naming the variable), its log, its metrics. */
+import { loadConfig } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type ServiceMetrics } from './metrics.ts';
+
+/** What a service's parts are handed to log and count. */
+export interface ServiceContext {
+  log: Logger;
+  metrics: ServiceMetrics;
+}
+
+export interface ServiceBasics<Config> extends ServiceContext {
+  config: Config;
+}
+
+/**
+ * Reads the configuration from the environment; `nameOf` names the service in its logs and
+ * metrics when the configuration says who it is (an account), else `service` does.
+ */
+export function serviceBasics<Config extends { logLevel: string }>(
+  service: string,
+  read: (env: Record<string, string | undefined>) => Config,
+  nameOf: (config: Config) => string = () => service,
+): ServiceBasics<Config> {
+  const config = loadConfig(service, () => read(process.env));
+  const name = nameOf(config);
+  return { config, log: createLogger(name, config.logLevel), metrics: createMetrics(name) };
+}
