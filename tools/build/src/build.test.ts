@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnService, startTestRedis, testSuite } from '@microbank/testing';
+import { spawnNode, startTestRedis, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { buildServices } from './build.ts';
 
@@ -14,7 +14,7 @@ bundles('each service builds into one bundle that runs with Node alone', async (
     const outputs = await buildServices(outdir);
     assert.is(outputs.length, 3);
     // The bundle runs outside the workspace: no node_modules next to it.
-    const service = spawnService(join(outdir, 'account-system', 'main.mjs'), { REDIS_URL: redis.url, PORT: '0' });
+    const service = spawnNode(join(outdir, 'account-system', 'main.mjs'), { env: { REDIS_URL: redis.url, PORT: '0' } });
     const port = await service.port();
     await service.logged('caught up; ready');
     assert.is(await (await fetch(`http://127.0.0.1:${port}/accounts`)).text(), '{"accounts":[]}');

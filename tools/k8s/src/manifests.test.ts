@@ -1,14 +1,15 @@
 /** Offline verification of k8s/: it renders, validates, cross-references, and broken copies fail. */
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testSuite } from '@microbank/testing';
+import { REPO_ROOT as repoRoot, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { checkManifests, type K8sObject, nameOf, renderKustomization, selectorMatches } from './check-manifests.ts';
+import { checkManifests, type K8sObject, nameOf, renderKustomization, selectorMatches } from './index.ts';
 
-const k8sDir = fileURLToPath(new URL('.', import.meta.url));
-const repoRoot = join(k8sDir, '..');
+/** The manifests (kustomize), at the repository's root; this package only checks them. */
+const k8sDir = join(repoRoot, 'k8s');
 
 let cached: K8sObject[] | undefined;
 /** The render of k8s/, once per run; tests get their own deep copy to mutate. */
@@ -295,7 +296,7 @@ image('the Dockerfile builds with the lockfile and ships every bundle the Deploy
 });
 
 image('every Deployment runs a file that `pnpm build` produces', async () => {
-  const { buildServices } = await import('../scripts/build.ts');
+  const { buildServices } = await import('@microbank/build');
   const outdir = mkdtempSync(join(tmpdir(), 'microbank-build-'));
   try {
     // buildServices(outdir) writes <outdir>/<package>/<file> for what lands in packages/<package>/dist/.
@@ -316,6 +317,27 @@ image('the README builds the image under the name and tag that kustomize deploys
   assert.ok(readme.includes(`docker build -t ${deployed} .`), `README does not build ${deployed}`);
 });
 image.run();
+
+/** A test on a fresh copy of k8s/ in a temporary directory, which it removes afterwards. */
+function withCopyOfK8s(test: (copy: string) => void): () => void {
+  return () => {
+    const copy = mkdtempSync(join(tmpdir(), 'microbank-k8s-'));
+    try {
+      cpSync(k8sDir, copy, { recursive: true });
+      test(copy);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Breaks a copy of k8s/ on disk: `replicas: "two"` in the service base, so every service's Deployment. */
+function breakReplicas(copy: string): void {
+  const file = join(copy, 'service-base', 'deployment.yaml');
+  const original = readFileSync(file, 'utf8');
+  assert.match(original, /^ {2}replicas: 1$/m);
+  writeFileSync(file, original.replace(/^ {2}replicas: 1$/m, '  replicas: "two"'));
+}
 
 // ---------------------------------------------------------------------------------------------
 const broken = testSuite('k8s: broken manifests are caught');
@@ -541,36 +563,98 @@ for (const [what, expected, mutate] of cases) {
   broken(`${what} is reported`, () => assertProblem(problemsAfter(mutate), expected));
 }
 
-broken('a broken YAML file on disk fails: replicas: "two" in a copy of k8s/', () => {
-  const copy = mkdtempSync(join(tmpdir(), 'microbank-k8s-'));
-  try {
-    cpSync(k8sDir, copy, { recursive: true });
-    const file = join(copy, 'service-base', 'deployment.yaml');
-    const original = readFileSync(file, 'utf8');
-    assert.match(original, /^ {2}replicas: 1$/m);
-    writeFileSync(file, original.replace(/^ {2}replicas: 1$/m, '  replicas: "two"'));
+broken(
+  'a broken YAML file on disk fails: replicas: "two" in a copy of k8s/',
+  withCopyOfK8s((copy) => {
+    breakReplicas(copy);
     const problems = checkManifests(renderKustomization(copy));
     for (const svc of SERVICES)
       assertProblem(problems, new RegExp(`Deployment/microbank-${svc}: schema: spec\\.replicas must be integer`));
-  } finally {
-    rmSync(copy, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-broken('a copy of k8s/ with invalid YAML or a missing file fails to render', () => {
-  const copy = mkdtempSync(join(tmpdir(), 'microbank-k8s-'));
-  try {
-    cpSync(k8sDir, copy, { recursive: true });
+broken(
+  'a copy of k8s/ with invalid YAML or a missing file fails to render',
+  withCopyOfK8s((copy) => {
     const file = join(copy, 'redis', 'service.yaml');
     writeFileSync(file, `${readFileSync(file, 'utf8')}\n  ports: [unclosed\n`);
     assert.throws(() => renderKustomization(copy), /kubectl kustomize .* failed/);
     rmSync(file);
     assert.throws(() => renderKustomization(copy), /service\.yaml/);
-  } finally {
-    rmSync(copy, { recursive: true, force: true });
+  }),
+);
+broken.run();
+
+// ---------------------------------------------------------------------------------------------
+const cli = testSuite('k8s: the command line (pnpm k8s:check)');
+
+/** Runs `pnpm k8s:check` (main.ts, as the root package.json runs it) from the repository root. */
+function k8sCheck(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const main = fileURLToPath(new URL('main.ts', import.meta.url));
+  const result = spawnSync(process.execPath, ['--import', 'tsx', main, ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+cli('k8s/ passes: exit 0, by default and when named', () => {
+  for (const args of [[], ['k8s']]) {
+    const result = k8sCheck(...args);
+    assert.is(result.status, 0, `k8s:check ${args.join(' ')}: ${result.stdout}${result.stderr}`);
+    assert.is(result.stdout, `k8s:check: ${render().length} objects checked in 1 directory, 0 problems found\n`);
   }
 });
-broken.run();
+
+cli(
+  'a broken copy fails: exit 1, every problem on a line of its own prefixed by the directory',
+  withCopyOfK8s((copy) => {
+    breakReplicas(copy);
+    const result = k8sCheck('k8s', copy);
+    assert.is(result.status, 1, result.stderr);
+    const lines = result.stdout.trimEnd().split('\n');
+    for (const svc of SERVICES) {
+      assert.ok(
+        lines.includes(`${copy}: Deployment/microbank-${svc}: schema: spec.replicas must be integer`),
+        `${svc} is not reported, got:\n${result.stdout}`,
+      );
+    }
+    const problems = lines.slice(0, -1);
+    assert.ok(
+      problems.every((line) => line.startsWith(`${copy}: `)),
+      `only the copy has problems:\n${result.stdout}`,
+    );
+    assert.is(
+      lines.at(-1),
+      `k8s:check: ${2 * render().length} objects checked in 2 directories, ${problems.length} problems found`,
+    );
+  }),
+);
+
+cli(
+  'a copy that fails to render is a problem too: exit 1',
+  withCopyOfK8s((copy) => {
+    rmSync(join(copy, 'redis', 'service.yaml'));
+    const result = k8sCheck(copy);
+    assert.is(result.status, 1, result.stderr);
+    const [problem, summary, ...rest] = result.stdout.trimEnd().split('\n');
+    assert.ok(problem?.startsWith(`${copy}: kubectl kustomize `), result.stdout);
+    assert.match(problem ?? '', /failed: .*service\.yaml/);
+    assert.is(summary, 'k8s:check: 0 objects checked in 1 directory, 1 problem found');
+    assert.equal(rest, []);
+  }),
+);
+
+cli('bad usage exits 2 with the usage, before rendering anything', () => {
+  for (const args of [['--strict'], ['k8s', 'no-such-directory']]) {
+    const result = k8sCheck(...args);
+    assert.is(result.status, 2, `k8s:check ${args.join(' ')}`);
+    assert.match(result.stderr, /^usage: pnpm k8s:check \[dir \.\.\.\]/m);
+    assert.is(result.stdout, '');
+  }
+});
+cli.run();
 
 // ---------------------------------------------------------------------------------------------
 const realPassword = testSuite('k8s: replacing the dev Redis password (k8s/README.md)');

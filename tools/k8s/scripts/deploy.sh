@@ -10,7 +10,8 @@ usage() {
 }
 [ "$#" -eq 0 ] || usage
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# This script is in tools/k8s/scripts/: the repository root is three levels up.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 namespace=microbank
 timeout="${MICROBANK_ROLLOUT_TIMEOUT:-300s}"
 selector=app.kubernetes.io/part-of=microbank

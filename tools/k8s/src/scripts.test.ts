@@ -1,16 +1,17 @@
-/** The cluster scripts (scripts/k8s/*.sh) and the chaos monkey's script, run against a fake kubectl. */
+/** The cluster scripts (tools/k8s/scripts/*.sh) and the chaos monkey's script, run against a fake kubectl. */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testSuite } from '@microbank/testing';
+import { REPO_ROOT as repoRoot, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { renderKustomization } from './check-manifests.ts';
+import { renderKustomization } from './index.ts';
 
-const k8sDir = fileURLToPath(new URL('.', import.meta.url));
-const repoRoot = join(k8sDir, '..');
-const script = (name: string) => join(repoRoot, 'scripts', 'k8s', name);
+/** The manifests (kustomize), at the repository's root. */
+const k8sDir = join(repoRoot, 'k8s');
+/** A script of tools/k8s/scripts/, beside this package's src/. */
+const script = (name: string) => fileURLToPath(new URL(`../scripts/${name}`, import.meta.url));
 
 /**
  * A kubectl stand-in: it logs every call (one line of NUL-free, tab-joined arguments) and answers
@@ -88,7 +89,7 @@ function withFake(test: (fake: Fake) => void): () => void {
 }
 
 // ---------------------------------------------------------------------------------------------
-const usage = testSuite('scripts/k8s: syntax and usage');
+const usage = testSuite('tools/k8s/scripts: syntax and usage');
 
 usage('every script parses (bash -n)', () => {
   for (const name of ['deploy.sh', 'kill-pod.sh', 'streams.sh']) {
@@ -118,16 +119,17 @@ usage(
   }),
 );
 
-usage('the root package.json runs the scripts', () => {
+usage('the root package.json runs the scripts and the checker', () => {
   const scripts = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts as Record<string, string>;
-  assert.is(scripts['k8s:deploy'], 'bash scripts/k8s/deploy.sh');
-  assert.is(scripts['k8s:kill-pod'], 'bash scripts/k8s/kill-pod.sh');
-  assert.is(scripts['k8s:streams'], 'bash scripts/k8s/streams.sh');
+  assert.is(scripts['k8s:check'], 'node --import tsx tools/k8s/src/main.ts');
+  assert.is(scripts['k8s:deploy'], 'bash tools/k8s/scripts/deploy.sh');
+  assert.is(scripts['k8s:kill-pod'], 'bash tools/k8s/scripts/kill-pod.sh');
+  assert.is(scripts['k8s:streams'], 'bash tools/k8s/scripts/streams.sh');
 });
 usage.run();
 
 // ---------------------------------------------------------------------------------------------
-const killPod = testSuite('scripts/k8s/kill-pod.sh');
+const killPod = testSuite('tools/k8s/scripts/kill-pod.sh');
 
 killPod(
   'deletes the pod by label and returns once a new pod is Ready, not the terminating one',
@@ -201,7 +203,7 @@ killPod(
 killPod.run();
 
 // ---------------------------------------------------------------------------------------------
-const deploy = testSuite('scripts/k8s/deploy.sh');
+const deploy = testSuite('tools/k8s/scripts/deploy.sh');
 
 deploy(
   'applies k8s/, waits for each rollout, prints the NodePorts and "Happy banking!"',
@@ -231,7 +233,7 @@ deploy(
 deploy.run();
 
 // ---------------------------------------------------------------------------------------------
-const streams = testSuite('scripts/k8s/streams.sh');
+const streams = testSuite('tools/k8s/scripts/streams.sh');
 
 streams(
   'runs redis-cli in the Redis pod, authenticated by the pod environment, never by argv',

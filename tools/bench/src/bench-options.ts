@@ -1,0 +1,68 @@
+/** The command line of `pnpm bench`. */
+import { HISTORIES, type History } from './fill-history.ts';
+
+export const GROUPS = ['replay', 'restart_to_ready', 'serve', 'visibility'] as const;
+export type Group = (typeof GROUPS)[number];
+
+export interface BenchOptions {
+  quick: boolean;
+  /** The groups of figures to take (default: all four). */
+  groups: Group[];
+  /** Where to write the figures as JSON, if anywhere. */
+  jsonFile?: string;
+  histories: History[];
+  /** Runs of each measurement; the median is reported. */
+  rounds: number;
+  /** Seconds of load per serve run. */
+  serveSeconds: number;
+  /** Registrations timed by the visibility benchmark. */
+  visibilityRegistrations: number;
+}
+
+export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100k,1M,10M] [--groups LIST] [--serve-seconds N]
+  --quick          fewer runs, shorter load, no 10M history (finishes in under 3 minutes)
+  --json FILE      also write every figure to FILE
+  --sizes LIST     only these histories (default: all; --quick: 10k,100k,1M)
+  --groups LIST    only these groups of figures: ${GROUPS.join(',')} (default: all)
+  --serve-seconds  seconds of load per serve run (default 5; --quick 2)`;
+
+export function parseBenchArgs(args: readonly string[]): BenchOptions {
+  const quick = args.includes('--quick');
+  const value = (flag: string) => {
+    const at = args.indexOf(flag);
+    if (at < 0) return undefined;
+    const given = args[at + 1];
+    if (given === undefined || given.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`);
+    return given;
+  };
+  const withValue = ['--json', '--sizes', '--groups', '--serve-seconds'];
+  args.forEach((arg, i) => {
+    const takesValue = i > 0 && withValue.includes(args[i - 1] as string);
+    if (!takesValue && arg !== '--quick' && !withValue.includes(arg))
+      throw new Error(`unknown argument ${arg}\n${USAGE}`);
+  });
+
+  const sizes = value('--sizes')?.split(',') ?? (quick ? ['10k', '100k', '1M'] : HISTORIES.map((h) => h.name));
+  const histories = sizes.map((size) => {
+    const history = HISTORIES.find((h) => h.name === size);
+    if (!history) throw new Error(`unknown size ${size}; sizes are ${HISTORIES.map((h) => h.name).join(', ')}`);
+    return history;
+  });
+  const groups = (value('--groups')?.split(',') ?? [...GROUPS]).map((group) => {
+    if (!(GROUPS as readonly string[]).includes(group))
+      throw new Error(`unknown group ${group}; groups are ${GROUPS.join(', ')}`);
+    return group as Group;
+  });
+  const serveSeconds = Number(value('--serve-seconds') ?? (quick ? 2 : 5));
+  if (!Number.isInteger(serveSeconds) || serveSeconds < 1)
+    throw new Error('--serve-seconds must be a whole number >= 1');
+  return {
+    quick,
+    groups,
+    jsonFile: value('--json'),
+    histories,
+    rounds: quick ? 3 : 5,
+    serveSeconds,
+    visibilityRegistrations: 1_000,
+  };
+}

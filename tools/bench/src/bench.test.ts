@@ -1,0 +1,56 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnNode, testSuite } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { parseBenchArgs } from './bench-options.ts';
+import type { BenchFigures, TargetCheck } from './report.ts';
+
+const bench = testSuite('bench');
+
+bench('--quick at the smallest size takes every group of figures and writes them as JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'microbank-bench-test-'));
+  const jsonFile = join(dir, 'out.json');
+  try {
+    const bench = spawnNode('tools/bench/src/main.ts', {
+      args: ['--quick', '--sizes', '10k', '--serve-seconds', '1', '--json', jsonFile],
+      inheritEnv: true,
+    });
+    const { code } = await bench.exited;
+    const stdout = bench.lines.join('\n');
+    assert.is(code, 0, stdout);
+
+    const figures = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchFigures & { targets: TargetCheck[] };
+    const [replay] = figures.replay;
+    assert.is(replay?.history, '10k');
+    assert.ok((replay?.bareStringsMs ?? 0) > 0 && (replay?.projectionMs ?? 0) > 0, 'replay figures');
+    const [restart] = figures.restart_to_ready;
+    assert.is(restart?.runs, 3);
+    assert.ok((restart?.medianMs ?? 0) > 0, 'restart figures');
+    assert.ok((figures.serve?.serviceRps ?? 0) > 0 && (figures.serve?.bareRps ?? 0) > 0, 'serve figures');
+    assert.is(figures.visibility?.registrations, 1_000);
+    assert.ok(figures.targets.length > 0, 'targets were checked');
+    for (const heading of ['replay:', 'restart_to_ready:', 'serve:', 'visibility:', 'targets']) {
+      assert.ok(stdout.includes(heading), `the table has ${heading}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+bench('the command line: --quick is smaller, sizes are checked, unknown flags refused', () => {
+  assert.equal(
+    parseBenchArgs(['--quick']).histories.map((h) => h.name),
+    ['10k', '100k', '1M'],
+  );
+  assert.equal(
+    parseBenchArgs([]).histories.map((h) => h.name),
+    ['10k', '100k', '1M', '10M'],
+  );
+  assert.is(parseBenchArgs(['--json', 'x.json']).jsonFile, 'x.json');
+  assert.throws(() => parseBenchArgs(['--sizes', '5k']), /unknown size 5k/);
+  assert.throws(() => parseBenchArgs(['--fast']), /unknown argument --fast/);
+  assert.throws(() => parseBenchArgs(['--json']), /--json needs a value/);
+});
+
+bench.run();

@@ -1,0 +1,23 @@
+/** `pnpm bench [--quick] [--json FILE]`: recovery and serving figures next to their limits, same machine, same run. */
+import { writeFileSync } from 'node:fs';
+import { parseBenchArgs } from './bench-options.ts';
+import { checkTargets, formatReport } from './report.ts';
+import { runBench } from './run-bench.ts';
+
+let options: ReturnType<typeof parseBenchArgs>;
+try {
+  options = parseBenchArgs(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
+
+const started = performance.now();
+const figures = await runBench(options);
+const targets = checkTargets(figures);
+process.stdout.write(`${formatReport(figures, targets)}\n`);
+if (options.jsonFile) {
+  writeFileSync(options.jsonFile, `${JSON.stringify({ ...figures, targets }, null, 2)}\n`);
+  process.stderr.write(`figures written to ${options.jsonFile}\n`);
+}
+process.stderr.write(`bench finished in ${Math.round((performance.now() - started) / 1000)} s\n`);

@@ -1,0 +1,94 @@
+/** One bench run: build the bundle, start Redis, fill the histories, take every group of figures. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { buildServices, bundlePath } from '@microbank/build';
+import { streamKey } from '@microbank/events';
+import { startAccountSystem } from './account-system-process.ts';
+import type { BenchOptions, Group } from './bench-options.ts';
+import { startBenchRedis } from './bench-redis.ts';
+import { fillHistory } from './fill-history.ts';
+import { note, progressLine } from './progress.ts';
+import { replayBench } from './replay-bench.ts';
+import type { BenchFigures } from './report.ts';
+import { restartBench } from './restart-bench.ts';
+import { serveBench } from './serve-bench.ts';
+import { visibilityBench } from './visibility-bench.ts';
+
+/** The database of the small, live bank that serve and visibility run against. */
+const LIVE_DB = 15;
+/** Histories longer than this are only restarted, not replayed in-process (the issue's replay sizes). */
+const REPLAY_MAX_EVENTS = 1_000_000;
+
+export async function runBench(options: BenchOptions): Promise<BenchFigures> {
+  const buildDir = mkdtempSync(join(os.tmpdir(), 'microbank-bench-build-'));
+  const redis = await startBenchRedis();
+  try {
+    note('building the account-system bundle');
+    await buildServices(buildDir);
+    const bundle = bundlePath('account-system', buildDir);
+    const figures: BenchFigures = {
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+        node: process.versions.node,
+        redis: redis.version,
+      },
+      quick: options.quick,
+      startedAt: new Date().toISOString(),
+      replay: [],
+      restart_to_ready: [],
+    };
+    const stream = streamKey('accounts');
+
+    const dbs = options.histories.map((history, i) => ({ history, db: i + 1 }));
+    for (const { history, db } of dbs) {
+      await fillHistory(
+        redis.client(db),
+        stream,
+        history,
+        progressLine(`filling ${history.name} (${history.accounts.toLocaleString('en')} accounts)`, history.events),
+      );
+    }
+
+    const taking = (group: Group) => options.groups.includes(group);
+    for (const { history, db } of dbs) {
+      if (!taking('replay') || history.events > REPLAY_MAX_EVENTS) continue;
+      note(`replay ${history.name}`);
+      figures.replay.push(await replayBench(redis.client(db), redis.url(db), history, options.rounds));
+    }
+
+    for (const { history, db } of dbs) {
+      if (!taking('restart_to_ready')) continue;
+      // A full replay of the 10M history takes half a minute: once is enough to show it.
+      const fullReplayRuns = history.events > REPLAY_MAX_EVENTS ? 1 : options.rounds;
+      for (const [from, runs] of [
+        ['full replay', fullReplayRuns],
+        ['snapshot', options.rounds],
+      ] as const) {
+        note(`restart_to_ready ${history.name} from ${from}`);
+        figures.restart_to_ready.push(await restartBench(bundle, redis.client(db), redis.url(db), history, from, runs));
+      }
+    }
+
+    if (!taking('serve') && !taking('visibility')) return figures;
+    await fillHistory(redis.client(LIVE_DB), stream, { events: 2, accounts: 2 });
+    const { service, port } = await startAccountSystem(bundle, redis.url(LIVE_DB));
+    try {
+      if (taking('serve')) {
+        note(`serve (${options.serveSeconds} s per run)`);
+        figures.serve = await serveBench(port, options.serveSeconds, options.quick ? 3 : 7);
+      }
+      if (taking('visibility')) {
+        note(`visibility (${options.visibilityRegistrations} registrations)`);
+        figures.visibility = await visibilityBench(redis.client(LIVE_DB), port, options.visibilityRegistrations);
+      }
+    } finally {
+      await service.stop();
+    }
+    return figures;
+  } finally {
+    await redis.dispose();
+    rmSync(buildDir, { recursive: true, force: true });
+  }
+}

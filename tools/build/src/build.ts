@@ -1,0 +1,41 @@
+/**
+ * One self-contained ESM bundle per service (`packages/<service>/dist/main.mjs`; .mjs, so it is
+ * ESM wherever it is copied), npm dependencies included, so the container image needs Node and
+ * these files only, and the local stack runs exactly what the image runs.
+ */
+import { join } from 'node:path';
+import { REPO_ROOT } from '@microbank/processes';
+import { build } from 'esbuild';
+
+export const SERVICES = ['account', 'account-system', 'balance'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** Where `pnpm build` puts a service's bundle (and where the image and the local stack find it). */
+export function bundlePath(service: ServiceName, outdir?: string): string {
+  return outdir ? join(outdir, service, 'main.mjs') : join(REPO_ROOT, 'packages', service, 'dist', 'main.mjs');
+}
+
+/** Builds every service (into `outdir/<service>/main.mjs` when given); returns the bundles' paths. */
+export async function buildServices(outdir?: string): Promise<string[]> {
+  return Promise.all(
+    SERVICES.map(async (service) => {
+      const outfile = bundlePath(service, outdir);
+      await build({
+        entryPoints: [join(REPO_ROOT, 'packages', service, 'src', 'main.ts')],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'esm',
+        sourcemap: true,
+        legalComments: 'linked',
+        logLevel: 'warning',
+        // CommonJS dependencies inside an ESM bundle still call require() for Node's built-ins.
+        banner: {
+          js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        },
+      });
+      return outfile;
+    }),
+  );
+}

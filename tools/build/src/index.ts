@@ -1,0 +1,2 @@
+/** @microbank/build: the services' self-contained bundles, for `pnpm build`, the stack and the bench. */
+export * from './build.ts';

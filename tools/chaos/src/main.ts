@@ -1,0 +1,102 @@
+/**
+ * `pnpm chaos [--verify]`: the chaos monkey for the local stack. Targets the stack `pnpm start`
+ * runs (on MICROBANK_DATA_DIR, default .data/); when none runs, starts its own in a temporary
+ * data dir on free ports and stops it afterwards.
+ *   --kills N        stop after N kills (default 20)
+ *   --duration S     or after S seconds (default: no limit)
+ *   --interval S     seconds between kills (default 1)
+ *   --seed N         the seed of the kill sequence (default: random, printed)
+ *   --components a,b only these (default: every component of the stack)
+ *   --verify         run a load meanwhile and check that nothing acknowledged was lost
+ *   --json FILE      write the report as JSON
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  componentsOf,
+  readPid,
+  readPlan,
+  type StackPlan,
+  type StackProcess,
+  stackSettings,
+  startStackProcess,
+} from '@microbank/local-stack';
+import { isLiveProcess } from '@microbank/processes';
+import { runChaos } from './chaos.ts';
+import { formatReport } from './report.ts';
+
+const { values } = parseArgs({
+  options: {
+    kills: { type: 'string', default: '20' },
+    duration: { type: 'string' },
+    interval: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    components: { type: 'string' },
+    verify: { type: 'boolean', default: false },
+    json: { type: 'string' },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`chaos: ${message}`);
+  process.exit(2);
+}
+const number = (flag: string, value: string | undefined, fallback: number) => {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) fail(`--${flag} must be a non-negative number, got "${value}"`);
+  return parsed;
+};
+const seed = Math.floor(number('seed', values.seed, Math.floor(Math.random() * 2 ** 31)));
+const intervalMs = number('interval', values.interval, 1) * 1000;
+const kills = Math.floor(number('kills', values.kills, 20));
+const durationMs = number('duration', values.duration, Number.POSITIVE_INFINITY / 1000) * 1000;
+
+const say = (line: string) => console.log(`chaos | ${line}`);
+const { dataDir } = stackSettings();
+const running = readPid(dataDir, 'stack');
+let stack: StackProcess | undefined;
+let plan: StackPlan | undefined;
+if (running && isLiveProcess(Number(running.handle), running.marker)) {
+  plan = readPlan(dataDir);
+  say(`using the running stack (data in ${dataDir})`);
+}
+if (!plan) {
+  const ownDir = mkdtempSync(join(tmpdir(), 'microbank-chaos-'));
+  say(`no stack is running: starting one in ${ownDir}`);
+  stack = await startStackProcess(ownDir);
+  plan = stack.plan;
+}
+
+const every = componentsOf(plan);
+const components = values.components === undefined ? every : values.components.split(',').filter(Boolean);
+const unknown = components.filter((name) => !every.includes(name));
+if (unknown.length > 0 || components.length === 0) {
+  await stack?.stop();
+  fail(`--components takes some of ${every.join(', ')}; got "${values.components}"`);
+}
+
+let passed = false;
+try {
+  const report = await runChaos({
+    plan,
+    seed,
+    kills,
+    durationMs,
+    intervalMs,
+    components,
+    verify: values.verify ?? false,
+    say,
+  });
+  console.log(formatReport(report, intervalMs));
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  passed = report.passed;
+} finally {
+  if (stack) {
+    await stack.stop();
+    rmSync(plan.dataDir, { recursive: true, force: true });
+  }
+}
+process.exit(passed ? 0 : 1);

@@ -1,0 +1,38 @@
+/** Is a component of the local stack up? For a service: /readyz answers 200. For Redis: PING answers PONG. */
+import { type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { waitForPong } from '@microbank/redis-runner';
+
+/** Where the chaos load reads. */
+export function stackUrls(plan: StackPlan) {
+  return {
+    accounts: serviceUrl(plan, 'account-system', '/accounts'),
+    balanceOf: (account: string) => serviceUrl(plan, 'balance', `/balance/${account}`),
+  };
+}
+
+export async function isUp(plan: StackPlan, component: string): Promise<boolean> {
+  if (component === 'redis') {
+    return waitForPong(plan.redisPort, 300).then(
+      () => true,
+      () => false,
+    );
+  }
+  try {
+    const response = await fetch(serviceUrl(plan, component, '/readyz'), { signal: AbortSignal.timeout(1_000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The position a projection service reports on /readyz, or undefined when it does not answer. */
+export async function reportedPosition(plan: StackPlan, component: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(serviceUrl(plan, component, '/readyz'), { signal: AbortSignal.timeout(1_000) });
+    const body = (await response.json()) as { position?: string };
+    return response.ok ? body.position : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,36 @@
+/** The chaos run's summary, as a person reads it. */
+import type { ChaosReport } from './chaos.ts';
+
+export function formatReport(report: ChaosReport, intervalMs: number): string {
+  const lines: string[] = [];
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const byComponent = (values: Record<string, number>, unit = '') =>
+    Object.entries(values)
+      .map(([component, value]) => `${component} ${Number.isFinite(value) ? `${value}${unit}` : 'never'}`)
+      .join(', ');
+  lines.push(
+    `chaos: seed ${report.seed}, ${report.kills.length} kills, one every ${seconds(intervalMs)}, run took ${seconds(report.durationMs)}`,
+  );
+  lines.push(`  kills by component:      ${byComponent(report.killsByComponent)}`);
+  lines.push(`  longest time to up again: ${byComponent(report.longestRecoveryMs, ' ms')}`);
+  if (report.appends && report.reads && report.verdict) {
+    const { appends, reads, verdict } = report;
+    lines.push(
+      `  appends:  ${appends.acknowledged} acknowledged by Redis, ${appends.lost} lost, ${appends.retries} retried while Redis was away`,
+    );
+    lines.push(
+      `  reads:    ${reads.attempted} attempted, ${reads.answered} answered, ${reads.refused} refused with 503, ${reads.unreachable} unreachable, ${reads.other} other`,
+    );
+    lines.push(
+      `  stream end ${verdict.streamEnd}: account-system at ${verdict.positions['account-system'] ?? '?'}, balance at ${verdict.positions.balance ?? '?'}`,
+    );
+    lines.push(
+      `  registry: ${verdict.lostInAccountSystem.length} missing from /accounts, ${verdict.lostInBalance.length} unknown to balance, ${verdict.duplicates.length} duplicates, order ${verdict.inOrder ? 'kept' : 'BROKEN'}`,
+    );
+    lines.push(
+      `  components down at the end: ${verdict.componentsDown.length === 0 ? 'none' : verdict.componentsDown.join(', ')}`,
+    );
+  }
+  lines.push(`  RESULT: ${report.passed ? 'PASS' : 'FAIL'}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,87 @@
+/**
+ * After the monkey stops and the stack settles: is every acknowledged registration there, once, in
+ * order, in both registries; is every component up; have the projections reached the stream's end?
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectRedis, silentLog, streamEnd, streamKey, untilReady } from '@microbank/events';
+import { componentsOf, type StackPlan } from '@microbank/local-stack';
+import type { Acknowledged } from './load.ts';
+import { isUp, reportedPosition, stackUrls } from './probes.ts';
+
+export interface Verdict {
+  componentsDown: string[];
+  streamEnd: string;
+  positions: { 'account-system'?: string; balance?: string };
+  /** Acknowledged registrations missing from account-system's /accounts. */
+  lostInAccountSystem: string[];
+  /** Acknowledged registrations balance answers 404 for. */
+  lostInBalance: string[];
+  duplicates: string[];
+  /** True when the acknowledged accounts appear in /accounts in the order they were acknowledged. */
+  inOrder: boolean;
+  passed: boolean;
+}
+
+export async function verifyNothingLost(
+  plan: StackPlan,
+  acknowledged: Acknowledged[],
+  settleMs: number,
+): Promise<Verdict> {
+  const urls = stackUrls(plan);
+  const deadline = Date.now() + settleMs;
+  const components = componentsOf(plan);
+  let componentsDown = [...components];
+  while (componentsDown.length > 0 && Date.now() < deadline) {
+    const up = await Promise.all(components.map((component) => isUp(plan, component)));
+    componentsDown = components.filter((_, i) => !up[i]);
+    if (componentsDown.length > 0) await sleep(100);
+  }
+
+  const redis = connectRedis(plan.redisUrl, 'chaos:verify', silentLog);
+  let end: string;
+  try {
+    await untilReady(redis, AbortSignal.timeout(settleMs));
+    end = await streamEnd(redis, streamKey('accounts'));
+  } finally {
+    redis.disconnect();
+  }
+
+  // The projections tail: give them the settle time to reach the end.
+  let positions: Verdict['positions'] = {};
+  while (Date.now() < deadline) {
+    positions = {
+      'account-system': await reportedPosition(plan, 'account-system'),
+      balance: await reportedPosition(plan, 'balance'),
+    };
+    if (positions['account-system'] === end && positions.balance === end) break;
+    await sleep(50);
+  }
+
+  const listed = await fetch(`${urls.accounts}?position=${end}`).then(async (response) => {
+    if (!response.ok) throw new Error(`GET /accounts answered ${response.status}: ${await response.text()}`);
+    return ((await response.json()) as { accounts: string[] }).accounts;
+  });
+  const seen = new Set<string>();
+  const duplicates = listed.filter((name) => seen.has(name) || !seen.add(name));
+  const lostInAccountSystem = acknowledged.filter(({ account }) => !seen.has(account)).map(({ account }) => account);
+  const ours = new Set(acknowledged.map(({ account }) => account));
+  const listedOurs = listed.filter((name) => ours.has(name));
+  const inOrder = listedOurs.every((name, i) => acknowledged[i]?.account === name) && lostInAccountSystem.length === 0;
+
+  const lostInBalance: string[] = [];
+  for (const { account } of acknowledged) {
+    const response = await fetch(urls.balanceOf(account));
+    await response.arrayBuffer();
+    if (response.status === 404) lostInBalance.push(account);
+  }
+
+  const passed =
+    componentsDown.length === 0 &&
+    lostInAccountSystem.length === 0 &&
+    lostInBalance.length === 0 &&
+    duplicates.length === 0 &&
+    inOrder &&
+    positions['account-system'] === end &&
+    positions.balance === end;
+  return { componentsDown, streamEnd: end, positions, lostInAccountSystem, lostInBalance, duplicates, inOrder, passed };
+}

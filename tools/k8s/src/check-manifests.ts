@@ -1,0 +1,26 @@
+/** The whole offline check of a render: document shape, schema, unknown fields, cross-references, pod hygiene. */
+import { checkCrossReferences } from './cross-references.ts';
+import { isObject, type K8sObject } from './k8s-object.ts';
+import { checkPodHygiene } from './pod-hygiene.ts';
+import { checkSchema } from './schema.ts';
+import { checkUnknownFields } from './unknown-fields.ts';
+
+/** Every problem found in a rendered set of objects, each naming the object and the field. */
+export function checkManifests(objects: readonly unknown[]): string[] {
+  const problems: string[] = [];
+  const valid: K8sObject[] = [];
+  for (const [i, object] of objects.entries()) {
+    if (!isObject(object) || typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
+      problems.push(`document ${i}: not a Kubernetes object (apiVersion and kind are required)`);
+    } else if (!isObject(object.metadata) || typeof object.metadata.name !== 'string' || object.metadata.name === '') {
+      problems.push(`document ${i} (${object.kind}): metadata.name is required`);
+    } else {
+      valid.push(object as K8sObject);
+    }
+  }
+  for (const object of valid) {
+    problems.push(...checkSchema(object), ...checkUnknownFields(object));
+  }
+  problems.push(...checkCrossReferences(valid), ...checkPodHygiene(valid));
+  return problems;
+}

@@ -1,0 +1,60 @@
+/** `pnpm k8s:check [dir ...]`: renders kustomization directories and prints every problem the offline checks find. */
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { checkManifests } from './check-manifests.ts';
+import { renderKustomization } from './render.ts';
+
+const USAGE = `usage: pnpm k8s:check [dir ...]
+  Renders each kustomization directory with kubectl kustomize (default: k8s/ of this repository; others are
+  relative to the working directory) and checks the objects offline: schema, unknown fields, cross-references,
+  pod hygiene. Prints every problem prefixed by its directory, then a summary.
+  Exits 0 when nothing was found, 1 when anything was (a directory that fails to render too), 2 on bad usage.`;
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+
+function usageError(message: string): never {
+  console.error(`k8s:check: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseCommandLine() {
+  try {
+    return parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+}
+const { values, positionals } = parseCommandLine();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const targets =
+  positionals.length > 0
+    ? positionals.map((dir) => ({ label: dir, path: resolve(dir) }))
+    : [{ label: 'k8s', path: join(repoRoot, 'k8s') }];
+for (const { label, path } of targets) {
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) usageError(`${label} is not a directory`);
+}
+
+let objectCount = 0;
+let problemCount = 0;
+for (const { label, path } of targets) {
+  let problems: string[];
+  try {
+    const objects = renderKustomization(path);
+    objectCount += objects.length;
+    problems = checkManifests(objects);
+  } catch (error) {
+    problems = [(error as Error).message];
+  }
+  for (const problem of problems) console.log(`${label}: ${problem}`);
+  problemCount += problems.length;
+}
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+const checked = `${count(objectCount, 'object', 'objects')} checked`;
+const where = `in ${count(targets.length, 'directory', 'directories')}`;
+console.log(`k8s:check: ${checked} ${where}, ${count(problemCount, 'problem', 'problems')} found`);
+process.exitCode = problemCount > 0 ? 1 : 0;

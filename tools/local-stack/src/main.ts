@@ -1,0 +1,111 @@
+/**
+ * `pnpm start [--from-sources]`: the local stack. Builds the services' bundles (what the image
+ * runs), then runs Redis (AOF in <data dir>/redis) and the four services, each kept running;
+ * john-account registers before mary-account; the URLs are printed once all are ready; Ctrl-C or
+ * SIGTERM stops everything, Redis last. --from-sources runs the TypeScript sources through tsx.
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildServices } from '@microbank/build';
+import { streamKey } from '@microbank/events';
+import { redisUnavailable } from '@microbank/redis-runner';
+import { recordStack, runningStack, stopLeftovers } from './leftovers.ts';
+import { removeStackFiles } from './pid-files.ts';
+import { freePortOrExplain, waitUntilReady } from './readiness.ts';
+import { redisRunner } from './redis-runner.ts';
+import { componentsOf, planStack, SettingsError, serviceUrl, stackSettings, writePlan } from './stack-plan.ts';
+import { type Say, type Supervised, serviceRunner, supervise } from './supervisor.ts';
+
+const { values: flags } = parseArgs({ options: { 'from-sources': { type: 'boolean', default: false } } });
+const fromSources = flags['from-sources'] ?? false;
+
+let width = 'stack'.length;
+const say: Say = (component, line) => process.stdout.write(`${component.padEnd(width)} | ${line}\n`);
+// Whatever read our output may be gone (a pipe closed by the same Ctrl-C): stopping goes on regardless.
+process.stdout.on('error', () => {});
+function fail(message: string): never {
+  say('stack', message);
+  process.exit(1);
+}
+
+let settings: ReturnType<typeof stackSettings>;
+try {
+  settings = stackSettings();
+} catch (error) {
+  if (!(error instanceof SettingsError)) throw error;
+  fail(error.message);
+}
+const { dataDir } = settings;
+
+const missing = await redisUnavailable();
+if (missing) fail(missing);
+const other = runningStack(dataDir);
+if (other !== undefined)
+  fail(`a stack is already running on ${dataDir} (pid ${other}): stop it first (Ctrl-C in its terminal)`);
+await stopLeftovers(dataDir, (line) => say('stack', line));
+recordStack(dataDir);
+
+const plan = await planStack(settings);
+width = Math.max(...componentsOf(plan).map((name) => name.length), width);
+try {
+  await freePortOrExplain(plan.redisPort, 'redis');
+  for (const spec of plan.services) await freePortOrExplain(spec.port, spec.name);
+} catch (error) {
+  fail((error as Error).message);
+}
+if (!fromSources) {
+  const started = performance.now();
+  try {
+    await buildServices();
+  } catch (error) {
+    fail(`building the services' bundles failed: ${(error as Error).message}`);
+  }
+  say('stack', `built the services' bundles in ${Math.round(performance.now() - started)} ms`);
+}
+writePlan(plan);
+
+const services: Supervised[] = [];
+let redis: Supervised | undefined;
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  say('stack', `${signal}: stopping the services, then Redis`);
+  try {
+    await Promise.all(services.map((service) => service.stop()));
+  } finally {
+    await redis?.stop();
+  }
+  removeStackFiles(dataDir);
+  say('stack', 'stopped');
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
+
+say(
+  'stack',
+  `data in ${dataDir}; running the services from ${fromSources ? 'their TypeScript sources' : 'their bundles'}`,
+);
+redis = supervise('redis', redisRunner(plan.redisPort, join(dataDir, 'redis'), say), dataDir, say);
+const start = (name: string) => {
+  const spec = plan.services.find((candidate) => candidate.name === name);
+  if (!spec) throw new Error(`the stack plan has no ${name}`);
+  services.push(supervise(name, serviceRunner(spec, fromSources, say), dataDir, say));
+  return spec;
+};
+// The seed's body lists john before mary: mary starts once john has registered.
+for (const name of ['account-system', 'balance']) start(name);
+await waitUntilReady(start('john-account').port, () => stopping);
+start('mary-account');
+for (const spec of plan.services) await waitUntilReady(spec.port, () => stopping);
+
+if (!stopping) {
+  say('stack', 'microbank is up:');
+  for (const spec of plan.services) say('stack', `  ${spec.name.padEnd(width)} ${serviceUrl(plan, spec.name)}`);
+  say('stack', `  ${'redis'.padEnd(width)} redis-cli -p ${plan.redisPort} XRANGE ${streamKey('accounts')} - +`);
+  say(
+    'stack',
+    `try: curl ${serviceUrl(plan, 'account-system', '/accounts')}    stop: Ctrl-C    kill one: pnpm kill <component>`,
+  );
+}

@@ -1,0 +1,168 @@
+/** Runs a real redis-server process: free port, own data dir, SIGKILL and restart on the same data. */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+
+export interface RedisServerOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  dataDir: string;
+  /** `always` survives the loss of the machine; `everysec` is for throwaway test servers. */
+  appendfsync?: 'always' | 'everysec';
+  /** Receives each line redis-server prints. */
+  onOutput?: (line: string) => void;
+}
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly dataDir: string;
+  /** PID of the current process (or a `container:<id>` handle for the Docker path). */
+  readonly handle: string;
+  /** Resolves when the current process exits, for whatever reason. */
+  readonly exited: Promise<void>;
+  /** SIGKILL, then wait for the exit: no shutdown, no final fsync. */
+  kill(): Promise<void>;
+  /** Starts again on the same port and data dir; resolves once it answers PING. */
+  restart(): Promise<void>;
+  /** SIGTERM: Redis fsyncs its AOF and exits. */
+  stop(): Promise<void>;
+}
+
+/** The redis-server binary on PATH, or undefined. */
+export function findRedisServerBinary(): string | undefined {
+  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  return found.status === 0 && path ? path : undefined;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export function redisServerArgs(port: number, dataDir: string, appendfsync: 'always' | 'everysec'): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dataDir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    appendfsync,
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
+  ];
+}
+
+export async function startRedisServer(options: RedisServerOptions): Promise<RedisServer> {
+  const binary = findRedisServerBinary();
+  if (!binary) throw new Error(REDIS_MISSING);
+  const port = options.port || (await freePort());
+  const { dataDir } = options;
+  const appendfsync = options.appendfsync ?? 'always';
+
+  let child: ChildProcess;
+  let exited: Promise<void>;
+
+  const launch = async () => {
+    mkdirSync(dataDir, { recursive: true });
+    // detached: a Ctrl-C meant for whoever started it does not reach Redis; its owner stops it.
+    child = spawn(binary, redisServerArgs(port, dataDir, appendfsync), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const lines: string[] = [];
+    const collect = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        if (lines.length < 50) lines.push(line);
+        options.onOutput?.(line);
+      }
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const current = child;
+    exited = new Promise((resolve) => current.once('exit', () => resolve()));
+    const failed = exited.then(() => {
+      throw new Error(`redis-server on port ${port} exited at start:\n${lines.join('\n')}`);
+    });
+    await Promise.race([waitForPong(port, 15_000), failed]);
+  };
+
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+
+  await launch();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dataDir,
+    get handle() {
+      return String(child.pid);
+    },
+    get exited() {
+      return exited;
+    },
+    kill,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Resolves once Redis answers PING with PONG (not LOADING), or fails after `timeoutMs`. */
+export async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    last = await ping(port).catch((error: Error) => error.message);
+    if (last === '+PONG') return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`redis on port ${port} did not answer PING within ${timeoutMs} ms (last: ${last})`);
+}
+
+function ping(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let reply = '';
+    socket.setTimeout(1000, () => socket.destroy(new Error('PING timed out')));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) {
+        socket.end();
+        resolve(reply.slice(0, reply.indexOf('\r\n')));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+export const REDIS_MISSING = [
+  'microbank needs Redis 7 and found neither a `redis-server` on PATH nor a Docker engine for',
+  'testcontainers. Install Redis and try again: on Debian or Ubuntu `sudo apt-get install',
+  'redis-server redis-tools`, on macOS `brew install redis`, or start Docker so that a',
+  'redis:7 container can be run for you.',
+].join(' ');

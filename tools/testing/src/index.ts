@@ -1,0 +1,9 @@
+/** @microbank/testing: test helpers shared by every package (suites, a real Redis, bad-request sweeps). */
+
+export { REPO_ROOT, spawnNode, waitFor } from '@microbank/processes';
+export { freePort } from '@microbank/redis-runner';
+export * from './bad-requests.ts';
+export * from './read-stream.ts';
+export * from './recording-log.ts';
+export * from './test-redis.ts';
+export * from './test-suite.ts';

@@ -1,0 +1,56 @@
+/**
+ * `pnpm test`: runs every `*.test.ts` under packages/ and tools/ with uvu, and fails where uvu alone would
+ * pass: no test ran, a suite was never run, or the process hangs on open handles afterwards.
+ * Usage: pnpm test [filter]   (only the test files whose path from the repo root matches this regex)
+ */
+import { spawnNode } from '@microbank/processes';
+
+// Test files live beside their code in packages/ and tools/; an argument narrows them down.
+const TEST_FILES = '(packages|tools)/.*\\.test\\.ts$';
+const filter = process.argv[2];
+const pattern = filter ? `^(?=.*(?:${filter}))${TEST_FILES}` : `^${TEST_FILES}`;
+const TOTAL_LIMIT_MS = 30 * 60_000;
+const EXIT_GRACE_MS = 15_000;
+
+let output = '';
+let hungAfterSummary: NodeJS.Timeout | undefined;
+const uvu = spawnNode('node_modules/uvu/bin.js', {
+  nodeOptions: ['--import', 'tsx'],
+  args: ['.', pattern, '--ignore', '^\\.data', '--color', 'false'],
+  inheritEnv: true,
+  env: { FORCE_COLOR: '0' },
+  keepLines: 0,
+  onLine: (line) => {
+    process.stdout.write(`${line}\n`);
+    output += `${line}\n`;
+    if (!hungAfterSummary && /Duration:/.test(line)) watchForHang();
+  },
+});
+
+function watchForHang(): void {
+  hungAfterSummary = setTimeout(
+    () => fail('the test process did not exit after its summary (open handles?)'),
+    EXIT_GRACE_MS,
+  );
+}
+const overall = setTimeout(
+  () => fail(`tests did not finish within ${TOTAL_LIMIT_MS / 60_000} minutes`),
+  TOTAL_LIMIT_MS,
+);
+
+void uvu.exited.then(({ code, signal }) => {
+  clearTimeout(overall);
+  clearTimeout(hungAfterSummary);
+  const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? 0);
+  const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
+  console.log(`\n${passed} passed, ${total - passed} failed`);
+  if (total === 0) return fail('no test ran');
+  if (code !== 0) return fail(`uvu exited with ${code ?? signal}`);
+  if (passed !== total) return fail(`${total - passed} of ${total} tests failed`);
+});
+
+function fail(reason: string): void {
+  console.error(`pnpm test: FAILED: ${reason}`);
+  uvu.child.kill('SIGKILL');
+  process.exit(1);
+}
