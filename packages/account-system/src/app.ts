@@ -4,8 +4,8 @@
  * projection has applied that entry: read-your-writes.
  */
 import { type AccountsRegistry, accountNames, isStreamId, type Projection } from '@microbank/events';
-import { assertServing, getOnly, httpError, projectionServiceApp } from '@microbank/service-runtime';
 import type { ServiceContext } from '@microbank/service-runtime';
+import { assertServing, getOnly, httpError, projectionServiceApp } from '@microbank/service-runtime';
 import type { Hono } from 'hono';
 
 export const POSITION_HEADER = 'x-microbank-position';

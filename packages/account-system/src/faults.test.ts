@@ -1,5 +1,5 @@
 /** account-system under faults: Redis away at start, Redis losing its data, poison on the stream, SIGTERM under load. */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { accountEvents, encodeEvent, streamKey } from '@microbank/events';
 import { freePort, spawnNode, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
@@ -27,6 +27,38 @@ async function startService(redisUrl: string) {
   };
   return { service, get };
 }
+
+/** The most memory the process has held (VmHWM), in MiB. */
+function peakMemoryMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
+
+faults(
+  'three 50 MB entries: replayed within a bounded memory, skipped for their size, the rest applied',
+  async (ctx) => {
+    ctx.redisServer = await startTestRedis();
+    const redis = new Redis(ctx.redisServer.url);
+    const stream = streamKey('accounts');
+    await redis.xadd(stream, '*', ...registration('john-account'));
+    for (let i = 0; i < 3; i++) {
+      await redis.xadd(stream, '*', 'type', 'AccountRegistered', 'v', '1', 'data', 'x'.repeat(50 * 1024 * 1024));
+    }
+    await redis.xadd(stream, '*', ...registration('mary-account'));
+    redis.disconnect();
+    const { service, get } = await startService(ctx.redisServer.url);
+    try {
+      await service.logged('caught up; ready', 30_000);
+      assert.is((await get('/accounts')).body, '{"accounts":["john-account","mary-account"]}');
+      assert.match((await get('/metrics')).body, /microbank_projection_skipped_entries_total\{[^}]*\} 3\n/);
+      // The entries alone are 150 MiB; unbounded, the replay held over 340 MiB (the image's bundle).
+      const peak = peakMemoryMiB(service.pid);
+      assert.ok(peak < 200, `peak memory ${Math.round(peak)} MiB`);
+    } finally {
+      await service.stop();
+    }
+  },
+);
 
 faults('started while Redis is away: not ready, no crash, ready by itself once Redis comes up', async (ctx) => {
   const redisPort = await freePort();
@@ -82,7 +114,7 @@ faults('Redis back with an empty volume: the service says so and stops serving s
     assert.is(accounts.status, 503);
     assert.not.match(accounts.body, /john-account/);
     assert.match((await get('/metrics')).body, /microbank_projection_diverged\{[^}]*\} 1/);
-    const logged = await service.logged(/stream ends before entries this projection applied/);
+    const logged = await service.logged(/a stream lost entries this projection applied/);
     assert.is(logged.level, 'error');
   } finally {
     service.child.kill('SIGTERM');

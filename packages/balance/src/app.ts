@@ -3,8 +3,8 @@
  * projection (the stream is the service directory) and asks that account's service.
  */
 import { type AccountsRegistry, accountName, errorMessage, type Projection } from '@microbank/events';
-import { assertServing, getOnly, httpError, projectionServiceApp } from '@microbank/service-runtime';
 import type { ServiceContext } from '@microbank/service-runtime';
+import { assertServing, getOnly, httpError, projectionServiceApp } from '@microbank/service-runtime';
 import type { Hono } from 'hono';
 import { fetchBalance } from './account-client.ts';
 

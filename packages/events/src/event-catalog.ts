@@ -116,9 +116,14 @@ export function decodeEntryBuffers<Event extends CatalogEvent>(
   );
 }
 
-/** The skip of an entry over the catalog's size limit, or undefined. */
+/** The first field of a stub that stands for an entry left in Redis for its size (readCapped). */
+export const OVERSIZED_FIELD = 'microbank-oversized';
+const OVERSIZED = Buffer.from(OVERSIZED_FIELD);
+
+/** The skip of an entry over the catalog's size limit (or a stub for one), or undefined. */
 export function tooLarge(catalog: EventCatalog<CatalogEvent>, fields: readonly Buffer[]) {
-  const bytes = entryBytes(fields);
+  const stub = fields.length === 2 && OVERSIZED.equals(fields[0] as Buffer);
+  const bytes = stub ? Number(fields[1]?.toString('latin1')) : entryBytes(fields);
   if (bytes <= catalog.maxEntryBytes) return undefined;
   return skip(
     'too-large',

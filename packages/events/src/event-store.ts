@@ -5,7 +5,10 @@
  * what it needs.
  */
 import type { Redis } from 'ioredis';
+import type { BatchSizer } from './batch-sizer.ts';
 import { type CatalogEvent, type EventCatalog, encodeEvent } from './event-catalog.ts';
+import { defineScript } from './lua-scripts.ts';
+import { untilReady } from './redis-connection.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
 
 /** An entry as read: its ID and its flat `[field, value, field, value, ...]` list, as bytes. */
@@ -24,32 +27,101 @@ export async function appendEvent<Event extends CatalogEvent>(
 }
 
 /**
- * The entries after `after` up to and including `until`, in batches of `batchSize`. While the
- * caller works on one batch, the next one is already on its way.
+ * The entries after `after` up to and including `until`, in batches sized by `sizer` (bounded in
+ * entries and in bytes). While the caller works on one batch, the next one is already on its way.
+ * A read that brings far more bytes than the budget is cut off (its connection dropped) and that
+ * stretch is read again with huge entries left in Redis (readCapped).
  */
 export async function* readBatches(
   redis: Redis,
   stream: string,
   after: StreamId,
   until: StreamId,
-  batchSize: number,
+  sizer: BatchSizer,
 ): AsyncGenerator<StreamEntry[]> {
-  const fetch = (from: StreamId) =>
-    redis.xrangeBuffer(stream, `(${from}`, until, 'COUNT', batchSize) as unknown as Promise<StreamEntry[]>;
-  let next: Promise<StreamEntry[]> | undefined = fetch(after);
+  const fetch = (from: StreamId, count: number) =>
+    watchedRead(redis, 2 * sizer.byteBudget, () =>
+      redis.xrangeBuffer(stream, `(${from}`, until, 'COUNT', count),
+    ) as unknown as Promise<StreamEntry[]>;
+  let from = after;
+  let count = sizer.count;
+  let next: Promise<StreamEntry[]> | undefined = fetch(from, count);
   try {
     while (next) {
-      const batch = await next;
+      let batch: StreamEntry[];
+      try {
+        batch = await next;
+      } catch (error) {
+        if (!(error instanceof ReadTooLarge)) throw error;
+        sizer.overflowed();
+        batch = await readCapped(redis, stream, from, until, count, sizer.byteBudget);
+      }
       next = undefined;
       const last = batch.at(-1);
       if (last === undefined) return;
-      if (batch.length === batchSize) next = fetch(last[0].toString('latin1'));
+      const more = batch.length === count;
+      sizer.observe(batch);
+      count = sizer.count;
+      from = last[0].toString('latin1');
+      if (more && sizer.prefetch) next = fetch(from, count);
       yield batch;
+      if (more && !next) next = fetch(from, count);
     }
   } finally {
     // A caller that stops early leaves a prefetch in flight: its failure is nobody's business.
     next?.catch(() => {});
   }
+}
+
+/** A read brought more bytes than it may: its connection was dropped to stop it. */
+export class ReadTooLarge extends Error {}
+
+/**
+ * Runs `read` on `redis`, dropping the connection (ioredis connects again) when more than `limit`
+ * bytes arrive while it is pending: a reply cannot be stopped any other way, and buffering it
+ * whole is what would exhaust the process's memory.
+ */
+export async function watchedRead<T>(redis: Redis, limit: number, read: () => Promise<T>): Promise<T> {
+  const socket = (redis as unknown as { stream?: NodeJS.EventEmitter }).stream;
+  let bytes = 0;
+  let dropped = false;
+  const onData = (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > limit && !dropped) {
+      dropped = true;
+      redis.disconnect(true);
+    }
+  };
+  socket?.on('data', onData);
+  try {
+    return await read();
+  } catch (error) {
+    if (dropped) throw new ReadTooLarge(`a read brought more than ${limit} bytes; cut off`);
+    throw error;
+  } finally {
+    socket?.off('data', onData);
+  }
+}
+
+/**
+ * Up to `count` entries after `after` (through `until`), at most about `byteBudget` bytes: an
+ * entry larger than the budget comes back as a stub `[OVERSIZED_FIELD, <bytes>]` (event-catalog.ts). Slower than
+ * XRANGE (a Lua script), so only for the stretch of a stream where XRANGE was cut off.
+ */
+export async function readCapped(
+  redis: Redis,
+  stream: string,
+  after: StreamId,
+  until: StreamId,
+  count: number,
+  byteBudget: number,
+): Promise<StreamEntry[]> {
+  await untilReady(redis, AbortSignal.timeout(10_000));
+  defineScript(redis, 'xrangeCapped', 'read-range-capped-1.lua', import.meta.url);
+  const capped = redis as unknown as {
+    xrangeCappedBuffer(...args: Array<string | number>): Promise<StreamEntry[]>;
+  };
+  return capped.xrangeCappedBuffer(stream, `(${after}`, until, count, byteBudget);
 }
 
 /** What one read of several streams brought: per stream (by key), its new entries. */

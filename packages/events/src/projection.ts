@@ -2,20 +2,37 @@
  * The projection runner, for any event type and any number of streams: read each stream's
  * catch-up target, replay up to it in prefetched batches (from a snapshot when there is a good
  * one), turn ready, then tail every stream with one XREAD BLOCK, resuming from each stream's last
- * position after any disconnect. Entries that do not decode are skipped, logged and counted;
- * nothing on a stream stops it. What it knows of events is what `decode` and `apply` do.
+ * position after any disconnect. Entries that do not decode are skipped, logged (a few) and
+ * counted (all); nothing on a stream stops it. Every few seconds, and after every reconnect, it
+ * checks that each stream still holds what it applied; when Redis lost data it stops serving
+ * (diverged). An error no retry can fix (the key is no longer a stream) makes it not ready with
+ * the reason until the error goes away. What it knows of events is what `decode` and `apply` do.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { batchSizer } from './batch-sizer.ts';
 import { withDeadline } from './deadline.ts';
 import { errorMessage } from './errors.ts';
 import type { DecodedEntry } from './event-catalog.ts';
-import { readAfter, readBatches, type StreamEntry, streamEnd } from './event-store.ts';
+import {
+  ReadTooLarge,
+  readAfter,
+  readBatches,
+  readCapped,
+  type StreamEntry,
+  type StreamsRead,
+  streamEnd,
+  watchedRead,
+} from './event-store.ts';
 import type { Log } from './log.ts';
 import { positionWaiters } from './position-waiters.ts';
 import type { Positions, ProjectionSnapshots } from './projection-snapshots.ts';
 import { readyOrReconnect } from './redis-connection.ts';
+import { isPermanentRedisError } from './redis-errors.ts';
 import { retry } from './retry.ts';
+import { skipLog } from './skip-log.ts';
 import { snapshotSchedule } from './snapshot-schedule.ts';
+import { checkContinuity } from './stream-continuity.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
 
 export interface ProjectionOptions<Event> {
@@ -34,22 +51,28 @@ export interface ProjectionOptions<Event> {
   apply: (event: Event, id: StreamId, stream: string) => void;
   batchSize?: number;
   blockMs?: number;
+  /** How often a live projection checks that its streams still hold what it applied. */
+  continuityCheckMs?: number;
+  /** How long a projection that failed (an error no retry fixes) waits before trying again. */
+  failedRetryMs?: number;
   /** Where the state is snapshotted and restored from; without it, every start replays everything. */
   snapshots?: ProjectionSnapshots;
 }
 
 /**
  * starting: has not read the catch-up targets yet; catching-up: replaying; live: tailing;
- * diverged: a stream is behind what was applied (Redis lost data), so the state is not served;
- * stopped: stop() was called.
+ * failed: an error no retry fixes (tried again now and then); diverged: a stream lost entries
+ * that were applied (Redis lost data), so the state is not served; stopped: stop() was called.
  */
-export type ProjectionStatus = 'starting' | 'catching-up' | 'live' | 'diverged' | 'stopped';
+export type ProjectionStatus = 'starting' | 'catching-up' | 'live' | 'failed' | 'diverged' | 'stopped';
 
 export interface Projection {
   readonly name: string;
   readonly status: ProjectionStatus;
-  /** Ready to serve: caught up, and not diverged. */
+  /** Ready to serve: caught up, live, and neither failed nor diverged. */
   readonly ready: boolean;
+  /** Why it failed or diverged; undefined otherwise. */
+  readonly reason: string | undefined;
   /** The ID of the last entry of the primary stream consumed (applied or skipped). */
   readonly position: StreamId;
   /** Every followed stream's position. */
@@ -60,6 +83,8 @@ export interface Projection {
   readonly restoredFrom: Positions | undefined;
   readonly applied: number;
   readonly skipped: number;
+  /** Errors no retry could fix, each time one made it fail. */
+  readonly failures: number;
   /** Resolves once the projection is first ready. */
   whenReady(): Promise<void>;
   /** True once the projection has consumed `id` of `stream` (the primary by default); false if not within `timeoutMs`. */
@@ -73,8 +98,8 @@ export interface Projection {
 
 /**
  * Entries per read while catching up (and at most per stream per tail read), the next batch
- * prefetched while this one is applied. The README's Performance section has the measurements
- * behind the number.
+ * prefetched while this one is applied; fewer when entries are large (batch-sizer.ts). The
+ * README's Performance section has the measurements behind the number.
  */
 export const PROJECTION_BATCH_SIZE = 2_000;
 
@@ -87,26 +112,38 @@ const TAIL_WATCHDOG_MARGIN_MS = 3000;
 /** Retries of a failed read: quick at first, never slower than once a second. */
 const READ_RETRY = { firstMs: 10, capMs: 1_000 };
 
+class Diverged extends Error {}
+
 export function startProjection<Event>(options: ProjectionOptions<Event>): Projection {
   const { name, redis, tailRedis, log, decode, apply, snapshots } = options;
   const [primary] = options.streams as [string, ...string[]];
   if (primary === undefined) throw new Error(`projection ${name} follows no stream`);
-  const batchSize = options.batchSize ?? PROJECTION_BATCH_SIZE;
+  const maxBatch = options.batchSize ?? PROJECTION_BATCH_SIZE;
   const blockMs = options.blockMs ?? 5_000;
+  const continuityCheckMs = options.continuityCheckMs ?? 5_000;
+  const failedRetryMs = options.failedRetryMs ?? 5_000;
   const stopping = new AbortController();
 
   let status: ProjectionStatus = 'starting';
+  let reason: string | undefined;
+  let caughtUp = false;
   const positions = new Map<string, StreamId>(options.streams.map((stream) => [stream, STREAM_START]));
+  /** Each stream's incarnation marker as this projection adopted it (stream-continuity.ts). */
+  const incarnations = new Map<string, string>();
+  let lastContinuityCheck = performance.now();
   let catchUpTarget: StreamId = STREAM_START;
   let restoredFrom: Positions | undefined;
   let applied = 0;
   let skipped = 0;
+  let failures = 0;
   let markReady: () => void = () => {};
   const readyOnce = new Promise<void>((resolve) => {
     markReady = resolve;
   });
   const waiters = positionWaiters();
+  const skips = skipLog(log, name);
   const schedule = snapshots ? snapshotSchedule(snapshots) : undefined;
+  const tailSizer = batchSizer(maxBatch);
   let saving: Promise<void> | undefined;
   /** The tail connection's client ID while it blocks, so that `follow` can wake it (CLIENT UNBLOCK). */
   let tailClientId: number | undefined;
@@ -124,7 +161,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       const id = idBytes.toString('latin1');
       if (!decoded.ok) {
         skipped++;
-        log.warn({ projection: name, stream, id, reason: decoded.reason }, 'skipped stream entry');
+        skips.skipped(stream, id, decoded.kind, decoded.reason);
         continue;
       }
       try {
@@ -132,9 +169,10 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
         applied++;
       } catch (error) {
         skipped++;
-        log.error({ projection: name, stream, id, err: errorMessage(error) }, 'entry could not be applied; skipped');
+        skips.skipped(stream, id, 'not-applicable', errorMessage(error));
       }
     }
+    skips.endOfBatch();
     const position = last[0].toString('latin1');
     positions.set(stream, position);
     schedule?.consumed(entries.length);
@@ -157,39 +195,61 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       });
   }
 
-  /** Runs `step` until it completes, waiting for the connection before each attempt. */
+  /** Runs `step` until it completes, waiting for the connection before each attempt; a permanent error is thrown. */
   function retryOn<T>(connection: Redis, what: string, step: () => Promise<T>): Promise<T> {
     return retry(step, {
       ...READ_RETRY,
       signal: stopping.signal,
       beforeAttempt: () => readyOrReconnect(connection, TAIL_WATCHDOG_MARGIN_MS, stopping.signal),
+      retryable: (error) => !isPermanentRedisError(error),
       onFailure: (error, attempt) => {
         if (attempt === 0) log.warn({ projection: name, err: errorMessage(error) }, `${what} failed; retrying`);
       },
+    }).catch((error: unknown) => {
+      if (isPermanentRedisError(error)) throw new Error(`${what}: ${errorMessage(error)}`);
+      throw error;
     });
+  }
+
+  /** Checks every stream still holds what was applied (adopting incarnations); throws Diverged when one does not. */
+  async function checkStreams(): Promise<void> {
+    lastContinuityCheck = performance.now();
+    for (const [stream, position] of positions) {
+      const check = await retryOn(redis, 'stream check', () =>
+        checkContinuity(redis, stream, position, incarnations.get(stream)),
+      );
+      if (check.lost) throw new Diverged(check.lost);
+      incarnations.set(stream, check.incarnation);
+    }
   }
 
   async function catchUp(): Promise<void> {
     const started = performance.now();
     const targets = new Map<string, StreamId>();
-    for (const stream of positions.keys()) {
-      targets.set(stream, await retryOn(redis, 'reading the catch-up target', () => streamEnd(redis, stream)));
-    }
+    const targetOf = async (stream: string) => {
+      let target = targets.get(stream);
+      if (target === undefined) {
+        target = await retryOn(redis, 'reading the catch-up target', () => streamEnd(redis, stream));
+        targets.set(stream, target);
+      }
+      return target;
+    };
+    await checkStreams();
+    for (const stream of positions.keys()) await targetOf(stream);
     catchUpTarget = targets.get(primary) ?? STREAM_START;
-    if (snapshots) {
-      const endOf = async (stream: string) => targets.get(stream) ?? streamEnd(redis, stream);
-      restoredFrom = await retryOn(redis, 'loading the snapshot', () => snapshots.restore(endOf));
+    if (snapshots && restoredFrom === undefined && applied + skipped === 0) {
+      restoredFrom = await retryOn(redis, 'loading the snapshot', () => snapshots.restore(targetOf));
       for (const [stream, position] of restoredFrom ?? []) positions.set(stream, position);
     }
     status = 'catching-up';
     log.info({ projection: name, streams: positions.size, catchUpTarget, from: positions.get(primary) }, 'catching up');
     // Streams followed while this runs are caught up too: a Map's iteration takes in new keys.
     for (const stream of positions.keys()) {
-      const target =
-        targets.get(stream) ?? (await retryOn(redis, 'reading the catch-up target', () => streamEnd(redis, stream)));
+      const target = await targetOf(stream);
       await retryOn(redis, 'catch-up read', async () => {
         const from = positions.get(stream) ?? STREAM_START;
-        for await (const batch of readBatches(redis, stream, from, target, batchSize)) consume(stream, batch);
+        const sizer = batchSizer(maxBatch);
+        for await (const batch of readBatches(redis, stream, from, target, sizer)) consume(stream, batch);
       });
       // Entries deleted at the end of a stream leave nothing to read up to its target.
       if (compareStreamIds(positions.get(stream) ?? STREAM_START, target) < 0) {
@@ -197,6 +257,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
         waiters.reached(stream, target);
       }
     }
+    caughtUp = true;
     status = 'live';
     markReady();
     log.info(
@@ -214,20 +275,6 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     setTimeout(snapshotIfDue, SNAPSHOT_AFTER_READY_MS).unref();
   }
 
-  /** After a reconnect: a stream that ends before our position lost entries we applied. */
-  async function checkStreamsNotBehind(): Promise<void> {
-    for (const [stream, position] of positions) {
-      const end = await streamEnd(redis, stream);
-      if (compareStreamIds(end, position) >= 0) continue;
-      status = 'diverged';
-      log.error(
-        { projection: name, stream, position, streamEnd: end },
-        'stream ends before entries this projection applied: Redis lost data (empty or older volume?); not serving this state until restarted',
-      );
-      return;
-    }
-  }
-
   async function tailOnce(): Promise<void> {
     if (tailClientId === undefined) {
       // Sent before the XREAD on the same connection, so it is answered while the read blocks.
@@ -240,11 +287,28 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     }
     tailBlocked = true;
     try {
-      const read = readAfter(tailRedis, [...positions], blockMs, batchSize);
-      const reads = await withDeadline(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, 'tail read', () =>
-        tailRedis.disconnect(true),
+      const read = watchedRead(tailRedis, 2 * tailSizer.byteBudget, () =>
+        readAfter(tailRedis, [...positions], blockMs, tailSizer.count),
       );
-      for (const [stream, entries] of reads) consume(stream, entries);
+      let reads: StreamsRead;
+      try {
+        reads = await withDeadline(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, 'tail read', () =>
+          tailRedis.disconnect(true),
+        );
+      } catch (error) {
+        if (!(error instanceof ReadTooLarge)) throw error;
+        // Read what came since with huge entries left in Redis, one bounded read per stream.
+        const count = tailSizer.count;
+        tailSizer.overflowed();
+        reads = [];
+        for (const [stream, position] of positions) {
+          reads.push([stream, await readCapped(redis, stream, position, '+', count, tailSizer.byteBudget)]);
+        }
+      }
+      for (const [stream, entries] of reads) {
+        tailSizer.observe(entries);
+        consume(stream, entries);
+      }
     } finally {
       tailBlocked = false;
     }
@@ -252,29 +316,47 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
   }
 
   async function tail(): Promise<void> {
-    let failures = 0;
-    while (!stopping.signal.aborted && status === 'live') {
+    let failing = 0;
+    while (!stopping.signal.aborted) {
       try {
+        if (performance.now() - lastContinuityCheck >= continuityCheckMs) await checkStreams();
         await tailOnce();
-        failures = 0;
+        failing = 0;
       } catch (error) {
-        if (stopping.signal.aborted) return;
-        if (failures === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');
-        failures++;
+        if (stopping.signal.aborted || error instanceof Diverged || isPermanentRedisError(error)) throw error;
+        if (failing === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');
+        failing++;
         await readyOrReconnect(tailRedis, TAIL_WATCHDOG_MARGIN_MS, stopping.signal);
-        await retryOn(redis, 'stream check', checkStreamsNotBehind);
-        if (status === 'live') log.info({ projection: name, position: positions.get(primary) }, 'tail resumed');
+        // A reconnect may be a Redis that restarted on another volume.
+        await checkStreams();
+        log.info({ projection: name, position: positions.get(primary) }, 'tail resumed');
       }
     }
   }
 
   const running = (async () => {
-    try {
-      await catchUp();
-      await tail();
-    } catch (error) {
-      if (!stopping.signal.aborted) {
-        log.error({ projection: name, err: errorMessage(error) }, 'projection stopped unexpectedly');
+    while (!stopping.signal.aborted) {
+      try {
+        if (!caughtUp) await catchUp();
+        status = 'live';
+        reason = undefined;
+        await tail();
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        if (error instanceof Diverged) {
+          status = 'diverged';
+          reason = error.message;
+          log.error(
+            { projection: name, reason },
+            'a stream lost entries this projection applied: Redis lost data (empty or older volume?); not serving this state until restarted',
+          );
+          return;
+        }
+        failures++;
+        status = 'failed';
+        reason = errorMessage(error);
+        log.error({ projection: name, reason, retryInMs: failedRetryMs }, 'projection failed; not ready');
+        await sleep(failedRetryMs, undefined, { signal: stopping.signal }).catch(() => {});
       }
     }
   })();
@@ -286,6 +368,9 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     },
     get ready() {
       return status === 'live';
+    },
+    get reason() {
+      return reason;
     },
     get position() {
       return positions.get(primary) ?? STREAM_START;
@@ -304,6 +389,9 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     },
     get skipped() {
       return skipped;
+    },
+    get failures() {
+      return failures;
     },
     whenReady: () => readyOnce,
     waitForPosition(id, timeoutMs, stream = primary) {

@@ -24,3 +24,12 @@ export function streamKey(kind: AggregateKind, prefix: string = KEY_PREFIX): str
 export function snapshotKey(stream: string, projection: string, format: number): string {
   return key(stream, 'snapshot', projection, `v${format}`);
 }
+
+/**
+ * `microbank:accounts:incarnation`: a random value that lives and dies with the stream's data. A
+ * reader remembers it; when it has changed, the stream was lost and written anew (Redis back on
+ * an empty volume), whatever was appended since. It shares the stream's hash tag, if any.
+ */
+export function incarnationKey(stream: string): string {
+  return key(stream, 'incarnation');
+}

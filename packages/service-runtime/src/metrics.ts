@@ -1,5 +1,5 @@
 /** Prometheus metrics: one registry per service, HTTP request counts, projection position and lag. */
-import { type Projection, streamIdMillis } from '@microbank/events';
+import { type Projection, streamIdMillis, withDeadline } from '@microbank/events';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 export interface ServiceMetrics {
@@ -37,6 +37,15 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
     },
   });
   new Gauge({
+    name: 'microbank_projection_failed',
+    help: '1 while the projection cannot read a stream for a reason no retry fixes (WRONGTYPE, ...), else 0',
+    labelNames,
+    registers,
+    collect() {
+      this.set(labels, projection.status === 'failed' ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: 'microbank_projection_diverged',
     help: '1 when the stream ends before what the projection applied (Redis lost data)',
     labelNames,
@@ -67,8 +76,13 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
   );
   totalOf(
     'microbank_projection_skipped_entries_total',
-    'Stream entries skipped because they did not decode (malformed, unknown type, future version)',
+    'Stream entries skipped because they did not decode (malformed, too large, unknown type, future version)',
     () => projection.skipped,
+  );
+  totalOf(
+    'microbank_projection_failures_total',
+    'Times the projection failed on an error no retry fixes (it then tries again now and then)',
+    () => projection.failures,
   );
   new Gauge({
     name: 'microbank_projection_position_milliseconds',
@@ -86,16 +100,8 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
     registers,
     async collect() {
       this.reset();
-      const end = await withTimeout(projection.streamEnd(), LAG_QUERY_TIMEOUT_MS).catch(() => undefined);
+      const end = await withDeadline(projection.streamEnd(), LAG_QUERY_TIMEOUT_MS, 'stream end').catch(() => undefined);
       if (end !== undefined) this.set(labels, Math.max(0, streamIdMillis(end) - streamIdMillis(projection.position)));
     },
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -21,11 +21,12 @@ function readinessOf(projection: Projection): Readiness {
         ready: false,
         reason: `catching up with the stream: at ${projection.position} of ${projection.catchUpTarget}`,
       };
+    case 'failed':
+      return { ready: false, reason: `cannot read the stream: ${projection.reason ?? 'unknown error'}; trying again` };
     case 'diverged':
       return {
         ready: false,
-        reason:
-          'the stream ends before entries this service applied: Redis lost data; check its volume, then restart this service',
+        reason: `Redis lost data this service applied (${projection.reason ?? 'diverged'}); check its volume, then restart this service`,
       };
     case 'stopped':
       return { ready: false, reason: 'stopping' };

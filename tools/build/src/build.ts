@@ -3,7 +3,8 @@
  * ESM wherever it is copied), npm dependencies included, so the container image needs Node and
  * these files only, and the local stack runs exactly what the image runs.
  */
-import { join } from 'node:path';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { REPO_ROOT } from '@microbank/processes';
 import { build } from 'esbuild';
 
@@ -35,7 +36,20 @@ export async function buildServices(outdir?: string): Promise<string[]> {
           js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         },
       });
+      // The Lua scripts are read from beside the code at run time: beside the bundle, here.
+      for (const script of luaScripts()) cpSync(script, join(dirname(outfile), 'scripts', basename(script)));
       return outfile;
     }),
   );
+}
+
+/** Every Lua script of the product (packages/<package>/src/scripts/<name>-<keys>.lua). */
+function luaScripts(): string[] {
+  return readdirSync(join(REPO_ROOT, 'packages')).flatMap((name) => {
+    const dir = join(REPO_ROOT, 'packages', name, 'src', 'scripts');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((file) => file.endsWith('.lua'))
+      .map((file) => join(dir, file));
+  });
 }

@@ -1,0 +1,202 @@
+/**
+ * A projection facing a Redis that lost its data, a stream replaced by another type, huge entries
+ * and floods of garbage: it must notice, say why, stay bounded, and not drown its log.
+ */
+import { rmSync } from 'node:fs';
+import { recordingLog, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import type { Redis } from 'ioredis';
+import * as assert from 'uvu/assert';
+import { type AccountEvent, type AccountRegistered, accountEvents } from './account-events.ts';
+import { applyAccountEvent, createAccountsRegistry } from './accounts-registry.ts';
+import { decodeAccountEntry } from './entry-fast-path.ts';
+import { encodeEvent } from './event-catalog.ts';
+import { appendEvent } from './event-store.ts';
+import { type Projection, startProjection } from './projection.ts';
+import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
+import { SKIPS_LOGGED_PER_KIND } from './skip-log.ts';
+import { streamKey } from './stream-keys.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  redis: Redis;
+}
+
+const hostile = testSuite<Context>('projection against hostile streams', {} as Context);
+const opened: Projection[] = [];
+
+hostile.before.each(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  ctx.redis = connectRedis(ctx.redisServer.url, 'test:commands', recordingLog().log);
+  await untilReady(ctx.redis);
+});
+
+hostile.after.each(async (ctx) => {
+  for (const projection of opened.splice(0)) await projection.stop();
+  await closeRedis(ctx.redis);
+  await ctx.redisServer.dispose();
+});
+
+const registered = (account: string): AccountRegistered => ({
+  type: 'AccountRegistered',
+  data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
+});
+
+function openRegistry(ctx: Context, stream: string) {
+  const { log, lines } = recordingLog();
+  const registry = createAccountsRegistry();
+  const projection = startProjection<AccountEvent>({
+    name: 'test',
+    streams: [stream],
+    redis: ctx.redis,
+    tailRedis: connectRedis(ctx.redisServer.url, 'test:tail', log),
+    log,
+    decode: (_stream, fields) => decodeAccountEntry(fields),
+    apply: (event, id) => applyAccountEvent(registry, event, id),
+    blockMs: 200,
+    continuityCheckMs: 200,
+    failedRetryMs: 200,
+  });
+  opened.push(projection);
+  return { projection, registry, lines };
+}
+
+hostile(
+  'data lost and written again before the projection looks (FLUSHALL, then one append): diverged',
+  async (ctx) => {
+    const stream = streamKey('accounts', uniquePrefix());
+    await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+    await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
+    const { projection } = openRegistry(ctx, stream);
+    await projection.whenReady();
+    // No restart, no reconnect: the stream's end is past the position again at once.
+    await ctx.redis
+      .pipeline()
+      .flushall()
+      .xadd(stream, '*', ...encodeEvent(accountEvents, registered('eve-account')))
+      .exec();
+    await waitFor(
+      'the projection to diverge',
+      () => projection.status,
+      (status) => status === 'diverged',
+    );
+    assert.match(projection.reason ?? '', /created anew/);
+    assert.is(projection.ready, false);
+  },
+);
+
+hostile('Redis restarted on an empty volume and appended to at once: diverged', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+  const { projection } = openRegistry(ctx, stream);
+  await projection.whenReady();
+  await ctx.redisServer.kill();
+  rmSync(ctx.redisServer.dataDir, { recursive: true, force: true });
+  await ctx.redisServer.restart();
+  const writer = connectRedis(ctx.redisServer.url, 'test:writer', recordingLog().log);
+  await untilReady(writer);
+  for (let i = 0; i < 3; i++) await appendEvent(writer, stream, accountEvents, registered(`new-${i}`));
+  await closeRedis(writer);
+  await waitFor(
+    'the projection to diverge',
+    () => projection.status,
+    (status) => status === 'diverged',
+  );
+});
+
+hostile(
+  'entries trimmed or deleted on purpose are not a loss; a stream started empty adopts its marker',
+  async (ctx) => {
+    const stream = streamKey('accounts', uniquePrefix());
+    const { projection, lines } = openRegistry(ctx, stream);
+    await projection.whenReady();
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push(await appendEvent(ctx.redis, stream, accountEvents, registered(`a-${i}`)));
+    await projection.waitForPosition(ids.at(-1) as string, 5_000);
+    await ctx.redis.xdel(stream, ids.at(-1) as string);
+    await ctx.redis.xtrim(stream, 'MAXLEN', 1);
+    const later = await appendEvent(ctx.redis, stream, accountEvents, registered('later'));
+    await projection.waitForPosition(later, 5_000);
+    await ctx.redis.xtrim(stream, 'MAXLEN', 0);
+    // Several continuity checks later, still live.
+    const checksBefore = lines.length;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.is(projection.status, 'live', JSON.stringify(lines.slice(checksBefore)));
+  },
+);
+
+hostile(
+  'a stream replaced by a string: not ready with WRONGTYPE, counted, tried now and then; back when fixed',
+  async (ctx) => {
+    const stream = streamKey('accounts', uniquePrefix());
+    const id = await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+    const { projection, lines } = openRegistry(ctx, stream);
+    await projection.whenReady();
+    await ctx.redis.rename(stream, `${stream}:aside`);
+    await ctx.redis.set(stream, 'not a stream');
+    await waitFor(
+      'the projection to fail',
+      () => projection.status,
+      (status) => status === 'failed',
+    );
+    assert.match(projection.reason ?? '', /WRONGTYPE/);
+    assert.ok(projection.failures >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Tried again about every 200 ms, not in a tight loop, and each try is one line, not a flood.
+    assert.ok(projection.failures <= 10, `failures: ${projection.failures}`);
+    assert.ok(lines.filter((line) => line.level !== 'info').length <= 12, `${lines.length} lines`);
+    // The operator puts the stream back: the projection carries on from where it was.
+    await ctx.redis.del(stream);
+    await ctx.redis.rename(`${stream}:aside`, stream);
+    await waitFor(
+      'the projection to be live again',
+      () => projection.status,
+      (status) => status === 'live',
+    );
+    assert.is(projection.position, id);
+    const next = await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
+    assert.ok(await projection.waitForPosition(next, 5_000));
+  },
+);
+
+/** A JSON document nested `depth` deep, about `bytes` long: expensive to parse, cheap to judge by size. */
+function nested(bytes: number): string {
+  const depth = Math.floor(bytes / 2);
+  return `${'['.repeat(depth)}${']'.repeat(depth)}`;
+}
+
+hostile('huge entries are judged by their size and skipped unparsed; what follows is applied', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  await appendEvent(ctx.redis, stream, accountEvents, registered('before'));
+  for (let i = 0; i < 5; i++) {
+    await ctx.redis.xadd(stream, '*', 'type', 'AccountRegistered', 'v', '1', 'data', nested(10 * 1024 * 1024));
+  }
+  await appendEvent(ctx.redis, stream, accountEvents, registered('after'));
+  const { projection, registry, lines } = openRegistry(ctx, stream);
+  await projection.whenReady();
+  assert.equal([...registry.accounts.keys()], ['before', 'after']);
+  assert.is(projection.skipped, 5);
+  const reasons = lines.filter((line) => line.msg.startsWith('skipped stream entry')).map((line) => line.obj.kind);
+  assert.equal(reasons, ['too-large', 'too-large', 'too-large', 'too-large', 'too-large']);
+});
+
+hostile('100,000 garbage entries: every one counted, a few dozen log lines', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  for (let chunk = 0; chunk < 10; chunk++) {
+    const pipeline = ctx.redis.pipeline();
+    for (let i = 0; i < 10_000; i++) pipeline.xadd(stream, '*', 'hello', 'world');
+    await pipeline.exec();
+  }
+  const last = await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+  const { projection, registry, lines } = openRegistry(ctx, stream);
+  await projection.whenReady();
+  assert.ok(await projection.waitForPosition(last, 5_000));
+  assert.is(projection.skipped, 100_000);
+  assert.ok(registry.accounts.has('john-account'));
+  const skipLines = lines.filter((line) => line.msg.startsWith('skipped'));
+  assert.is(skipLines.filter((line) => line.obj.id !== undefined).length, SKIPS_LOGGED_PER_KIND);
+  assert.ok(skipLines.length < 100, `${skipLines.length} lines about skipped entries`);
+  const counted = skipLines.reduce((sum, line) => sum + (typeof line.obj.count === 'number' ? line.obj.count : 1), 0);
+  assert.is(counted, 100_000, 'the lines still add up to every skipped entry');
+});
+
+hostile.run();

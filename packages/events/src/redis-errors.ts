@@ -1,0 +1,14 @@
+/**
+ * Which Redis errors a retry can fix. A dropped connection, a Redis still loading its AOF or a
+ * cluster in the middle of a failover pass; a reply error such as WRONGTYPE (the key is no longer
+ * a stream) or "the stream has exhausted the last possible ID" comes back the same however often
+ * the command is sent: retrying it as if the connection had dropped only hides it.
+ */
+import { ReplyError } from 'ioredis';
+
+/** Reply errors that mean "not now": the server is busy, loading or changing roles. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MOVED|ASK)\b/;
+
+export function isPermanentRedisError(error: unknown): boolean {
+  return error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
+}

@@ -1,0 +1,70 @@
+/**
+ * Does a stream still hold what a reader consumed from it? Redis restarted on an empty or older
+ * volume may have been written to again before the reader looks, so its end alone proves
+ * nothing. A stream is continuous for a reader at `position` when:
+ *  - its incarnation marker is the one the reader adopted (the marker is lost with the data, and
+ *    whoever looks first after a loss creates a new one), and
+ *  - its last generated ID is not before `position`, and
+ *  - the entry at `position` is still there, or was removed on purpose: trimmed away (it is
+ *    before the first entry Redis records) or deleted (XDEL: it is not after the highest deleted ID).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { parseStreamInfo } from './event-store.ts';
+import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
+import { incarnationKey } from './stream-keys.ts';
+
+export interface ContinuityCheck {
+  /** The stream's incarnation now: the reader adopts it when `lost` is undefined. */
+  incarnation: string;
+  /** Why the stream no longer holds what the reader consumed, or undefined when it does. */
+  lost?: string;
+}
+
+/**
+ * Checks `stream` for a reader at `position` that adopted `incarnation` (undefined: not yet). A
+ * reply error (WRONGTYPE: the key is no longer a stream) is thrown as it is.
+ */
+export async function checkContinuity(
+  redis: Redis,
+  stream: string,
+  position: StreamId,
+  incarnation: string | undefined,
+): Promise<ContinuityCheck> {
+  const marker = incarnationKey(stream);
+  const consumed = position !== STREAM_START;
+  const pipeline = redis.pipeline().set(marker, randomUUID(), 'NX').get(marker).xinfo('STREAM', stream);
+  if (consumed) pipeline.xrange(stream, position, position, 'COUNT', 1);
+  const replies = (await pipeline.exec()) ?? [];
+  const reply = (i: number) => (replies[i] ?? [null, undefined]) as [Error | null, unknown];
+  const [, current] = reply(1);
+  const [infoError, info] = reply(2);
+  const entryReply = consumed ? reply(3) : undefined;
+  if (typeof current !== 'string') throw new Error(`GET ${marker} gave no incarnation`);
+  const verdict = (lost?: string): ContinuityCheck =>
+    lost ? { incarnation: current, lost } : { incarnation: current };
+  if (!consumed) return verdict();
+  if (incarnation !== undefined && current !== incarnation) {
+    return verdict(
+      `${stream} was created anew (its incarnation marker changed): Redis lost the data this service applied`,
+    );
+  }
+  if (infoError) {
+    if (/no such key/i.test(infoError.message)) return verdict(`${stream} is gone, with the entries up to ${position}`);
+    throw infoError;
+  }
+  if (entryReply?.[0]) throw entryReply[0];
+  const stored = parseStreamInfo(stream, info as unknown[]);
+  if (compareStreamIds(stored.lastGeneratedId, position) < 0) {
+    return verdict(`${stream} ends at ${stored.lastGeneratedId}, before ${position}, which this service applied`);
+  }
+  const present = (entryReply?.[1] as unknown[] | undefined)?.length === 1;
+  const trimmed = stored.length === 0 || compareStreamIds(position, stored.recordedFirstEntryId) < 0;
+  const deleted = compareStreamIds(position, stored.maxDeletedEntryId) <= 0;
+  if (!present && !trimmed && !deleted) {
+    return verdict(
+      `the entry ${position} of ${stream}, which this service applied, is gone (neither trimmed nor deleted)`,
+    );
+  }
+  return verdict();
+}
