@@ -1,7 +1,16 @@
 /** account-system's configuration. */
-import { millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
+import { millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
 
 export function readAccountSystemConfig(env: Record<string, string | undefined>) {
-  const vars = parseConfig({ ...serviceEnv, READ_WAIT_MAX_MS: millisecondsVar(2_000) }, env);
-  return { redisUrl: vars.REDIS_URL, port: vars.PORT, logLevel: vars.LOG_LEVEL, readWaitMaxMs: vars.READ_WAIT_MAX_MS };
+  const vars = parseConfig(
+    { ...serviceEnv, READ_WAIT_MAX_MS: millisecondsVar(2_000), SNAPSHOT_KEY: snapshotKeyVar },
+    env,
+  );
+  return {
+    redisUrl: vars.REDIS_URL,
+    port: vars.PORT,
+    logLevel: vars.LOG_LEVEL,
+    readWaitMaxMs: vars.READ_WAIT_MAX_MS,
+    snapshotKey: vars.SNAPSHOT_KEY,
+  };
 }

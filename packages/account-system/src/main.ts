@@ -1,11 +1,16 @@
 /** Wiring for account-system: config, the registry projection, HTTP. */
 import { startAccountsProjection } from '@microbank/events';
-import { registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
+import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
 import { createAccountSystemApp } from './app.ts';
 import { readAccountSystemConfig } from './config.ts';
 
 const { config, log, metrics } = serviceBasics('account-system', readAccountSystemConfig);
-const accounts = startAccountsProjection({ redisUrl: config.redisUrl, log, name: 'account-system' });
+const accounts = startAccountsProjection({
+  redisUrl: config.redisUrl,
+  log,
+  name: 'account-system',
+  snapshots: snapshotsSignedWith(config.snapshotKey, log),
+});
 registerProjectionMetrics(metrics, accounts.projection);
 
 await runService({

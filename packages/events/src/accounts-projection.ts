@@ -33,10 +33,11 @@ export interface AccountsProjectionOptions {
   batchSize?: number;
   blockMs?: number;
   /**
-   * Snapshot the registry in Redis and start from the snapshot (default), or always replay the
-   * whole stream (false). Every service keeping a registry shares one snapshot per format.
+   * Snapshot the registry in Redis, signed with `secret`, and start from the snapshot; or always
+   * replay the whole stream (false, the default). Every service keeping a registry shares one
+   * snapshot per format, so they must share the secret.
    */
-  snapshots?: boolean | { everyEntries?: number; maxAgeMs?: number };
+  snapshots?: false | { secret: string; everyEntries?: number; maxAgeMs?: number };
 }
 
 export function startAccountsProjection(options: AccountsProjectionOptions): AccountsProjection {
@@ -44,7 +45,7 @@ export function startAccountsProjection(options: AccountsProjectionOptions): Acc
   const redis = connectRedis(redisUrl, `${name}:commands`, log);
   const registry = createAccountsRegistry();
   const stream = options.stream ?? streamKey('accounts');
-  const snapshotOptions = options.snapshots ?? true;
+  const snapshotOptions = options.snapshots ?? false;
   const snapshots =
     snapshotOptions === false
       ? undefined
@@ -56,7 +57,7 @@ export function startAccountsProjection(options: AccountsProjectionOptions): Acc
           name,
           capture: () => registrySnapshotState(registry),
           restore: (state) => restoreRegistry(registry, state),
-          ...(snapshotOptions === true ? {} : snapshotOptions),
+          ...snapshotOptions,
         });
   const projection = startProjection<AccountEvent>({
     name,

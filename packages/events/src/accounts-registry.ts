@@ -1,5 +1,5 @@
 /** The registry: every account once, in the order of its first registration, with where it answers. */
-import { ACCOUNT_NAME_PATTERN, type AccountEvent } from './account-events.ts';
+import { type AccountEvent, accountName, serviceUrl } from './account-events.ts';
 import { isStreamId, type StreamId } from './stream-id.ts';
 
 export interface RegisteredAccount {
@@ -46,10 +46,11 @@ export function accountNames(registry: AccountsRegistry): string[] {
 }
 
 /**
- * The format of the registry's snapshot. Bump it whenever the state or applyAccountEvent changes
- * meaning: snapshots of another format are then ignored and rebuilt from the stream.
+ * The format of the registry's snapshot. Bump it whenever the state, how it is signed or
+ * applyAccountEvent changes meaning: snapshots of another format are then ignored and rebuilt
+ * from the stream. (2: signed with an HMAC, positions per stream.)
  */
-export const REGISTRY_SNAPSHOT_FORMAT = 1;
+export const REGISTRY_SNAPSHOT_FORMAT = 2;
 
 /** The registry as its snapshot stores it: `[[name, url, firstRegisteredAt], ...]` in first-registration order. */
 export function registrySnapshotState(registry: AccountsRegistry): string {
@@ -60,7 +61,8 @@ export function registrySnapshotState(registry: AccountsRegistry): string {
 
 /**
  * Replaces the registry's accounts with those of a snapshot's state. Throws, leaving the registry
- * as it was, when the state is not one registrySnapshotState could have written.
+ * as it was, when the state is not one registrySnapshotState could have written: every row must
+ * pass the schema of the registration it came from (a DNS label, an http(s) URL).
  */
 export function restoreRegistry(registry: AccountsRegistry, state: string): void {
   const rows: unknown = JSON.parse(state);
@@ -69,13 +71,14 @@ export function restoreRegistry(registry: AccountsRegistry, state: string): void
   for (const row of rows as unknown[]) {
     if (!Array.isArray(row) || row.length !== 3) throw new Error('an account is not [name, url, firstRegisteredAt]');
     const [name, url, firstRegisteredAt] = row as unknown[];
-    if (typeof name !== 'string' || !ACCOUNT_NAME_PATTERN.test(name)) throw new Error('an account name is invalid');
-    if (typeof url !== 'string' || url === '') throw new Error(`the url of ${name} is invalid`);
+    if (!accountName.safeParse(name).success) throw new Error('an account name is invalid');
+    if (!serviceUrl.safeParse(url).success) throw new Error(`the url of ${String(name)} is not an http(s) URL`);
     if (typeof firstRegisteredAt !== 'string' || !isStreamId(firstRegisteredAt)) {
       throw new Error(`the first registration of ${name} is not a stream ID`);
     }
-    if (accounts.has(name)) throw new Error(`${name} is listed twice`);
-    accounts.set(name, { name, url, firstRegisteredAt });
+    const [account, where] = [name as string, url as string];
+    if (accounts.has(account)) throw new Error(`${account} is listed twice`);
+    accounts.set(account, { name: account, url: where, firstRegisteredAt });
   }
   registry.accounts.clear();
   for (const [name, account] of accounts) registry.accounts.set(name, account);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   readStream,
   recordingLog,
@@ -22,10 +23,15 @@ import {
 } from './accounts-registry.ts';
 import { decodeEntry, encodeEvent } from './event-catalog.ts';
 import { appendEvent } from './event-store.ts';
-import { checksumOf, redisSnapshots } from './projection-snapshots.ts';
+import { redisSnapshots, snapshotHmac } from './projection-snapshots.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { compareStreamIds, type StreamId } from './stream-id.ts';
 import { snapshotKey, streamKey } from './stream-keys.ts';
+
+/** The services' secret in these tests; a forger does not have it. */
+const SECRET = 'a-test-secret-of-at-least-32-characters';
+const sign = (positions: string, state: string) =>
+  snapshotHmac(SECRET, String(REGISTRY_SNAPSHOT_FORMAT), positions, state);
 
 interface Context {
   redisServer: TestRedis;
@@ -93,7 +99,7 @@ const contents = (registry: AccountsRegistry) => [...registry.accounts.values()]
 function openRegistry(
   ctx: Context,
   stream: string,
-  snapshotting: boolean | { everyEntries?: number; maxAgeMs?: number } = true,
+  snapshotting: false | { everyEntries?: number; maxAgeMs?: number } = {},
 ) {
   const { log, lines } = recordingLog();
   const accounts = startAccountsProjection({
@@ -102,7 +108,7 @@ function openRegistry(
     name: 'test',
     stream,
     batchSize: 50,
-    snapshots: snapshotting,
+    snapshots: snapshotting === false ? false : { secret: SECRET, ...snapshotting },
   });
   ctx.opened.push(accounts);
   return { accounts, lines };
@@ -114,6 +120,7 @@ function storeSnapshot(ctx: Context, stream: string, registry: AccountsRegistry,
     redis: ctx.redis,
     key: snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT),
     format: REGISTRY_SNAPSHOT_FORMAT,
+    secret: SECRET,
     log: recordingLog().log,
     name: 'test',
     capture: () => registrySnapshotState(registry),
@@ -189,39 +196,70 @@ const spoiled: Array<[string, (key: string, stream: string, ids: StreamId[]) => 
   [
     'a corrupt state',
     (key, _stream, _ids) => snapshotRedis.hset(key, 'state', '[["account-0","http://x","1-0"]]'),
-    /checksum does not match/,
+    /HMAC does not match/,
   ],
   [
     'a corrupt position',
     (key, stream, ids) => snapshotRedis.hset(key, 'positions', JSON.stringify({ [stream]: ids[5] })),
-    /checksum/,
+    /HMAC does not match/,
   ],
   [
     'a position that is not an ID',
     async (key, stream) => {
       const state = (await snapshotRedis.hget(key, 'state')) ?? '';
       const positions = JSON.stringify({ [stream]: 'later' });
-      await snapshotRedis.hset(key, 'positions', positions, 'checksum', checksumOf('1', positions, state));
+      await snapshotRedis.hset(key, 'positions', positions, 'hmac', sign(positions, state));
     },
     /not a stream ID/,
   ],
-  ['no checksum', (key) => snapshotRedis.hdel(key, 'checksum'), /checksum does not match/],
-  ['another format', (key) => snapshotRedis.hset(key, 'format', '2'), /of format 2; this code reads 1/],
+  ['no HMAC', (key) => snapshotRedis.hdel(key, 'hmac'), /HMAC does not match/],
+  ['another format', (key) => snapshotRedis.hset(key, 'format', '1'), /of format 1; this code reads 2/],
+  [
+    'a forged state and a checksum recomputed as the format before HMACs did (sha256)',
+    async (key) => {
+      const positions = (await snapshotRedis.hget(key, 'positions')) ?? '';
+      const state = '[["account-0","javascript:alert(1)","1-0"]]';
+      const sha = createHash('sha256').update(`2\n${positions}\n`).update(state).digest('hex');
+      await snapshotRedis.hset(key, 'state', state, 'hmac', sha, 'checksum', sha);
+    },
+    /HMAC does not match/,
+  ],
+  [
+    'a state signed with another secret',
+    async (key) => {
+      const positions = (await snapshotRedis.hget(key, 'positions')) ?? '';
+      const state = '[["account-0","http://x","1-0"]]';
+      const forged = snapshotHmac('a-guess-of-what-the-secret-might-be!!', '2', positions, state);
+      await snapshotRedis.hset(key, 'state', state, 'hmac', forged);
+    },
+    /HMAC does not match/,
+  ],
   [
     'a position past the end of the stream (Redis lost data)',
     async (key, stream) => {
       const state = await snapshotRedis.hget(key, 'state');
       const positions = JSON.stringify({ [stream]: '99999999999999-0' });
-      await snapshotRedis.hset(key, 'positions', positions, 'checksum', checksumOf('1', positions, state ?? ''));
+      await snapshotRedis.hset(key, 'positions', positions, 'hmac', sign(positions, state ?? ''));
     },
     /past the stream's end/,
   ],
+  ...['javascript:alert(1)', 'file:///etc/passwd', 'ftp://x/y'].map(
+    (url): [string, (key: string) => Promise<unknown>, RegExp] => [
+      `a correctly signed state whose URL is ${url}`,
+      async (key) => {
+        const positions = (await snapshotRedis.hget(key, 'positions')) ?? '';
+        const state = JSON.stringify([['account-0', url, '1-0']]);
+        await snapshotRedis.hset(key, 'state', state, 'hmac', sign(positions, state));
+      },
+      /state does not read: the url of account-0 is not an http\(s\) URL/,
+    ],
+  ),
   [
-    'a state that does not read, with a checksum that matches',
+    'a state that does not read, correctly signed',
     async (key) => {
       const positions = (await snapshotRedis.hget(key, 'positions')) ?? '';
       const state = '[["Not A DNS Label","http://x","1-0"]]';
-      await snapshotRedis.hset(key, 'state', state, 'checksum', checksumOf('1', positions, state));
+      await snapshotRedis.hset(key, 'state', state, 'hmac', sign(positions, state));
     },
     /state does not read: an account name is invalid/,
   ],

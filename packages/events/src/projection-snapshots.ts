@@ -1,16 +1,19 @@
 /**
  * Snapshots of a projection in Redis, so that a restart replays only what came after them. The
- * streams stay the source of truth: a snapshot that is missing, corrupt, of another format or
- * ahead of a stream is ignored (and logged), and the projection replays from the start.
+ * streams stay the source of truth: a snapshot that is missing, forged or corrupt, of another
+ * format or ahead of a stream is ignored (and logged), and the projection replays from the start.
+ * Whoever can write to Redis could write a snapshot; only the services hold the secret its HMAC
+ * is keyed with, so a snapshot they did not write is not loaded. (The owner's restore still
+ * checks every row against the schema of the events it came from.)
  *
  * A snapshot is one hash, written in one HSET:
  *   format     the state's format; another one is not read
  *   positions  {"<stream>": "<ID of the last entry the state includes>", ...} as JSON
  *   state      the projection's state, as its owner encodes it
- *   checksum   sha256 of format, positions and state
+ *   hmac       HMAC-SHA256 of format, positions and state, keyed with the services' secret
  *   writtenAt  when, for people reading it with redis-cli
  */
-import { createHash } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { errorMessage } from './errors.ts';
 import type { Log } from './log.ts';
@@ -39,6 +42,8 @@ export interface RedisSnapshotsOptions {
   redis: Redis;
   key: string;
   format: number;
+  /** The secret the HMAC is keyed with (SNAPSHOT_KEY): the same in every service that shares the snapshot. */
+  secret: string;
   log: Log;
   /** Names the projection in logs. */
   name: string;
@@ -50,11 +55,18 @@ export interface RedisSnapshotsOptions {
   maxAgeMs?: number;
 }
 
-const FIELDS = ['format', 'positions', 'checksum', 'state'] as const;
-type Stored = [format: string | null, positions: string | null, checksum: string | null, state: string | null];
+const FIELDS = ['format', 'positions', 'hmac', 'state'] as const;
+type Stored = [format: string | null, positions: string | null, hmac: string | null, state: string | null];
 
-export function checksumOf(format: string, positions: string, state: string): string {
-  return createHash('sha256').update(`${format}\n${positions}\n`).update(state).digest('hex');
+/** The snapshot's signature: HMAC-SHA256, hex, over its format, positions and state. */
+export function snapshotHmac(secret: string, format: string, positions: string, state: string): string {
+  return createHmac('sha256', secret).update(`${format}\n${positions}\n`).update(state).digest('hex');
+}
+
+/** Compares in constant time, so the comparison tells nothing about how close a forgery came. */
+function sameHmac(stored: string | null, expected: string): boolean {
+  if (stored === null || stored.length !== expected.length) return false;
+  return timingSafeEqual(Buffer.from(stored), Buffer.from(expected));
 }
 
 /** The positions a snapshot's field holds, or a reason they cannot be read. */
@@ -83,10 +95,11 @@ export function redisSnapshots(options: RedisSnapshotsOptions): ProjectionSnapsh
     stored: Stored,
     endOf: (stream: string) => Promise<StreamId>,
   ): Promise<Map<string, StreamId> | string> {
-    const [storedFormat, positionsText, checksum, state] = stored;
+    const [storedFormat, positionsText, hmac, state] = stored;
     if (storedFormat !== format) return `it is of format ${storedFormat ?? 'none'}; this code reads ${format}`;
-    if (state === null || positionsText === null || checksum !== checksumOf(format, positionsText, state)) {
-      return 'its checksum does not match';
+    if (state === null || positionsText === null) return 'it has no state or no positions';
+    if (!sameHmac(hmac, snapshotHmac(options.secret, format, positionsText, state))) {
+      return 'its HMAC does not match: not written with this secret, or changed since';
     }
     const positions = parsePositions(positionsText);
     if (typeof positions === 'string') return positions;
@@ -131,7 +144,7 @@ export function redisSnapshots(options: RedisSnapshotsOptions): ProjectionSnapsh
       await redis.hset(key, {
         format,
         positions: positionsText,
-        checksum: checksumOf(format, positionsText, state),
+        hmac: snapshotHmac(options.secret, format, positionsText, state),
         state,
         writtenAt: new Date().toISOString(),
       });

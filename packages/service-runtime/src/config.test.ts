@@ -1,6 +1,6 @@
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { ConfigError, millisecondsVar, parseConfig, serviceEnv } from './config.ts';
+import { ConfigError, millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from './config.ts';
 
 const config = testSuite('config from the environment');
 
@@ -49,6 +49,24 @@ config('a missing or bad PORT is named', () => {
 config('every bad variable is listed at once', () => {
   const message = problem({ PORT: 'x', LOG_LEVEL: 'loud', READ_WAIT_MAX_MS: '0' });
   for (const name of ['REDIS_URL', 'PORT', 'LOG_LEVEL', 'READ_WAIT_MAX_MS']) assert.ok(message.includes(name), message);
+});
+
+config('a bad REDIS_URL is named without its password; a bad SNAPSHOT_KEY without its value', () => {
+  const url = problem({ ...good, REDIS_URL: 'redis://:hunter2-secret@host:notaport' });
+  assert.match(url, /REDIS_URL must look like redis:\/\//);
+  assert.not.match(url, /hunter2/);
+  assert.match(url, /redis:\/\/\*\*\*@host/);
+  const key = (() => {
+    try {
+      parseConfig({ ...serviceEnv, SNAPSHOT_KEY: snapshotKeyVar }, { ...good, SNAPSHOT_KEY: 'short-secret' });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  })();
+  assert.match(key, /SNAPSHOT_KEY must be at least 32 characters/);
+  assert.match(key, /got 12 characters, not shown/);
+  assert.not.match(key, /short-secret/);
 });
 
 config.run();

@@ -38,6 +38,21 @@ export const millisecondsVar = (fallback: number) =>
     .transform(Number)
     .default(fallback);
 
+/** The shortest SNAPSHOT_KEY taken: 32 characters (e.g. `openssl rand -hex 32` gives 64). */
+export const SNAPSHOT_KEY_MIN_LENGTH = 32;
+
+/**
+ * SNAPSHOT_KEY: the secret snapshots are signed with (an HMAC). Optional: without it the services
+ * neither write nor read snapshots and always replay the streams.
+ */
+export const snapshotKeyVar = z
+  .string()
+  .min(SNAPSHOT_KEY_MIN_LENGTH, `must be at least ${SNAPSHOT_KEY_MIN_LENGTH} characters (a random secret)`)
+  .optional();
+
+/** Variables whose values are never printed, not even in a configuration error. */
+const SECRETS = new Set(['SNAPSHOT_KEY']);
+
 /** The variables every service reads. */
 export const serviceEnv = {
   REDIS_URL: redisUrlVar,
@@ -54,12 +69,22 @@ export function parseConfig<Shape extends z.ZodRawShape>(
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'environment');
-    const value = env[name];
-    const shown =
-      value === undefined ? '' : ` (got ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)})`;
-    return `${name} ${issue.message}${shown}`;
+    return `${name} ${issue.message}${shownValue(name, env[name])}`;
   });
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+/** What a configuration error may quote of a value: nothing of a secret, no password of a URL. */
+function shownValue(name: string, value: string | undefined): string {
+  if (value === undefined) return '';
+  if (SECRETS.has(name)) return ` (got ${value.length} characters, not shown)`;
+  const clipped = withoutPassword(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  return ` (got ${JSON.stringify(clipped)})`;
+}
+
+/** A URL's user-info replaced by "***" (anything that looks like one, parseable or not). */
+export function withoutPassword(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1***@');
 }
 
 /** For a service's main: runs `read`, and on a ConfigError prints it and exits 1 instead of throwing. */

@@ -26,3 +26,12 @@ export function serviceBasics<Config extends { logLevel: string }>(
   const name = nameOf(config);
   return { config, log: createLogger(name, config.logLevel), metrics: createMetrics(name) };
 }
+
+/** The snapshot option of a projection: signed with SNAPSHOT_KEY, or off (and said so) without one. */
+export function snapshotsSignedWith(snapshotKey: string | undefined, log: Logger): false | { secret: string } {
+  if (snapshotKey === undefined) {
+    log.info({}, 'SNAPSHOT_KEY is not set: no snapshots; every start replays the streams');
+    return false;
+  }
+  return { secret: snapshotKey };
+}

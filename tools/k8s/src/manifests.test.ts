@@ -68,6 +68,7 @@ rendered('kubectl kustomize k8s renders the objects and names of the seed', () =
       'Role/microbank-chaos-monkey',
       'RoleBinding/microbank-chaos-monkey',
       'Secret/microbank-redis',
+      'Secret/microbank-snapshot-key',
       'Service/microbank-account-system',
       'Service/microbank-balance',
       'Service/microbank-john-account',
@@ -664,6 +665,8 @@ realPassword('an overlay outside the repo replaces the Secret and everything sti
   try {
     const password = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
     writeFileSync(join(overlay, 'redis-password.txt'), password);
+    const snapshotKey = 'f'.repeat(64);
+    writeFileSync(join(overlay, 'snapshot-key.txt'), snapshotKey);
     // The overlay of the README, pointing at this checkout.
     const readme = readFileSync(join(k8sDir, 'README.md'), 'utf8');
     const block = /```yaml\n(# kustomization\.yaml of your overlay[\s\S]*?)```/.exec(readme)?.[1];
@@ -672,10 +675,10 @@ realPassword('an overlay outside the repo replaces the Secret and everything sti
     writeFileSync(join(overlay, 'kustomization.yaml'), block.replace('../microbank/k8s', relative(overlay, k8sDir)));
     const objects = renderKustomization(overlay);
     assert.equal(checkManifests(objects), []);
-    const secrets = objects.filter((o) => o.kind === 'Secret');
-    assert.is(secrets.length, 1);
-    assert.is(Buffer.from((secrets[0] as Json).data.password, 'base64').toString(), password);
-    assert.is((secrets[0] as Json).metadata.name, 'microbank-redis');
+    const secret = (name: string) => get(objects, 'Secret', name);
+    assert.is(objects.filter((o) => o.kind === 'Secret').length, 2);
+    assert.is(Buffer.from(secret('microbank-redis').data.password, 'base64').toString(), password);
+    assert.is(Buffer.from(secret('microbank-snapshot-key').data.key, 'base64').toString(), snapshotKey);
   } finally {
     rmSync(overlay, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { removeStackFiles } from './pid-files.ts';
 import { freePortOrExplain, waitUntilReady } from './readiness.ts';
 import { redisRunner } from './redis-runner.ts';
 import { componentsOf, planStack, SettingsError, serviceUrl, stackSettings, writePlan } from './stack-plan.ts';
+import { stackSecrets } from './stack-secrets.ts';
 import { type Say, type Supervised, serviceRunner, supervise } from './supervisor.ts';
 
 const { values: flags } = parseArgs({ options: { 'from-sources': { type: 'boolean', default: false } } });
@@ -63,6 +64,7 @@ if (!fromSources) {
   say('stack', `built the services' bundles in ${Math.round(performance.now() - started)} ms`);
 }
 writePlan(plan);
+const secrets = stackSecrets(dataDir);
 
 const services: Supervised[] = [];
 let redis: Supervised | undefined;
@@ -91,7 +93,7 @@ redis = supervise('redis', redisRunner(plan.redisPort, join(dataDir, 'redis'), s
 const start = (name: string) => {
   const spec = plan.services.find((candidate) => candidate.name === name);
   if (!spec) throw new Error(`the stack plan has no ${name}`);
-  services.push(supervise(name, serviceRunner(spec, fromSources, say), dataDir, say));
+  services.push(supervise(name, serviceRunner(spec, secrets, fromSources, say), dataDir, say));
   return spec;
 };
 // The seed's body lists john before mary: mary starts once john has registered.

@@ -84,15 +84,20 @@ export function entryOf(spec: ServiceSpec, fromSources: boolean): string {
   return fromSources ? `packages/${spec.program}/src/main.ts` : `packages/${spec.program}/dist/main.mjs`;
 }
 
-/** Runs a service's program under Node, its output prefixed with its name. */
-export function serviceRunner(spec: ServiceSpec, fromSources: boolean, say: Say): Runner {
+/** Runs a service's program under Node (with `secrets` added to its environment), its output prefixed with its name. */
+export function serviceRunner(
+  spec: ServiceSpec,
+  secrets: Record<string, string>,
+  fromSources: boolean,
+  say: Say,
+): Runner {
   const entry = entryOf(spec, fromSources);
   return {
     async launch() {
       // The trailing name is ignored by the service; it lets `pnpm kill` recognise the process.
       const child = spawnNode(entry, {
         args: [spec.name],
-        env: spec.env,
+        env: { ...spec.env, ...secrets },
         inheritEnv: true,
         // Its own process group: Ctrl-C reaches the stack only, which stops services before Redis.
         detached: true,
