@@ -1,13 +1,130 @@
-/** Asks an account's own service for its balance, with a deadline. */
+/**
+ * Asks an account's own service for its balance, and nothing more: an allowed URL only
+ * (account-url-policy.ts), no redirect followed, at most a few hundred bytes read, one deadline
+ * over the whole exchange (connect, headers, body), kept-alive connections. Asks to one account
+ * are limited in number; beyond that they wait in a bounded queue, and beyond the queue they are
+ * refused at once (Busy) rather than piling up in memory.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 
 const balanceReply = z.object({ balance: z.number().finite() });
 
-/** The balance, or a thrown Error saying why the account did not give one. */
-export async function fetchBalance(accountUrl: string, timeoutMs: number): Promise<number> {
-  const response = await fetch(new URL('/balance', accountUrl), { signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) throw new Error(`it answered HTTP ${response.status}`);
-  const reply = balanceReply.safeParse(await response.json());
-  if (!reply.success) throw new Error('its answer has no numeric balance');
-  return reply.data.balance;
+/** Why an account did not give its balance: for the log, never for the client. */
+export class AccountUnavailable extends Error {}
+
+/** Too many asks of one account (or in all) are in flight or waiting: refused without asking. */
+export class Busy extends Error {}
+
+export interface AccountClientOptions {
+  /** One deadline for the whole exchange. */
+  timeoutMs: number;
+  /** Asks in flight to one account at most... */
+  concurrency: number;
+  /** ...and waiting for one of those, at most. */
+  queue: number;
+  /** Asks in flight or waiting, over every account together, at most. */
+  maxTotal: number;
+  /** The largest answer read (a balance is a few dozen bytes). */
+  maxBodyBytes?: number;
+}
+
+export interface AccountClient {
+  balanceOf(account: string, url: URL): Promise<number>;
+  close(): void;
+}
+
+export function accountClient({
+  timeoutMs,
+  concurrency,
+  queue,
+  maxTotal,
+  maxBodyBytes = 1024,
+}: AccountClientOptions): AccountClient {
+  let total = 0;
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, maxSockets: concurrency }),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: concurrency }),
+  };
+  const limits = new Map<string, LimitFunction>();
+  const limitOf = (account: string) => {
+    let limit = limits.get(account);
+    if (!limit) {
+      limit = pLimit(concurrency);
+      limits.set(account, limit);
+    }
+    return limit;
+  };
+
+  function ask(url: URL): Promise<number> {
+    const agent = agents[url.protocol as keyof typeof agents];
+    if (!agent) return Promise.reject(new AccountUnavailable(`unsupported scheme ${url.protocol}`));
+    const client = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const request = client.request(
+        new URL('/balance', url),
+        { agent, signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          if (status !== 200) {
+            response.resume();
+            reject(
+              new AccountUnavailable(status >= 300 && status < 400 ? 'it redirected' : `it answered HTTP ${status}`),
+            );
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let bytes = 0;
+          response.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes > maxBodyBytes) {
+              request.destroy(new AccountUnavailable(`its answer is longer than ${maxBodyBytes} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('end', () => {
+            let json: unknown;
+            try {
+              json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              reject(new AccountUnavailable('its answer is not JSON'));
+              return;
+            }
+            const reply = balanceReply.safeParse(json);
+            if (reply.success) resolve(reply.data.balance);
+            else reject(new AccountUnavailable('its answer has no numeric balance'));
+          });
+          response.on('error', reject);
+        },
+      );
+      request.on('error', (error) =>
+        reject(
+          error instanceof AccountUnavailable
+            ? error
+            : new AccountUnavailable(error.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : error.message),
+        ),
+      );
+      request.end();
+    });
+  }
+
+  return {
+    balanceOf(account, url) {
+      const limit = limitOf(account);
+      if (limit.pendingCount >= queue) return Promise.reject(new Busy(`${account}: ${queue} asks already waiting`));
+      if (total >= maxTotal) return Promise.reject(new Busy(`${maxTotal} asks in flight or waiting`));
+      total++;
+      return limit(() => ask(url)).finally(() => {
+        total--;
+        if (limit.activeCount === 0 && limit.pendingCount === 0) limits.delete(account);
+      });
+    },
+    close() {
+      agents['http:'].destroy();
+      agents['https:'].destroy();
+    },
+  };
 }

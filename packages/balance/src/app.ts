@@ -2,20 +2,24 @@
  * balance's HTTP API: `GET /balance/:account` finds the account in balance's own registry
  * projection (the stream is the service directory) and asks that account's service.
  */
-import { type AccountsRegistry, accountName, errorMessage, type Projection } from '@microbank/events';
+import { type AccountsRegistry, accountName, type Projection } from '@microbank/events';
 import type { ServiceContext } from '@microbank/service-runtime';
-import { assertServing, getOnly, httpError, projectionServiceApp } from '@microbank/service-runtime';
+import { assertServing, getOnly, httpError, projectionServiceApp, withoutPassword } from '@microbank/service-runtime';
 import type { Hono } from 'hono';
-import { fetchBalance } from './account-client.ts';
+import { type AccountClient, AccountUnavailable, Busy } from './account-client.ts';
+import type { AccountDirectory } from './account-directory.ts';
+import { allowedAccountUrl, type UrlPattern } from './account-url-policy.ts';
 
 export interface BalanceAppOptions extends ServiceContext {
   registry: AccountsRegistry;
   projection: Projection;
-  accountTimeoutMs: number;
+  patterns: readonly UrlPattern[];
+  directory: AccountDirectory;
+  client: AccountClient;
 }
 
 export function createBalanceApp(options: BalanceAppOptions): Hono {
-  const { log, registry, projection, accountTimeoutMs } = options;
+  const { log, registry, projection, patterns, directory, client } = options;
   const app = projectionServiceApp(options);
 
   getOnly(app, '/balance/:account', async (c) => {
@@ -27,18 +31,28 @@ export function createBalanceApp(options: BalanceAppOptions): Hono {
     assertServing(projection);
     const account = registry.accounts.get(name.data);
     if (!account) throw httpError(404, `no account named ${name.data} has registered`, { account: name.data });
+    const url = allowedAccountUrl(patterns, account.name, await directory.urlOf(account.name, account.url));
     try {
-      const balance = await fetchBalance(account.url, accountTimeoutMs);
-      return c.json({ account: account.name, balance });
+      if (typeof url === 'string') throw new AccountUnavailable(`its registered URL is refused: ${url}`);
+      return c.json({ account: account.name, balance: await client.balanceOf(account.name, url) });
     } catch (error) {
-      const why =
-        error instanceof DOMException && error.name === 'TimeoutError'
-          ? `no answer within ${accountTimeoutMs} ms`
-          : errorMessage(error);
-      log.warn({ account: account.name, url: account.url, err: why }, 'account did not give its balance');
+      if (error instanceof Busy) {
+        throw httpError(
+          503,
+          `balance is busy asking account ${account.name}; try again shortly`,
+          { account: account.name },
+          { 'retry-after': '1' },
+        );
+      }
+      if (!(error instanceof AccountUnavailable)) throw error;
+      // The reason stays in the log: quoted to the client, it would make balance a port scanner.
+      log.warn(
+        { account: account.name, url: withoutPassword(account.url), err: error.message },
+        'account did not give its balance',
+      );
       throw httpError(
         503,
-        `account ${account.name} is not answering at ${account.url}: ${why}`,
+        `account ${account.name} did not give its balance`,
         { account: account.name },
         { 'retry-after': '1' },
       );

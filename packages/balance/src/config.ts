@@ -1,9 +1,38 @@
 /** balance's configuration. */
 import { millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
+import { z } from 'zod';
+import { parseUrlPatterns } from './account-url-policy.ts';
+
+const count = (fallback: number) =>
+  z
+    .string()
+    .regex(/^[1-9]\d{0,5}$/, 'must be a whole number 1-999999')
+    .transform(Number)
+    .default(fallback);
+
+const urlPatterns = z
+  .string()
+  .default('http://127.0.0.1:*')
+  .transform((text, ctx) => {
+    try {
+      return parseUrlPatterns(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 export function readBalanceConfig(env: Record<string, string | undefined>) {
   const vars = parseConfig(
-    { ...serviceEnv, ACCOUNT_TIMEOUT_MS: millisecondsVar(1_000), SNAPSHOT_KEY: snapshotKeyVar },
+    {
+      ...serviceEnv,
+      ACCOUNT_TIMEOUT_MS: millisecondsVar(1_000),
+      ACCOUNT_URL_PATTERN: urlPatterns,
+      ACCOUNT_CONCURRENCY: count(16),
+      ACCOUNT_QUEUE: count(64),
+      BALANCE_MAX_PENDING: count(1_024),
+      SNAPSHOT_KEY: snapshotKeyVar,
+    },
     env,
   );
   return {
@@ -11,6 +40,10 @@ export function readBalanceConfig(env: Record<string, string | undefined>) {
     port: vars.PORT,
     logLevel: vars.LOG_LEVEL,
     accountTimeoutMs: vars.ACCOUNT_TIMEOUT_MS,
+    accountUrlPatterns: vars.ACCOUNT_URL_PATTERN,
+    accountConcurrency: vars.ACCOUNT_CONCURRENCY,
+    accountQueue: vars.ACCOUNT_QUEUE,
+    maxPending: vars.BALANCE_MAX_PENDING,
     snapshotKey: vars.SNAPSHOT_KEY,
   };
 }
