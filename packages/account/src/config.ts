@@ -13,6 +13,10 @@ export interface AccountConfig {
   openingBalance: number;
   /** The longest wait between two registration attempts while Redis is away. */
   registrationRetryCapMs: number;
+  /** How often the account looks for its registration on the stream (and registers again when it is gone). */
+  registrationCheckMs: number;
+  /** How long this instance counts as alive without refreshing its presence. */
+  presenceTtlMs: number;
 }
 
 const accountEnv = {
@@ -25,6 +29,8 @@ const accountEnv = {
     .transform(Number)
     .default(100),
   REGISTRATION_RETRY_CAP_MS: millisecondsVar(2_000),
+  REGISTRATION_CHECK_MS: millisecondsVar(5_000),
+  PRESENCE_TTL_MS: millisecondsVar(6_000),
   HOSTNAME: z.string().optional(),
 };
 
@@ -58,5 +64,7 @@ export function readAccountConfig(env: Record<string, string | undefined>): Acco
     accountUrl: vars.ACCOUNT_URL,
     openingBalance: vars.OPENING_BALANCE,
     registrationRetryCapMs: vars.REGISTRATION_RETRY_CAP_MS,
+    registrationCheckMs: vars.REGISTRATION_CHECK_MS,
+    presenceTtlMs: vars.PRESENCE_TTL_MS,
   };
 }

@@ -1,24 +1,33 @@
-/** Wiring for one account's service: config, Redis, HTTP, then registration. */
+/** Wiring for one account's service: config, Redis, HTTP, then its registration and presence. */
 import { hostname } from 'node:os';
-import { closeRedis, connectRedis, type StreamId, streamKey } from '@microbank/events';
+import { closeRedis, connectRedis, streamKey } from '@microbank/events';
 import { runService, serviceBasics } from '@microbank/service-runtime';
+import { registerAccountMetrics } from './account-metrics.ts';
 import { createAccountApp } from './app.ts';
 import { readAccountConfig } from './config.ts';
-import { registerAccount } from './registration.ts';
+import { keepPresent, type Presence } from './presence-keeper.ts';
+import { type KeptRegistration, keepRegistered } from './registration.ts';
 
 const { config, log, metrics } = serviceBasics('account', readAccountConfig, (account) => account.account);
 const redis = connectRedis(config.redisUrl, `${config.account}:commands`, log);
 const stopping = new AbortController();
-let registeredAt: StreamId | undefined;
+let registration: KeptRegistration | undefined;
+let presence: Presence | undefined;
+registerAccountMetrics(
+  metrics,
+  () => registration,
+  () => presence,
+);
 
 const app = createAccountApp({
   log,
   metrics,
   openingBalance: config.openingBalance,
-  readiness: () =>
-    registeredAt
-      ? { ready: true }
-      : { ready: false, reason: 'not registered yet: waiting for Redis to take the registration' },
+  readiness: () => {
+    if (registration?.position !== undefined) return { ready: true };
+    const reason = registration?.problem ?? 'not registered yet: waiting for Redis to take the registration';
+    return { ready: false, reason };
+  },
 });
 
 const server = await runService({
@@ -27,25 +36,25 @@ const server = await runService({
   log,
   onStop: async () => {
     stopping.abort();
+    await registration?.done;
+    await presence?.leave();
     await closeRedis(redis);
   },
 });
 
-const registration = {
+const me = {
   account: config.account,
   url: config.accountUrl ?? `http://127.0.0.1:${server.port}`,
   instance: `${hostname()}/${process.pid}`,
 };
-try {
-  registeredAt = await registerAccount({
-    redis,
-    stream: streamKey('accounts'),
-    registration,
-    log,
-    retryCapMs: config.registrationRetryCapMs,
-    signal: stopping.signal,
-  });
-  log.info({ ...registration, position: registeredAt }, 'registered');
-} catch (error) {
-  if (!stopping.signal.aborted) throw error;
-}
+registration = keepRegistered({
+  redis,
+  stream: streamKey('accounts'),
+  registration: me,
+  log,
+  retryCapMs: config.registrationRetryCapMs,
+  checkEveryMs: config.registrationCheckMs,
+  failedRetryMs: 5_000,
+  signal: stopping.signal,
+});
+presence = keepPresent({ redis, ...me, ttlMs: config.presenceTtlMs, log, signal: stopping.signal });

@@ -1,8 +1,15 @@
-/** An account says "I am here" on every start: it appends AccountRegistered, retrying until Redis takes it. */
+/**
+ * An account says "I am here" on every start: it appends AccountRegistered, retrying until Redis
+ * takes it. Then it keeps checking, after every reconnect and now and then, that its
+ * registration is still on the stream, and registers again when it is not (Redis lost its data):
+ * otherwise a registry rebuilt from the stream would never list it again.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   accountEvents,
   appendEvent,
   errorMessage,
+  isPermanentRedisError,
   type Log,
   readyOrReconnect,
   retry,
@@ -27,7 +34,8 @@ export interface RegisterOptions {
 
 /**
  * Appends the registration; returns its stream position. While Redis is unreachable it retries
- * with capped, jittered exponential backoff. A retry after a lost reply may register twice: the
+ * with capped, jittered exponential backoff; an error no retry fixes (WRONGTYPE, a stream whose
+ * last ID is at its maximum) is thrown. A retry after a lost reply may register twice: the
  * registry applies registrations idempotently, so that is harmless.
  */
 export async function registerAccount({
@@ -49,8 +57,105 @@ export async function registerAccount({
       firstMs: 50,
       capMs: retryCapMs,
       signal,
+      retryable: (error) => !isPermanentRedisError(error),
       onFailure: (error, attempt) =>
         log.warn({ attempt: attempt + 1, err: errorMessage(error) }, 'registration not stored yet; retrying'),
     },
   );
+}
+
+export interface KeepRegisteredOptions extends RegisterOptions {
+  /** How often the registration is looked for on the stream. */
+  checkEveryMs: number;
+  /** How long to wait after an error no retry fixes before trying again. */
+  failedRetryMs: number;
+}
+
+export interface KeptRegistration {
+  /** The stream position of the registration in place; undefined until one is stored. */
+  readonly position: StreamId | undefined;
+  /** Why the registration cannot be stored (an error no retry fixes); undefined otherwise. */
+  readonly problem: string | undefined;
+  /** Registrations stored, the first included. */
+  readonly registrations: number;
+  /** Times storing it failed for a reason no retry fixes. */
+  readonly failures: number;
+  /** Resolves when the keeping has stopped (after `signal` aborted). */
+  readonly done: Promise<void>;
+}
+
+export function keepRegistered(options: KeepRegisteredOptions): KeptRegistration {
+  const { redis, stream, log, signal, checkEveryMs, failedRetryMs } = options;
+  let position: StreamId | undefined;
+  let problem: string | undefined;
+  let registrations = 0;
+  let failures = 0;
+  // A reconnect may be a Redis that came back without our registration: look at once.
+  let wake = new AbortController();
+  const onReady = () => wake.abort();
+  redis.on('ready', onReady);
+
+  async function register(): Promise<void> {
+    for (;;) {
+      try {
+        position = await registerAccount(options);
+        problem = undefined;
+        registrations++;
+        log.info({ ...options.registration, position }, 'registered');
+        return;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        failures++;
+        problem = `the registration cannot be stored: ${errorMessage(error)}`;
+        log.error({ err: errorMessage(error), retryInMs: failedRetryMs }, 'registration failed; not ready');
+        await sleep(failedRetryMs, undefined, { signal });
+      }
+    }
+  }
+
+  /** True when the registration is still on the stream; a failed look counts as "still there". */
+  async function stillRegistered(at: StreamId): Promise<boolean> {
+    try {
+      return (await redis.xrange(stream, at, at, 'COUNT', 1)).length === 1;
+    } catch {
+      return true;
+    }
+  }
+
+  const done = (async () => {
+    try {
+      await register();
+      for (;;) {
+        await sleep(checkEveryMs, undefined, { signal: AbortSignal.any([signal, wake.signal]) }).catch(() => {
+          signal.throwIfAborted();
+        });
+        wake = new AbortController();
+        if (position !== undefined && !(await stillRegistered(position))) {
+          log.warn({ position }, 'the registration is gone from the stream (Redis lost data?); registering again');
+          position = undefined;
+          await register();
+        }
+      }
+    } catch (error) {
+      if (!signal.aborted) log.error({ err: errorMessage(error) }, 'keeping the registration stopped unexpectedly');
+    } finally {
+      redis.off('ready', onReady);
+    }
+  })();
+
+  return {
+    get position() {
+      return position;
+    },
+    get problem() {
+      return problem;
+    },
+    get registrations() {
+      return registrations;
+    },
+    get failures() {
+      return failures;
+    },
+    done,
+  };
 }

@@ -33,3 +33,12 @@ export function snapshotKey(stream: string, projection: string, format: number):
 export function incarnationKey(stream: string): string {
   return key(stream, 'incarnation');
 }
+
+/**
+ * `microbank:presence:{john-account}`: who runs an account right now, a sorted set of its live
+ * instances scored by when each one's presence expires. Presence, not history: it is refreshed by
+ * the live processes and never replayed.
+ */
+export function presenceKey(account: string, prefix: string = KEY_PREFIX): string {
+  return key(prefix, 'presence', `{${account}}`);
+}

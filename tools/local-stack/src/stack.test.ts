@@ -109,7 +109,7 @@ stack('a registration typed in with redis-cli in the documented layout shows up'
     (reply) => reply.status !== 404,
   );
   assert.is(balance.status, 503);
-  assert.match(balance.body, /account bob-account is not answering/);
+  assert.match(balance.body, /account bob-account did not give its balance/);
 });
 
 stack('garbage typed in with redis-cli is skipped and counted; the service keeps answering', async () => {

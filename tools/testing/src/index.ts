@@ -1,6 +1,6 @@
 /** @microbank/testing: test helpers shared by every package (suites, a real Redis, bad-request sweeps). */
 
-export { REPO_ROOT, spawnNode, waitFor } from '@microbank/processes';
+export { type NodeProcess, REPO_ROOT, spawnNode, waitFor } from '@microbank/processes';
 export { freePort } from '@microbank/redis-runner';
 export * from './bad-requests.ts';
 export * from './read-stream.ts';

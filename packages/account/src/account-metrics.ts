@@ -1,0 +1,50 @@
+/** An account's own metrics: its registration and the instances alive under its name. */
+import type { ServiceMetrics } from '@microbank/service-runtime';
+import { Counter, Gauge } from 'prom-client';
+import type { Presence } from './presence-keeper.ts';
+import type { KeptRegistration } from './registration.ts';
+
+export function registerAccountMetrics(
+  { registry }: ServiceMetrics,
+  registration: () => KeptRegistration | undefined,
+  presence: () => Presence | undefined,
+): void {
+  const registers = [registry];
+  /** A Prometheus counter that follows one of the account's running totals. */
+  const totalOf = (name: string, help: string, read: () => number) => {
+    let seen = 0;
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const now = read();
+        this.inc(now - seen);
+        seen = now;
+      },
+    });
+  };
+  totalOf(
+    'microbank_account_registrations_total',
+    'Registrations appended by this instance (again after a loss)',
+    () => registration()?.registrations ?? 0,
+  );
+  totalOf(
+    'microbank_account_registration_failures_total',
+    'Times the registration could not be stored for a reason no retry fixes',
+    () => registration()?.failures ?? 0,
+  );
+  totalOf(
+    'microbank_account_duplicate_claims_total',
+    'Other live instances seen claiming this account',
+    () => presence()?.duplicateClaims ?? 0,
+  );
+  new Gauge({
+    name: 'microbank_account_live_instances',
+    help: 'Live instances of this account at the last presence refresh, this one included',
+    registers,
+    collect() {
+      this.set(presence()?.liveInstances ?? 0);
+    },
+  });
+}
