@@ -1,5 +1,5 @@
 /** account-system's configuration. */
-import { millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
+import { commonSettings, millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
 
 export function readAccountSystemConfig(env: Record<string, string | undefined>) {
   const vars = parseConfig(
@@ -7,9 +7,7 @@ export function readAccountSystemConfig(env: Record<string, string | undefined>)
     env,
   );
   return {
-    redisUrl: vars.REDIS_URL,
-    port: vars.PORT,
-    logLevel: vars.LOG_LEVEL,
+    ...commonSettings(vars),
     readWaitMaxMs: vars.READ_WAIT_MAX_MS,
     snapshotKey: vars.SNAPSHOT_KEY,
   };

@@ -1,5 +1,8 @@
 /** account-system under faults: Redis away at start, Redis losing its data, poison on the stream, SIGTERM under load. */
+import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import { accountEvents, encodeEvent, streamKey } from '@microbank/events';
 import { freePort, spawnNode, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
@@ -210,6 +213,53 @@ faults('SIGTERM under load: every request in flight gets its answer, then exit 0
     `every request answered: ${[...new Set(statuses)].join(', ')}`,
   );
   assert.ok(statuses.includes(503), 'waiting requests were in flight at SIGTERM');
+  assert.equal(await service.exited, { code: 0, signal: null });
+});
+
+faults('SIGTERM while a client holds a half-sent request: drained, closed, stop hooks run, exit 0', async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  const service = spawnNode('packages/account-system/src/main.ts', {
+    env: { REDIS_URL: ctx.redisServer.url, PORT: '0', SHUTDOWN_DRAIN_MS: '1000' },
+  });
+  const port = await service.port();
+  await service.logged('caught up; ready');
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.on('error', () => {});
+  // Headers and part of a body it promises to finish, and never does.
+  socket.write('GET /accounts HTTP/1.1\r\nHost: x\r\nX-Half: ');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const stoppedAt = Date.now();
+  service.child.kill('SIGTERM');
+  const exit = await service.exited;
+  assert.equal(exit, { code: 0, signal: null });
+  // The drain (1 s), not the grace period (over 10 s), decided when it ended.
+  assert.ok(Date.now() - stoppedAt < 8_000, `exited after ${Date.now() - stoppedAt} ms`);
+  await service.logged('closing connections still open after the drain');
+  await service.logged('stopped');
+  socket.destroy();
+});
+
+faults('SIGTERM in a burst of 1,000 requests: with a pause before closing, none is reset', async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  const service = spawnNode('packages/account-system/src/main.ts', {
+    env: { REDIS_URL: ctx.redisServer.url, PORT: '0', SHUTDOWN_DELAY_MS: '2000' },
+  });
+  const port = await service.port();
+  await service.logged('caught up; ready');
+  const ask = () =>
+    new Promise<string>((resolve) => {
+      const request = http.get({ host: '127.0.0.1', port, path: '/accounts', agent: false }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(String(response.statusCode)));
+      });
+      request.on('error', (error) => resolve(error.message));
+    });
+  const answers = Array.from({ length: 1_000 }, ask);
+  service.child.kill('SIGTERM');
+  const outcomes = await Promise.all(answers);
+  const failed = outcomes.filter((outcome) => outcome !== '200');
+  assert.equal(failed.length, 0, `${failed.length} of 1000 not answered: ${[...new Set(failed)].join(', ')}`);
   assert.equal(await service.exited, { code: 0, signal: null });
 });
 

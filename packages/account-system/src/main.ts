@@ -16,6 +16,7 @@ registerProjectionMetrics(metrics, accounts.projection);
 await runService({
   app: createAccountSystemApp({ log, metrics, ...accounts, readWaitMaxMs: config.readWaitMaxMs }),
   port: config.port,
+  shutdown: config.shutdown,
   log,
   onStop: () => accounts.close(),
 });

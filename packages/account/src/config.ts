@@ -1,12 +1,16 @@
 /** The account service's configuration: who it is, where it answers, where Redis is. */
 import { accountName } from '@microbank/events';
-import { ConfigError, millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
+import {
+  type CommonSettings,
+  ConfigError,
+  commonSettings,
+  millisecondsVar,
+  parseConfig,
+  serviceEnv,
+} from '@microbank/service-runtime';
 import { z } from 'zod';
 
-export interface AccountConfig {
-  redisUrl: string;
-  port: number;
-  logLevel: string;
+export interface AccountConfig extends CommonSettings {
   account: string;
   /** Where this account's service answers, as written in its registration; by default its own local port. */
   accountUrl: string | undefined;
@@ -57,9 +61,7 @@ export function readAccountConfig(env: Record<string, string | undefined>): Acco
     );
   }
   return {
-    redisUrl: vars.REDIS_URL,
-    port: vars.PORT,
-    logLevel: vars.LOG_LEVEL,
+    ...commonSettings(vars),
     account: name.data,
     accountUrl: vars.ACCOUNT_URL,
     openingBalance: vars.OPENING_BALANCE,

@@ -33,6 +33,7 @@ const app = createAccountApp({
 const server = await runService({
   app,
   port: config.port,
+  shutdown: config.shutdown,
   log,
   onStop: async () => {
     stopping.abort();

@@ -1,5 +1,5 @@
 /** balance's configuration. */
-import { millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
+import { commonSettings, millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
 import { z } from 'zod';
 import { parseUrlPatterns } from './account-url-policy.ts';
 
@@ -36,9 +36,7 @@ export function readBalanceConfig(env: Record<string, string | undefined>) {
     env,
   );
   return {
-    redisUrl: vars.REDIS_URL,
-    port: vars.PORT,
-    logLevel: vars.LOG_LEVEL,
+    ...commonSettings(vars),
     accountTimeoutMs: vars.ACCOUNT_TIMEOUT_MS,
     accountUrlPatterns: vars.ACCOUNT_URL_PATTERN,
     accountConcurrency: vars.ACCOUNT_CONCURRENCY,

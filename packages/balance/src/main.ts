@@ -32,6 +32,7 @@ await runService({
     client,
   }),
   port: config.port,
+  shutdown: config.shutdown,
   log,
   onStop: async () => {
     client.close();

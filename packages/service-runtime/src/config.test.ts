@@ -18,7 +18,14 @@ function problem(env: Record<string, string | undefined>): string {
 
 config('reads a good environment, with defaults', () => {
   const vars = parseConfig({ ...serviceEnv, READ_WAIT_MAX_MS: millisecondsVar(2000) }, good);
-  assert.equal(vars, { REDIS_URL: good.REDIS_URL, PORT: 8081, LOG_LEVEL: 'info', READ_WAIT_MAX_MS: 2000 });
+  assert.equal(vars, {
+    REDIS_URL: good.REDIS_URL,
+    PORT: 8081,
+    LOG_LEVEL: 'info',
+    SHUTDOWN_DELAY_MS: 0,
+    SHUTDOWN_DRAIN_MS: 5000,
+    READ_WAIT_MAX_MS: 2000,
+  });
 });
 
 config('accepts a password in REDIS_URL and rediss://', () => {

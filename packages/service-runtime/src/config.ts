@@ -53,12 +53,42 @@ export const snapshotKeyVar = z
 /** Variables whose values are never printed, not even in a configuration error. */
 const SECRETS = new Set(['SNAPSHOT_KEY']);
 
+/** A whole number of milliseconds, 0 allowed, with a default. */
+export const pauseVar = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,7}$/, 'must be a whole number of milliseconds, 0-9999999')
+    .transform(Number)
+    .default(fallback);
+
 /** The variables every service reads. */
 export const serviceEnv = {
   REDIS_URL: redisUrlVar,
   PORT: portVar,
   LOG_LEVEL: logLevelVar,
+  /** How long a stopping service keeps accepting connections (Kubernetes takes it out of the endpoints meanwhile). */
+  SHUTDOWN_DELAY_MS: pauseVar(0),
+  /** How long a stopping service waits for requests in flight before closing the connections left. */
+  SHUTDOWN_DRAIN_MS: pauseVar(5_000),
 };
+
+/** What every service's configuration holds, from serviceEnv's variables. */
+export function commonSettings(vars: {
+  REDIS_URL: string;
+  PORT: number;
+  LOG_LEVEL: string;
+  SHUTDOWN_DELAY_MS: number;
+  SHUTDOWN_DRAIN_MS: number;
+}) {
+  return {
+    redisUrl: vars.REDIS_URL,
+    port: vars.PORT,
+    logLevel: vars.LOG_LEVEL,
+    shutdown: { delayMs: vars.SHUTDOWN_DELAY_MS, drainMs: vars.SHUTDOWN_DRAIN_MS },
+  };
+}
+
+export type CommonSettings = ReturnType<typeof commonSettings>;
 
 /** Parses `env` with `shape`; throws a ConfigError listing each bad variable by name. */
 export function parseConfig<Shape extends z.ZodRawShape>(
