@@ -10,6 +10,9 @@ import { describeExit, type NodeProcess, spawnNode } from '@microbank/processes'
  */
 const READY_POLL_MS = 25;
 
+/** The bench's own key for signing snapshots: its Redis and everything in it are thrown away afterwards. */
+const BENCH_SNAPSHOT_KEY = 'bench-snapshot-key-thrown-away-with-its-redis';
+
 /**
  * Spawns the bundle and resolves once `/readyz` answers 200, with the ms that took from spawn.
  * The port comes from the service's `listening` log line (PORT=0).
@@ -21,7 +24,7 @@ export async function startAccountSystem(
   const started = performance.now();
   const loggedReady = new AbortController();
   const service = spawnNode(bundle, {
-    env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'info' },
+    env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'info', SNAPSHOT_KEY: BENCH_SNAPSHOT_KEY },
     onLine: (line) => {
       if (line.includes('"msg":"caught up; ready"')) loggedReady.abort();
     },
