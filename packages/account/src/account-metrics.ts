@@ -1,6 +1,6 @@
 /** An account's own metrics: its registration and the instances alive under its name. */
-import type { ServiceMetrics } from '@microbank/service-runtime';
-import { Counter, Gauge } from 'prom-client';
+import { followTotal, type ServiceMetrics } from '@microbank/service-runtime';
+import { Gauge } from 'prom-client';
 import type { Presence } from './presence-keeper.ts';
 import type { KeptRegistration } from './registration.ts';
 
@@ -10,20 +10,7 @@ export function registerAccountMetrics(
   presence: () => Presence | undefined,
 ): void {
   const registers = [registry];
-  /** A Prometheus counter that follows one of the account's running totals. */
-  const totalOf = (name: string, help: string, read: () => number) => {
-    let seen = 0;
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        const now = read();
-        this.inc(now - seen);
-        seen = now;
-      },
-    });
-  };
+  const totalOf = (name: string, help: string, read: () => number) => followTotal(registry, { name, help, read });
   totalOf(
     'microbank_account_registrations_total',
     'Registrations appended by this instance (again after a loss)',

@@ -23,6 +23,33 @@ export function createMetrics(service: string): ServiceMetrics {
 /** How long a scrape waits for Redis to tell the stream's end before leaving lag out. */
 const LAG_QUERY_TIMEOUT_MS = 500;
 
+/**
+ * A Prometheus counter that follows a running total kept elsewhere (a projection's applied
+ * entries, say): on each scrape it adds what the total grew by since the last one.
+ */
+export function followTotal(
+  registry: Registry,
+  {
+    name,
+    help,
+    read,
+    labels = {},
+  }: { name: string; help: string; read: () => number; labels?: Record<string, string> },
+): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    labelNames: Object.keys(labels),
+    registers: [registry],
+    collect() {
+      const now = read();
+      this.inc(labels, now - seen);
+      seen = now;
+    },
+  });
+}
+
 export function registerProjectionMetrics({ registry }: ServiceMetrics, projection: Projection): void {
   const labelNames = ['projection'] as const;
   const labels = { projection: projection.name };
@@ -54,21 +81,8 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
       this.set(labels, projection.status === 'diverged' ? 1 : 0);
     },
   });
-  /** A Prometheus counter that follows one of the projection's running totals. */
-  const totalOf = (name: string, help: string, read: () => number) => {
-    let seen = 0;
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        const now = read();
-        this.inc(labels, now - seen);
-        seen = now;
-      },
-    });
-  };
+  const totalOf = (name: string, help: string, read: () => number) =>
+    followTotal(registry, { name, help, read, labels });
   totalOf(
     'microbank_projection_applied_entries_total',
     'Stream entries applied to the projection',
