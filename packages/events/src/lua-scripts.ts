@@ -4,7 +4,7 @@
  * bundle's `scripts/` (the build copies them) when running a bundle.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** The text of a script file, found from the module (or bundle) at `base`. */
 export function scriptText(file: string, base: string | URL): string {
@@ -12,7 +12,7 @@ export function scriptText(file: string, base: string | URL): string {
 }
 
 /** Defines `file` (e.g. "read-range-capped-1.lua") on `redis` under `command`, once per connection. */
-export function defineScript(redis: Redis, command: string, file: string, base: string | URL): void {
+export function defineScript(redis: Redis | Cluster, command: string, file: string, base: string | URL): void {
   if (command in redis) return;
   const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
   if (!Number.isInteger(numberOfKeys)) throw new Error(`script ${file} does not say its number of keys`);

@@ -3,7 +3,7 @@
 /** Prefix of every key microbank owns. Tests pass their own prefix to stay out of each other's way. */
 export const KEY_PREFIX = 'microbank';
 
-/** The aggregate kinds that have a stream. One stream per kind. */
+/** The aggregate kinds that have one stream for all (a ledger is one stream per account: ledgerKey). */
 export type AggregateKind = 'accounts';
 
 /** Every key is its parts joined by ':', starting with a prefix. */
@@ -41,4 +41,49 @@ export function incarnationKey(stream: string): string {
  */
 export function presenceKey(account: string, prefix: string = KEY_PREFIX): string {
   return key(prefix, 'presence', `{${account}}`);
+}
+
+/**
+ * `microbank:ledger:{john-account}`: an account's ledger stream. The braces are a Redis Cluster
+ * hash tag: every key of one account (ledgerStateKey, ledgerStepsKey, the incarnation marker)
+ * lands in one slot, so a Lua script may touch them together; no key of two accounts ever does.
+ */
+export function ledgerKey(account: string, prefix: string = KEY_PREFIX): string {
+  return key(prefix, 'ledger', `{${account}}`);
+}
+
+/** `microbank:ledger:{john-account}:state`: the hash the ledger scripts keep (opened, balance). */
+export function ledgerStateKey(account: string, prefix: string = KEY_PREFIX): string {
+  return key(ledgerKey(account, prefix), 'state');
+}
+
+/**
+ * `microbank:ledger:{john-account}:steps`: every transfer step this ledger has seen and its
+ * outcome (`debit:<transfer>` -> `debited <entry ID>`, ...), kept forever: a step tried again
+ * returns its first outcome.
+ */
+export function ledgerStepsKey(account: string, prefix: string = KEY_PREFIX): string {
+  return key(ledgerKey(account, prefix), 'steps');
+}
+
+/** The account a ledger stream belongs to, or undefined when `stream` is no ledger key. */
+export function accountOfLedger(stream: string, prefix: string = KEY_PREFIX): string | undefined {
+  const head = `${prefix}:ledger:{`;
+  if (!stream.startsWith(head) || !stream.endsWith('}')) return undefined;
+  return stream.slice(head.length, -1);
+}
+
+/** `microbank:{transfers}`: the transfers stream, the saga's log; its hash tag is shared by the keys below. */
+export function transfersKey(prefix: string = KEY_PREFIX): string {
+  return key(prefix, '{transfers}');
+}
+
+/** `microbank:{transfers}:keys`: Idempotency-Key -> the transfer it made and the request's fingerprint. */
+export function transferKeysKey(prefix: string = KEY_PREFIX): string {
+  return key(transfersKey(prefix), 'keys');
+}
+
+/** `microbank:{transfers}:status`: transfer ID -> its status as JSON (what GET /transfers/:id answers). */
+export function transferStatusKey(prefix: string = KEY_PREFIX): string {
+  return key(transfersKey(prefix), 'status');
 }

@@ -2,6 +2,7 @@
 
 export { type NodeProcess, REPO_ROOT, spawnNode, waitFor } from '@microbank/processes';
 export { freePort } from '@microbank/redis-runner';
+export * from './assert-rejects.ts';
 export * from './bad-requests.ts';
 export * from './read-stream.ts';
 export * from './recording-log.ts';

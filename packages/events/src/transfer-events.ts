@@ -1,0 +1,52 @@
+/**
+ * The contracts of events on the transfers stream (`microbank:{transfers}`): the saga's log. A
+ * transfer is requested (by the API), then completed or rejected (by a processor).
+ */
+import { z } from 'zod';
+import { accountName } from './account-events.ts';
+import type { EventCatalog } from './event-catalog.ts';
+import { amount, transferId } from './ledger-events.ts';
+
+/** Why a transfer did not happen. */
+export const REJECTIONS = ['insufficient-funds', 'unknown-account', 'same-account'] as const;
+export type Rejection = (typeof REJECTIONS)[number];
+
+/** TransferRequested v1: someone asked for money to move; `key` is the Idempotency-Key it came with. */
+export const transferRequestedV1 = z.object({
+  transfer: transferId,
+  from: accountName,
+  to: accountName,
+  amount,
+  key: z.string().min(1).max(255),
+  requestedAt: z.iso.datetime({ offset: true }),
+});
+
+/** TransferCompleted v1: debited and credited; where, on each ledger. */
+export const transferCompletedV1 = z.object({
+  transfer: transferId,
+  debit: z.string().max(41),
+  credit: z.string().max(41),
+});
+
+/** TransferRejected v1: nothing moved (or what moved was given back, `refund` on the source ledger). */
+export const transferRejectedV1 = z.object({
+  transfer: transferId,
+  reason: z.enum(REJECTIONS),
+  refund: z.string().max(41).optional(),
+});
+
+export type TransferRequested = { type: 'TransferRequested'; data: z.infer<typeof transferRequestedV1> };
+export type TransferEvent =
+  | TransferRequested
+  | { type: 'TransferCompleted'; data: z.infer<typeof transferCompletedV1> }
+  | { type: 'TransferRejected'; data: z.infer<typeof transferRejectedV1> };
+
+export const transferEvents: EventCatalog<TransferEvent> = {
+  kind: 'transfers',
+  maxEntryBytes: 2 * 1024,
+  events: {
+    TransferRequested: { current: 1, versions: { 1: transferRequestedV1 } },
+    TransferCompleted: { current: 1, versions: { 1: transferCompletedV1 } },
+    TransferRejected: { current: 1, versions: { 1: transferRejectedV1 } },
+  },
+};

@@ -1,0 +1,99 @@
+/**
+ * One account's ledger as a projection: replay then tail, from a signed snapshot when there is a
+ * good one (as the registry does). The account's GET /balance answers from it.
+ */
+import {
+  closeRedis,
+  connectRedis,
+  decodeEntryBuffers,
+  type LedgerEvent,
+  type Log,
+  ledgerEvents,
+  ledgerKey,
+  type Projection,
+  redisSnapshots,
+  snapshotKey,
+  startProjection,
+} from '@microbank/events';
+import type { Redis } from 'ioredis';
+import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
+
+/** The format of a ledger's snapshot: bump it whenever Ledger or evolveLedger changes meaning. */
+export const LEDGER_SNAPSHOT_FORMAT = 1;
+
+export interface LedgerProjection {
+  ledger: Ledger;
+  projection: Projection;
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+export interface LedgerProjectionOptions {
+  redisUrl: string;
+  account: string;
+  log: Log;
+  /** Sign snapshots with `secret` and start from them; or always replay (false). */
+  snapshots: false | { secret: string; everyEntries?: number; maxAgeMs?: number };
+  prefix?: string;
+}
+
+export function ledgerSnapshotState(ledger: Ledger): string {
+  return JSON.stringify([ledger.opened, ledger.balance, ledger.lowest, ledger.events]);
+}
+
+/** Replaces `ledger` with a snapshot's state; throws, changing nothing, when the state does not read. */
+export function restoreLedger(ledger: Ledger, state: string): void {
+  const row: unknown = JSON.parse(state);
+  if (!Array.isArray(row) || row.length !== 4) throw new Error('the state is not [opened, balance, lowest, events]');
+  const [opened, balance, lowest, events] = row as unknown[];
+  if (typeof opened !== 'boolean') throw new Error('opened is not a boolean');
+  for (const [what, value] of [
+    ['balance', balance],
+    ['lowest', lowest],
+    ['events', events],
+  ] as const) {
+    if (!Number.isSafeInteger(value)) throw new Error(`${what} is not a whole number`);
+  }
+  if ((events as number) < 0 || (lowest as number) > (balance as number)) throw new Error('the numbers do not fit');
+  Object.assign(ledger, { opened, balance, lowest, events });
+}
+
+export function startLedgerProjection(options: LedgerProjectionOptions): LedgerProjection {
+  const { redisUrl, account, log, prefix } = options;
+  const name = `${account}:ledger`;
+  const redis = connectRedis(redisUrl, `${name}:commands`, log);
+  const stream = ledgerKey(account, prefix);
+  const ledger = emptyLedger();
+  const snapshots =
+    options.snapshots === false
+      ? undefined
+      : redisSnapshots({
+          redis,
+          key: snapshotKey(stream, 'ledger', LEDGER_SNAPSHOT_FORMAT),
+          format: LEDGER_SNAPSHOT_FORMAT,
+          log,
+          name,
+          capture: () => ledgerSnapshotState(ledger),
+          restore: (state) => restoreLedger(ledger, state),
+          ...options.snapshots,
+        });
+  const projection = startProjection<LedgerEvent>({
+    name,
+    streams: [stream],
+    redis,
+    tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
+    log,
+    decode: (_stream, fields) => decodeEntryBuffers(ledgerEvents, fields),
+    apply: (event, id) => evolveLedger(ledger, event, id),
+    snapshots,
+  });
+  return {
+    ledger,
+    projection,
+    redis,
+    async close() {
+      await projection.stop();
+      await closeRedis(redis);
+    },
+  };
+}
