@@ -5,7 +5,7 @@ import {
   startAccountsProjection,
   streamKey,
 } from '@microbank/events';
-import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { createLogger, createMetrics, POSITION_HEADER } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
   freePort,
@@ -17,7 +17,7 @@ import {
 } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { createAccountSystemApp, POSITION_HEADER } from './app.ts';
+import { createAccountSystemApp } from './app.ts';
 
 interface Context {
   redisServer: TestRedis;
@@ -115,7 +115,7 @@ accountSystem('a position the projection does not reach in time is a bounded 503
   assert.is(response.status, 503);
   assert.match(
     ((await response.json()) as { message: string }).message,
-    /has not reached position 99999999999999-0 within 100 ms/,
+    /not at position 99999999999999-0 within 100 ms/,
   );
 });
 

@@ -3,12 +3,10 @@
  * `?position=<stream ID>` (the ID an append returned) it first waits, bounded, until the
  * projection has applied that entry: read-your-writes.
  */
-import { type AccountsRegistry, accountNames, isStreamId, type Projection } from '@microbank/events';
+import { type AccountsRegistry, accountNames, type Projection } from '@microbank/events';
 import type { ServiceContext } from '@microbank/service-runtime';
-import { assertServing, getOnly, httpError, projectionServiceApp } from '@microbank/service-runtime';
+import { getOnly, POSITION_HEADER, projectionServiceApp, readAtPosition } from '@microbank/service-runtime';
 import type { Hono } from 'hono';
-
-export const POSITION_HEADER = 'x-microbank-position';
 
 export interface AccountSystemAppOptions extends ServiceContext {
   registry: AccountsRegistry;
@@ -34,22 +32,8 @@ export function createAccountSystemApp(options: AccountSystemAppOptions): Hono {
   const body = accountsBody(registry);
 
   getOnly(app, '/accounts', async (c) => {
-    const position = c.req.query('position');
-    if (position !== undefined && !isStreamId(position)) {
-      throw httpError(400, 'position must be a stream ID like 1732530000000-0, as returned by XADD', {
-        position: position.slice(0, 64),
-      });
-    }
-    assertServing(projection);
-    if (position !== undefined && !(await projection.waitForPosition(position, readWaitMaxMs))) {
-      throw httpError(
-        503,
-        `the registry has not reached position ${position} within ${readWaitMaxMs} ms (it is at ${projection.position})`,
-        { position: projection.position },
-        { 'retry-after': '1' },
-      );
-    }
-    return c.body(body(), 200, { 'content-type': 'application/json', [POSITION_HEADER]: projection.position });
+    const position = await readAtPosition(c, projection, readWaitMaxMs);
+    return c.body(body(), 200, { 'content-type': 'application/json', [POSITION_HEADER]: position });
   });
 
   return app;

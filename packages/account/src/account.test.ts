@@ -1,4 +1,6 @@
-import { accountEvents, decodeEntry, streamKey } from '@microbank/events';
+import { randomUUID } from 'node:crypto';
+import { accountEvents, decodeEntry, silentLog, streamKey } from '@microbank/events';
+import { credit, openLedger, startLedgerProjection } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
@@ -8,8 +10,10 @@ import {
   startTestRedis,
   type TestRedis,
   testSuite,
+  uniquePrefix,
   waitFor,
 } from '@microbank/testing';
+import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { createAccountApp } from './app.ts';
 
@@ -19,29 +23,75 @@ account.after(async (ctx) => {
   await ctx.redisServer?.dispose();
 });
 
-account('GET /balance answers the opening balance', async () => {
+/** The account's app over its real ledger projection, on a test Redis; the ledger opened with 100. */
+async function accountApp(redisServer: TestRedis) {
+  const prefix = uniquePrefix();
+  const redis = new Redis(redisServer.url);
+  await openLedger(redis, 'john-account', 100, prefix);
+  const ledger = startLedgerProjection({
+    redisUrl: redisServer.url,
+    account: 'john-account',
+    log: silentLog,
+    snapshots: false,
+    prefix,
+  });
+  await ledger.projection.whenReady();
   const app = createAccountApp({
     log: createLogger('john-account', 'silent'),
     metrics: createMetrics('john-account'),
-    openingBalance: 100,
+    ...ledger,
     readiness: () => ({ ready: true }),
+    readWaitMaxMs: 200,
   });
-  const response = await app.request('/balance');
-  assert.is(response.status, 200);
-  assert.is(await response.text(), '{"balance":100}');
+  return {
+    app,
+    redis,
+    prefix,
+    ledger,
+    close: async () => {
+      redis.disconnect();
+      await ledger.close();
+    },
+  };
+}
+
+account('GET /balance answers the ledger`s balance, and waits for a position it is given', async () => {
+  const redisServer = await startTestRedis();
+  const { app, redis, prefix, close } = await accountApp(redisServer);
+  try {
+    const response = await app.request('/balance');
+    assert.is(response.status, 200);
+    assert.is(await response.text(), '{"balance":100}');
+    const credited = await credit(
+      redis,
+      { transfer: randomUUID(), from: 'mary-account', to: 'john-account', amount: 5 },
+      '1-1',
+      prefix,
+    );
+    if (credited.outcome.kind !== 'credited') throw new Error('not credited');
+    const read = await app.request(`/balance?position=${credited.outcome.position}`);
+    assert.is(await read.text(), '{"balance":105}');
+    assert.is(read.headers.get('x-microbank-position'), credited.outcome.position);
+    assert.is((await app.request('/balance?position=99999999999999-0')).status, 503);
+    assert.is((await app.request('/balance?position=soon')).status, 400);
+  } finally {
+    await close();
+    await redisServer.dispose();
+  }
 });
 
 account('bad requests on every route get a 4xx JSON error', async () => {
-  const app = createAccountApp({
-    log: createLogger('john-account', 'silent'),
-    metrics: createMetrics('john-account'),
-    openingBalance: 100,
-    readiness: () => ({ ready: true }),
-  });
-  await assertBadRequestsRefused(
-    (path, init) => app.request(path, init),
-    ['/balance', '/healthz', '/readyz', '/metrics'],
-  );
+  const redisServer = await startTestRedis();
+  const { app, close } = await accountApp(redisServer);
+  try {
+    await assertBadRequestsRefused(
+      (path, init) => app.request(path, init),
+      ['/balance', '/healthz', '/readyz', '/metrics'],
+    );
+  } finally {
+    await close();
+    await redisServer.dispose();
+  }
 });
 
 account('started before Redis: not ready, retries, registers once Redis is up, then ready', async (ctx) => {

@@ -1,22 +1,42 @@
-/** The account's HTTP API: its balance, plus the endpoints every service has. */
+/**
+ * The account's HTTP API: `GET /balance` from its ledger projection (the fold of its ledger
+ * stream); with `?position=<ledger entry ID>` (from a transfer's status) it first waits, bounded,
+ * until the projection has applied that entry. Plus the endpoints every service has.
+ */
+
+import type { Projection } from '@microbank/events';
+import type { Ledger } from '@microbank/ledger';
 import {
   createServiceApp,
   getOnly,
-  type Logger,
+  POSITION_HEADER,
   type Readiness,
-  type ServiceMetrics,
+  readAtPosition,
+  type ServiceContext,
 } from '@microbank/service-runtime';
 import type { Hono } from 'hono';
 
-export interface AccountAppOptions {
-  log: Logger;
-  metrics: ServiceMetrics;
-  openingBalance: number;
+export interface AccountAppOptions extends ServiceContext {
+  ledger: Ledger;
+  /** The ledger's projection. */
+  projection: Projection;
   readiness: () => Readiness;
+  /** The longest a read with `?position=` waits. */
+  readWaitMaxMs: number;
 }
 
-export function createAccountApp({ log, metrics, openingBalance, readiness }: AccountAppOptions): Hono {
+export function createAccountApp({
+  log,
+  metrics,
+  ledger,
+  projection,
+  readiness,
+  readWaitMaxMs,
+}: AccountAppOptions): Hono {
   const app = createServiceApp({ log, metrics, readiness });
-  getOnly(app, '/balance', (c) => c.json({ balance: openingBalance }));
+  getOnly(app, '/balance', async (c) => {
+    const position = await readAtPosition(c, projection, readWaitMaxMs);
+    return c.json({ balance: ledger.balance }, 200, { [POSITION_HEADER]: position });
+  });
   return app;
 }

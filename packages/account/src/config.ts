@@ -7,6 +7,7 @@ import {
   millisecondsVar,
   parseConfig,
   serviceEnv,
+  snapshotKeyVar,
 } from '@microbank/service-runtime';
 import { z } from 'zod';
 
@@ -14,7 +15,12 @@ export interface AccountConfig extends CommonSettings {
   account: string;
   /** Where this account's service answers, as written in its registration; by default its own local port. */
   accountUrl: string | undefined;
+  /** The balance its ledger opens with, once (changing it later changes nothing). */
   openingBalance: number;
+  /** The longest a `?position=` read waits. */
+  readWaitMaxMs: number;
+  /** The secret snapshots of its ledger are signed with; undefined: no snapshots. */
+  snapshotKey: string | undefined;
   /** The longest wait between two registration attempts while Redis is away. */
   registrationRetryCapMs: number;
   /** How often the account looks for its registration on the stream (and registers again when it is gone). */
@@ -33,6 +39,8 @@ const accountEnv = {
     .transform(Number)
     .default(100),
   REGISTRATION_RETRY_CAP_MS: millisecondsVar(2_000),
+  READ_WAIT_MAX_MS: millisecondsVar(2_000),
+  SNAPSHOT_KEY: snapshotKeyVar,
   REGISTRATION_CHECK_MS: millisecondsVar(5_000),
   PRESENCE_TTL_MS: millisecondsVar(6_000),
   HOSTNAME: z.string().optional(),
@@ -65,6 +73,8 @@ export function readAccountConfig(env: Record<string, string | undefined>): Acco
     account: name.data,
     accountUrl: vars.ACCOUNT_URL,
     openingBalance: vars.OPENING_BALANCE,
+    readWaitMaxMs: vars.READ_WAIT_MAX_MS,
+    snapshotKey: vars.SNAPSHOT_KEY,
     registrationRetryCapMs: vars.REGISTRATION_RETRY_CAP_MS,
     registrationCheckMs: vars.REGISTRATION_CHECK_MS,
     presenceTtlMs: vars.PRESENCE_TTL_MS,

@@ -1,7 +1,14 @@
 /** Wiring for one account's service: config, Redis, HTTP, then its registration and presence. */
 import { hostname } from 'node:os';
 import { closeRedis, connectRedis, streamKey } from '@microbank/events';
-import { runService, serviceBasics } from '@microbank/service-runtime';
+import { startLedgerProjection } from '@microbank/ledger';
+import {
+  projectionReadiness,
+  registerProjectionMetrics,
+  runService,
+  serviceBasics,
+  snapshotsSignedWith,
+} from '@microbank/service-runtime';
 import { registerAccountMetrics } from './account-metrics.ts';
 import { createAccountApp } from './app.ts';
 import { readAccountConfig } from './config.ts';
@@ -10,6 +17,13 @@ import { type KeptRegistration, keepRegistered } from './registration.ts';
 
 const { config, log, metrics } = serviceBasics('account', readAccountConfig, (account) => account.account);
 const redis = connectRedis(config.redisUrl, `${config.account}:commands`, log);
+const ledger = startLedgerProjection({
+  redisUrl: config.redisUrl,
+  account: config.account,
+  log,
+  snapshots: snapshotsSignedWith(config.snapshotKey, log),
+});
+registerProjectionMetrics(metrics, ledger.projection);
 const stopping = new AbortController();
 let registration: KeptRegistration | undefined;
 let presence: Presence | undefined;
@@ -22,11 +36,16 @@ registerAccountMetrics(
 const app = createAccountApp({
   log,
   metrics,
-  openingBalance: config.openingBalance,
+  ...ledger,
+  readWaitMaxMs: config.readWaitMaxMs,
   readiness: () => {
-    if (registration?.position !== undefined) return { ready: true };
-    const reason = registration?.problem ?? 'not registered yet: waiting for Redis to take the registration';
-    return { ready: false, reason };
+    if (registration?.position === undefined) {
+      return {
+        ready: false,
+        reason: registration?.problem ?? 'not registered yet: waiting for Redis to take the registration',
+      };
+    }
+    return projectionReadiness(ledger.projection);
   },
 });
 
@@ -39,6 +58,7 @@ const server = await runService({
     stopping.abort();
     await registration?.done;
     await presence?.leave();
+    await ledger.close();
     await closeRedis(redis);
   },
 });
@@ -52,6 +72,7 @@ registration = keepRegistered({
   redis,
   stream: streamKey('accounts'),
   registration: me,
+  openingBalance: config.openingBalance,
   log,
   retryCapMs: config.registrationRetryCapMs,
   checkEveryMs: config.registrationCheckMs,

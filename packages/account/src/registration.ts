@@ -1,6 +1,6 @@
 /**
- * An account says "I am here" on every start: it appends AccountRegistered, retrying until Redis
- * takes it. Then it keeps checking, after every reconnect and now and then, that its
+ * An account says "I am here" on every start: it opens its ledger (once ever) and appends
+ * AccountRegistered, retrying until Redis takes them. Then it keeps checking, after every reconnect and now and then, that its
  * registration is still on the stream, and registers again when it is not (Redis lost its data):
  * otherwise a registry rebuilt from the stream would never list it again.
  */
@@ -15,6 +15,7 @@ import {
   retry,
   type StreamId,
 } from '@microbank/events';
+import { openLedger } from '@microbank/ledger';
 import type { Redis } from 'ioredis';
 
 export interface Registration {
@@ -27,13 +28,16 @@ export interface RegisterOptions {
   redis: Redis;
   stream: string;
   registration: Registration;
+  /** The balance the account's ledger opens with (once: opening is idempotent). */
+  openingBalance: number;
   log: Log;
   retryCapMs: number;
   signal: AbortSignal;
 }
 
 /**
- * Appends the registration; returns its stream position. While Redis is unreachable it retries
+ * Opens the account's ledger (once, however often this runs: before any transfer can name the
+ * account), then appends the registration; returns its stream position. While Redis is unreachable it retries
  * with capped, jittered exponential backoff; an error no retry fixes (WRONGTYPE, a stream whose
  * last ID is at its maximum) is thrown. A retry after a lost reply may register twice: the
  * registry applies registrations idempotently, so that is harmless.
@@ -42,17 +46,20 @@ export async function registerAccount({
   redis,
   stream,
   registration,
+  openingBalance,
   log,
   retryCapMs,
   signal,
 }: RegisterOptions): Promise<StreamId> {
   await readyOrReconnect(redis, 3_000, signal);
   return retry(
-    () =>
-      appendEvent(redis, stream, accountEvents, {
+    async () => {
+      await openLedger(redis, registration.account, openingBalance);
+      return appendEvent(redis, stream, accountEvents, {
         type: 'AccountRegistered',
         data: { ...registration, registeredAt: new Date().toISOString() },
-      }),
+      });
+    },
     {
       firstMs: 50,
       capMs: retryCapMs,

@@ -32,7 +32,8 @@ export interface AccountClientOptions {
 }
 
 export interface AccountClient {
-  balanceOf(account: string, url: URL): Promise<number>;
+  /** The account's balance; with `position`, once its ledger has applied that entry. */
+  balanceOf(account: string, url: URL, position?: string): Promise<number>;
   close(): void;
 }
 
@@ -58,13 +59,15 @@ export function accountClient({
     return limit;
   };
 
-  function ask(url: URL): Promise<number> {
+  function ask(url: URL, position: string | undefined): Promise<number> {
     const agent = agents[url.protocol as keyof typeof agents];
     if (!agent) return Promise.reject(new AccountUnavailable(`unsupported scheme ${url.protocol}`));
     const client = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
+      const target = new URL('/balance', url);
+      if (position !== undefined) target.searchParams.set('position', position);
       const request = client.request(
-        new URL('/balance', url),
+        target,
         { agent, signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } },
         (response) => {
           const status = response.statusCode ?? 0;
@@ -112,12 +115,12 @@ export function accountClient({
   }
 
   return {
-    balanceOf(account, url) {
+    balanceOf(account, url, position) {
       const limit = limitOf(account);
       if (limit.pendingCount >= queue) return Promise.reject(new Busy(`${account}: ${queue} asks already waiting`));
       if (total >= maxTotal) return Promise.reject(new Busy(`${maxTotal} asks in flight or waiting`));
       total++;
-      return limit(() => ask(url)).finally(() => {
+      return limit(() => ask(url, position)).finally(() => {
         total--;
         if (limit.activeCount === 0 && limit.pendingCount === 0) limits.delete(account);
       });

@@ -1,8 +1,11 @@
 /**
- * balance's HTTP API: `GET /balance/:account` finds the account in balance's own registry
- * projection (the stream is the service directory) and asks that account's service.
+ * balance's HTTP API. `GET /balance/:account` finds the account in balance's own registry (the
+ * stream is the service directory) and asks that account's service (with `?position=`, for a
+ * balance that reflects a given ledger entry). `GET /audit`: is money conserved, with the totals
+ * (the books: every ledger folded, on a consistent cut).
  */
-import { type AccountsRegistry, accountName, type Projection } from '@microbank/events';
+import { type AccountsRegistry, accountName, isStreamId, type Projection } from '@microbank/events';
+import type { Audit } from '@microbank/ledger';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { assertServing, getOnly, httpError, projectionServiceApp, withoutPassword } from '@microbank/service-runtime';
 import type { Hono } from 'hono';
@@ -12,14 +15,16 @@ import { allowedAccountUrl, type UrlPattern } from './account-url-policy.ts';
 
 export interface BalanceAppOptions extends ServiceContext {
   registry: AccountsRegistry;
+  /** The books: the registry and every ledger, with their audit. */
   projection: Projection;
+  audit: Audit;
   patterns: readonly UrlPattern[];
   directory: AccountDirectory;
   client: AccountClient;
 }
 
 export function createBalanceApp(options: BalanceAppOptions): Hono {
-  const { log, registry, projection, patterns, directory, client } = options;
+  const { log, registry, projection, audit, patterns, directory, client } = options;
   const app = projectionServiceApp(options);
 
   getOnly(app, '/balance/:account', async (c) => {
@@ -31,10 +36,16 @@ export function createBalanceApp(options: BalanceAppOptions): Hono {
     assertServing(projection);
     const account = registry.accounts.get(name.data);
     if (!account) throw httpError(404, `no account named ${name.data} has registered`, { account: name.data });
+    const position = c.req.query('position');
+    if (position !== undefined && !isStreamId(position)) {
+      throw httpError(400, 'position must be a stream ID, as a transfer`s status gives it', {
+        position: position.slice(0, 64),
+      });
+    }
     const url = allowedAccountUrl(patterns, account.name, await directory.urlOf(account.name, account.url));
     try {
       if (typeof url === 'string') throw new AccountUnavailable(`its registered URL is refused: ${url}`);
-      return c.json({ account: account.name, balance: await client.balanceOf(account.name, url) });
+      return c.json({ account: account.name, balance: await client.balanceOf(account.name, url, position) });
     } catch (error) {
       if (error instanceof Busy) {
         throw httpError(
@@ -57,6 +68,11 @@ export function createBalanceApp(options: BalanceAppOptions): Hono {
         { 'retry-after': '1' },
       );
     }
+  });
+
+  getOnly(app, '/audit', (c) => {
+    assertServing(projection);
+    return c.json({ ...audit.figures(), ledgers: projection.positions.size - 1 });
   });
 
   return app;

@@ -1,13 +1,17 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
-import { createAccountApp } from '@microbank/account';
 import {
-  type AccountsProjection,
   accountEvents,
   appendEvent,
+  encodeEvent,
+  ledgerEvents,
+  ledgerKey,
   startAccountsProjection,
   streamKey,
 } from '@microbank/events';
-import { createLogger, createMetrics, type HttpServer, listen } from '@microbank/service-runtime';
+import { type Books, credit, debit, openLedger, startBooks } from '@microbank/ledger';
+import { createLogger, createMetrics } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
   freePort,
@@ -16,19 +20,22 @@ import {
   type TestRedis,
   testSuite,
   uniquePrefix,
+  waitFor,
 } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { accountClient } from './account-client.ts';
 import { accountDirectory } from './account-directory.ts';
 import { parseUrlPatterns } from './account-url-policy.ts';
 import { createBalanceApp } from './app.ts';
+import { registerAuditMetrics } from './audit-metrics.ts';
 
 interface Context {
   redisServer: TestRedis;
-  john: HttpServer;
+  john: http.Server;
+  johnPort: number;
   silentAccount: net.Server;
   silentPort: number;
-  opened: AccountsProjection[];
+  opened: Books[];
 }
 
 const balance = testSuite<Context>('balance', { opened: [] } as unknown as Context);
@@ -36,13 +43,10 @@ const log = createLogger('balance', 'silent');
 
 balance.before(async (ctx) => {
   ctx.redisServer = await startTestRedis();
-  const johnApp = createAccountApp({
-    log,
-    metrics: createMetrics('john-account'),
-    openingBalance: 100,
-    readiness: () => ({ ready: true }),
-  });
-  ctx.john = await listen(johnApp, 0, '127.0.0.1');
+  // An account as balance sees it: an HTTP server that answers GET /balance.
+  ctx.john = http.createServer((_request, response) => response.end('{"balance":100}')).listen(0, '127.0.0.1');
+  await new Promise((resolve) => ctx.john.once('listening', resolve));
+  ctx.johnPort = (ctx.john.address() as net.AddressInfo).port;
   // An account that accepts connections and never answers.
   ctx.silentAccount = net.createServer(() => {}).listen(0, '127.0.0.1');
   await new Promise((resolve) => ctx.silentAccount.once('listening', resolve));
@@ -54,14 +58,15 @@ balance.after.each(async (ctx) => {
 });
 
 balance.after(async (ctx) => {
-  await ctx.john.close();
+  ctx.john.close();
   ctx.silentAccount.close();
   await ctx.redisServer.dispose();
 });
 
 async function openApp(ctx: Context, directory: Record<string, string>, redisUrl = ctx.redisServer.url) {
-  const stream = streamKey('accounts', uniquePrefix());
-  const accounts = startAccountsProjection({ redisUrl, log, name: 'balance', stream });
+  const prefix = uniquePrefix();
+  const stream = streamKey('accounts', prefix);
+  const accounts = startBooks({ redisUrl, log, name: 'balance', prefix });
   ctx.opened.push(accounts);
   const app = createBalanceApp({
     log,
@@ -85,14 +90,14 @@ async function openApp(ctx: Context, directory: Record<string, string>, redisUrl
 }
 
 balance('asks the account at the URL from its registration', async (ctx) => {
-  const app = await openApp(ctx, { 'john-account': `http://127.0.0.1:${ctx.john.port}` });
+  const app = await openApp(ctx, { 'john-account': `http://127.0.0.1:${ctx.johnPort}` });
   const response = await app.request('/balance/john-account');
   assert.is(response.status, 200);
   assert.is(await response.text(), '{"account":"john-account","balance":100}');
 });
 
 balance('bad requests on every route get a 4xx JSON error', async (ctx) => {
-  const app = await openApp(ctx, { 'john-account': `http://127.0.0.1:${ctx.john.port}` });
+  const app = await openApp(ctx, { 'john-account': `http://127.0.0.1:${ctx.johnPort}` });
   await assertBadRequestsRefused(
     (path, init) => app.request(path, init),
     ['/balance/john-account', '/healthz', '/readyz', '/metrics'],
@@ -162,7 +167,7 @@ balance('as a process: serves a balance over a real socket and stops on SIGTERM'
     type: 'AccountRegistered',
     data: {
       account: 'john-account',
-      url: `http://127.0.0.1:${ctx.john.port}`,
+      url: `http://127.0.0.1:${ctx.johnPort}`,
       instance: 't',
       registeredAt: new Date().toISOString(),
     },
@@ -181,6 +186,52 @@ balance('as a process: bad configuration exits 1 naming the variable', async () 
   const service = spawnNode('packages/balance/src/main.ts', { env: { PORT: '0' } });
   assert.is((await service.exited).code, 1);
   assert.match(service.lines.join('\n'), /balance: invalid configuration: REDIS_URL is required/);
+});
+
+balance('GET /audit: conserved through a debit and its credit; a forged credit turns it red', async (ctx) => {
+  const prefix = uniquePrefix();
+  const books = startBooks({ redisUrl: ctx.redisServer.url, log, name: 'balance', prefix });
+  ctx.opened.push(books);
+  const metrics = createMetrics('balance');
+  registerAuditMetrics(metrics, books.audit);
+  const app = createBalanceApp({
+    log,
+    metrics,
+    ...books,
+    patterns: parseUrlPatterns('http://127.0.0.1:*'),
+    directory: accountDirectory(books.redis),
+    client: accountClient({ timeoutMs: 300, concurrency: 4, queue: 8, maxTotal: 64 }),
+  });
+  await books.projection.whenReady();
+  for (const account of ['john-account', 'mary-account']) {
+    await openLedger(books.redis, account, 100, prefix);
+    await appendEvent(books.redis, streamKey('accounts', prefix), accountEvents, {
+      type: 'AccountRegistered',
+      data: { account, url: 'http://127.0.0.1:1', instance: 't', registeredAt: new Date().toISOString() },
+    });
+  }
+  const audit = async () => (await (await app.request('/audit')).json()) as Record<string, unknown>;
+  const t = { transfer: randomUUID(), from: 'john-account', to: 'mary-account', amount: 30 };
+  const debited = await debit(books.redis, t, prefix);
+  if (debited.outcome.kind !== 'debited') throw new Error('not debited');
+  const inFlight = await waitFor('the debit in the books', audit, (figures) => figures.inFlight === 30);
+  assert.equal([inFlight.openings, inFlight.balances, inFlight.conserved], [200, 170, true]);
+  const credited = await credit(books.redis, t, debited.outcome.position, prefix);
+  if (credited.outcome.kind !== 'credited') throw new Error('not credited');
+  const settled = await waitFor('the credit in the books', audit, (figures) => figures.inFlight === 0);
+  assert.equal([settled.balances, settled.conserved], [200, true]);
+  // Someone with Redis access writes money into mary's ledger: a credit no debit pays for.
+  await books.redis.xadd(
+    ledgerKey('mary-account', prefix),
+    '*',
+    ...encodeEvent(ledgerEvents, {
+      type: 'Credited',
+      data: { transfer: randomUUID(), from: 'john-account', amount: 1_000, debit: debited.outcome.position },
+    }),
+  );
+  const red = await waitFor('the audit to turn red', audit, (figures) => figures.conserved === false);
+  assert.match(JSON.stringify(red.firstViolations), /does not hold/);
+  assert.match(await (await app.request('/metrics')).text(), /microbank_audit_conserved(\{[^}]*\})? 0/);
 });
 
 balance.run();

@@ -1,5 +1,5 @@
 /** balance's configuration. */
-import { commonSettings, millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
+import { commonSettings, millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
 import { z } from 'zod';
 import { parseUrlPatterns } from './account-url-policy.ts';
 
@@ -31,7 +31,6 @@ export function readBalanceConfig(env: Record<string, string | undefined>) {
       ACCOUNT_CONCURRENCY: count(16),
       ACCOUNT_QUEUE: count(64),
       BALANCE_MAX_PENDING: count(1_024),
-      SNAPSHOT_KEY: snapshotKeyVar,
     },
     env,
   );
@@ -42,6 +41,5 @@ export function readBalanceConfig(env: Record<string, string | undefined>) {
     accountConcurrency: vars.ACCOUNT_CONCURRENCY,
     accountQueue: vars.ACCOUNT_QUEUE,
     maxPending: vars.BALANCE_MAX_PENDING,
-    snapshotKey: vars.SNAPSHOT_KEY,
   };
 }

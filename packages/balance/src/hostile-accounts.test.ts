@@ -15,6 +15,7 @@ import {
   streamKey,
   untilReady,
 } from '@microbank/events';
+import { startBooks } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
 import { freePort, spawnNode, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
 import * as assert from 'uvu/assert';
@@ -89,9 +90,9 @@ const log = createLogger('balance', 'silent');
 
 /** balance's app over a registry in which each of `directory`'s accounts registered with its URL. */
 async function balanceWith(ctx: Context, directory: Record<string, string>, pattern = 'http://127.0.0.1:*') {
-  const { startAccountsProjection } = await import('@microbank/events');
-  const stream = streamKey('accounts', uniquePrefix());
-  const accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'balance', stream });
+  const prefix = uniquePrefix();
+  const stream = streamKey('accounts', prefix);
+  const accounts = startBooks({ redisUrl: ctx.redisServer.url, log, name: 'balance', prefix });
   await accounts.projection.whenReady();
   let last = '0-0';
   for (const [account, url] of Object.entries(directory)) {

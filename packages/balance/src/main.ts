@@ -1,20 +1,16 @@
-/** Wiring for balance: config, its own registry projection (the service directory), HTTP. */
-import { startAccountsProjection } from '@microbank/events';
-import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
+/** Wiring for balance: its books (the registry, the service directory, and every ledger), HTTP. */
+import { startBooks } from '@microbank/ledger';
+import { registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
 import { accountClient } from './account-client.ts';
 import { accountDirectory } from './account-directory.ts';
 import { createBalanceApp } from './app.ts';
+import { registerAuditMetrics } from './audit-metrics.ts';
 import { readBalanceConfig } from './config.ts';
 
 const { config, log, metrics } = serviceBasics('balance', readBalanceConfig);
-const accounts = startAccountsProjection({
-  redisUrl: config.redisUrl,
-  log,
-  name: 'balance',
-  snapshots: snapshotsSignedWith(config.snapshotKey, log),
-});
-registerProjectionMetrics(metrics, accounts.projection);
-
+const books = startBooks({ redisUrl: config.redisUrl, log, name: 'balance' });
+registerProjectionMetrics(metrics, books.projection);
+registerAuditMetrics(metrics, books.audit);
 const client = accountClient({
   timeoutMs: config.accountTimeoutMs,
   concurrency: config.accountConcurrency,
@@ -26,9 +22,9 @@ await runService({
   app: createBalanceApp({
     log,
     metrics,
-    ...accounts,
+    ...books,
     patterns: config.accountUrlPatterns,
-    directory: accountDirectory(accounts.redis),
+    directory: accountDirectory(books.redis),
     client,
   }),
   port: config.port,
@@ -36,6 +32,6 @@ await runService({
   log,
   onStop: async () => {
     client.close();
-    await accounts.close();
+    await books.close();
   },
 });

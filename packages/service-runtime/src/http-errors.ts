@@ -6,7 +6,10 @@ const CODES: Partial<Record<ContentfulStatusCode, string>> = {
   400: 'bad_request',
   404: 'not_found',
   405: 'method_not_allowed',
+  409: 'conflict',
   413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable',
   500: 'internal',
   503: 'unavailable',
 };

@@ -1,6 +1,6 @@
 /** What a projection's state means for HTTP: readiness, and the 503 a read gets before it is ready. */
-import type { Projection } from '@microbank/events';
-import type { Hono } from 'hono';
+import { isStreamId, type Projection, type StreamId } from '@microbank/events';
+import type { Context, Hono } from 'hono';
 import { httpError } from './http-errors.ts';
 import { createServiceApp, type Readiness, type ServiceAppOptions } from './service-app.ts';
 
@@ -42,4 +42,38 @@ export function assertServing(projection: Projection): void {
 /** The base app of a service whose reads come from `projection`: ready when the projection is. */
 export function projectionServiceApp(options: Omit<ServiceAppOptions, 'readiness'> & { projection: Projection }): Hono {
   return createServiceApp({ ...options, readiness: () => projectionReadiness(options.projection) });
+}
+
+/** The response header that says which stream entry a read reflects. */
+export const POSITION_HEADER = 'x-microbank-position';
+
+/**
+ * For a read from `projection`: 503 unless it serves; with `?position=<stream ID>` (an append's
+ * ID) it first waits, at most `waitMaxMs`, until the projection has consumed that entry of
+ * `stream` (its primary stream by default): read-your-writes. 400 for a position that is not a
+ * stream ID. Resolves to the position the read reflects.
+ */
+export async function readAtPosition(
+  c: Context,
+  projection: Projection,
+  waitMaxMs: number,
+  stream?: string,
+): Promise<StreamId> {
+  const position = c.req.query('position');
+  if (position !== undefined && !isStreamId(position)) {
+    throw httpError(400, 'position must be a stream ID like 1732530000000-0, as returned by XADD', {
+      position: position.slice(0, 64),
+    });
+  }
+  assertServing(projection);
+  if (position !== undefined && !(await projection.waitForPosition(position, waitMaxMs, stream))) {
+    const at = stream ? projection.positions.get(stream) : projection.position;
+    throw httpError(
+      503,
+      `not at position ${position} within ${waitMaxMs} ms (at ${at ?? 'nothing yet'})`,
+      { position: at ?? '0-0' },
+      { 'retry-after': '1' },
+    );
+  }
+  return (stream ? projection.positions.get(stream) : projection.position) ?? '0-0';
 }

@@ -22,7 +22,7 @@ export interface ServiceAppOptions {
   readiness: () => Readiness;
 }
 
-/** No route takes a body; anything larger than this is refused before it is read. */
+/** No request body is larger than this; a larger one is refused (413) before it is read. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
 export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions): Hono {
@@ -77,12 +77,26 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
   return app;
 }
 
-type GetHandler = (c: Context) => Response | Promise<Response>;
+type Handler = (c: Context) => Response | Promise<Response>;
+
+/** A route answering the methods given (GET with HEAD); any other method gets a 405 JSON answer naming them. */
+export function route(app: Hono, path: string, handlers: { get?: Handler; post?: Handler }): void {
+  const allowed: string[] = [];
+  if (handlers.get) {
+    app.get(path, handlers.get);
+    allowed.push('GET', 'HEAD');
+  }
+  if (handlers.post) {
+    app.post(path, handlers.post);
+    allowed.push('POST');
+  }
+  const use = allowed.filter((method) => method !== 'HEAD').join(' or ');
+  app.all(path, (c) => {
+    throw httpError(405, `${c.req.method} is not allowed on ${path}; use ${use}`, {}, { allow: allowed.join(', ') });
+  });
+}
 
 /** A GET route (HEAD included) whose other methods get a 405 JSON answer naming what is allowed. */
-export function getOnly(app: Hono, path: string, handler: GetHandler): void {
-  app.get(path, handler);
-  app.all(path, (c) => {
-    throw httpError(405, `${c.req.method} is not allowed on ${path}; use GET`, {}, { allow: 'GET, HEAD' });
-  });
+export function getOnly(app: Hono, path: string, handler: Handler): void {
+  route(app, path, { get: handler });
 }

@@ -1,0 +1,36 @@
+/** Wiring for the transfer service: its registry, its processor (one consumer of the saga's group), HTTP. */
+import { hostname } from 'node:os';
+import { connectRedis, startAccountsProjection } from '@microbank/events';
+import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
+import { createTransferApp } from './app.ts';
+import { readTransferConfig } from './config.ts';
+import { startProcessor } from './processor.ts';
+import { registerTransferMetrics } from './transfer-metrics.ts';
+
+const { config, log, metrics } = serviceBasics('transfer', readTransferConfig);
+const accounts = startAccountsProjection({
+  redisUrl: config.redisUrl,
+  log,
+  name: 'transfer',
+  snapshots: snapshotsSignedWith(config.snapshotKey, log),
+});
+registerProjectionMetrics(metrics, accounts.projection);
+const processor = startProcessor({
+  redis: accounts.redis,
+  blockRedis: connectRedis(config.redisUrl, 'transfer:processor', log),
+  log,
+  consumer: `${hostname()}/${process.pid}`,
+  claimIdleMs: config.claimIdleMs,
+});
+registerTransferMetrics(metrics, processor);
+
+await runService({
+  app: createTransferApp({ log, metrics, ...accounts }),
+  port: config.port,
+  shutdown: config.shutdown,
+  log,
+  onStop: async () => {
+    await processor.stop();
+    await accounts.close();
+  },
+});

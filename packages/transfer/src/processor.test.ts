@@ -1,0 +1,164 @@
+/**
+ * The saga and its processors against a real Redis: two processors share the work, a processor
+ * that died mid-transfer leaves its entries to be claimed and finished, and a saga run again from
+ * any step moves nothing twice.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  closeRedis,
+  connectRedis,
+  decodeEntry,
+  type LedgerEvent,
+  ledgerEvents,
+  ledgerKey,
+  silentLog,
+  transfersKey,
+  untilReady,
+} from '@microbank/events';
+import { credit, debit, openLedger } from '@microbank/ledger';
+import { readStream, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import type { Redis } from 'ioredis';
+import * as assert from 'uvu/assert';
+import { PROCESSORS_GROUP, type Processor, startProcessor } from './processor.ts';
+import { runSaga } from './saga.ts';
+import { requestTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  redis: Redis;
+  prefix: string;
+  processors: Processor[];
+}
+
+const saga = testSuite<Context>('transfer saga and processors', { processors: [] } as unknown as Context);
+
+saga.before(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
+  await untilReady(ctx.redis);
+});
+saga.before.each(async (ctx) => {
+  ctx.prefix = uniquePrefix();
+  for (const account of ['john-account', 'mary-account']) await openLedger(ctx.redis, account, 100, ctx.prefix);
+});
+saga.after.each(async (ctx) => {
+  for (const processor of ctx.processors.splice(0)) await processor.stop();
+});
+saga.after(async (ctx) => {
+  await closeRedis(ctx.redis);
+  await ctx.redisServer.dispose();
+});
+
+function processor(ctx: Context, consumer: string): Processor {
+  const started = startProcessor({
+    redis: ctx.redis,
+    blockRedis: connectRedis(ctx.redisServer.url, consumer, silentLog),
+    log: silentLog,
+    consumer,
+    claimIdleMs: 500,
+    blockMs: 200,
+    prefix: ctx.prefix,
+  });
+  ctx.processors.push(started);
+  return started;
+}
+
+async function request(ctx: Context, from: string, to: string, amount: number): Promise<TransferStatus> {
+  const requested = await requestTransfer(ctx.redis, { from, to, amount }, randomUUID(), ctx.prefix);
+  const status = await transferStatus(ctx.redis, requested.transfer, ctx.prefix);
+  if (!status) throw new Error('no status');
+  return status;
+}
+
+async function eventsOf(ctx: Context, account: string): Promise<LedgerEvent[]> {
+  return (await readStream(ctx.redis, ledgerKey(account, ctx.prefix))).map(([, fields]) => {
+    const decoded = decodeEntry(ledgerEvents, fields);
+    if (!decoded.ok) throw new Error(decoded.reason);
+    return decoded.event;
+  });
+}
+
+const settledStatus = (ctx: Context, transfer: string) =>
+  waitFor(
+    `transfer ${transfer} to settle`,
+    () => transferStatus(ctx.redis, transfer, ctx.prefix),
+    (status) => status !== undefined && status.status !== 'pending',
+  ) as Promise<TransferStatus>;
+
+saga('two processors share the work; every transfer settles once, money is conserved', async (ctx) => {
+  const first = processor(ctx, 'first');
+  const second = processor(ctx, 'second');
+  const transfers: TransferStatus[] = [];
+  for (let i = 0; i < 200; i++) {
+    transfers.push(
+      await request(ctx, i % 2 ? 'john-account' : 'mary-account', i % 2 ? 'mary-account' : 'john-account', 1 + (i % 7)),
+    );
+  }
+  for (const t of transfers) await settledStatus(ctx, t.transfer);
+  assert.ok(first.settled > 0 && second.settled > 0, `shared: ${first.settled} and ${second.settled}`);
+  assert.is(first.settled + second.settled, 200);
+  const events = [...(await eventsOf(ctx, 'john-account')), ...(await eventsOf(ctx, 'mary-account'))];
+  const debits = events.filter((e) => e.type === 'Debited').map((e) => (e.data as { transfer: string }).transfer);
+  const credits = events.filter((e) => e.type === 'Credited').map((e) => (e.data as { transfer: string }).transfer);
+  assert.is(new Set(debits).size, debits.length, 'each debit once');
+  assert.is(new Set(credits).size, credits.length, 'each credit once');
+  const pending = (await ctx.redis.xpending(transfersKey(ctx.prefix), PROCESSORS_GROUP)) as [number];
+  assert.is(pending[0], 0, 'nothing left pending');
+});
+
+saga('a processor that died mid-transfer: its entry is claimed by another and finished, debited once', async (ctx) => {
+  const t = await request(ctx, 'john-account', 'mary-account', 40);
+  // The dead processor took the entry and debited, then died before crediting or acknowledging.
+  await ctx.redis.xgroup('CREATE', transfersKey(ctx.prefix), PROCESSORS_GROUP, '0', 'MKSTREAM');
+  await ctx.redis.xreadgroup('GROUP', PROCESSORS_GROUP, 'dead', 'COUNT', 10, 'STREAMS', transfersKey(ctx.prefix), '>');
+  await debit(ctx.redis, t, ctx.prefix);
+  const survivor = processor(ctx, 'survivor');
+  const settled = await settledStatus(ctx, t.transfer);
+  assert.is(settled.status, 'completed');
+  assert.ok(survivor.claimed >= 1, 'claimed');
+  assert.is((await eventsOf(ctx, 'john-account')).filter((e) => e.type === 'Debited').length, 1);
+  assert.is((await eventsOf(ctx, 'mary-account')).filter((e) => e.type === 'Credited').length, 1);
+});
+
+saga('a saga run again after each of its steps moves nothing twice', async (ctx) => {
+  const afterDebit = await request(ctx, 'john-account', 'mary-account', 10);
+  await debit(ctx.redis, afterDebit, ctx.prefix);
+  const afterCredit = await request(ctx, 'john-account', 'mary-account', 20);
+  const debited = await debit(ctx.redis, afterCredit, ctx.prefix);
+  if (debited.outcome.kind !== 'debited') throw new Error('not debited');
+  await credit(ctx.redis, afterCredit, debited.outcome.position, ctx.prefix);
+  const afterAll = await request(ctx, 'john-account', 'mary-account', 30);
+  await runSaga(ctx.redis, afterAll, ctx.prefix);
+  for (const t of [afterDebit, afterCredit, afterAll, afterAll]) await runSaga(ctx.redis, t, ctx.prefix);
+  const john = await eventsOf(ctx, 'john-account');
+  const mary = await eventsOf(ctx, 'mary-account');
+  assert.is(john.filter((e) => e.type === 'Debited').length, 3);
+  assert.is(mary.filter((e) => e.type === 'Credited').length, 3);
+  const settled = (await readStream(ctx.redis, transfersKey(ctx.prefix))).filter(
+    ([, f]) => f[1] === 'TransferCompleted',
+  );
+  assert.is(settled.length, 3, 'each transfer settled once');
+});
+
+saga('a credit refused (the account has no ledger): the debit is given back, the transfer rejected', async (ctx) => {
+  const t = await request(ctx, 'john-account', 'ghost-account', 25);
+  const settlement = await runSaga(ctx.redis, t, ctx.prefix);
+  assert.equal(
+    { ...settlement, refund: undefined },
+    { type: 'TransferRejected', reason: 'unknown-account', refund: undefined },
+  );
+  const status = await transferStatus(ctx.redis, t.transfer, ctx.prefix);
+  assert.equal([status?.status, status?.reason], ['rejected', 'unknown-account']);
+  assert.equal(
+    (await eventsOf(ctx, 'john-account')).map((e) => e.type),
+    ['AccountOpened', 'Debited', 'Refunded'],
+  );
+});
+
+saga('a transfer from an account to itself is rejected without touching a ledger', async (ctx) => {
+  const t = await request(ctx, 'john-account', 'john-account', 5);
+  assert.equal(await runSaga(ctx.redis, t, ctx.prefix), { type: 'TransferRejected', reason: 'same-account' });
+  assert.is((await eventsOf(ctx, 'john-account')).length, 1);
+});
+
+saga.run();

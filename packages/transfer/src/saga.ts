@@ -1,0 +1,28 @@
+/**
+ * One transfer's saga, across two ledgers, each step idempotent: debit the source (never below
+ * zero), credit the destination, and when the credit is refused give the debit back; then record
+ * the outcome once. Run it again at any point (a processor killed halfway, a claimed entry, two
+ * processors on one transfer) and every step already done returns its first outcome: nothing
+ * moves twice.
+ */
+import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
+import { type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
+
+export async function runSaga(redis: RedisClient, status: TransferStatus, prefix?: string): Promise<Settlement> {
+  const transfer = { transfer: status.transfer, from: status.from, to: status.to, amount: status.amount };
+  const settlement = await decide();
+  await settleTransfer(redis, status, settlement, prefix);
+  return settlement;
+
+  async function decide(): Promise<Settlement> {
+    if (transfer.from === transfer.to) return { type: 'TransferRejected', reason: 'same-account' };
+    const debited = (await debit(redis, transfer, prefix)).outcome;
+    if (debited.kind !== 'debited') return { type: 'TransferRejected', reason: debited.reason };
+    const credited = (await credit(redis, transfer, debited.position, prefix)).outcome;
+    if (credited.kind === 'credited') {
+      return { type: 'TransferCompleted', debit: debited.position, credit: credited.position };
+    }
+    const refunded = (await refund(redis, transfer, prefix)).outcome;
+    return { type: 'TransferRejected', reason: credited.reason, refund: refunded };
+  }
+}

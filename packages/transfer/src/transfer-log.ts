@@ -1,0 +1,155 @@
+/**
+ * The transfers stream as the saga's log, and the status each transfer has: requesting a
+ * transfer under an Idempotency-Key (request-transfer-3.lua), settling it once
+ * (settle-transfer-2.lua), reading its status. All keys share the `{transfers}` hash tag.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  defineScript,
+  encodeEvent,
+  type Rejection,
+  type StreamId,
+  type TransferEvent,
+  transferEvents,
+  transferKeysKey,
+  transferStatusKey,
+  transfersKey,
+} from '@microbank/events';
+import type { RedisClient } from '@microbank/ledger';
+
+export interface TransferRequest {
+  from: string;
+  to: string;
+  amount: number;
+}
+
+/** What GET /transfers/:id answers, as the status hash keeps it. */
+export interface TransferStatus extends TransferRequest {
+  transfer: string;
+  status: 'pending' | 'completed' | 'rejected';
+  requestedAt: string;
+  /** The TransferRequested entry on the transfers stream. */
+  position?: StreamId;
+  reason?: Rejection;
+  /** Where the money left and arrived: a balance read that passes these positions sees the transfer. */
+  debit?: { account: string; position: StreamId };
+  credit?: { account: string; position: StreamId };
+  refund?: { account: string; position: StreamId };
+  /** The settling entry on the transfers stream. */
+  settled?: StreamId;
+}
+
+type Scripted = {
+  requestTransfer(...args: string[]): Promise<[string, string, string]>;
+  settleTransfer(...args: string[]): Promise<[string, string]>;
+};
+
+function scripted(redis: RedisClient): Scripted {
+  defineScript(redis, 'requestTransfer', 'request-transfer-3.lua', import.meta.url);
+  defineScript(redis, 'settleTransfer', 'settle-transfer-2.lua', import.meta.url);
+  return redis as unknown as Scripted;
+}
+
+const dataOf = (event: TransferEvent) => encodeEvent(transferEvents, event)[5] as string;
+
+/** A request's fingerprint: the same key must come with the same request. */
+export function fingerprintOf({ from, to, amount }: TransferRequest): string {
+  return createHash('sha256').update(`${from}\n${to}\n${amount}`).digest('hex');
+}
+
+export type Requested =
+  | { kind: 'new'; transfer: string; position: StreamId }
+  | { kind: 'same'; transfer: string }
+  | { kind: 'key-reused'; transfer: string };
+
+/** Records the request once per Idempotency-Key; a key seen before answers its transfer. */
+export async function requestTransfer(
+  redis: RedisClient,
+  request: TransferRequest,
+  key: string,
+  prefix?: string,
+): Promise<Requested> {
+  const transfer = randomUUID();
+  const requestedAt = new Date().toISOString();
+  const fingerprint = fingerprintOf(request);
+  const event = dataOf({ type: 'TransferRequested', data: { transfer, ...request, key, requestedAt } });
+  const pending: TransferStatus = { transfer, status: 'pending', ...request, requestedAt };
+  const [kind, known, detail] = await scripted(redis).requestTransfer(
+    transfersKey(prefix),
+    transferKeysKey(prefix),
+    transferStatusKey(prefix),
+    key,
+    fingerprint,
+    transfer,
+    event,
+    JSON.stringify(pending),
+  );
+  if (kind === 'new') return { kind: 'new', transfer: known, position: detail };
+  return detail === fingerprint ? { kind: 'same', transfer: known } : { kind: 'key-reused', transfer: known };
+}
+
+export async function transferStatus(
+  redis: RedisClient,
+  transfer: string,
+  prefix?: string,
+): Promise<TransferStatus | undefined> {
+  const stored = await redis.hget(transferStatusKey(prefix), transfer);
+  return stored === null ? undefined : (JSON.parse(stored) as TransferStatus);
+}
+
+/** The statuses of several transfers at once (undefined for one not known). */
+export async function transferStatuses(
+  redis: RedisClient,
+  transfers: string[],
+  prefix?: string,
+): Promise<Array<TransferStatus | undefined>> {
+  if (transfers.length === 0) return [];
+  const stored = await redis.hmget(transferStatusKey(prefix), ...transfers);
+  return stored.map((value) => (value === null ? undefined : (JSON.parse(value) as TransferStatus)));
+}
+
+export type Settlement =
+  | { type: 'TransferCompleted'; debit: StreamId; credit: StreamId }
+  | { type: 'TransferRejected'; reason: Rejection; refund?: StreamId };
+
+/** Settles `status`'s transfer once; a transfer already settled keeps its first outcome. */
+export async function settleTransfer(
+  redis: RedisClient,
+  status: TransferStatus,
+  settlement: Settlement,
+  prefix?: string,
+): Promise<{ repeated: boolean }> {
+  const { transfer, from, to } = status;
+  const [event, final]: [TransferEvent, TransferStatus] =
+    settlement.type === 'TransferCompleted'
+      ? [
+          { type: 'TransferCompleted', data: { transfer, debit: settlement.debit, credit: settlement.credit } },
+          {
+            ...status,
+            status: 'completed',
+            debit: { account: from, position: settlement.debit },
+            credit: { account: to, position: settlement.credit },
+          },
+        ]
+      : [
+          {
+            type: 'TransferRejected',
+            data: { transfer, reason: settlement.reason, ...(settlement.refund ? { refund: settlement.refund } : {}) },
+          },
+          {
+            ...status,
+            status: 'rejected',
+            reason: settlement.reason,
+            ...(settlement.refund ? { refund: { account: from, position: settlement.refund } } : {}),
+          },
+        ];
+  const [kind] = await scripted(redis).settleTransfer(
+    transfersKey(prefix),
+    transferStatusKey(prefix),
+    transfer,
+    event.type,
+    dataOf(event),
+    JSON.stringify(final),
+  );
+  return { repeated: kind === 'repeat' };
+}

@@ -1,0 +1,27 @@
+/** The transfer service's own metrics: what its processor did. */
+import { followTotal, type ServiceMetrics } from '@microbank/service-runtime';
+import type { Processor } from './processor.ts';
+
+export function registerTransferMetrics({ registry }: ServiceMetrics, processor: Processor): void {
+  const total = (name: string, help: string, read: () => number) => followTotal(registry, { name, help, read });
+  total(
+    'microbank_transfers_settled_total',
+    'Transfers this processor settled (completed or rejected)',
+    () => processor.settled,
+  );
+  total(
+    'microbank_transfers_claimed_total',
+    'Pending entries this processor took over from another',
+    () => processor.claimed,
+  );
+  total(
+    'microbank_transfers_skipped_total',
+    'Transfers-stream entries acknowledged without a saga',
+    () => processor.skipped,
+  );
+  total(
+    'microbank_transfers_retried_total',
+    'Sagas that failed and stay pending to be run again',
+    () => processor.failed,
+  );
+}
