@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { REPO_ROOT } from '@microbank/processes';
 import { build } from 'esbuild';
 
-export const SERVICES = ['account', 'account-system', 'balance'] as const;
+export const SERVICES = ['account', 'account-system', 'balance', 'transfer'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Where `pnpm build` puts a service's bundle (and where the image and the local stack find it). */

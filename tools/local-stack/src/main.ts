@@ -90,16 +90,19 @@ say(
   `data in ${dataDir}; running the services from ${fromSources ? 'their TypeScript sources' : 'their bundles'}`,
 );
 redis = supervise('redis', redisRunner(plan.redisPort, join(dataDir, 'redis'), say), dataDir, say);
+const started = new Set<string>();
 const start = (name: string) => {
   const spec = plan.services.find((candidate) => candidate.name === name);
   if (!spec) throw new Error(`the stack plan has no ${name}`);
+  started.add(name);
   services.push(supervise(name, serviceRunner(spec, secrets, fromSources, say), dataDir, say));
   return spec;
 };
-// The seed's body lists john before mary: mary starts once john has registered.
+// The seed's body lists john before mary: mary starts once john has registered, the rest after her.
 for (const name of ['account-system', 'balance']) start(name);
 await waitUntilReady(start('john-account').port, () => stopping);
-start('mary-account');
+await waitUntilReady(start('mary-account').port, () => stopping);
+for (const spec of plan.services) if (!started.has(spec.name)) start(spec.name);
 for (const spec of plan.services) await waitUntilReady(spec.port, () => stopping);
 
 if (!stopping) {
@@ -109,5 +112,9 @@ if (!stopping) {
   say(
     'stack',
     `try: curl ${serviceUrl(plan, 'account-system', '/accounts')}    stop: Ctrl-C    kill one: pnpm kill <component>`,
+  );
+  say(
+    'stack',
+    `move money: curl -X POST ${serviceUrl(plan, 'transfer-1', '/transfers')} -H 'content-type: application/json' -H "idempotency-key: $(node -p 'crypto.randomUUID()')" -d '{"from":"john-account","to":"mary-account","amount":10}'`,
   );
 }

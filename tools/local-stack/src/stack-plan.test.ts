@@ -4,9 +4,9 @@ import { componentsOf, planStack, SettingsError, serviceUrl, stackSettings } fro
 
 const plan = testSuite('local stack plan');
 
-plan('by default the README`s ports: Redis 6380, the services 8081-8084, data in .data/', async () => {
+plan('by default the README`s ports: Redis 6380, the services 8081-8086, data in .data/', async () => {
   const settings = stackSettings({});
-  assert.equal(settings, { dataDir: `${REPO_ROOT}.data`, portBase: 8080, redisPort: 6380 });
+  assert.equal(settings, { dataDir: `${REPO_ROOT}.data`, portBase: 8080, redisPort: 6380, extraAccounts: 0 });
   const planned = await planStack(settings);
   assert.is(planned.redisUrl, 'redis://127.0.0.1:6380');
   assert.equal(
@@ -16,10 +16,20 @@ plan('by default the README`s ports: Redis 6380, the services 8081-8084, data in
       ['balance', 8082],
       ['john-account', 8083],
       ['mary-account', 8084],
+      ['transfer-1', 8085],
+      ['transfer-2', 8086],
     ],
   );
   assert.is(serviceUrl(planned, 'account-system', '/accounts'), 'http://127.0.0.1:8081/accounts');
-  assert.equal(componentsOf(planned), ['redis', 'account-system', 'balance', 'john-account', 'mary-account']);
+  assert.equal(componentsOf(planned), [
+    'redis',
+    'account-system',
+    'balance',
+    'john-account',
+    'mary-account',
+    'transfer-1',
+    'transfer-2',
+  ]);
   const john = planned.services.find((spec) => spec.name === 'john-account');
   assert.equal(john?.env, {
     REDIS_URL: 'redis://127.0.0.1:6380',
@@ -33,9 +43,28 @@ plan('MICROBANK_PORT_BASE and MICROBANK_REDIS_PORT move the whole stack', async 
   const planned = await planStack(stackSettings({ MICROBANK_PORT_BASE: '9080', MICROBANK_REDIS_PORT: '6390' }));
   assert.equal(
     planned.services.map((spec) => spec.port),
-    [9081, 9082, 9083, 9084],
+    [9081, 9082, 9083, 9084, 9085, 9086],
   );
   assert.ok(planned.services.every((spec) => spec.env.REDIS_URL === 'redis://127.0.0.1:6390'));
+});
+
+plan('MICROBANK_EXTRA_ACCOUNTS adds account-1 to account-n after mary, on ports of their own', async () => {
+  const planned = await planStack(stackSettings({ MICROBANK_EXTRA_ACCOUNTS: '3' }));
+  const accounts = planned.services.filter((spec) => spec.program === 'account');
+  assert.equal(
+    accounts.map((spec) => [spec.name, spec.port, spec.env.ACCOUNT_URL]),
+    [
+      ['john-account', 8083, 'http://127.0.0.1:8083'],
+      ['mary-account', 8084, 'http://127.0.0.1:8084'],
+      ['account-1', 8090, 'http://127.0.0.1:8090'],
+      ['account-2', 8091, 'http://127.0.0.1:8091'],
+      ['account-3', 8092, 'http://127.0.0.1:8092'],
+    ],
+  );
+  assert.throws(
+    () => stackSettings({ MICROBANK_EXTRA_ACCOUNTS: '101' }),
+    /MICROBANK_EXTRA_ACCOUNTS must be a whole number 0-100/,
+  );
 });
 
 plan('0 picks free ports, all different', async () => {

@@ -1,8 +1,10 @@
 /**
  * What the local stack runs and where: the laptop's version of `kubectl apply -k k8s`. The ports
- * default to the README's (Redis 6380, services 8081-8084) and move together with
- * MICROBANK_PORT_BASE / MICROBANK_REDIS_PORT; 0 picks free ports, as the tests do. A running
- * stack writes its plan into its data dir, so `pnpm kill`, `pnpm chaos` and the tests find it.
+ * default to the README's (Redis 6380, services 8081-8086) and move together with
+ * MICROBANK_PORT_BASE / MICROBANK_REDIS_PORT; 0 picks free ports, as the tests do.
+ * MICROBANK_EXTRA_ACCOUNTS adds accounts (account-1, account-2, ...) beside john and mary, for
+ * load runs. A running stack writes its plan into its data dir, so `pnpm kill`, `pnpm chaos` and
+ * the tests find it.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,7 @@ import { REPO_ROOT } from '@microbank/processes';
 import { freePort } from '@microbank/redis-runner';
 
 /** The program a service runs: its bundle is packages/<program>/dist/main.mjs. */
-export type Program = 'account' | 'account-system' | 'balance';
+export type Program = 'account' | 'account-system' | 'balance' | 'transfer';
 
 export interface ServiceSpec {
   /** The component's name, as `pnpm kill` takes it. */
@@ -34,13 +36,24 @@ export interface StackSettings {
   portBase: number;
   /** 0: a free one. */
   redisPort: number;
+  /** Accounts beyond john and mary: account-1 to account-<n>. */
+  extraAccounts: number;
 }
 
 export const DEFAULT_PORT_BASE = 8080;
 export const DEFAULT_REDIS_PORT = 6380;
 
-/** Each service's port is the base plus this. */
-const PORT_OFFSETS = { 'account-system': 1, balance: 2, 'john-account': 3, 'mary-account': 4 } as const;
+/** Each service's port is the base plus this; extra account n (from 1) is on the base + 9 + n. */
+const PORT_OFFSETS = {
+  'account-system': 1,
+  balance: 2,
+  'john-account': 3,
+  'mary-account': 4,
+  'transfer-1': 5,
+  'transfer-2': 6,
+} as const;
+const EXTRA_ACCOUNTS_OFFSET = 9;
+export const MAX_EXTRA_ACCOUNTS = 100;
 
 export class SettingsError extends Error {}
 
@@ -54,10 +67,19 @@ export function stackSettings(env: Record<string, string | undefined> = process.
     }
     return Number(value);
   };
+  const count = (name: string, max: number) => {
+    const value = env[name];
+    if (value === undefined || value === '') return 0;
+    if (!/^\d{1,3}$/.test(value) || Number(value) > max) {
+      throw new SettingsError(`${name} must be a whole number 0-${max} (got ${JSON.stringify(value.slice(0, 40))})`);
+    }
+    return Number(value);
+  };
   return {
     dataDir: env.MICROBANK_DATA_DIR || join(REPO_ROOT, '.data'),
-    portBase: port('MICROBANK_PORT_BASE', DEFAULT_PORT_BASE, 65535 - 100),
+    portBase: port('MICROBANK_PORT_BASE', DEFAULT_PORT_BASE, 65535 - EXTRA_ACCOUNTS_OFFSET - MAX_EXTRA_ACCOUNTS),
     redisPort: port('MICROBANK_REDIS_PORT', DEFAULT_REDIS_PORT, 65535),
+    extraAccounts: count('MICROBANK_EXTRA_ACCOUNTS', MAX_EXTRA_ACCOUNTS),
   };
 }
 
@@ -71,10 +93,13 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
     port,
     env: { REDIS_URL: redisUrl, PORT: String(port), ...env },
   });
-  const account = async (name: 'john-account' | 'mary-account') => {
-    const port = await portOf(PORT_OFFSETS[name]);
+  const account = async (name: string, offset: number) => {
+    const port = await portOf(offset);
     return service(name, 'account', port, { ACCOUNT_NAME: name, ACCOUNT_URL: `http://127.0.0.1:${port}` });
   };
+  const extras: ServiceSpec[] = [];
+  for (let n = 1; n <= settings.extraAccounts; n++)
+    extras.push(await account(`account-${n}`, EXTRA_ACCOUNTS_OFFSET + n));
   return {
     dataDir: settings.dataDir,
     redisPort,
@@ -82,8 +107,11 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
     services: [
       service('account-system', 'account-system', await portOf(PORT_OFFSETS['account-system'])),
       service('balance', 'balance', await portOf(PORT_OFFSETS.balance)),
-      await account('john-account'),
-      await account('mary-account'),
+      await account('john-account', PORT_OFFSETS['john-account']),
+      await account('mary-account', PORT_OFFSETS['mary-account']),
+      ...extras,
+      service('transfer-1', 'transfer', await portOf(PORT_OFFSETS['transfer-1'])),
+      service('transfer-2', 'transfer', await portOf(PORT_OFFSETS['transfer-2'])),
     ],
   };
 }

@@ -3,6 +3,7 @@
  * killed account-system, a killed Redis, registrations and garbage typed in with redis-cli.
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,38 @@ stack('after the restarts, each entry was read once: no gap, no duplicate', asyn
     count('microbank_projection_applied_entries_total') + count('microbank_projection_skipped_entries_total'),
     length,
   );
+});
+
+stack('money moves: a transfer with curl completes, the balances and the audit show it', async () => {
+  const key = randomUUID();
+  const post = () =>
+    fetch(stackUrl('transfer-1', '/transfers'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ from: 'john-account', to: 'mary-account', amount: 10 }),
+    });
+  const accepted = await post();
+  assert.is(accepted.status, 202);
+  const { transfer } = (await accepted.json()) as { transfer: string };
+  // The other replica answers for the same transfer, and the same key gives the same transfer.
+  const status = await waitFor(
+    'the transfer to complete',
+    async () => (await get(stackUrl('transfer-2', `/transfers/${transfer}`))).body,
+    (body) => body.includes('"status":"completed"'),
+  );
+  assert.is(((await (await post()).json()) as { transfer: string }).transfer, transfer);
+  const { debit, credit } = JSON.parse(status) as Record<string, { position: string }>;
+  const balance = (account: string, position?: string) =>
+    get(stackUrl('balance', `/balance/${account}${position ? `?position=${position}` : ''}`));
+  assert.is((await balance('john-account', debit?.position)).body, '{"account":"john-account","balance":90}');
+  assert.is((await balance('mary-account', credit?.position)).body, '{"account":"mary-account","balance":110}');
+  const audit = await waitFor(
+    'the audit to see it',
+    async () => JSON.parse((await get(stackUrl('balance', '/audit'))).body) as Record<string, unknown>,
+    (figures) => figures.inFlight === 0 && figures.balances === 200,
+  );
+  assert.is(audit.conserved, true);
+  assert.is(audit.openings, 200);
 });
 
 stack('SIGTERM stops the whole stack and exits 0', async (ctx) => {
