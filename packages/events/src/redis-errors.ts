@@ -12,3 +12,11 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY
 export function isPermanentRedisError(error: unknown): boolean {
   return error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
 }
+
+/** Errors of a Redis that is away or restarting: the request may be sent again (with the same key). */
+const UNAVAILABLE =
+  /Stream isn't writeable|Connection is closed|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|^LOADING|MaxRetriesPerRequest|Command timed out/;
+
+export function isRedisUnavailable(error: unknown): boolean {
+  return error instanceof Error && (UNAVAILABLE.test(error.message) || error.name === 'MaxRetriesPerRequestError');
+}

@@ -13,6 +13,9 @@ function serviceApp(readiness: Readiness = { ready: true }) {
   getOnly(built, '/boom', () => {
     throw new Error('secret internals at line 42');
   });
+  getOnly(built, '/redis-away', () => {
+    throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
+  });
   return { app: built, metrics };
 }
 
@@ -69,6 +72,13 @@ app('an unexpected error is a 500 JSON without internals', async () => {
   const body = await response.text();
   assert.not.match(body, /secret internals|at line/);
   assert.equal(JSON.parse(body), { error: 'internal', message: 'internal error; see the service log' });
+});
+
+app('Redis away is a 503 with Retry-After (send it again), not a 500', async () => {
+  const response = await serviceApp().app.request('/redis-away');
+  assert.is(response.status, 503);
+  assert.is(response.headers.get('retry-after'), '1');
+  assert.equal(await response.json(), { error: 'unavailable', message: 'Redis is not answering right now; try again' });
 });
 
 app('serves over a real socket on an ephemeral port and closes', async () => {

@@ -3,6 +3,7 @@
  * counting, a body limit, and the one place that turns errors into JSON responses.
  */
 import type { HttpBindings } from '@hono/node-server';
+import { isRedisUnavailable } from '@microbank/events';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -70,6 +71,9 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (isRedisUnavailable(error)) {
+      return c.json(errorBody(503, 'Redis is not answering right now; try again'), 503, { 'retry-after': '1' });
+    }
     log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return c.json(errorBody(500, 'internal error; see the service log'), 500);
   });

@@ -1,11 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeEvent, ledgerEvents, ledgerKey } from '@microbank/events';
 import { componentsOf, type StackProcess, startStackProcess } from '@microbank/local-stack';
 import { testSuite } from '@microbank/testing';
+import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { runChaos } from './chaos.ts';
 import { killPlan } from './kill-plan.ts';
+import { verifyMoney } from './money-verify.ts';
+import { formatReport } from './report.ts';
 import { verifyNothingLost } from './verify.ts';
 
 const plan = testSuite('kill plan');
@@ -76,7 +81,16 @@ chaos('a short run: kills across the stack, every acknowledged registration kept
   assert.ok(verdict?.inOrder);
   assert.is(verdict?.positions['account-system'], verdict?.streamEnd);
   assert.is(verdict?.positions.balance, verdict?.streamEnd);
-  assert.ok(report.passed, lines.join('\n'));
+  const money = report.money;
+  assert.ok(money, 'the money was checked');
+  assert.ok((report.transfers?.accepted ?? 0) > 0, 'the load moved money');
+  assert.equal(money?.transfers.unsettled, []);
+  assert.equal(money?.wrongEntries, []);
+  assert.equal(money?.negative, []);
+  assert.equal(money?.replayMismatches, []);
+  assert.is(money?.balances, money?.openings);
+  assert.ok(money?.conserved, 'conserved');
+  assert.ok(report.passed, `${lines.join('\n')}\n${formatReport(report, 400)}`);
   assert.ok(
     report.kills.every((kill) => kill.backAfterMs !== undefined),
     'every killed component came back',
@@ -88,6 +102,26 @@ chaos('the check fails when an acknowledged registration is missing', async (ctx
   assert.equal(verdict.lostInAccountSystem, ['never-appended-account']);
   assert.equal(verdict.lostInBalance, ['never-appended-account']);
   assert.is(verdict.passed, false);
+});
+
+chaos('the money check fails when money appears from nowhere (a credit no debit paid for)', async (ctx) => {
+  const redis = new Redis(ctx.stack.plan.redisUrl);
+  try {
+    await redis.xadd(
+      ledgerKey('mary-account'),
+      '*',
+      ...encodeEvent(ledgerEvents, {
+        type: 'Credited',
+        data: { transfer: randomUUID(), from: 'john-account', amount: 5, debit: '1-0' },
+      }),
+    );
+  } finally {
+    redis.disconnect();
+  }
+  const money = await verifyMoney(ctx.stack.plan, [], 5_000);
+  assert.is(money.conserved, false);
+  assert.is(money.balances, money.openings + 5);
+  assert.is(money.passed, false);
 });
 
 chaos.run();

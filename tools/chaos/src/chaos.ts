@@ -7,7 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { killComponent, NotRunning, readPid, type StackPlan, serviceUrl } from '@microbank/local-stack';
 import { killPlan } from './kill-plan.ts';
 import { type ReadCounts, startReadLoad, startRegistrationLoad } from './load.ts';
+import { type MoneyVerdict, verifyMoney } from './money-verify.ts';
 import { isUp, stackUrls } from './probes.ts';
+import { startTransferLoad, type TransferCounts } from './transfer-load.ts';
 import { type Verdict, verifyNothingLost } from './verify.ts';
 
 export interface ChaosOptions {
@@ -41,6 +43,8 @@ export interface ChaosReport {
   appends?: { acknowledged: number; retries: number; lost: number };
   reads?: ReadCounts;
   verdict?: Verdict;
+  transfers?: TransferCounts;
+  money?: MoneyVerdict;
   passed: boolean;
 }
 
@@ -66,6 +70,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         10,
       )
     : undefined;
+  const ledgerless = () => appends?.acknowledged.slice(-50).map(({ account }) => account) ?? [];
+  const transfers = options.verify ? startTransferLoad(plan, seed, 8, 5, ledgerless) : undefined;
 
   while (kills.length < options.kills && Date.now() - started < options.durationMs) {
     await sleep(options.intervalMs);
@@ -88,6 +94,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const settleMs = options.settleMs ?? 60_000;
   await appends?.stop();
   await reads?.stop();
+  await transfers?.stop();
 
   const killsByComponent: Record<string, number> = {};
   const longestRecoveryMs: Record<string, number> = {};
@@ -113,6 +120,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     report.reads = reads.counts;
     report.verdict = verdict;
     report.passed = report.passed && verdict.passed;
+  }
+  if (transfers) {
+    const money = await verifyMoney(plan, transfers.accepted, settleMs);
+    report.transfers = transfers.counts;
+    report.money = money;
+    report.passed = report.passed && money.passed && transfers.counts.unexpected.length === 0;
   }
   return report;
 }

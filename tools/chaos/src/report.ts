@@ -31,6 +31,22 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       `  components down at the end: ${verdict.componentsDown.length === 0 ? 'none' : verdict.componentsDown.join(', ')}`,
     );
   }
+  if (report.transfers && report.money) {
+    const { transfers, money } = report;
+    const list = (items: string[]) =>
+      items.length === 0 ? 'none' : `${items.length}: ${items.slice(0, 5).join('; ')}`;
+    lines.push(
+      `  transfers: ${transfers.accepted} accepted, ${money.transfers.completed} completed, ${money.transfers.rejected} rejected, ${money.transfers.unsettled.length} unsettled, ${transfers.resent} sends repeated with the same key`,
+    );
+    lines.push(
+      `  money:    openings ${money.openings}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances})` : 'unanswered'}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,
+    );
+    lines.push(`  ledgers:  negative balances ${list(money.negative)}; wrong entries ${list(money.wrongEntries)}`);
+    lines.push(
+      `  replay:   every ledger folded from scratch = its account's live balance: ${money.replayMismatches.length === 0 ? 'yes' : list(money.replayMismatches)}; pending in the processors' group: ${money.pendingInGroup}`,
+    );
+    if (transfers.unexpected.length > 0) lines.push(`  unexpected answers: ${list(transfers.unexpected)}`);
+  }
   lines.push(`  RESULT: ${report.passed ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
 }

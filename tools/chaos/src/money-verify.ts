@@ -1,0 +1,228 @@
+/**
+ * After the monkey stops and the stack has settled: did money behave? Read from the ledgers
+ * themselves, every one from its first entry:
+ *  - every transfer the API accepted is completed or rejected, and nothing is left pending in the
+ *    processors' group;
+ *  - each transfer's debit and credit appear at most once each; a completed one has exactly one
+ *    of each, on the right ledgers, of its amount; a rejected one has no credit, and a debit only
+ *    together with its refund;
+ *  - no balance was ever below zero, anywhere in any ledger's history;
+ *  - the balances add up to the opening balances exactly (nothing in flight once all settled);
+ *  - the accounts' own GET /balance (their live projections) equals the fold from scratch, and
+ *    balance's GET /audit says conserved with the same totals.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  closeRedis,
+  connectRedis,
+  decodeEntry,
+  ledgerEvents,
+  ledgerKey,
+  silentLog,
+  transfersKey,
+  untilReady,
+} from '@microbank/events';
+import { emptyLedger, evolveLedger, type Ledger } from '@microbank/ledger';
+import { type StackPlan, serviceUrl } from '@microbank/local-stack';
+import type { Redis } from 'ioredis';
+import type { AcceptedTransfer } from './transfer-load.ts';
+
+export interface MoneyVerdict {
+  transfers: { accepted: number; completed: number; rejected: number; unsettled: string[] };
+  pendingInGroup: number;
+  /** Transfers whose ledger entries break a rule, with why. */
+  wrongEntries: string[];
+  /** Accounts whose balance was ever below zero, with the lowest. */
+  negative: string[];
+  openings: number;
+  balances: number;
+  /** Accounts whose GET /balance differs from the fold of their ledger. */
+  replayMismatches: string[];
+  audit: { conserved: boolean; balances: number; openings: number } | undefined;
+  conserved: boolean;
+  passed: boolean;
+}
+
+interface Seen {
+  debits: Array<{ account: string; amount: number }>;
+  credits: Array<{ account: string; amount: number }>;
+  refunds: Array<{ account: string; amount: number }>;
+}
+
+export async function verifyMoney(
+  plan: StackPlan,
+  accepted: readonly AcceptedTransfer[],
+  settleMs: number,
+): Promise<MoneyVerdict> {
+  const redis = connectRedis(plan.redisUrl, 'chaos:money', silentLog);
+  try {
+    await untilReady(redis, AbortSignal.timeout(settleMs));
+    const deadline = Date.now() + settleMs;
+    const statuses = await settledStatuses(plan, accepted, deadline);
+    const pendingInGroup = await waitForEmptyGroup(redis, deadline);
+
+    const accounts = plan.services.filter((spec) => spec.program === 'account').map((spec) => spec.name);
+    const ledgers = new Map<string, Ledger>();
+    const seen = new Map<string, Seen>();
+    const seenOf = (transfer: string) => {
+      let entry = seen.get(transfer);
+      if (!entry) {
+        entry = { debits: [], credits: [], refunds: [] };
+        seen.set(transfer, entry);
+      }
+      return entry;
+    };
+    const wrongEntries: string[] = [];
+    let openings = 0;
+    for (const account of accounts) {
+      const ledger = emptyLedger();
+      const entries = (await redis.xrange(ledgerKey(account), '-', '+')) as Array<[string, string[]]>;
+      for (const [id, fields] of entries) {
+        const decoded = decodeEntry(ledgerEvents, fields);
+        if (!decoded.ok) {
+          wrongEntries.push(`${account} ${id}: ${decoded.reason}`);
+          continue;
+        }
+        const event = decoded.event;
+        evolveLedger(ledger, event, id);
+        if (event.type === 'AccountOpened') openings += event.data.amount;
+        if (event.type === 'Debited') seenOf(event.data.transfer).debits.push({ account, amount: event.data.amount });
+        if (event.type === 'Credited') seenOf(event.data.transfer).credits.push({ account, amount: event.data.amount });
+        if (event.type === 'Refunded') seenOf(event.data.transfer).refunds.push({ account, amount: event.data.amount });
+      }
+      ledgers.set(account, ledger);
+    }
+
+    let completed = 0;
+    let rejected = 0;
+    const unsettled: string[] = [];
+    for (const [i, t] of accepted.entries()) {
+      const status = statuses[i];
+      const entries = seen.get(t.transfer) ?? { debits: [], credits: [], refunds: [] };
+      const problem = (why: string) => wrongEntries.push(`${t.transfer} (${t.from} -> ${t.to}, ${t.amount}): ${why}`);
+      if (entries.debits.length > 1) problem(`debited ${entries.debits.length} times`);
+      if (entries.credits.length > 1) problem(`credited ${entries.credits.length} times`);
+      if (entries.refunds.length > 1) problem(`refunded ${entries.refunds.length} times`);
+      if (status === 'completed') {
+        completed++;
+        const [debit] = entries.debits;
+        const [credit] = entries.credits;
+        if (debit?.account !== t.from || debit.amount !== t.amount) problem('completed without its debit');
+        if (credit?.account !== t.to || credit.amount !== t.amount) problem('completed without its credit');
+        if (entries.refunds.length > 0) problem('completed and refunded');
+      } else if (status === 'rejected') {
+        rejected++;
+        if (entries.credits.length > 0) problem('rejected but credited');
+        if (entries.debits.length !== entries.refunds.length) problem('rejected with a debit not given back');
+      } else {
+        unsettled.push(t.transfer);
+      }
+    }
+    // Transfers this run did not make (before it, by hand): at most one of each step, never both ways.
+    const acceptedIds = new Set(accepted.map((t) => t.transfer));
+    for (const [transfer, entries] of seen) {
+      if (acceptedIds.has(transfer)) continue;
+      const { debits, credits, refunds } = entries;
+      if (debits.length > 1 || credits.length > 1 || refunds.length > 1 || (credits.length > 0 && refunds.length > 0)) {
+        wrongEntries.push(`${transfer}: ${debits.length} debits, ${credits.length} credits, ${refunds.length} refunds`);
+      }
+    }
+
+    const negative = [...ledgers]
+      .filter(([, ledger]) => ledger.lowest < 0)
+      .map(([account, ledger]) => `${account} (lowest ${ledger.lowest})`);
+    const balances = [...ledgers.values()].reduce((sum, ledger) => sum + ledger.balance, 0);
+    const replayMismatches = await compareLiveBalances(plan, ledgers);
+    const audit = await auditFigures(plan, balances, deadline);
+    const conserved = balances === openings && audit?.conserved === true && audit.balances === balances;
+    const passed =
+      conserved &&
+      unsettled.length === 0 &&
+      pendingInGroup === 0 &&
+      wrongEntries.length === 0 &&
+      negative.length === 0 &&
+      replayMismatches.length === 0;
+    return {
+      transfers: { accepted: accepted.length, completed, rejected, unsettled },
+      pendingInGroup,
+      wrongEntries,
+      negative,
+      openings,
+      balances,
+      replayMismatches,
+      audit,
+      conserved,
+      passed,
+    };
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
+/** Each accepted transfer's status once settled (or as it stands at the deadline). */
+async function settledStatuses(
+  plan: StackPlan,
+  accepted: readonly AcceptedTransfer[],
+  deadline: number,
+): Promise<Array<string | undefined>> {
+  const statuses: Array<string | undefined> = [];
+  for (const t of accepted) {
+    let status: string | undefined;
+    while (Date.now() < deadline) {
+      try {
+        const response = await fetch(serviceUrl(plan, 'transfer-1', `/transfers/${t.transfer}`), {
+          signal: AbortSignal.timeout(2_000),
+        });
+        if (response.ok) status = ((await response.json()) as { status: string }).status;
+      } catch {
+        // the service is still coming back
+      }
+      if (status === 'completed' || status === 'rejected') break;
+      await sleep(100);
+    }
+    statuses.push(status);
+  }
+  return statuses;
+}
+
+async function waitForEmptyGroup(redis: Redis, deadline: number): Promise<number> {
+  for (;;) {
+    const [pending] = (await redis.xpending(transfersKey(), 'processors')) as [number];
+    if (pending === 0 || Date.now() >= deadline) return pending;
+    await sleep(100);
+  }
+}
+
+async function compareLiveBalances(plan: StackPlan, ledgers: Map<string, Ledger>): Promise<string[]> {
+  const mismatches: string[] = [];
+  for (const [account, ledger] of ledgers) {
+    const position = ledger.position ?? '0-0';
+    try {
+      const response = await fetch(serviceUrl(plan, account, `/balance?position=${position}`), {
+        signal: AbortSignal.timeout(5_000),
+      });
+      const { balance } = (await response.json()) as { balance: number };
+      if (balance !== ledger.balance)
+        mismatches.push(`${account}: serves ${balance}, its ledger folds to ${ledger.balance}`);
+    } catch (error) {
+      mismatches.push(`${account}: no balance (${(error as Error).message})`);
+    }
+  }
+  return mismatches;
+}
+
+/** balance's audit once it has read everything (its balances equal the fold's), or as it stands. */
+async function auditFigures(plan: StackPlan, balances: number, deadline: number) {
+  let figures: { conserved: boolean; balances: number; openings: number; inFlight: number } | undefined;
+  while (Date.now() < deadline + 5_000) {
+    try {
+      const response = await fetch(serviceUrl(plan, 'balance', '/audit'), { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) figures = (await response.json()) as typeof figures;
+    } catch {
+      // not back yet
+    }
+    if (figures && figures.balances === balances && figures.inFlight === 0) break;
+    await sleep(100);
+  }
+  return figures && { conserved: figures.conserved, balances: figures.balances, openings: figures.openings };
+}

@@ -1,0 +1,113 @@
+/**
+ * The money load that runs while the monkey kills: concurrent transfers between random accounts,
+ * amounts that sometimes overdraw, now and then to an account that registered but has no ledger;
+ * each sent to a random transfer replica with its own Idempotency-Key and sent again with the
+ * same key (and body) after a timeout, a dropped connection or a 503, until the API answers.
+ * Every transfer the API accepted is recorded for the check.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+
+export interface AcceptedTransfer {
+  transfer: string;
+  key: string;
+  from: string;
+  to: string;
+  amount: number;
+}
+
+export interface TransferCounts {
+  /** Transfers the API accepted (202), each counted once however often it was sent. */
+  accepted: number;
+  /** Sends repeated with the same key after no answer, a dropped connection or a 503. */
+  resent: number;
+  /** 4xx answers other than the expected ones: each is a failure of the check. */
+  unexpected: string[];
+}
+
+export interface TransferLoad {
+  accepted: AcceptedTransfer[];
+  counts: TransferCounts;
+  stop(): Promise<void>;
+}
+
+export function startTransferLoad(
+  plan: StackPlan,
+  seed: number,
+  workers: number,
+  pauseMs: number,
+  /** Accounts that registered without a ledger, as the registration load makes them. */
+  ledgerless: () => string[],
+): TransferLoad {
+  const rng = xoroshiro128plus(seed);
+  const pick = <T>(items: readonly T[]): T => items[uniformInt(rng, 0, items.length - 1)] as T;
+  const accounts = plan.services.filter((spec) => spec.program === 'account').map((spec) => spec.name);
+  const replicas = plan.services.filter((spec) => spec.program === 'transfer').map((spec) => spec.name);
+  const accepted: AcceptedTransfer[] = [];
+  const seen = new Set<string>();
+  const counts: TransferCounts = { accepted: 0, resent: 0, unexpected: [] };
+  let stopped = false;
+
+  /** Sends one transfer until the API answers it; returns when it did (or the load stopped). */
+  async function transfer(): Promise<void> {
+    const from = pick(accounts);
+    const others = accounts.filter((account) => account !== from);
+    const strangers = ledgerless();
+    const to = strangers.length > 0 && uniformInt(rng, 0, 9) === 0 ? pick(strangers) : pick(others);
+    const amount = uniformInt(rng, 1, 60);
+    const key = randomUUID();
+    const body = JSON.stringify({ from, to, amount });
+    for (let attempt = 0; !stopped || attempt > 0; attempt++) {
+      if (attempt > 0) {
+        counts.resent++;
+        await sleep(50);
+      }
+      let status: number;
+      let text: string;
+      try {
+        const response = await fetch(serviceUrl(plan, pick(replicas), '/transfers'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body,
+          signal: AbortSignal.timeout(2_000),
+        });
+        status = response.status;
+        text = await response.text();
+      } catch {
+        if (attempt > 200) return;
+        continue;
+      }
+      if (status === 503) continue;
+      if (status === 202) {
+        const { transfer: id } = JSON.parse(text) as { transfer: string };
+        if (!seen.has(id)) {
+          seen.add(id);
+          accepted.push({ transfer: id, key, from, to, amount });
+          counts.accepted++;
+        }
+      } else if (!(status === 422 && /unknown_account/.test(text))) {
+        // A stranger not yet in that replica's registry is a fair 422; anything else is not.
+        counts.unexpected.push(`${status} ${text.slice(0, 200)}`);
+      }
+      return;
+    }
+  }
+
+  const loops = Array.from({ length: workers }, async () => {
+    while (!stopped) {
+      await transfer();
+      await sleep(pauseMs);
+    }
+  });
+  return {
+    accepted,
+    counts,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
