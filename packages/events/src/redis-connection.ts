@@ -1,5 +1,5 @@
 /** Opens ioredis connections with the failure behaviour the event store relies on. */
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import type { Log } from './log.ts';
 import { backoffDelay } from './retry.ts';
 
@@ -35,7 +35,7 @@ export function connectRedis(url: string, name: string, log: Log): Redis {
 }
 
 /** Resolves when the connection is ready to take commands (at once if it already is). */
-export function untilReady(redis: Redis, signal?: AbortSignal): Promise<void> {
+export function untilReady(redis: Redis | Cluster, signal?: AbortSignal): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = () => {
@@ -57,7 +57,7 @@ export function untilReady(redis: Redis, signal?: AbortSignal): Promise<void> {
  * Waits for the connection to be ready; when it is not within `ms` (a socket that died during
  * ioredis' connect handshake hangs there forever), drops it so that ioredis connects afresh.
  */
-export async function readyOrReconnect(connection: Redis, ms: number, signal?: AbortSignal): Promise<void> {
+export async function readyOrReconnect(connection: Redis | Cluster, ms: number, signal?: AbortSignal): Promise<void> {
   for (;;) {
     const deadline = AbortSignal.timeout(ms);
     try {
@@ -70,7 +70,7 @@ export async function readyOrReconnect(connection: Redis, ms: number, signal?: A
 }
 
 /** Closes politely (QUIT) when connected, at once otherwise. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: Redis | Cluster): Promise<void> {
   if (redis.status !== 'ready') {
     redis.disconnect();
     return;

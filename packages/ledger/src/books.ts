@@ -2,6 +2,11 @@
  * The bank's books: one projection over the accounts stream and every account's ledger, which it
  * follows as accounts register. It holds each ledger's fold and the audit. balance keeps the
  * books (GET /audit); the dashboard does too.
+ *
+ * Only ledgers that exist are followed: an account opens its ledger before it registers, while a
+ * registration typed in by hand (or a flood of them) has no ledger, and following thousands of
+ * empty streams would make every XREAD name them all. A registered account without a ledger is
+ * looked for again now and then.
  */
 import {
   type AccountEvent,
@@ -17,6 +22,7 @@ import {
   type Log,
   ledgerEvents,
   ledgerKey,
+  ledgerStateKey,
   type Projection,
   startProjection,
   streamKey,
@@ -24,6 +30,9 @@ import {
 import type { Redis } from 'ioredis';
 import { type Audit, createAudit } from './audit.ts';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
+
+/** How often registered accounts without a ledger are looked at again. */
+const LOOK_AGAIN_MS = 5_000;
 
 export interface Books {
   registry: AccountsRegistry;
@@ -52,6 +61,46 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
   const registry = createAccountsRegistry();
   const ledgers = new Map<string, Ledger>();
   const audit = createAudit();
+  const unchecked = new Set<string>();
+  const ledgerless = new Set<string>();
+  let checking: Promise<void> | undefined;
+  /** Follows the ledgers of the accounts in `accounts` that have one (their state key exists). */
+  async function followExisting(accounts: string[]): Promise<void> {
+    for (let at = 0; at < accounts.length; at += 1_000) {
+      const batch = accounts.slice(at, at + 1_000);
+      const pipeline = redis.pipeline();
+      for (const account of batch) pipeline.exists(ledgerStateKey(account, prefix));
+      const replies = (await pipeline.exec()) ?? [];
+      batch.forEach((account, i) => {
+        const [error, exists] = replies[i] ?? [null, 0];
+        if (!error && exists === 1) {
+          ledgerless.delete(account);
+          projection.follow(ledgerKey(account, prefix));
+        } else {
+          ledgerless.add(account);
+        }
+      });
+    }
+  }
+  function checkSoon(): void {
+    if (checking || unchecked.size === 0) return;
+    const accounts = [...unchecked];
+    unchecked.clear();
+    checking = followExisting(accounts)
+      .catch(() => {
+        for (const account of accounts) ledgerless.add(account);
+      })
+      .finally(() => {
+        checking = undefined;
+        checkSoon();
+      });
+  }
+  const lookAgain = setInterval(() => {
+    for (const account of ledgerless) unchecked.add(account);
+    checkSoon();
+  }, LOOK_AGAIN_MS);
+  lookAgain.unref();
+
   const projection: Projection = startProjection<AccountEvent | LedgerEvent>({
     name,
     streams: [accounts],
@@ -63,8 +112,12 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
       stream === accounts ? decodeAccountEntry(fields) : decodeEntryBuffers(ledgerEvents, fields),
     apply: (event, id, stream) => {
       if (event.type === 'AccountRegistered') {
+        const known = registry.accounts.has(event.data.account);
         applyAccountEvent(registry, event, id);
-        projection.follow(ledgerKey(event.data.account, prefix));
+        if (!known) {
+          unchecked.add(event.data.account);
+          setImmediate(checkSoon);
+        }
         return;
       }
       const account = accountOfLedger(stream, prefix);
@@ -85,7 +138,9 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
     projection,
     redis,
     async close() {
+      clearInterval(lookAgain);
       await projection.stop();
+      await checking;
       await closeRedis(redis);
     },
   };

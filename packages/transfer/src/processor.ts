@@ -17,7 +17,7 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@microbank/ledger';
 import { runSaga } from './saga.ts';
 import { type TransferStatus, transferStatuses } from './transfer-log.ts';
 
@@ -25,9 +25,9 @@ export const PROCESSORS_GROUP = 'processors';
 
 export interface ProcessorOptions {
   /** For the saga's scripts and the acknowledgements. */
-  redis: Redis;
+  redis: RedisClient;
   /** Dedicated to the blocking XREADGROUP; the processor closes it. */
-  blockRedis: Redis;
+  blockRedis: RedisClient;
   log: Log;
   /** This consumer's name in the group (the instance: pod name, host/pid). */
   consumer: string;

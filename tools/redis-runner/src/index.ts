@@ -8,6 +8,7 @@ import {
   startRedisServer,
 } from './redis-server.ts';
 
+export * from './redis-cluster.ts';
 export { dockerAnswers, startRedisContainer } from './redis-container.ts';
 export * from './redis-server.ts';
 

@@ -12,6 +12,8 @@ export interface RedisServerOptions {
   appendfsync?: 'always' | 'everysec';
   /** Receives each line redis-server prints. */
   onOutput?: (line: string) => void;
+  /** More redis-server arguments (e.g. cluster mode). */
+  extraArgs?: string[];
 }
 
 export interface RedisServer {
@@ -81,7 +83,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   const launch = async () => {
     mkdirSync(dataDir, { recursive: true });
     // detached: a Ctrl-C meant for whoever started it does not reach Redis; its owner stops it.
-    child = spawn(binary, redisServerArgs(port, dataDir, appendfsync), {
+    child = spawn(binary, [...redisServerArgs(port, dataDir, appendfsync), ...(options.extraArgs ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
