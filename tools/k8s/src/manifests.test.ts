@@ -43,7 +43,7 @@ function assertProblem(problems: string[], pattern: RegExp): void {
   );
 }
 
-const SERVICES = ['account-system', 'balance', 'john-account', 'mary-account'] as const;
+const SERVICES = ['account-system', 'balance', 'john-account', 'mary-account', 'transfer'] as const;
 const bundleOf = (svc: string) =>
   `packages/${svc.endsWith('-account') && svc !== 'account-system' ? 'account' : svc}/dist/main.mjs`;
 
@@ -63,6 +63,9 @@ rendered('kubectl kustomize k8s renders the objects and names of the seed', () =
       'Deployment/microbank-balance',
       'Deployment/microbank-john-account',
       'Deployment/microbank-mary-account',
+      'Deployment/microbank-transfer',
+      'NetworkPolicy/microbank-transfer',
+      'PodDisruptionBudget/microbank-transfer',
       'Namespace/microbank',
       'NetworkPolicy/microbank-redis',
       'Role/microbank-chaos-monkey',
@@ -73,6 +76,7 @@ rendered('kubectl kustomize k8s renders the objects and names of the seed', () =
       'Service/microbank-balance',
       'Service/microbank-john-account',
       'Service/microbank-mary-account',
+      'Service/microbank-transfer',
       'Service/microbank-redis',
       'ServiceAccount/microbank-chaos-monkey',
       'StatefulSet/microbank-redis',
@@ -542,6 +546,15 @@ const cases: [string, RegExp, (objects: K8sObject[]) => void][] = [
       get(o, 'NetworkPolicy', 'microbank-redis').spec.ingress[0].from[0].podSelector.matchLabels[
         'app.kubernetes.io/name'
       ] = 'redis';
+    },
+  ],
+  [
+    'an egress NetworkPolicy whose rule names other pods than Redis (the transfer pods could not reach it)',
+    /microbank-transfer: .*env REDIS_URL: no NetworkPolicy rule lets it out to StatefulSet\/microbank-redis/,
+    (o) => {
+      get(o, 'NetworkPolicy', 'microbank-transfer').spec.egress[0].to[0].podSelector.matchLabels[
+        'app.kubernetes.io/name'
+      ] = 'transfer';
     },
   ],
   [

@@ -5,7 +5,8 @@ import { labelsMatch, selectorMatches } from './selectors.ts';
 
 /**
  * A pod whose environment names a Service by URL (redis://...@microbank-redis:6379, http://microbank-x)
- * must find that Service, on a port it serves, and be admitted by every NetworkPolicy guarding its pods.
+ * must find that Service, on a port it serves, be admitted by the NetworkPolicies guarding the
+ * Service's pods (ingress), and be let out by the NetworkPolicies guarding its own (egress).
  */
 export function checkReachability(objects: readonly K8sObject[], templates: readonly PodTemplate[]): string[] {
   const problems: string[] = [];
@@ -36,25 +37,34 @@ export function checkReachability(objects: readonly K8sObject[], templates: read
         const selector = asStringMap(asObject(svc.spec).selector);
         const servers = templates.filter((t) => t.namespace === client.namespace && labelsMatch(selector, t.labels));
         for (const server of servers) {
-          const guarding = policies.filter(
-            (p) =>
-              namespaceOf(p) === server.namespace &&
-              selectorMatches(asObject(asObject(p.spec).podSelector), server.labels) &&
-              isIngressPolicy(asObject(p.spec)),
-          );
-          if (guarding.length === 0) continue;
           const target = svcPort.targetPort ?? svcPort.port;
           const targetNumbers = containers(server.spec)
             .flatMap((sc) => asArray(sc.ports).map(asObject))
             .filter((p) => p.name === target || p.containerPort === target);
-          const admitted = guarding.some((p) =>
-            asArray(asObject(p.spec).ingress)
-              .map(asObject)
-              .some((rule) => ruleAdmits(rule, client, target, targetNumbers)),
-          );
-          if (!admitted) {
+          const allowedBy = (direction: 'ingress' | 'egress', guarded: PodTemplate, peer: PodTemplate) => {
+            const guarding = policies.filter(
+              (p) =>
+                namespaceOf(p) === guarded.namespace &&
+                selectorMatches(asObject(asObject(p.spec).podSelector), guarded.labels) &&
+                hasPolicyType(asObject(p.spec), direction),
+            );
+            const allowed = guarding.some((p) =>
+              asArray(asObject(p.spec)[direction])
+                .map(asObject)
+                .some((rule) => ruleAllows(rule, direction === 'ingress' ? 'from' : 'to', peer, target, targetNumbers)),
+            );
+            return { guarding, allowed: guarding.length === 0 || allowed };
+          };
+          const ingress = allowedBy('ingress', server, client);
+          if (!ingress.allowed) {
             problems.push(
-              `${where}: no NetworkPolicy rule admits it to ${nameOf(server.owner)} (guarded by ${guarding.map(nameOf).join(', ')})`,
+              `${where}: no NetworkPolicy rule admits it to ${nameOf(server.owner)} (guarded by ${ingress.guarding.map(nameOf).join(', ')})`,
+            );
+          }
+          const egress = allowedBy('egress', client, server);
+          if (!egress.allowed) {
+            problems.push(
+              `${where}: no NetworkPolicy rule lets it out to ${nameOf(server.owner)} (its egress is guarded by ${egress.guarding.map(nameOf).join(', ')})`,
             );
           }
         }
@@ -64,12 +74,21 @@ export function checkReachability(objects: readonly K8sObject[], templates: read
   return problems;
 }
 
-function isIngressPolicy(spec: Json): boolean {
+/** Whether a policy guards `direction`: its policyTypes say so, or (unset) it has rules of that kind / is ingress. */
+function hasPolicyType(spec: Json, direction: 'ingress' | 'egress'): boolean {
   const types = asArray(spec.policyTypes);
-  return types.length === 0 || types.includes('Ingress');
+  if (types.length > 0) return types.includes(direction === 'ingress' ? 'Ingress' : 'Egress');
+  return direction === 'ingress' || spec.egress !== undefined;
 }
 
-function ruleAdmits(rule: Json, client: PodTemplate, target: unknown, targetPorts: Json[]): boolean {
+/** Whether `rule` lets `peer` (the other end) through on the target port. */
+function ruleAllows(
+  rule: Json,
+  peersField: 'from' | 'to',
+  peer: PodTemplate,
+  target: unknown,
+  targetPorts: Json[],
+): boolean {
   const ports = asArray(rule.ports).map(asObject);
   const portOk =
     ports.length === 0 ||
@@ -80,11 +99,11 @@ function ruleAdmits(rule: Json, client: PodTemplate, target: unknown, targetPort
         targetPorts.some((tp) => tp.containerPort === p.port || tp.name === p.port),
     );
   if (!portOk) return false;
-  const peers = asArray(rule.from).map(asObject);
+  const peers = asArray(rule[peersField]).map(asObject);
   if (peers.length === 0) return true;
-  return peers.some((peer) => {
-    if (peer.ipBlock !== undefined) return false; // pod-to-pod traffic is not judged by IP here
-    if (peer.namespaceSelector !== undefined) return false; // only same-namespace peers are modelled
-    return selectorMatches(asObject(peer.podSelector), client.labels);
+  return peers.some((selector) => {
+    if (selector.ipBlock !== undefined) return false; // pod-to-pod traffic is not judged by IP here
+    if (selector.namespaceSelector !== undefined) return false; // only same-namespace peers are modelled
+    return selectorMatches(asObject(selector.podSelector), peer.labels);
   });
 }
