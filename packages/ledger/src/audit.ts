@@ -63,7 +63,7 @@ export function createAudit(): Audit {
   const balances = new Map<string, number>();
   const unresolved = new Map<string, Debit>();
   /** Per source account: credits whose debit the audit has not reached. */
-  const aheadCredits = new Map<string, Map<string, AheadCredit>>();
+  const aheadCredits = new Map<string, AheadOfSource>();
   /** How far the audit has read each ledger. */
   const positions = new Map<string, StreamId>();
 
@@ -91,9 +91,7 @@ export function createAudit(): Audit {
   const checkAheadOf = (account: string, position: StreamId) => {
     const credits = aheadCredits.get(account);
     if (!credits) return;
-    for (const [transfer, credit] of credits) {
-      if (compareStreamIds(credit.debit, position) > 0) continue;
-      credits.delete(transfer);
+    for (const { transfer, credit } of credits.passedBy(position)) {
       ahead -= credit.amount;
       violation(
         `transfer ${transfer}: ${credit.to} was credited ${credit.amount} for a debit ${account} does not hold`,
@@ -117,9 +115,8 @@ export function createAudit(): Audit {
           const { transfer, to, amount } = event.data;
           if (unresolved.has(transfer)) violation(`transfer ${transfer} was debited twice (${id})`);
           move(account, -amount, id);
-          const early = aheadCredits.get(account)?.get(transfer);
+          const early = aheadCredits.get(account)?.take(transfer);
           if (early) {
-            aheadCredits.get(account)?.delete(transfer);
             ahead -= early.amount;
             settle(transfer, { from: account, to, amount }, early.to, account, early.amount);
           } else {
@@ -139,11 +136,12 @@ export function createAudit(): Audit {
           } else {
             let credits = aheadCredits.get(from);
             if (!credits) {
-              credits = new Map();
+              credits = aheadOfSource();
               aheadCredits.set(from, credits);
             }
-            if (credits.has(transfer)) violation(`transfer ${transfer} was credited twice (${id})`);
-            credits.set(transfer, { to: account, amount, debit });
+            if (!credits.add(transfer, { to: account, amount, debit })) {
+              violation(`transfer ${transfer} was credited twice (${id})`);
+            }
             ahead += amount;
             // The source ledger may already be past the debit this credit names.
             const source = positions.get(from);
@@ -182,6 +180,65 @@ export function createAudit(): Audit {
         firstViolations: [...firstViolations],
         conserved: violations === 0 && balancesInCut + inFlight === openings,
       };
+    },
+  };
+}
+
+/**
+ * The credits waiting for one source ledger to reach their debits, in the order of those debits,
+ * so that the audit finds the ones the ledger passed without holding their debit in O(1) per
+ * event, not by walking all of them (a replay that reads the destination ledger first would
+ * otherwise be quadratic).
+ */
+interface AheadOfSource {
+  readonly size: number;
+  /** False when the transfer already has a credit waiting. */
+  add(transfer: string, credit: AheadCredit): boolean;
+  /** The credit waiting for `transfer`'s debit, taken out. */
+  take(transfer: string): AheadCredit | undefined;
+  /** Takes out and returns the credits whose debit is at or before `position`. */
+  passedBy(position: StreamId): Array<{ transfer: string; credit: AheadCredit }>;
+}
+
+function aheadOfSource(): AheadOfSource {
+  const waiting = new Map<string, AheadCredit>();
+  /** By debit ID; entries already taken are skipped when reached (lazy removal). */
+  const queue: Array<{ transfer: string; debit: StreamId }> = [];
+  let head = 0;
+  return {
+    get size() {
+      return waiting.size;
+    },
+    add(transfer, credit) {
+      if (waiting.has(transfer)) return false;
+      waiting.set(transfer, credit);
+      // Credits mostly arrive in their debits' order: find the place from the end.
+      let at = queue.length;
+      while (at > head && compareStreamIds((queue[at - 1] as { debit: StreamId }).debit, credit.debit) > 0) at--;
+      queue.splice(at, 0, { transfer, debit: credit.debit });
+      return true;
+    },
+    take(transfer) {
+      const credit = waiting.get(transfer);
+      waiting.delete(transfer);
+      return credit;
+    },
+    passedBy(position) {
+      const passed: Array<{ transfer: string; credit: AheadCredit }> = [];
+      while (head < queue.length && compareStreamIds((queue[head] as { debit: StreamId }).debit, position) <= 0) {
+        const { transfer } = queue[head] as { transfer: string };
+        head++;
+        const credit = waiting.get(transfer);
+        if (credit) {
+          waiting.delete(transfer);
+          passed.push({ transfer, credit });
+        }
+      }
+      if (head > 1_024 && head * 2 > queue.length) {
+        queue.splice(0, head);
+        head = 0;
+      }
+      return passed;
     },
   };
 }
