@@ -1,12 +1,12 @@
 /** The command line of `pnpm bench`. */
 import { HISTORIES, type History } from './fill-history.ts';
 
-export const GROUPS = ['replay', 'restart_to_ready', 'serve', 'visibility'] as const;
+export const GROUPS = ['replay', 'restart_to_ready', 'serve', 'visibility', 'transfers'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {
   quick: boolean;
-  /** The groups of figures to take (default: all four). */
+  /** The groups of figures to take (default: all). */
   groups: Group[];
   /** Where to write the figures as JSON, if anywhere. */
   jsonFile?: string;

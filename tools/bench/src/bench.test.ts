@@ -29,8 +29,11 @@ bench('--quick at the smallest size takes every group of figures and writes them
     assert.ok((restart?.medianMs ?? 0) > 0, 'restart figures');
     assert.ok((figures.serve?.serviceRps ?? 0) > 0 && (figures.serve?.bareRps ?? 0) > 0, 'serve figures');
     assert.is(figures.visibility?.registrations, 1_000);
+    const transfers = figures.transfers;
+    assert.ok((transfers?.sustainedPerSecond ?? 0) > 0 && (transfers?.floorPerSecond ?? 0) > 0, 'transfer figures');
+    assert.ok((transfers?.latencySamples ?? 0) > 0, 'latencies taken');
     assert.ok(figures.targets.length > 0, 'targets were checked');
-    for (const heading of ['replay:', 'restart_to_ready:', 'serve:', 'visibility:', 'targets']) {
+    for (const heading of ['replay:', 'restart_to_ready:', 'serve:', 'visibility:', 'transfers:', 'targets']) {
       assert.ok(stdout.includes(heading), `the table has ${heading}`);
     }
   } finally {

@@ -3,6 +3,7 @@ import type { ReplayFigures } from './replay-bench.ts';
 import type { RestartFigures, RestartFrom } from './restart-bench.ts';
 import type { ServeFigures } from './serve-bench.ts';
 import { round } from './stats.ts';
+import type { TransferFigures } from './transfers-bench.ts';
 import type { VisibilityFigures } from './visibility-bench.ts';
 
 export interface BenchFigures {
@@ -13,6 +14,7 @@ export interface BenchFigures {
   restart_to_ready: RestartFigures[];
   serve?: ServeFigures;
   visibility?: VisibilityFigures;
+  transfers?: TransferFigures;
 }
 
 export interface TargetCheck {
@@ -67,6 +69,22 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
   }
   if (figures.visibility) {
     check('visibility p99 <= 5 ms', '5 ms', ms(figures.visibility.p99Ms, 2), figures.visibility.p99Ms <= 5);
+  }
+  const t = figures.transfers;
+  if (t) {
+    check(
+      'transfers settled per second, sustained, 10 accounts >= 2,000',
+      `2,000/s (floor: ${perSecond(t.floorPerSecond)})`,
+      `${perSecond(t.sustainedPerSecond)} (${x(t.sustainedPerSecond / t.floorPerSecond)} of the floor)`,
+      t.sustainedPerSecond >= 2_000,
+    );
+    check('transfer latency p99 at 500/s offered <= 25 ms', '25 ms', ms(t.p99Ms, 1), t.p99Ms <= 25);
+    check(
+      'recovery: processor SIGKILLed -> its transfers completed <= 5 s',
+      '5,000 ms',
+      `${ms(t.recoveryMs)} (${t.recoveredTransfers} transfers held)`,
+      t.recoveryMs <= 5_000,
+    );
   }
   return checks;
 }
@@ -124,6 +142,36 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
     out.push(`visibility: XADD acknowledged -> account in GET /accounts, ${v.registrations} registrations`);
     out.push(table(['p50', 'p99', 'max'], [[ms(v.p50Ms, 2), ms(v.p99Ms, 2), ms(v.maxMs, 2)]]));
   }
+  if (figures.transfers) {
+    const t = figures.transfers;
+    out.push(
+      `transfers: ${t.accounts} accounts, 2 transfer replicas, balance, the accounts; Redis AOF fsync always; all on this machine`,
+    );
+    out.push(
+      table(
+        [
+          'sustained (settled)',
+          'accepted',
+          'floor (bare pipelined Redis)',
+          'ratio',
+          `p50 at ${t.offeredPerSecond}/s`,
+          'p99',
+          'recovery',
+        ],
+        [
+          [
+            perSecond(t.sustainedPerSecond),
+            perSecond(t.acceptedPerSecond),
+            perSecond(t.floorPerSecond),
+            x(t.sustainedPerSecond / t.floorPerSecond),
+            ms(t.p50Ms, 1),
+            ms(t.p99Ms, 1),
+            `${ms(t.recoveryMs)} (${t.recoveredTransfers} held)`,
+          ],
+        ],
+      ),
+    );
+  }
   out.push('targets');
   out.push(
     table(
@@ -147,6 +195,10 @@ function ms(value: number, digits = 0): string {
 
 function x(ratio: number): string {
   return `${round(ratio, 2).toFixed(2)}x`;
+}
+
+function perSecond(value: number): string {
+  return `${Math.round(value).toLocaleString('en')}/s`;
 }
 
 function rps(value: number): string {

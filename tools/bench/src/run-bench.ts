@@ -13,6 +13,7 @@ import { replayBench } from './replay-bench.ts';
 import type { BenchFigures } from './report.ts';
 import { restartBench } from './restart-bench.ts';
 import { serveBench } from './serve-bench.ts';
+import { transfersBench } from './transfers-bench.ts';
 import { visibilityBench } from './visibility-bench.ts';
 
 /** The database of the small, live bank that serve and visibility run against. */
@@ -24,7 +25,7 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
   const buildDir = mkdtempSync(join(os.tmpdir(), 'microbank-bench-build-'));
   const redis = await startBenchRedis();
   try {
-    note('building the account-system bundle');
+    note('building the bundles');
     await buildServices(buildDir);
     const bundle = bundlePath('account-system', buildDir);
     const figures: BenchFigures = {
@@ -69,6 +70,11 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
         note(`restart_to_ready ${history.name} from ${from}`);
         figures.restart_to_ready.push(await restartBench(bundle, redis.client(db), redis.url(db), history, from, runs));
       }
+    }
+
+    if (taking('transfers')) {
+      note('transfers (a bank of 10 accounts, two transfer replicas, balance; Redis with fsync always)');
+      figures.transfers = await transfersBench(buildDir, options.quick);
     }
 
     if (!taking('serve') && !taking('visibility')) return figures;

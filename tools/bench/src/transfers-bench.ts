@@ -1,0 +1,320 @@
+/**
+ * `transfers`: money moving end to end on a bank of 10 accounts, all of it as Kubernetes runs it
+ * (the bundles) on this machine: Redis (AOF, fsync always), the 10 account services, balance (the
+ * books), and two transfer replicas (API + processor), with the load generator beside them.
+ *   sustained   transfers/s settled while 64 clients post as fast as they are answered
+ *   latency     at a fixed offered rate of 500/s: from sending the POST to seeing the transfer
+ *               completed on the transfers stream (acceptance included), p50 and p99
+ *   recovery    one processor SIGKILLed under load: from the kill to the last of the transfers it
+ *               held being completed (claimed by the other)
+ *   floor       the Redis commands one transfer needs (request, debit, credit, settle, ack),
+ *               issued by a bare pipelined client: what Redis alone allows
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bundlePath } from '@microbank/build';
+import { connectRedis, silentLog, transfersKey, untilReady } from '@microbank/events';
+import { credit, debit, openLedger } from '@microbank/ledger';
+import { type NodeProcess, spawnNode } from '@microbank/processes';
+import { startTestRedis, type TestRedis } from '@microbank/testing';
+import { PROCESSORS_GROUP, requestTransfer, settleTransfer, type TransferStatus } from '@microbank/transfer';
+import type { Redis } from 'ioredis';
+import { percentile } from './stats.ts';
+
+export interface TransferFigures {
+  accounts: number;
+  sustainedPerSecond: number;
+  sustainedSeconds: number;
+  acceptedPerSecond: number;
+  offeredPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  latencySamples: number;
+  recoveryMs: number;
+  /** Transfers the killed processor held when it died. */
+  recoveredTransfers: number;
+  floorPerSecond: number;
+}
+
+const ACCOUNTS = 10;
+const OPENING = 1_000_000_000;
+const SNAPSHOT_KEY = 'bench-snapshot-key-thrown-away-with-its-redis';
+
+interface Bank {
+  redis: TestRedis;
+  client: Redis;
+  transferPorts: number[];
+  transfers: NodeProcess[];
+  all: NodeProcess[];
+  accountNames: string[];
+}
+
+async function startBank(buildDir: string): Promise<Bank> {
+  const redis = await startTestRedis();
+  const client = connectRedis(redis.url, 'bench', silentLog);
+  await untilReady(client);
+  const env = { REDIS_URL: redis.url, PORT: '0', SNAPSHOT_KEY, LOG_LEVEL: 'warn' };
+  const all: NodeProcess[] = [];
+  const accountNames = Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i + 1}`);
+  for (const name of accountNames) {
+    all.push(
+      spawnNode(bundlePath('account', buildDir), {
+        env: { ...env, LOG_LEVEL: 'info', ACCOUNT_NAME: name, OPENING_BALANCE: String(OPENING) },
+      }),
+    );
+  }
+  for (const service of all) await service.logged('registered', 30_000);
+  all.push(spawnNode(bundlePath('balance', buildDir), { env }));
+  const transfers = [1, 2].map(() =>
+    spawnNode(bundlePath('transfer', buildDir), { env: { ...env, LOG_LEVEL: 'info' } }),
+  );
+  all.push(...transfers);
+  const transferPorts: number[] = [];
+  for (const service of transfers) {
+    transferPorts.push(await service.port(30_000));
+    await service.logged('caught up; ready', 30_000);
+  }
+  return { redis, client, transferPorts, transfers, all, accountNames };
+}
+
+async function stopBank(bank: Bank): Promise<void> {
+  await Promise.all(bank.all.map((service) => service.stop()));
+  bank.client.disconnect();
+  await bank.redis.dispose();
+}
+
+/** POSTs one transfer between two different random accounts; resolves to its id (or undefined on a non-202). */
+function postTransfer(bank: Bank, agent: http.Agent, port: number): Promise<string | undefined> {
+  const from = Math.floor(Math.random() * ACCOUNTS);
+  const to = (from + 1 + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS;
+  const body = JSON.stringify({ from: bank.accountNames[from], to: bank.accountNames[to], amount: 1 });
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/transfers',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), 'content-length': body.length },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          if (response.statusCode !== 202) return resolve(undefined);
+          resolve((JSON.parse(Buffer.concat(chunks).toString()) as { transfer: string }).transfer);
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** Watches the transfers stream for settlements; calls `onSettled(transfer, seenAt)`. */
+function watchSettlements(bank: Bank, onSettled: (transfer: string, at: number) => void) {
+  const reader = connectRedis(bank.redis.url, 'bench:watch', silentLog);
+  let stopped = false;
+  const done = (async () => {
+    await untilReady(reader);
+    let after = '$';
+    while (!stopped) {
+      const reply = (await reader.xread('COUNT', 5_000, 'BLOCK', 200, 'STREAMS', transfersKey(), after)) as Array<
+        [string, Array<[string, string[]]>]
+      > | null;
+      const now = performance.now();
+      for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+        after = id;
+        if (fields[1] === 'TransferCompleted' || fields[1] === 'TransferRejected') {
+          const transfer = /"transfer":"([^"]+)"/.exec(fields[5] ?? '')?.[1];
+          if (transfer) onSettled(transfer, now);
+        }
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await done;
+      reader.disconnect();
+    },
+  };
+}
+
+async function sustained(bank: Bank, seconds: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  let settled = 0;
+  let accepted = 0;
+  let counting = false;
+  const watch = watchSettlements(bank, () => {
+    if (counting) settled++;
+  });
+  let stop = false;
+  const clients = Array.from({ length: 64 }, async (_, i) => {
+    const port = bank.transferPorts[i % bank.transferPorts.length] as number;
+    while (!stop) if ((await postTransfer(bank, agent, port)) && counting) accepted++;
+  });
+  await sleep(2_000); // warm-up
+  counting = true;
+  const started = performance.now();
+  await sleep(seconds * 1_000);
+  const elapsed = (performance.now() - started) / 1_000;
+  counting = false;
+  stop = true;
+  await Promise.all(clients);
+  await watch.stop();
+  agent.destroy();
+  return { settledPerSecond: settled / elapsed, acceptedPerSecond: accepted / elapsed };
+}
+
+async function latencyAt(bank: Bank, perSecond: number, seconds: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const sentAt = new Map<string, number>();
+  const early = new Map<string, number>();
+  const latencies: number[] = [];
+  const watch = watchSettlements(bank, (transfer, at) => {
+    const sent = sentAt.get(transfer);
+    if (sent === undefined) early.set(transfer, at);
+    else latencies.push(at - sent);
+  });
+  const posts: Promise<void>[] = [];
+  const started = performance.now();
+  for (let n = 0; n < perSecond * seconds; n++) {
+    const due = started + (n * 1_000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const sent = performance.now();
+    const port = bank.transferPorts[n % bank.transferPorts.length] as number;
+    posts.push(
+      postTransfer(bank, agent, port).then((transfer) => {
+        if (!transfer) return;
+        const seen = early.get(transfer);
+        if (seen === undefined) sentAt.set(transfer, sent);
+        else latencies.push(seen - sent);
+      }),
+    );
+  }
+  await Promise.all(posts);
+  const deadline = performance.now() + 10_000;
+  while (latencies.length < sentAt.size + early.size - 0 && performance.now() < deadline) await sleep(20);
+  await watch.stop();
+  agent.destroy();
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length };
+}
+
+async function recovery(bank: Bank) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const settledAt = new Map<string, number>();
+  const watch = watchSettlements(bank, (transfer, at) => settledAt.set(transfer, at));
+  let stop = false;
+  const survivorPort = bank.transferPorts[1] as number;
+  // Enough at once that the victim holds transfers in the middle of their sagas when it dies.
+  const load = Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (!stop) await postTransfer(bank, agent, survivorPort).catch(() => undefined);
+    }),
+  );
+  await sleep(2_000);
+  const victim = bank.transfers[0] as NodeProcess;
+  victim.child.kill('SIGKILL');
+  const killedAt = performance.now();
+  await victim.exited;
+  // What the dead consumer held: its pending entries, by transfer.
+  const consumers = (await bank.client.xinfo('CONSUMERS', transfersKey(), PROCESSORS_GROUP)) as unknown[][];
+  const held: string[] = [];
+  for (const consumer of consumers) {
+    const name = consumer[consumer.indexOf('name') + 1] as string;
+    if (!name.endsWith(`/${victim.pid}`)) continue;
+    const pending = (await bank.client.xpending(transfersKey(), PROCESSORS_GROUP, '-', '+', 10_000, name)) as Array<
+      [string]
+    >;
+    for (const [id] of pending) {
+      const entry = (await bank.client.xrange(transfersKey(), id, id)) as Array<[string, string[]]>;
+      const transfer = /"transfer":"([^"]+)"/.exec(entry[0]?.[1]?.[5] ?? '')?.[1];
+      if (transfer) held.push(transfer);
+    }
+  }
+  const deadline = performance.now() + 30_000;
+  while (held.some((transfer) => !settledAt.has(transfer)) && performance.now() < deadline) await sleep(10);
+  stop = true;
+  await load;
+  await watch.stop();
+  agent.destroy();
+  const last = Math.max(killedAt, ...held.map((transfer) => settledAt.get(transfer) ?? Number.POSITIVE_INFINITY));
+  return { ms: last - killedAt, transfers: held.length };
+}
+
+/** The Redis commands of `count` transfers, pipelined 100 transfers at a time by a bare client. */
+async function floor(count: number): Promise<number> {
+  const redis = await startTestRedis();
+  const client = connectRedis(redis.url, 'bench:floor', silentLog);
+  try {
+    await untilReady(client);
+    await openLedger(client, 'a', OPENING);
+    await openLedger(client, 'b', OPENING);
+    await client.xgroup('CREATE', transfersKey(), PROCESSORS_GROUP, '0', 'MKSTREAM');
+    const started = performance.now();
+    for (let done = 0; done < count; done += 100) {
+      const batch = Array.from({ length: 100 }, (_, i) => ({
+        from: i % 2 ? 'a' : 'b',
+        to: i % 2 ? 'b' : 'a',
+        amount: 1,
+      }));
+      const requested = await Promise.all(batch.map((t) => requestTransfer(client, t, randomUUID())));
+      const statuses = requested.map(
+        (r, i): TransferStatus => ({
+          transfer: r.transfer,
+          status: 'pending',
+          ...(batch[i] as (typeof batch)[0]),
+          requestedAt: '',
+        }),
+      );
+      const debits = await Promise.all(statuses.map((s) => debit(client, s)));
+      await Promise.all(
+        statuses.map((s, i) => {
+          const d = debits[i]?.outcome;
+          return d?.kind === 'debited' ? credit(client, s, d.position) : undefined;
+        }),
+      );
+      await Promise.all(
+        statuses.map((s) => settleTransfer(client, s, { type: 'TransferCompleted', debit: '1-0', credit: '1-0' })),
+      );
+      await client.xack(
+        transfersKey(),
+        PROCESSORS_GROUP,
+        ...requested.map((r) => (r.kind === 'new' ? r.position : '0-1')),
+      );
+    }
+    return count / ((performance.now() - started) / 1_000);
+  } finally {
+    client.disconnect();
+    await redis.dispose();
+  }
+}
+
+export async function transfersBench(buildDir: string, quick: boolean): Promise<TransferFigures> {
+  const bank = await startBank(buildDir);
+  try {
+    const seconds = quick ? 3 : 10;
+    const throughput = await sustained(bank, seconds);
+    const latency = await latencyAt(bank, 500, quick ? 3 : 10);
+    const recovered = await recovery(bank);
+    return {
+      accounts: ACCOUNTS,
+      sustainedPerSecond: throughput.settledPerSecond,
+      sustainedSeconds: seconds,
+      acceptedPerSecond: throughput.acceptedPerSecond,
+      offeredPerSecond: 500,
+      p50Ms: latency.p50,
+      p99Ms: latency.p99,
+      latencySamples: latency.samples,
+      recoveryMs: recovered.ms,
+      recoveredTransfers: recovered.transfers,
+      floorPerSecond: await floor(quick ? 5_000 : 20_000),
+    };
+  } finally {
+    await stopBank(bank);
+  }
+}
