@@ -94,7 +94,23 @@ export async function transferStatus(
   prefix?: string,
 ): Promise<TransferStatus | undefined> {
   const stored = await redis.hget(transferStatusKey(prefix), transfer);
-  return stored === null ? undefined : (JSON.parse(stored) as TransferStatus);
+  return stored === null ? undefined : readStatus(stored);
+}
+
+/** A stored status, its fields in the order people read them (the scripts' JSON keeps none). */
+function readStatus(stored: string): TransferStatus {
+  const { transfer, status, from, to, amount, requestedAt, position, reason, debit, credit, refund, settled } =
+    JSON.parse(stored) as TransferStatus;
+  const optional = { position, reason, debit, credit, refund, settled };
+  return {
+    transfer,
+    status,
+    from,
+    to,
+    amount,
+    requestedAt,
+    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
+  };
 }
 
 /** The statuses of several transfers at once (undefined for one not known). */
@@ -105,7 +121,7 @@ export async function transferStatuses(
 ): Promise<Array<TransferStatus | undefined>> {
   if (transfers.length === 0) return [];
   const stored = await redis.hmget(transferStatusKey(prefix), ...transfers);
-  return stored.map((value) => (value === null ? undefined : (JSON.parse(value) as TransferStatus)));
+  return stored.map((value) => (value === null ? undefined : readStatus(value)));
 }
 
 export type Settlement =
