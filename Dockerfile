@@ -20,11 +20,12 @@ ENV NODE_ENV=production
 WORKDIR /app
 # The bundles are self-contained: esbuild inlined every npm dependency. That is why no node_modules
 # is copied and there is nothing to prune to production dependencies: the image holds Node and the
-# four bundles (ESM as .mjs, with their source maps).
+# five bundles (ESM as .mjs, with their source maps).
 COPY --from=build /src/packages/account-system/dist packages/account-system/dist
 COPY --from=build /src/packages/balance/dist packages/balance/dist
 COPY --from=build /src/packages/account/dist packages/account/dist
 COPY --from=build /src/packages/transfer/dist packages/transfer/dist
+COPY --from=build /src/packages/dashboard/dist packages/dashboard/dist
 # Files stay owned by root and read-only for the service user; numeric, so runAsNonRoot can check it.
 USER 1000:1000
 EXPOSE 8080

@@ -3,6 +3,7 @@ export * from './account-events.ts';
 export * from './accounts-projection.ts';
 export * from './accounts-registry.ts';
 export * from './deadline.ts';
+export * from './disruption-events.ts';
 export * from './entry-fast-path.ts';
 export * from './errors.ts';
 export * from './event-catalog.ts';

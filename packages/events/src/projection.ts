@@ -57,6 +57,11 @@ export interface ProjectionOptions<Event> {
   failedRetryMs?: number;
   /** Where the state is snapshotted and restored from; without it, every start replays everything. */
   snapshots?: ProjectionSnapshots;
+  /**
+   * False for a projection that wants only what comes next (a live view): the streams it starts
+   * with are taken up at their ends, nothing before is replayed.
+   */
+  replay?: boolean;
 }
 
 /**
@@ -237,7 +242,9 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     await checkStreams();
     for (const stream of positions.keys()) await targetOf(stream);
     catchUpTarget = targets.get(primary) ?? STREAM_START;
-    if (snapshots && restoredFrom === undefined && applied + skipped === 0) {
+    if (options.replay === false) {
+      for (const [stream, target] of targets) positions.set(stream, target);
+    } else if (snapshots && restoredFrom === undefined && applied + skipped === 0) {
       restoredFrom = await retryOn(redis, 'loading the snapshot', () => snapshots.restore(targetOf));
       for (const [stream, position] of restoredFrom ?? []) positions.set(stream, position);
     }

@@ -4,7 +4,7 @@
 export const KEY_PREFIX = 'microbank';
 
 /** The aggregate kinds that have one stream for all (a ledger is one stream per account: ledgerKey). */
-export type AggregateKind = 'accounts';
+export type AggregateKind = 'accounts' | 'disruptions';
 
 /** Every key is its parts joined by ':', starting with a prefix. */
 function key(...parts: string[]): string {

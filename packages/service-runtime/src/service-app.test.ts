@@ -22,7 +22,10 @@ function serviceApp(readiness: Readiness = { ready: true }) {
 app('healthz answers while the process lives', async () => {
   const response = await serviceApp({ ready: false, reason: 'x' }).app.request('/healthz');
   assert.is(response.status, 200);
-  assert.equal(await response.json(), { status: 'alive' });
+  const body = (await response.json()) as Record<string, string>;
+  assert.is(body.status, 'alive');
+  assert.match(body.instance ?? '', new RegExp(`/${process.pid}$`));
+  assert.ok(!Number.isNaN(Date.parse(body.startedAt ?? '')), 'when the process started');
 });
 
 app('readyz is 200 when ready and 503 JSON with the reason when not', async () => {

@@ -2,6 +2,7 @@
  * The Hono app every service starts from: health, readiness and metrics endpoints, request
  * counting, a body limit, and the one place that turns errors into JSON responses.
  */
+import { hostname } from 'node:os';
 import type { HttpBindings } from '@hono/node-server';
 import { isRedisUnavailable } from '@microbank/events';
 import { type Context, Hono } from 'hono';
@@ -22,6 +23,12 @@ export interface ServiceAppOptions {
   metrics: ServiceMetrics;
   readiness: () => Readiness;
 }
+
+/**
+ * Which process answers: a watcher that sees `instance` or `startedAt` change knows the service
+ * was restarted in between, however fast it came back.
+ */
+export const PROCESS_IDENTITY = { instance: `${hostname()}/${process.pid}`, startedAt: new Date().toISOString() };
 
 /** No request body is larger than this; a larger one is refused (413) before it is read. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -54,7 +61,7 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
     return limitBody(c, next);
   });
 
-  getOnly(app, '/healthz', (c) => c.json({ status: 'alive' }));
+  getOnly(app, '/healthz', (c) => c.json({ status: 'alive', ...PROCESS_IDENTITY }));
 
   getOnly(app, '/readyz', (c) => {
     const state = readiness();

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { REPO_ROOT } from '@microbank/processes';
 import { build } from 'esbuild';
 
-export const SERVICES = ['account', 'account-system', 'balance', 'transfer'] as const;
+export const SERVICES = ['account', 'account-system', 'balance', 'transfer', 'dashboard'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Where `pnpm build` puts a service's bundle (and where the image and the local stack find it). */
@@ -18,6 +18,7 @@ export function bundlePath(service: ServiceName, outdir?: string): string {
 
 /** Builds every service (into `outdir/<service>/main.mjs` when given); returns the bundles' paths. */
 export async function buildServices(outdir?: string): Promise<string[]> {
+  await buildDashboardPage(join(dirname(bundlePath('dashboard', outdir)), 'assets'));
   return Promise.all(
     SERVICES.map(async (service) => {
       const outfile = bundlePath(service, outdir);
@@ -52,4 +53,23 @@ function luaScripts(): string[] {
       .filter((file) => file.endsWith('.lua'))
       .map((file) => join(dir, file));
   });
+}
+
+/**
+ * The dashboard's page: its script bundled for browsers (minified, no dependency left outside),
+ * its HTML and CSS copied beside it, all served by the dashboard itself.
+ */
+async function buildDashboardPage(assets: string): Promise<void> {
+  const page = join(REPO_ROOT, 'packages', 'dashboard', 'src', 'page');
+  await build({
+    entryPoints: [join(page, 'app.ts')],
+    outfile: join(assets, 'app.js'),
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    logLevel: 'warning',
+  });
+  for (const file of ['index.html', 'app.css']) cpSync(join(page, file), join(assets, file));
 }

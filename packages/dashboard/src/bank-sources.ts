@@ -1,0 +1,83 @@
+/**
+ * What the dashboard reads, started together: the books (registry, every ledger, the audit), the
+ * live transfer feed, the component watch and the raw streams, each marking its sections of the
+ * view changed.
+ */
+import { connectRedis, type Log, ledgerKey, streamKey, transfersKey } from '@microbank/events';
+import { type Books, startBooks } from '@microbank/ledger';
+import { type BankView, bankView } from './bank-view.ts';
+import { type ComponentWatch, watchComponents } from './component-watch.ts';
+import type { WatchedComponent } from './config.ts';
+import { type RawStreams, watchRawStreams } from './raw-streams.ts';
+import { startTransferFeed } from './transfer-feed.ts';
+
+/** How often the books are looked at for a change (their events come by the thousand). */
+const BOOKS_LOOK_MS = 250;
+
+export interface BankSources {
+  books: Books;
+  view: BankView;
+  stop(): Promise<void>;
+}
+
+export function startBankSources(options: {
+  redisUrl: string;
+  log: Log;
+  watch: readonly WatchedComponent[];
+  transferFormEnabled: boolean;
+}): BankSources {
+  const { redisUrl, log } = options;
+  const books = startBooks({ redisUrl, log, name: 'dashboard' });
+  let watch: ComponentWatch | undefined;
+  let raw: RawStreams | undefined;
+  const feed = startTransferFeed({ redisUrl, redis: books.redis, log, onChange: () => view.touch('transfers') });
+  const view = bankView({
+    books,
+    feed,
+    components: () => watch?.views() ?? [],
+    raw: () => raw,
+    transferFormEnabled: options.transferFormEnabled,
+  });
+  let booksSeen = '';
+  const booksLook = setInterval(() => {
+    const positions = [...books.projection.positions.values()].join(',');
+    if (positions === booksSeen) return;
+    booksSeen = positions;
+    for (const section of ['accounts', 'audit', 'transfers'] as const) view.touch(section);
+  }, BOOKS_LOOK_MS);
+  booksLook.unref();
+  const watchRedis = connectRedis(redisUrl, 'dashboard:watch', log);
+  watch = watchComponents({
+    components: options.watch,
+    redis: watchRedis,
+    log,
+    onTransition: (transition) => view.noteTransition(transition),
+    onChange: () => view.touch('components'),
+  });
+  raw = watchRawStreams(
+    books.redis,
+    () => {
+      const shown = new Map<string, string>([
+        [streamKey('accounts'), books.projection.position],
+        [transfersKey(), feed.projection.position],
+      ]);
+      for (const account of books.ledgers.keys()) {
+        shown.set(ledgerKey(account), books.projection.positions.get(ledgerKey(account)) ?? '0-0');
+      }
+      return shown;
+    },
+    () => view.touch('streams'),
+  );
+  return {
+    books,
+    view,
+    async stop() {
+      clearInterval(booksLook);
+      watch?.stop();
+      raw?.stop();
+      watchRedis.disconnect();
+      await feed.stop();
+      await books.close();
+    },
+  };
+}

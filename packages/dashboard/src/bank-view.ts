@@ -1,0 +1,95 @@
+/**
+ * Everything the page shows, in sections, each with the version it last changed at: the accounts
+ * with their balances, the audit, the transfers, the components, the timeline, the streams. The
+ * sources mark sections dirty; `changes(since)` gives the sections changed after a version, so a
+ * page that reconnects (SSE's Last-Event-ID) gets what it missed and nothing more.
+ */
+import { streamKey } from '@microbank/events';
+import type { Books } from '@microbank/ledger';
+import type { ComponentView, Transition } from './component-watch.ts';
+import type { RawStreams } from './raw-streams.ts';
+import type { TransferFeed } from './transfer-feed.ts';
+
+export type SectionName = 'accounts' | 'audit' | 'transfers' | 'components' | 'timeline' | 'streams';
+export const SECTIONS: readonly SectionName[] = ['accounts', 'audit', 'transfers', 'components', 'timeline', 'streams'];
+
+export interface TimelineMark {
+  at: number;
+  component: string;
+  /** killed: by a chaos tool; down / back: seen by the dashboard; restarted: a new process seen. */
+  what: 'killed' | 'down' | 'back' | 'restarted';
+  by?: string;
+}
+
+const TIMELINE = 200;
+
+export interface BankView {
+  version(): number;
+  /** Marks a section changed. */
+  touch(section: SectionName): void;
+  noteTransition(transition: Transition): void;
+  /** The sections changed after `since` (all of them for 0), rendered. */
+  changes(since: number): Partial<Record<SectionName, unknown>>;
+}
+
+export function bankView(sources: {
+  books: Books;
+  feed: TransferFeed;
+  components: () => ComponentView[];
+  raw: () => RawStreams | undefined;
+  transferFormEnabled: boolean;
+}): BankView {
+  const { books, feed } = sources;
+  let version = 0;
+  const changedAt = new Map<SectionName, number>(SECTIONS.map((section) => [section, 0]));
+  const observed: TimelineMark[] = [];
+
+  const render: Record<SectionName, () => unknown> = {
+    accounts: () => ({
+      accounts: [...books.registry.accounts.values()].map(({ name }) => {
+        const ledger = books.ledgers.get(name);
+        return { name, balance: ledger?.opened ? ledger.balance : undefined, lowest: ledger?.lowest };
+      }),
+      ready: books.projection.ready,
+    }),
+    audit: () => books.audit.figures(),
+    transfers: () => ({
+      recent: feed.recent(),
+      ratePerSecond: feed.ratePerSecond(),
+      inFlight: books.audit.figures().transfersInFlight,
+      moneyInFlight: books.audit.figures().inFlight,
+      formEnabled: sources.transferFormEnabled,
+    }),
+    components: () => sources.components(),
+    timeline: () => {
+      const kills: TimelineMark[] = feed
+        .kills()
+        .map(({ at, component, by }) => ({ at, component, what: 'killed', by }));
+      return [...kills, ...observed].sort((a, b) => a.at - b.at).slice(-TIMELINE);
+    },
+    streams: () => ({ entries: sources.raw()?.entries() ?? {}, accountsStream: streamKey('accounts') }),
+  };
+
+  return {
+    version: () => version,
+    touch(section) {
+      version++;
+      changedAt.set(section, version);
+    },
+    noteTransition({ at, component, from, to, restarted }) {
+      if (from === 'unknown') return;
+      if (to === 'down') observed.push({ at, component, what: 'down' });
+      else if (from === 'down') observed.push({ at, component, what: 'back' });
+      else if (restarted) observed.push({ at, component, what: 'restarted' });
+      else return;
+      if (observed.length > TIMELINE) observed.shift();
+      this.touch('timeline');
+    },
+    changes(since) {
+      const out: Partial<Record<SectionName, unknown>> = {};
+      for (const section of SECTIONS)
+        if ((changedAt.get(section) ?? 0) > since || since === 0) out[section] = render[section]();
+      return out;
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * Watches every component the way a person would want to see it: Redis (PING, and its run_id to
+ * see a restart), each service (its /healthz for who runs, its /readyz for how it is: ready,
+ * catching up, failed, diverged, or down when it does not answer), and the transfer processors
+ * (the consumers of the saga's group: how long each has been silent, what it holds). One poll for
+ * the whole dashboard, however many pages are open.
+ */
+import { errorMessage, type Log, transfersKey } from '@microbank/events';
+import type { Redis } from 'ioredis';
+import type { WatchedComponent } from './config.ts';
+
+export type Health = 'ready' | 'catching-up' | 'failed' | 'diverged' | 'not-ready' | 'down';
+
+export interface ComponentView {
+  name: string;
+  kind: 'redis' | 'service' | 'processor';
+  health: Health;
+  /** Why it is not ready, as it says. */
+  reason?: string;
+  /** The stream position its /readyz reports. */
+  position?: string;
+  /** How many times it was seen restarted (another process, or back after being down). */
+  restarts: number;
+  /** Since when (ms since the epoch) it has been in this health. */
+  since: number;
+  /** Processors: entries they hold unacknowledged, and how long they have been silent. */
+  pending?: number;
+  idleMs?: number;
+}
+
+export interface Transition {
+  at: number;
+  component: string;
+  from: Health | 'unknown';
+  to: Health;
+  /** A new process took over (it restarted), whatever the health. */
+  restarted: boolean;
+}
+
+const ASK_TIMEOUT_MS = 800;
+/** A processor silent this long (it blocks 2 s at a time when idle) is shown down. */
+const PROCESSOR_DOWN_AFTER_MS = 6_000;
+/** A processor silent this long is no longer shown (its name stays in the group until deleted). */
+const PROCESSOR_FORGOTTEN_AFTER_MS = 120_000;
+
+export interface ComponentWatch {
+  views(): ComponentView[];
+  stop(): void;
+}
+
+export function watchComponents(options: {
+  components: readonly WatchedComponent[];
+  redis: Redis;
+  log: Log;
+  intervalMs?: number;
+  onTransition: (transition: Transition) => void;
+  onChange: () => void;
+}): ComponentWatch {
+  const { components, redis, onTransition, onChange } = options;
+  const views = new Map<string, ComponentView & { identity?: string }>();
+  let stopped = false;
+
+  function record(
+    name: string,
+    kind: ComponentView['kind'],
+    next: Omit<ComponentView, 'name' | 'kind' | 'restarts' | 'since'>,
+    identity?: string,
+  ) {
+    const previous = views.get(name);
+    const restarted =
+      previous !== undefined &&
+      ((identity !== undefined && previous.identity !== undefined && identity !== previous.identity) ||
+        (previous.health === 'down' && next.health !== 'down'));
+    const changed = previous === undefined || previous.health !== next.health || restarted;
+    const view = {
+      name,
+      kind,
+      ...next,
+      restarts: (previous?.restarts ?? 0) + (restarted ? 1 : 0),
+      since: changed ? Date.now() : (previous?.since ?? Date.now()),
+      identity: identity ?? previous?.identity,
+    };
+    views.set(name, view);
+    if (previous === undefined || changed) {
+      onTransition({
+        at: Date.now(),
+        component: name,
+        from: previous?.health ?? 'unknown',
+        to: next.health,
+        restarted,
+      });
+    }
+    if (JSON.stringify(previous) !== JSON.stringify(view)) onChange();
+  }
+
+  async function askService({ name, url }: WatchedComponent): Promise<void> {
+    try {
+      const signal = AbortSignal.timeout(ASK_TIMEOUT_MS);
+      const [health, ready] = await Promise.all([
+        fetch(`${url}/healthz`, { signal }),
+        fetch(`${url}/readyz`, { signal }),
+      ]);
+      const alive = (await health.json()) as { instance?: string; startedAt?: string };
+      const body = (await ready.json()) as { message?: string; position?: string };
+      record(
+        name,
+        'service',
+        {
+          health: healthOf(ready.status, body.message),
+          reason: ready.ok ? undefined : body.message,
+          position: body.position,
+        },
+        `${alive.instance}@${alive.startedAt}`,
+      );
+    } catch {
+      record(name, 'service', { health: 'down' });
+    }
+  }
+
+  async function askRedis(): Promise<void> {
+    try {
+      const info = await redis.info('server');
+      record('redis', 'redis', { health: 'ready' }, /run_id:(\w+)/.exec(info)?.[1]);
+    } catch (error) {
+      record('redis', 'redis', { health: 'down', reason: errorMessage(error) });
+    }
+  }
+
+  async function askProcessors(): Promise<void> {
+    let consumers: unknown[][];
+    try {
+      consumers = (await redis.xinfo('CONSUMERS', transfersKey(), 'processors')) as unknown[][];
+    } catch {
+      return; // no group yet, or Redis away (Redis's own tile says so)
+    }
+    for (const consumer of consumers) {
+      const field = (key: string) => consumer[consumer.indexOf(key) + 1];
+      const name = String(field('name'));
+      const idleMs = Number(field('idle'));
+      if (idleMs > PROCESSOR_FORGOTTEN_AFTER_MS) {
+        if (views.delete(`processor ${name}`)) onChange();
+        continue;
+      }
+      record(`processor ${name}`, 'processor', {
+        health: idleMs > PROCESSOR_DOWN_AFTER_MS ? 'down' : 'ready',
+        pending: Number(field('pending')),
+        idleMs,
+      });
+    }
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      const started = performance.now();
+      await Promise.all([askRedis(), askProcessors(), ...components.map(askService)]).catch((error) =>
+        options.log.warn({ err: errorMessage(error) }, 'watching the components failed'),
+      );
+      const wait = (options.intervalMs ?? 500) - (performance.now() - started);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  })();
+
+  return {
+    views: () => [...views.values()].map(({ identity: _, ...view }) => view),
+    stop() {
+      stopped = true;
+      void loop;
+    },
+  };
+}
+
+/** What a /readyz answer says about a service. */
+export function healthOf(status: number, message: string | undefined): Health {
+  if (status === 200) return 'ready';
+  const text = message ?? '';
+  if (/catching up|waiting for Redis|not registered yet/.test(text)) return 'catching-up';
+  if (/lost data/.test(text)) return 'diverged';
+  if (/cannot read the stream|cannot be stored/.test(text)) return 'failed';
+  return 'not-ready';
+}

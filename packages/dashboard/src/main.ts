@@ -1,0 +1,38 @@
+/** Wiring for the dashboard: what it reads, live updates for the pages, HTTP. */
+import { registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
+import { createDashboardApp } from './app.ts';
+import { assetsDirectory } from './assets.ts';
+import { startBankSources } from './bank-sources.ts';
+import { readDashboardConfig } from './config.ts';
+import { liveUpdates } from './live-updates.ts';
+
+const { config, log, metrics } = serviceBasics('dashboard', readDashboardConfig);
+const sources = startBankSources({
+  redisUrl: config.redisUrl,
+  log,
+  watch: config.watch,
+  transferFormEnabled: config.transferUrl !== undefined,
+});
+registerProjectionMetrics(metrics, sources.books.projection);
+const updates = liveUpdates(sources.view);
+
+await runService({
+  app: createDashboardApp({
+    log,
+    metrics,
+    view: sources.view,
+    updates,
+    readiness: () =>
+      sources.books.projection.ready ? { ready: true } : { ready: false, reason: 'catching up with the books' },
+    assets: assetsDirectory(),
+    transferUrl: config.transferUrl,
+  }),
+  port: config.port,
+  // Open pages hold their event streams until the drain ends: keep it short.
+  shutdown: { ...config.shutdown, drainMs: Math.min(config.shutdown.drainMs, 1_000) },
+  log,
+  onStop: async () => {
+    updates.stop();
+    await sources.stop();
+  },
+});

@@ -1,0 +1,280 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The dashboard page: it receives the bank's sections over server-sent events (the whole state on
+ * connecting, then what changed), draws them, reconnects by itself when the server goes away
+ * (EventSource sends the last event ID, so nothing shown goes missing), and makes transfers.
+ * Everything is written with textContent: a stream entry typed in by hand is shown, never run.
+ */
+
+type Sections = Record<string, unknown>;
+
+interface Account {
+  name: string;
+  balance?: number;
+}
+interface Transfer {
+  transfer: string;
+  from: string;
+  to: string;
+  amount: number;
+  status: string;
+  reason?: string;
+}
+interface Component {
+  name: string;
+  kind: string;
+  health: string;
+  reason?: string;
+  position?: string;
+  restarts: number;
+  since: number;
+  pending?: number;
+  idleMs?: number;
+}
+interface Mark {
+  at: number;
+  component: string;
+  what: string;
+  by?: string;
+}
+
+const state: Sections = {};
+const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+const money = (value: number | undefined) => (value === undefined ? '—' : value.toLocaleString('en'));
+const time = (ms: number) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
+
+function drawAudit(audit: Record<string, unknown>): void {
+  const verdict = byId('verdict');
+  const conserved = audit.conserved === true;
+  verdict.textContent = conserved ? 'Money conserved' : 'MONEY NOT CONSERVED';
+  verdict.className = `verdict ${conserved ? 'conserved' : 'broken'}`;
+  const figures = byId('audit-figures');
+  figures.replaceChildren();
+  const rows: Array<[string, unknown]> = [
+    ['opening balances', audit.openings],
+    ['balances now', audit.balances],
+    ['in flight', audit.inFlight],
+    ['violations', audit.violations],
+  ];
+  for (const [label, value] of rows) figures.append(element('dt', label), element('dd', money(value as number)));
+  for (const sentence of (audit.firstViolations as string[] | undefined) ?? []) {
+    figures.append(element('dt', 'violation'), element('dd', sentence));
+  }
+}
+
+function drawAccounts(section: { accounts: Account[] }): void {
+  const body = byId('accounts').querySelector('tbody') as HTMLTableSectionElement;
+  body.replaceChildren(
+    ...section.accounts.map(({ name, balance }) => {
+      const row = element('tr');
+      row.dataset.account = name;
+      const amount = element('td', money(balance), 'number');
+      amount.dataset.balance = String(balance ?? '');
+      row.append(element('th', name), amount);
+      row.firstElementChild?.setAttribute('scope', 'row');
+      return row;
+    }),
+  );
+  const names = byId('account-names');
+  names.replaceChildren(
+    ...section.accounts.map(({ name }) => {
+      const option = element('option');
+      option.value = name;
+      return option;
+    }),
+  );
+}
+
+function drawTransfers(section: {
+  recent: Transfer[];
+  ratePerSecond: number;
+  inFlight: number;
+  moneyInFlight: number;
+}): void {
+  byId('transfer-rates').textContent =
+    `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight} in flight (${money(section.moneyInFlight)})`;
+  const body = byId('transfers').querySelector('tbody') as HTMLTableSectionElement;
+  body.replaceChildren(
+    ...section.recent.map((t) => {
+      const row = element('tr');
+      row.dataset.transfer = t.transfer;
+      const status = t.reason ? `${t.status}: ${t.reason}` : t.status;
+      row.append(element('td', t.from), element('td', t.to), element('td', money(t.amount), 'number'));
+      row.append(element('td', status, `status-${t.status}`));
+      return row;
+    }),
+  );
+  if (pendingFromForm) showFormOutcome(section.recent);
+}
+
+function drawComponents(components: Component[]): void {
+  const list = byId('components');
+  list.replaceChildren(
+    ...components
+      .sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name))
+      .map((c) => {
+        const tile = element('li', undefined, `tile ${c.health}`);
+        tile.dataset.component = c.name;
+        tile.dataset.health = c.health;
+        tile.append(element('h3', c.name));
+        const health = element('p');
+        health.append(element('span', c.health, 'health'), ` since ${time(c.since)} · restarts ${c.restarts}`);
+        tile.append(health);
+        if (c.position) tile.append(element('p', `at ${c.position}`));
+        if (c.pending !== undefined)
+          tile.append(element('p', `holds ${c.pending} · silent ${Math.round((c.idleMs ?? 0) / 1000)} s`));
+        if (c.reason && c.health !== 'ready') tile.append(element('p', c.reason));
+        return tile;
+      }),
+  );
+}
+
+const order = (c: Component) => ({ redis: 0, service: 1, processor: 2 })[c.kind as 'redis'] ?? 3;
+
+function drawTimeline(marks: Mark[]): void {
+  const list = byId('timeline');
+  list.replaceChildren(
+    ...[...marks].reverse().map((m) => {
+      const item = element('li', `${time(m.at)} ${m.component} ${m.what}${m.by ? ` (${m.by})` : ''}`, m.what);
+      item.dataset.what = m.what;
+      item.dataset.component = m.component;
+      return item;
+    }),
+  );
+  const strip = byId('timeline-strip');
+  const now = Date.now();
+  const span = 5 * 60_000;
+  strip.replaceChildren(
+    ...marks
+      .filter((m) => now - m.at < span)
+      .map((m) => {
+        const tick = element('span', undefined, m.what);
+        tick.style.left = `${(100 * (span - (now - m.at))) / span}%`;
+        tick.title = `${time(m.at)} ${m.component} ${m.what}`;
+        return tick;
+      }),
+  );
+}
+
+function drawStreams(section: { entries: Record<string, Array<{ id: string; fields: string[] }>> }): void {
+  const select = byId<HTMLSelectElement>('stream-select');
+  const chosen = select.value;
+  const keys = Object.keys(section.entries).sort();
+  if (keys.join() !== [...select.options].map((o) => o.value).join()) {
+    select.replaceChildren(
+      ...keys.map((key) => {
+        const option = element('option', key);
+        option.value = key;
+        return option;
+      }),
+    );
+    if (keys.includes(chosen)) select.value = chosen;
+  }
+  const entries = section.entries[select.value] ?? [];
+  byId('stream-entries').textContent = entries
+    .map(({ id, fields }, i) => {
+      const lines = [`${i + 1}) 1) "${id}"`];
+      for (const [j, field] of fields.entries())
+        lines.push(`   ${j === 0 ? '2) ' : '   '}${j + 1}) ${JSON.stringify(field)}`);
+      return lines.join('\n');
+    })
+    .join('\n');
+}
+
+const draw: Record<string, (value: never) => void> = {
+  audit: drawAudit,
+  accounts: drawAccounts,
+  transfers: drawTransfers,
+  components: drawComponents,
+  timeline: drawTimeline,
+  streams: drawStreams,
+};
+
+function apply(sections: Sections): void {
+  for (const [name, value] of Object.entries(sections)) {
+    state[name] = value;
+    draw[name]?.(value as never);
+  }
+}
+
+function connect(): void {
+  const connection = byId('connection');
+  const events = new EventSource('/events');
+  const receive = (message: MessageEvent<string>) => {
+    connection.textContent = 'live';
+    connection.className = 'connection';
+    apply(JSON.parse(message.data) as Sections);
+  };
+  events.addEventListener('state', receive);
+  events.addEventListener('patch', receive);
+  events.addEventListener('error', () => {
+    connection.textContent = 'the dashboard is not answering: reconnecting…';
+    connection.className = 'connection lost';
+  });
+}
+
+let pendingFromForm: string | undefined;
+
+function showFormOutcome(recent: Transfer[]): void {
+  const mine = recent.find((t) => t.transfer === pendingFromForm);
+  if (!mine || mine.status === 'pending') return;
+  byId('form-result').textContent =
+    `Transfer ${mine.transfer.slice(0, 8)} ${mine.status}${mine.reason ? `: ${mine.reason}` : ''}`;
+  pendingFromForm = undefined;
+}
+
+function setUpForm(): void {
+  const form = byId<HTMLFormElement>('transfer-form');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    for (const field of ['from', 'to', 'amount', 'body']) byId(`${field}-error`).textContent = '';
+    const data = new FormData(form);
+    const amountText = String(data.get('amount') ?? '').trim();
+    const amount = /^-?\d+(\.\d+)?$/.test(amountText) ? Number(amountText) : amountText;
+    const result = byId('form-result');
+    result.textContent = 'sending…';
+    let answer: Response;
+    try {
+      answer = await fetch('/api/transfers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
+        body: JSON.stringify({ from: data.get('from'), to: data.get('to'), amount }),
+      });
+    } catch {
+      result.textContent = 'the dashboard is not answering; try again';
+      return;
+    }
+    const body = (await answer.json().catch(() => ({}))) as {
+      transfer?: string;
+      status?: string;
+      message?: string;
+      fields?: Record<string, string>;
+    };
+    if (answer.status === 202 && body.transfer) {
+      pendingFromForm = body.transfer;
+      result.textContent = `Transfer ${body.transfer.slice(0, 8)} ${body.status ?? 'pending'}`;
+      showFormOutcome(((state.transfers as { recent?: Transfer[] } | undefined)?.recent ?? []) as Transfer[]);
+      return;
+    }
+    result.textContent = body.message ?? `the transfer service answered ${answer.status}`;
+    for (const [field, problem] of Object.entries(body.fields ?? {})) {
+      const slot = document.getElementById(`${field}-error`) ?? byId('body-error');
+      slot.textContent = problem;
+    }
+  });
+}
+
+byId<HTMLSelectElement>('stream-select').addEventListener('change', () => {
+  if (state.streams) drawStreams(state.streams as never);
+});
+setUpForm();
+connect();

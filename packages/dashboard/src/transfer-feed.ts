@@ -1,0 +1,126 @@
+/**
+ * What the page shows of transfers and disruptions as they happen: a live projection (nothing
+ * replayed: it takes the streams up at their ends) of the transfers stream and of
+ * `microbank:disruptions`, seeded with the last transfers so that a page opened now is not empty.
+ */
+import {
+  connectRedis,
+  type DisruptionEvent,
+  decodeEntry,
+  decodeEntryBuffers,
+  disruptionEvents,
+  type Log,
+  type Projection,
+  startProjection,
+  streamKey,
+  type TransferEvent,
+  transferEvents,
+  transfersKey,
+} from '@microbank/events';
+import type { Redis } from 'ioredis';
+
+export interface RecentTransfer {
+  transfer: string;
+  from: string;
+  to: string;
+  amount: number;
+  status: 'pending' | 'completed' | 'rejected';
+  reason?: string;
+  /** The request's stream ID. */
+  id: string;
+}
+
+export interface Kill {
+  at: number;
+  component: string;
+  by: string;
+}
+
+const RECENT = 15;
+const RATE_WINDOW_MS = 5_000;
+
+export interface TransferFeed {
+  recent(): RecentTransfer[];
+  /** Settled (completed or rejected) per second over the last few seconds. */
+  ratePerSecond(): number;
+  kills(): Kill[];
+  projection: Projection;
+  stop(): Promise<void>;
+}
+
+export function startTransferFeed(options: {
+  redisUrl: string;
+  redis: Redis;
+  log: Log;
+  onChange: () => void;
+}): TransferFeed {
+  const { redis, log, onChange } = options;
+  const transfers = transfersKey();
+  const disruptions = streamKey('disruptions');
+  const recent: RecentTransfer[] = [];
+  const settledAt: number[] = [];
+  const kills: Kill[] = [];
+
+  function apply(event: TransferEvent | DisruptionEvent, id: string, live: boolean): void {
+    switch (event.type) {
+      case 'TransferRequested': {
+        const { transfer, from, to, amount } = event.data;
+        recent.unshift({ transfer, from, to, amount, status: 'pending', id });
+        if (recent.length > RECENT) recent.length = RECENT;
+        break;
+      }
+      case 'TransferCompleted':
+      case 'TransferRejected': {
+        const known = recent.find((item) => item.transfer === event.data.transfer);
+        if (known) {
+          known.status = event.type === 'TransferCompleted' ? 'completed' : 'rejected';
+          if (event.type === 'TransferRejected') known.reason = event.data.reason;
+        }
+        if (live) settledAt.push(Date.now());
+        break;
+      }
+      case 'ComponentKilled':
+        kills.push({ at: Date.parse(event.data.at), component: event.data.component, by: event.data.by });
+        if (kills.length > 200) kills.shift();
+        break;
+    }
+    onChange();
+  }
+
+  const projection = startProjection<TransferEvent | DisruptionEvent>({
+    name: 'dashboard-feed',
+    streams: [transfers, disruptions],
+    redis,
+    tailRedis: connectRedis(options.redisUrl, 'dashboard:feed', log),
+    log,
+    replay: false,
+    decode: (stream, fields) =>
+      stream === transfers ? decodeEntryBuffers(transferEvents, fields) : decodeEntryBuffers(disruptionEvents, fields),
+    apply: (event, id) => apply(event, id, true),
+  });
+
+  // The last transfers before now, so a page opened on a quiet bank shows some.
+  void (async () => {
+    try {
+      const last = (await redis.xrevrange(transfers, '+', '-', 'COUNT', 200)) as Array<[string, string[]]>;
+      for (const [id, fields] of last.reverse()) {
+        const decoded = decodeEntry(transferEvents, fields);
+        if (decoded.ok) apply(decoded.event, id, false);
+      }
+    } catch {
+      // Redis away: the live feed fills the list
+    }
+  })();
+
+  return {
+    recent: () => recent.map((item) => ({ ...item })),
+    ratePerSecond() {
+      const since = Date.now() - RATE_WINDOW_MS;
+      while (settledAt.length > 0 && (settledAt[0] as number) < since) settledAt.shift();
+      return settledAt.length / (RATE_WINDOW_MS / 1_000);
+    },
+    kills: () => [...kills],
+    projection,
+    stop: () => projection.stop(),
+  };
+}
