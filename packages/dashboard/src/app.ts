@@ -50,6 +50,8 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
   getOnly(app, '/assets/app.js', serve('app.js'));
   getOnly(app, '/assets/app.css', serve('app.css'));
 
+  // Browsers ask for it whatever the page says: an empty answer, not a 404 in their console.
+  getOnly(app, '/favicon.ico', (c) => c.body(null, 204));
   getOnly(app, '/state', (c) => c.json({ version: view.version(), ...view.changes(0) }));
 
   getOnly(app, '/events', (c) =>

@@ -2,10 +2,10 @@
  * Watches every component the way a person would want to see it: Redis (PING, and its run_id to
  * see a restart), each service (its /healthz for who runs, its /readyz for how it is: ready,
  * catching up, failed, diverged, or down when it does not answer), and the transfer processors
- * (the consumers of the saga's group: how long each has been silent, what it holds). One poll for
+ * (alive by their presence, with what each holds in the saga's group). One poll for
  * the whole dashboard, however many pages are open.
  */
-import { errorMessage, type Log, transfersKey } from '@microbank/events';
+import { errorMessage, type Log, livePresence, transfersKey } from '@microbank/events';
 import type { Redis } from 'ioredis';
 import type { WatchedComponent } from './config.ts';
 
@@ -23,9 +23,8 @@ export interface ComponentView {
   restarts: number;
   /** Since when (ms since the epoch) it has been in this health. */
   since: number;
-  /** Processors: entries they hold unacknowledged, and how long they have been silent. */
+  /** Processors: entries they hold unacknowledged. */
   pending?: number;
-  idleMs?: number;
 }
 
 export interface Transition {
@@ -38,10 +37,10 @@ export interface Transition {
 }
 
 const ASK_TIMEOUT_MS = 800;
-/** A processor silent this long (it blocks 2 s at a time when idle) is shown down. */
-const PROCESSOR_DOWN_AFTER_MS = 6_000;
-/** A processor silent this long is no longer shown (its name stays in the group until deleted). */
+/** A processor down this long is no longer shown (its name stays in the group until deleted). */
 const PROCESSOR_FORGOTTEN_AFTER_MS = 120_000;
+/** The presence the transfer processors keep (packages/transfer). */
+const PROCESSORS_PRESENCE = 'transfer-processors';
 
 export interface ComponentWatch {
   views(): ComponentView[];
@@ -57,7 +56,7 @@ export function watchComponents(options: {
   onChange: () => void;
 }): ComponentWatch {
   const { components, redis, onTransition, onChange } = options;
-  const views = new Map<string, ComponentView & { identity?: string }>();
+  const views = new Map<string, ComponentView & { identity?: string; seenUp?: boolean }>();
   let stopped = false;
 
   function record(
@@ -67,8 +66,9 @@ export function watchComponents(options: {
     identity?: string,
   ) {
     const previous = views.get(name);
+    // A component that was never up (the dashboard started first) has not restarted when it comes up.
     const restarted =
-      previous !== undefined &&
+      previous?.seenUp === true &&
       ((identity !== undefined && previous.identity !== undefined && identity !== previous.identity) ||
         (previous.health === 'down' && next.health !== 'down'));
     const changed = previous === undefined || previous.health !== next.health || restarted;
@@ -79,6 +79,7 @@ export function watchComponents(options: {
       restarts: (previous?.restarts ?? 0) + (restarted ? 1 : 0),
       since: changed ? Date.now() : (previous?.since ?? Date.now()),
       identity: identity ?? previous?.identity,
+      seenUp: previous?.seenUp === true || next.health !== 'down',
     };
     views.set(name, view);
     if (previous === undefined || changed) {
@@ -126,26 +127,30 @@ export function watchComponents(options: {
     }
   }
 
+  /** The processors alive by their presence, with what each holds in the group; gone ones shown down, then forgotten. */
   async function askProcessors(): Promise<void> {
-    let consumers: unknown[][];
+    let live: string[];
+    const pending = new Map<string, number>();
     try {
-      consumers = (await redis.xinfo('CONSUMERS', transfersKey(), 'processors')) as unknown[][];
-    } catch {
-      return; // no group yet, or Redis away (Redis's own tile says so)
-    }
-    for (const consumer of consumers) {
-      const field = (key: string) => consumer[consumer.indexOf(key) + 1];
-      const name = String(field('name'));
-      const idleMs = Number(field('idle'));
-      if (idleMs > PROCESSOR_FORGOTTEN_AFTER_MS) {
-        if (views.delete(`processor ${name}`)) onChange();
-        continue;
+      live = (await livePresence(redis, PROCESSORS_PRESENCE)).map(({ instance }) => instance);
+      const consumers = (await redis.xinfo('CONSUMERS', transfersKey(), 'processors').catch(() => [])) as unknown[][];
+      for (const consumer of consumers) {
+        pending.set(String(consumer[consumer.indexOf('name') + 1]), Number(consumer[consumer.indexOf('pending') + 1]));
       }
-      record(`processor ${name}`, 'processor', {
-        health: idleMs > PROCESSOR_DOWN_AFTER_MS ? 'down' : 'ready',
-        pending: Number(field('pending')),
-        idleMs,
-      });
+    } catch {
+      return; // Redis away: its own tile says so
+    }
+    for (const consumer of live) {
+      record(`processor ${consumer}`, 'processor', { health: 'ready', pending: pending.get(consumer) ?? 0 });
+    }
+    for (const [name, view] of views) {
+      if (view.kind !== 'processor' || live.includes(name.slice('processor '.length))) continue;
+      if (view.health === 'down' && Date.now() - view.since > PROCESSOR_FORGOTTEN_AFTER_MS) {
+        views.delete(name);
+        onChange();
+      } else {
+        record(name, 'processor', { health: 'down', pending: pending.get(name.slice('processor '.length)) ?? 0 });
+      }
     }
   }
 
@@ -161,7 +166,7 @@ export function watchComponents(options: {
   })();
 
   return {
-    views: () => [...views.values()].map(({ identity: _, ...view }) => view),
+    views: () => [...views.values()].map(({ identity: _, seenUp: __, ...view }) => view),
     stop() {
       stopped = true;
       void loop;

@@ -4,7 +4,7 @@
  * stream. An account's registration says where it answers; presence says whether it still does,
  * and sees two live instances claiming one name.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { defineScript } from './lua-scripts.ts';
 import { presenceKey } from './stream-keys.ts';
 
@@ -15,12 +15,12 @@ export interface LiveInstance {
   expiresAt: number;
 }
 
-type Scripted = Redis & {
+type Scripted = (Redis | Cluster) & {
   refreshPresence(key: string, member: string, ttlMs: number): Promise<string[]>;
   livePresence(key: string): Promise<string[]>;
 };
 
-function scripted(redis: Redis): Scripted {
+function scripted(redis: Redis | Cluster): Scripted {
   defineScript(redis, 'refreshPresence', 'refresh-presence-1.lua', import.meta.url);
   defineScript(redis, 'livePresence', 'live-presence-1.lua', import.meta.url);
   return redis as Scripted;
@@ -46,7 +46,7 @@ function instancesOf(reply: string[]): LiveInstance[] {
 
 /** Says `instance` of `account` is alive for `ttlMs` more; resolves to every live instance. */
 export async function refreshPresence(
-  redis: Redis,
+  redis: Redis | Cluster,
   account: string,
   instance: string,
   url: string,
@@ -56,11 +56,16 @@ export async function refreshPresence(
 }
 
 /** The live instances of `account`, the one alive longest last. */
-export async function livePresence(redis: Redis, account: string): Promise<LiveInstance[]> {
+export async function livePresence(redis: Redis | Cluster, account: string): Promise<LiveInstance[]> {
   return instancesOf(await scripted(redis).livePresence(presenceKey(account)));
 }
 
 /** A graceful stop: the instance is gone now, not when its presence runs out. */
-export async function leavePresence(redis: Redis, account: string, instance: string, url: string): Promise<void> {
+export async function leavePresence(
+  redis: Redis | Cluster,
+  account: string,
+  instance: string,
+  url: string,
+): Promise<void> {
   await redis.zrem(presenceKey(account), memberOf(instance, url));
 }

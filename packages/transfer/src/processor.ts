@@ -12,7 +12,9 @@ import {
   errorMessage,
   isPermanentRedisError,
   type Log,
+  leavePresence,
   readyOrReconnect,
+  refreshPresence,
   retry,
   transferEvents,
   transfersKey,
@@ -22,6 +24,13 @@ import { runSaga } from './saga.ts';
 import { type TransferStatus, transferStatuses } from './transfer-log.ts';
 
 export const PROCESSORS_GROUP = 'processors';
+
+/**
+ * The live processors' presence (a consumer's idle time in the group does not say it is alive:
+ * Redis 7.0 does not reset it for a blocking read that brought nothing).
+ */
+export const PROCESSORS_PRESENCE = 'transfer-processors';
+const PRESENCE_TTL_MS = 6_000;
 
 export interface ProcessorOptions {
   /** For the saga's scripts and the acknowledgements. */
@@ -154,6 +163,14 @@ export function startProcessor(options: ProcessorOptions): Processor {
     return reply?.[0]?.[1] ?? [];
   }
 
+  const present = (async () => {
+    while (!stopping.signal.aborted) {
+      await refreshPresence(redis, PROCESSORS_PRESENCE, consumer, '-', PRESENCE_TTL_MS).catch(() => undefined);
+      await sleep(PRESENCE_TTL_MS / 3, undefined, { signal: stopping.signal }).catch(() => undefined);
+    }
+    await leavePresence(redis, PROCESSORS_PRESENCE, consumer, '-').catch(() => undefined);
+  })();
+
   const running = (async () => {
     let lastClaim = 0;
     const step = async () => {
@@ -208,6 +225,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
       stopping.abort();
       blockRedis.disconnect();
       await running;
+      await present;
     },
   };
 }

@@ -4,7 +4,8 @@
  * load runs meanwhile and the result is checked once the stack has settled.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { killComponent, NotRunning, readPid, type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { connectRedis, silentLog } from '@microbank/events';
+import { killComponent, NotRunning, readPid, recordKill, type StackPlan, serviceUrl } from '@microbank/local-stack';
 import { killPlan } from './kill-plan.ts';
 import { type ReadCounts, startReadLoad, startRegistrationLoad } from './load.ts';
 import { type MoneyVerdict, verifyMoney } from './money-verify.ts';
@@ -58,6 +59,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const recoveries: Promise<void>[] = [];
 
   const { redisUrl } = plan;
+  const recorder = connectRedis(redisUrl, 'chaos:disruptions', silentLog);
   const runId = seed.toString(36);
   // The registered accounts answer at john-account's service, so balance can answer for them.
   const appends = options.verify
@@ -86,11 +88,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     const record: KillRecord = { component, atMs: Date.now() - started };
     kills.push(record);
+    void recordKill(recorder, component, 'pnpm chaos', handle);
     say(`kill ${String(kills.length).padStart(3)}: ${component} (${handle}) at ${(record.atMs / 1000).toFixed(1)} s`);
     recoveries.push(trackRecovery(plan, component, handle, record));
   }
 
   await Promise.all(recoveries);
+  recorder.disconnect();
   const settleMs = options.settleMs ?? 60_000;
   await appends?.stop();
   await reads?.stop();

@@ -2,6 +2,8 @@
  * `pnpm kill <component>`: SIGKILL one component of the running local stack, like the seed's
  * killPod.sh deletes a pod. The stack notices and starts it again.
  */
+import { Redis } from 'ioredis';
+import { recordKill } from './disruptions.ts';
 import { killComponent, NotRunning } from './kill-component.ts';
 import { componentsOf, readPlan, stackSettings } from './stack-plan.ts';
 
@@ -19,6 +21,14 @@ if (!components.includes(component)) {
 }
 try {
   const handle = killComponent(dataDir, component);
+  if (component !== 'redis') {
+    const redis = new Redis(plan.redisUrl, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0 });
+    await redis.connect().then(
+      () => recordKill(redis, component, 'pnpm kill', handle),
+      () => undefined,
+    );
+    redis.disconnect();
+  }
   console.log(
     `killed ${component} (${handle.startsWith('container:') ? handle : `pid ${handle}`}) with SIGKILL; the stack starts it again`,
   );

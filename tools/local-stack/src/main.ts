@@ -106,7 +106,7 @@ for (const spec of plan.services) if (!started.has(spec.name)) start(spec.name);
 for (const spec of plan.services) await waitUntilReady(spec.port, () => stopping);
 
 if (!stopping) {
-  say('stack', 'microbank is up:');
+  say('stack', `microbank is up; watch it live: ${serviceUrl(plan, 'dashboard')}`);
   for (const spec of plan.services) say('stack', `  ${spec.name.padEnd(width)} ${serviceUrl(plan, spec.name)}`);
   say('stack', `  ${'redis'.padEnd(width)} redis-cli -p ${plan.redisPort} XRANGE ${streamKey('accounts')} - +`);
   say(

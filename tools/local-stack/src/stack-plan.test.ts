@@ -18,6 +18,7 @@ plan('by default the README`s ports: Redis 6380, the services 8081-8086, data in
       ['mary-account', 8084],
       ['transfer-1', 8085],
       ['transfer-2', 8086],
+      ['dashboard', 8080],
     ],
   );
   assert.is(serviceUrl(planned, 'account-system', '/accounts'), 'http://127.0.0.1:8081/accounts');
@@ -29,6 +30,7 @@ plan('by default the README`s ports: Redis 6380, the services 8081-8086, data in
     'mary-account',
     'transfer-1',
     'transfer-2',
+    'dashboard',
   ]);
   const john = planned.services.find((spec) => spec.name === 'john-account');
   assert.equal(john?.env, {
@@ -43,7 +45,7 @@ plan('MICROBANK_PORT_BASE and MICROBANK_REDIS_PORT move the whole stack', async 
   const planned = await planStack(stackSettings({ MICROBANK_PORT_BASE: '9080', MICROBANK_REDIS_PORT: '6390' }));
   assert.equal(
     planned.services.map((spec) => spec.port),
-    [9081, 9082, 9083, 9084, 9085, 9086],
+    [9081, 9082, 9083, 9084, 9085, 9086, 9080],
   );
   assert.ok(planned.services.every((spec) => spec.env.REDIS_URL === 'redis://127.0.0.1:6390'));
 });

@@ -12,7 +12,7 @@ import { REPO_ROOT } from '@microbank/processes';
 import { freePort } from '@microbank/redis-runner';
 
 /** The program a service runs: its bundle is packages/<program>/dist/main.mjs. */
-export type Program = 'account' | 'account-system' | 'balance' | 'transfer';
+export type Program = 'account' | 'account-system' | 'balance' | 'transfer' | 'dashboard';
 
 export interface ServiceSpec {
   /** The component's name, as `pnpm kill` takes it. */
@@ -45,6 +45,7 @@ export const DEFAULT_REDIS_PORT = 6380;
 
 /** Each service's port is the base plus this; extra account n (from 1) is on the base + 9 + n. */
 const PORT_OFFSETS = {
+  dashboard: 0,
   'account-system': 1,
   balance: 2,
   'john-account': 3,
@@ -100,7 +101,7 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
   const extras: ServiceSpec[] = [];
   for (let n = 1; n <= settings.extraAccounts; n++)
     extras.push(await account(`account-${n}`, EXTRA_ACCOUNTS_OFFSET + n));
-  return {
+  const plan: StackPlan = {
     dataDir: settings.dataDir,
     redisPort,
     redisUrl,
@@ -114,6 +115,16 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
       service('transfer-2', 'transfer', await portOf(PORT_OFFSETS['transfer-2'])),
     ],
   };
+  // The dashboard watches every other service and makes transfers through transfer-1.
+  const watched = plan.services.map((spec) => `${spec.name}=http://127.0.0.1:${spec.port}`).join(',');
+  const transfer = plan.services.find((spec) => spec.name === 'transfer-1');
+  plan.services.push(
+    service('dashboard', 'dashboard', await portOf(PORT_OFFSETS.dashboard), {
+      WATCH: watched,
+      TRANSFER_URL: `http://127.0.0.1:${transfer?.port}`,
+    }),
+  );
+  return plan;
 }
 
 /** Every component of a plan, Redis first: what `pnpm kill` and `pnpm chaos` take. */

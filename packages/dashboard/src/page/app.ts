@@ -30,7 +30,6 @@ interface Component {
   restarts: number;
   since: number;
   pending?: number;
-  idleMs?: number;
 }
 interface Mark {
   at: number;
@@ -130,8 +129,7 @@ function drawComponents(components: Component[]): void {
         health.append(element('span', c.health, 'health'), ` since ${time(c.since)} · restarts ${c.restarts}`);
         tile.append(health);
         if (c.position) tile.append(element('p', `at ${c.position}`));
-        if (c.pending !== undefined)
-          tile.append(element('p', `holds ${c.pending} · silent ${Math.round((c.idleMs ?? 0) / 1000)} s`));
+        if (c.pending !== undefined) tile.append(element('p', `holds ${c.pending} unsettled`));
         if (c.reason && c.health !== 'ready') tile.append(element('p', c.reason));
         return tile;
       }),
