@@ -30,7 +30,16 @@ export function startBankSources(options: {
   const books = startBooks({ redisUrl, log, name: 'dashboard' });
   let watch: ComponentWatch | undefined;
   let raw: RawStreams | undefined;
-  const feed = startTransferFeed({ redisUrl, redis: books.redis, log, onChange: () => view.touch('transfers') });
+  const feed = startTransferFeed({
+    redisUrl,
+    redis: books.redis,
+    log,
+    onChange: () => {
+      view.touch('transfers');
+      view.touch('timeline');
+    },
+    onKill: ({ component, by }) => watch?.markDown(component, `killed by ${by}`),
+  });
   const view = bankView({
     books,
     feed,

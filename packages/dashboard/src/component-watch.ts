@@ -44,8 +44,16 @@ const PROCESSORS_PRESENCE = 'transfer-processors';
 
 export interface ComponentWatch {
   views(): ComponentView[];
+  /**
+   * `name` was just killed (a chaos tool said so): shown down at once, and for a moment at least,
+   * however fast it comes back; the next look then sees it back (and restarted).
+   */
+  markDown(name: string, reason: string): void;
   stop(): void;
 }
+
+/** How long a component reported killed stays shown down before it is looked at again. */
+const SHOWN_DOWN_MS = 1_000;
 
 export function watchComponents(options: {
   components: readonly WatchedComponent[];
@@ -58,6 +66,8 @@ export function watchComponents(options: {
   const { components, redis, onTransition, onChange } = options;
   const views = new Map<string, ComponentView & { identity?: string; seenUp?: boolean }>();
   let stopped = false;
+  const heldDown = new Map<string, number>();
+  const held = (name: string) => (heldDown.get(name) ?? 0) > Date.now();
 
   function record(
     name: string,
@@ -95,6 +105,7 @@ export function watchComponents(options: {
   }
 
   async function askService({ name, url }: WatchedComponent): Promise<void> {
+    if (held(name)) return;
     try {
       const signal = AbortSignal.timeout(ASK_TIMEOUT_MS);
       const [health, ready] = await Promise.all([
@@ -166,6 +177,12 @@ export function watchComponents(options: {
   })();
 
   return {
+    markDown(name, reason) {
+      const known = views.get(name);
+      if (known?.kind !== 'service') return;
+      heldDown.set(name, Date.now() + SHOWN_DOWN_MS);
+      record(name, 'service', { health: 'down', reason });
+    },
     views: () => [...views.values()].map(({ identity: _, seenUp: __, ...view }) => view),
     stop() {
       stopped = true;

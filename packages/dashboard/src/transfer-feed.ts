@@ -9,13 +9,16 @@ import {
   decodeEntry,
   decodeEntryBuffers,
   disruptionEvents,
+  type EventCatalog,
   type Log,
   type Projection,
+  retry,
   startProjection,
   streamKey,
   type TransferEvent,
   transferEvents,
   transfersKey,
+  untilReady,
 } from '@microbank/events';
 import type { Redis } from 'ioredis';
 
@@ -37,6 +40,8 @@ export interface Kill {
 }
 
 const RECENT = 15;
+/** Entries of each stream read back at start. */
+const SEEDED = 200;
 const RATE_WINDOW_MS = 5_000;
 
 export interface TransferFeed {
@@ -53,6 +58,8 @@ export function startTransferFeed(options: {
   redis: Redis;
   log: Log;
   onChange: () => void;
+  /** A kill reported as it happens (not one read back at start). */
+  onKill?: (kill: Kill) => void;
 }): TransferFeed {
   const { redis, log, onChange } = options;
   const transfers = transfersKey();
@@ -60,6 +67,7 @@ export function startTransferFeed(options: {
   const recent: RecentTransfer[] = [];
   const settledAt: number[] = [];
   const kills: Kill[] = [];
+  const stopping = new AbortController();
 
   function apply(event: TransferEvent | DisruptionEvent, id: string, live: boolean): void {
     switch (event.type) {
@@ -79,10 +87,13 @@ export function startTransferFeed(options: {
         if (live) settledAt.push(Date.now());
         break;
       }
-      case 'ComponentKilled':
-        kills.push({ at: Date.parse(event.data.at), component: event.data.component, by: event.data.by });
+      case 'ComponentKilled': {
+        const kill = { at: Date.parse(event.data.at), component: event.data.component, by: event.data.by };
+        kills.push(kill);
         if (kills.length > 200) kills.shift();
+        if (live) options.onKill?.(kill);
         break;
+      }
     }
     onChange();
   }
@@ -99,18 +110,25 @@ export function startTransferFeed(options: {
     apply: (event, id) => apply(event, id, true),
   });
 
-  // The last transfers before now, so a page opened on a quiet bank shows some.
-  void (async () => {
-    try {
-      const last = (await redis.xrevrange(transfers, '+', '-', 'COUNT', 200)) as Array<[string, string[]]>;
-      for (const [id, fields] of last.reverse()) {
-        const decoded = decodeEntry(transferEvents, fields);
-        if (decoded.ok) apply(decoded.event, id, false);
-      }
-    } catch {
-      // Redis away: the live feed fills the list
-    }
-  })();
+  // The last transfers and kills before now, so that a page opened on a quiet bank, or on a
+  // dashboard that just restarted, shows what happened lately.
+  void retry(
+    async () => {
+      const seed = async <Event extends TransferEvent | DisruptionEvent>(
+        stream: string,
+        catalog: EventCatalog<Event>,
+      ) => {
+        const last = (await redis.xrevrange(stream, '+', '-', 'COUNT', SEEDED)) as Array<[string, string[]]>;
+        for (const [id, fields] of last.reverse()) {
+          const decoded = decodeEntry(catalog, fields);
+          if (decoded.ok) apply(decoded.event, id, false);
+        }
+      };
+      await seed(transfers, transferEvents);
+      await seed(disruptions, disruptionEvents);
+    },
+    { firstMs: 50, capMs: 1_000, beforeAttempt: () => untilReady(redis), signal: stopping.signal },
+  ).catch(() => {});
 
   return {
     recent: () => recent.map((item) => ({ ...item })),
@@ -121,6 +139,9 @@ export function startTransferFeed(options: {
     },
     kills: () => [...kills],
     projection,
-    stop: () => projection.stop(),
+    stop: () => {
+      stopping.abort();
+      return projection.stop();
+    },
   };
 }

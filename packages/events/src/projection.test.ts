@@ -205,4 +205,17 @@ projection('a stream that went backwards (Redis restarted on an empty volume) is
   assert.ok(lines.some((line) => line.level === 'error' && /Redis lost data/.test(line.msg)));
 });
 
+projection('a stream followed while the tail blocks is read at once, not after the block ends', async (ctx) => {
+  const first = streamKey('accounts', uniquePrefix());
+  const second = streamKey('accounts', uniquePrefix());
+  const id = await appendEvent(ctx.redis, second, accountEvents, registered('late-account'));
+  const { projection: running, seen } = recordingProjection(ctx, first, { blockMs: 20_000 });
+  cleanup.push(running);
+  await running.whenReady();
+  running.follow(second);
+  // Within the block (20 s) only if the follow woke the blocked read (CLIENT UNBLOCK).
+  assert.ok(await running.waitForPosition(id, 10_000, second), 'read without waiting out the block');
+  assert.equal(seen, [[id, 'late-account']]);
+});
+
 projection.run();

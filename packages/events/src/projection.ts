@@ -151,7 +151,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
   const tailSizer = batchSizer(maxBatch);
   let saving: Promise<void> | undefined;
   /** The tail connection's client ID while it blocks, so that `follow` can wake it (CLIENT UNBLOCK). */
-  let tailClientId: number | undefined;
+  let tailClientId: Promise<number> | undefined;
   let tailBlocked = false;
   tailRedis.on('close', () => {
     tailClientId = undefined;
@@ -285,12 +285,11 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
   async function tailOnce(): Promise<void> {
     if (tailClientId === undefined) {
       // Sent before the XREAD on the same connection, so it is answered while the read blocks.
-      tailRedis.client('ID').then(
-        (id) => {
-          tailClientId = Number(id);
-        },
-        () => {},
-      );
+      const asked = tailRedis.client('ID').then(Number);
+      asked.catch(() => {
+        if (tailClientId === asked) tailClientId = undefined;
+      });
+      tailClientId = asked;
     }
     tailBlocked = true;
     try {
@@ -408,7 +407,9 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     follow(stream) {
       if (positions.has(stream)) return;
       positions.set(stream, STREAM_START);
-      if (tailBlocked && tailClientId !== undefined) redis.client('UNBLOCK', tailClientId).catch(() => {});
+      if (tailBlocked && tailClientId !== undefined) {
+        tailClientId.then((id) => redis.client('UNBLOCK', id)).catch(() => {});
+      }
     },
     streamEnd: (stream = primary) => streamEnd(redis, stream),
     async stop() {

@@ -4,6 +4,7 @@ export { type NodeProcess, REPO_ROOT, spawnNode, waitFor } from '@microbank/proc
 export { freePort, type RedisCluster, startRedisCluster } from '@microbank/redis-runner';
 export * from './assert-rejects.ts';
 export * from './bad-requests.ts';
+export * from './browser.ts';
 export * from './read-stream.ts';
 export * from './recording-log.ts';
 export * from './test-redis.ts';

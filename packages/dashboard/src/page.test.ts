@@ -1,0 +1,164 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real
+ * local stack: the accounts and their balances, a transfer made with curl on the page within a
+ * second without a reload, the form's transfers and the API's own errors, a killed account-system
+ * going down and coming back, the page reconnecting with nothing missed, and after a short chaos
+ * run, the audit green and the kills on the timeline.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runChaos } from '@microbank/chaos';
+import { killComponent, recordKill, type StackProcess, serviceUrl, startStackProcess } from '@microbank/local-stack';
+import { launchBrowser, REPO_ROOT, testSuite, waitFor } from '@microbank/testing';
+import { Redis } from 'ioredis';
+import type { Browser, Page } from 'playwright-core';
+import * as assert from 'uvu/assert';
+
+interface Context {
+  dataDir: string;
+  stack: StackProcess;
+  browser: Browser;
+  page: Page;
+}
+
+const dashboard = testSuite<Context>('dashboard in a browser', {} as Context);
+
+dashboard.before(async (ctx) => {
+  ctx.dataDir = mkdtempSync(join(tmpdir(), 'microbank-dashboard-'));
+  try {
+    ctx.stack = await startStackProcess(ctx.dataDir);
+    ctx.browser = await launchBrowser();
+    ctx.page = await ctx.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await ctx.page.goto(serviceUrl(ctx.stack.plan, 'dashboard'));
+  } catch (error) {
+    console.error((error as Error).message);
+    throw error;
+  }
+});
+
+dashboard.after(async (ctx) => {
+  await ctx.browser?.close();
+  await ctx.stack?.stop();
+  rmSync(ctx.dataDir, { recursive: true, force: true });
+});
+
+const balanceShown = (page: Page, account: string, balance: number, timeout = 5_000) =>
+  page.locator(`tr[data-account="${account}"] td[data-balance="${balance}"]`).waitFor({ timeout });
+
+async function transferWithCurl(ctx: Context, from: string, to: string, amount: number): Promise<string> {
+  const response = await fetch(serviceUrl(ctx.stack.plan, 'transfer-1', '/transfers'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    body: JSON.stringify({ from, to, amount }),
+  });
+  assert.is(response.status, 202);
+  const { transfer } = (await response.json()) as { transfer: string };
+  await waitFor(
+    'the transfer to complete',
+    async () =>
+      (
+        (await (await fetch(serviceUrl(ctx.stack.plan, 'transfer-1', `/transfers/${transfer}`))).json()) as {
+          status: string;
+        }
+      ).status,
+    (status) => status !== 'pending',
+  );
+  return transfer;
+}
+
+dashboard('the page lists john-account and mary-account with their balances', async (ctx) => {
+  await balanceShown(ctx.page, 'john-account', 100);
+  await balanceShown(ctx.page, 'mary-account', 100);
+  assert.match((await ctx.page.locator('#verdict').textContent()) ?? '', /Money conserved/);
+});
+
+dashboard('a transfer made with curl shows on the page within a second, without a reload', async (ctx) => {
+  const transfer = await transferWithCurl(ctx, 'john-account', 'mary-account', 7);
+  const completed = Date.now();
+  await ctx.page.locator(`tr[data-transfer="${transfer}"] .status-completed`).waitFor({ timeout: 1_000 });
+  await balanceShown(ctx.page, 'john-account', 93, 1_000);
+  await balanceShown(ctx.page, 'mary-account', 107, 1_000);
+  assert.ok(Date.now() - completed <= 1_000, `on the page after ${Date.now() - completed} ms`);
+});
+
+dashboard(
+  'the form makes a transfer, shows a rejected one`s reason and the API`s errors by the fields',
+  async (ctx) => {
+    const { page } = ctx;
+    const send = async (from: string, to: string, amount: string) => {
+      await page.fill('#from', from);
+      await page.fill('#to', to);
+      await page.fill('#amount', amount);
+      await page.click('button[type="submit"]');
+    };
+    await send('mary-account', 'john-account', '3');
+    await page.locator('#form-result', { hasText: /completed/ }).waitFor({ timeout: 5_000 });
+    await send('john-account', 'mary-account', '100000');
+    await page.locator('#form-result', { hasText: /rejected: insufficient-funds/ }).waitFor({ timeout: 5_000 });
+    await send('john-account', 'nobody-account', 'lots');
+    await page.locator('#amount-error', { hasText: /expected number/i }).waitFor({ timeout: 5_000 });
+    await send('john-account', 'nobody-account', '5');
+    await page.locator('#to-error', { hasText: /no account named nobody-account/ }).waitFor({ timeout: 5_000 });
+  },
+);
+
+dashboard('pnpm kill account-system: its tile turns down, then ready again', async (ctx) => {
+  const tile = (health: string) => ctx.page.locator(`li[data-component="account-system"][data-health="${health}"]`);
+  await tile('ready').waitFor({ timeout: 5_000 });
+  const handle = killComponent(ctx.dataDir, 'account-system');
+  const redis = new Redis(ctx.stack.plan.redisUrl);
+  await recordKill(redis, 'account-system', 'test', handle);
+  redis.disconnect();
+  await tile('down').waitFor({ timeout: 5_000 });
+  await tile('ready').waitFor({ timeout: 15_000 });
+  const text = (await tile('ready').textContent()) ?? '';
+  assert.match(text, /restarts [1-9]/);
+});
+
+dashboard('the dashboard killed: the page says so, reconnects by itself, and misses nothing', async (ctx) => {
+  const { page } = ctx;
+  killComponent(ctx.dataDir, 'dashboard');
+  await page.locator('#connection.lost').waitFor({ timeout: 5_000 });
+  // Made while the page had no server: it must still show up once the page is back.
+  const transfer = await transferWithCurl(ctx, 'mary-account', 'john-account', 2);
+  await page.locator('#connection:not(.lost)').waitFor({ timeout: 20_000 });
+  await page.locator(`tr[data-transfer="${transfer}"] .status-completed`).waitFor({ timeout: 5_000 });
+});
+
+dashboard('after a short chaos run the audit is green and every kill is on the timeline', async (ctx) => {
+  const report = await runChaos({
+    plan: ctx.stack.plan,
+    seed: 7,
+    kills: 6,
+    durationMs: 60_000,
+    intervalMs: 500,
+    components: ['account-system', 'balance', 'john-account', 'transfer-1', 'transfer-2'],
+    verify: false,
+    say: () => {},
+  });
+  assert.is(report.kills.length, 6);
+  await waitFor(
+    'the kills on the timeline',
+    () => ctx.page.locator('#timeline li[data-what="killed"]').count(),
+    (count) => count >= 6 + 1,
+    { timeoutMs: 30_000 },
+  );
+  await ctx.page.locator('#verdict.conserved').waitFor({ timeout: 30_000 });
+  // Every component back before the picture is taken.
+  await waitFor(
+    'every component back',
+    () => ctx.page.locator('li.tile:not(.ready)').count(),
+    (count) => count === 0,
+    { timeoutMs: 30_000 },
+  );
+  await ctx.page.screenshot({
+    path: process.env.MICROBANK_SCREENSHOT
+      ? join(REPO_ROOT, 'docs', 'dashboard.png')
+      : join(ctx.dataDir, 'dashboard.png'),
+    fullPage: true,
+  });
+});
+
+dashboard.run();
