@@ -6,7 +6,7 @@
  * run, the audit green and the kills on the timeline.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChaos } from '@microbank/chaos';
@@ -159,6 +159,34 @@ dashboard('after a short chaos run the audit is green and every kill is on the t
       : join(ctx.dataDir, 'dashboard.png'),
     fullPage: true,
   });
+});
+
+/** The metric names a Grafana dashboard's queries name (histogram series by their metric's name). */
+export function metricsNamed(dashboardJson: string): Set<string> {
+  const names = new Set<string>();
+  const dashboard = JSON.parse(dashboardJson) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+  for (const panel of dashboard.panels) {
+    for (const { expr } of panel.targets) {
+      for (const [name] of expr.matchAll(/microbank_[a-z_]+/g)) names.add(name.replace(/_(bucket|sum|count)$/, ''));
+    }
+  }
+  return names;
+}
+
+dashboard('every metric the Grafana dashboard queries is exported by a service of the running stack', async (ctx) => {
+  const exported = new Set<string>();
+  for (const spec of ctx.stack.plan.services) {
+    const text = await (await fetch(serviceUrl(ctx.stack.plan, spec.name, '/metrics'))).text();
+    for (const [, name] of text.matchAll(/^# TYPE (\S+)/gm)) exported.add(name as string);
+  }
+  const json = readFileSync(join(REPO_ROOT, 'k8s', 'grafana', 'microbank.json'), 'utf8');
+  const missing = (names: Set<string>) => [...names].filter((name) => !exported.has(name));
+  assert.equal(missing(metricsNamed(json)), []);
+  assert.ok(metricsNamed(json).size >= 10, 'the panels name the metrics');
+  // A panel naming a metric no service exports is caught.
+  assert.equal(missing(metricsNamed(json.replace('microbank_audit_conserved', 'microbank_audit_conserved_typo'))), [
+    'microbank_audit_conserved_typo',
+  ]);
 });
 
 dashboard.run();

@@ -1,10 +1,11 @@
 /** Prometheus metrics: one registry per service, HTTP request counts, projection position and lag. */
 import { type Projection, streamIdMillis, withDeadline } from '@microbank/events';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ServiceMetrics {
   registry: Registry;
   httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
 export function createMetrics(service: string): ServiceMetrics {
@@ -17,7 +18,14 @@ export function createMetrics(service: string): ServiceMetrics {
     labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
   });
-  return { registry, httpRequests };
+  const httpDuration = new Histogram({
+    name: 'microbank_http_request_duration_seconds',
+    help: 'How long HTTP requests took to answer, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return { registry, httpRequests, httpDuration };
 }
 
 /** How long a scrape waits for Redis to tell the stream's end before leaving lag out. */

@@ -37,13 +37,16 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
   const app = new Hono();
 
   app.use('*', async (c, next) => {
+    const started = performance.now();
     await next();
     const route = routePath(c, -1);
-    metrics.httpRequests.inc({
+    const labels = {
       method: c.req.method,
       route: route === '*' || route === '/*' ? 'unmatched' : route,
       status: String(c.res.status),
-    });
+    };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, (performance.now() - started) / 1_000);
   });
 
   const limitBody = bodyLimit({

@@ -43,7 +43,7 @@ function assertProblem(problems: string[], pattern: RegExp): void {
   );
 }
 
-const SERVICES = ['account-system', 'balance', 'john-account', 'mary-account', 'transfer'] as const;
+const SERVICES = ['account-system', 'balance', 'john-account', 'mary-account', 'transfer', 'dashboard'] as const;
 const bundleOf = (svc: string) =>
   `packages/${svc.endsWith('-account') && svc !== 'account-system' ? 'account' : svc}/dist/main.mjs`;
 
@@ -57,9 +57,11 @@ rendered('kubectl kustomize k8s renders the objects and names of the seed', () =
   assert.equal(
     names,
     [
+      'ConfigMap/microbank-grafana-dashboard',
       'ConfigMap/microbank-redis-config-<hash>',
       'CronJob/microbank-chaos-monkey',
       'Deployment/microbank-account-system',
+      'Deployment/microbank-dashboard',
       'Deployment/microbank-balance',
       'Deployment/microbank-john-account',
       'Deployment/microbank-mary-account',
@@ -74,6 +76,7 @@ rendered('kubectl kustomize k8s renders the objects and names of the seed', () =
       'Secret/microbank-snapshot-key',
       'Service/microbank-account-system',
       'Service/microbank-balance',
+      'Service/microbank-dashboard',
       'Service/microbank-john-account',
       'Service/microbank-mary-account',
       'Service/microbank-transfer',
