@@ -1,7 +1,7 @@
 /** The command line of `pnpm bench`. */
 import { HISTORIES, type History } from './fill-history.ts';
 
-export const GROUPS = ['replay', 'restart_to_ready', 'serve', 'visibility', 'transfers'] as const;
+export const GROUPS = ['replay', 'restart_to_ready', 'serve', 'visibility', 'transfers', 'dashboard'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {
@@ -17,6 +17,8 @@ export interface BenchOptions {
   serveSeconds: number;
   /** Registrations timed by the visibility benchmark. */
   visibilityRegistrations: number;
+  /** Seconds of each dashboard window (no page, ten pages). */
+  dashboardSeconds: number;
 }
 
 export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100k,1M,10M] [--groups LIST] [--serve-seconds N]
@@ -24,7 +26,8 @@ export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100
   --json FILE      also write every figure to FILE
   --sizes LIST     only these histories (default: all; --quick: 10k,100k,1M)
   --groups LIST    only these groups of figures: ${GROUPS.join(',')} (default: all)
-  --serve-seconds  seconds of load per serve run (default 5; --quick 2)`;
+  --serve-seconds  seconds of load per serve run (default 5; --quick 2)
+  --dashboard-seconds  seconds of each dashboard window, no page then ten pages (default 600; --quick 15)`;
 
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const quick = args.includes('--quick');
@@ -35,7 +38,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (given === undefined || given.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`);
     return given;
   };
-  const withValue = ['--json', '--sizes', '--groups', '--serve-seconds'];
+  const withValue = ['--json', '--sizes', '--groups', '--serve-seconds', '--dashboard-seconds'];
   args.forEach((arg, i) => {
     const takesValue = i > 0 && withValue.includes(args[i - 1] as string);
     if (!takesValue && arg !== '--quick' && !withValue.includes(arg))
@@ -64,5 +67,6 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     rounds: quick ? 3 : 5,
     serveSeconds,
     visibilityRegistrations: 1_000,
+    dashboardSeconds: Number(value('--dashboard-seconds') ?? (quick ? 15 : 600)),
   };
 }

@@ -1,4 +1,5 @@
 /** The figures of one bench run: the targets they are held to, the printed table, the JSON. */
+import type { DashboardFigures } from './dashboard-bench.ts';
 import type { ReplayFigures } from './replay-bench.ts';
 import type { RestartFigures, RestartFrom } from './restart-bench.ts';
 import type { ServeFigures } from './serve-bench.ts';
@@ -15,6 +16,7 @@ export interface BenchFigures {
   serve?: ServeFigures;
   visibility?: VisibilityFigures;
   transfers?: TransferFigures;
+  dashboard?: DashboardFigures;
 }
 
 export interface TargetCheck {
@@ -84,6 +86,15 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
       '5,000 ms',
       `${ms(t.recoveryMs)} (${t.recoveredTransfers} transfers held)`,
       t.recoveryMs <= 5_000,
+    );
+  }
+  if (figures.dashboard) {
+    const { without, withPages } = figures.dashboard;
+    check(
+      `${withPages.pages} open dashboard pages add no Redis commands`,
+      `${without.redisCommandsPerMinute.toLocaleString('en')}/min with none (+2%)`,
+      `${withPages.redisCommandsPerMinute.toLocaleString('en')}/min`,
+      withPages.redisCommandsPerMinute <= without.redisCommandsPerMinute * 1.02,
     );
   }
   return checks;
@@ -169,6 +180,23 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
             `${ms(t.recoveryMs)} (${t.recoveredTransfers} held)`,
           ],
         ],
+      ),
+    );
+  }
+  if (figures.dashboard) {
+    const { without, withPages } = figures.dashboard;
+    out.push(
+      `dashboard: the local stack idle, ${without.seconds} s with no page open, then ${withPages.seconds} s with ${withPages.pages} pages; per minute`,
+    );
+    const names = Object.keys(without.cpuMsPerMinute);
+    out.push(
+      table(
+        ['pages', 'Redis commands', ...names.map((name) => `${name} CPU`)],
+        [without, withPages].map((w) => [
+          String(w.pages),
+          w.redisCommandsPerMinute.toLocaleString('en'),
+          ...names.map((name) => ms(w.cpuMsPerMinute[name] ?? Number.NaN)),
+        ]),
       ),
     );
   }

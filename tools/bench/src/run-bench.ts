@@ -7,6 +7,7 @@ import { streamKey } from '@microbank/events';
 import { startAccountSystem } from './account-system-process.ts';
 import type { BenchOptions, Group } from './bench-options.ts';
 import { startBenchRedis } from './bench-redis.ts';
+import { dashboardBench } from './dashboard-bench.ts';
 import { fillHistory } from './fill-history.ts';
 import { note, progressLine } from './progress.ts';
 import { replayBench } from './replay-bench.ts';
@@ -75,6 +76,11 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
     if (taking('transfers')) {
       note('transfers (a bank of 10 accounts, two transfer replicas, balance; Redis with fsync always)');
       figures.transfers = await transfersBench(buildDir, options.quick);
+    }
+
+    if (taking('dashboard')) {
+      note(`dashboard (the local stack, ${options.dashboardSeconds} s with no page open, then with ten)`);
+      figures.dashboard = await dashboardBench(options.dashboardSeconds);
     }
 
     if (!taking('serve') && !taking('visibility')) return figures;
