@@ -1,9 +1,10 @@
-# syntax=docker/dockerfile:1
 # The one container image of every microbank service: build the esbuild bundles, ship only them.
 # Build: docker build -t microbank:0.1.0 .   (the tag k8s/kustomization.yaml deploys)
 
-# The official Node 20 image; its "node" user (uid 1000) runs the services.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# The official Node 24 LTS image; its "node" user (uid 1000) runs the services. No `# syntax=` line:
+# it would make BuildKit fetch a frontend image, and an offline build would fail on it.
+# Machines without a registry make a stand-in under this exact name: tools/containers/offline-base-images.sh.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 # pnpm from npm, pinned: corepack's registry signature check is unreliable.

@@ -27,7 +27,7 @@ export async function buildServices(outdir?: string): Promise<string[]> {
         outfile,
         bundle: true,
         platform: 'node',
-        target: 'node20',
+        target: 'node22',
         format: 'esm',
         sourcemap: true,
         legalComments: 'linked',
