@@ -1,4 +1,9 @@
-/** Prometheus metrics: one registry per service, HTTP request counts, projection position and lag. */
+/**
+ * Prometheus metrics: one registry per service, HTTP request counts and durations, projection position and lag.
+ * Times are in seconds (Prometheus' base unit). Every series carries `microbank_service`, the service's
+ * name: not `service`, which is one of the target labels the Prometheus Operator attaches itself (ours
+ * would be renamed `exported_service`).
+ */
 import { type Projection, streamIdMillis, withDeadline } from '@microbank/events';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -10,7 +15,7 @@ export interface ServiceMetrics {
 
 export function createMetrics(service: string): ServiceMetrics {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
+  registry.setDefaultLabels({ microbank_service: service });
   collectDefaultMetrics({ register: registry });
   const httpRequests = new Counter({
     name: 'microbank_http_requests_total',
@@ -107,23 +112,23 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
     () => projection.failures,
   );
   new Gauge({
-    name: 'microbank_projection_position_milliseconds',
-    help: 'Time part of the stream ID the projection has consumed up to (ms since epoch)',
+    name: 'microbank_projection_position_seconds',
+    help: 'Time part of the stream ID the projection has consumed up to, in seconds since the epoch',
     labelNames,
     registers,
     collect() {
-      this.set(labels, streamIdMillis(projection.position));
+      this.set(labels, streamIdMillis(projection.position) / 1000);
     },
   });
   new Gauge({
-    name: 'microbank_projection_lag_milliseconds',
-    help: "Time part of the stream's last ID minus the projection's position; absent when Redis does not answer",
+    name: 'microbank_projection_lag_seconds',
+    help: "Time part of the stream's last ID minus the projection's position, in seconds; absent when Redis does not answer",
     labelNames,
     registers,
     async collect() {
       this.reset();
       const end = await withDeadline(projection.streamEnd(), LAG_QUERY_TIMEOUT_MS, 'stream end').catch(() => undefined);
-      if (end !== undefined) this.set(labels, Math.max(0, streamIdMillis(end) - streamIdMillis(projection.position)));
+      if (end !== undefined) this.set(labels, Math.max(0, streamIdMillis(end) - streamIdMillis(projection.position)) / 1000);
     },
   });
 }
