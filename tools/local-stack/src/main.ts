@@ -3,6 +3,7 @@
  * runs), then runs Redis (AOF in <data dir>/redis) and the four services, each kept running;
  * john-account registers before mary-account; the URLs are printed once all are ready; Ctrl-C or
  * SIGTERM stops everything, Redis last. --from-sources runs the TypeScript sources through tsx.
+ * The services' JSON logs are shown as readable lines; --json-logs shows them as they are.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,16 +13,23 @@ import { redisUnavailable } from '@microbank/redis-runner';
 import { recordStack, runningStack, stopLeftovers } from './leftovers.ts';
 import { removeStackFiles } from './pid-files.ts';
 import { freePortOrExplain, waitUntilReady } from './readiness.ts';
+import { readableLine } from './readable-logs.ts';
 import { redisRunner } from './redis-runner.ts';
 import { componentsOf, planStack, SettingsError, serviceUrl, stackSettings, writePlan } from './stack-plan.ts';
 import { stackSecrets } from './stack-secrets.ts';
 import { type Say, type Supervised, serviceRunner, supervise } from './supervisor.ts';
 
-const { values: flags } = parseArgs({ options: { 'from-sources': { type: 'boolean', default: false } } });
+const { values: flags } = parseArgs({
+  options: {
+    'from-sources': { type: 'boolean', default: false },
+    'json-logs': { type: 'boolean', default: false },
+  },
+});
 const fromSources = flags['from-sources'] ?? false;
+const shown = flags['json-logs'] ? (line: string) => line : readableLine;
 
 let width = 'stack'.length;
-const say: Say = (component, line) => process.stdout.write(`${component.padEnd(width)} | ${line}\n`);
+const say: Say = (component, line) => process.stdout.write(`${component.padEnd(width)} | ${shown(line)}\n`);
 // Whatever read our output may be gone (a pipe closed by the same Ctrl-C): stopping goes on regardless.
 process.stdout.on('error', () => {});
 function fail(message: string): never {
