@@ -159,7 +159,10 @@ accountSystem('metrics show the projection: applied, skipped, position, ready', 
     /microbank_projection_skipped_entries_total\{projection="account-system",microbank_service="account-system"\} 1/,
   );
   assert.match(text, /microbank_projection_ready\{projection="account-system",microbank_service="account-system"\} 1/);
-  assert.match(text, /microbank_projection_lag_seconds\{projection="account-system",microbank_service="account-system"\} 0/);
+  assert.match(
+    text,
+    /microbank_projection_lag_seconds\{projection="account-system",microbank_service="account-system"\} 0/,
+  );
 });
 
 accountSystem('as a process: serves /accounts over a real socket, stops on SIGTERM with exit 0', async (ctx) => {

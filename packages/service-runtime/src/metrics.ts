@@ -128,7 +128,8 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
     async collect() {
       this.reset();
       const end = await withDeadline(projection.streamEnd(), LAG_QUERY_TIMEOUT_MS, 'stream end').catch(() => undefined);
-      if (end !== undefined) this.set(labels, Math.max(0, streamIdMillis(end) - streamIdMillis(projection.position)) / 1000);
+      if (end !== undefined)
+        this.set(labels, Math.max(0, streamIdMillis(end) - streamIdMillis(projection.position)) / 1000);
     },
   });
 }

@@ -40,8 +40,14 @@ app('metrics count requests by route pattern, and unknown routes as one label', 
   await built.request('/healthz');
   await built.request('/no/such/route');
   const text = await (await built.request('/metrics')).text();
-  assert.match(text, /microbank_http_requests_total\{method="GET",route="\/healthz",status="200",microbank_service="test"\} 1/);
-  assert.match(text, /microbank_http_requests_total\{method="GET",route="unmatched",status="404",microbank_service="test"\} 1/);
+  assert.match(
+    text,
+    /microbank_http_requests_total\{method="GET",route="\/healthz",status="200",microbank_service="test"\} 1/,
+  );
+  assert.match(
+    text,
+    /microbank_http_requests_total\{method="GET",route="unmatched",status="404",microbank_service="test"\} 1/,
+  );
 });
 
 app('an unknown route is a 404 JSON', async () => {
