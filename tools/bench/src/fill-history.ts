@@ -1,6 +1,6 @@
-/** Fills a stream with a history of registrations: `events` entries over `accounts` distinct accounts. */
-import { type AccountRegistered, accountEvents, encodeEvent } from '@microbank/events';
-import type { Redis } from 'ioredis';
+/** Fills streams for the bench: a history of registrations, or a busy account's ledger. */
+import { type AccountRegistered, accountEvents, encodeEvent, type LedgerEvent, ledgerEvents } from '@microbank/events';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 export interface History {
   /** How tables and --sizes name it: 10k, 100k, 1M, 10M. */
@@ -42,26 +42,75 @@ export function registration(n: number, accounts: number): AccountRegistered {
   };
 }
 
-/**
- * Appends the history in pipelined chunks, one chunk in flight at a time so Redis's reply buffer
- * stays small. `onProgress` gets the number written so far after each chunk.
- */
+/** Appends the history of registrations to `stream`. */
 export async function fillHistory(
   redis: Redis,
   stream: string,
   { events, accounts }: Pick<History, 'events' | 'accounts'>,
   onProgress: (written: number) => void = () => {},
 ): Promise<void> {
+  await fillChunked(
+    redis,
+    events,
+    (pipeline, n) => pipeline.xadd(stream, '*', ...encodeEvent(accountEvents, registration(n, accounts))),
+    onProgress,
+  );
+}
+
+/**
+ * Runs `command` for n = 0 .. count-1 in pipelined chunks, one chunk in flight at a time so Redis's
+ * reply buffer stays small. `onProgress` gets the number written so far after each chunk.
+ */
+async function fillChunked(
+  redis: Redis,
+  count: number,
+  command: (pipeline: ChainableCommander, n: number) => void,
+  onProgress: (written: number) => void,
+): Promise<void> {
   const chunk = 20_000;
-  for (let written = 0; written < events; ) {
+  for (let written = 0; written < count; ) {
     const pipeline = redis.pipeline();
-    const end = Math.min(written + chunk, events);
-    for (let n = written; n < end; n++)
-      pipeline.xadd(stream, '*', ...encodeEvent(accountEvents, registration(n, accounts)));
+    const end = Math.min(written + chunk, count);
+    for (let n = written; n < end; n++) command(pipeline, n);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (failed) throw failed[0];
     written = end;
     onProgress(written);
   }
+}
+
+/** A transfer ID for entry n: a valid version-4 UUID, different for every n. */
+function transferIdOf(n: number): string {
+  return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+/**
+ * Entry n of a busy ledger (john-account's): opened with a large balance, then debits to and
+ * credits from mary-account in turn, each as the ledger scripts write it (every field valid).
+ */
+export function ledgerEntry(n: number): LedgerEvent {
+  if (n === 0) return { type: 'AccountOpened', data: { account: 'john-account', amount: 1_000_000_000 } };
+  const transfer = transferIdOf(n);
+  const amount = 1 + (n % 500);
+  if (n % 2 === 1) return { type: 'Debited', data: { transfer, to: 'mary-account', amount } };
+  return {
+    type: 'Credited',
+    data: { transfer, from: 'mary-account', amount, debit: `${1_780_000_000_000 + n}-0` },
+  };
+}
+
+/** Appends `entries` ledger entries (ledgerEntry 0, 1, ...) to `stream`, as fillHistory does. */
+export async function fillLedger(
+  redis: Redis,
+  stream: string,
+  entries: number,
+  onProgress: (written: number) => void = () => {},
+): Promise<void> {
+  await fillChunked(
+    redis,
+    entries,
+    (pipeline, n) => pipeline.xadd(stream, '*', ...encodeEvent(ledgerEvents, ledgerEntry(n))),
+    onProgress,
+  );
 }

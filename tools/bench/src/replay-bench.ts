@@ -1,52 +1,39 @@
 /**
- * `replay`: rebuilding the registry projection from scratch, next to bare XRANGE loops reading
- * the same stream in the same process, run after run, so that their ratio holds on a noisy machine.
+ * `replay`: rebuilding a projection from scratch (the registry from the accounts stream, a ledger
+ * from its stream), next to the cheapest read this client can do of the same entries in the same
+ * process: buffer replies, the projection's batch size, the next batch requested before the current
+ * one is looked at, every entry discarded. Run after run in turn, so their ratio holds on a noisy machine.
  */
-import { PROJECTION_BATCH_SIZE, STREAM_START, silentLog, startAccountsProjection, streamKey } from '@microbank/events';
+import { PROJECTION_BATCH_SIZE, STREAM_START, silentLog, startAccountsProjection } from '@microbank/events';
+import { startLedgerProjection } from '@microbank/ledger';
 import type { Redis } from 'ioredis';
-import type { History } from './fill-history.ts';
 import { median } from './stats.ts';
 
 export interface ReplayFigures {
+  /** What was rebuilt: the registry, or one account's ledger. */
+  projection: 'registry' | 'ledger';
+  /** The history's name (10k, 100k, 1M). */
   history: string;
   events: number;
-  accounts: number;
-  /** Median ms of a bare `XRANGE COUNT 10000` loop with string replies (ioredis's default). */
-  bareStringsMs: number;
-  /**
-   * The cheapest read this client does: buffer replies (no conversion of every field to a string)
-   * in the projection's own batch size. The floor under any replay with ioredis.
-   */
+  /** Median ms of the cheapest read of the whole stream: the limit under any replay with this client. */
   cheapestReadMs: number;
   /** Median ms from starting the projection to ready. */
   projectionMs: number;
-  /** projectionMs / bareStringsMs */
-  ratio: number;
   /** projectionMs / cheapestReadMs */
-  ratioToCheapest: number;
+  ratio: number;
 }
 
-/** The issue's bare loop: `XRANGE ... COUNT 10000`. */
-const BARE_BATCH = 10_000;
-
-/** Reads the whole stream, the next batch already requested while the current one is counted. */
-export async function bareRead(
-  redis: Redis,
-  stream: string,
-  replies: 'strings' | 'buffers',
-  batch = BARE_BATCH,
-): Promise<number> {
-  type Batch = Array<[id: string | Buffer, fields: unknown]>;
-  const fetch = (after: string): Promise<Batch> =>
-    replies === 'strings'
-      ? (redis.xrange(stream, `(${after}`, '+', 'COUNT', batch) as Promise<Batch>)
-      : (redis.xrangeBuffer(stream, `(${after}`, '+', 'COUNT', batch) as unknown as Promise<Batch>);
+/** Reads the whole stream and discards it, the next batch already requested; returns the entries read. */
+export async function cheapestRead(redis: Redis, stream: string, batch = PROJECTION_BATCH_SIZE): Promise<number> {
+  type Batch = Array<[id: Buffer, fields: Buffer[]]>;
+  const fetch = (after: string) =>
+    redis.xrangeBuffer(stream, `(${after}`, '+', 'COUNT', batch) as unknown as Promise<Batch>;
   let read = 0;
   let next: Promise<Batch> | undefined = fetch(STREAM_START);
   while (next) {
     const entries: Batch = await next;
     const last = entries.at(-1);
-    next = last && entries.length === batch ? fetch(String(last[0])) : undefined;
+    next = last && entries.length === batch ? fetch(last[0].toString('latin1')) : undefined;
     read += entries.length;
   }
   return read;
@@ -68,40 +55,43 @@ export async function rebuildRegistry(redisUrl: string, expectAccounts: number):
   }
 }
 
+/** Starts `account`'s ledger projection as the account service does, but without snapshots; ms until ready. */
+export async function rebuildLedger(redisUrl: string, account: string, expectEntries: number): Promise<number> {
+  const started = performance.now();
+  const ledger = startLedgerProjection({ redisUrl, account, log: silentLog, snapshots: false });
+  try {
+    await ledger.projection.whenReady();
+    const ms = performance.now() - started;
+    if (ledger.ledger.events !== expectEntries) {
+      throw new Error(`the rebuilt ledger folded ${ledger.ledger.events} entries, not ${expectEntries}`);
+    }
+    return ms;
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** The cheapest read of `stream` and `rebuild`, in turn, `rounds` times after one unmeasured pass of each. */
 export async function replayBench(
   redis: Redis,
-  redisUrl: string,
-  history: History,
+  stream: string,
+  what: Pick<ReplayFigures, 'projection' | 'history' | 'events'>,
+  rebuild: () => Promise<number>,
   rounds: number,
 ): Promise<ReplayFigures> {
-  const stream = streamKey('accounts');
-  const strings: number[] = [];
-  const cheapest: number[] = [];
-  const projection: number[] = [];
-  const time = async (into: number[], run: () => Promise<unknown>) => {
-    const started = performance.now();
-    await run();
-    into.push(performance.now() - started);
-  };
-  // One unmeasured pass of each, so that the first measured one does not pay for compiling the code.
-  await bareRead(redis, stream, 'strings');
-  await rebuildRegistry(redisUrl, history.accounts);
+  const reads: number[] = [];
+  const rebuilds: number[] = [];
+  // Unmeasured, so that the first measured pass does not pay for compiling the code.
+  await cheapestRead(redis, stream);
+  await rebuild();
   for (let round = 0; round < rounds; round++) {
-    await time(strings, () => bareRead(redis, stream, 'strings'));
-    await time(cheapest, () => bareRead(redis, stream, 'buffers', PROJECTION_BATCH_SIZE));
-    await time(projection, () => rebuildRegistry(redisUrl, history.accounts));
+    const started = performance.now();
+    const read = await cheapestRead(redis, stream);
+    reads.push(performance.now() - started);
+    if (read !== what.events) throw new Error(`read ${read} entries of ${stream}, not ${what.events}`);
+    rebuilds.push(await rebuild());
   }
-  const figures = {
-    bareStringsMs: median(strings),
-    cheapestReadMs: median(cheapest),
-    projectionMs: median(projection),
-  };
-  return {
-    history: history.name,
-    events: history.events,
-    accounts: history.accounts,
-    ...figures,
-    ratio: figures.projectionMs / figures.bareStringsMs,
-    ratioToCheapest: figures.projectionMs / figures.cheapestReadMs,
-  };
+  const cheapestReadMs = median(reads);
+  const projectionMs = median(rebuilds);
+  return { ...what, cheapestReadMs, projectionMs, ratio: projectionMs / cheapestReadMs };
 }

@@ -1,11 +1,12 @@
 /**
  * `restart_to_ready`: account-system's bundle from spawn to `/readyz` 200, median of several
- * runs, replaying the whole stream (its snapshot deleted before each run) and from a snapshot.
+ * runs, replaying the whole stream (its snapshot deleted before each run) and from a snapshot;
+ * each run next to a bare Node process spawned and polled the same way (the floor of any restart).
  */
 import { REGISTRY_SNAPSHOT_FORMAT, snapshotKey, streamKey } from '@microbank/events';
 import type { Redis } from 'ioredis';
-import { startAccountSystem } from './account-system-process.ts';
 import type { History } from './fill-history.ts';
+import { startAccountSystem, startBareProcess } from './ready-process.ts';
 import { median } from './stats.ts';
 
 export type RestartFrom = 'full replay' | 'snapshot';
@@ -20,6 +21,8 @@ export interface RestartFigures {
   medianMs: number;
   minMs: number;
   maxMs: number;
+  /** Median ms from spawn to 200 of the bare Node process, measured between the service's runs. */
+  bareProcessMs: number;
 }
 
 const SNAPSHOT = snapshotKey(streamKey('accounts'), 'registry', REGISTRY_SNAPSHOT_FORMAT);
@@ -37,7 +40,7 @@ export async function restartBench(
 ): Promise<RestartFigures> {
   if (from === 'snapshot' && (await redis.exists(SNAPSHOT)) === 0) {
     // The run that replays the whole stream stores the snapshot the measured runs start from.
-    const { service } = await startAccountSystem(bundle, redisUrl);
+    const { process: service } = await startAccountSystem(bundle, redisUrl);
     try {
       await service.logged('snapshot stored', SNAPSHOT_STORED_WITHIN_MS);
     } finally {
@@ -45,11 +48,15 @@ export async function restartBench(
     }
   }
   const times: number[] = [];
+  const bareTimes: number[] = [];
   for (let run = 0; run < runs; run++) {
+    const bare = await startBareProcess();
+    await bare.process.stop();
+    bareTimes.push(bare.readyMs);
     if (from === 'full replay') await redis.del(SNAPSHOT);
-    const { service, readyMs } = await startAccountSystem(bundle, redisUrl);
-    await service.stop();
-    times.push(readyMs);
+    const service = await startAccountSystem(bundle, redisUrl);
+    await service.process.stop();
+    times.push(service.readyMs);
   }
   return {
     history: history.name,
@@ -60,5 +67,6 @@ export async function restartBench(
     medianMs: median(times),
     minMs: Math.min(...times),
     maxMs: Math.max(...times),
+    bareProcessMs: median(bareTimes),
   };
 }

@@ -3,14 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { buildServices, bundlePath } from '@microbank/build';
-import { streamKey } from '@microbank/events';
-import { startAccountSystem } from './account-system-process.ts';
+import { ledgerKey, streamKey } from '@microbank/events';
 import type { BenchOptions, Group } from './bench-options.ts';
 import { startBenchRedis } from './bench-redis.ts';
 import { dashboardBench } from './dashboard-bench.ts';
-import { fillHistory } from './fill-history.ts';
+import { fillHistory, fillLedger } from './fill-history.ts';
 import { note, progressLine } from './progress.ts';
-import { replayBench } from './replay-bench.ts';
+import { startAccountSystem } from './ready-process.ts';
+import { rebuildLedger, rebuildRegistry, replayBench } from './replay-bench.ts';
 import type { BenchFigures } from './report.ts';
 import { restartBench } from './restart-bench.ts';
 import { serveBench } from './serve-bench.ts';
@@ -19,6 +19,10 @@ import { visibilityBench } from './visibility-bench.ts';
 
 /** The database of the small, live bank that serve and visibility run against. */
 const LIVE_DB = 15;
+/** Replayed ledgers live in databases from here on, one per history (histories are in 1, 2, ...). */
+const LEDGER_DB = 8;
+/** The account whose ledger is replayed. */
+const LEDGER_ACCOUNT = 'john-account';
 /** Histories longer than this are only restarted, not replayed in-process (the issue's replay sizes). */
 const REPLAY_MAX_EVENTS = 1_000_000;
 
@@ -54,10 +58,37 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
     }
 
     const taking = (group: Group) => options.groups.includes(group);
-    for (const { history, db } of dbs) {
+    for (const [i, { history, db }] of dbs.entries()) {
       if (!taking('replay') || history.events > REPLAY_MAX_EVENTS) continue;
-      note(`replay ${history.name}`);
-      figures.replay.push(await replayBench(redis.client(db), redis.url(db), history, options.rounds));
+      note(`replay the registry, ${history.name}`);
+      figures.replay.push(
+        await replayBench(
+          redis.client(db),
+          stream,
+          { projection: 'registry', history: history.name, events: history.events },
+          () => rebuildRegistry(redis.url(db), history.accounts),
+          options.rounds,
+        ),
+      );
+      // A ledger as long as the history: the other projection every account service replays.
+      const ledgerDb = LEDGER_DB + i;
+      const ledger = ledgerKey(LEDGER_ACCOUNT);
+      await fillLedger(
+        redis.client(ledgerDb),
+        ledger,
+        history.events,
+        progressLine(`filling a ledger of ${history.name} entries`, history.events),
+      );
+      note(`replay a ledger, ${history.name}`);
+      figures.replay.push(
+        await replayBench(
+          redis.client(ledgerDb),
+          ledger,
+          { projection: 'ledger', history: history.name, events: history.events },
+          () => rebuildLedger(redis.url(ledgerDb), LEDGER_ACCOUNT, history.events),
+          options.rounds,
+        ),
+      );
     }
 
     for (const { history, db } of dbs) {
@@ -85,7 +116,7 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
 
     if (!taking('serve') && !taking('visibility')) return figures;
     await fillHistory(redis.client(LIVE_DB), stream, { events: 2, accounts: 2 });
-    const { service, port } = await startAccountSystem(bundle, redis.url(LIVE_DB));
+    const { process: service, port } = await startAccountSystem(bundle, redis.url(LIVE_DB));
     try {
       if (taking('serve')) {
         note(`serve (${options.serveSeconds} s per run)`);

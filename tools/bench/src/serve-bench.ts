@@ -23,7 +23,7 @@ export interface ServeFigures {
 }
 
 const CONNECTIONS = 20;
-const BARE_SERVER = fileURLToPath(new URL('./bare-accounts-server.ts', import.meta.url));
+const BARE_SERVER = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 
 /** Requests/s of `url` under `seconds` of load; any non-2xx answer or error fails the run. */
 export async function load(url: string, seconds: number): Promise<number> {
