@@ -9,7 +9,7 @@ import {
   serviceEnv,
   snapshotKeyVar,
 } from '@microbank/service-runtime';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface AccountConfig extends CommonSettings {
   account: string;

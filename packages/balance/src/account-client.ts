@@ -8,7 +8,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const balanceReply = z.object({ balance: z.number().finite() });
 

@@ -1,6 +1,6 @@
 /** balance's configuration. */
 import { commonSettings, millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseUrlPatterns } from './account-url-policy.ts';
 
 const count = (fallback: number) =>

@@ -1,6 +1,6 @@
 /** The dashboard's configuration: where Redis is, which components to watch, where transfers are made. */
 import { commonSettings, parseConfig, serviceEnv } from '@microbank/service-runtime';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface WatchedComponent {
   name: string;

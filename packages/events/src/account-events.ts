@@ -1,5 +1,5 @@
 /** The contracts of events on the accounts stream: one zod schema per event type and version. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EventCatalog } from './event-catalog.ts';
 
 /** An account's name is a DNS label, because it also names its Kubernetes Service. */

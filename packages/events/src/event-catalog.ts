@@ -8,7 +8,7 @@
  * catalog lists the zod schema of each (type, version) it understands; decodeEntry is the one
  * decoder that judges an entry by them.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** An event as the code sees it: a discriminated union member. */
 export interface CatalogEvent {

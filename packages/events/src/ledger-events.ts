@@ -3,7 +3,7 @@
  * are whole numbers of the bank's smallest unit, never floats. A ledger's balance is the fold of
  * these events (packages/ledger); they are appended only by the Lua scripts that check them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { accountName } from './account-events.ts';
 import type { EventCatalog } from './event-catalog.ts';
 

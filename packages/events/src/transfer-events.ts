@@ -2,7 +2,7 @@
  * The contracts of events on the transfers stream (`microbank:{transfers}`): the saga's log. A
  * transfer is requested (by the API), then completed or rejected (by a processor).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { accountName } from './account-events.ts';
 import type { EventCatalog } from './event-catalog.ts';
 import { amount, transferId } from './ledger-events.ts';

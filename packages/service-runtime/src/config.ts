@@ -1,5 +1,5 @@
 /** Configuration from the environment, validated at start; a bad value stops the process naming the variable. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export class ConfigError extends Error {}
 

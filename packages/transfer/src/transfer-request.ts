@@ -1,6 +1,6 @@
 /** What POST /transfers takes: the body's schema and the Idempotency-Key header's. */
 import { accountName, amount } from '@microbank/events';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Exactly these fields: an unknown one is refused, not ignored (a typo must not move money). */
 export const transferBody = z.strictObject({ from: accountName, to: accountName, amount });
