@@ -7,3 +7,4 @@ export * from './projection-readiness.ts';
 export * from './serve.ts';
 export * from './service-app.ts';
 export * from './service-basics.ts';
+export * from './source-mapped-stacks.ts';

@@ -1,7 +1,11 @@
-/** What every service's main starts with: its configuration (or exit 1 naming the variable), its log, its metrics. */
+/**
+ * What every service's main starts with: stack traces mapped to the sources, its configuration (or exit 1
+ * naming the variable), its log, its metrics.
+ */
 import { loadConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
+import { mapStacksToSources } from './source-mapped-stacks.ts';
 
 /** What a service's parts are handed to log and count. */
 export interface ServiceContext {
@@ -22,6 +26,7 @@ export function serviceBasics<Config extends { logLevel: string }>(
   read: (env: Record<string, string | undefined>) => Config,
   nameOf: (config: Config) => string = () => service,
 ): ServiceBasics<Config> {
+  mapStacksToSources();
   const config = loadConfig(service, () => read(process.env));
   const name = nameOf(config);
   return { config, log: createLogger(name, config.logLevel), metrics: createMetrics(name) };
