@@ -5,8 +5,17 @@ import { checkPodHygiene } from './pod-hygiene.ts';
 import { checkSchema } from './schema.ts';
 import { checkUnknownFields } from './unknown-fields.ts';
 
+/** What the render is checked against besides itself. */
+export interface CheckOptions {
+  /**
+   * Secrets that exist in the cluster outside the render (created by hand or by a secret manager,
+   * as the production overlay requires): a reference to one is not reported. Their keys are unknown.
+   */
+  externalSecrets?: readonly string[];
+}
+
 /** Every problem found in a rendered set of objects, each naming the object and the field. */
-export function checkManifests(objects: readonly unknown[]): string[] {
+export function checkManifests(objects: readonly unknown[], options: CheckOptions = {}): string[] {
   const problems: string[] = [];
   const valid: K8sObject[] = [];
   for (const [i, object] of objects.entries()) {
@@ -21,6 +30,6 @@ export function checkManifests(objects: readonly unknown[]): string[] {
   for (const object of valid) {
     problems.push(...checkSchema(object), ...checkUnknownFields(object));
   }
-  problems.push(...checkCrossReferences(valid), ...checkPodHygiene(valid));
+  problems.push(...checkCrossReferences(valid), ...checkPodHygiene(valid, options.externalSecrets));
   return problems;
 }

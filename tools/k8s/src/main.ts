@@ -1,4 +1,4 @@
-/** `pnpm k8s:check [dir ...]`: renders kustomization directories and prints every problem the offline checks find. */
+/** `pnpm k8s:check [--external-secret NAME ...] [dir ...]`: renders kustomization directories and prints every problem the offline checks find. */
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,10 +6,14 @@ import { parseArgs } from 'node:util';
 import { checkManifests } from './check-manifests.ts';
 import { renderKustomization } from './render.ts';
 
-const USAGE = `usage: pnpm k8s:check [dir ...]
-  Renders each kustomization directory with kubectl kustomize (default: k8s/ of this repository; others are
-  relative to the working directory) and checks the objects offline: schema, unknown fields, cross-references,
-  pod hygiene. Prints every problem prefixed by its directory, then a summary.
+const USAGE = `usage: pnpm k8s:check [--external-secret NAME ...] [dir ...]
+  Renders each kustomization directory with kubectl kustomize (default: k8s/ of this repository, the dev
+  overlay; others are relative to the working directory) and checks the objects offline: schema, unknown
+  fields, cross-references, pod hygiene. Prints every problem prefixed by its directory, then a summary.
+  --external-secret NAME  a Secret that exists in the cluster, not in the render (repeatable): references
+                          to it are not reported. The production overlay needs both of its Secrets:
+                          pnpm k8s:check k8s/overlays/production --external-secret microbank-redis \\
+                            --external-secret microbank-snapshot-key
   Exits 0 when nothing was found, 1 when anything was (a directory that fails to render too), 2 on bad usage.`;
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -20,7 +24,10 @@ function usageError(message: string): never {
 
 function parseCommandLine() {
   try {
-    return parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+    return parseArgs({
+      options: { help: { type: 'boolean', short: 'h' }, 'external-secret': { type: 'string', multiple: true } },
+      allowPositionals: true,
+    });
   } catch (error) {
     return usageError((error as Error).message);
   }
@@ -29,6 +36,12 @@ const { values, positionals } = parseCommandLine();
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
+}
+
+const externalSecrets = values['external-secret'] ?? [];
+for (const name of externalSecrets) {
+  // A Secret's name is a DNS subdomain: this catches a flag swallowing a directory or another flag.
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) usageError(`--external-secret ${name} is not a Secret name`);
 }
 
 const targets =
@@ -46,7 +59,7 @@ for (const { label, path } of targets) {
   try {
     const objects = renderKustomization(path);
     objectCount += objects.length;
-    problems = checkManifests(objects);
+    problems = checkManifests(objects, { externalSecrets });
   } catch (error) {
     problems = [(error as Error).message];
   }

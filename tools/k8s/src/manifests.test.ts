@@ -7,33 +7,22 @@ import { fileURLToPath } from 'node:url';
 import { REPO_ROOT as repoRoot, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { checkManifests, type K8sObject, nameOf, renderKustomization, selectorMatches } from './index.ts';
-
-/** The manifests (kustomize), at the repository's root; this package only checks them. */
-const k8sDir = join(repoRoot, 'k8s');
-
-let cached: K8sObject[] | undefined;
-/** The render of k8s/, once per run; tests get their own deep copy to mutate. */
-function render(): K8sObject[] {
-  cached ??= renderKustomization(k8sDir);
-  return structuredClone(cached);
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: rendered objects are read and mutated freely by path here
-type Json = Record<string, any>;
-
-function get(objects: K8sObject[], kind: string, name: string): Json {
-  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (!found) throw new Error(`${kind}/${name} is not in the render`);
-  return found;
-}
-const podSpec = (o: Json): Json =>
-  o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec;
-const container = (o: Json): Json => podSpec(o).containers[0];
-function env(c: Json, name: string): Json {
-  const found = (c.env as Json[] | undefined)?.find((e) => e.name === name);
-  if (!found) throw new Error(`env ${name} is not set on container ${c.name}`);
-  return found;
-}
+import {
+  bundleOf,
+  container,
+  EXTERNAL_SECRETS,
+  env,
+  get,
+  type Json,
+  KUSTOMIZATIONS,
+  k8sDir,
+  type Layer,
+  objectNames,
+  podLabels,
+  podSpec,
+  render,
+  SERVICES,
+} from './test-support.ts';
 
 /** Fails with every problem listed when none matches, so a wrong message is easy to see. */
 function assertProblem(problems: string[], pattern: RegExp): void {
@@ -43,70 +32,177 @@ function assertProblem(problems: string[], pattern: RegExp): void {
   );
 }
 
-const SERVICES = ['account-system', 'balance', 'john-account', 'mary-account', 'transfer', 'dashboard'] as const;
-const bundleOf = (svc: string) =>
-  `packages/${svc.endsWith('-account') && svc !== 'account-system' ? 'account' : svc}/dist/main.mjs`;
+/** The two overlays a cluster is deployed from; `k8s` itself is the dev one. */
+const OVERLAYS = ['dev', 'production'] as const satisfies readonly Layer[];
+/** The options each layer is checked with: production and the base create no Secret, they require them. */
+const checkOptions = (layer: Layer) =>
+  layer === 'production' || layer === 'base' ? { externalSecrets: EXTERNAL_SECRETS } : {};
 
 // ---------------------------------------------------------------------------------------------
 const rendered = testSuite('k8s: the render');
 
-rendered('kubectl kustomize k8s renders the objects and names of the seed', () => {
-  const names = render()
-    .map((o) => `${o.kind}/${o.metadata.name}`.replace(/^(ConfigMap\/microbank-redis-config)-[a-z0-9]+$/, '$1-<hash>'))
-    .sort();
+/** What the base renders: no Secret, no chaos monkey (k8s/base). */
+const BASE_OBJECTS = [
+  'ConfigMap/microbank-grafana-dashboard',
+  'ConfigMap/microbank-redis-config-<hash>',
+  'Deployment/microbank-account-system',
+  'Deployment/microbank-balance',
+  'Deployment/microbank-dashboard',
+  'Deployment/microbank-john-account',
+  'Deployment/microbank-mary-account',
+  'Deployment/microbank-transfer',
+  'Namespace/microbank',
+  'NetworkPolicy/microbank-balance',
+  'NetworkPolicy/microbank-redis',
+  'NetworkPolicy/microbank-transfer',
+  'PodDisruptionBudget/microbank-transfer',
+  'Service/microbank-account-system',
+  'Service/microbank-balance',
+  'Service/microbank-dashboard',
+  'Service/microbank-john-account',
+  'Service/microbank-mary-account',
+  'Service/microbank-redis',
+  'Service/microbank-redis-headless',
+  'Service/microbank-transfer',
+  'StatefulSet/microbank-redis',
+];
+
+rendered('kubectl kustomize k8s renders exactly the dev overlay', () => {
+  assert.equal(render('root'), render('dev'));
+});
+
+rendered("k8s (the dev overlay) renders the objects and names of the seed, plus the base's new ones", () => {
   assert.equal(
-    names,
+    objectNames(render()),
     [
-      'ConfigMap/microbank-grafana-dashboard',
-      'ConfigMap/microbank-redis-config-<hash>',
+      ...BASE_OBJECTS,
       'CronJob/microbank-chaos-monkey',
-      'Deployment/microbank-account-system',
-      'Deployment/microbank-dashboard',
-      'Deployment/microbank-balance',
-      'Deployment/microbank-john-account',
-      'Deployment/microbank-mary-account',
-      'Deployment/microbank-transfer',
-      'NetworkPolicy/microbank-transfer',
-      'PodDisruptionBudget/microbank-transfer',
-      'Namespace/microbank',
-      'NetworkPolicy/microbank-redis',
       'Role/microbank-chaos-monkey',
       'RoleBinding/microbank-chaos-monkey',
       'Secret/microbank-redis',
       'Secret/microbank-snapshot-key',
-      'Service/microbank-account-system',
-      'Service/microbank-balance',
-      'Service/microbank-dashboard',
-      'Service/microbank-john-account',
-      'Service/microbank-mary-account',
-      'Service/microbank-transfer',
-      'Service/microbank-redis',
       'ServiceAccount/microbank-chaos-monkey',
-      'StatefulSet/microbank-redis',
     ].sort(),
   );
 });
 
-rendered('every rendered object passes schema, unknown-field and cross-reference checks', () => {
-  assert.equal(checkManifests(render()), []);
+rendered('the production overlay renders the base plus PodDisruptionBudgets, and nothing else', () => {
+  assert.equal(
+    objectNames(render('production')),
+    [...BASE_OBJECTS, 'PodDisruptionBudget/microbank-account-system', 'PodDisruptionBudget/microbank-balance'].sort(),
+  );
 });
 
-rendered('everything is in namespace microbank and carries the common labels', () => {
-  for (const o of render()) {
-    if (o.kind !== 'Namespace') assert.is(o.metadata.namespace, 'microbank', nameOf(o));
-    assert.is(o.metadata.labels?.['app.kubernetes.io/part-of'], 'microbank', nameOf(o));
-    if (o.kind !== 'Namespace')
-      assert.ok(o.metadata.labels?.['app.kubernetes.io/name'], `${nameOf(o)} has no app.kubernetes.io/name`);
+rendered('the base renders the base objects', () => {
+  assert.equal(objectNames(render('base')), BASE_OBJECTS);
+});
+
+rendered(
+  'every rendered object of both overlays (and the base) passes schema, unknown-field and cross-reference checks',
+  () => {
+    for (const layer of ['root', 'base', ...OVERLAYS] as const) {
+      assert.equal(checkManifests(render(layer), checkOptions(layer)), [], layer);
+    }
+  },
+);
+
+/** The labels every object carries (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/). */
+const COMMON_LABELS = {
+  'app.kubernetes.io/part-of': 'microbank',
+  'app.kubernetes.io/instance': 'microbank',
+  'app.kubernetes.io/version': '0.1.0',
+  'app.kubernetes.io/managed-by': 'kustomize',
+};
+
+rendered('everything is in namespace microbank and carries the recommended labels, pod templates too', () => {
+  for (const layer of OVERLAYS) {
+    for (const o of render(layer)) {
+      const where = `${layer}: ${nameOf(o)}`;
+      if (o.kind !== 'Namespace') assert.is(o.metadata.namespace, 'microbank', where);
+      const labels = o.metadata.labels ?? {};
+      for (const [key, value] of Object.entries(COMMON_LABELS)) assert.is(labels[key], value, `${where}: ${key}`);
+      if (o.kind === 'Namespace') continue;
+      for (const key of ['app.kubernetes.io/name', 'app.kubernetes.io/component'])
+        assert.ok(labels[key], `${where} has no ${key}`);
+      if (['Deployment', 'StatefulSet', 'CronJob'].includes(o.kind)) {
+        const pod = podLabels(o);
+        for (const key of [...Object.keys(COMMON_LABELS), 'app.kubernetes.io/name', 'app.kubernetes.io/component'])
+          assert.is(pod[key], labels[key], `${where}: pod template ${key}`);
+      }
+    }
+  }
+});
+
+/** The selectors of the seed: immutable on workloads, so the new labels must never enter one. */
+const seedSelector = (name: string) =>
+  name === 'redis'
+    ? { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/part-of': 'microbank' }
+    : {
+        'app.kubernetes.io/component': 'service',
+        'app.kubernetes.io/name': name,
+        'app.kubernetes.io/part-of': 'microbank',
+      };
+
+rendered(
+  'selectors are those of the seed: no version, instance or managed-by in any, the account label in peers only',
+  () => {
+    for (const layer of OVERLAYS) {
+      const objects = render(layer);
+      for (const svc of SERVICES) {
+        assert.equal(get(objects, 'Deployment', `microbank-${svc}`).spec.selector, { matchLabels: seedSelector(svc) });
+        assert.equal(get(objects, 'Service', `microbank-${svc}`).spec.selector, seedSelector(svc));
+      }
+      assert.equal(get(objects, 'StatefulSet', 'microbank-redis').spec.selector, {
+        matchLabels: seedSelector('redis'),
+      });
+      for (const name of ['microbank-redis', 'microbank-redis-headless'])
+        assert.equal(get(objects, 'Service', name).spec.selector, seedSelector('redis'), name);
+      // Every selector anywhere, NetworkPolicy peers included.
+      const selectors: string[] = [];
+      const collect = (value: unknown, key = ''): void => {
+        if (Array.isArray(value)) for (const item of value) collect(item, key);
+        else if (value && typeof value === 'object') {
+          if (/^(selector|podSelector|namespaceSelector)$/.test(key)) selectors.push(JSON.stringify(value));
+          for (const [k, v] of Object.entries(value)) collect(v, k);
+        }
+      };
+      for (const o of objects) collect(o);
+      assert.ok(selectors.length > 20, `${layer}: only ${selectors.length} selectors found`);
+      for (const selector of selectors)
+        assert.not.match(selector, /version|instance|managed-by/, `${layer}: ${selector}`);
+      // Exact, like those of the workloads and Services above: the account label picks accounts as
+      // NetworkPolicy peers only.
+      for (const pdb of objects.filter((o) => o.kind === 'PodDisruptionBudget') as Json[]) {
+        const name = pdb.metadata.name.replace(/^microbank-/, '');
+        assert.equal(pdb.spec.selector, { matchLabels: seedSelector(name) }, `${layer}: ${nameOf(pdb as K8sObject)}`);
+      }
+    }
+  },
+);
+
+rendered("the claim template keeps the seed's labels: a StatefulSet's volumeClaimTemplates never change", () => {
+  for (const layer of OVERLAYS) {
+    const sts = get(render(layer), 'StatefulSet', 'microbank-redis');
+    assert.equal(sts.spec.volumeClaimTemplates[0].metadata, {
+      name: 'data',
+      labels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/part-of': 'microbank' },
+    });
   }
 });
 
 rendered('the PersistentVolumeClaim is the StatefulSet claim template: data-microbank-redis-0, ReadWriteOnce', () => {
-  const sts = get(render(), 'StatefulSet', 'microbank-redis');
-  const claims = sts.spec.volumeClaimTemplates as Json[];
-  assert.is(claims.length, 1);
-  assert.is(`${claims[0]?.metadata.name}-${sts.metadata.name}-0`, 'data-microbank-redis-0');
-  assert.equal(claims[0]?.spec.accessModes, ['ReadWriteOnce']);
-  assert.is(sts.spec.replicas, 1);
+  for (const [layer, size] of [
+    ['dev', '1Gi'],
+    ['production', '10Gi'],
+  ] as const) {
+    const sts = get(render(layer), 'StatefulSet', 'microbank-redis');
+    const claims = sts.spec.volumeClaimTemplates as Json[];
+    assert.is(claims.length, 1);
+    assert.is(`${claims[0]?.metadata.name}-${sts.metadata.name}-0`, 'data-microbank-redis-0');
+    assert.equal(claims[0]?.spec.accessModes, ['ReadWriteOnce'], layer);
+    assert.is(claims[0]?.spec.resources.requests.storage, size, layer);
+    assert.is(sts.spec.replicas, 1);
+  }
 });
 rendered.run();
 
@@ -125,11 +221,24 @@ services('each service runs its own bundle with node as PID 1, from the one kust
   assert.equal([...images], ['microbank:0.1.0']);
 });
 
-services('NodePort Services on port 80 reach the unprivileged container port', () => {
+services('Services on port 80 reach the unprivileged container port: NodePort in dev, ClusterIP in production', () => {
+  for (const [layer, type] of [
+    ['dev', 'NodePort'],
+    ['production', 'ClusterIP'],
+  ] as const) {
+    const objects = render(layer);
+    for (const svc of SERVICES)
+      assert.is(get(objects, 'Service', `microbank-${svc}`).spec.type, type, `${layer}: ${svc}`);
+    for (const name of ['microbank-redis', 'microbank-redis-headless'])
+      assert.is.not(
+        get(objects, 'Service', name).spec.type,
+        'NodePort',
+        `${layer}: ${name} must not be on a node port`,
+      );
+  }
   const objects = render();
   for (const svc of SERVICES) {
     const service = get(objects, 'Service', `microbank-${svc}`);
-    assert.is(service.spec.type, 'NodePort');
     assert.equal(
       service.spec.ports.map((p: Json) => p.port),
       [80],
@@ -174,6 +283,46 @@ services('accounts are single writers (Recreate) and register the URL of their o
   }
 });
 
+services('Prometheus scrape annotations name the port and path where every service serves /metrics', () => {
+  for (const layer of OVERLAYS) {
+    const objects = render(layer);
+    for (const svc of SERVICES) {
+      const deployment = get(objects, 'Deployment', `microbank-${svc}`);
+      const http = container(deployment).ports.find((p: Json) => p.name === 'http');
+      assert.equal(
+        deployment.spec.template.metadata.annotations,
+        {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(http.containerPort),
+          'prometheus.io/path': '/metrics',
+        },
+        `${layer}: ${svc}`,
+      );
+    }
+  }
+});
+
+services('the pre-stop pause: on SIGTERM each service keeps serving, then drains, within the grace period', () => {
+  for (const layer of OVERLAYS) {
+    for (const svc of SERVICES) {
+      const deployment = get(render(layer), 'Deployment', `microbank-${svc}`);
+      const c = container(deployment);
+      const delay = Number(env(c, 'SHUTDOWN_DELAY_MS').value);
+      const drain = Number(env(c, 'SHUTDOWN_DRAIN_MS').value);
+      // Long enough for kube-proxy and the ingress to drop the pod from the endpoints first.
+      assert.ok(delay >= 2000, `${layer}: ${svc}: SHUTDOWN_DELAY_MS ${delay} is too short a pause`);
+      // Stop hooks get 10 s in the service runtime; all of it must end before the SIGKILL.
+      const grace = podSpec(deployment).terminationGracePeriodSeconds * 1000;
+      assert.ok(
+        delay + drain + 10_000 <= grace,
+        `${layer}: ${svc}: ${delay} + ${drain} + 10000 ms > grace ${grace} ms`,
+      );
+      // The pause is the process's own: a preStop hook as well would double it.
+      assert.is(c.lifecycle?.preStop, undefined, `${layer}: ${svc}`);
+    }
+  }
+});
+
 services('REDIS_URL carries the password from the Secret, never a literal one', () => {
   const objects = render();
   const password = Buffer.from(get(objects, 'Secret', 'microbank-redis').data.password, 'base64').toString();
@@ -208,6 +357,50 @@ redis('durable: AOF with fsync always in /data on the claim; SIGTERM gets a grac
     /exec redis-server /,
     'redis-server must replace the shell to get SIGTERM',
   );
+});
+
+redis('the StatefulSet is governed by a headless Service; clients use the ClusterIP Service microbank-redis', () => {
+  for (const layer of OVERLAYS) {
+    const objects = render(layer);
+    const sts = get(objects, 'StatefulSet', 'microbank-redis');
+    assert.is(sts.spec.serviceName, 'microbank-redis-headless', layer);
+    const headless = get(objects, 'Service', 'microbank-redis-headless');
+    assert.is(headless.spec.clusterIP, 'None', layer);
+    assert.ok(selectorMatches({ matchLabels: headless.spec.selector }, podLabels(sts)), layer);
+    assert.equal(
+      headless.spec.ports.map((p: Json) => [p.port, p.targetPort]),
+      [[6379, 'redis']],
+    );
+    const clients = get(objects, 'Service', 'microbank-redis');
+    assert.is(clients.spec.clusterIP, undefined, `${layer}: microbank-redis gets a cluster IP`);
+    assert.is(
+      env(container(get(objects, 'Deployment', 'microbank-balance')), 'REDIS_URL').value.split('@')[1],
+      'microbank-redis:6379',
+    );
+  }
+});
+
+/** A Kubernetes memory quantity (Mi, Gi) or a Redis size (mb, gb) in bytes. */
+function bytes(quantity: string): number {
+  const [, n, unit] = /^(\d+)(Mi|Gi|mb|gb)$/.exec(quantity) ?? [];
+  assert.ok(n && unit, `unexpected size ${quantity}`);
+  return Number(n) * 1024 ** (unit.toLowerCase().startsWith('g') ? 3 : 2);
+}
+
+redis('maxmemory (included by redis.conf) stays at most about half of the memory limit, in both overlays', () => {
+  for (const layer of OVERLAYS) {
+    const objects = render(layer);
+    const sts = get(objects, 'StatefulSet', 'microbank-redis');
+    const configName = podSpec(sts).volumes.find((v: Json) => v.name === 'config').configMap.name;
+    const config = get(objects, 'ConfigMap', configName).data;
+    const mount = container(sts).volumeMounts.find((m: Json) => m.name === 'config').mountPath;
+    assert.match(config['redis.conf'], new RegExp(`^include ${mount}/maxmemory\\.conf$`, 'm'), layer);
+    assert.not.match(config['redis.conf'], /^maxmemory /m, `${layer}: maxmemory belongs in maxmemory.conf`);
+    const maxmemory = /^maxmemory (\S+)$/m.exec(config['maxmemory.conf'])?.[1] ?? '';
+    const limit = container(sts).resources.limits.memory as string;
+    assert.ok(bytes(maxmemory) <= 0.55 * bytes(limit), `${layer}: maxmemory ${maxmemory} with a ${limit} limit`);
+    assert.ok(bytes(maxmemory) >= 0.4 * bytes(limit), `${layer}: maxmemory ${maxmemory} wastes a ${limit} limit`);
+  }
 });
 
 redis('the password reaches redis-server and redis-cli by environment and stdin, never argv', () => {
@@ -285,6 +478,78 @@ chaos('may only list and delete pods, in its namespace', () => {
 chaos.run();
 
 // ---------------------------------------------------------------------------------------------
+const production = testSuite('k8s: the production overlay');
+
+production('every service runs the one image from the registry, by digest (the placeholder to replace)', () => {
+  const objects = render('production');
+  for (const svc of SERVICES) {
+    assert.match(
+      container(get(objects, 'Deployment', `microbank-${svc}`)).image,
+      /^registry\.example\.com\/microbank\/microbank@sha256:[0-9a-f]{64}$/,
+      svc,
+    );
+  }
+  const kustomization = readFileSync(join(KUSTOMIZATIONS.production, 'kustomization.yaml'), 'utf8');
+  assert.match(
+    kustomization,
+    /# replace[^\n]*\n(\s*#[^\n]*\n)*\s*digest: sha256:0{64}$/m,
+    'the placeholder says "replace"',
+  );
+});
+
+production('two replicas of account-system, balance and transfer; an account is a single writer, one pod', () => {
+  const objects = render('production');
+  const replicas = Object.fromEntries(
+    SERVICES.map((svc) => [svc, get(objects, 'Deployment', `microbank-${svc}`).spec.replicas]),
+  );
+  assert.equal(replicas, {
+    'account-system': 2,
+    balance: 2,
+    'john-account': 1,
+    'mary-account': 1,
+    transfer: 2,
+    dashboard: 1,
+  });
+});
+
+production(
+  'a PodDisruptionBudget (maxUnavailable 1) for each service with two replicas, selecting its pods only',
+  () => {
+    const objects = render('production');
+    const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget') as Json[];
+    assert.equal(budgets.map((b) => b.metadata.name).sort(), [
+      'microbank-account-system',
+      'microbank-balance',
+      'microbank-transfer',
+    ]);
+    const templates = objects.filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind));
+    for (const budget of budgets) {
+      assert.equal(budget.spec.maxUnavailable, 1, budget.metadata.name);
+      assert.is(budget.spec.minAvailable, undefined, budget.metadata.name);
+      const selected = templates.filter((t) => selectorMatches(budget.spec.selector, podLabels(t))).map(nameOf);
+      assert.equal(selected, [`Deployment/${budget.metadata.name}`]);
+      assert.ok(get(objects, 'Deployment', budget.metadata.name).spec.replicas >= 2, budget.metadata.name);
+    }
+  },
+);
+
+production('every container has explicit requests and limits, raised above dev', () => {
+  const dev = render('dev');
+  const objects = render('production');
+  for (const o of objects.filter((x) => ['Deployment', 'StatefulSet'].includes(x.kind))) {
+    const { requests, limits } = container(o).resources;
+    for (const [group, values] of Object.entries({ requests, limits }))
+      for (const key of ['cpu', 'memory']) assert.ok(values?.[key], `${nameOf(o)}: resources.${group}.${key}`);
+    const before = container(get(dev, o.kind, o.metadata.name)).resources;
+    assert.ok(bytes(limits.memory) > bytes(before.limits.memory), `${nameOf(o)}: memory limit not raised`);
+    assert.ok(bytes(requests.memory) > bytes(before.requests.memory), `${nameOf(o)}: memory request not raised`);
+  }
+  const redis = container(get(objects, 'StatefulSet', 'microbank-redis')).resources;
+  assert.is(redis.requests.memory, redis.limits.memory, 'Redis memory is guaranteed: it is not evicted first');
+});
+production.run();
+
+// ---------------------------------------------------------------------------------------------
 const image = testSuite('k8s: image and docs agree with the manifests');
 
 image('the Dockerfile builds with the lockfile and ships every bundle the Deployments run', () => {
@@ -341,7 +606,7 @@ function withCopyOfK8s(test: (copy: string) => void): () => void {
 
 /** Breaks a copy of k8s/ on disk: `replicas: "two"` in the service base, so every service's Deployment. */
 function breakReplicas(copy: string): void {
-  const file = join(copy, 'service-base', 'deployment.yaml');
+  const file = join(copy, 'base', 'service-base', 'deployment.yaml');
   const original = readFileSync(file, 'utf8');
   assert.match(original, /^ {2}replicas: 1$/m);
   writeFileSync(file, original.replace(/^ {2}replicas: 1$/m, '  replicas: "two"'));
@@ -580,6 +845,24 @@ for (const [what, expected, mutate] of cases) {
   broken(`${what} is reported`, () => assertProblem(problemsAfter(mutate), expected));
 }
 
+broken('a Secret declared external (--external-secret) is not reported missing; any other still is', () => {
+  const objects = render().filter((o) => o.kind !== 'Secret');
+  const problems = checkManifests(objects, { externalSecrets: ['microbank-redis'] });
+  assert.not.ok(
+    problems.some((p) => p.includes('"microbank-redis"')),
+    problems.join('\n'),
+  );
+  assertProblem(problems, /env SNAPSHOT_KEY: Secret "microbank-snapshot-key" is not in the render/);
+  assert.equal(checkManifests(objects, { externalSecrets: EXTERNAL_SECRETS }), []);
+});
+
+broken('the production overlay without its Secrets declared external: exactly the Secret references fail', () => {
+  const problems = checkManifests(render('production'));
+  assert.ok(problems.length > 0);
+  for (const problem of problems)
+    assert.match(problem, /: env [A-Z_]+: Secret "microbank-(redis|snapshot-key)" is not in the render$/);
+});
+
 broken(
   'a broken YAML file on disk fails: replicas: "two" in a copy of k8s/',
   withCopyOfK8s((copy) => {
@@ -593,7 +876,7 @@ broken(
 broken(
   'a copy of k8s/ with invalid YAML or a missing file fails to render',
   withCopyOfK8s((copy) => {
-    const file = join(copy, 'redis', 'service.yaml');
+    const file = join(copy, 'base', 'redis', 'service.yaml');
     writeFileSync(file, `${readFileSync(file, 'utf8')}\n  ports: [unclosed\n`);
     assert.throws(() => renderKustomization(copy), /kubectl kustomize .* failed/);
     rmSync(file);
@@ -652,7 +935,7 @@ cli(
 cli(
   'a copy that fails to render is a problem too: exit 1',
   withCopyOfK8s((copy) => {
-    rmSync(join(copy, 'redis', 'service.yaml'));
+    rmSync(join(copy, 'base', 'redis', 'service.yaml'));
     const result = k8sCheck(copy);
     assert.is(result.status, 1, result.stderr);
     const [problem, summary, ...rest] = result.stdout.trimEnd().split('\n');
@@ -663,40 +946,93 @@ cli(
   }),
 );
 
+cli('the production overlay passes with its two Secrets declared external, and fails without', () => {
+  const dir = relative(repoRoot, KUSTOMIZATIONS.production);
+  const external = EXTERNAL_SECRETS.flatMap((name) => ['--external-secret', name]);
+  const passing = k8sCheck(dir, ...external);
+  assert.is(passing.status, 0, `${passing.stdout}${passing.stderr}`);
+  assert.is(
+    passing.stdout,
+    `k8s:check: ${render('production').length} objects checked in 1 directory, 0 problems found\n`,
+  );
+  // The usage shows this very command.
+  assert.ok(k8sCheck('--help').stdout.includes(`pnpm k8s:check ${dir} ${external.slice(0, 2).join(' ')}`));
+
+  const failing = k8sCheck(dir);
+  assert.is(failing.status, 1, failing.stderr);
+  assert.match(
+    failing.stdout,
+    /^k8s\/overlays\/production: Deployment\/microbank-balance: .*env REDIS_PASSWORD: Secret "microbank-redis" is not in the render$/m,
+  );
+  // Both overlays in one run (the dev one has its Secrets, which are then checked as usual).
+  const both = k8sCheck('k8s', dir, ...external);
+  assert.is(both.status, 0, both.stdout);
+});
+
 cli('bad usage exits 2 with the usage, before rendering anything', () => {
-  for (const args of [['--strict'], ['k8s', 'no-such-directory']]) {
+  for (const args of [
+    ['--strict'],
+    ['k8s', 'no-such-directory'],
+    ['k8s', '--external-secret'],
+    ['--external-secret', 'k8s/overlays/production'],
+  ]) {
     const result = k8sCheck(...args);
     assert.is(result.status, 2, `k8s:check ${args.join(' ')}`);
-    assert.match(result.stderr, /^usage: pnpm k8s:check \[dir \.\.\.\]/m);
+    assert.match(result.stderr, /^usage: pnpm k8s:check \[--external-secret NAME \.\.\.\] \[dir \.\.\.\]/m);
     assert.is(result.stdout, '');
   }
 });
 cli.run();
 
 // ---------------------------------------------------------------------------------------------
-const realPassword = testSuite('k8s: replacing the dev Redis password (k8s/README.md)');
+const realCluster = testSuite('k8s: a real cluster (k8s/README.md): the production overlay and pre-created Secrets');
 
-realPassword('an overlay outside the repo replaces the Secret and everything still checks', () => {
+const readme = () => readFileSync(join(k8sDir, 'README.md'), 'utf8');
+
+realCluster('the README creates exactly the Secrets and keys the production pods read, with generated values', () => {
+  const text = readme();
+  const wanted = new Set<string>();
+  for (const o of render('production')) {
+    if (!['Deployment', 'StatefulSet'].includes(o.kind)) continue;
+    for (const e of (container(o).env ?? []) as Json[]) {
+      const ref = e.valueFrom?.secretKeyRef;
+      if (ref) wanted.add(`${ref.name} ${ref.key}`);
+    }
+  }
+  assert.equal([...wanted].sort(), ['microbank-redis password', 'microbank-snapshot-key key']);
+  for (const pair of wanted) {
+    const [name, key] = pair.split(' ');
+    assert.ok(
+      text.includes(
+        `kubectl -n microbank create secret generic ${name} --from-literal=${key}="$(openssl rand -hex 32)"`,
+      ),
+      `README does not create Secret ${name} with a generated ${key}`,
+    );
+  }
+  assert.equal([...EXTERNAL_SECRETS].sort(), [...new Set([...wanted].map((p) => p.split(' ')[0]))].sort());
+});
+
+realCluster("the README's overlay outside the repo sets the image digest, and everything still checks", () => {
   const overlay = mkdtempSync(join(tmpdir(), 'microbank-real-'));
   try {
-    const password = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-    writeFileSync(join(overlay, 'redis-password.txt'), password);
-    const snapshotKey = 'f'.repeat(64);
-    writeFileSync(join(overlay, 'snapshot-key.txt'), snapshotKey);
-    // The overlay of the README, pointing at this checkout.
-    const readme = readFileSync(join(k8sDir, 'README.md'), 'utf8');
-    const block = /```yaml\n(# kustomization\.yaml of your overlay[\s\S]*?)```/.exec(readme)?.[1];
+    const block = /```yaml\n(# kustomization\.yaml of your overlay[\s\S]*?)```/.exec(readme())?.[1];
     assert.ok(block, 'README has the overlay kustomization.yaml');
-    assert.ok(block.includes('../microbank/k8s'), 'the overlay names this repository by a relative path');
-    writeFileSync(join(overlay, 'kustomization.yaml'), block.replace('../microbank/k8s', relative(overlay, k8sDir)));
+    const production = '../microbank/k8s/overlays/production';
+    assert.ok(block.includes(production), 'the overlay names the production overlay by a relative path');
+    assert.ok(block.includes('sha256:<digest>'), 'the overlay has a digest to fill in');
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      block.replace(production, relative(overlay, KUSTOMIZATIONS.production)).replace('sha256:<digest>', digest),
+    );
     const objects = renderKustomization(overlay);
-    assert.equal(checkManifests(objects), []);
-    const secret = (name: string) => get(objects, 'Secret', name);
-    assert.is(objects.filter((o) => o.kind === 'Secret').length, 2);
-    assert.is(Buffer.from(secret('microbank-redis').data.password, 'base64').toString(), password);
-    assert.is(Buffer.from(secret('microbank-snapshot-key').data.key, 'base64').toString(), snapshotKey);
+    assert.equal(checkManifests(objects, { externalSecrets: EXTERNAL_SECRETS }), []);
+    assert.not.ok(objects.some((o) => o.kind === 'Secret'));
+    const newName = /^\s*newName: (\S+)$/m.exec(block)?.[1];
+    for (const svc of SERVICES)
+      assert.is(container(get(objects, 'Deployment', `microbank-${svc}`)).image, `${newName}@${digest}`, svc);
   } finally {
     rmSync(overlay, { recursive: true, force: true });
   }
 });
-realPassword.run();
+realCluster.run();

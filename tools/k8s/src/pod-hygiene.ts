@@ -6,16 +6,20 @@ import { hasPort, type PodTemplate, podTemplates } from './pod-templates.ts';
 type Say = (message: string) => void;
 type ConfigKind = 'Secret' | 'ConfigMap';
 
-/** Every problem of every pod template in the render (Deployments, StatefulSets, Jobs, CronJobs, Pods...). */
-export function checkPodHygiene(objects: readonly K8sObject[]): string[] {
+/**
+ * Every problem of every pod template in the render (Deployments, StatefulSets, Jobs, CronJobs, Pods...).
+ * `externalSecrets`: names of Secrets that exist outside the render; references to them are not reported.
+ */
+export function checkPodHygiene(objects: readonly K8sObject[], externalSecrets: readonly string[] = []): string[] {
   const { problems, report } = problemList();
   const { find } = indexObjects(objects);
-  for (const t of podTemplates(objects)) checkPod(t, find, (message) => report(t.owner, message));
+  const external = new Set(externalSecrets);
+  for (const t of podTemplates(objects)) checkPod(t, find, external, (message) => report(t.owner, message));
   return problems;
 }
 
-function checkPod(t: PodTemplate, find: Finder, say: Say): void {
-  const refs = configReferences(find, t.namespace, say);
+function checkPod(t: PodTemplate, find: Finder, externalSecrets: ReadonlySet<string>, say: Say): void {
+  const refs = configReferences(find, t.namespace, externalSecrets, say);
   checkServiceAccount(t, find, say);
   checkVolumes(t, find, refs, say);
   const volumeNames = new Set(asArray(t.spec.volumes).map((v) => String(asObject(v).name)));
@@ -144,7 +148,10 @@ function checkEnv(c: Json, where: string, refs: ConfigReferences, say: Say): voi
   }
 }
 
-/** Checks of the Secrets and ConfigMaps a pod reads; a reference marked optional is not checked. */
+/**
+ * Checks of the Secrets and ConfigMaps a pod reads; a reference marked optional, or to a Secret declared
+ * external (it exists outside the render), is not checked.
+ */
 interface ConfigReferences {
   /** A volume or envFrom source naming a whole Secret or ConfigMap (`name`; a secret volume: `secretName`). */
   whole(kind: ConfigKind, source: unknown, where: string, nameField?: string): void;
@@ -152,10 +159,16 @@ interface ConfigReferences {
   key(kind: ConfigKind, keyRef: unknown, where: string): void;
 }
 
-function configReferences(find: Finder, namespace: string, say: Say): ConfigReferences {
+function configReferences(
+  find: Finder,
+  namespace: string,
+  externalSecrets: ReadonlySet<string>,
+  say: Say,
+): ConfigReferences {
   const requireRef = (kind: ConfigKind, ref: Json, name: unknown, key: unknown, where: string): void => {
     if (typeof name !== 'string' || ref.optional === true) return;
     const target = find(kind, namespace, name);
+    if (!target && kind === 'Secret' && externalSecrets.has(name)) return;
     if (!target) {
       say(`${where}: ${kind} "${name}" is not in the render`);
       return;

@@ -126,6 +126,34 @@ usage('the root package.json runs the scripts and the checker', () => {
   assert.is(scripts['k8s:kill-pod'], 'bash tools/k8s/scripts/kill-pod.sh');
   assert.is(scripts['k8s:streams'], 'bash tools/k8s/scripts/streams.sh');
 });
+usage('the scripts address what k8s/ (the dev overlay) deploys: namespace, components, Redis, NodePorts', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: rendered objects, read by path
+  const objects = renderKustomization(k8sDir) as Record<string, any>[];
+  const read = (name: string) => readFileSync(script(name), 'utf8');
+  for (const name of ['deploy.sh', 'kill-pod.sh', 'streams.sh'])
+    assert.match(read(name), /^namespace=microbank$/m, name);
+  assert.ok(objects.every((o) => o.kind === 'Namespace' || o.metadata.namespace === 'microbank'));
+  // deploy.sh applies $root/k8s: the root kustomization, which is the dev overlay and nothing else.
+  assert.match(read('deploy.sh'), /^kubectl apply -k "\$root\/k8s"$/m);
+  assert.match(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'), /^resources:\n {2}- overlays\/dev\n*$/m);
+  assert.ok(
+    objects.some((o) => o.kind === 'Service' && o.spec.type === 'NodePort'),
+    'deploy.sh lists NodePorts',
+  );
+  // kill-pod.sh selects each component by part-of and name: a pod template of the render has both.
+  const components = /^components="([^"]+)"$/m.exec(read('kill-pod.sh'))?.[1]?.split(' ') ?? [];
+  assert.ok(components.length >= 5, components.join(' '));
+  for (const component of components) {
+    const pods = objects.filter((o) => {
+      const labels = o.spec?.template?.metadata?.labels ?? {};
+      return labels['app.kubernetes.io/part-of'] === 'microbank' && labels['app.kubernetes.io/name'] === component;
+    });
+    assert.is(pods.length, 1, `kill-pod.sh ${component}`);
+  }
+  // streams.sh execs into statefulset/microbank-redis, container redis.
+  const redis = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'microbank-redis');
+  assert.ok(redis?.spec.template.spec.containers.some((c: { name: string }) => c.name === 'redis'));
+});
 usage.run();
 
 // ---------------------------------------------------------------------------------------------
