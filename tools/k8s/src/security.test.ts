@@ -294,3 +294,29 @@ accountUrls(
   },
 );
 accountUrls.run();
+
+// ---------------------------------------------------------------------------------------------
+const redisImage = testSuite('k8s security: a Redis without known critical CVEs');
+
+/** The first 7.2 release with CVE-2025-49844 and CVE-2025-46817/46818/46819 fixed. */
+const PATCHED_7_2 = [7, 2, 11];
+
+redisImage('every overlay runs Redis 7.2.11 or a later release', () => {
+  for (const layer of ['base', ...OVERLAYS] as const) {
+    const images = workloads(render(layer))
+      .flatMap((workload) => podSpec(workload).containers as Json[])
+      .map((c) => String(c.image))
+      .filter((image) => /^(docker\.io\/)?(library\/)?redis[:@]/.test(image));
+    assert.ok(images.length > 0, `${layer} runs a Redis`);
+    for (const image of images) {
+      const version = /^[^:]+:(\d+)\.(\d+)\.(\d+)/.exec(image)?.slice(1).map(Number);
+      assert.ok(version, `${layer}: ${image} is pinned to a release`);
+      const [major = 0, minor = 0, patch = 0] = version;
+      const [pMajor, pMinor, pPatch] = PATCHED_7_2 as [number, number, number];
+      const patched = major > pMajor || (major === pMajor && (minor > pMinor || (minor === pMinor && patch >= pPatch)));
+      assert.ok(patched, `${layer}: ${image} predates the fixes of 7.2.11`);
+    }
+  }
+});
+
+redisImage.run();
