@@ -6,7 +6,7 @@
  * that never logs an error never reads it. Node's own parser does the mapping (node:module's SourceMap).
  */
 import { readFileSync } from 'node:fs';
-import { SourceMap } from 'node:module';
+import { SourceMap, type SourceOrigin } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 type CallSite = NodeJS.CallSite;
@@ -35,8 +35,11 @@ function locationOf(site: CallSite): string {
   if (!script) return site.isNative() ? 'native' : '<anonymous>';
   if (line === null || column === null) return script;
   const file = script.startsWith('file:') ? fileURLToPath(script) : script;
-  const origin = file.startsWith('/') ? mapOf(file)?.findOrigin(line, column) : undefined;
-  if (origin && 'fileName' in origin) {
+  // findOrigin answers {} where the map has nothing for the position.
+  const origin = (file.startsWith('/') ? mapOf(file)?.findOrigin(line, column) : undefined) as
+    | Partial<SourceOrigin>
+    | undefined;
+  if (origin?.fileName !== undefined && origin.lineNumber !== undefined && origin.columnNumber !== undefined) {
     // A source is named relative to the map (../src/main.ts): made absolute, it names the repo's file.
     const source = fileURLToPath(new URL(origin.fileName, pathToFileURL(`${file}.map`)));
     return `${source}:${origin.lineNumber}:${origin.columnNumber}`;
