@@ -161,32 +161,52 @@ dashboard('after a short chaos run the audit is green and every kill is on the t
   });
 });
 
-/** The metric names a Grafana dashboard's queries name (histogram series by their metric's name). */
-export function metricsNamed(dashboardJson: string): Set<string> {
-  const names = new Set<string>();
-  const dashboard = JSON.parse(dashboardJson) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+/** What a Grafana dashboard's queries use: metric names (histogram series by their metric's name) and label names. */
+export function queriesOf(dashboardJson: string): { metrics: Set<string>; labels: Set<string> } {
+  const metrics = new Set<string>();
+  const labels = new Set<string>();
+  const dashboard = JSON.parse(dashboardJson) as {
+    panels: Array<{ targets: Array<{ expr: string; legendFormat?: string }> }>;
+  };
   for (const panel of dashboard.panels) {
-    for (const { expr } of panel.targets) {
-      for (const [name] of expr.matchAll(/microbank_[a-z_]+/g)) names.add(name.replace(/_(bucket|sum|count)$/, ''));
+    for (const { expr, legendFormat = '' } of panel.targets) {
+      const grouped = [...expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap(([, list]) => (list as string).split(/,\s*/));
+      const legend = [...legendFormat.matchAll(/\{\{(\w+)\}\}/g)].map(([, label]) => label as string);
+      for (const label of [...grouped, ...legend]) if (label !== 'le') labels.add(label);
+      for (const [name] of expr.matchAll(/microbank_[a-z_]+/g)) {
+        if (!grouped.includes(name)) metrics.add(name.replace(/_(bucket|sum|count)$/, ''));
+      }
     }
   }
-  return names;
+  return { metrics, labels };
 }
 
-dashboard('every metric the Grafana dashboard queries is exported by a service of the running stack', async (ctx) => {
-  const exported = new Set<string>();
-  for (const spec of ctx.stack.plan.services) {
-    const text = await (await fetch(serviceUrl(ctx.stack.plan, spec.name, '/metrics'))).text();
-    for (const [, name] of text.matchAll(/^# TYPE (\S+)/gm)) exported.add(name as string);
-  }
-  const json = readFileSync(join(REPO_ROOT, 'k8s', 'grafana', 'microbank.json'), 'utf8');
-  const missing = (names: Set<string>) => [...names].filter((name) => !exported.has(name));
-  assert.equal(missing(metricsNamed(json)), []);
-  assert.ok(metricsNamed(json).size >= 10, 'the panels name the metrics');
-  // A panel naming a metric no service exports is caught.
-  assert.equal(missing(metricsNamed(json.replace('microbank_audit_conserved', 'microbank_audit_conserved_typo'))), [
-    'microbank_audit_conserved_typo',
-  ]);
-});
+dashboard(
+  'every metric and label the Grafana dashboard queries is exported by a service of the running stack',
+  async (ctx) => {
+    const exported = { metrics: new Set<string>(), labels: new Set<string>() };
+    for (const spec of ctx.stack.plan.services) {
+      const text = await (await fetch(serviceUrl(ctx.stack.plan, spec.name, '/metrics'))).text();
+      for (const [, name] of text.matchAll(/^# TYPE (\S+)/gm)) exported.metrics.add(name as string);
+      for (const [, series] of text.matchAll(/^microbank_\w+\{([^}]*)\}/gm)) {
+        for (const [, label] of (series as string).matchAll(/(\w+)="/g)) exported.labels.add(label as string);
+      }
+    }
+    const json = readFileSync(join(REPO_ROOT, 'k8s', 'grafana', 'microbank.json'), 'utf8');
+    const missing = (used: { metrics: Set<string>; labels: Set<string> }) => [
+      ...[...used.metrics].filter((name) => !exported.metrics.has(name)),
+      ...[...used.labels].filter((label) => !exported.labels.has(label)),
+    ];
+    const used = queriesOf(json);
+    assert.equal(missing(used), []);
+    assert.ok(used.metrics.size >= 10, 'the panels name the metrics');
+    assert.ok(used.labels.has('microbank_service'), 'the panels group by service');
+    // A panel naming a metric or a label that no service exports is caught.
+    assert.equal(missing(queriesOf(json.replace('microbank_audit_conserved', 'microbank_audit_conserved_typo'))), [
+      'microbank_audit_conserved_typo',
+    ]);
+    assert.equal(missing(queriesOf(json.replace('by (le, microbank_service)', 'by (le, service)'))), ['service']);
+  },
+);
 
 dashboard.run();
