@@ -1,5 +1,5 @@
 # The one container image of every microbank service: build the esbuild bundles, ship only them.
-# Build: docker build -t microbank:0.1.0 .   (the tag k8s/kustomization.yaml deploys)
+# Build: docker build -t microbank:0.1.0 .   (the tag k8s/base/kustomization.yaml deploys)
 
 # The official Node 24 LTS image; its "node" user (uid 1000) runs the services. No `# syntax=` line:
 # it would make BuildKit fetch a frontend image, and an offline build would fail on it.
