@@ -9,7 +9,6 @@
  * the two paths to the same answers.
  */
 import {
-  ACCOUNT_NAME_PATTERN,
   type AccountEvent,
   type AccountRegistered,
   accountEvents,
@@ -17,12 +16,7 @@ import {
   SERVICE_URL_MAX_LENGTH,
 } from './account-events.ts';
 import { type DecodedEntry, decodeEntryBuffers, tooLarge } from './event-catalog.ts';
-
-/** One JSON string value as JSON.stringify writes it when nothing needed escaping. */
-const PLAIN = String.raw`[^"\\\u0000-\u001f]`;
-
-/** ACCOUNT_NAME_PATTERN, unanchored and without captures. */
-const ACCOUNT = ACCOUNT_NAME_PATTERN.source.replace(/^\^|\$$/g, '').replaceAll(/\((?!\?)/g, '(?:');
+import { ACCOUNT, ascii, dataOfType, PLAIN } from './fast-path-parts.ts';
 
 /**
  * URLs that the WHATWG parser takes as they are: lower-case DNS names whose last label starts with
@@ -50,34 +44,12 @@ const REGISTERED_V1_DATA = new RegExp(
 const ACCOUNT_AT = '{"account":"'.length;
 const URL_AFTER_ACCOUNT = '","url":"'.length;
 
-const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
-const TYPE = ascii('type');
 const REGISTERED = ascii('AccountRegistered');
-const V = ascii('v');
-const ONE = ascii('1');
-const DATA = ascii('data');
-
-/** Byte equality without a call into C++: these are a few bytes long. */
-function sameBytes(bytes: Uint8Array, expected: Uint8Array): boolean {
-  const length = expected.length;
-  if (bytes.length !== length) return false;
-  for (let i = 0; i < length; i++) if (bytes[i] !== expected[i]) return false;
-  return true;
-}
 
 /** The event when the entry is an AccountRegistered v1 in encodeEvent's exact layout; else undefined. */
 export function decodeRegistrationFast(fields: readonly Buffer[]): AccountRegistered | undefined {
-  if (fields.length !== 6) return undefined;
-  const data = fields[5] as Buffer;
-  if (
-    !sameBytes(fields[0] as Buffer, TYPE) ||
-    !sameBytes(fields[1] as Buffer, REGISTERED) ||
-    !sameBytes(fields[2] as Buffer, V) ||
-    !sameBytes(fields[3] as Buffer, ONE) ||
-    !sameBytes(fields[4] as Buffer, DATA)
-  ) {
-    return undefined;
-  }
+  const data = dataOfType(fields, REGISTERED);
+  if (data === undefined) return undefined;
   const match = REGISTERED_V1_DATA.exec(data.toString('utf8'));
   if (match === null) return undefined;
   const [, accountMatch, urlMatch, instance, registeredAt] = match as unknown as [

@@ -9,6 +9,7 @@ export * from './errors.ts';
 export * from './event-catalog.ts';
 export * from './event-store.ts';
 export * from './ledger-events.ts';
+export * from './ledger-fast-path.ts';
 export { type Log, silentLog } from './log.ts';
 export * from './lua-scripts.ts';
 export * from './presence.ts';

@@ -17,10 +17,9 @@ import {
   connectRedis,
   createAccountsRegistry,
   decodeAccountEntry,
-  decodeEntryBuffers,
+  decodeLedgerEntry,
   type LedgerEvent,
   type Log,
-  ledgerEvents,
   ledgerKey,
   ledgerStateKey,
   type Projection,
@@ -108,8 +107,7 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
     tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
     log,
     blockMs,
-    decode: (stream, fields) =>
-      stream === accounts ? decodeAccountEntry(fields) : decodeEntryBuffers(ledgerEvents, fields),
+    decode: (stream, fields) => (stream === accounts ? decodeAccountEntry(fields) : decodeLedgerEntry(fields)),
     apply: (event, id, stream) => {
       if (event.type === 'AccountRegistered') {
         const known = registry.accounts.has(event.data.account);

@@ -5,10 +5,9 @@
 import {
   closeRedis,
   connectRedis,
-  decodeEntryBuffers,
+  decodeLedgerEntry,
   type LedgerEvent,
   type Log,
-  ledgerEvents,
   ledgerKey,
   type Projection,
   redisSnapshots,
@@ -83,7 +82,7 @@ export function startLedgerProjection(options: LedgerProjectionOptions): LedgerP
     redis,
     tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
     log,
-    decode: (_stream, fields) => decodeEntryBuffers(ledgerEvents, fields),
+    decode: (_stream, fields) => decodeLedgerEntry(fields),
     apply: (event, id) => evolveLedger(ledger, event, id),
     snapshots,
   });

@@ -1,0 +1,48 @@
+/**
+ * What the decoders' fast paths share (entry-fast-path.ts, ledger-fast-path.ts): the entry's
+ * header checked as bytes, and pieces of patterns built from the schema modules' own facts.
+ */
+import { ACCOUNT_NAME_PATTERN } from './account-events.ts';
+
+/** One JSON string value's character as JSON.stringify writes it when nothing needed escaping. */
+export const PLAIN = String.raw`[^"\\\u0000-\u001f]`;
+
+/** A pattern's source without its anchors, its groups made non-capturing: to embed it in a larger one. */
+export function embeddable(pattern: RegExp): string {
+  return pattern.source.replace(/^\^|\$$/g, '').replaceAll(/\((?!\?)/g, '(?:');
+}
+
+/** An account's name: ACCOUNT_NAME_PATTERN, embeddable. */
+export const ACCOUNT = embeddable(ACCOUNT_NAME_PATTERN);
+
+export const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const TYPE = ascii('type');
+const V = ascii('v');
+const ONE = ascii('1');
+const DATA = ascii('data');
+
+/** Byte equality without a call into C++: these are a few bytes long. */
+function sameBytes(bytes: Uint8Array, expected: Uint8Array): boolean {
+  const length = expected.length;
+  if (bytes.length !== length) return false;
+  for (let i = 0; i < length; i++) if (bytes[i] !== expected[i]) return false;
+  return true;
+}
+
+/**
+ * The data field's bytes when the entry is exactly `type <type> v 1 data <data>`, as encodeEvent
+ * writes a version-1 event; undefined for any other layout.
+ */
+export function dataOfType(fields: readonly Buffer[], type: Uint8Array): Buffer | undefined {
+  if (fields.length !== 6) return undefined;
+  if (
+    !sameBytes(fields[0] as Buffer, TYPE) ||
+    !sameBytes(fields[1] as Buffer, type) ||
+    !sameBytes(fields[2] as Buffer, V) ||
+    !sameBytes(fields[3] as Buffer, ONE) ||
+    !sameBytes(fields[4] as Buffer, DATA)
+  ) {
+    return undefined;
+  }
+  return fields[5] as Buffer;
+}
