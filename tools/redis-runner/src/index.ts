@@ -9,7 +9,7 @@ import {
 } from './redis-server.ts';
 
 export * from './redis-cluster.ts';
-export { dockerAnswers, startRedisContainer } from './redis-container.ts';
+export { dockerAnswers, REDIS_IMAGE, type RedisContainerOptions, startRedisContainer } from './redis-container.ts';
 export * from './redis-server.ts';
 
 /** Why Redis cannot be started here (the install advice), or undefined when it can. */

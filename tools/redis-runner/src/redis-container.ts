@@ -3,9 +3,16 @@
  * on the same fixed port and data dir. Only used where a Docker engine answers.
  */
 import { mkdirSync } from 'node:fs';
+import type { StartedTestContainer } from 'testcontainers';
 import { freePort, type RedisServer, type RedisServerOptions, redisServerArgs, waitForPong } from './redis-server.ts';
 
-const IMAGE = 'redis:7.0';
+/** The image when none is asked for. */
+export const REDIS_IMAGE = 'redis:7.0';
+
+export interface RedisContainerOptions extends RedisServerOptions {
+  /** Default: REDIS_IMAGE. Any image with redis-server on its PATH. */
+  image?: string;
+}
 
 /** True when testcontainers can reach a container runtime. */
 export async function dockerAnswers(): Promise<boolean> {
@@ -18,12 +25,13 @@ export async function dockerAnswers(): Promise<boolean> {
   }
 }
 
-export async function startRedisContainer(options: RedisServerOptions): Promise<RedisServer> {
-  const { GenericContainer } = await import('testcontainers');
+export async function startRedisContainer(options: RedisContainerOptions): Promise<RedisServer> {
+  const { GenericContainer, getContainerRuntimeClient } = await import('testcontainers');
+  const client = await getContainerRuntimeClient();
   const port = options.port || (await freePort());
   const { dataDir } = options;
   mkdirSync(dataDir, { recursive: true });
-  const container = new GenericContainer(IMAGE)
+  const container = new GenericContainer(options.image ?? REDIS_IMAGE)
     .withExposedPorts({ container: 6379, host: port })
     .withBindMounts([{ source: dataDir, target: '/data' }])
     // Inside the container Redis must listen beyond its own loopback for the port mapping to work.
@@ -35,9 +43,29 @@ export async function startRedisContainer(options: RedisServerOptions): Promise<
       '--protected-mode',
       'no',
     ]);
-  let started = await container.start();
-  let exited = watchLiveness(port);
-  await waitForPong(port, 30_000);
+
+  let started: StartedTestContainer;
+  let exited: Promise<void>;
+  const launch = async () => {
+    started = await container.start();
+    // The engine says when the container exits, whatever ended it.
+    exited = client.container
+      .getById(started.getId())
+      .wait()
+      .then(() => {});
+    await waitForPong(port, 30_000);
+  };
+  // SIGKILL, as for a process: no shutdown, no final fsync. Then the container is removed.
+  const kill = async () => {
+    await client.container
+      .getById(started.getId())
+      .kill({ signal: 'SIGKILL' })
+      .catch(() => {});
+    await exited;
+    await started.stop({ remove: true });
+  };
+
+  await launch();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -48,40 +76,13 @@ export async function startRedisContainer(options: RedisServerOptions): Promise<
     get exited() {
       return exited;
     },
-    async kill() {
-      await started.stop({ timeout: 0 });
-      await exited;
-    },
+    kill,
     async restart() {
-      await started.stop({ timeout: 0 }).catch(() => {});
-      started = await container.start();
-      await waitForPong(port, 30_000);
-      exited = watchLiveness(port);
+      await kill();
+      await launch();
     },
     async stop() {
-      await started.stop({ timeout: 10_000 });
+      await started.stop({ timeout: 10_000, remove: true });
     },
   };
-}
-
-/** A container gives no exit event here; three failed PINGs in a row count as an exit. */
-function watchLiveness(port: number): Promise<void> {
-  return new Promise((resolve) => {
-    let failures = 0;
-    const timer = setInterval(() => {
-      waitForPong(port, 500).then(
-        () => {
-          failures = 0;
-        },
-        () => {
-          failures++;
-          if (failures >= 3) {
-            clearInterval(timer);
-            resolve();
-          }
-        },
-      );
-    }, 1000);
-    timer.unref();
-  });
 }
