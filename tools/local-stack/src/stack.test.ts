@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, testSuite, waitFor } from '@microbank/testing';
+import { REPO_ROOT, SEED_BODY, testSuite, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { readPid } from './pid-files.ts';
 import { serviceUrl } from './stack-plan.ts';
@@ -22,7 +22,6 @@ interface Context {
 }
 
 const stack = testSuite<Context>('local stack, end to end', {} as Context);
-const SEED_BODY = '{"accounts":["john-account","mary-account"]}';
 
 stack.before(async (ctx) => {
   ctx.dataDir = mkdtempSync(join(tmpdir(), 'microbank-stack-'));

@@ -1,13 +1,17 @@
 /**
  * `pnpm test`: runs every `*.test.ts` under packages/ and tools/ with uvu, and fails where uvu alone would
  * pass: no test ran, a suite was never run, or the process hangs on open handles afterwards.
- * Usage: pnpm test [filter]   (only the test files whose path from the repo root matches this regex)
+ * `pnpm test:containers` (`--containers`) runs the `*.container-test.ts` instead: the tests that need a
+ * Docker engine, which plain `pnpm test` never picks up.
+ * Usage: pnpm test [filter], pnpm test:containers [filter]   (only the test files whose path from the repo root
+ * matches this regex)
  */
 import { spawnNode } from '@microbank/processes';
 
 // Test files live beside their code in packages/ and tools/; an argument narrows them down.
-const TEST_FILES = '(packages|tools)/.*\\.test\\.ts$';
-const filter = process.argv[2];
+const containers = process.argv[2] === '--containers';
+const TEST_FILES = containers ? '(packages|tools)/.*\\.container-test\\.ts$' : '(packages|tools)/.*\\.test\\.ts$';
+const filter = process.argv[containers ? 3 : 2];
 const pattern = filter ? `^(?=.*(?:${filter}))${TEST_FILES}` : `^${TEST_FILES}`;
 const TOTAL_LIMIT_MS = 30 * 60_000;
 const EXIT_GRACE_MS = 15_000;
@@ -50,7 +54,7 @@ void uvu.exited.then(({ code, signal }) => {
 });
 
 function fail(reason: string): void {
-  console.error(`pnpm test: FAILED: ${reason}`);
+  console.error(`pnpm ${containers ? 'test:containers' : 'test'}: FAILED: ${reason}`);
   uvu.child.kill('SIGKILL');
   process.exit(1);
 }
