@@ -2,7 +2,9 @@
 # A Docker engine for the container tests, on machines where no init system starts one.
 #   engine.sh start      starts dockerd at $DOCKER_HOST unless an engine already answers there;
 #                        prints the PID of the dockerd it started (nothing when it started none)
-#   engine.sh stop PID   stops that dockerd (SIGTERM, then SIGKILL after 30 s) and waits for it
+#   engine.sh stop PID   stops that dockerd (SIGTERM, then SIGKILL after 30 s) and waits for it, after
+#                        removing the untagged images older than 10 minutes: earlier builds' leftovers
+#                        (each build leaves its build stage; the last one stays, the next build's cache)
 # DOCKER_HOST defaults to a socket under $MICROBANK_DOCKER_DIR (~/.cache/microbank/docker), where the
 # engine also keeps its images, so a second run finds the base images and build cache of the first.
 set -euo pipefail
@@ -43,6 +45,7 @@ stop() {
   local pid="$1"
   # Only a dockerd: a PID reused by another process since is left alone.
   grep -q dockerd "/proc/$pid/cmdline" 2>/dev/null || return 0
+  docker image prune --force --filter until=10m >/dev/null || true
   kill -TERM "$pid"
   for _ in $(seq 300); do
     kill -0 "$pid" 2>/dev/null || return 0
