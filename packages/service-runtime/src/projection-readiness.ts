@@ -39,9 +39,28 @@ export function assertServing(projection: Projection): void {
   if (!state.ready) throw httpError(503, state.reason, {}, { 'retry-after': '1' });
 }
 
-/** The base app of a service whose reads come from `projection`: ready when the projection is. */
-export function projectionServiceApp(options: Omit<ServiceAppOptions, 'readiness'> & { projection: Projection }): Hono {
-  return createServiceApp({ ...options, readiness: () => projectionReadiness(options.projection) });
+/** The base app of a service whose reads come from `projection`: ready when the projection is (and its writes can go through). */
+export function projectionServiceApp(
+  options: Omit<ServiceAppOptions, 'readiness'> & {
+    projection: Projection;
+    /**
+     * The connection the service writes through, for a service whose requests need Redis (transfer):
+     * not ready while it is down, so no request is routed to a pod that could only answer 503.
+     */
+    writesThrough?: { readonly status: string };
+  },
+): Hono {
+  const { projection, writesThrough } = options;
+  return createServiceApp({
+    ...options,
+    readiness: () => {
+      const state = projectionReadiness(projection);
+      if (state.ready && writesThrough !== undefined && writesThrough.status !== 'ready') {
+        return { ready: false, reason: 'Redis is not answering; reconnecting', details: state.details };
+      }
+      return state;
+    },
+  });
 }
 
 /** The response header that says which stream entry a read reflects. */

@@ -26,7 +26,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function createTransferApp(options: TransferAppOptions): Hono {
   const { registry, projection, redis, prefix } = options;
-  const app = projectionServiceApp(options);
+  const app = projectionServiceApp({ ...options, writesThrough: redis });
 
   route(app, '/transfers', {
     post: async (c) => {

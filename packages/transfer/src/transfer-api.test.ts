@@ -7,10 +7,13 @@ import {
   type AccountsProjection,
   accountEvents,
   appendEvent,
+  connectRedis,
+  silentLog,
   startAccountsProjection,
   streamKey,
   transferKeysKey,
   transfersKey,
+  untilReady,
 } from '@microbank/events';
 import { openLedger } from '@microbank/ledger';
 import { createLogger, createMetrics, MAX_BODY_BYTES } from '@microbank/service-runtime';
@@ -216,6 +219,26 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
   } finally {
     await waiting.close();
   }
+});
+
+api('not ready while the connection it writes through is down, though its registry is live', async (ctx) => {
+  const redis = connectRedis(ctx.redisServer.url, 'transfer:test', silentLog);
+  await untilReady(redis);
+  const app = createTransferApp({
+    log,
+    metrics: createMetrics('transfer'),
+    ...ctx.accounts,
+    redis,
+    prefix: ctx.prefix,
+  });
+  assert.is((await app.request('/readyz')).status, 200);
+  const closed = new Promise((resolve) => redis.once('end', resolve));
+  redis.disconnect();
+  await closed;
+  const answer = await app.request('/readyz');
+  assert.is(answer.status, 503);
+  assert.match(JSON.stringify(await answer.json()), /Redis is not answering/);
+  assert.ok(ctx.accounts.projection.ready, 'the registry itself still serves');
 });
 
 api.run();
