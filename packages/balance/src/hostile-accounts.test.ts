@@ -247,7 +247,9 @@ hostile(
     });
     await closeRedis(writer);
     const service = spawnNode('packages/balance/src/main.ts', {
-      env: { REDIS_URL: ctx.redisServer.url, PORT: '0', ACCOUNT_TIMEOUT_MS: '2000' },
+      // Admitted asks (16 at once, 16 queued) end only by timing out; the timeout outlasts the burst
+      // of 2,000 even on a loaded machine, so no late arrival is admitted into a freed slot.
+      env: { REDIS_URL: ctx.redisServer.url, PORT: '0', ACCOUNT_TIMEOUT_MS: '4000', ACCOUNT_QUEUE: '16' },
     });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 2_000 });
     try {
@@ -271,7 +273,7 @@ hostile(
       );
       // 16 asks at once (ACCOUNT_CONCURRENCY); the server sees an aborted socket close a moment late.
       assert.ok(silent.mostOpen <= 20, `${silent.mostOpen} connections to the account at once`);
-      assert.ok(silent.connections <= 16 + 64, `${silent.connections} connections in all`);
+      assert.ok(silent.connections <= 16 + 16, `${silent.connections} connections in all`);
       const peak = peakMemoryMiB(service.pid);
       assert.ok(peak < 200, `balance peaked at ${Math.round(peak)} MiB`);
     } finally {
