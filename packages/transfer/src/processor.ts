@@ -147,19 +147,25 @@ export function startProcessor(options: ProcessorOptions): Processor {
     } while (cursor !== '0-0' && !stopping.signal.aborted);
   }
 
+  // The named command, not a raw call: ioredis shapes the reply only for it (under RESP3, which
+  // ioredis 6 speaks by default, a raw XREADGROUP comes back as a flattened map).
   async function readGroup(from: '0' | '>'): Promise<Entry[]> {
-    const reply = (await blockRedis.call(
-      'XREADGROUP',
-      'GROUP',
-      PROCESSORS_GROUP,
-      consumer,
-      'COUNT',
-      batch,
-      ...(from === '>' ? ['BLOCK', blockMs] : []),
-      'STREAMS',
-      stream,
-      from,
-    )) as Array<[string, Entry[]]> | null;
+    const reply = (
+      from === '>'
+        ? await blockRedis.xreadgroup(
+            'GROUP',
+            PROCESSORS_GROUP,
+            consumer,
+            'COUNT',
+            batch,
+            'BLOCK',
+            blockMs,
+            'STREAMS',
+            stream,
+            '>',
+          )
+        : await blockRedis.xreadgroup('GROUP', PROCESSORS_GROUP, consumer, 'COUNT', batch, 'STREAMS', stream, '0')
+    ) as Array<[string, Entry[]]> | null;
     return reply?.[0]?.[1] ?? [];
   }
 
