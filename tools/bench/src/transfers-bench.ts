@@ -5,8 +5,8 @@
  *   sustained   transfers/s settled while 64 clients post as fast as they are answered
  *   latency     at a fixed offered rate of 500/s: from sending the POST to seeing the transfer
  *               completed on the transfers stream (acceptance included), p50 and p99
- *   recovery    one processor SIGKILLed under load: from the kill to the last of the transfers it
- *               held being completed (claimed by the other)
+ *   recovery    one processor SIGKILLed under load: from the kill until every transfer it held
+ *               is completed and none is left pending with it (the other has claimed them all)
  *   floor       the Redis commands one transfer needs (request, debit, credit, settle, ack),
  *               issued by a bare pipelined client: what Redis alone allows
  */
@@ -224,9 +224,11 @@ async function recovery(bank: Bank) {
   // What the dead consumer held: its pending entries, by transfer.
   const consumers = (await bank.client.xinfo('CONSUMERS', transfersKey(), PROCESSORS_GROUP)) as unknown[][];
   const held: string[] = [];
+  const victimConsumers: string[] = [];
   for (const consumer of consumers) {
     const name = consumer[consumer.indexOf('name') + 1] as string;
     if (!name.endsWith(`/${victim.pid}`)) continue;
+    victimConsumers.push(name);
     const pending = (await bank.client.xpending(transfersKey(), PROCESSORS_GROUP, '-', '+', 10_000, name)) as Array<
       [string]
     >;
@@ -238,12 +240,27 @@ async function recovery(bank: Bank) {
   }
   const deadline = performance.now() + 30_000;
   while (held.some((transfer) => !settledAt.has(transfer)) && performance.now() < deadline) await sleep(10);
+  // A transfer the victim settled but had not acknowledged yet is completed already; recovered
+  // means the survivor has also taken it over, so the group holds nothing for the dead consumer.
+  const stillHeld = async () =>
+    victimConsumers.length > 0 &&
+    (
+      await Promise.all(
+        victimConsumers.map(
+          async (name) =>
+            ((await bank.client.xpending(transfersKey(), PROCESSORS_GROUP, '-', '+', 1, name)) as unknown[]).length,
+        ),
+      )
+    ).some((pending) => pending > 0);
+  while ((await stillHeld()) && performance.now() < deadline) await sleep(10);
+  const takenOverAt = performance.now();
   stop = true;
   await load;
   await watch.stop();
   agent.destroy();
-  const last = Math.max(killedAt, ...held.map((transfer) => settledAt.get(transfer) ?? Number.POSITIVE_INFINITY));
-  return { ms: last - killedAt, transfers: held.length };
+  if (await stillHeld()) throw new Error('the survivor did not take over the killed processor`s transfers within 30 s');
+  const settled = held.map((transfer) => settledAt.get(transfer) ?? Number.POSITIVE_INFINITY);
+  return { ms: Math.max(takenOverAt, ...settled) - killedAt, transfers: held.length };
 }
 
 /** The Redis commands of `count` transfers, pipelined 100 transfers at a time by a bare client. */
