@@ -22,7 +22,7 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100k,1M,10M] [--groups LIST] [--serve-seconds N]
-  --quick          fewer runs, shorter load, no 10M history (finishes in under 3 minutes)
+  --quick          fewer runs, shorter load, no 10M history (about 3 minutes)
   --json FILE      also write every figure to FILE
   --sizes LIST     only these histories (default: all; --quick: 10k,100k,1M)
   --groups LIST    only these groups of figures: ${GROUPS.join(',')} (default: all)

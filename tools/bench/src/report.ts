@@ -73,8 +73,10 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
   if (figures.serve) {
     check(
       'GET /accounts through the app >= 0.7x bare node:http',
-      `0.7 x ${rps(figures.serve.bareRps)} = ${rps(0.7 * figures.serve.bareRps)}`,
-      `${rps(figures.serve.serviceRps)} (${x(figures.serve.ratio)})`,
+      // The verdict is on the median of each round's own ratio, not on the ratio of the medians:
+      // both columns speak of that ratio, the medians beside it.
+      '0.7x, the median of the rounds` ratios',
+      `${x(figures.serve.ratio)} (medians: ${rps(figures.serve.serviceRps)}, bare ${rps(figures.serve.bareRps)})`,
       figures.serve.ratio >= 0.7,
     );
   }
