@@ -16,7 +16,15 @@ import {
   untilReady,
 } from '@microbank/events';
 import { credit, debit, openLedger } from '@microbank/ledger';
-import { readStream, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import {
+  readStream,
+  recordingLog,
+  startTestRedis,
+  type TestRedis,
+  testSuite,
+  uniquePrefix,
+  waitFor,
+} from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { PROCESSORS_GROUP, type Processor, startProcessor } from './processor.ts';
@@ -160,5 +168,37 @@ saga('a transfer from an account to itself is rejected without touching a ledger
   assert.equal(await runSaga(ctx.redis, t, ctx.prefix), { type: 'TransferRejected', reason: 'same-account' });
   assert.is((await eventsOf(ctx, 'john-account')).length, 1);
 });
+
+saga(
+  'a processor started with both connections still connecting waits for them: no warning, then it settles',
+  async (ctx) => {
+    const { log, lines } = recordingLog();
+    const redis = connectRedis(ctx.redisServer.url, 'fresh-commands', silentLog);
+    const started = startProcessor({
+      redis,
+      blockRedis: connectRedis(ctx.redisServer.url, 'fresh-block', silentLog),
+      log,
+      consumer: 'fresh',
+      claimIdleMs: 500,
+      blockMs: 200,
+      prefix: ctx.prefix,
+    });
+    try {
+      const t = await request(ctx, 'john-account', 'mary-account', 5);
+      await waitFor(
+        'the transfer to settle',
+        () => transferStatus(ctx.redis, t.transfer, ctx.prefix),
+        (status) => status?.status === 'completed',
+      );
+      assert.equal(
+        lines.filter((line) => line.level === 'warn' || line.level === 'error'),
+        [],
+      );
+    } finally {
+      await started.stop();
+      await closeRedis(redis);
+    }
+  },
+);
 
 saga.run();

@@ -180,7 +180,10 @@ export function startProcessor(options: ProcessorOptions): Processor {
   const running = (async () => {
     let lastClaim = 0;
     const step = async () => {
+      // Both connections: the group is made and the sagas run through the commands connection,
+      // which at start may still be connecting (its commands would fail, not queue).
       await readyOrReconnect(blockRedis, 3_000, stopping.signal);
+      await readyOrReconnect(redis, 3_000, stopping.signal);
       await ensureGroup();
       // What this consumer read and did not acknowledge before it was restarted.
       for (let own = await readGroup('0'); own.length > 0; own = await readGroup('0')) {
