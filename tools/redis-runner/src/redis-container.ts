@@ -4,7 +4,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { StartedTestContainer } from 'testcontainers';
-import { freePort, type RedisServer, type RedisServerOptions, redisServerArgs, waitForPong } from './redis-server.ts';
+import {
+  freePort,
+  launched,
+  type RedisServer,
+  type RedisServerOptions,
+  redisServerArgs,
+  waitForPong,
+} from './redis-server.ts';
 
 /** The image when none is asked for. */
 export const REDIS_IMAGE = 'redis:7.0';
@@ -65,24 +72,15 @@ export async function startRedisContainer(options: RedisContainerOptions): Promi
     await started.stop({ remove: true });
   };
 
-  await launch();
-  return {
+  return launched({
     port,
-    url: `redis://127.0.0.1:${port}`,
     dataDir,
-    get handle() {
-      return `container:${started.getId()}`;
-    },
-    get exited() {
-      return exited;
-    },
+    launch,
     kill,
-    async restart() {
-      await kill();
-      await launch();
-    },
     async stop() {
       await started.stop({ timeout: 10_000, remove: true });
     },
-  };
+    handle: () => `container:${started.getId()}`,
+    exited: () => exited,
+  });
 }

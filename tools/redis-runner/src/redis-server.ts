@@ -110,26 +110,53 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     await exited;
   };
 
+  return launched({
+    port,
+    dataDir,
+    launch,
+    kill,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    handle: () => String(child.pid),
+    exited: () => exited,
+  });
+}
+
+/** How one kind of Redis (a process, a container) is started, killed, stopped and named. */
+export interface RedisLifecycle {
+  port: number;
+  dataDir: string;
+  /** Starts it; resolves once it answers PING. */
+  launch(): Promise<void>;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+  /** Of the current process or container. */
+  handle(): string;
+  exited(): Promise<void>;
+}
+
+/** Launches Redis once and returns it as a RedisServer, whatever runs it. */
+export async function launched(lifecycle: RedisLifecycle): Promise<RedisServer> {
+  const { port, dataDir, launch, kill } = lifecycle;
   await launch();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     dataDir,
     get handle() {
-      return String(child.pid);
+      return lifecycle.handle();
     },
     get exited() {
-      return exited;
+      return lifecycle.exited();
     },
     kill,
     async restart() {
       await kill();
       await launch();
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
+    stop: lifecycle.stop,
   };
 }
 
