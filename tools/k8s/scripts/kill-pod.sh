@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Deletes the pod of one microbank component and waits until its replacement is Ready.
+# Deletes one pod of a microbank component (one replica of transfer's two, say) and waits until
+# its replacement is Ready.
 set -euo pipefail
 
-components="account-system balance john-account mary-account redis"
+components="account-system balance john-account mary-account transfer dashboard redis"
 namespace=microbank
 timeout_seconds="${KILL_POD_TIMEOUT_SECONDS:-300}"
 poll_seconds="${KILL_POD_POLL_SECONDS:-2}"
@@ -34,13 +35,17 @@ if [ -z "$pods" ]; then
 fi
 
 # Pods are told apart by uid: a StatefulSet's replacement (microbank-redis-0) has the same name.
+# Every pod there is now is old (the other replicas too); the first one listed is deleted.
 old_uids=" "
+victim=""
 while IFS='|' read -r uid name _ready _deleting; do
   [ -n "$uid" ] || continue
   echo "Found $name"
   old_uids+="$uid "
-  kubectl delete pod "$name" --namespace "$namespace" --wait=false </dev/null
+  [ -n "$victim" ] || victim=$name
 done <<<"$pods"
+echo "Deleting $victim"
+kubectl delete pod "$victim" --namespace "$namespace" --wait=false </dev/null
 
 deadline=$((SECONDS + timeout_seconds))
 while :; do

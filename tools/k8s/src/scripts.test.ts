@@ -210,6 +210,28 @@ killPod(
 );
 
 killPod(
+  'deletes one replica of a component that has two, and waits for a new pod, not the one left',
+  withFake((fake) => {
+    fake.answer('pods', 1, 'u1|microbank-transfer-7c4-a|True|\nu2|microbank-transfer-7c4-b|True|\n');
+    fake.answer(
+      'pods',
+      2,
+      'u1|microbank-transfer-7c4-a|True|2026-01-03T11:36:07Z\nu2|microbank-transfer-7c4-b|True|\n',
+    );
+    fake.answer('pods', 3, 'u2|microbank-transfer-7c4-b|True|\nu3|microbank-transfer-7c4-c|True|\n');
+    const result = fake.run('bash', [script('kill-pod.sh'), 'transfer'], { KILL_POD_POLL_SECONDS: '0' });
+    assert.is(result.status, 0, result.stderr);
+    const deletes = fake.calls().filter((c) => c[0] === 'delete');
+    assert.equal(
+      deletes.map((c) => c[2]),
+      ['microbank-transfer-7c4-a'],
+    );
+    assert.match(result.stdout, /^Replacement microbank-transfer-7c4-c is Ready$/m);
+    assert.is(fake.calls().filter((c) => c[0] === 'get').length, 3, 'the replica left is not a replacement');
+  }),
+);
+
+killPod(
   'fails when no pod is found, and when no replacement gets Ready in time',
   withFake((fake) => {
     fake.answer('pods', 1, '');
