@@ -35,15 +35,20 @@ if [ -z "$pods" ]; then
 fi
 
 # Pods are told apart by uid: a StatefulSet's replacement (microbank-redis-0) has the same name.
-# Every pod there is now is old (the other replicas too); the first one listed is deleted.
+# Every pod there is now is old (the other replicas too). The first one not already terminating
+# is deleted: deleting a pod on its way out (a kill a moment ago) would bring no replacement.
 old_uids=" "
 victim=""
-while IFS='|' read -r uid name _ready _deleting; do
+while IFS='|' read -r uid name _ready deleting; do
   [ -n "$uid" ] || continue
-  echo "Found $name"
+  echo "Found $name${deleting:+ (terminating)}"
   old_uids+="$uid "
-  [ -n "$victim" ] || victim=$name
+  [ -n "$victim" ] || [ -n "$deleting" ] || victim=$name
 done <<<"$pods"
+if [ -z "$victim" ]; then
+  echo "Every $component pod is already terminating; nothing to kill" >&2
+  exit 1
+fi
 echo "Deleting $victim"
 kubectl delete pod "$victim" --namespace "$namespace" --wait=false </dev/null
 

@@ -232,6 +232,31 @@ killPod(
 );
 
 killPod(
+  'right after another kill: leaves the pod already terminating alone and deletes a live one',
+  withFake((fake) => {
+    const listed = 'u1|microbank-transfer-7c4-a|True|2026-01-03T11:36:07Z\nu2|microbank-transfer-7c4-b|True|\n';
+    fake.answer('pods', 1, `${listed}u3|microbank-transfer-7c4-c|True|\n`);
+    fake.answer('pods', 2, 'u3|microbank-transfer-7c4-c|True|\nu4|microbank-transfer-7c4-d|True|\n');
+    const result = fake.run('bash', [script('kill-pod.sh'), 'transfer'], { KILL_POD_POLL_SECONDS: '0' });
+    assert.is(result.status, 0, result.stderr);
+    assert.equal(
+      fake
+        .calls()
+        .filter((c) => c[0] === 'delete')
+        .map((c) => c[2]),
+      ['microbank-transfer-7c4-b'],
+    );
+    assert.match(result.stdout, /^Replacement microbank-transfer-7c4-d is Ready$/m);
+
+    rmSync(join(fake.dir, 'count-pods'));
+    fake.answer('pods', 1, 'u1|microbank-balance-1|True|2026-01-03T11:36:07Z\n');
+    const leaving = fake.run('bash', [script('kill-pod.sh'), 'balance']);
+    assert.is(leaving.status, 1);
+    assert.match(leaving.stderr, /Every balance pod is already terminating/);
+  }),
+);
+
+killPod(
   'fails when no pod is found, and when no replacement gets Ready in time',
   withFake((fake) => {
     fake.answer('pods', 1, '');
