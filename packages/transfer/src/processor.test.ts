@@ -170,13 +170,17 @@ saga('a transfer from an account to itself is rejected without touching a ledger
 });
 
 saga(
-  'a processor started with both connections still connecting waits for them: no warning, then it settles',
+  'a processor started while its commands connection is still connecting waits for it: no warning, then it settles',
   async (ctx) => {
     const { log, lines } = recordingLog();
+    // The blocking connection ready first, the commands connection opened just now: the processor
+    // finds the one ready and the other still connecting.
+    const blockRedis = connectRedis(ctx.redisServer.url, 'fresh-block', silentLog);
+    await untilReady(blockRedis);
     const redis = connectRedis(ctx.redisServer.url, 'fresh-commands', silentLog);
     const started = startProcessor({
       redis,
-      blockRedis: connectRedis(ctx.redisServer.url, 'fresh-block', silentLog),
+      blockRedis,
       log,
       consumer: 'fresh',
       claimIdleMs: 500,
