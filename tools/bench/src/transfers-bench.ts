@@ -258,7 +258,8 @@ async function recovery(bank: Bank) {
   await load;
   await watch.stop();
   agent.destroy();
-  if (await stillHeld()) throw new Error('the survivor did not take over the killed processor`s transfers within 30 s');
+  // Not taken over within the deadline: an infinite figure, which the report prints as missed.
+  if (await stillHeld()) return { ms: Number.POSITIVE_INFINITY, transfers: held.length };
   const settled = held.map((transfer) => settledAt.get(transfer) ?? Number.POSITIVE_INFINITY);
   return { ms: Math.max(takenOverAt, ...settled) - killedAt, transfers: held.length };
 }
