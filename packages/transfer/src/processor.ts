@@ -18,6 +18,7 @@ import {
   retry,
   transferEvents,
   transfersKey,
+  untilReady,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
 import { runSaga } from './saga.ts';
@@ -181,9 +182,10 @@ export function startProcessor(options: ProcessorOptions): Processor {
     let lastClaim = 0;
     const step = async () => {
       // Both connections: the group is made and the sagas run through the commands connection,
-      // which at start may still be connecting (its commands would fail, not queue).
+      // which at start may still be connecting (its commands would fail, not queue). That one is
+      // shared (with the service's projection) and rebuilt by its owner, so it is only waited for.
       await readyOrReconnect(blockRedis, 3_000, stopping.signal);
-      await readyOrReconnect(redis, 3_000, stopping.signal);
+      await untilReady(redis, stopping.signal);
       await ensureGroup();
       // What this consumer read and did not acknowledge before it was restarted.
       for (let own = await readGroup('0'); own.length > 0; own = await readGroup('0')) {
