@@ -27,7 +27,7 @@ import {
 } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { PROCESSORS_GROUP, type Processor, startProcessor } from './processor.ts';
+import { PROCESSORS_GROUP, type Processor, type ProcessorOptions, startProcessor } from './processor.ts';
 import { runSaga } from './saga.ts';
 import { requestTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
 
@@ -57,15 +57,21 @@ saga.after(async (ctx) => {
   await ctx.redisServer.dispose();
 });
 
-function processor(ctx: Context, consumer: string): Processor {
+/** A processor of this test's prefix, stopped after the test; `given` replaces its connections or log. */
+function processor(
+  ctx: Context,
+  consumer: string,
+  given: Partial<Pick<ProcessorOptions, 'redis' | 'blockRedis' | 'log'>> = {},
+): Processor {
   const started = startProcessor({
     redis: ctx.redis,
-    blockRedis: connectRedis(ctx.redisServer.url, consumer, silentLog),
+    blockRedis: given.blockRedis ?? connectRedis(ctx.redisServer.url, consumer, silentLog),
     log: silentLog,
     consumer,
     claimIdleMs: 500,
     blockMs: 200,
     prefix: ctx.prefix,
+    ...given,
   });
   ctx.processors.push(started);
   return started;
@@ -178,15 +184,7 @@ saga(
     const blockRedis = connectRedis(ctx.redisServer.url, 'fresh-block', silentLog);
     await untilReady(blockRedis);
     const redis = connectRedis(ctx.redisServer.url, 'fresh-commands', silentLog);
-    const started = startProcessor({
-      redis,
-      blockRedis,
-      log,
-      consumer: 'fresh',
-      claimIdleMs: 500,
-      blockMs: 200,
-      prefix: ctx.prefix,
-    });
+    processor(ctx, 'fresh', { redis, blockRedis, log });
     try {
       const t = await request(ctx, 'john-account', 'mary-account', 5);
       await waitFor(
@@ -199,7 +197,8 @@ saga(
         [],
       );
     } finally {
-      await started.stop();
+      // The processor first (it uses the connection), then the connection.
+      for (const running of ctx.processors.splice(0)) await running.stop();
       await closeRedis(redis);
     }
   },
