@@ -1,5 +1,6 @@
 /** The registry: every account once, in the order of its first registration, with where it answers. */
-import { type AccountEvent, accountName, serviceUrl } from './account-events.ts';
+import { ACCOUNT_NAME_PATTERN, type AccountEvent, serviceUrl } from './account-events.ts';
+import { isUsualServiceUrl } from './entry-fast-path.ts';
 import { isStreamId, type StreamId } from './stream-id.ts';
 
 export interface RegisteredAccount {
@@ -71,14 +72,18 @@ export function restoreRegistry(registry: AccountsRegistry, state: string): void
   for (const row of rows as unknown[]) {
     if (!Array.isArray(row) || row.length !== 3) throw new Error('an account is not [name, url, firstRegisteredAt]');
     const [name, url, firstRegisteredAt] = row as unknown[];
-    if (!accountName.safeParse(name).success) throw new Error('an account name is invalid');
-    if (!serviceUrl.safeParse(url).success) throw new Error(`the url of ${String(name)} is not an http(s) URL`);
+    // The accountName schema is exactly this pattern; a URL is asked of the schema (a WHATWG parse)
+    // only when the fast path's pattern does not already vouch for it: 100,000 rows restore in a
+    // fraction of the time.
+    if (typeof name !== 'string' || !ACCOUNT_NAME_PATTERN.test(name)) throw new Error('an account name is invalid');
+    if (typeof url !== 'string' || !(isUsualServiceUrl(url) || serviceUrl.safeParse(url).success)) {
+      throw new Error(`the url of ${name} is not an http(s) URL`);
+    }
     if (typeof firstRegisteredAt !== 'string' || !isStreamId(firstRegisteredAt)) {
       throw new Error(`the first registration of ${name} is not a stream ID`);
     }
-    const [account, where] = [name as string, url as string];
-    if (accounts.has(account)) throw new Error(`${account} is listed twice`);
-    accounts.set(account, { name: account, url: where, firstRegisteredAt });
+    if (accounts.has(name)) throw new Error(`${name} is listed twice`);
+    accounts.set(name, { name, url, firstRegisteredAt });
   }
   registry.accounts.clear();
   for (const [name, account] of accounts) registry.accounts.set(name, account);

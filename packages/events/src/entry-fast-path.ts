@@ -28,6 +28,15 @@ const OCTET = String.raw`(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`;
 const HOST = String.raw`(?:(?:${LABEL}\.)*[a-z][a-z0-9]*(?:-[a-z0-9]+)*|${OCTET}(?:\.${OCTET}){3})`;
 const PORT = String.raw`(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}|0))?`;
 const SERVICE_URL = `https?://${HOST}${PORT}(?:/[A-Za-z0-9._~/-]*)?`;
+const USUAL_SERVICE_URL = new RegExp(`^${SERVICE_URL}$`);
+
+/**
+ * True for a URL that the schema's serviceUrl accepts, found by the fast path's pattern alone;
+ * false says nothing (ask the schema).
+ */
+export function isUsualServiceUrl(url: string): boolean {
+  return url.length <= SERVICE_URL_MAX_LENGTH && USUAL_SERVICE_URL.test(url);
+}
 
 /**
  * zod's ISO datetime with an offset, less February 29th (left to zod, which knows leap years):
