@@ -66,13 +66,6 @@ export function ledgerStepsKey(account: string, prefix: string = KEY_PREFIX): st
   return key(ledgerKey(account, prefix), 'steps');
 }
 
-/** The account a ledger stream belongs to, or undefined when `stream` is no ledger key. */
-export function accountOfLedger(stream: string, prefix: string = KEY_PREFIX): string | undefined {
-  const head = `${prefix}:ledger:{`;
-  if (!stream.startsWith(head) || !stream.endsWith('}')) return undefined;
-  return stream.slice(head.length, -1);
-}
-
 /** `microbank:{transfers}`: the transfers stream, the saga's log; its hash tag is shared by the keys below. */
 export function transfersKey(prefix: string = KEY_PREFIX): string {
   return key(prefix, '{transfers}');

@@ -11,7 +11,6 @@
 import {
   type AccountEvent,
   type AccountsRegistry,
-  accountOfLedger,
   applyAccountEvent,
   closeRedis,
   connectRedis,
@@ -62,6 +61,8 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
   const audit = createAudit();
   const unchecked = new Set<string>();
   const ledgerless = new Set<string>();
+  /** Each followed ledger stream's account, noted when it is followed: not parsed again per entry. */
+  const accountOfLedger = new Map<string, string>();
   let checking: Promise<void> | undefined;
   /** Follows the ledgers of the accounts in `accounts` that have one (their state key exists). */
   async function followExisting(accounts: string[]): Promise<void> {
@@ -74,7 +75,9 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
         const [error, exists] = replies[i] ?? [null, 0];
         if (!error && exists === 1) {
           ledgerless.delete(account);
-          projection.follow(ledgerKey(account, prefix));
+          const stream = ledgerKey(account, prefix);
+          accountOfLedger.set(stream, account);
+          projection.follow(stream);
         } else {
           ledgerless.add(account);
         }
@@ -113,12 +116,13 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
         const known = registry.accounts.has(event.data.account);
         applyAccountEvent(registry, event, id);
         if (!known) {
+          // One look for a whole replay's new accounts: scheduled when the first one waits.
+          if (unchecked.size === 0) setImmediate(checkSoon);
           unchecked.add(event.data.account);
-          setImmediate(checkSoon);
         }
         return;
       }
-      const account = accountOfLedger(stream, prefix);
+      const account = accountOfLedger.get(stream);
       if (account === undefined) throw new Error(`${stream} is no ledger`);
       let ledger = ledgers.get(account);
       if (!ledger) {
