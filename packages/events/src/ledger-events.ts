@@ -30,7 +30,14 @@ export const debitDeclinedV1 = z.object({
 });
 
 /** Credited v1: money arrived from `from`, for `transfer`; `debit` is the debit's entry ID on `from`'s ledger. */
-export const creditedV1 = z.object({ transfer: transferId, from: accountName, amount, debit: z.string().max(41) });
+/** The longest `debit` a Credited may name: a stream ID is at most 20 + 1 + 20 characters. */
+export const DEBIT_MAX_LENGTH = 41;
+export const creditedV1 = z.object({
+  transfer: transferId,
+  from: accountName,
+  amount,
+  debit: z.string().max(DEBIT_MAX_LENGTH),
+});
 
 /** Refunded v1: a debit given back because its credit could not be made (`reason`). */
 export const refundedV1 = z.object({

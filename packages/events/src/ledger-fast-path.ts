@@ -12,16 +12,13 @@
 import type { DecodedEntry } from './event-catalog.ts';
 import { decodeEntryBuffers, tooLarge } from './event-catalog.ts';
 import { ACCOUNT, ascii, dataOfType, embeddable, PLAIN } from './fast-path-parts.ts';
-import { type LedgerEvent, ledgerEvents, MAX_AMOUNT, transferId } from './ledger-events.ts';
+import { DEBIT_MAX_LENGTH, type LedgerEvent, ledgerEvents, MAX_AMOUNT, transferId } from './ledger-events.ts';
 
 const UUID = embeddable(transferId._zod.def.pattern as RegExp);
 
 /** A whole number from 1 to MAX_AMOUNT as JSON.stringify writes it (no sign, no leading zero, no exponent). */
 const AMOUNT_DIGITS = String(MAX_AMOUNT).length;
 const AMOUNT = `[1-9]\\d{0,${AMOUNT_DIGITS - 1}}`;
-
-/** Credited's `debit`: any string of at most 41 characters (the schema's max). */
-const DEBIT_MAX_LENGTH = 41;
 
 const DEBITED_V1_DATA = new RegExp(`^\\{"transfer":"${UUID}","to":"(${ACCOUNT})","amount":(${AMOUNT})\\}$`);
 const CREDITED_V1_DATA = new RegExp(

@@ -15,7 +15,7 @@ export function isPermanentRedisError(error: unknown): boolean {
 
 /** Errors of a Redis that is away or restarting: the request may be sent again (with the same key). */
 const UNAVAILABLE =
-  /Stream isn't writeable|Connection is closed|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|^LOADING|MaxRetriesPerRequest|Command timed out/;
+  /Stream isn't writeable|Connection is closed|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|^LOADING|Command timed out/;
 
 export function isRedisUnavailable(error: unknown): boolean {
   return error instanceof Error && (UNAVAILABLE.test(error.message) || error.name === 'MaxRetriesPerRequestError');
