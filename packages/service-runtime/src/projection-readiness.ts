@@ -69,15 +69,10 @@ export const POSITION_HEADER = 'x-microbank-position';
 /**
  * For a read from `projection`: 503 unless it serves; with `?position=<stream ID>` (an append's
  * ID) it first waits, at most `waitMaxMs`, until the projection has consumed that entry of
- * `stream` (its primary stream by default): read-your-writes. 400 for a position that is not a
+ * its primary stream: read-your-writes. 400 for a position that is not a
  * stream ID. Resolves to the position the read reflects.
  */
-export async function readAtPosition(
-  c: Context,
-  projection: Projection,
-  waitMaxMs: number,
-  stream?: string,
-): Promise<StreamId> {
+export async function readAtPosition(c: Context, projection: Projection, waitMaxMs: number): Promise<StreamId> {
   const position = c.req.query('position');
   if (position !== undefined && !isStreamId(position)) {
     throw httpError(400, 'position must be a stream ID like 1732530000000-0, as returned by XADD', {
@@ -85,8 +80,8 @@ export async function readAtPosition(
     });
   }
   assertServing(projection);
-  if (position !== undefined && !(await projection.waitForPosition(position, waitMaxMs, stream))) {
-    const at = stream ? projection.positions.get(stream) : projection.position;
+  if (position !== undefined && !(await projection.waitForPosition(position, waitMaxMs))) {
+    const at = projection.position;
     throw httpError(
       503,
       `not at position ${position} within ${waitMaxMs} ms (at ${at ?? 'nothing yet'})`,
@@ -94,5 +89,5 @@ export async function readAtPosition(
       { 'retry-after': '1' },
     );
   }
-  return (stream ? projection.positions.get(stream) : projection.position) ?? '0-0';
+  return projection.position ?? '0-0';
 }
