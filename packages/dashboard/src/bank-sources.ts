@@ -34,10 +34,7 @@ export function startBankSources(options: {
     redisUrl,
     redis: books.redis,
     log,
-    onChange: () => {
-      view.touch('transfers');
-      view.touch('timeline');
-    },
+    onChange: (section) => view.touch(section),
     onKill: ({ component, by }) => watch?.markDown(component, `killed by ${by}`),
   });
   const view = bankView({
@@ -47,11 +44,12 @@ export function startBankSources(options: {
     raw: () => raw,
     transferFormEnabled: options.transferFormEnabled,
   });
+  // What the sections show follows from the entries applied, and from whether the books are ready.
   let booksSeen = '';
   const booksLook = setInterval(() => {
-    const positions = [...books.projection.positions.values()].join(',');
-    if (positions === booksSeen) return;
-    booksSeen = positions;
+    const seen = `${books.projection.applied}:${books.projection.ready}`;
+    if (seen === booksSeen) return;
+    booksSeen = seen;
     for (const section of ['accounts', 'audit', 'transfers'] as const) view.touch(section);
   }, BOOKS_LOOK_MS);
   booksLook.unref();

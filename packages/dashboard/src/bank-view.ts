@@ -53,13 +53,16 @@ export function bankView(sources: {
       ready: books.projection.ready,
     }),
     audit: () => books.audit.figures(),
-    transfers: () => ({
-      recent: feed.recent(),
-      ratePerSecond: feed.ratePerSecond(),
-      inFlight: books.audit.figures().transfersInFlight,
-      moneyInFlight: books.audit.figures().inFlight,
-      formEnabled: sources.transferFormEnabled,
-    }),
+    transfers: () => {
+      const { transfersInFlight, inFlight } = books.audit.figures();
+      return {
+        recent: feed.recent(),
+        ratePerSecond: feed.ratePerSecond(),
+        inFlight: transfersInFlight,
+        moneyInFlight: inFlight,
+        formEnabled: sources.transferFormEnabled,
+      };
+    },
     components: () => sources.components(),
     timeline: () => {
       const kills: TimelineMark[] = feed

@@ -165,7 +165,8 @@ export function watchComponents(options: {
     }
   }
 
-  const loop = (async () => {
+  // Runs until stop(); each pass catches its own errors.
+  void (async () => {
     while (!stopped) {
       const started = performance.now();
       await Promise.all([askRedis(), askProcessors(), ...components.map(askService)]).catch((error) =>
@@ -186,7 +187,6 @@ export function watchComponents(options: {
     views: () => [...views.values()].map(({ identity: _, seenUp: __, ...view }) => view),
     stop() {
       stopped = true;
-      void loop;
     },
   };
 }

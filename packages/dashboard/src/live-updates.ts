@@ -29,10 +29,8 @@ export function liveUpdates(view: BankView): LiveUpdates {
 
   const timer = setInterval(() => {
     const version = view.version();
-    if (version === pushed || subscribers.size === 0) {
-      pushed = subscribers.size === 0 ? version : pushed;
-      return;
-    }
+    if (subscribers.size === 0) pushed = version;
+    if (version === pushed) return;
     const data = JSON.stringify(view.changes(pushed));
     pushed = version;
     for (const subscriber of subscribers) subscriber.send('patch', `${epoch}:${version}`, data);

@@ -1,5 +1,5 @@
 /** Wiring for the dashboard: what it reads, live updates for the pages, HTTP. */
-import { registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
+import { projectionReadiness, registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
 import { createDashboardApp } from './app.ts';
 import { assetsDirectory } from './assets.ts';
 import { startBankSources } from './bank-sources.ts';
@@ -22,8 +22,7 @@ await runService({
     metrics,
     view: sources.view,
     updates,
-    readiness: () =>
-      sources.books.projection.ready ? { ready: true } : { ready: false, reason: 'catching up with the books' },
+    readiness: () => projectionReadiness(sources.books.projection),
     assets: assetsDirectory(),
     transferUrl: config.transferUrl,
   }),

@@ -57,7 +57,8 @@ export function startTransferFeed(options: {
   redisUrl: string;
   redis: Redis;
   log: Log;
-  onChange: () => void;
+  /** What changed: the transfers shown, or the kills on the timeline. */
+  onChange: (section: 'transfers' | 'timeline') => void;
   /** A kill reported as it happens (not one read back at start). */
   onKill?: (kill: Kill) => void;
 }): TransferFeed {
@@ -95,7 +96,7 @@ export function startTransferFeed(options: {
         break;
       }
     }
-    onChange();
+    onChange(event.type === 'ComponentKilled' ? 'timeline' : 'transfers');
   }
 
   const projection = startProjection<TransferEvent | DisruptionEvent>({
