@@ -4,7 +4,7 @@
  * leaves at once, so that balance stops asking this instance before its presence runs out.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, type Log, leavePresence, refreshPresence } from '@microbank/events';
+import { errorMessage, type Log, leavePresence, presenceKey, refreshPresence } from '@microbank/events';
 import type { Redis } from 'ioredis';
 
 export interface PresenceOptions {
@@ -32,7 +32,7 @@ export function keepPresent({ redis, account, instance, url, ttlMs, log, signal 
   const refreshing = (async () => {
     while (!signal.aborted) {
       try {
-        const live = await refreshPresence(redis, account, instance, url, ttlMs);
+        const live = await refreshPresence(redis, presenceKey(account), instance, url, ttlMs);
         liveInstances = live.length;
         for (const other of live) {
           if (other.instance === instance || othersSeen.has(other.instance)) continue;
@@ -57,7 +57,7 @@ export function keepPresent({ redis, account, instance, url, ttlMs, log, signal 
     },
     async leave() {
       await refreshing;
-      await leavePresence(redis, account, instance, url).catch(() => {});
+      await leavePresence(redis, presenceKey(account), instance, url).catch(() => {});
     },
   };
 }

@@ -4,7 +4,7 @@
  * stopped), the URL of the instance alive longest; when presence says nothing (Redis away, an
  * instance that has not refreshed yet), the registration's URL all the same.
  */
-import { type LiveInstance, livePresence } from '@microbank/events';
+import { type LiveInstance, livePresence, presenceKey } from '@microbank/events';
 import type { Redis } from 'ioredis';
 
 /** How long one look at an account's presence is reused: a burst of reads asks Redis once. */
@@ -26,7 +26,7 @@ export function accountDirectory(redis: Redis): AccountDirectory {
       const now = performance.now();
       let entry = cache.get(account);
       if (!entry || now - entry.at > PRESENCE_CACHE_MS) {
-        entry = { at: now, live: livePresence(redis, account).catch(() => []) };
+        entry = { at: now, live: livePresence(redis, presenceKey(account)).catch(() => []) };
         cache.set(account, entry);
         if (cache.size > 10_000) cache.clear();
       }

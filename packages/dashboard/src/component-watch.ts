@@ -5,7 +5,14 @@
  * (alive by their presence, with what each holds in the saga's group). One poll for
  * the whole dashboard, however many pages are open.
  */
-import { errorMessage, type Log, livePresence, transfersKey } from '@microbank/events';
+import {
+  errorMessage,
+  type Log,
+  livePresence,
+  PROCESSORS_GROUP,
+  processorsPresenceKey,
+  transfersKey,
+} from '@microbank/events';
 import type { Redis } from 'ioredis';
 import type { WatchedComponent } from './config.ts';
 
@@ -39,8 +46,6 @@ export interface Transition {
 const ASK_TIMEOUT_MS = 800;
 /** A processor down this long is no longer shown (its name stays in the group until deleted). */
 const PROCESSOR_FORGOTTEN_AFTER_MS = 120_000;
-/** The presence the transfer processors keep (packages/transfer). */
-const PROCESSORS_PRESENCE = 'transfer-processors';
 
 export interface ComponentWatch {
   views(): ComponentView[];
@@ -143,8 +148,10 @@ export function watchComponents(options: {
     let live: string[];
     const pending = new Map<string, number>();
     try {
-      live = (await livePresence(redis, PROCESSORS_PRESENCE)).map(({ instance }) => instance);
-      const consumers = (await redis.xinfo('CONSUMERS', transfersKey(), 'processors').catch(() => [])) as unknown[][];
+      live = (await livePresence(redis, processorsPresenceKey())).map(({ instance }) => instance);
+      const consumers = (await redis
+        .xinfo('CONSUMERS', transfersKey(), PROCESSORS_GROUP)
+        .catch(() => [])) as unknown[][];
       for (const consumer of consumers) {
         pending.set(String(consumer[consumer.indexOf('name') + 1]), Number(consumer[consumer.indexOf('pending') + 1]));
       }

@@ -1,12 +1,11 @@
 /**
- * Which instances of an account are alive right now. Presence is not history: it lives in a
+ * Which instances of an account (or which transfer processors) are alive right now. Presence is not history: it lives in a
  * sorted set that the live processes refresh (scored by expiry, by Redis's clock), not on a
  * stream. An account's registration says where it answers; presence says whether it still does,
  * and sees two live instances claiming one name.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { defineScript } from './lua-scripts.ts';
-import { presenceKey } from './stream-keys.ts';
 
 export interface LiveInstance {
   instance: string;
@@ -44,28 +43,26 @@ function instancesOf(reply: string[]): LiveInstance[] {
   return live;
 }
 
-/** Says `instance` of `account` is alive for `ttlMs` more; resolves to every live instance. */
+/**
+ * Says `instance` is alive at `key` (an account's presenceKey, the processors'
+ * processorsPresenceKey) for `ttlMs` more; resolves to every live instance there.
+ */
 export async function refreshPresence(
   redis: Redis | Cluster,
-  account: string,
+  key: string,
   instance: string,
   url: string,
   ttlMs: number,
 ): Promise<LiveInstance[]> {
-  return instancesOf(await scripted(redis).refreshPresence(presenceKey(account), memberOf(instance, url), ttlMs));
+  return instancesOf(await scripted(redis).refreshPresence(key, memberOf(instance, url), ttlMs));
 }
 
-/** The live instances of `account`, the one alive longest last. */
-export async function livePresence(redis: Redis | Cluster, account: string): Promise<LiveInstance[]> {
-  return instancesOf(await scripted(redis).livePresence(presenceKey(account)));
+/** The live instances at `key`, the one alive longest last. */
+export async function livePresence(redis: Redis | Cluster, key: string): Promise<LiveInstance[]> {
+  return instancesOf(await scripted(redis).livePresence(key));
 }
 
 /** A graceful stop: the instance is gone now, not when its presence runs out. */
-export async function leavePresence(
-  redis: Redis | Cluster,
-  account: string,
-  instance: string,
-  url: string,
-): Promise<void> {
-  await redis.zrem(presenceKey(account), memberOf(instance, url));
+export async function leavePresence(redis: Redis | Cluster, key: string, instance: string, url: string): Promise<void> {
+  await redis.zrem(key, memberOf(instance, url));
 }

@@ -71,6 +71,17 @@ export function transfersKey(prefix: string = KEY_PREFIX): string {
   return key(prefix, '{transfers}');
 }
 
+/** The consumer group of the transfers stream whose consumers are the transfer processors. */
+export const PROCESSORS_GROUP = 'processors';
+
+/**
+ * `microbank:{transfers}:processors`: which transfer processors are alive right now, presence as an
+ * account's (presenceKey) but in the transfers' slot and apart from every account's key.
+ */
+export function processorsPresenceKey(prefix: string = KEY_PREFIX): string {
+  return key(prefix, '{transfers}', 'processors');
+}
+
 /** `microbank:{transfers}:keys`: Idempotency-Key -> the transfer it made and the request's fingerprint. */
 export function transferKeysKey(prefix: string = KEY_PREFIX): string {
   return key(transfersKey(prefix), 'keys');

@@ -11,6 +11,9 @@ import {
   type LedgerEvent,
   ledgerEvents,
   ledgerKey,
+  livePresence,
+  presenceKey,
+  processorsPresenceKey,
   silentLog,
   transfersKey,
   untilReady,
@@ -203,5 +206,19 @@ saga(
     }
   },
 );
+
+saga('a processor is present under the processors` key of its prefix, never as an account', async (ctx) => {
+  processor(ctx, 'present');
+  const instances = async (key: string) => (await livePresence(ctx.redis, key)).map(({ instance }) => instance);
+  await waitFor(
+    'the processor`s presence',
+    () => instances(processorsPresenceKey(ctx.prefix)),
+    (live) => live.includes('present'),
+  );
+  // An account may be called anything a DNS label allows, "transfer-processors" included.
+  assert.equal(await instances(presenceKey('transfer-processors')), []);
+  assert.equal(await instances(presenceKey('transfer-processors', ctx.prefix)), []);
+  assert.equal(await instances(processorsPresenceKey()), []);
+});
 
 saga.run();

@@ -13,6 +13,8 @@ import {
   isPermanentRedisError,
   type Log,
   leavePresence,
+  PROCESSORS_GROUP,
+  processorsPresenceKey,
   readyOrReconnect,
   refreshPresence,
   retry,
@@ -24,13 +26,13 @@ import type { RedisClient } from '@microbank/ledger';
 import { runSaga } from './saga.ts';
 import { type TransferStatus, transferStatuses } from './transfer-log.ts';
 
-export const PROCESSORS_GROUP = 'processors';
+export { PROCESSORS_GROUP };
 
 /**
- * The live processors' presence (a consumer's idle time in the group does not say it is alive:
- * Redis 7.0 does not reset it for a blocking read that brought nothing).
+ * How long a processor counts as alive in the processors' presence (processorsPresenceKey)
+ * without refreshing it. A consumer's idle time in the group does not say it is alive: Redis 7.0
+ * does not reset it for a blocking read that brought nothing.
  */
-export const PROCESSORS_PRESENCE = 'transfer-processors';
 const PRESENCE_TTL_MS = 6_000;
 
 export interface ProcessorOptions {
@@ -66,6 +68,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
   const batch = options.batch ?? 200;
   const blockMs = options.blockMs ?? 2_000;
   const stream = transfersKey(prefix);
+  const presence = processorsPresenceKey(prefix);
   const stopping = new AbortController();
   let settled = 0;
   let claimed = 0;
@@ -172,10 +175,10 @@ export function startProcessor(options: ProcessorOptions): Processor {
 
   const present = (async () => {
     while (!stopping.signal.aborted) {
-      await refreshPresence(redis, PROCESSORS_PRESENCE, consumer, '-', PRESENCE_TTL_MS).catch(() => undefined);
+      await refreshPresence(redis, presence, consumer, '-', PRESENCE_TTL_MS).catch(() => undefined);
       await sleep(PRESENCE_TTL_MS / 3, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
-    await leavePresence(redis, PROCESSORS_PRESENCE, consumer, '-').catch(() => undefined);
+    await leavePresence(redis, presence, consumer, '-').catch(() => undefined);
   })();
 
   const running = (async () => {

@@ -18,6 +18,7 @@ import {
   decodeEntry,
   ledgerEvents,
   ledgerKey,
+  PROCESSORS_GROUP,
   silentLog,
   transfersKey,
   untilReady,
@@ -187,7 +188,7 @@ async function settledStatuses(
 
 async function waitForEmptyGroup(redis: Redis, deadline: number): Promise<number> {
   for (;;) {
-    const [pending] = (await redis.xpending(transfersKey(), 'processors')) as [number];
+    const [pending] = (await redis.xpending(transfersKey(), PROCESSORS_GROUP)) as [number];
     if (pending === 0 || Date.now() >= deadline) return pending;
     await sleep(100);
   }
