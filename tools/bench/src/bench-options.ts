@@ -56,17 +56,19 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       throw new Error(`unknown group ${group}; groups are ${GROUPS.join(', ')}`);
     return group as Group;
   });
-  const serveSeconds = Number(value('--serve-seconds') ?? (quick ? 2 : 5));
-  if (!Number.isInteger(serveSeconds) || serveSeconds < 1)
-    throw new Error('--serve-seconds must be a whole number >= 1');
+  const seconds = (flag: string, fallback: number) => {
+    const given = Number(value(flag) ?? fallback);
+    if (!Number.isInteger(given) || given < 1) throw new Error(`${flag} must be a whole number >= 1`);
+    return given;
+  };
   return {
     quick,
     groups,
     jsonFile: value('--json'),
     histories,
     rounds: quick ? 3 : 5,
-    serveSeconds,
+    serveSeconds: seconds('--serve-seconds', quick ? 2 : 5),
     visibilityRegistrations: 1_000,
-    dashboardSeconds: Number(value('--dashboard-seconds') ?? (quick ? 15 : 600)),
+    dashboardSeconds: seconds('--dashboard-seconds', quick ? 15 : 600),
   };
 }

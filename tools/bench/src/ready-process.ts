@@ -16,7 +16,7 @@ import { describeExit, type NodeProcess, spawnNode } from '@microbank/processes'
 const READY_POLL_MS = 25;
 
 /** The bench's own key for signing snapshots: its Redis and everything in it are thrown away afterwards. */
-const BENCH_SNAPSHOT_KEY = 'bench-snapshot-key-thrown-away-with-its-redis';
+export const BENCH_SNAPSHOT_KEY = 'bench-snapshot-key-thrown-away-with-its-redis';
 
 export const BARE_SERVER = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 

@@ -4,9 +4,9 @@
  * autocannon because it is the Node load generator with HDR histograms that keeps up with a
  * single Node server on loopback; writing our own would measure our own client.
  */
-import { fileURLToPath } from 'node:url';
 import { spawnNode } from '@microbank/processes';
 import autocannon from 'autocannon';
+import { BARE_SERVER } from './ready-process.ts';
 import { median } from './stats.ts';
 
 export interface ServeFigures {
@@ -23,7 +23,6 @@ export interface ServeFigures {
 }
 
 const CONNECTIONS = 20;
-const BARE_SERVER = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 
 /** Requests/s of `url` under `seconds` of load; any non-2xx answer or error fails the run. */
 export async function load(url: string, seconds: number): Promise<number> {

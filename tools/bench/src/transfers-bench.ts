@@ -20,6 +20,7 @@ import { type NodeProcess, spawnNode } from '@microbank/processes';
 import { startTestRedis, type TestRedis } from '@microbank/testing';
 import { PROCESSORS_GROUP, requestTransfer, settleTransfer, type TransferStatus } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
+import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
 import { percentile } from './stats.ts';
 
 export interface TransferFigures {
@@ -39,7 +40,6 @@ export interface TransferFigures {
 
 const ACCOUNTS = 10;
 const OPENING = 1_000_000_000;
-const SNAPSHOT_KEY = 'bench-snapshot-key-thrown-away-with-its-redis';
 
 interface Bank {
   redis: TestRedis;
@@ -54,7 +54,7 @@ async function startBank(buildDir: string): Promise<Bank> {
   const redis = await startTestRedis();
   const client = connectRedis(redis.url, 'bench', silentLog);
   await untilReady(client);
-  const env = { REDIS_URL: redis.url, PORT: '0', SNAPSHOT_KEY, LOG_LEVEL: 'warn' };
+  const env = { REDIS_URL: redis.url, PORT: '0', SNAPSHOT_KEY: BENCH_SNAPSHOT_KEY, LOG_LEVEL: 'warn' };
   const all: NodeProcess[] = [];
   const accountNames = Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i + 1}`);
   for (const name of accountNames) {
