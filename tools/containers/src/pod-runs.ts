@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { K8sObject } from '@microbank/k8s-tools';
+import { type K8sObject, selectorMatches } from '@microbank/k8s-tools';
 
 /** How the kubelet would decide that a pod is ready: an HTTP GET on a named port, or a command. */
 export type Probe = { httpGet: { path: string; port: number } } | { exec: string[] };
@@ -123,8 +123,7 @@ export function serviceRuns(objects: readonly K8sObject[], pods: readonly PodRun
         selector?: Record<string, string>;
         ports: Array<{ port: number; targetPort?: number | string }>;
       };
-      const selector = Object.entries(spec.selector ?? {});
-      const selected = pods.filter((pod) => selector.every(([key, value]) => pod.labels[key] === value));
+      const selected = pods.filter((pod) => selectorMatches({ matchLabels: spec.selector ?? {} }, pod.labels));
       if (selected.length === 0) throw new Error(`Service/${service.metadata.name} selects no pod`);
       return {
         name: service.metadata.name,

@@ -116,12 +116,11 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
     ],
   };
   // The dashboard watches every other service and makes transfers through transfer-1.
-  const watched = plan.services.map((spec) => `${spec.name}=http://127.0.0.1:${spec.port}`).join(',');
-  const transfer = plan.services.find((spec) => spec.name === 'transfer-1');
+  const watched = plan.services.map((spec) => `${spec.name}=${serviceUrl(plan, spec.name)}`).join(',');
   plan.services.push(
     service('dashboard', 'dashboard', await portOf(PORT_OFFSETS.dashboard), {
       WATCH: watched,
-      TRANSFER_URL: `http://127.0.0.1:${transfer?.port}`,
+      TRANSFER_URL: serviceUrl(plan, 'transfer-1'),
     }),
   );
   return plan;
