@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from '@microbank/processes';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
 
 const run = promisify(execFile);
@@ -21,6 +22,10 @@ export interface RedisCluster {
 export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'microbank-cluster-'));
   const servers: RedisServer[] = [];
+  const dispose = async () => {
+    for (const server of servers) await server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     for (let i = 0; i < masters; i++) {
       servers.push(
@@ -34,28 +39,17 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
     // The cluster is usable once every node sees all slots assigned.
-    for (const server of servers) await waitForClusterOk(server.port);
+    for (const { port } of servers) {
+      await waitFor(
+        `the cluster node on ${port} to be ok`,
+        async () => (await run('redis-cli', ['-p', String(port), 'CLUSTER', 'INFO'])).stdout.split('\n')[0],
+        (state) => /cluster_state:ok/.test(state ?? ''),
+        { timeoutMs: 15_000, intervalMs: 50 },
+      );
+    }
   } catch (error) {
-    for (const server of servers) await server.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await dispose();
     throw error;
   }
-  return {
-    nodes: servers.map((server) => ({ host: '127.0.0.1', port: server.port })),
-    async dispose() {
-      for (const server of servers) await server.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function waitForClusterOk(port: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = (await run('redis-cli', ['-p', String(port), 'CLUSTER', 'INFO'])).stdout;
-    if (/cluster_state:ok/.test(last)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`the cluster node on ${port} is not ok after 15 s: ${last.split('\n')[0]}`);
+  return { nodes: servers.map((server) => ({ host: '127.0.0.1', port: server.port })), dispose };
 }
