@@ -42,7 +42,7 @@ export interface RegisterOptions {
  * last ID is at its maximum) is thrown. A retry after a lost reply may register twice: the
  * registry applies registrations idempotently, so that is harmless.
  */
-export async function registerAccount({
+async function registerAccount({
   redis,
   stream,
   registration,

@@ -8,7 +8,7 @@ import type { EventCatalog } from './event-catalog.ts';
 import { amount, transferId } from './ledger-events.ts';
 
 /** Why a transfer did not happen. */
-export const REJECTIONS = ['insufficient-funds', 'unknown-account', 'same-account'] as const;
+const REJECTIONS = ['insufficient-funds', 'unknown-account', 'same-account'] as const;
 export type Rejection = (typeof REJECTIONS)[number];
 
 /** TransferRequested v1: someone asked for money to move; `key` is the Idempotency-Key it came with. */

@@ -18,7 +18,7 @@ import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 
 /** The format of a ledger's snapshot: bump it whenever Ledger or evolveLedger changes meaning. */
-export const LEDGER_SNAPSHOT_FORMAT = 1;
+const LEDGER_SNAPSHOT_FORMAT = 1;
 
 export interface LedgerProjection {
   ledger: Ledger;
@@ -36,12 +36,12 @@ export interface LedgerProjectionOptions {
   prefix?: string;
 }
 
-export function ledgerSnapshotState(ledger: Ledger): string {
+function ledgerSnapshotState(ledger: Ledger): string {
   return JSON.stringify([ledger.opened, ledger.balance, ledger.lowest, ledger.events]);
 }
 
 /** Replaces `ledger` with a snapshot's state; throws, changing nothing, when the state does not read. */
-export function restoreLedger(ledger: Ledger, state: string): void {
+function restoreLedger(ledger: Ledger, state: string): void {
   const row: unknown = JSON.parse(state);
   if (!Array.isArray(row) || row.length !== 4) throw new Error('the state is not [opened, balance, lowest, events]');
   const [opened, balance, lowest, events] = row as unknown[];

@@ -39,7 +39,7 @@ export const millisecondsVar = (fallback: number) =>
     .default(fallback);
 
 /** The shortest SNAPSHOT_KEY taken: 32 characters (e.g. `openssl rand -hex 32` gives 64). */
-export const SNAPSHOT_KEY_MIN_LENGTH = 32;
+const SNAPSHOT_KEY_MIN_LENGTH = 32;
 
 /**
  * SNAPSHOT_KEY: the secret snapshots are signed with (an HMAC). Optional: without it the services
@@ -54,7 +54,7 @@ export const snapshotKeyVar = z
 const SECRETS = new Set(['SNAPSHOT_KEY']);
 
 /** A whole number of milliseconds, 0 allowed, with a default. */
-export const pauseVar = (fallback: number) =>
+const pauseVar = (fallback: number) =>
   z
     .string()
     .regex(/^\d{1,7}$/, 'must be a whole number of milliseconds, 0-9999999')

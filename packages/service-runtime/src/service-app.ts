@@ -28,7 +28,7 @@ export interface ServiceAppOptions {
  * Which process answers: a watcher that sees `instance` or `startedAt` change knows the service
  * was restarted in between, however fast it came back.
  */
-export const PROCESS_IDENTITY = { instance: `${hostname()}/${process.pid}`, startedAt: new Date().toISOString() };
+const PROCESS_IDENTITY = { instance: `${hostname()}/${process.pid}`, startedAt: new Date().toISOString() };
 
 /** No request body is larger than this; a larger one is refused (413) before it is read. */
 export const MAX_BODY_BYTES = 16 * 1024;

@@ -89,7 +89,7 @@ function transferIdOf(n: number): string {
  * Entry n of a busy ledger (john-account's): opened with a large balance, then debits to and
  * credits from mary-account in turn, each as the ledger scripts write it (every field valid).
  */
-export function ledgerEntry(n: number): LedgerEvent {
+function ledgerEntry(n: number): LedgerEvent {
   if (n === 0) return { type: 'AccountOpened', data: { account: 'john-account', amount: 1_000_000_000 } };
   const transfer = transferIdOf(n);
   const amount = 1 + (n % 500);

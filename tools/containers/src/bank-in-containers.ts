@@ -187,7 +187,7 @@ export async function serviceAddress(bank: ContainerBank, service: string, port 
 }
 
 /** The last lines the pod's container printed, stdout and stderr. */
-export async function podLogs(bank: ContainerBank, podName: string, lines = 20): Promise<string> {
+async function podLogs(bank: ContainerBank, podName: string, lines = 20): Promise<string> {
   return docker(['logs', '--tail', String(lines), containerOf(bank, podName)], { withStderr: true }).catch(
     (error: Error) => error.message,
   );

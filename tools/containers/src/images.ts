@@ -3,7 +3,7 @@ import { REPO_ROOT } from '@microbank/processes';
 import { docker, imageExists } from './docker.ts';
 
 /** What tools/containers/offline-base-images.sh tags Debian's redis-server as: not the official image. */
-export const REDIS_STAND_IN = 'microbank-offline/redis:7.0.15';
+const REDIS_STAND_IN = 'microbank-offline/redis:7.0.15';
 
 /** `docker build` of the repository with its own Dockerfile, by the legacy builder (no buildx here). */
 export async function buildBankImage(tag: string): Promise<void> {

@@ -137,7 +137,7 @@ export function serviceRuns(objects: readonly K8sObject[], pods: readonly PodRun
 }
 
 /** A port given by number or by the name of a container port. */
-export function containerPort(pod: Pick<PodRun, 'name' | 'ports'>, port: number | string): number {
+function containerPort(pod: Pick<PodRun, 'name' | 'ports'>, port: number | string): number {
   if (typeof port === 'number') return port;
   const found = pod.ports.find((p) => p.name === port);
   if (!found) throw new Error(`${pod.name} has no port named ${port}`);
@@ -261,7 +261,7 @@ function entry(lookup: Lookup, kind: 'Secret' | 'ConfigMap', { name, key }: KeyR
 }
 
 /** Kubernetes' `$(NAME)` expansion: a defined name is replaced, `$$` is a `$`, anything else stays. */
-export function expand(text: string, env: Record<string, string>): string {
+function expand(text: string, env: Record<string, string>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name: string | undefined) =>
     name === undefined ? '$' : (env[name] ?? match),
   );

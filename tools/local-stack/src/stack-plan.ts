@@ -54,7 +54,7 @@ const PORT_OFFSETS = {
   'transfer-2': 6,
 } as const;
 const EXTRA_ACCOUNTS_OFFSET = 9;
-export const MAX_EXTRA_ACCOUNTS = 100;
+const MAX_EXTRA_ACCOUNTS = 100;
 
 export class SettingsError extends Error {}
 
