@@ -15,7 +15,7 @@ import {
   INSTANCE_MAX_LENGTH,
   SERVICE_URL_MAX_LENGTH,
 } from './account-events.ts';
-import { type DecodedEntry, decodeEntryBuffers, tooLarge } from './event-catalog.ts';
+import { type DecodedEntry, decodeEntryBuffers } from './event-catalog.ts';
 import { ACCOUNT, ascii, dataOfType, PLAIN } from './fast-path-parts.ts';
 
 /**
@@ -81,9 +81,5 @@ export function decodeRegistrationFast(fields: readonly Buffer[]): AccountRegist
 
 /** An accounts stream entry, read with buffer replies: size first, then the fast path, then the full decoder. */
 export function decodeAccountEntry(fields: readonly Buffer[]): DecodedEntry<AccountEvent> {
-  const oversized = tooLarge(accountEvents, fields);
-  if (oversized) return oversized;
-  const event = decodeRegistrationFast(fields);
-  if (event !== undefined) return { ok: true, event };
-  return decodeEntryBuffers(accountEvents, fields);
+  return decodeEntryBuffers(accountEvents, fields, decodeRegistrationFast);
 }

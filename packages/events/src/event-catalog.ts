@@ -102,14 +102,18 @@ export function entryBytes(fields: readonly Buffer[]): number {
 
 /**
  * decodeEntry for an entry read with buffer replies, as projections read: judged by its size
- * before anything is converted or parsed, so a huge entry costs a length check.
+ * before anything is converted or parsed, so a huge entry costs a length check. Then a `fast`
+ * path when given (an event, or undefined for "not mine"), then the schema.
  */
 export function decodeEntryBuffers<Event extends CatalogEvent>(
   catalog: EventCatalog<Event>,
   fields: readonly Buffer[],
+  fast?: (fields: readonly Buffer[]) => Event | undefined,
 ): DecodedEntry<Event> {
   const oversized = tooLarge(catalog, fields);
   if (oversized) return oversized;
+  const event = fast?.(fields);
+  if (event !== undefined) return { ok: true, event };
   return decodeEntry(
     catalog,
     fields.map((field) => field.toString('utf8')),
@@ -121,7 +125,7 @@ export const OVERSIZED_FIELD = 'microbank-oversized';
 const OVERSIZED = Buffer.from(OVERSIZED_FIELD);
 
 /** The skip of an entry over the catalog's size limit (or a stub for one), or undefined. */
-export function tooLarge(catalog: EventCatalog<CatalogEvent>, fields: readonly Buffer[]) {
+function tooLarge(catalog: EventCatalog<CatalogEvent>, fields: readonly Buffer[]) {
   const stub = fields.length === 2 && OVERSIZED.equals(fields[0] as Buffer);
   const bytes = stub ? Number(fields[1]?.toString('latin1')) : entryBytes(fields);
   if (bytes <= catalog.maxEntryBytes) return undefined;

@@ -10,7 +10,7 @@
  * two paths to the same answers.
  */
 import type { DecodedEntry } from './event-catalog.ts';
-import { decodeEntryBuffers, tooLarge } from './event-catalog.ts';
+import { decodeEntryBuffers } from './event-catalog.ts';
 import { ACCOUNT, ascii, dataOfType, embeddable, PLAIN } from './fast-path-parts.ts';
 import { DEBIT_MAX_LENGTH, type LedgerEvent, ledgerEvents, MAX_AMOUNT, transferId } from './ledger-events.ts';
 
@@ -63,9 +63,5 @@ export function decodeLedgerFast(fields: readonly Buffer[]): LedgerEvent | undef
 
 /** A ledger stream entry, read with buffer replies: size first, then the fast path, then the full decoder. */
 export function decodeLedgerEntry(fields: readonly Buffer[]): DecodedEntry<LedgerEvent> {
-  const oversized = tooLarge(ledgerEvents, fields);
-  if (oversized) return oversized;
-  const event = decodeLedgerFast(fields);
-  if (event !== undefined) return { ok: true, event };
-  return decodeEntryBuffers(ledgerEvents, fields);
+  return decodeEntryBuffers(ledgerEvents, fields, decodeLedgerFast);
 }
