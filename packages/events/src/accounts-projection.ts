@@ -11,10 +11,9 @@ import {
 } from './accounts-registry.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
 import type { Log } from './log.ts';
-import { type Projection, startProjection } from './projection.ts';
-import { redisSnapshots } from './projection-snapshots.ts';
-import { closeRedis, connectRedis } from './redis-connection.ts';
-import { snapshotKey, streamKey } from './stream-keys.ts';
+import type { Projection } from './projection.ts';
+import { type SnapshotSetting, startStateProjection } from './state-projection.ts';
+import { streamKey } from './stream-keys.ts';
 
 export interface AccountsProjection {
   registry: AccountsRegistry;
@@ -37,47 +36,23 @@ export interface AccountsProjectionOptions {
    * replay the whole stream (false, the default). Every service keeping a registry shares one
    * snapshot per format, so they must share the secret.
    */
-  snapshots?: false | { secret: string; everyEntries?: number; maxAgeMs?: number };
+  snapshots?: SnapshotSetting;
 }
 
 export function startAccountsProjection(options: AccountsProjectionOptions): AccountsProjection {
-  const { redisUrl, log, name } = options;
-  const redis = connectRedis(redisUrl, `${name}:commands`, log);
   const registry = createAccountsRegistry();
-  const stream = options.stream ?? streamKey('accounts');
-  const snapshotOptions = options.snapshots ?? false;
-  const snapshots =
-    snapshotOptions === false
-      ? undefined
-      : redisSnapshots({
-          redis,
-          key: snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT),
-          format: REGISTRY_SNAPSHOT_FORMAT,
-          log,
-          name,
-          capture: () => registrySnapshotState(registry),
-          restore: (state) => restoreRegistry(registry, state),
-          ...snapshotOptions,
-        });
-  const projection = startProjection<AccountEvent>({
-    name,
-    streams: [stream],
-    redis,
-    tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
-    log,
-    decode: (_stream, fields) => decodeAccountEntry(fields),
+  const state = startStateProjection<AccountEvent>({
+    ...options,
+    stream: options.stream ?? streamKey('accounts'),
+    decode: decodeAccountEntry,
     apply: (event, id) => applyAccountEvent(registry, event, id),
-    batchSize: options.batchSize,
-    blockMs: options.blockMs,
-    snapshots,
-  });
-  return {
-    registry,
-    projection,
-    redis,
-    async close() {
-      await projection.stop();
-      await closeRedis(redis);
+    snapshots: options.snapshots ?? false,
+    snapshot: {
+      kind: 'registry',
+      format: REGISTRY_SNAPSHOT_FORMAT,
+      capture: () => registrySnapshotState(registry),
+      restore: (stored) => restoreRegistry(registry, stored),
     },
-  };
+  });
+  return { registry, ...state };
 }

@@ -3,16 +3,13 @@
  * good one (as the registry does). The account's GET /balance answers from it.
  */
 import {
-  closeRedis,
-  connectRedis,
   decodeLedgerEntry,
   type LedgerEvent,
   type Log,
   ledgerKey,
   type Projection,
-  redisSnapshots,
-  snapshotKey,
-  startProjection,
+  type SnapshotSetting,
+  startStateProjection,
 } from '@microbank/events';
 import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
@@ -32,7 +29,7 @@ export interface LedgerProjectionOptions {
   account: string;
   log: Log;
   /** Sign snapshots with `secret` and start from them; or always replay (false). */
-  snapshots: false | { secret: string; everyEntries?: number; maxAgeMs?: number };
+  snapshots: SnapshotSetting;
   prefix?: string;
 }
 
@@ -58,41 +55,20 @@ function restoreLedger(ledger: Ledger, state: string): void {
 }
 
 export function startLedgerProjection(options: LedgerProjectionOptions): LedgerProjection {
-  const { redisUrl, account, log, prefix } = options;
-  const name = `${account}:ledger`;
-  const redis = connectRedis(redisUrl, `${name}:commands`, log);
-  const stream = ledgerKey(account, prefix);
+  const { account, prefix } = options;
   const ledger = emptyLedger();
-  const snapshots =
-    options.snapshots === false
-      ? undefined
-      : redisSnapshots({
-          redis,
-          key: snapshotKey(stream, 'ledger', LEDGER_SNAPSHOT_FORMAT),
-          format: LEDGER_SNAPSHOT_FORMAT,
-          log,
-          name,
-          capture: () => ledgerSnapshotState(ledger),
-          restore: (state) => restoreLedger(ledger, state),
-          ...options.snapshots,
-        });
-  const projection = startProjection<LedgerEvent>({
-    name,
-    streams: [stream],
-    redis,
-    tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
-    log,
-    decode: (_stream, fields) => decodeLedgerEntry(fields),
+  const state = startStateProjection<LedgerEvent>({
+    ...options,
+    name: `${account}:ledger`,
+    stream: ledgerKey(account, prefix),
+    decode: decodeLedgerEntry,
     apply: (event, id) => evolveLedger(ledger, event, id),
-    snapshots,
-  });
-  return {
-    ledger,
-    projection,
-    redis,
-    async close() {
-      await projection.stop();
-      await closeRedis(redis);
+    snapshot: {
+      kind: 'ledger',
+      format: LEDGER_SNAPSHOT_FORMAT,
+      capture: () => ledgerSnapshotState(ledger),
+      restore: (stored) => restoreLedger(ledger, stored),
     },
-  };
+  });
+  return { ledger, ...state };
 }

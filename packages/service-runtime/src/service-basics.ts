@@ -2,6 +2,7 @@
  * What every service's main starts with: stack traces mapped to the sources, its configuration (or exit 1
  * naming the variable), its log, its metrics.
  */
+import type { SnapshotSetting } from '@microbank/events';
 import { loadConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
@@ -33,7 +34,7 @@ export function serviceBasics<Config extends { logLevel: string }>(
 }
 
 /** The snapshot option of a projection: signed with SNAPSHOT_KEY, or off (and said so) without one. */
-export function snapshotsSignedWith(snapshotKey: string | undefined, log: Logger): false | { secret: string } {
+export function snapshotsSignedWith(snapshotKey: string | undefined, log: Logger): SnapshotSetting {
   if (snapshotKey === undefined) {
     log.info({}, 'SNAPSHOT_KEY is not set: no snapshots; every start replays the streams');
     return false;
