@@ -24,7 +24,7 @@ import {
   untilReady,
 } from '@microbank/events';
 import { emptyLedger, evolveLedger, type Ledger } from '@microbank/ledger';
-import { type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { accountsOf, type StackPlan, serviceUrl } from '@microbank/local-stack';
 import type { Redis } from 'ioredis';
 import type { AcceptedTransfer } from './transfer-load.ts';
 
@@ -62,7 +62,7 @@ export async function verifyMoney(
     const statuses = await settledStatuses(plan, accepted, deadline);
     const pendingInGroup = await waitForEmptyGroup(redis, deadline);
 
-    const accounts = plan.services.filter((spec) => spec.program === 'account').map((spec) => spec.name);
+    const accounts = accountsOf(plan);
     const ledgers = new Map<string, Ledger>();
     const seen = new Map<string, Seen>();
     const seenOf = (transfer: string) => {

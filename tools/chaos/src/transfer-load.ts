@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { accountsOf, type StackPlan, serviceUrl } from '@microbank/local-stack';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
@@ -44,7 +44,7 @@ export function startTransferLoad(
 ): TransferLoad {
   const rng = xoroshiro128plus(seed);
   const pick = <T>(items: readonly T[]): T => items[uniformInt(rng, 0, items.length - 1)] as T;
-  const accounts = plan.services.filter((spec) => spec.program === 'account').map((spec) => spec.name);
+  const accounts = accountsOf(plan);
   const replicas = plan.services.filter((spec) => spec.program === 'transfer').map((spec) => spec.name);
   const accepted: AcceptedTransfer[] = [];
   const seen = new Set<string>();

@@ -131,6 +131,11 @@ export function componentsOf(plan: StackPlan): string[] {
   return ['redis', ...plan.services.map((spec) => spec.name)];
 }
 
+/** The names of the stack's accounts, john and mary first. */
+export function accountsOf(plan: StackPlan): string[] {
+  return plan.services.filter((spec) => spec.program === 'account').map((spec) => spec.name);
+}
+
 /** The local address of a service of the stack, e.g. serviceUrl(plan, 'account-system', '/accounts'). */
 export function serviceUrl(plan: StackPlan, name: string, path = ''): string {
   const spec = plan.services.find((candidate) => candidate.name === name);
