@@ -30,11 +30,11 @@ export const portVar = z
 
 export const logLevelVar = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
-/** A positive whole number of milliseconds with a default. */
-export const millisecondsVar = (fallback: number) =>
+/** A whole number of milliseconds with a default: from 1, or from 0 where none is a choice (a pause). */
+export const millisecondsVar = (fallback: number, least: 0 | 1 = 1) =>
   z
     .string()
-    .regex(/^[1-9]\d{0,6}$/, 'must be a whole number of milliseconds, 1-9999999')
+    .regex(least === 1 ? /^[1-9]\d{0,6}$/ : /^\d{1,7}$/, `must be a whole number of milliseconds, ${least}-9999999`)
     .transform(Number)
     .default(fallback);
 
@@ -53,23 +53,15 @@ export const snapshotKeyVar = z
 /** Variables whose values are never printed, not even in a configuration error. */
 const SECRETS = new Set(['SNAPSHOT_KEY']);
 
-/** A whole number of milliseconds, 0 allowed, with a default. */
-const pauseVar = (fallback: number) =>
-  z
-    .string()
-    .regex(/^\d{1,7}$/, 'must be a whole number of milliseconds, 0-9999999')
-    .transform(Number)
-    .default(fallback);
-
 /** The variables every service reads. */
 export const serviceEnv = {
   REDIS_URL: redisUrlVar,
   PORT: portVar,
   LOG_LEVEL: logLevelVar,
   /** How long a stopping service keeps accepting connections (Kubernetes takes it out of the endpoints meanwhile). */
-  SHUTDOWN_DELAY_MS: pauseVar(0),
+  SHUTDOWN_DELAY_MS: millisecondsVar(0, 0),
   /** How long a stopping service waits for requests in flight before closing the connections left. */
-  SHUTDOWN_DRAIN_MS: pauseVar(5_000),
+  SHUTDOWN_DRAIN_MS: millisecondsVar(5_000, 0),
 };
 
 /** What every service's configuration holds, from serviceEnv's variables. */
