@@ -57,6 +57,11 @@ microbank_setup() {
     local node24="$cache/node24"
     if [ ! -x "$node24/node_modules/.bin/node" ]; then
       echo "setup: installing node@24 into $node24"
+      # node@24's install script runs npm again as a child, which reads no npmrc's cafile: hand it
+      # npm's own CA file (a machine behind a TLS proxy has one) the way Node takes extra CAs.
+      local cafile
+      cafile=$(npm config get cafile 2>/dev/null || true)
+      if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$cafile" ]; then export NODE_EXTRA_CA_CERTS="$cafile"; fi
       npm install --prefix "$node24" --no-save --no-audit --no-fund --loglevel=error node@24 >/dev/null || return 1
     fi
     export PATH="$node24/node_modules/.bin:$PATH"
