@@ -21,4 +21,5 @@ export * from './retry.ts';
 export * from './state-projection.ts';
 export * from './stream-id.ts';
 export * from './stream-keys.ts';
+export * from './supply-events.ts';
 export * from './transfer-events.ts';

@@ -82,7 +82,10 @@ export function processorsPresenceKey(prefix: string = KEY_PREFIX): string {
   return key(prefix, '{transfers}', 'processors');
 }
 
-/** `microbank:{transfers}:keys`: Idempotency-Key -> the transfer it made and the request's fingerprint. */
+/**
+ * `microbank:{transfers}:keys`: `<client>/<Idempotency-Key>` -> the transfer it made and the request's
+ * fingerprint. Keys are scoped to the client that sent them: two clients' keys never meet.
+ */
 export function transferKeysKey(prefix: string = KEY_PREFIX): string {
   return key(transfersKey(prefix), 'keys');
 }
@@ -90,4 +93,20 @@ export function transferKeysKey(prefix: string = KEY_PREFIX): string {
 /** `microbank:{transfers}:status`: transfer ID -> its status as JSON (what GET /transfers/:id answers). */
 export function transferStatusKey(prefix: string = KEY_PREFIX): string {
   return key(transfersKey(prefix), 'status');
+}
+
+/**
+ * `microbank:{supply}`: the money supply's stream, what the bank issued (SupplyIssued); its hash
+ * tag is shared by supplyIssuancesKey.
+ */
+export function supplyKey(prefix: string = KEY_PREFIX): string {
+  return key(prefix, '{supply}');
+}
+
+/**
+ * `microbank:{supply}:issuances`: issuance ID -> what it issued (`<account> <amount> <entry ID>`),
+ * kept forever: an issuance is recorded once and never changed.
+ */
+export function supplyIssuancesKey(prefix: string = KEY_PREFIX): string {
+  return key(supplyKey(prefix), 'issuances');
 }

@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 
 /** The format of a ledger's snapshot: bump it whenever Ledger or evolveLedger changes meaning. */
-const LEDGER_SNAPSHOT_FORMAT = 1;
+const LEDGER_SNAPSHOT_FORMAT = 2;
 
 export interface LedgerProjection {
   ledger: Ledger;
@@ -33,25 +33,32 @@ export interface LedgerProjectionOptions {
   prefix?: string;
 }
 
+const NUMBERS = ['balance', 'lowest', 'issued', 'seq', 'gaps', 'events'] as const;
+
 function ledgerSnapshotState(ledger: Ledger): string {
-  return JSON.stringify([ledger.opened, ledger.balance, ledger.lowest, ledger.events]);
+  return JSON.stringify([ledger.opened, ledger.numbered, ...NUMBERS.map((name) => ledger[name])]);
 }
 
 /** Replaces `ledger` with a snapshot's state; throws, changing nothing, when the state does not read. */
 function restoreLedger(ledger: Ledger, state: string): void {
   const row: unknown = JSON.parse(state);
-  if (!Array.isArray(row) || row.length !== 4) throw new Error('the state is not [opened, balance, lowest, events]');
-  const [opened, balance, lowest, events] = row as unknown[];
-  if (typeof opened !== 'boolean') throw new Error('opened is not a boolean');
-  for (const [what, value] of [
-    ['balance', balance],
-    ['lowest', lowest],
-    ['events', events],
-  ] as const) {
-    if (!Number.isSafeInteger(value)) throw new Error(`${what} is not a whole number`);
+  if (!Array.isArray(row) || row.length !== 2 + NUMBERS.length) {
+    throw new Error(`the state is not [opened, numbered, ${NUMBERS.join(', ')}]`);
   }
-  if ((events as number) < 0 || (lowest as number) > (balance as number)) throw new Error('the numbers do not fit');
-  Object.assign(ledger, { opened, balance, lowest, events });
+  const [opened, numbered, ...values] = row as unknown[];
+  if (typeof opened !== 'boolean' || typeof numbered !== 'boolean')
+    throw new Error('opened or numbered is not a boolean');
+  const numbers: Partial<Record<(typeof NUMBERS)[number], number>> = {};
+  for (const [i, name] of NUMBERS.entries()) {
+    const value = values[i];
+    if (!Number.isSafeInteger(value)) throw new Error(`${name} is not a whole number`);
+    numbers[name] = value as number;
+  }
+  const { balance = 0, lowest = 0, issued = 0, seq = 0, gaps = 0, events = 0 } = numbers;
+  if (events < 0 || seq < 0 || gaps < 0 || issued < 0 || lowest > balance || lowest > 0) {
+    throw new Error('the numbers do not fit');
+  }
+  Object.assign(ledger, { opened, numbered, balance, lowest, issued, seq, gaps, events });
 }
 
 export function startLedgerProjection(options: LedgerProjectionOptions): LedgerProjection {

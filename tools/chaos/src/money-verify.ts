@@ -86,7 +86,7 @@ export async function verifyMoney(
         }
         const event = decoded.event;
         evolveLedger(ledger, event, id);
-        if (event.type === 'AccountOpened') openings += event.data.amount;
+        if (event.type === 'AccountOpened' || event.type === 'Issued') openings += event.data.amount ?? 0;
         if (event.type === 'Debited') seenOf(event.data.transfer).debits.push({ account, amount: event.data.amount });
         if (event.type === 'Credited') seenOf(event.data.transfer).credits.push({ account, amount: event.data.amount });
         if (event.type === 'Refunded') seenOf(event.data.transfer).refunds.push({ account, amount: event.data.amount });

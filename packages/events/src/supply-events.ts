@@ -1,0 +1,22 @@
+/**
+ * The contracts of events on the money supply's stream (`microbank:{supply}`): what the bank
+ * issued, to which account, once per issuance. The supply is the sum of these amounts; money enters
+ * a ledger only as an Issued event of an issuance recorded here (packages/ledger, issueSupply).
+ */
+import * as z from 'zod';
+import { accountName } from './account-events.ts';
+import type { EventCatalog } from './event-catalog.ts';
+import { amount, issuanceId } from './ledger-events.ts';
+
+/** SupplyIssued v1: the bank issues `amount` into `account`'s ledger, under issuance `issuance` (once, unchangeable). */
+export const supplyIssuedV1 = z.object({ issuance: issuanceId, account: accountName, amount });
+
+export type SupplyEvent = { type: 'SupplyIssued'; data: z.infer<typeof supplyIssuedV1> };
+
+export const supplyEvents: EventCatalog<SupplyEvent> = {
+  kind: 'supply',
+  maxEntryBytes: 1024,
+  events: {
+    SupplyIssued: { current: 1, versions: { 1: supplyIssuedV1 } },
+  },
+};
