@@ -11,7 +11,10 @@ import { amount, transferId } from './ledger-events.ts';
 const REJECTIONS = ['insufficient-funds', 'unknown-account', 'same-account'] as const;
 export type Rejection = (typeof REJECTIONS)[number];
 
-/** TransferRequested v1: someone asked for money to move; `key` is the Idempotency-Key it came with. */
+/**
+ * TransferRequested v1: a client asked for money to move; `key` is the Idempotency-Key it came with,
+ * `client` the client whose credential asked (absent on requests made before credentials existed).
+ */
 export const transferRequestedV1 = z.object({
   transfer: transferId,
   from: accountName,
@@ -19,6 +22,10 @@ export const transferRequestedV1 = z.object({
   amount,
   key: z.string().min(1).max(255),
   requestedAt: z.iso.datetime({ offset: true }),
+  client: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    .optional(),
 });
 
 /** TransferCompleted v1: debited and credited; where, on each ledger. */

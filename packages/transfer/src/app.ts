@@ -1,17 +1,22 @@
 /**
- * The transfer service's HTTP API.
+ * The transfer service's HTTP API. Both routes take `Authorization: Bearer <credential>`
+ * (credentials.ts): without a valid one, 401.
  *   POST /transfers  {"from","to","amount"} with an Idempotency-Key: 202 {"transfer","status"} and
- *                    a Location; the same key and body again: the same transfer; the same key
- *                    with another body: 422. Bad input of any kind: a 4xx JSON body, nothing recorded.
+ *                    a Location. The client's key is looked up first: the same key and body again
+ *                    answer the same transfer and its status now, whatever else changed; the same
+ *                    key with another body: 422. A credential that may not debit `from`: 403. Bad
+ *                    input of any kind: a 4xx JSON body, nothing recorded.
  *   GET /transfers/:id  its status: pending, completed or rejected (with the reason), and where
- *                    the money moved (positions a balance read can wait for).
+ *                    the money moved (positions a balance read can wait for); only to the client
+ *                    that requested it or one that may debit its `from` (404 to anyone else).
  */
 import type { AccountsRegistry, Projection } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { assertServing, httpError, projectionServiceApp, route } from '@microbank/service-runtime';
-import type { Hono } from 'hono';
-import { requestTransfer, transferStatus } from './transfer-log.ts';
+import type { Context, Hono } from 'hono';
+import type { Credentials } from './credentials.ts';
+import { fingerprintOf, requestTransfer, transferOfKey, transferStatus } from './transfer-log.ts';
 import { parseIdempotencyKey, transferBody } from './transfer-request.ts';
 
 export interface TransferAppOptions extends ServiceContext {
@@ -19,26 +24,57 @@ export interface TransferAppOptions extends ServiceContext {
   registry: AccountsRegistry;
   projection: Projection;
   redis: RedisClient;
+  /** Who may move money, and from which accounts. */
+  credentials: Credentials;
   prefix?: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** A body's fingerprint as its transfer request's, or one that matches no request's when it is none. */
+function fingerprintOfBody(text: string): string {
+  try {
+    const parsed = transferBody.safeParse(JSON.parse(text));
+    if (parsed.success) return fingerprintOf(parsed.data);
+  } catch {}
+  return 'not a transfer request';
+}
+
+const keyReused = (transfer: string) =>
+  httpError(422, 'this Idempotency-Key was used for another transfer request', {
+    error: 'idempotency_key_reused',
+    transfer,
+  });
+
 export function createTransferApp(options: TransferAppOptions): Hono {
-  const { registry, projection, redis, prefix } = options;
+  const { registry, projection, redis, credentials, prefix } = options;
   const app = projectionServiceApp({ ...options, writesThrough: redis });
+
+  /** The caller's client, or a 401 (counted by the HTTP metrics under its status, as every answer). */
+  const authenticated = (header: string | undefined) => {
+    const who = credentials.authenticate(header);
+    if (!who.ok) throw httpError(401, who.problem, {}, { 'www-authenticate': 'Bearer realm="microbank"' });
+    return who;
+  };
 
   route(app, '/transfers', {
     post: async (c) => {
+      const who = authenticated(c.req.header('authorization'));
+      const idempotency = parseIdempotencyKey(c.req.header('idempotency-key'));
+      if ('problem' in idempotency) throw httpError(400, idempotency.problem, { error: 'idempotency_key' });
+      const text = await c.req.text();
+      // A key this client used before answers what it made, whatever changed since (an account
+      // gone from the registry, the service not ready): a retry must never meet a refusal that
+      // tells the client to send a new transfer while the first one pays.
+      const earlier = await transferOfKey(redis, who.client, idempotency.key, prefix);
+      if (earlier) return answerEarlier(c, earlier, text);
       const type = c.req.header('content-type') ?? '';
       if (!/^application\/json\s*(;|$)/i.test(type)) {
         throw httpError(415, 'the body must be JSON, sent as Content-Type: application/json');
       }
-      const idempotency = parseIdempotencyKey(c.req.header('idempotency-key'));
-      if ('problem' in idempotency) throw httpError(400, idempotency.problem, { error: 'idempotency_key' });
       let json: unknown;
       try {
-        json = JSON.parse(await c.req.text());
+        json = JSON.parse(text);
       } catch {
         throw httpError(400, 'the body is not JSON', { error: 'bad_json' });
       }
@@ -58,6 +94,11 @@ export function createTransferApp(options: TransferAppOptions): Hono {
           fields: { to: 'must be another account than from' },
         });
       }
+      // Decided on the credential alone, before the registry is asked: a 403 says nothing of
+      // which accounts exist.
+      if (!who.mayDebit(request.from)) {
+        throw httpError(403, `this credential may not debit ${request.from}`, { client: who.client });
+      }
       assertServing(projection);
       const unknown: Record<string, string> = {};
       for (const field of ['from', 'to'] as const) {
@@ -66,13 +107,8 @@ export function createTransferApp(options: TransferAppOptions): Hono {
       if (Object.keys(unknown).length > 0) {
         throw httpError(422, 'the transfer names an unknown account', { error: 'unknown_account', fields: unknown });
       }
-      const requested = await requestTransfer(redis, request, idempotency.key, prefix);
-      if (requested.kind === 'key-reused') {
-        throw httpError(422, 'this Idempotency-Key was used for another transfer request', {
-          error: 'idempotency_key_reused',
-          transfer: requested.transfer,
-        });
-      }
+      const requested = await requestTransfer(redis, request, who.client, idempotency.key, prefix);
+      if (requested.kind === 'key-reused') throw keyReused(requested.transfer);
       const status =
         requested.kind === 'new'
           ? 'pending'
@@ -81,11 +117,23 @@ export function createTransferApp(options: TransferAppOptions): Hono {
     },
   });
 
+  /** The answer to a key used before: the same transfer and its status now, or 422 for another body. */
+  async function answerEarlier(c: Context, earlier: { transfer: string; fingerprint: string }, text: string) {
+    if (fingerprintOfBody(text) !== earlier.fingerprint) throw keyReused(earlier.transfer);
+    const status = (await transferStatus(redis, earlier.transfer, prefix))?.status ?? 'pending';
+    return c.json({ transfer: earlier.transfer, status }, 202, { location: `/transfers/${earlier.transfer}` });
+  }
+
   route(app, '/transfers/:id', {
     get: async (c) => {
+      const who = authenticated(c.req.header('authorization'));
       const id = c.req.param('id') ?? '';
       const status = UUID.test(id) ? await transferStatus(redis, id, prefix) : undefined;
-      if (!status) throw httpError(404, `no transfer ${id.slice(0, 64)}`, { transfer: id.slice(0, 64) });
+      // A client sees what it requested and what debits an account it may debit; anything else
+      // answers as if it did not exist.
+      if (!status || (status.client !== who.client && !who.mayDebit(status.from))) {
+        throw httpError(404, `no transfer ${id.slice(0, 64)}`, { transfer: id.slice(0, 64) });
+      }
       return c.json(status);
     },
   });

@@ -58,7 +58,7 @@ cluster('every transfer completes, with its debit and credit on the accounts` ow
     for (let i = 0; i < 40; i++) {
       const from = accounts[i % 4] as string;
       const to = accounts[(i + 1) % 4] as string;
-      const requested = await requestTransfer(redis, { from, to, amount: 5 }, randomUUID(), prefix);
+      const requested = await requestTransfer(redis, { from, to, amount: 5 }, 'test', randomUUID(), prefix);
       transfers.push(requested.transfer);
     }
     for (const transfer of transfers) {

@@ -1,6 +1,7 @@
 /** @microbank/transfer: its HTTP app, the saga and the processor, for tests and tools; main.ts runs it. */
 export * from './app.ts';
 export * from './config.ts';
+export * from './credentials.ts';
 export * from './processor.ts';
 export * from './saga.ts';
 export * from './transfer-log.ts';

@@ -4,6 +4,7 @@ import { connectRedis, startAccountsProjection } from '@microbank/events';
 import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
 import { createTransferApp } from './app.ts';
 import { readTransferConfig } from './config.ts';
+import { credentialsOf } from './credentials.ts';
 import { startProcessor } from './processor.ts';
 import { registerTransferMetrics } from './transfer-metrics.ts';
 
@@ -25,7 +26,7 @@ const processor = startProcessor({
 registerTransferMetrics(metrics, processor);
 
 await runService({
-  app: createTransferApp({ log, metrics, ...accounts }),
+  app: createTransferApp({ log, metrics, ...accounts, credentials: credentialsOf(config.clients) }),
   port: config.port,
   shutdown: config.shutdown,
   log,

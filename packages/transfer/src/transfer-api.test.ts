@@ -21,6 +21,7 @@ import { startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microb
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
 import { createTransferApp } from './app.ts';
+import { type Credentials, credentialsOf, newCredential } from './credentials.ts';
 import { runSaga } from './saga.ts';
 import { transferStatus } from './transfer-log.ts';
 
@@ -30,6 +31,15 @@ interface Context {
   app: Hono;
   prefix: string;
 }
+
+/** The tests' clients: an operator who may debit any account, and john, who may debit his own. */
+const operator = newCredential('operator');
+const john = newCredential('john');
+const credentials: Credentials = credentialsOf([
+  { client: 'operator', sha256: operator.sha256, debits: '*' },
+  { client: 'john', sha256: john.sha256, debits: ['john-account'] },
+]);
+const bearer = (credential: { credential: string }) => `Bearer ${credential.credential}`;
 
 const api = testSuite<Context>('transfer API', {} as Context);
 const log = createLogger('transfer', 'silent');
@@ -53,6 +63,7 @@ api.before(async (ctx) => {
     log,
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
+    credentials,
     prefix: ctx.prefix,
   });
 });
@@ -64,12 +75,22 @@ api.after(async (ctx) => {
 
 const good = { from: 'john-account', to: 'mary-account', amount: 10 };
 
-function post(ctx: Context, body: unknown, headers: Record<string, string> = {}) {
-  return ctx.app.request('/transfers', {
+function post(ctx: Context, body: unknown, headers: Record<string, string> = {}, app = ctx.app) {
+  return app.request('/transfers', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...headers },
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+      authorization: bearer(operator),
+      ...headers,
+    },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** GET /transfers/:id as `who` (the operator by default). */
+function read(ctx: Context, transfer: string, who = operator) {
+  return ctx.app.request(`/transfers/${transfer}`, { headers: { authorization: bearer(who) } });
 }
 
 /** Everything that records a transfer: its stream's length and its keys. */
@@ -92,14 +113,14 @@ api('a transfer is accepted with 202, its id and a Location; then pending until 
   const body = (await response.json()) as { transfer: string; status: string };
   assert.is(body.status, 'pending');
   assert.is(response.headers.get('location'), `/transfers/${body.transfer}`);
-  const status = await ctx.app.request(`/transfers/${body.transfer}`);
+  const status = await read(ctx, body.transfer);
   assert.is(status.status, 200);
   const pending = (await status.json()) as { status: string; from: string; amount: number };
   assert.equal([pending.status, pending.from, pending.amount], ['pending', 'john-account', 10]);
   const stored = await transferStatus(ctx.accounts.redis, body.transfer, ctx.prefix);
   if (!stored) throw new Error('no status stored');
   await runSaga(ctx.accounts.redis, stored, ctx.prefix);
-  const done = (await (await ctx.app.request(`/transfers/${body.transfer}`)).json()) as {
+  const done = (await (await read(ctx, body.transfer)).json()) as {
     status: string;
     debit: { account: string; position: string };
     credit: { account: string; position: string };
@@ -132,7 +153,7 @@ api('every bad input gets a 4xx JSON body and records nothing', async (ctx) => {
       () =>
         ctx.app.request('/transfers', {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: bearer(operator) },
           body: JSON.stringify(good),
         }),
       400,
@@ -152,8 +173,8 @@ api('every bad input gets a 4xx JSON body and records nothing', async (ctx) => {
     ],
     ['PUT', () => ctx.app.request('/transfers', { method: 'PUT' }), 405, /use POST/],
     ['GET on the collection', () => ctx.app.request('/transfers'), 405, /use POST/],
-    ['an unknown transfer', () => ctx.app.request(`/transfers/${randomUUID()}`), 404, /no transfer/],
-    ['a transfer id that is no UUID', () => ctx.app.request('/transfers/..%2f..%2fetc'), 404, /not_found/],
+    ['an unknown transfer', () => read(ctx, randomUUID()), 404, /no transfer/],
+    ['a transfer id that is no UUID', () => read(ctx, '..%2f..%2fetc'), 404, /not_found/],
   ];
   for (const [what, send, status, pattern] of cases) await assertRefused(await send(), status, pattern, what);
   assert.equal(await recorded(ctx), before, 'nothing recorded');
@@ -196,7 +217,7 @@ api('an overdraft is rejected with its reason and moves nothing', async (ctx) =>
   const stored = await transferStatus(ctx.accounts.redis, transfer, ctx.prefix);
   if (!stored) throw new Error('no status');
   await runSaga(ctx.accounts.redis, stored, ctx.prefix);
-  const status = (await (await ctx.app.request(`/transfers/${transfer}`)).json()) as { status: string; reason: string };
+  const status = (await (await read(ctx, transfer)).json()) as { status: string; reason: string };
   assert.equal([status.status, status.reason], ['rejected', 'insufficient-funds']);
 });
 
@@ -207,13 +228,15 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
     name: 'transfer',
   });
   try {
-    const app = createTransferApp({ log, metrics: createMetrics('transfer'), ...waiting, prefix: ctx.prefix });
-    const before = await recorded(ctx);
-    const response = await app.request('/transfers', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-      body: JSON.stringify(good),
+    const app = createTransferApp({
+      log,
+      metrics: createMetrics('transfer'),
+      ...waiting,
+      credentials,
+      prefix: ctx.prefix,
     });
+    const before = await recorded(ctx);
+    const response = await post(ctx, good, {}, app);
     assert.is(response.status, 503);
     assert.equal(await recorded(ctx), before);
   } finally {
@@ -229,6 +252,7 @@ api('not ready while the connection it writes through is down, though its regist
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
     redis,
+    credentials,
     prefix: ctx.prefix,
   });
   assert.is((await app.request('/readyz')).status, 200);
@@ -240,5 +264,122 @@ api('not ready while the connection it writes through is down, though its regist
   assert.match(JSON.stringify(await answer.json()), /Redis is not answering/);
   assert.ok(ctx.accounts.projection.ready, 'the registry itself still serves');
 });
+
+api('without a valid credential: 401 JSON, counted, nothing recorded and no transfer shown', async (ctx) => {
+  const accepted = (await (await post(ctx, good)).json()) as { transfer: string };
+  const before = await recorded(ctx);
+  const forged = `operator.${'A'.repeat(43)}`;
+  const cases: Array<[string, Record<string, string>]> = [
+    ['no Authorization', { authorization: '' }],
+    ['not Bearer', { authorization: `Basic ${Buffer.from('operator:x').toString('base64')}` }],
+    ['a credential without its client', { authorization: `Bearer ${'A'.repeat(43)}` }],
+    ['a wrong secret', { authorization: `Bearer ${forged}` }],
+    ['an unknown client', { authorization: `Bearer mallory.${'A'.repeat(43)}` }],
+    ['a digest instead of the credential', { authorization: `Bearer operator.${operator.sha256}` }],
+  ];
+  for (const [what, headers] of cases) {
+    const response = await post(ctx, good, headers);
+    await assertRefused(response, 401, /unauthenticated/, what);
+    assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer/, `${what}: says how to authenticate`);
+    const shown = await ctx.app.request(`/transfers/${accepted.transfer}`, { headers });
+    await assertRefused(shown, 401, /unauthenticated/, `${what}: reading a transfer`);
+  }
+  assert.equal(await recorded(ctx), before, 'nothing recorded');
+  const metrics = await (await ctx.app.request('/metrics')).text();
+  assert.match(metrics, /microbank_http_requests_total\{[^}]*route="\/transfers"[^}]*status="401"[^}]*\} 6/);
+});
+
+api('a credential that may not debit `from`: 403 JSON, the same whether the account exists or not', async (ctx) => {
+  const before = await recorded(ctx);
+  const asJohn = { authorization: bearer(john) };
+  await assertRefused(
+    await post(ctx, { ...good, from: 'mary-account', to: 'john-account' }, asJohn),
+    403,
+    /forbidden.*may not debit mary-account/,
+    'mary',
+  );
+  const stranger = await post(ctx, { ...good, from: 'eve-account', to: 'john-account' }, asJohn);
+  await assertRefused(stranger, 403, /may not debit eve-account/, 'an account that does not exist');
+  assert.equal(await recorded(ctx), before, 'nothing recorded');
+  // john may debit his own account.
+  assert.is((await post(ctx, good, asJohn)).status, 202);
+  const metrics = await (await ctx.app.request('/metrics')).text();
+  assert.match(metrics, /microbank_http_requests_total\{[^}]*route="\/transfers"[^}]*status="403"[^}]*\} 2/);
+});
+
+api("a client reads its own transfers and those debiting its accounts; anyone else's answer 404", async (ctx) => {
+  const mine = (await (await post(ctx, good, { authorization: bearer(john) })).json()) as { transfer: string };
+  assert.is((await read(ctx, mine.transfer, john)).status, 200, 'john reads his own');
+  assert.is((await read(ctx, mine.transfer, operator)).status, 200, 'the operator may debit john: reads it');
+  const marys = (await (await post(ctx, { from: 'mary-account', to: 'john-account', amount: 1 })).json()) as {
+    transfer: string;
+  };
+  await assertRefused(
+    await read(ctx, marys.transfer, john),
+    404,
+    /no transfer/,
+    "john reads the operator's transfer from mary",
+  );
+});
+
+api('Idempotency-Keys are scoped to their client: the same key from two clients makes two transfers', async (ctx) => {
+  const key = randomUUID();
+  const fromOperator = (await (await post(ctx, good, { 'idempotency-key': key })).json()) as { transfer: string };
+  const fromJohn = await post(ctx, good, { 'idempotency-key': key, authorization: bearer(john) });
+  assert.is(fromJohn.status, 202);
+  assert.is.not(((await fromJohn.json()) as { transfer: string }).transfer, fromOperator.transfer);
+});
+
+api(
+  'a retry is looked up before anything is checked: it answers the first transfer whatever changed since',
+  async (ctx) => {
+    const key = randomUUID();
+    const first = (await (await post(ctx, good, { 'idempotency-key': key })).json()) as { transfer: string };
+    // Settled since: the retry answers its status now.
+    const stored = await transferStatus(ctx.accounts.redis, first.transfer, ctx.prefix);
+    if (!stored) throw new Error('no status');
+    await runSaga(ctx.accounts.redis, stored, ctx.prefix);
+    // A service whose registry does not know the accounts (a stream of its own, empty), and one whose
+    // registry is not ready at all: neither refuses the retry of an accepted transfer.
+    const empty = startAccountsProjection({
+      redisUrl: ctx.redisServer.url,
+      log,
+      name: 'transfer',
+      stream: `${ctx.prefix}:empty`,
+    });
+    const away = startAccountsProjection({ redisUrl: 'redis://127.0.0.1:1', log, name: 'transfer' });
+    try {
+      await empty.projection.whenReady();
+      for (const [what, projection] of [
+        ['a registry without the accounts', empty],
+        ['a registry not ready', away],
+      ] as const) {
+        const app = createTransferApp({
+          log,
+          metrics: createMetrics('transfer'),
+          ...projection,
+          redis: ctx.accounts.redis,
+          credentials,
+          prefix: ctx.prefix,
+        });
+        const before = await recorded(ctx);
+        const retry = await post(ctx, good, { 'idempotency-key': key }, app);
+        assert.is(retry.status, 202, what);
+        assert.equal(await retry.json(), { transfer: first.transfer, status: 'completed' }, what);
+        // The same key with another body is still refused, before the registry is asked.
+        await assertRefused(
+          await post(ctx, { ...good, amount: 99 }, { 'idempotency-key': key }, app),
+          422,
+          /idempotency_key_reused/,
+          what,
+        );
+        assert.equal(await recorded(ctx), before, `${what}: nothing recorded`);
+      }
+    } finally {
+      await empty.close();
+      await away.close();
+    }
+  },
+);
 
 api.run();

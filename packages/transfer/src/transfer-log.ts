@@ -28,6 +28,8 @@ export interface TransferStatus extends TransferRequest {
   transfer: string;
   status: 'pending' | 'completed' | 'rejected';
   requestedAt: string;
+  /** The client whose credential requested it (absent on requests made before credentials existed). */
+  client?: string;
   /** The TransferRequested entry on the transfers stream. */
   position?: StreamId;
   reason?: Rejection;
@@ -62,23 +64,40 @@ export type Requested =
   | { kind: 'same'; transfer: string }
   | { kind: 'key-reused'; transfer: string };
 
-/** Records the request once per Idempotency-Key; a key seen before answers its transfer. */
+/** Where a client's Idempotency-Key is kept: keys are scoped to the client that sent them. */
+const clientKey = (client: string, key: string) => `${client}/${key}`;
+
+/** The transfer a client's Idempotency-Key made, and that request's fingerprint; undefined for a new key. */
+export async function transferOfKey(
+  redis: RedisClient,
+  client: string,
+  key: string,
+  prefix?: string,
+): Promise<{ transfer: string; fingerprint: string } | undefined> {
+  const known = await redis.hget(transferKeysKey(prefix), clientKey(client, key));
+  if (known === null) return undefined;
+  const [transfer = '', fingerprint = ''] = known.split(' ');
+  return { transfer, fingerprint };
+}
+
+/** Records `client`'s request once per Idempotency-Key; a key the client used before answers its transfer. */
 export async function requestTransfer(
   redis: RedisClient,
   request: TransferRequest,
+  client: string,
   key: string,
   prefix?: string,
 ): Promise<Requested> {
   const transfer = randomUUID();
   const requestedAt = new Date().toISOString();
   const fingerprint = fingerprintOf(request);
-  const event = dataOf({ type: 'TransferRequested', data: { transfer, ...request, key, requestedAt } });
-  const pending: TransferStatus = { transfer, status: 'pending', ...request, requestedAt };
+  const event = dataOf({ type: 'TransferRequested', data: { transfer, ...request, key, requestedAt, client } });
+  const pending: TransferStatus = { transfer, status: 'pending', ...request, requestedAt, client };
   const [kind, known, detail] = await scripted(redis).requestTransfer(
     transfersKey(prefix),
     transferKeysKey(prefix),
     transferStatusKey(prefix),
-    key,
+    clientKey(client, key),
     fingerprint,
     transfer,
     event,
@@ -99,9 +118,9 @@ export async function transferStatus(
 
 /** A stored status, its fields in the order people read them (the scripts' JSON keeps none). */
 function readStatus(stored: string): TransferStatus {
-  const { transfer, status, from, to, amount, requestedAt, position, reason, debit, credit, refund, settled } =
+  const { transfer, status, from, to, amount, requestedAt, client, position, reason, debit, credit, refund, settled } =
     JSON.parse(stored) as TransferStatus;
-  const optional = { position, reason, debit, credit, refund, settled };
+  const optional = { client, position, reason, debit, credit, refund, settled };
   return {
     transfer,
     status,

@@ -287,7 +287,7 @@ async function floor(count: number): Promise<number> {
         to: i % 2 ? 'b' : 'a',
         amount: 1,
       }));
-      const requested = await Promise.all(batch.map((t) => requestTransfer(client, t, randomUUID())));
+      const requested = await Promise.all(batch.map((t) => requestTransfer(client, t, 'bench', randomUUID())));
       const statuses = requested.map(
         (r, i): TransferStatus => ({
           transfer: r.transfer,

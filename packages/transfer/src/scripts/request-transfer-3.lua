@@ -1,11 +1,11 @@
--- Records a transfer request under its Idempotency-Key, once: the first request with a key
+-- Records a transfer request under its client's Idempotency-Key, once: the first request with a key
 -- appends TransferRequested and a pending status; any later one with the same key gets the
 -- transfer the key made (the caller compares fingerprints: the same request, or another body).
 --
 -- KEYS[1]  the transfers stream      microbank:{transfers}
--- KEYS[2]  the idempotency keys      microbank:{transfers}:keys (hash: key -> "<transfer> <fingerprint>")
+-- KEYS[2]  the idempotency keys      microbank:{transfers}:keys (hash: <client>/<key> -> "<transfer> <fingerprint>")
 -- KEYS[3]  the transfers' statuses   microbank:{transfers}:status (hash: transfer -> status JSON)
--- ARGV[1]  the Idempotency-Key
+-- ARGV[1]  the client's Idempotency-Key, <client>/<key>
 -- ARGV[2]  the request's fingerprint (sha256 of from, to, amount)
 -- ARGV[3]  the new transfer's ID
 -- ARGV[4]  the TransferRequested event's data, as JSON
