@@ -6,6 +6,7 @@
  * Needs a Docker engine (tools/containers/engine.sh) and, offline, offline-base-images.sh's images.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type K8sObject, renderKustomization } from '@microbank/k8s-tools';
 import { REPO_ROOT, SEED_BODY, testSuite, waitFor } from '@microbank/testing';
@@ -75,9 +76,9 @@ function workloadImage(objects: readonly K8sObject[], workload: string): string 
   return image;
 }
 
-async function get(ctx: Context, service: string, path: string, port = 80) {
+async function get(ctx: Context, service: string, path: string, port = 80, headers: Record<string, string> = {}) {
   const url = `http://${await serviceAddress(ctx.bank, service, port)}${path}`;
-  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) });
   return { status: response.status, body: await response.text() };
 }
 
@@ -141,6 +142,9 @@ walkthrough('Redis SIGKILLed: a new pod on the same volume, and the same body', 
 walkthrough('a transfer from john to mary through the transfer Service settles, and the balances move', async (ctx) => {
   const address = await serviceAddress(ctx.bank, 'microbank-transfer');
   const key = randomUUID();
+  // The dev overlay's operator, as k8s/README.md has a developer use it.
+  const credential = readFileSync(join(K8S_DIR, 'overlays/dev/dev-operator-credential.txt'), 'utf8').trim();
+  const authorization = `Bearer ${credential}`;
   let tries = 0;
   // As a client should: a 503 (Redis away, Retry-After: 1) is sent again with the same key.
   const accepted = await waitFor(
@@ -149,7 +153,7 @@ walkthrough('a transfer from john to mary through the transfer Service settles, 
       tries++;
       const response = await fetch(`http://${address}/transfers`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        headers: { 'content-type': 'application/json', 'idempotency-key': key, authorization },
         body: JSON.stringify({ from: 'john-account', to: 'mary-account', amount: 10 }),
         signal: AbortSignal.timeout(5_000),
       });
@@ -163,7 +167,8 @@ walkthrough('a transfer from john to mary through the transfer Service settles, 
   const { transfer } = JSON.parse(accepted.body) as { transfer: string };
   const settled = await waitFor(
     'the transfer to complete',
-    async () => JSON.parse((await get(ctx, 'microbank-transfer', `/transfers/${transfer}`)).body),
+    async () =>
+      JSON.parse((await get(ctx, 'microbank-transfer', `/transfers/${transfer}`, 80, { authorization })).body),
     (status: { status?: string }) => status.status === 'completed',
     { timeoutMs: 30_000 },
   );

@@ -81,6 +81,7 @@ rendered("k8s (the dev overlay) renders the objects and names of the seed, plus 
       'RoleBinding/microbank-chaos-monkey',
       'Secret/microbank-redis',
       'Secret/microbank-snapshot-key',
+      'Secret/microbank-transfer-clients',
       'ServiceAccount/microbank-chaos-monkey',
     ].sort(),
   );
@@ -860,7 +861,10 @@ broken('the production overlay without its Secrets declared external: exactly th
   const problems = checkManifests(render('production'));
   assert.ok(problems.length > 0);
   for (const problem of problems)
-    assert.match(problem, /: env [A-Z_]+: Secret "microbank-(redis|snapshot-key)" is not in the render$/);
+    assert.match(
+      problem,
+      /: env [A-Z_]+: Secret "microbank-(redis|snapshot-key|transfer-clients)" is not in the render$/,
+    );
 });
 
 broken(
@@ -999,16 +1003,24 @@ realCluster('the README creates exactly the Secrets and keys the production pods
       if (ref) wanted.add(`${ref.name} ${ref.key}`);
     }
   }
-  assert.equal([...wanted].sort(), ['microbank-redis password', 'microbank-snapshot-key key']);
+  assert.equal([...wanted].sort(), [
+    'microbank-redis password',
+    'microbank-snapshot-key key',
+    'microbank-transfer-clients clients',
+  ]);
   for (const pair of wanted) {
     const [name, key] = pair.split(' ');
+    // The clients hold a generated credential's digest, not a random value of their own.
+    const value =
+      name === 'microbank-transfer-clients'
+        ? `="[{\\"client\\":\\"operator\\",\\"sha256\\":\\"$(printf %s "$credential" | sha256sum | cut -d' ' -f1)\\"`
+        : '="$(openssl rand -hex 32)"';
     assert.ok(
-      text.includes(
-        `kubectl -n microbank create secret generic ${name} --from-literal=${key}="$(openssl rand -hex 32)"`,
-      ),
+      text.includes(`kubectl -n microbank create secret generic ${name} --from-literal=${key}${value}`),
       `README does not create Secret ${name} with a generated ${key}`,
     );
   }
+  assert.ok(text.includes(`credential="operator.$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')"`));
   assert.equal([...EXTERNAL_SECRETS].sort(), [...new Set([...wanted].map((p) => p.split(' ')[0]))].sort());
 });
 

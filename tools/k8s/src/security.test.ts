@@ -115,7 +115,7 @@ secrets('(b) no password or key literal in the base: every one comes from a secr
 });
 
 secrets(
-  '(c) production generates no Secret: its pods read microbank-redis and microbank-snapshot-key, which must exist',
+  '(c) production generates no Secret: its pods read microbank-redis, microbank-snapshot-key and microbank-transfer-clients, which must exist',
   () => {
     const objects = render('production');
     assert.equal(objects.filter((o) => o.kind === 'Secret').map(nameOf), []);
@@ -132,8 +132,16 @@ secrets(
         for (const v of (podSpec(o).volumes ?? []) as Json[]) assert.is(v.secret, undefined, nameOf(o as K8sObject));
       }
     }
-    assert.equal([...references].sort(), ['microbank-redis/password', 'microbank-snapshot-key/key']);
-    assert.equal([...EXTERNAL_SECRETS].sort(), ['microbank-redis', 'microbank-snapshot-key']);
+    assert.equal([...references].sort(), [
+      'microbank-redis/password',
+      'microbank-snapshot-key/key',
+      'microbank-transfer-clients/clients',
+    ]);
+    assert.equal([...EXTERNAL_SECRETS].sort(), [
+      'microbank-redis',
+      'microbank-snapshot-key',
+      'microbank-transfer-clients',
+    ]);
     for (const svc of SERVICES) {
       const c = container(get(objects, 'Deployment', `microbank-${svc}`));
       assert.equal(env(c, 'REDIS_PASSWORD').valueFrom.secretKeyRef, { name: 'microbank-redis', key: 'password' });

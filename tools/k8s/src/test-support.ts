@@ -17,7 +17,7 @@ export const KUSTOMIZATIONS = {
 export type Layer = keyof typeof KUSTOMIZATIONS;
 
 /** The Secrets the base references and only the dev overlay generates: production requires them to exist. */
-export const EXTERNAL_SECRETS = ['microbank-redis', 'microbank-snapshot-key'] as const;
+export const EXTERNAL_SECRETS = ['microbank-redis', 'microbank-snapshot-key', 'microbank-transfer-clients'] as const;
 
 const cache = new Map<string, K8sObject[]>();
 /** The render of one kustomization of k8s/ (default: the root), once per run; each caller gets a deep copy. */
