@@ -85,6 +85,9 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
           headers: {
             'content-type': c.req.header('content-type') ?? '',
             'idempotency-key': c.req.header('idempotency-key') ?? '',
+            // The person's credential, passed through: the dashboard holds none of its own, so
+            // reaching the page gives no power to move money.
+            authorization: c.req.header('authorization') ?? '',
           },
           body: await c.req.text(),
           redirect: 'manual',

@@ -10,7 +10,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChaos } from '@microbank/chaos';
-import { killComponent, recordKill, type StackProcess, serviceUrl, startStackProcess } from '@microbank/local-stack';
+import {
+  killComponent,
+  recordKill,
+  type StackProcess,
+  serviceUrl,
+  stackCredential,
+  startStackProcess,
+} from '@microbank/local-stack';
 import { launchBrowser, REPO_ROOT, testSuite, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
@@ -48,9 +55,10 @@ const balanceShown = (page: Page, account: string, balance: number, timeout = 5_
   page.locator(`tr[data-account="${account}"] td[data-balance="${balance}"]`).waitFor({ timeout });
 
 async function transferWithCurl(ctx: Context, from: string, to: string, amount: number): Promise<string> {
+  const authorization = `Bearer ${stackCredential(ctx.dataDir)}`;
   const response = await fetch(serviceUrl(ctx.stack.plan, 'transfer-1', '/transfers'), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), authorization },
     body: JSON.stringify({ from, to, amount }),
   });
   assert.is(response.status, 202);
@@ -59,7 +67,11 @@ async function transferWithCurl(ctx: Context, from: string, to: string, amount: 
     'the transfer to complete',
     async () =>
       (
-        (await (await fetch(serviceUrl(ctx.stack.plan, 'transfer-1', `/transfers/${transfer}`))).json()) as {
+        (await (
+          await fetch(serviceUrl(ctx.stack.plan, 'transfer-1', `/transfers/${transfer}`), {
+            headers: { authorization },
+          })
+        ).json()) as {
           status: string;
         }
       ).status,
@@ -87,6 +99,17 @@ dashboard(
   'the form makes a transfer, shows a rejected one`s reason and the API`s errors by the fields',
   async (ctx) => {
     const { page } = ctx;
+    // No credential: the API's 401 is shown by the credential field, and nothing moves.
+    await page.fill('#from', 'mary-account');
+    await page.fill('#to', 'john-account');
+    await page.fill('#amount', '3');
+    await page.click('button[type="submit"]');
+    await page.locator('#credential-error', { hasText: /Authorization/ }).waitFor({ timeout: 5_000 });
+    // john's credential may debit john-account only.
+    await page.fill('#credential', stackCredential(ctx.dataDir, 'john'));
+    await page.click('button[type="submit"]');
+    await page.locator('#credential-error', { hasText: /may not debit mary-account/ }).waitFor({ timeout: 5_000 });
+    await page.fill('#credential', stackCredential(ctx.dataDir));
     const send = async (from: string, to: string, amount: string) => {
       await page.fill('#from', from);
       await page.fill('#to', to);

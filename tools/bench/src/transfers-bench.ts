@@ -18,7 +18,13 @@ import { connectRedis, silentLog, transfersKey, untilReady } from '@microbank/ev
 import { credit, debit, openLedger } from '@microbank/ledger';
 import { type NodeProcess, spawnNode } from '@microbank/processes';
 import { startTestRedis, type TestRedis } from '@microbank/testing';
-import { PROCESSORS_GROUP, requestTransfer, settleTransfer, type TransferStatus } from '@microbank/transfer';
+import {
+  newCredential,
+  PROCESSORS_GROUP,
+  requestTransfer,
+  settleTransfer,
+  type TransferStatus,
+} from '@microbank/transfer';
 import type { Redis } from 'ioredis';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
 import { percentile } from './stats.ts';
@@ -43,6 +49,8 @@ const OPENING = 1_000_000_000;
 
 interface Bank {
   redis: TestRedis;
+  /** The bench's client's `Authorization` header: an operator who may debit every account. */
+  authorization: string;
   client: Redis;
   transferPorts: number[];
   transfers: NodeProcess[];
@@ -66,8 +74,10 @@ async function startBank(buildDir: string): Promise<Bank> {
   }
   for (const service of all) await service.logged('registered', 30_000);
   all.push(spawnNode(bundlePath('balance', buildDir), { env }));
+  const operator = newCredential('bench');
+  const clients = JSON.stringify([{ client: 'bench', sha256: operator.sha256, debits: '*' }]);
   const transfers = [1, 2].map(() =>
-    spawnNode(bundlePath('transfer', buildDir), { env: { ...env, LOG_LEVEL: 'info' } }),
+    spawnNode(bundlePath('transfer', buildDir), { env: { ...env, LOG_LEVEL: 'info', TRANSFER_CLIENTS: clients } }),
   );
   all.push(...transfers);
   const transferPorts: number[] = [];
@@ -75,7 +85,15 @@ async function startBank(buildDir: string): Promise<Bank> {
     transferPorts.push(await service.port(30_000));
     await service.logged('caught up; ready', 30_000);
   }
-  return { redis, client, transferPorts, transfers, all, accountNames };
+  return {
+    redis,
+    authorization: `Bearer ${operator.credential}`,
+    client,
+    transferPorts,
+    transfers,
+    all,
+    accountNames,
+  };
 }
 
 async function stopBank(bank: Bank): Promise<void> {
@@ -97,7 +115,12 @@ function postTransfer(bank: Bank, agent: http.Agent, port: number): Promise<stri
         path: '/transfers',
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), 'content-length': body.length },
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': randomUUID(),
+          authorization: bank.authorization,
+          'content-length': body.length,
+        },
       },
       (response) => {
         const chunks: Buffer[] = [];

@@ -24,7 +24,7 @@ import {
   untilReady,
 } from '@microbank/events';
 import { emptyLedger, evolveLedger, type Ledger } from '@microbank/ledger';
-import { accountsOf, type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { accountsOf, type StackPlan, serviceUrl, stackCredential } from '@microbank/local-stack';
 import type { Redis } from 'ioredis';
 import type { AcceptedTransfer } from './transfer-load.ts';
 
@@ -167,11 +167,13 @@ async function settledStatuses(
   deadline: number,
 ): Promise<Array<string | undefined>> {
   const statuses: Array<string | undefined> = [];
+  const authorization = `Bearer ${stackCredential(plan.dataDir)}`;
   for (const t of accepted) {
     let status: string | undefined;
     while (Date.now() < deadline) {
       try {
         const response = await fetch(serviceUrl(plan, 'transfer-1', `/transfers/${t.transfer}`), {
+          headers: { authorization },
           signal: AbortSignal.timeout(2_000),
         });
         if (response.ok) status = ((await response.json()) as { status: string }).status;

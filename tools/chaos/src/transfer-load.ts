@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { accountsOf, type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { accountsOf, type StackPlan, serviceUrl, stackCredential } from '@microbank/local-stack';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
@@ -45,6 +45,7 @@ export function startTransferLoad(
   const rng = xoroshiro128plus(seed);
   const pick = <T>(items: readonly T[]): T => items[uniformInt(rng, 0, items.length - 1)] as T;
   const accounts = accountsOf(plan);
+  const authorization = `Bearer ${stackCredential(plan.dataDir)}`;
   const replicas = plan.services.filter((spec) => spec.program === 'transfer').map((spec) => spec.name);
   const accepted: AcceptedTransfer[] = [];
   const seen = new Set<string>();
@@ -70,7 +71,7 @@ export function startTransferLoad(
       try {
         const response = await fetch(serviceUrl(plan, pick(replicas), '/transfers'), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          headers: { 'content-type': 'application/json', 'idempotency-key': key, authorization },
           body,
           signal: AbortSignal.timeout(2_000),
         });

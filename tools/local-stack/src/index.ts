@@ -4,3 +4,4 @@ export * from './kill-component.ts';
 export * from './pid-files.ts';
 export * from './stack-plan.ts';
 export * from './stack-process.ts';
+export { credentialFile, type StackClient, stackCredential } from './stack-secrets.ts';

@@ -16,7 +16,7 @@ import { readableLine } from './readable-logs.ts';
 import { freePortOrExplain, waitUntilReady } from './readiness.ts';
 import { redisRunner } from './redis-runner.ts';
 import { componentsOf, planStack, SettingsError, serviceUrl, stackSettings, writePlan } from './stack-plan.ts';
-import { stackSecrets } from './stack-secrets.ts';
+import { credentialFile, stackSecrets } from './stack-secrets.ts';
 import { type Say, type Supervised, serviceRunner, supervise } from './supervisor.ts';
 
 const { values: flags } = parseArgs({
@@ -123,6 +123,10 @@ if (!stopping) {
   );
   say(
     'stack',
-    `move money: curl -X POST ${serviceUrl(plan, 'transfer-1', '/transfers')} -H 'content-type: application/json' -H "idempotency-key: $(node -p 'crypto.randomUUID()')" -d '{"from":"john-account","to":"mary-account","amount":10}'`,
+    `a credential to move money with (any account): export MICROBANK_CREDENTIAL=$(cat ${credentialFile(dataDir, 'operator')})   (john's, for john-account only: ${credentialFile(dataDir, 'john')})`,
+  );
+  say(
+    'stack',
+    `move money: curl -X POST ${serviceUrl(plan, 'transfer-1', '/transfers')} -H "authorization: Bearer $MICROBANK_CREDENTIAL" -H 'content-type: application/json' -H "idempotency-key: $(node -p 'crypto.randomUUID()')" -d '{"from":"john-account","to":"mary-account","amount":10}'`,
   );
 }

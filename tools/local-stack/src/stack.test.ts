@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { readPid } from './pid-files.ts';
 import { serviceUrl } from './stack-plan.ts';
 import { type StackProcess, startStackProcess } from './stack-process.ts';
+import { credentialFile } from './stack-secrets.ts';
 
 const run = promisify(execFile);
 
@@ -42,8 +43,8 @@ stack.after(async (ctx) => {
   rmSync(ctx.dataDir, { recursive: true, force: true });
 });
 
-const get = async (url: string) => {
-  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+const get = async (url: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) });
   return { status: response.status, body: await response.text(), headers: response.headers };
 };
 let stackUrl: (service: string, path: string) => string = () => {
@@ -135,21 +136,25 @@ stack('after the restarts, each entry was read once: no gap, no duplicate', asyn
   );
 });
 
-stack('money moves: a transfer with curl completes, the balances and the audit show it', async () => {
+stack('money moves: a transfer with curl completes, the balances and the audit show it', async (ctx) => {
   const key = randomUUID();
-  const post = () =>
+  // The credential the stack's banner points at: john's, who may debit john-account only.
+  const authorization = `Bearer ${readFileSync(credentialFile(ctx.dataDir, 'john'), 'utf8').trim()}`;
+  const post = (body = { from: 'john-account', to: 'mary-account', amount: 10 }) =>
     fetch(stackUrl('transfer-1', '/transfers'), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': key },
-      body: JSON.stringify({ from: 'john-account', to: 'mary-account', amount: 10 }),
+      headers: { 'content-type': 'application/json', 'idempotency-key': key, authorization },
+      body: JSON.stringify(body),
     });
+  const forbidden = await post({ from: 'mary-account', to: 'john-account', amount: 10 });
+  assert.is(forbidden.status, 403, 'john may not debit mary');
   const accepted = await post();
   assert.is(accepted.status, 202);
   const { transfer } = (await accepted.json()) as { transfer: string };
   // The other replica answers for the same transfer, and the same key gives the same transfer.
   const status = await waitFor(
     'the transfer to complete',
-    async () => (await get(stackUrl('transfer-2', `/transfers/${transfer}`))).body,
+    async () => (await get(stackUrl('transfer-2', `/transfers/${transfer}`), { authorization })).body,
     (body) => body.includes('"status":"completed"'),
   );
   assert.is(((await (await post()).json()) as { transfer: string }).transfer, transfer);

@@ -234,7 +234,7 @@ function setUpForm(): void {
   const form = byId<HTMLFormElement>('transfer-form');
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    for (const field of ['from', 'to', 'amount', 'body']) byId(`${field}-error`).textContent = '';
+    for (const field of ['credential', 'from', 'to', 'amount', 'body']) byId(`${field}-error`).textContent = '';
     const data = new FormData(form);
     const amountText = String(data.get('amount') ?? '').trim();
     const amount = /^-?\d+(\.\d+)?$/.test(amountText) ? Number(amountText) : amountText;
@@ -244,7 +244,12 @@ function setUpForm(): void {
     try {
       answer = await fetch('/api/transfers', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': crypto.randomUUID(),
+          // The person's own credential: the dashboard holds none and passes this one through.
+          authorization: `Bearer ${String(data.get('credential') ?? '').trim()}`,
+        },
         body: JSON.stringify({ from: data.get('from'), to: data.get('to'), amount }),
       });
     } catch {
@@ -264,6 +269,7 @@ function setUpForm(): void {
       return;
     }
     result.textContent = body.message ?? `the transfer service answered ${answer.status}`;
+    if (answer.status === 401 || answer.status === 403) byId('credential-error').textContent = body.message ?? '';
     for (const [field, problem] of Object.entries(body.fields ?? {})) {
       const slot = document.getElementById(`${field}-error`) ?? byId('body-error');
       slot.textContent = problem;
