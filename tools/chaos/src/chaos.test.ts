@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEvent, ledgerEvents, ledgerKey } from '@microbank/events';
+import { encodeEvent, ledgerEvents, ledgerKey, transferEvents, transfersKey } from '@microbank/events';
 import { componentsOf, type StackProcess, startStackProcess } from '@microbank/local-stack';
 import { testSuite } from '@microbank/testing';
 import { Redis } from 'ioredis';
@@ -121,6 +121,42 @@ chaos('the money check fails when money appears from nowhere (a credit no debit 
   const money = await verifyMoney(ctx.stack.plan, [], 5_000);
   assert.is(money.conserved, false);
   assert.is(money.balances, money.openings + 5);
+  assert.is(money.passed, false);
+});
+
+chaos('the money check fails when one key made two transfers (a retry that would pay twice)', async (ctx) => {
+  const redis = new Redis(ctx.stack.plan.redisUrl);
+  const key = randomUUID();
+  const [first, second] = [randomUUID(), randomUUID()];
+  try {
+    for (const transfer of [first, second]) {
+      await redis.xadd(
+        transfersKey(),
+        '*',
+        ...encodeEvent(transferEvents, {
+          type: 'TransferRequested',
+          data: {
+            transfer,
+            from: 'john-account',
+            to: 'mary-account',
+            amount: 1,
+            key,
+            requestedAt: new Date().toISOString(),
+            client: 'operator',
+          },
+        }),
+      );
+    }
+  } finally {
+    redis.disconnect();
+  }
+  const accepted = { transfer: first, key, from: 'john-account', to: 'mary-account', amount: 1, sends: 2 };
+  const money = await verifyMoney(ctx.stack.plan, [accepted], 10_000);
+  assert.ok(
+    money.wrongEntries.some((line) => line.includes(`its key ${key} made 2 requests`)),
+    JSON.stringify(money.wrongEntries),
+  );
+  assert.equal([money.transfers.retried, money.transfers.retriedRequestedOnce], [1, 0]);
   assert.is(money.passed, false);
 });
 

@@ -129,7 +129,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const money = await verifyMoney(plan, transfers.accepted, settleMs);
     report.transfers = transfers.counts;
     report.money = money;
-    report.passed = report.passed && money.passed && transfers.counts.unexpected.length === 0;
+    report.passed =
+      report.passed &&
+      money.passed &&
+      transfers.counts.unexpected.length === 0 &&
+      transfers.counts.unanswered.length === 0;
   }
   return report;
 }

@@ -20,6 +20,7 @@ import {
   ledgerKey,
   PROCESSORS_GROUP,
   silentLog,
+  transferEvents,
   transfersKey,
   untilReady,
 } from '@microbank/events';
@@ -29,7 +30,15 @@ import type { Redis } from 'ioredis';
 import type { AcceptedTransfer } from './transfer-load.ts';
 
 export interface MoneyVerdict {
-  transfers: { accepted: number; completed: number; rejected: number; unsettled: string[] };
+  transfers: {
+    accepted: number;
+    completed: number;
+    rejected: number;
+    unsettled: string[];
+    /** Accepted after more than one send (an answer lost), and of those, the ones requested once. */
+    retried: number;
+    retriedRequestedOnce: number;
+  };
   pendingInGroup: number;
   /** Transfers whose ledger entries break a rule, with why. */
   wrongEntries: string[];
@@ -94,13 +103,32 @@ export async function verifyMoney(
       ledgers.set(account, ledger);
     }
 
+    // Every key the load sent made exactly one request on the transfers stream, whatever the
+    // number of sends: a retry after a lost answer never made a second transfer.
+    const requestsByKey = new Map<string, string[]>();
+    const transfers = (await redis.xrange(transfersKey(), '-', '+')) as Array<[string, string[]]>;
+    for (const [, fields] of transfers) {
+      const decoded = decodeEntry(transferEvents, fields);
+      if (!decoded.ok || decoded.event.type !== 'TransferRequested') continue;
+      const { key, transfer } = decoded.event.data;
+      requestsByKey.set(key, [...(requestsByKey.get(key) ?? []), transfer]);
+    }
     let completed = 0;
     let rejected = 0;
+    let retried = 0;
+    let retriedRequestedOnce = 0;
     const unsettled: string[] = [];
     for (const [i, t] of accepted.entries()) {
       const status = statuses[i];
       const entries = seen.get(t.transfer) ?? { debits: [], credits: [], refunds: [] };
       const problem = (why: string) => wrongEntries.push(`${t.transfer} (${t.from} -> ${t.to}, ${t.amount}): ${why}`);
+      const requests = requestsByKey.get(t.key) ?? [];
+      const once = requests.length === 1 && requests[0] === t.transfer;
+      if (!once) problem(`its key ${t.key} made ${requests.length} requests (${requests.join(', ')})`);
+      if (t.sends > 1) {
+        retried++;
+        if (once) retriedRequestedOnce++;
+      }
       if (entries.debits.length > 1) problem(`debited ${entries.debits.length} times`);
       if (entries.credits.length > 1) problem(`credited ${entries.credits.length} times`);
       if (entries.refunds.length > 1) problem(`refunded ${entries.refunds.length} times`);
@@ -144,7 +172,7 @@ export async function verifyMoney(
       negative.length === 0 &&
       replayMismatches.length === 0;
     return {
-      transfers: { accepted: accepted.length, completed, rejected, unsettled },
+      transfers: { accepted: accepted.length, completed, rejected, unsettled, retried, retriedRequestedOnce },
       pendingInGroup,
       wrongEntries,
       negative,

@@ -36,7 +36,7 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
     const list = (items: string[]) =>
       items.length === 0 ? 'none' : `${items.length}: ${items.slice(0, 5).join('; ')}`;
     lines.push(
-      `  transfers: ${transfers.accepted} accepted, ${money.transfers.completed} completed, ${money.transfers.rejected} rejected, ${money.transfers.unsettled.length} unsettled, ${transfers.resent} sends repeated with the same key`,
+      `  transfers: ${transfers.accepted} accepted, ${money.transfers.completed} completed, ${money.transfers.rejected} rejected, ${money.transfers.unsettled.length} unsettled, ${transfers.resent} sends repeated with the same key; ${money.transfers.retried} accepted after a lost answer, ${money.transfers.retriedRequestedOnce} of them requested exactly once; ${transfers.unanswered.length} never answered`,
     );
     lines.push(
       `  money:    openings ${money.openings}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances})` : 'unanswered'}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,
@@ -46,6 +46,7 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       `  replay:   every ledger folded from scratch = its account's live balance: ${money.replayMismatches.length === 0 ? 'yes' : list(money.replayMismatches)}; pending in the processors' group: ${money.pendingInGroup}`,
     );
     if (transfers.unexpected.length > 0) lines.push(`  unexpected answers: ${list(transfers.unexpected)}`);
+    if (transfers.unanswered.length > 0) lines.push(`  keys never answered: ${list(transfers.unanswered)}`);
   }
   lines.push(`  RESULT: ${report.passed ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');

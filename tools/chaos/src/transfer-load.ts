@@ -2,8 +2,11 @@
  * The money load that runs while the monkey kills: concurrent transfers between random accounts,
  * amounts that sometimes overdraw, now and then to an account that registered but has no ledger;
  * each sent to a random transfer replica with its own Idempotency-Key and sent again with the
- * same key (and body) after a timeout, a dropped connection or a 503, until the API answers.
- * Every transfer the API accepted is recorded for the check.
+ * same key (and body) after a timeout, a dropped connection or a 503, until the API answers: a
+ * transfer whose answer was lost is never dropped, it is asked again (even after the load stops,
+ * for up to ANSWER_WAIT_MS). Every transfer the API accepted is recorded for the check, with how
+ * many sends it took; one never answered is recorded too, so the check can look for it on the
+ * transfers stream by its key.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,7 +20,12 @@ export interface AcceptedTransfer {
   from: string;
   to: string;
   amount: number;
+  /** How many times it was sent before the API accepted it (more than 1: an answer was lost). */
+  sends: number;
 }
+
+/** How long a send whose answer was lost is retried once the load has stopped. */
+const ANSWER_WAIT_MS = 60_000;
 
 export interface TransferCounts {
   /** Transfers the API accepted (202), each counted once however often it was sent. */
@@ -26,6 +34,8 @@ export interface TransferCounts {
   resent: number;
   /** 4xx answers other than the expected ones: each is a failure of the check. */
   unexpected: string[];
+  /** Keys sent and never answered within ANSWER_WAIT_MS of the stop: each is a failure of the check. */
+  unanswered: string[];
 }
 
 export interface TransferLoad {
@@ -49,8 +59,9 @@ export function startTransferLoad(
   const replicas = plan.services.filter((spec) => spec.program === 'transfer').map((spec) => spec.name);
   const accepted: AcceptedTransfer[] = [];
   const seen = new Set<string>();
-  const counts: TransferCounts = { accepted: 0, resent: 0, unexpected: [] };
+  const counts: TransferCounts = { accepted: 0, resent: 0, unexpected: [], unanswered: [] };
   let stopped = false;
+  let stoppedAt = 0;
 
   /** Sends one transfer until the API answers it; returns when it did (or the load stopped). */
   async function transfer(): Promise<void> {
@@ -78,15 +89,21 @@ export function startTransferLoad(
         status = response.status;
         text = await response.text();
       } catch {
-        if (attempt > 200) return;
+        status = 0;
+        text = '';
+      }
+      if (status === 0 || status === 503) {
+        if (stopped && performance.now() - stoppedAt > ANSWER_WAIT_MS) {
+          counts.unanswered.push(key);
+          return;
+        }
         continue;
       }
-      if (status === 503) continue;
       if (status === 202) {
         const { transfer: id } = JSON.parse(text) as { transfer: string };
         if (!seen.has(id)) {
           seen.add(id);
-          accepted.push({ transfer: id, key, from, to, amount });
+          accepted.push({ transfer: id, key, from, to, amount, sends: attempt + 1 });
           counts.accepted++;
         }
       } else if (!(status === 422 && /unknown_account/.test(text))) {
@@ -108,6 +125,7 @@ export function startTransferLoad(
     counts,
     async stop() {
       stopped = true;
+      stoppedAt = performance.now();
       await Promise.all(loops);
     },
   };
