@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { accountEvents, decodeEntry, silentLog, streamKey } from '@microbank/events';
-import { credit, openLedger, startLedgerProjection } from '@microbank/ledger';
+import { credit, issueSupply, startLedgerProjection } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
@@ -23,11 +23,11 @@ account.after(async (ctx) => {
   await ctx.redisServer?.dispose();
 });
 
-/** The account's app over its real ledger projection, on a test Redis; the ledger opened with 100. */
+/** The account's app over its real ledger projection, on a test Redis; the bank issued its ledger 100. */
 async function accountApp(redisServer: TestRedis) {
   const prefix = uniquePrefix();
   const redis = new Redis(redisServer.url);
-  await openLedger(redis, 'john-account', 100, prefix);
+  await issueSupply(redis, { issuance: 'opening:john-account', account: 'john-account', amount: 100 }, prefix);
   const ledger = startLedgerProjection({
     redisUrl: redisServer.url,
     account: 'john-account',

@@ -20,7 +20,6 @@ config('ACCOUNT_NAME names the account; without ACCOUNT_URL the service uses its
   const read = readAccountConfig({ ...base, ACCOUNT_NAME: 'john-account' });
   assert.is(read.account, 'john-account');
   assert.is(read.accountUrl, undefined);
-  assert.is(read.openingBalance, 100);
 });
 
 config('without ACCOUNT_NAME, the name comes from the pod hostname', () => {
@@ -42,6 +41,14 @@ config('no ACCOUNT_NAME and no usable hostname stops with ACCOUNT_NAME named', (
 config('an ACCOUNT_NAME that is not a DNS label is refused', () => {
   for (const name of ['John', 'john_account', '-john', 'john-', 'a'.repeat(64), 'jöhn', '../etc']) {
     assert.match(problem({ ...base, ACCOUNT_NAME: name }), /ACCOUNT_NAME must be a DNS label/, name);
+  }
+});
+
+config('a set OPENING_BALANCE stops the account: money is issued by the bank, in its ISSUANCE', () => {
+  for (const value of ['100', '0', '']) {
+    const message = problem({ ...base, ACCOUNT_NAME: 'john-account', OPENING_BALANCE: value });
+    assert.match(message, /OPENING_BALANCE/, value);
+    assert.match(message, /issued by the bank.*ISSUANCE/, value);
   }
 });
 

@@ -15,8 +15,6 @@ export interface AccountConfig extends CommonSettings {
   account: string;
   /** Where this account's service answers, as written in its registration; by default its own local port. */
   accountUrl: string | undefined;
-  /** The balance its ledger opens with, once (changing it later changes nothing). */
-  openingBalance: number;
   /** The longest a `?position=` read waits. */
   readWaitMaxMs: number;
   /** The secret snapshots of its ledger are signed with; undefined: no snapshots. */
@@ -33,11 +31,13 @@ const accountEnv = {
   ...serviceEnv,
   ACCOUNT_NAME: z.string().optional(),
   ACCOUNT_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  // An account process cannot create money: the bank issues it (ISSUANCE, read by the transfer service).
   OPENING_BALANCE: z
-    .string()
-    .regex(/^\d{1,12}$/, 'must be a whole number')
-    .transform(Number)
-    .default(100),
+    .undefined({
+      error:
+        'is no longer read: an account opens with no money; money is issued by the bank, in its ISSUANCE (e.g. ISSUANCE="john-account=100", set on the transfer service)',
+    })
+    .optional(),
   REGISTRATION_RETRY_CAP_MS: millisecondsVar(2_000),
   READ_WAIT_MAX_MS: millisecondsVar(2_000),
   SNAPSHOT_KEY: snapshotKeyVar,
@@ -72,7 +72,6 @@ export function readAccountConfig(env: Record<string, string | undefined>): Acco
     ...commonSettings(vars),
     account: name.data,
     accountUrl: vars.ACCOUNT_URL,
-    openingBalance: vars.OPENING_BALANCE,
     readWaitMaxMs: vars.READ_WAIT_MAX_MS,
     snapshotKey: vars.SNAPSHOT_KEY,
     registrationRetryCapMs: vars.REGISTRATION_RETRY_CAP_MS,

@@ -72,7 +72,6 @@ registration = keepRegistered({
   redis,
   stream: streamKey('accounts'),
   registration: me,
-  openingBalance: config.openingBalance,
   log,
   retryCapMs: config.registrationRetryCapMs,
   checkEveryMs: config.registrationCheckMs,

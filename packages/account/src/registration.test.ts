@@ -3,7 +3,7 @@
  * name, and a stream that can no longer take an append: each must be noticed and acted on.
  */
 import { rmSync } from 'node:fs';
-import { streamKey } from '@microbank/events';
+import { decodeEntry, ledgerEvents, ledgerKey, streamKey } from '@microbank/events';
 import {
   type NodeProcess,
   readStream,
@@ -62,6 +62,13 @@ const metric = async (port: number, series: string) => {
 registration('Redis back on an empty volume: the account registers again by itself', async (ctx) => {
   const john = startAccount(ctx, 'john-account');
   await john.logged('registered');
+  // The account opened its ledger, with no money: only the bank issues money.
+  assert.equal(
+    (await readStream(ctx.redisServer.url, ledgerKey('john-account'))).map(([, fields]) =>
+      decodeEntry(ledgerEvents, fields),
+    ),
+    [{ ok: true, event: { type: 'AccountOpened', data: { account: 'john-account', seq: 1 } } }],
+  );
   await ctx.redisServer.kill();
   rmSync(ctx.redisServer.dataDir, { recursive: true, force: true });
   await ctx.redisServer.restart();

@@ -28,8 +28,6 @@ export interface RegisterOptions {
   redis: Redis;
   stream: string;
   registration: Registration;
-  /** The balance the account's ledger opens with (once: opening is idempotent). */
-  openingBalance: number;
   log: Log;
   retryCapMs: number;
   signal: AbortSignal;
@@ -37,7 +35,7 @@ export interface RegisterOptions {
 
 /**
  * Opens the account's ledger (once, however often this runs: before any transfer can name the
- * account), then appends the registration; returns its stream position. While Redis is unreachable it retries
+ * account; with no money, which only the bank issues), then appends the registration; returns its stream position. While Redis is unreachable it retries
  * with capped, jittered exponential backoff; an error no retry fixes (WRONGTYPE, a stream whose
  * last ID is at its maximum) is thrown. A retry after a lost reply may register twice: the
  * registry applies registrations idempotently, so that is harmless.
@@ -46,7 +44,6 @@ async function registerAccount({
   redis,
   stream,
   registration,
-  openingBalance,
   log,
   retryCapMs,
   signal,
@@ -54,7 +51,7 @@ async function registerAccount({
   await readyOrReconnect(redis, 3_000, signal);
   return retry(
     async () => {
-      await openLedger(redis, registration.account, openingBalance);
+      await openLedger(redis, registration.account);
       return appendEvent(redis, stream, accountEvents, {
         type: 'AccountRegistered',
         data: { ...registration, registeredAt: new Date().toISOString() },

@@ -1,43 +1,54 @@
 /**
  * The steps that change an account's ledger, each one Lua script touching that account's keys
- * only (scripts/*.lua, KEYS and ARGV in their headers): open it, debit it, credit it, refund a
- * debit. The conditions (never below zero, each step of a transfer once, forever) are decided
- * inside the script, atomically with the append; here the events are prepared and the answers
- * read. Every function works on a single Redis and on a Redis Cluster alike.
+ * only (scripts/*.lua, KEYS and ARGV in their headers): open it, issue money into it, debit it,
+ * credit it, refund a debit; and record an issuance on the supply stream. The conditions (never below zero, each step once, forever, entries
+ * numbered without a gap) are decided inside the script, atomically with the append, from checked
+ * arguments only: the scripts build the events themselves. Here the arguments are passed and the
+ * answers read. Every function works on a single Redis and on a Redis Cluster alike.
  */
 import {
-  defineScript,
-  encodeEvent,
-  type LedgerEvent,
-  ledgerEvents,
   ledgerKey,
   ledgerStateKey,
   ledgerStepsKey,
   type StreamId,
+  scriptText,
+  supplyIssuancesKey,
+  supplyKey,
 } from '@microbank/events';
 import type { Cluster, Redis } from 'ioredis';
 
 /** A single Redis or a Redis Cluster: the ledger's keys of one account always share a slot. */
 export type RedisClient = Redis | Cluster;
 
+type Reply = Promise<[string, string]>;
 type Scripted = {
-  openLedger(stream: string, state: string, amount: number, data: string): Promise<[string, string]>;
-  debitLedger(...args: Array<string | number>): Promise<[string, string]>;
-  creditLedger(...args: Array<string | number>): Promise<[string, string]>;
-  refundLedger(...args: Array<string | number>): Promise<[string, string]>;
+  openLedger(stream: string, state: string, account: string): Reply;
+  issueLedger(...args: string[]): Reply;
+  debitLedger(...args: string[]): Reply;
+  creditLedger(...args: string[]): Reply;
+  refundLedger(...args: string[]): Reply;
+  recordIssuance(...args: string[]): Reply;
 };
 
-function scripted(redis: RedisClient): Scripted {
-  defineScript(redis, 'openLedger', 'open-ledger-2.lua', import.meta.url);
-  defineScript(redis, 'debitLedger', 'debit-3.lua', import.meta.url);
-  defineScript(redis, 'creditLedger', 'credit-3.lua', import.meta.url);
-  defineScript(redis, 'refundLedger', 'refund-3.lua', import.meta.url);
-  return redis as unknown as Scripted;
+/**
+ * Defines `file` on `redis` under `command`, preceded by the checks every ledger script shares
+ * (scripts/ledger-checks.lua), once per connection.
+ */
+export function defineLedgerScript(redis: RedisClient, command: string, file: string): void {
+  if (command in redis) return;
+  const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
+  const lua = `${scriptText('ledger-checks.lua', import.meta.url)}\n${scriptText(file, import.meta.url)}`;
+  redis.defineCommand(command, { numberOfKeys, lua });
 }
 
-/** The event's `data` as the stream stores it. */
-function dataOf(event: LedgerEvent): string {
-  return encodeEvent(ledgerEvents, event)[5] as string;
+function scripted(redis: RedisClient): Scripted {
+  defineLedgerScript(redis, 'openLedger', 'open-ledger-2.lua');
+  defineLedgerScript(redis, 'issueLedger', 'issue-3.lua');
+  defineLedgerScript(redis, 'debitLedger', 'debit-3.lua');
+  defineLedgerScript(redis, 'creditLedger', 'credit-3.lua');
+  defineLedgerScript(redis, 'refundLedger', 'refund-3.lua');
+  defineLedgerScript(redis, 'recordIssuance', 'record-issuance-2.lua');
+  return redis as unknown as Scripted;
 }
 
 const keysOf = (account: string, prefix?: string) => [
@@ -45,6 +56,9 @@ const keysOf = (account: string, prefix?: string) => [
   ledgerStateKey(account, prefix),
   ledgerStepsKey(account, prefix),
 ];
+
+/** A number as the scripts read it: JSON's digits (a fraction or an exponent is refused by them). */
+const text = (amount: number) => String(amount);
 
 export interface Transfer {
   transfer: string;
@@ -59,17 +73,93 @@ export interface StepResult<Outcome> {
   repeated: boolean;
 }
 
-/** Opens `account`'s ledger with `amount`, once; resolves to the opening's position. */
+/**
+ * Opens `account`'s ledger, once (AccountOpened v2: no money, see issue); resolves to the
+ * opening's position.
+ */
+export async function openLedger(
+  redis: RedisClient,
+  account: string,
+  prefix?: string,
+): Promise<StepResult<{ position: StreamId }>>;
+/**
+ * @deprecated An account cannot open its ledger with money any more: the bank issues it
+ * (issueSupply). Kept only until the tests and tools that still pass an amount move to issuance:
+ * opens the ledger, then issues `amount` (when above 0) under the issuance `opening:<account>`.
+ */
 export async function openLedger(
   redis: RedisClient,
   account: string,
   amount: number,
   prefix?: string,
+): Promise<StepResult<{ position: StreamId }>>;
+export async function openLedger(
+  redis: RedisClient,
+  account: string,
+  prefixOrAmount?: string | number,
+  amountsPrefix?: string,
 ): Promise<StepResult<{ position: StreamId }>> {
+  const funded = typeof prefixOrAmount === 'number';
+  const prefix = funded ? amountsPrefix : prefixOrAmount;
   const [stream, state] = keysOf(account, prefix) as [string, string];
-  const data = dataOf({ type: 'AccountOpened', data: { account, amount } });
-  const [kind, position] = await scripted(redis).openLedger(stream, state, amount, data);
+  const [kind, position] = await scripted(redis).openLedger(stream, state, account);
+  if (funded && prefixOrAmount > 0) {
+    const opening = { issuance: openingIssuance(account), account, amount: prefixOrAmount };
+    await recordIssuance(redis, opening, prefix);
+    await issue(redis, opening, prefix);
+  }
   return { outcome: { position }, repeated: kind === 'repeat' };
+}
+
+/** The ID of an account's opening issuance (see parseIssuance). */
+export const openingIssuance = (account: string) => `opening:${account}`;
+
+/** Money the bank issues into one account, under an ID that makes it happen once. */
+export interface Issuance {
+  issuance: string;
+  account: string;
+  amount: number;
+}
+
+/** An issuance tried again with another account or amount than it was made with: it stands as first made. */
+export class IssuanceChangedError extends Error {
+  constructor(issuance: string, was: string) {
+    super(`issuance ${issuance} cannot be changed: it was made as ${was}`);
+    this.name = 'IssuanceChangedError';
+  }
+}
+
+/**
+ * Issues `i.amount` into `i.account`'s ledger (Issued), once per issuance ID, opening the ledger
+ * first if it is not open; resolves to the Issued entry's position. The issuance must be recorded
+ * on the supply stream first (issueSupply does both).
+ */
+export async function issue(redis: RedisClient, i: Issuance, prefix?: string): Promise<StepResult<StreamId>> {
+  const [kind, outcome] = await scripted(redis).issueLedger(
+    ...keysOf(i.account, prefix),
+    i.issuance,
+    i.account,
+    text(i.amount),
+  );
+  if (kind === 'changed') throw new IssuanceChangedError(i.issuance, `"${outcome}" on ${i.account}'s ledger`);
+  const [, position] = outcome.split(' ') as [string, string];
+  return { outcome: position, repeated: kind === 'repeat' };
+}
+
+/** Records `i` on the supply stream (SupplyIssued), once; resolves to its position there. */
+export async function recordIssuance(redis: RedisClient, i: Issuance, prefix?: string): Promise<StepResult<StreamId>> {
+  const [kind, outcome] = await scripted(redis).recordIssuance(
+    supplyKey(prefix),
+    supplyIssuancesKey(prefix),
+    i.issuance,
+    i.account,
+    text(i.amount),
+  );
+  if (kind === 'changed') {
+    const [account, amount] = outcome.split(' ');
+    throw new IssuanceChangedError(i.issuance, `${amount} into ${account} on the supply stream`);
+  }
+  return { outcome, repeated: kind === 'repeat' };
 }
 
 export type DebitOutcome =
@@ -78,17 +168,11 @@ export type DebitOutcome =
   | { kind: 'refused'; reason: 'unknown-account' };
 
 export async function debit(redis: RedisClient, t: Transfer, prefix?: string): Promise<StepResult<DebitOutcome>> {
-  const debited = dataOf({ type: 'Debited', data: { transfer: t.transfer, to: t.to, amount: t.amount } });
-  const declined = dataOf({
-    type: 'DebitDeclined',
-    data: { transfer: t.transfer, to: t.to, amount: t.amount, reason: 'insufficient-funds' },
-  });
   const [kind, outcome] = await scripted(redis).debitLedger(
     ...keysOf(t.from, prefix),
     t.transfer,
-    t.amount,
-    debited,
-    declined,
+    t.to,
+    text(t.amount),
   );
   const [what, position] = outcome.split(' ') as [string, string];
   const result: DebitOutcome =
@@ -109,11 +193,13 @@ export async function credit(
   debitPosition: StreamId,
   prefix?: string,
 ): Promise<StepResult<CreditOutcome>> {
-  const credited = dataOf({
-    type: 'Credited',
-    data: { transfer: t.transfer, from: t.from, amount: t.amount, debit: debitPosition },
-  });
-  const [kind, outcome] = await scripted(redis).creditLedger(...keysOf(t.to, prefix), t.transfer, t.amount, credited);
+  const [kind, outcome] = await scripted(redis).creditLedger(
+    ...keysOf(t.to, prefix),
+    t.transfer,
+    t.from,
+    text(t.amount),
+    debitPosition,
+  );
   const [what, position] = outcome.split(' ') as [string, string];
   const result: CreditOutcome =
     what === 'credited' ? { kind: 'credited', position } : { kind: 'refused', reason: 'unknown-account' };
@@ -122,11 +208,12 @@ export async function credit(
 
 /** Gives `t.from` back the debit whose credit was refused; resolves to the refund's position. */
 export async function refund(redis: RedisClient, t: Transfer, prefix?: string): Promise<StepResult<StreamId>> {
-  const refunded = dataOf({
-    type: 'Refunded',
-    data: { transfer: t.transfer, to: t.to, amount: t.amount, reason: 'unknown-account' },
-  });
-  const [kind, outcome] = await scripted(redis).refundLedger(...keysOf(t.from, prefix), t.transfer, t.amount, refunded);
+  const [kind, outcome] = await scripted(redis).refundLedger(
+    ...keysOf(t.from, prefix),
+    t.transfer,
+    t.to,
+    text(t.amount),
+  );
   const [what, position] = outcome.split(' ') as [string, string];
   if (what !== 'refunded') throw new Error(`refund of ${t.transfer} refused by ${t.from}'s ledger: ${outcome}`);
   return { outcome: position, repeated: kind === 'repeat' };

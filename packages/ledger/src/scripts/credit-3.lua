@@ -1,26 +1,38 @@
 -- Credits an account for a transfer whose debit was made. A transfer's credit is decided once,
 -- forever: trying it again returns the first outcome and changes nothing; a refusal is kept too,
 -- so a ledger opened later can never take a credit whose debit was already given back.
+-- Preceded by ledger-checks.lua.
 --
 -- KEYS[1]  the ledger stream      microbank:ledger:{<account>}
--- KEYS[2]  the ledger's state     microbank:ledger:{<account>}:state (hash: opened, balance)
+-- KEYS[2]  the ledger's state     microbank:ledger:{<account>}:state (hash: opened, balance, seq)
 -- KEYS[3]  the ledger's steps     microbank:ledger:{<account>}:steps (hash: step -> outcome)
--- ARGV[1]  the transfer ID
--- ARGV[2]  the amount, a whole number >= 1
--- ARGV[3]  the Credited event's data, as JSON
+-- ARGV[1]  the transfer ID, a UUID
+-- ARGV[2]  the account the money comes from (not this one)
+-- ARGV[3]  the amount, a whole number from 1 to 10^12
+-- ARGV[4]  the debit's entry ID on the other account's ledger
 --
 -- Returns: {"new" or "repeat", outcome}, the outcome "credited <entry ID>" or
 --   "refused unknown-account" (the ledger was never opened: nothing appended).
-if not string.match(ARGV[2], '^[1-9]%d*$') then return redis.error_reply('ERR the amount must be a whole number >= 1') end
-local step = 'credit:' .. ARGV[1]
+local account = ledgerAccount()
+local transfer = checkTransfer(ARGV[1])
+local from = checkAccount(ARGV[2], 'the account debited')
+if from == account then fail('a transfer cannot debit and credit the same account') end
+local amount = checkAmount(ARGV[3])
+local debit = checkEntryId(ARGV[4])
+local step = 'credit:' .. transfer
 local prior = redis.call('HGET', KEYS[3], step)
 if prior then return { 'repeat', prior } end
+local state = ledgerState()
 local outcome
-if redis.call('HEXISTS', KEYS[2], 'opened') == 0 then
+if not state.opened then
   outcome = 'refused unknown-account'
 else
-  outcome = 'credited ' .. redis.call('XADD', KEYS[1], '*', 'type', 'Credited', 'v', '1', 'data', ARGV[3])
-  redis.call('HINCRBY', KEYS[2], 'balance', tonumber(ARGV[2]))
+  local balance = raised(state.balance, amount)
+  local seq = digits(state.seq + 1)
+  local data = checkSize('{"transfer":"' .. transfer .. '","from":"' .. from .. '","amount":' .. ARGV[3]
+    .. ',"debit":"' .. debit .. '","seq":' .. seq .. '}')
+  outcome = 'credited ' .. append('Credited', '2', data)
+  redis.call('HSET', KEYS[2], 'balance', digits(balance), 'seq', seq)
 end
 redis.call('HSET', KEYS[3], step, outcome)
 return { 'new', outcome }

@@ -1,30 +1,41 @@
 -- Debits an account for a transfer, only if that leaves its balance at 0 or more. A transfer's
 -- debit is decided once, forever: trying it again returns the first outcome and changes nothing.
+-- Preceded by ledger-checks.lua.
 --
 -- KEYS[1]  the ledger stream      microbank:ledger:{<account>}
--- KEYS[2]  the ledger's state     microbank:ledger:{<account>}:state (hash: opened, balance)
+-- KEYS[2]  the ledger's state     microbank:ledger:{<account>}:state (hash: opened, balance, seq)
 -- KEYS[3]  the ledger's steps     microbank:ledger:{<account>}:steps (hash: step -> outcome)
--- ARGV[1]  the transfer ID
--- ARGV[2]  the amount, a whole number >= 1
--- ARGV[3]  the Debited event's data, as JSON
--- ARGV[4]  the DebitDeclined event's data, as JSON
+-- ARGV[1]  the transfer ID, a UUID
+-- ARGV[2]  the account the money goes to (not this one)
+-- ARGV[3]  the amount, a whole number from 1 to 10^12
 --
--- Returns: {"new" or "repeat", outcome}, the outcome one of
---   "debited <entry ID> <amount>", "declined <entry ID>" (insufficient funds), "refused unknown-account"
+-- Returns: {"new" or "repeat", outcome}, the outcome one of "debited <entry ID> <amount>",
+--   "declined <entry ID>" (insufficient funds: DebitDeclined appended), "refused unknown-account"
 --   (the ledger was never opened: nothing appended, the refusal kept all the same).
-if not string.match(ARGV[2], '^[1-9]%d*$') then return redis.error_reply('ERR the amount must be a whole number >= 1') end
-local step = 'debit:' .. ARGV[1]
+local account = ledgerAccount()
+local transfer = checkTransfer(ARGV[1])
+local to = checkAccount(ARGV[2], 'the account credited')
+if to == account then fail('a transfer cannot debit and credit the same account') end
+local amount = checkAmount(ARGV[3])
+local step = 'debit:' .. transfer
 local prior = redis.call('HGET', KEYS[3], step)
 if prior then return { 'repeat', prior } end
+local state = ledgerState()
 local outcome
-if redis.call('HEXISTS', KEYS[2], 'opened') == 0 then
+if not state.opened then
   outcome = 'refused unknown-account'
-elseif tonumber(redis.call('HGET', KEYS[2], 'balance')) < tonumber(ARGV[2]) then
-  outcome = 'declined ' .. redis.call('XADD', KEYS[1], '*', 'type', 'DebitDeclined', 'v', '1', 'data', ARGV[4])
 else
-  local id = redis.call('XADD', KEYS[1], '*', 'type', 'Debited', 'v', '1', 'data', ARGV[3])
-  outcome = 'debited ' .. id .. ' ' .. ARGV[2]
-  redis.call('HINCRBY', KEYS[2], 'balance', -tonumber(ARGV[2]))
+  local seq = digits(state.seq + 1)
+  local head = '{"transfer":"' .. transfer .. '","to":"' .. to .. '","amount":' .. ARGV[3]
+  if state.balance < amount then
+    local data = checkSize(head .. ',"reason":"insufficient-funds","seq":' .. seq .. '}')
+    outcome = 'declined ' .. append('DebitDeclined', '2', data)
+    redis.call('HSET', KEYS[2], 'seq', seq)
+  else
+    local data = checkSize(head .. ',"seq":' .. seq .. '}')
+    outcome = 'debited ' .. append('Debited', '2', data) .. ' ' .. ARGV[3]
+    redis.call('HSET', KEYS[2], 'balance', digits(state.balance - amount), 'seq', seq)
+  end
 end
 redis.call('HSET', KEYS[3], step, outcome)
 return { 'new', outcome }

@@ -1,24 +1,34 @@
 -- Gives back a transfer's debit whose credit could not be made. Only a debit that was made can be
--- refunded, and only once, forever.
+-- refunded, of its own amount, and only once, forever. Preceded by ledger-checks.lua.
 --
 -- KEYS[1]  the ledger stream      microbank:ledger:{<account>}
--- KEYS[2]  the ledger's state     microbank:ledger:{<account>}:state (hash: opened, balance)
+-- KEYS[2]  the ledger's state     microbank:ledger:{<account>}:state (hash: opened, balance, seq)
 -- KEYS[3]  the ledger's steps     microbank:ledger:{<account>}:steps (hash: step -> outcome)
--- ARGV[1]  the transfer ID
--- ARGV[2]  the amount, a whole number >= 1: the debit's own
--- ARGV[3]  the Refunded event's data, as JSON
+-- ARGV[1]  the transfer ID, a UUID
+-- ARGV[2]  the account the refused credit was for (not this one)
+-- ARGV[3]  the amount, a whole number from 1 to 10^12: the debit's own
 --
 -- Returns: {"new" or "repeat", "refunded <entry ID>"}, or {"new", "refused no-debit"} when this
 --   ledger holds no debit for the transfer, or {"new", "refused amount-mismatch"} when the debit
 --   was of another amount (nothing appended, nothing kept, either way).
-if not string.match(ARGV[2], '^[1-9]%d*$') then return redis.error_reply('ERR the amount must be a whole number >= 1') end
-local step = 'refund:' .. ARGV[1]
+local account = ledgerAccount()
+local transfer = checkTransfer(ARGV[1])
+local to = checkAccount(ARGV[2], 'the account credited')
+if to == account then fail('a transfer cannot debit and credit the same account') end
+local amount = checkAmount(ARGV[3])
+local step = 'refund:' .. transfer
 local prior = redis.call('HGET', KEYS[3], step)
 if prior then return { 'repeat', prior } end
-local debit = redis.call('HGET', KEYS[3], 'debit:' .. ARGV[1])
+local debit = redis.call('HGET', KEYS[3], 'debit:' .. transfer)
 if not debit or string.sub(debit, 1, 8) ~= 'debited ' then return { 'new', 'refused no-debit' } end
-if string.match(debit, '(%d+)$') ~= ARGV[2] then return { 'new', 'refused amount-mismatch' } end
-local outcome = 'refunded ' .. redis.call('XADD', KEYS[1], '*', 'type', 'Refunded', 'v', '1', 'data', ARGV[3])
-redis.call('HINCRBY', KEYS[2], 'balance', tonumber(ARGV[2]))
+if string.match(debit, ' (%d+)$') ~= ARGV[3] then return { 'new', 'refused amount-mismatch' } end
+local state = ledgerState()
+if not state.opened then fail('the ledger holds a debit but was never opened') end
+local balance = raised(state.balance, amount)
+local seq = digits(state.seq + 1)
+local data = checkSize('{"transfer":"' .. transfer .. '","to":"' .. to .. '","amount":' .. ARGV[3]
+  .. ',"reason":"unknown-account","seq":' .. seq .. '}')
+local outcome = 'refunded ' .. append('Refunded', '2', data)
+redis.call('HSET', KEYS[2], 'balance', digits(balance), 'seq', seq)
 redis.call('HSET', KEYS[3], step, outcome)
 return { 'new', outcome }
