@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ledgerKey, ledgerStateKey, silentLog, transfersKey } from '@microbank/events';
-import { openLedger } from '@microbank/ledger';
+import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { type RedisCluster, startRedisCluster, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { Cluster } from 'ioredis';
 import * as assert from 'uvu/assert';
@@ -42,7 +42,9 @@ cluster('every transfer completes, with its debit and credit on the accounts` ow
     const accounts = ['john-account', 'mary-account', 'bob-account', 'eve-account'];
     const slots = await Promise.all(accounts.map((account) => redis.cluster('KEYSLOT', ledgerKey(account, prefix))));
     assert.ok(new Set(slots).size > 1, `the accounts spread over slots ${slots.join(', ')}`);
-    for (const account of accounts) await openLedger(redis, account, 100, prefix);
+    for (const account of accounts) {
+      await issueSupply(redis, { issuance: openingIssuance(account), account, amount: 100 }, prefix);
+    }
     // Two accounts' keys together are refused: the design never asks that.
     const masters = redis.nodes('master');
     assert.is(masters.length, 3);

@@ -1,6 +1,28 @@
 /** The transfer service's configuration. */
+
+import { parseIssuance } from '@microbank/ledger';
 import { commonSettings, millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
+import * as z from 'zod';
 import { transferClientsVar } from './credentials.ts';
+
+/**
+ * ISSUANCE: the money the bank issues, `<account>=<amount>,...` (e.g. `john-account=100`), each
+ * made once under the issuance ID `opening:<account>` whatever the number of starts. Unset: none.
+ */
+const issuanceVar = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    try {
+      return parseIssuance(value);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: (error as Error).message.replace(/^invalid configuration: ISSUANCE /, ''),
+      });
+      return z.NEVER;
+    }
+  });
 
 export function readTransferConfig(env: Record<string, string | undefined>) {
   const vars = parseConfig(
@@ -9,6 +31,7 @@ export function readTransferConfig(env: Record<string, string | undefined>) {
       SNAPSHOT_KEY: snapshotKeyVar,
       CLAIM_IDLE_MS: millisecondsVar(2_000),
       TRANSFER_CLIENTS: transferClientsVar,
+      ISSUANCE: issuanceVar,
     },
     env,
   );
@@ -17,5 +40,6 @@ export function readTransferConfig(env: Record<string, string | undefined>) {
     snapshotKey: vars.SNAPSHOT_KEY,
     claimIdleMs: vars.CLAIM_IDLE_MS,
     clients: vars.TRANSFER_CLIENTS,
+    issuance: vars.ISSUANCE,
   };
 }

@@ -1,6 +1,7 @@
 /** Wiring for the transfer service: its registry, its processor (one consumer of the saga's group), HTTP. */
 import { hostname } from 'node:os';
 import { connectRedis, startAccountsProjection } from '@microbank/events';
+import { issueConfiguredSupply } from '@microbank/ledger';
 import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
 import { createTransferApp } from './app.ts';
 import { readTransferConfig } from './config.ts';
@@ -24,6 +25,12 @@ const processor = startProcessor({
   claimIdleMs: config.claimIdleMs,
 });
 registerTransferMetrics(metrics, processor);
+// The bank's configured issuance, made once whatever the number of starts or replicas; it waits
+// for Redis as long as it must, beside the service.
+const stopping = new AbortController();
+const issuing = issueConfiguredSupply(accounts.redis, config.issuance, log, undefined, stopping.signal).catch(
+  () => undefined,
+);
 
 await runService({
   app: createTransferApp({ log, metrics, ...accounts, credentials: credentialsOf(config.clients) }),
@@ -31,6 +38,8 @@ await runService({
   shutdown: config.shutdown,
   log,
   onStop: async () => {
+    stopping.abort();
+    await issuing;
     await processor.stop();
     await accounts.close();
   },

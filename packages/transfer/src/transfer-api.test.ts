@@ -15,7 +15,7 @@ import {
   transfersKey,
   untilReady,
 } from '@microbank/events';
-import { openLedger } from '@microbank/ledger';
+import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics, MAX_BODY_BYTES } from '@microbank/service-runtime';
 import { startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
 import type { Hono } from 'hono';
@@ -52,7 +52,7 @@ api.before(async (ctx) => {
   await ctx.accounts.projection.whenReady();
   let last = '0-0';
   for (const account of ['john-account', 'mary-account']) {
-    await openLedger(ctx.accounts.redis, account, 100, ctx.prefix);
+    await issueSupply(ctx.accounts.redis, { issuance: openingIssuance(account), account, amount: 100 }, ctx.prefix);
     last = await appendEvent(ctx.accounts.redis, stream, accountEvents, {
       type: 'AccountRegistered',
       data: { account, url: 'http://127.0.0.1:1', instance: 't', registeredAt: new Date().toISOString() },

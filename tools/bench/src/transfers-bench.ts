@@ -15,9 +15,9 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundlePath } from '@microbank/build';
 import { connectRedis, silentLog, transfersKey, untilReady } from '@microbank/events';
-import { credit, debit, openLedger } from '@microbank/ledger';
+import { credit, debit, issueSupply, openingIssuance } from '@microbank/ledger';
 import { type NodeProcess, spawnNode } from '@microbank/processes';
-import { startTestRedis, type TestRedis } from '@microbank/testing';
+import { startTestRedis, type TestRedis, waitFor } from '@microbank/testing';
 import {
   newCredential,
   PROCESSORS_GROUP,
@@ -68,16 +68,19 @@ async function startBank(buildDir: string): Promise<Bank> {
   for (const name of accountNames) {
     all.push(
       spawnNode(bundlePath('account', buildDir), {
-        env: { ...env, LOG_LEVEL: 'info', ACCOUNT_NAME: name, OPENING_BALANCE: String(OPENING) },
+        env: { ...env, LOG_LEVEL: 'info', ACCOUNT_NAME: name },
       }),
     );
   }
   for (const service of all) await service.logged('registered', 30_000);
   all.push(spawnNode(bundlePath('balance', buildDir), { env }));
   const operator = newCredential('bench');
+  const issuance = accountNames.map((name) => `${name}=${OPENING}`).join(',');
   const clients = JSON.stringify([{ client: 'bench', sha256: operator.sha256, debits: '*' }]);
   const transfers = [1, 2].map(() =>
-    spawnNode(bundlePath('transfer', buildDir), { env: { ...env, LOG_LEVEL: 'info', TRANSFER_CLIENTS: clients } }),
+    spawnNode(bundlePath('transfer', buildDir), {
+      env: { ...env, LOG_LEVEL: 'info', TRANSFER_CLIENTS: clients, ISSUANCE: issuance },
+    }),
   );
   all.push(...transfers);
   const transferPorts: number[] = [];
@@ -85,6 +88,15 @@ async function startBank(buildDir: string): Promise<Bank> {
     transferPorts.push(await service.port(30_000));
     await service.logged('caught up; ready', 30_000);
   }
+  // Every account's opening issued before any load: each replica issues all of them in order (the
+  // second one's are repeats), so one that has said so for every account is enough.
+  await waitFor(
+    "the bank's issuance",
+    () =>
+      Math.max(...transfers.map((service) => service.lines.filter((line) => line.includes('"msg":"issued"')).length)),
+    (count) => count >= ACCOUNTS,
+    { timeoutMs: 30_000 },
+  );
   return {
     redis,
     authorization: `Bearer ${operator.credential}`,
@@ -300,8 +312,9 @@ async function floor(count: number): Promise<number> {
   const client = connectRedis(redis.url, 'bench:floor', silentLog);
   try {
     await untilReady(client);
-    await openLedger(client, 'a', OPENING);
-    await openLedger(client, 'b', OPENING);
+    for (const account of ['a', 'b']) {
+      await issueSupply(client, { issuance: openingIssuance(account), account, amount: OPENING });
+    }
     await client.xgroup('CREATE', transfersKey(), PROCESSORS_GROUP, '0', 'MKSTREAM');
     const started = performance.now();
     for (let done = 0; done < count; done += 100) {

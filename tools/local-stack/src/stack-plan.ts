@@ -54,6 +54,8 @@ const PORT_OFFSETS = {
   'transfer-2': 6,
 } as const;
 const EXTRA_ACCOUNTS_OFFSET = 9;
+/** What the bank issues each of the stack's accounts when it opens. */
+export const OPENING_BALANCE = 100;
 const MAX_EXTRA_ACCOUNTS = 100;
 
 export class SettingsError extends Error {}
@@ -111,10 +113,16 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
       await account('john-account', PORT_OFFSETS['john-account']),
       await account('mary-account', PORT_OFFSETS['mary-account']),
       ...extras,
-      service('transfer-1', 'transfer', await portOf(PORT_OFFSETS['transfer-1'])),
-      service('transfer-2', 'transfer', await portOf(PORT_OFFSETS['transfer-2'])),
     ],
   };
+  // The bank issues each account its opening balance (no account process can create money); both
+  // replicas are told, and each issuance happens once whoever makes it first.
+  const issuance = accountsOf(plan)
+    .map((account) => `${account}=${OPENING_BALANCE}`)
+    .join(',');
+  for (const name of ['transfer-1', 'transfer-2'] as const) {
+    plan.services.push(service(name, 'transfer', await portOf(PORT_OFFSETS[name]), { ISSUANCE: issuance }));
+  }
   // The dashboard watches every other service and makes transfers through transfer-1.
   const watched = plan.services.map((spec) => `${spec.name}=${serviceUrl(plan, spec.name)}`).join(',');
   plan.services.push(
