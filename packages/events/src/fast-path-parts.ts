@@ -18,8 +18,8 @@ export const ACCOUNT = embeddable(ACCOUNT_NAME_PATTERN);
 export const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const TYPE = ascii('type');
 const V = ascii('v');
-const ONE = ascii('1');
 const DATA = ascii('data');
+const VERSIONS = { 1: ascii('1'), 2: ascii('2') };
 
 /** Byte equality without a call into C++: these are a few bytes long. */
 function sameBytes(bytes: Uint8Array, expected: Uint8Array): boolean {
@@ -30,16 +30,16 @@ function sameBytes(bytes: Uint8Array, expected: Uint8Array): boolean {
 }
 
 /**
- * The data field's bytes when the entry is exactly `type <type> v 1 data <data>`, as encodeEvent
- * writes a version-1 event; undefined for any other layout.
+ * The data field's bytes when the entry is exactly `type <type> v <version> data <data>`, as
+ * encodeEvent writes an event of that version (1 or 2); undefined for any other layout.
  */
-export function dataOfType(fields: readonly Buffer[], type: Uint8Array): Buffer | undefined {
+export function dataOfType(fields: readonly Buffer[], type: Uint8Array, version: 1 | 2 = 1): Buffer | undefined {
   if (fields.length !== 6) return undefined;
   if (
     !sameBytes(fields[0] as Buffer, TYPE) ||
     !sameBytes(fields[1] as Buffer, type) ||
     !sameBytes(fields[2] as Buffer, V) ||
-    !sameBytes(fields[3] as Buffer, ONE) ||
+    !sameBytes(fields[3] as Buffer, VERSIONS[version]) ||
     !sameBytes(fields[4] as Buffer, DATA)
   ) {
     return undefined;

@@ -7,7 +7,7 @@ import { decodeLedgerEntry, decodeLedgerFast } from './ledger-fast-path.ts';
 const fastPath = testSuite('ledger fast path');
 
 const bytes = (fields: string[]) => fields.map((field) => Buffer.from(field, 'utf8'));
-const entry = (type: string, data: string) => ['type', type, 'v', '1', 'data', data];
+const entry = (type: string, data: string, v = '1') => ['type', type, 'v', v, 'data', data];
 const TRANSFER = '3f2b8c1e-9a4d-4e7f-8b21-6c5d4e3f2a1b';
 const debited = (fields: Record<string, unknown> = {}) =>
   entry('Debited', JSON.stringify({ transfer: TRANSFER, to: 'mary-account', amount: 25, ...fields }));
@@ -15,6 +15,23 @@ const credited = (fields: Record<string, unknown> = {}) =>
   entry(
     'Credited',
     JSON.stringify({ transfer: TRANSFER, from: 'john-account', amount: 25, debit: '1780000000001-0', ...fields }),
+  );
+
+/** Version 2, numbered, as the ledger scripts write them now. */
+const debited2 = (fields: Record<string, unknown> = {}) =>
+  entry('Debited', JSON.stringify({ transfer: TRANSFER, to: 'mary-account', amount: 25, seq: 7, ...fields }), '2');
+const credited2 = (fields: Record<string, unknown> = {}) =>
+  entry(
+    'Credited',
+    JSON.stringify({
+      transfer: TRANSFER,
+      from: 'john-account',
+      amount: 25,
+      debit: '1780000000001-0',
+      seq: 7,
+      ...fields,
+    }),
+    '2',
   );
 
 /** Both decoders, on the same entry: the answer must not depend on the path taken. */
@@ -33,6 +50,13 @@ const usual = [
   credited({ debit: 'd'.repeat(41) }),
   credited({ debit: 'é/ü ✓ 1-0' }),
   credited({ from: 'account-99', amount: 999_999_999_999 }),
+  debited2(),
+  debited2({ seq: 1 }),
+  debited2({ seq: Number.MAX_SAFE_INTEGER, amount: 1_000_000_000_000 }),
+  credited2(),
+  credited2({ debit: '', seq: 123_456_789_012 }),
+  credited2({ debit: 'é/ü ✓ 1-0' }),
+  credited2({ debit: 'd'.repeat(41), seq: Number.MAX_SAFE_INTEGER }),
 ];
 
 fastPath('debits and credits as the ledger steps write them take the fast path, with the full decoder`s event', () => {
@@ -78,6 +102,22 @@ const unusual: Array<[string, string[]]> = [
     ),
   ],
   ['no fields', []],
+  ['a seq of 0', debited2({ seq: 0 })],
+  ['a negative seq', credited2({ seq: -1 })],
+  ['a seq over 2^53 - 1', debited2({ seq: Number.MAX_SAFE_INTEGER + 1 })],
+  ['a seq of 17 digits', credited2({ seq: 10 ** 16 })],
+  ['a fractional seq', debited2({ seq: 1.5 })],
+  ['a seq as a string', credited2({ seq: '7' })],
+  ['a seq with a leading zero', entry('Debited', debited2()[5]?.replace('"seq":7', '"seq":07') ?? '', '2')],
+  ['a version 2 without seq', entry('Debited', debited()[5] ?? '', '2')],
+  ['a version 2 Credited without seq', entry('Credited', credited()[5] ?? '', '2')],
+  ['a version 1 with a seq', entry('Debited', debited2()[5] ?? '')],
+  ['a version 1 Credited with a seq', entry('Credited', credited2()[5] ?? '')],
+  ['seq before amount', entry('Debited', JSON.stringify({ transfer: TRANSFER, to: 'a', seq: 7, amount: 25 }), '2')],
+  ['an extra key after seq', debited2({ note: 'x' })],
+  ['version 3', entry('Debited', debited2()[5] ?? '', '3')],
+  ['an Issued', entry('Issued', JSON.stringify({ issuance: 'opening:a', amount: 5, seq: 2 }))],
+  ['an AccountOpened v2', entry('AccountOpened', JSON.stringify({ account: 'john-account', seq: 1 }), '2')],
 ];
 
 for (const [what, fields] of unusual) {
@@ -87,8 +127,9 @@ for (const [what, fields] of unusual) {
 fastPath('the same answer for every one-character change of a usual debit and credit', () => {
   const replacements = ['"', '\\', '\n', ' ', 'A', 'f', 'g', '0', '1', '9', '-', '.', ':', 'e', '{', '}', ',', 'é'];
   let compared = 0;
-  for (const fields of [debited(), credited()]) {
-    const [type, data] = [fields[1] as string, fields[5] as string];
+  for (const fields of [debited(), credited(), debited2(), credited2()]) {
+    const [type, v, data] = [fields[1] as string, fields[3] as string, fields[5] as string];
+    const entry = (type: string, data: string) => ['type', type, 'v', v, 'data', data];
     for (let at = 0; at <= data.length; at++) {
       assertSameAnswer(entry(type, data.slice(0, at) + data.slice(at + 1)), `deleting at ${at} of ${data}`);
       for (const c of replacements) {
@@ -98,11 +139,11 @@ fastPath('the same answer for every one-character change of a usual debit and cr
       }
     }
   }
-  assert.ok(compared > 5_000, `${compared} variants compared`);
+  assert.ok(compared > 10_000, `${compared} variants compared`);
 });
 
 fastPath('bytes that are not UTF-8 get the same answer as the string reply would', () => {
-  for (const usualFields of [debited(), credited({ debit: 'ab' })]) {
+  for (const usualFields of [debited(), credited({ debit: 'ab' }), debited2(), credited2({ debit: 'ab' })]) {
     const fields = bytes(usualFields);
     const data = fields[5] as Buffer;
     const at = data.length - 4;

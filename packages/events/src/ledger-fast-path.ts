@@ -1,10 +1,11 @@
 /**
  * Decoding a ledger stream's entries as projections read them (buffer replies), with a fast path
- * for the two entries every transfer writes: Debited v1 and Credited v1 laid out exactly as the
- * ledger steps write them (encodeEvent, JSON.stringify of the data in its key order) are checked by
- * one regular expression each instead of JSON.parse plus zod, which was 85% of a ledger replay's
- * decoding. The patterns are built from the schemas' own facts (the account name's pattern, zod's
- * UUID pattern, the amount's bounds) and accept only data that the zod schema accepts and returns
+ * for the two entries every transfer writes: Debited and Credited (version 2, numbered, as the
+ * ledger scripts write them now; version 1, as they wrote them before) laid out exactly as
+ * encodeEvent writes them (JSON.stringify of the data in its key order) are checked by one regular
+ * expression each instead of JSON.parse plus zod, which was 85% of a ledger replay's decoding. The
+ * patterns are built from the schemas' own facts (the account name's pattern, zod's UUID pattern,
+ * the amount's and seq's bounds) and accept only data that the zod schema accepts and returns
  * unchanged; any other entry (another layout, escapes, an amount written 1e3 or 1.0, other event
  * types) goes through decodeEntryBuffers, the source of truth. ledger-fast-path.test.ts holds the
  * two paths to the same answers.
@@ -16,17 +17,25 @@ import { DEBIT_MAX_LENGTH, type LedgerEvent, ledgerEvents, MAX_AMOUNT, transferI
 
 const UUID = embeddable(transferId._zod.def.pattern as RegExp);
 
-/** A whole number from 1 to MAX_AMOUNT as JSON.stringify writes it (no sign, no leading zero, no exponent). */
-const AMOUNT_DIGITS = String(MAX_AMOUNT).length;
-const AMOUNT = `[1-9]\\d{0,${AMOUNT_DIGITS - 1}}`;
-
-const DEBITED_V1_DATA = new RegExp(`^\\{"transfer":"${UUID}","to":"(${ACCOUNT})","amount":(${AMOUNT})\\}$`);
-const CREDITED_V1_DATA = new RegExp(
-  `^\\{"transfer":"${UUID}","from":"(${ACCOUNT})","amount":(${AMOUNT}),"debit":"(${PLAIN}{0,${DEBIT_MAX_LENGTH}})"\\}$`,
-);
+/** A whole number from 1 to `max` as JSON.stringify writes it (no sign, no leading zero, no exponent); checked against `max` after. */
+const wholeUpTo = (max: number) => `[1-9]\\d{0,${String(max).length - 1}}`;
+const AMOUNT = wholeUpTo(MAX_AMOUNT);
+const SEQ = wholeUpTo(Number.MAX_SAFE_INTEGER);
 
 const DEBITED = ascii('Debited');
 const CREDITED = ascii('Credited');
+
+/** The data of a Debited and a Credited; version 2 ends with `,"seq":<seq>`. */
+const debitedData = (numbered: boolean) =>
+  new RegExp(
+    `^\\{"transfer":"${UUID}","to":"(${ACCOUNT})","amount":(${AMOUNT})${numbered ? `,"seq":(${SEQ})` : ''}\\}$`,
+  );
+const creditedData = (numbered: boolean) =>
+  new RegExp(
+    `^\\{"transfer":"${UUID}","from":"(${ACCOUNT})","amount":(${AMOUNT}),"debit":"(${PLAIN}{0,${DEBIT_MAX_LENGTH}})"${numbered ? `,"seq":(${SEQ})` : ''}\\}$`,
+  );
+const DEBITED_DATA = { 1: debitedData(false), 2: debitedData(true) };
+const CREDITED_DATA = { 1: creditedData(false), 2: creditedData(true) };
 
 /** Where the transfer ID sits in both layouts, and where the account name starts after it. */
 const TRANSFER_AT = '{"transfer":"'.length;
@@ -34,31 +43,53 @@ const TRANSFER_END = TRANSFER_AT + 36;
 const TO_AT = TRANSFER_END + '","to":"'.length;
 const FROM_AT = TRANSFER_END + '","from":"'.length;
 
-/** The event when the entry is a Debited v1 or Credited v1 in the steps' exact layout; else undefined. */
+/** The entry's version (2 first: what the scripts write now) and data bytes, when it is `type` in either layout. */
+function dataOf(fields: readonly Buffer[], type: Uint8Array): [1 | 2, Buffer] | undefined {
+  const numbered = dataOfType(fields, type, 2);
+  if (numbered !== undefined) return [2, numbered];
+  const plain = dataOfType(fields, type, 1);
+  return plain === undefined ? undefined : [1, plain];
+}
+
+/** The seq matched (version 2), checked against its bound; undefined for version 1, null when out of bounds. */
+function seqOf(version: 1 | 2, text: string | undefined): number | undefined | null {
+  if (version === 1) return undefined;
+  const seq = Number(text);
+  return seq <= Number.MAX_SAFE_INTEGER ? seq : null;
+}
+
+/** The event when the entry is a Debited or Credited (v1 or v2) in the exact layout; else undefined. */
 export function decodeLedgerFast(fields: readonly Buffer[]): LedgerEvent | undefined {
-  const debited = dataOfType(fields, DEBITED);
+  const debited = dataOf(fields, DEBITED);
   if (debited !== undefined) {
-    const match = DEBITED_V1_DATA.exec(debited.toString('utf8'));
+    const [version, data] = debited;
+    const match = DEBITED_DATA[version].exec(data.toString('utf8'));
     if (match === null) return undefined;
-    const [, to, amount] = match as unknown as [string, string, string];
-    if (Number(amount) > MAX_AMOUNT) return undefined;
+    const [, to, amount, seqText] = match as unknown as [string, string, string, string | undefined];
+    const seq = seqOf(version, seqText);
+    if (Number(amount) > MAX_AMOUNT || seq === null) return undefined;
     // Copied from the bytes (ASCII by their patterns): slices of the matched text would keep it alive.
-    const transfer = debited.toString('latin1', TRANSFER_AT, TRANSFER_END);
-    const account = debited.toString('latin1', TO_AT, TO_AT + to.length);
-    return { type: 'Debited', data: { transfer, to: account, amount: Number(amount) } };
+    const transfer = data.toString('latin1', TRANSFER_AT, TRANSFER_END);
+    const account = data.toString('latin1', TO_AT, TO_AT + to.length);
+    const event = { transfer, to: account, amount: Number(amount) };
+    return { type: 'Debited', data: seq === undefined ? event : { ...event, seq } };
   }
-  const credited = dataOfType(fields, CREDITED);
+  const credited = dataOf(fields, CREDITED);
   if (credited === undefined) return undefined;
-  const match = CREDITED_V1_DATA.exec(credited.toString('utf8'));
+  const [version, data] = credited;
+  const match = CREDITED_DATA[version].exec(data.toString('utf8'));
   if (match === null) return undefined;
-  const [, from, amount] = match as unknown as [string, string, string];
-  if (Number(amount) > MAX_AMOUNT) return undefined;
-  const transfer = credited.toString('latin1', TRANSFER_AT, TRANSFER_END);
-  const account = credited.toString('latin1', FROM_AT, FROM_AT + from.length);
-  // The debit's bytes run from after everything before it (ASCII: as many bytes as characters) to the closing `"}`.
+  const [, from, amount, , seqText] = match as unknown as [string, string, string, string, string | undefined];
+  const seq = seqOf(version, seqText);
+  if (Number(amount) > MAX_AMOUNT || seq === null) return undefined;
+  const transfer = data.toString('latin1', TRANSFER_AT, TRANSFER_END);
+  const account = data.toString('latin1', FROM_AT, FROM_AT + from.length);
+  // The debit's bytes run from after everything before it (ASCII: as many bytes as characters) to
+  // the closing `"}` (version 1) or `","seq":<seq>}` (version 2, ASCII too).
   const debitAt = FROM_AT + from.length + '","amount":'.length + amount.length + ',"debit":"'.length;
-  const debit = credited.toString('utf8', debitAt, credited.length - 2);
-  return { type: 'Credited', data: { transfer, from: account, amount: Number(amount), debit } };
+  const debitEnd = data.length - (seqText === undefined ? 2 : '","seq":'.length + seqText.length + 1);
+  const event = { transfer, from: account, amount: Number(amount), debit: data.toString('utf8', debitAt, debitEnd) };
+  return { type: 'Credited', data: seq === undefined ? event : { ...event, seq } };
 }
 
 /** A ledger stream entry, read with buffer replies: size first, then the fast path, then the full decoder. */
