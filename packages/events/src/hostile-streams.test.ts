@@ -199,4 +199,38 @@ hostile('100,000 garbage entries: every one counted, a few dozen log lines', asy
   assert.is(counted, 100_000, 'the lines still add up to every skipped entry');
 });
 
+hostile(
+  '20,000 garbage entries arriving while it tails, read a few at a time: a few log lines, every one counted',
+  async (ctx) => {
+    const stream = streamKey('accounts', uniquePrefix());
+    const { projection, lines } = openRegistry(ctx, stream);
+    await projection.whenReady();
+    const readsBefore = await xreadCalls(ctx.redis);
+    for (let chunk = 0; chunk < 200; chunk++) {
+      const pipeline = ctx.redis.pipeline();
+      for (let i = 0; i < 100; i++) pipeline.xadd(stream, '*', 'hello', 'world');
+      await pipeline.exec();
+    }
+    const last = await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+    assert.ok(await projection.waitForPosition(last, 60_000));
+    const reads = (await xreadCalls(ctx.redis)) - readsBefore;
+    assert.ok(reads >= 20, `the tail took the garbage in ${reads} reads, not a few large ones`);
+    assert.is(projection.skipped, 20_000, 'the metric counts every one');
+    const skipLines = () => lines.filter((line) => line.msg.startsWith('skipped'));
+    assert.ok(skipLines().length <= 12, `${skipLines().length} lines about skipped entries in ${reads} reads`);
+    await projection.stop();
+    const counted = skipLines().reduce(
+      (sum, line) => sum + (typeof line.obj.count === 'number' ? line.obj.count : 1),
+      0,
+    );
+    assert.is(counted, 20_000, 'the lines, the summary written at stop included, add up to every skipped entry');
+  },
+);
+
+/** How many XREADs the server has answered (the tail's reads). */
+async function xreadCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return Number(/cmdstat_xread:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
 hostile.run();

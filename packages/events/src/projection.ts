@@ -177,7 +177,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
         skips.skipped(stream, id, 'not-applicable', errorMessage(error));
       }
     }
-    skips.endOfBatch();
+    skips.tick();
     const position = last[0].toString('latin1');
     positions.set(stream, position);
     schedule?.consumed(entries.length);
@@ -264,6 +264,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
         waiters.reached(stream, target);
       }
     }
+    skips.flush();
     caughtUp = true;
     status = 'live';
     markReady();
@@ -318,6 +319,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     } finally {
       tailBlocked = false;
     }
+    skips.tick();
     snapshotIfDue();
   }
 
@@ -419,6 +421,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       waiters.cancelAll();
       tailRedis.disconnect();
       await running;
+      skips.flush();
       await saving;
     },
   };
