@@ -4,6 +4,7 @@ import type { AccountEvent } from './account-events.ts';
 import {
   type AccountsRegistry,
   applyAccountEvent,
+  clearRegistry,
   createAccountsRegistry,
   REGISTRY_SNAPSHOT_FORMAT,
   registrySnapshotState,
@@ -46,6 +47,8 @@ export function startAccountsProjection(options: AccountsProjectionOptions): Acc
     stream: options.stream ?? streamKey('accounts'),
     decode: decodeAccountEntry,
     apply: (event, id) => applyAccountEvent(registry, event, id),
+    // The registry is what the stream holds: after Redis lost data, what it holds now.
+    reset: () => clearRegistry(registry),
     snapshots: options.snapshots ?? false,
     snapshot: {
       kind: 'registry',

@@ -22,6 +22,12 @@ export function createAccountsRegistry(): AccountsRegistry {
   return { accounts: new Map(), version: 0 };
 }
 
+/** Forgets every account, for a registry rebuilt from the stream (after Redis lost data). */
+export function clearRegistry(registry: AccountsRegistry): void {
+  registry.accounts.clear();
+  registry.version++;
+}
+
 /** Folds one event into the registry. Registering again is how a restart says hello: no duplicate. */
 export function applyAccountEvent(registry: AccountsRegistry, event: AccountEvent, id: StreamId): void {
   switch (event.type) {

@@ -7,14 +7,14 @@ import { recordingLog, startTestRedis, type TestRedis, testSuite, uniquePrefix, 
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { type AccountEvent, type AccountRegistered, accountEvents } from './account-events.ts';
-import { applyAccountEvent, createAccountsRegistry } from './accounts-registry.ts';
+import { applyAccountEvent, clearRegistry, createAccountsRegistry } from './accounts-registry.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
 import { encodeEvent } from './event-catalog.ts';
 import { appendEvent } from './event-store.ts';
-import { type Projection, startProjection } from './projection.ts';
+import { type Projection, type ProjectionOptions, startProjection } from './projection.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { SKIPS_LOGGED_PER_KIND } from './skip-log.ts';
-import { streamKey } from './stream-keys.ts';
+import { incarnationKey, streamKey } from './stream-keys.ts';
 
 interface Context {
   redisServer: TestRedis;
@@ -41,7 +41,7 @@ const registered = (account: string): AccountRegistered => ({
   data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
 });
 
-function openRegistry(ctx: Context, stream: string) {
+function openRegistry(ctx: Context, stream: string, options: Partial<ProjectionOptions<AccountEvent>> = {}) {
   const { log, lines } = recordingLog();
   const registry = createAccountsRegistry();
   const projection = startProjection<AccountEvent>({
@@ -55,6 +55,7 @@ function openRegistry(ctx: Context, stream: string) {
     blockMs: 200,
     continuityCheckMs: 200,
     failedRetryMs: 200,
+    ...options,
   });
   opened.push(projection);
   return { projection, registry, lines };
@@ -102,6 +103,46 @@ hostile('Redis restarted on an empty volume and appended to at once: diverged', 
     (status) => status === 'diverged',
   );
 });
+
+hostile(
+  'data lost and written again while it tails, no check due: the new entry is not applied on the old state; rebuilt from the stream',
+  async (ctx) => {
+    const stream = streamKey('accounts', uniquePrefix());
+    await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+    let mixed = false;
+    const registry = createAccountsRegistry();
+    const { projection, lines } = openRegistry(ctx, stream, {
+      // Only what comes with each read can tell: the periodic check is a minute away.
+      continuityCheckMs: 60_000,
+      apply: (event, id) => {
+        applyAccountEvent(registry, event, id);
+        if (registry.accounts.has('john-account') && registry.accounts.has('eve-account')) mixed = true;
+      },
+      reset: () => clearRegistry(registry),
+    });
+    await projection.whenReady();
+    // Between two tail reads or during one: no reconnect, and the stream is past the position at once.
+    await ctx.redis
+      .multi()
+      .flushall()
+      .xadd(stream, '*', ...encodeEvent(accountEvents, registered('eve-account')))
+      .exec();
+    await waitFor(
+      'the registry rebuilt from the stream as it is now',
+      () => projection.ready && [...registry.accounts.keys()].join(),
+      (accounts) => accounts === 'eve-account',
+      { timeoutMs: 20_000 },
+    );
+    assert.is(mixed, false, 'eve-account was applied on top of the lost john-account');
+    assert.is(projection.divergences, 1);
+    assert.ok(lines.some((line) => line.level === 'error' && /rebuilding the state/.test(line.msg)));
+    // The stream is followed on from there, under its new marker.
+    assert.ok(await ctx.redis.get(incarnationKey(stream)));
+    const next = await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
+    assert.ok(await projection.waitForPosition(next, 10_000));
+    assert.equal([...registry.accounts.keys()], ['eve-account', 'mary-account']);
+  },
+);
 
 hostile(
   'entries trimmed or deleted on purpose are not a loss; a stream started empty adopts its marker',

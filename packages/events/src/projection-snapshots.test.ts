@@ -26,7 +26,7 @@ import { appendEvent } from './event-store.ts';
 import { redisSnapshots, snapshotHmac } from './projection-snapshots.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { compareStreamIds, type StreamId } from './stream-id.ts';
-import { snapshotKey, streamKey } from './stream-keys.ts';
+import { incarnationKey, snapshotKey, streamKey } from './stream-keys.ts';
 
 /** The services' secret in these tests; a forger does not have it. */
 const SECRET = 'a-test-secret-of-at-least-32-characters';
@@ -286,6 +286,44 @@ for (const [what, spoil, reason] of spoiled) {
     assert.match(String(ignored?.obj.reason), reason);
   });
 }
+
+snapshots(
+  'rebuilt after Redis lost data: from the stream alone, not from a snapshot a process that had not noticed wrote there',
+  async (ctx) => {
+    const stream = streamKey('accounts', uniquePrefix());
+    const ids = await writeHistory(ctx.redis, stream, 40);
+    const end = ids.at(-1) as StreamId;
+    const before = await foldedUpTo(ctx.redis, stream, end);
+    await storeSnapshot(ctx, stream, before, end);
+    const { accounts } = openRegistry(ctx, stream, { everyEntries: 1_000_000 });
+    await accounts.projection.whenReady();
+    assert.is(accounts.projection.restoredFrom?.get(stream), end, 'started from the snapshot, nothing after it');
+    // At once, as a Redis back on an empty volume would be found: the stream and its marker gone, a
+    // signed snapshot of the old registry written by another service still tailing the old data,
+    // and a registration.
+    const positions = JSON.stringify({ [stream]: end });
+    const state = registrySnapshotState(before);
+    await ctx.redis
+      .multi()
+      .del(stream, incarnationKey(stream))
+      .hset(snapshotKey(stream, 'registry', REGISTRY_SNAPSHOT_FORMAT), {
+        format: String(REGISTRY_SNAPSHOT_FORMAT),
+        positions,
+        state,
+        hmac: sign(positions, state),
+      })
+      .xadd(stream, '*', ...encodeEvent(accountEvents, registered('eve-account')))
+      .exec();
+    await waitFor(
+      'the registry rebuilt from the stream',
+      () => accounts.projection.ready && [...accounts.registry.accounts.keys()].join(),
+      (names) => names === 'eve-account',
+      { timeoutMs: 20_000 },
+    );
+    assert.is(accounts.projection.restoredFrom, undefined);
+    assert.is(accounts.projection.divergences, 1);
+  },
+);
 
 snapshots('a snapshot stays valid when the stream is trimmed below it', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());

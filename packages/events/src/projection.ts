@@ -3,10 +3,15 @@
  * catch-up target, replay up to it in prefetched batches (from a snapshot when there is a good
  * one), turn ready, then tail every stream with one XREAD BLOCK, resuming from each stream's last
  * position after any disconnect. Entries that do not decode are skipped, logged (a few) and
- * counted (all); nothing on a stream stops it. Every few seconds, and after every reconnect, it
- * checks that each stream still holds what it applied; when Redis lost data it stops serving
- * (diverged). An error no retry can fix (the key is no longer a stream) makes it not ready with
- * the reason until the error goes away. What it knows of events is what `decode` and `apply` do.
+ * counted (all); nothing on a stream stops it. It adopts each stream's incarnation marker before
+ * reading the stream, reads the markers again right behind every tail read and checks, every few
+ * seconds, after every reconnect and before turning ready, that each stream still holds what it
+ * applied (stream-continuity.ts): entries of a stream Redis lost and wrote anew are never applied
+ * on top of the old ones, whatever was written first. When Redis lost data it stops serving
+ * (diverged) and rebuilds the state from the streams as they are now (`reset`), or, without
+ * `reset`, serves nothing until restarted. An error no retry can fix (the key is no longer a
+ * stream) makes it not ready with the reason until the error goes away. What it knows of events
+ * is what `decode` and `apply` do.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -32,7 +37,7 @@ import { isPermanentRedisError } from './redis-errors.ts';
 import { retry } from './retry.ts';
 import { skipLog } from './skip-log.ts';
 import { snapshotSchedule } from './snapshot-schedule.ts';
-import { checkContinuity } from './stream-continuity.ts';
+import { askIncarnations, checkContinuity, incarnationChanged } from './stream-continuity.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
 
 export interface ProjectionOptions<Event> {
@@ -49,6 +54,11 @@ export interface ProjectionOptions<Event> {
   decode: (stream: string, fields: readonly Buffer[]) => DecodedEntry<Event>;
   /** Folds one event into the projection's state. A throw skips the entry. */
   apply: (event: Event, id: StreamId, stream: string) => void;
+  /**
+   * Empties the state, so that it is rebuilt from the streams when Redis lost entries that were
+   * applied. Without it, such a projection stays diverged (serves nothing) until restarted.
+   */
+  reset?: () => void;
   batchSize?: number;
   blockMs?: number;
   /** How often a live projection checks that its streams still hold what it applied. */
@@ -67,7 +77,8 @@ export interface ProjectionOptions<Event> {
 /**
  * starting: has not read the catch-up targets yet; catching-up: replaying; live: tailing;
  * failed: an error no retry fixes (tried again now and then); diverged: a stream lost entries
- * that were applied (Redis lost data), so the state is not served; stopped: stop() was called.
+ * that were applied (Redis lost data), so the state is not served (it is rebuilt from the streams,
+ * catching up again, when the projection can `reset` it); stopped: stop() was called.
  */
 export type ProjectionStatus = 'starting' | 'catching-up' | 'live' | 'failed' | 'diverged' | 'stopped';
 
@@ -90,6 +101,8 @@ export interface Projection {
   readonly skipped: number;
   /** Errors no retry could fix, each time one made it fail. */
   readonly failures: number;
+  /** Times a stream was found not to hold what was applied (Redis lost data). */
+  readonly divergences: number;
   /** Resolves once the projection is first ready. */
   whenReady(): Promise<void>;
   /** True once the projection has consumed `id` of `stream` (the primary by default); false if not within `timeoutMs`. */
@@ -141,6 +154,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
   let applied = 0;
   let skipped = 0;
   let failures = 0;
+  let divergences = 0;
   let markReady: () => void = () => {};
   const readyOnce = new Promise<void>((resolve) => {
     markReady = resolve;
@@ -216,16 +230,51 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     });
   }
 
-  /** Checks every stream still holds what was applied (adopting incarnations); throws Diverged when one does not. */
+  /** Checks `stream` still holds what was applied (adopting its incarnation); throws Diverged when it does not. */
+  async function checkStream(stream: string): Promise<void> {
+    const position = positions.get(stream) ?? STREAM_START;
+    const check = await retryOn(redis, 'stream check', () =>
+      checkContinuity(redis, stream, position, incarnations.get(stream)),
+    );
+    if (check.lost) throw new Diverged(check.lost);
+    incarnations.set(stream, check.incarnation);
+  }
+
   async function checkStreams(): Promise<void> {
     lastContinuityCheck = performance.now();
-    for (const [stream, position] of positions) {
-      const check = await retryOn(redis, 'stream check', () =>
-        checkContinuity(redis, stream, position, incarnations.get(stream)),
-      );
-      if (check.lost) throw new Diverged(check.lost);
-      incarnations.set(stream, check.incarnation);
-    }
+    for (const stream of positions.keys()) await checkStream(stream);
+  }
+
+  /** Adopts the incarnation of every stream followed since the last check, before anything of it is read. */
+  async function adoptFollowedStreams(): Promise<void> {
+    for (const stream of positions.keys()) if (!incarnations.has(stream)) await checkStream(stream);
+  }
+
+  /**
+   * Throws Diverged when a stream read consumed entries of another incarnation than the one
+   * adopted (`markers`: theirs, read just after the entries). A stream nothing was consumed of yet
+   * loses its adoption instead, and its entries are left to be read again once it is adopted anew.
+   */
+  function confirmIncarnations(reads: StreamsRead, streams: readonly string[], markers: ReadonlyArray<string | null>) {
+    const stale = new Set<string>();
+    streams.forEach((stream, i) => {
+      const changed = incarnationChanged(stream, incarnations.get(stream), markers[i] ?? null);
+      if (changed === undefined) return;
+      if ((positions.get(stream) ?? STREAM_START) !== STREAM_START) throw new Diverged(changed);
+      incarnations.delete(stream);
+      stale.add(stream);
+    });
+    return stale.size === 0 ? reads : reads.filter(([stream]) => !stale.has(stream));
+  }
+
+  /** After Redis lost data: the state emptied and every stream read again from its start, nothing kept from before. */
+  function startOver(reset: () => void): void {
+    reset();
+    for (const stream of positions.keys()) positions.set(stream, STREAM_START);
+    incarnations.clear();
+    restoredFrom = undefined;
+    catchUpTarget = STREAM_START;
+    caughtUp = false;
   }
 
   async function catchUp(): Promise<void> {
@@ -244,7 +293,9 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     catchUpTarget = targets.get(primary) ?? STREAM_START;
     if (options.replay === false) {
       for (const [stream, target] of targets) positions.set(stream, target);
-    } else if (snapshots && restoredFrom === undefined && applied + skipped === 0) {
+    } else if (snapshots && restoredFrom === undefined && applied + skipped === 0 && divergences === 0) {
+      // (A rebuild reads the streams alone: a snapshot in a Redis that lost data may have been
+      // written there by a process that had not noticed yet.)
       restoredFrom = await retryOn(redis, 'loading the snapshot', () => snapshots.restore(targetOf));
       for (const [stream, position] of restoredFrom ?? []) positions.set(stream, position);
     }
@@ -252,6 +303,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     log.info({ projection: name, streams: positions.size, catchUpTarget, from: positions.get(primary) }, 'catching up');
     // Streams followed while this runs are caught up too: a Map's iteration takes in new keys.
     for (const stream of positions.keys()) {
+      if (!incarnations.has(stream)) await checkStream(stream);
       const target = await targetOf(stream);
       await retryOn(redis, 'catch-up read', async () => {
         const from = positions.get(stream) ?? STREAM_START;
@@ -264,6 +316,8 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
         waiters.reached(stream, target);
       }
     }
+    // What was read is served from now on: it must have come from the incarnations adopted.
+    await checkStreams();
     skips.flush();
     caughtUp = true;
     status = 'live';
@@ -294,13 +348,23 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     }
     tailBlocked = true;
     try {
+      const reading = [...positions];
+      const streams = reading.map(([stream]) => stream);
       const read = watchedRead(tailRedis, 2 * tailSizer.byteBudget, () =>
-        readAfter(tailRedis, [...positions], blockMs, tailSizer.count),
+        readAfter(tailRedis, reading, blockMs, tailSizer.count),
       );
+      // Queued behind the read on its connection, so Redis answers it right after the entries:
+      // the incarnation they came from, even when Redis lost data and was written to before.
+      const markersAsked = askIncarnations(tailRedis, streams);
+      markersAsked.catch(() => {});
       let reads: StreamsRead;
+      let markers: Array<string | null>;
       try {
-        reads = await withDeadline(read, blockMs + TAIL_WATCHDOG_MARGIN_MS, 'tail read', () =>
-          tailRedis.disconnect(true),
+        [reads, markers] = await withDeadline(
+          (async () => [await read, await markersAsked] as const)(),
+          blockMs + TAIL_WATCHDOG_MARGIN_MS,
+          'tail read',
+          () => tailRedis.disconnect(true),
         );
       } catch (error) {
         if (!(error instanceof ReadTooLarge)) throw error;
@@ -308,11 +372,12 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
         const count = tailSizer.count;
         tailSizer.overflowed();
         reads = [];
-        for (const [stream, position] of positions) {
+        for (const [stream, position] of reading) {
           reads.push([stream, await readCapped(redis, stream, position, '+', count, tailSizer.byteBudget)]);
         }
+        markers = await askIncarnations(redis, streams);
       }
-      for (const [stream, entries] of reads) {
+      for (const [stream, entries] of confirmIncarnations(reads, streams, markers)) {
         tailSizer.observe(entries);
         consume(stream, entries);
       }
@@ -328,6 +393,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     while (!stopping.signal.aborted) {
       try {
         if (performance.now() - lastContinuityCheck >= continuityCheckMs) await checkStreams();
+        else await adoptFollowedStreams();
         await tailOnce();
         failing = 0;
       } catch (error) {
@@ -352,13 +418,17 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       } catch (error) {
         if (stopping.signal.aborted) return;
         if (error instanceof Diverged) {
+          divergences++;
           status = 'diverged';
           reason = error.message;
-          log.error(
-            { projection: name, reason },
-            'a stream lost entries this projection applied: Redis lost data (empty or older volume?); not serving this state until restarted',
-          );
-          return;
+          const lost = 'a stream lost entries this projection applied: Redis lost data (empty or older volume?)';
+          if (!options.reset) {
+            log.error({ projection: name, reason }, `${lost}; not serving this state until restarted`);
+            return;
+          }
+          log.error({ projection: name, reason }, `${lost}; rebuilding the state from the streams as they are now`);
+          startOver(options.reset);
+          continue;
         }
         failures++;
         status = 'failed';
@@ -400,6 +470,9 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     },
     get failures() {
       return failures;
+    },
+    get divergences() {
+      return divergences;
     },
     whenReady: () => readyOnce,
     waitForPosition(id, timeoutMs, stream = primary) {

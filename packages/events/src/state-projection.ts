@@ -25,6 +25,11 @@ export interface StateProjectionOptions<Event> {
   stream: string;
   decode: (fields: readonly Buffer[]) => DecodedEntry<Event>;
   apply: (event: Event, id: StreamId) => void;
+  /**
+   * Empties the state: with it, a state whose stream lost applied entries (Redis lost data) is
+   * rebuilt from the stream as it is now; without it, it is not served until the service restarts.
+   */
+  reset?: () => void;
   snapshots: SnapshotSetting;
   /** What a snapshot of this state is: its kind in the key, its format, how it is written and read. */
   snapshot: Pick<RedisSnapshotsOptions, 'format' | 'capture' | 'restore'> & { kind: string };
@@ -63,6 +68,7 @@ export function startStateProjection<Event>(options: StateProjectionOptions<Even
     log,
     decode: (_stream, fields) => options.decode(fields),
     apply: (event, id) => options.apply(event, id),
+    reset: options.reset,
     batchSize: options.batchSize,
     blockMs: options.blockMs,
     snapshots,

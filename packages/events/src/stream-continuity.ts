@@ -7,6 +7,10 @@
  *  - its last generated ID is not before `position`, and
  *  - the entry at `position` is still there, or was removed on purpose: trimmed away (it is
  *    before the first entry Redis records) or deleted (XDEL: it is not after the highest deleted ID).
+ * A stream written anew whose new entries are past `position` passes for a trimmed one, so the
+ * marker is what settles it: a reader adopts it before it reads the stream, and reads it again
+ * right behind every read (askIncarnations), so that entries of another incarnation are never
+ * taken for the continuation of the one it applied.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -44,11 +48,8 @@ export async function checkContinuity(
   const verdict = (lost?: string): ContinuityCheck =>
     lost ? { incarnation: current, lost } : { incarnation: current };
   if (!consumed) return verdict();
-  if (incarnation !== undefined && current !== incarnation) {
-    return verdict(
-      `${stream} was created anew (its incarnation marker changed): Redis lost the data this service applied`,
-    );
-  }
+  const changed = incarnation === undefined ? undefined : incarnationChanged(stream, incarnation, current);
+  if (changed) return verdict(changed);
   if (infoError) {
     if (/no such key/i.test(infoError.message)) return verdict(`${stream} is gone, with the entries up to ${position}`);
     throw infoError;
@@ -67,4 +68,23 @@ export async function checkContinuity(
     );
   }
   return verdict();
+}
+
+/**
+ * The incarnation markers of `streams`, in order, as they are now. Sent on a connection right
+ * behind a read, it is answered just after the read: it tells which incarnation the entries came from.
+ */
+export function askIncarnations(redis: Redis, streams: readonly string[]): Promise<Array<string | null>> {
+  return redis.mget(streams.map(incarnationKey));
+}
+
+/** Why entries read from `stream` with `marker` beside them are not of the incarnation `adopted`; undefined when they are. */
+export function incarnationChanged(
+  stream: string,
+  adopted: string | undefined,
+  marker: string | null,
+): string | undefined {
+  if (marker === adopted) return undefined;
+  const how = marker === null ? 'its incarnation marker is gone' : 'its incarnation marker changed';
+  return `${stream} was created anew (${how}): Redis lost the data this service applied`;
 }
