@@ -325,6 +325,29 @@ snapshots(
   },
 );
 
+snapshots(
+  'a start finds a snapshot of data Redis lost, on a stream written anew past it: rebuilt from the stream',
+  async (ctx) => {
+    const stream = streamKey('accounts', uniquePrefix());
+    const ids = await writeHistory(ctx.redis, stream, 40);
+    const end = ids.at(-1) as StreamId;
+    const lost = await foldedUpTo(ctx.redis, stream, end);
+    // The stream is lost and written anew; a signed snapshot of the old registry is left (written
+    // by a service that had not noticed). Its position is before the new stream's end.
+    await ctx.redis.del(stream, incarnationKey(stream));
+    await storeSnapshot(ctx, stream, lost, end);
+    await appendEvent(ctx.redis, stream, accountEvents, registered('eve-account'));
+    const { accounts, lines } = openRegistry(ctx, stream, { everyEntries: 1_000_000 });
+    await waitFor(
+      'the registry rebuilt from the stream',
+      () => accounts.projection.ready && [...accounts.registry.accounts.keys()].join(),
+      (names) => names === 'eve-account',
+      { timeoutMs: 20_000 },
+    );
+    assert.ok(lines.some((line) => /is gone \(neither trimmed nor deleted\)/.test(String(line.obj.reason))));
+  },
+);
+
 snapshots('a snapshot stays valid when the stream is trimmed below it', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
   await writeHistory(ctx.redis, stream, 100);

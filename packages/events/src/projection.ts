@@ -298,6 +298,8 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       // written there by a process that had not noticed yet.)
       restoredFrom = await retryOn(redis, 'loading the snapshot', () => snapshots.restore(targetOf));
       for (const [stream, position] of restoredFrom ?? []) positions.set(stream, position);
+      // Its positions must be on the streams as they are: not a snapshot of data Redis lost.
+      if (restoredFrom) await checkStreams();
     }
     status = 'catching-up';
     log.info({ projection: name, streams: positions.size, catchUpTarget, from: positions.get(primary) }, 'catching up');

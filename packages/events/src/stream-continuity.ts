@@ -6,11 +6,12 @@
  *    whoever looks first after a loss creates a new one), and
  *  - its last generated ID is not before `position`, and
  *  - the entry at `position` is still there, or was removed on purpose: trimmed away (it is
- *    before the first entry Redis records) or deleted (XDEL: it is not after the highest deleted ID).
- * A stream written anew whose new entries are past `position` passes for a trimmed one, so the
- * marker is what settles it: a reader adopts it before it reads the stream, and reads it again
- * right behind every read (askIncarnations), so that entries of another incarnation are never
- * taken for the continuation of the one it applied.
+ *    before the first entry Redis records, and the stream has had entries removed: more were
+ *    ever added than it holds) or deleted (XDEL: it is not after the highest deleted ID).
+ * A stream written anew whose new entries are past `position` still passes for a trimmed one once
+ * one of them was removed, so the marker is what settles it: a reader adopts it before it reads
+ * the stream, and reads it again right behind every read (askIncarnations), so that entries of
+ * another incarnation are never taken for the continuation of the one it applied.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -60,7 +61,10 @@ export async function checkContinuity(
     return verdict(`${stream} ends at ${stored.lastGeneratedId}, before ${position}, which this service applied`);
   }
   const present = (entryReply?.[1] as unknown[] | undefined)?.length === 1;
-  const trimmed = stored.length === 0 || compareStreamIds(position, stored.recordedFirstEntryId) < 0;
+  // A stream that never lost an entry was not trimmed: its first entry after `position` means the
+  // entry at `position` was never on it (written anew, a snapshot of data Redis lost).
+  const removedSome = stored.entriesAdded > stored.length;
+  const trimmed = removedSome && (stored.length === 0 || compareStreamIds(position, stored.recordedFirstEntryId) < 0);
   const deleted = compareStreamIds(position, stored.maxDeletedEntryId) <= 0;
   if (!present && !trimmed && !deleted) {
     return verdict(
