@@ -1,8 +1,9 @@
 /**
  * balance's HTTP API. `GET /balance/:account` finds the account in balance's own registry (the
  * stream is the service directory) and asks that account's service (with `?position=`, for a
- * balance that reflects a given ledger entry). `GET /audit`: is money conserved, with the totals
- * (the books: every ledger folded, on a consistent cut).
+ * balance that reflects a given ledger entry). `GET /audit`: is money conserved, with the figures,
+ * the violations (each naming its ledger or transfer), the stuck transfers and the checkpoint (the
+ * books: every ledger, the transfers and the supply folded, on a consistent cut; see audit.ts).
  */
 import { type AccountsRegistry, accountName, isStreamId, type Projection } from '@microbank/events';
 import type { Audit } from '@microbank/ledger';
@@ -72,7 +73,7 @@ export function createBalanceApp(options: BalanceAppOptions): Hono {
 
   getOnly(app, '/audit', (c) => {
     assertServing(projection);
-    return c.json({ ...audit.figures(), ledgers: projection.positions.size - 1 });
+    return c.json(audit.figures());
   });
 
   return app;

@@ -7,10 +7,13 @@ import {
   encodeEvent,
   ledgerEvents,
   ledgerKey,
+  ledgerStateKey,
   startAccountsProjection,
   streamKey,
+  transferEvents,
+  transfersKey,
 } from '@microbank/events';
-import { type Books, credit, debit, openLedger, startBooks } from '@microbank/ledger';
+import { type AuditFigures, type Books, credit, debit, issueSupply, startBooks } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
@@ -188,56 +191,102 @@ balance('as a process: bad configuration exits 1 naming the variable', async () 
   assert.match(service.lines.join('\n'), /balance: invalid configuration: REDIS_URL is required/);
 });
 
-balance('GET /audit: conserved through a debit and its credit; a forged credit turns it red', async (ctx) => {
-  const prefix = uniquePrefix();
-  const books = startBooks({ redisUrl: ctx.redisServer.url, log, name: 'balance', prefix });
-  ctx.opened.push(books);
-  const metrics = createMetrics('balance');
-  registerAuditMetrics(metrics, books.audit);
-  const app = createBalanceApp({
-    log,
-    metrics,
-    ...books,
-    patterns: parseUrlPatterns('http://127.0.0.1:*'),
-    directory: accountDirectory(books.redis),
-    client: accountClient({ timeoutMs: 300, concurrency: 4, queue: 8, maxTotal: 64 }),
-  });
-  await books.projection.whenReady();
-  for (const account of ['john-account', 'mary-account']) {
-    await openLedger(books.redis, account, 100, prefix);
-    await appendEvent(books.redis, streamKey('accounts', prefix), accountEvents, {
-      type: 'AccountRegistered',
-      data: { account, url: 'http://127.0.0.1:1', instance: 't', registeredAt: new Date().toISOString() },
+balance(
+  'GET /audit: conserved through a transfer, in the ledgers` words; a forged credit turns it red',
+  async (ctx) => {
+    const prefix = uniquePrefix();
+    const books = startBooks({ redisUrl: ctx.redisServer.url, log, name: 'balance', prefix });
+    ctx.opened.push(books);
+    const metrics = createMetrics('balance');
+    registerAuditMetrics(metrics, books.audit);
+    const app = createBalanceApp({
+      log,
+      metrics,
+      ...books,
+      patterns: parseUrlPatterns('http://127.0.0.1:*'),
+      directory: accountDirectory(books.redis),
+      client: accountClient({ timeoutMs: 300, concurrency: 4, queue: 8, maxTotal: 64 }),
     });
-  }
-  const audit = async () => (await (await app.request('/audit')).json()) as Record<string, unknown>;
-  const t = { transfer: randomUUID(), from: 'john-account', to: 'mary-account', amount: 30 };
-  const debited = await debit(books.redis, t, prefix);
-  if (debited.outcome.kind !== 'debited') throw new Error('not debited');
-  // Both openings folded, not only john's ledger with its debit: a ledger counts as followed
-  // before its first entry is read.
-  const inFlight = await waitFor(
-    'the debit in the books',
-    audit,
-    (figures) => figures.openings === 200 && figures.inFlight === 30,
-  );
-  assert.equal([inFlight.openings, inFlight.balances, inFlight.conserved], [200, 170, true]);
-  const credited = await credit(books.redis, t, debited.outcome.position, prefix);
-  if (credited.outcome.kind !== 'credited') throw new Error('not credited');
-  const settled = await waitFor('the credit in the books', audit, (figures) => figures.inFlight === 0);
-  assert.equal([settled.balances, settled.conserved], [200, true]);
-  // Someone with Redis access writes money into mary's ledger: a credit no debit pays for.
-  await books.redis.xadd(
-    ledgerKey('mary-account', prefix),
-    '*',
-    ...encodeEvent(ledgerEvents, {
-      type: 'Credited',
-      data: { transfer: randomUUID(), from: 'john-account', amount: 1_000, debit: debited.outcome.position },
-    }),
-  );
-  const red = await waitFor('the audit to turn red', audit, (figures) => figures.conserved === false);
-  assert.match(JSON.stringify(red.firstViolations), /does not hold/);
-  assert.match(await (await app.request('/metrics')).text(), /microbank_audit_conserved(\{[^}]*\})? 0/);
-});
+    await books.projection.whenReady();
+    for (const account of ['john-account', 'mary-account']) {
+      await issueSupply(books.redis, { issuance: `opening:${account}`, account, amount: 100 }, prefix);
+      await appendEvent(books.redis, streamKey('accounts', prefix), accountEvents, {
+        type: 'AccountRegistered',
+        data: { account, url: 'http://127.0.0.1:1', instance: 't', registeredAt: new Date().toISOString() },
+      });
+    }
+    const audit = async () => (await (await app.request('/audit')).json()) as AuditFigures;
+    const t = { transfer: randomUUID(), from: 'john-account', to: 'mary-account', amount: 30 };
+    const transfers = transfersKey(prefix);
+    await appendEvent(books.redis, transfers, transferEvents, {
+      type: 'TransferRequested',
+      data: { ...t, key: 'k', requestedAt: new Date().toISOString() },
+    });
+    const debited = await debit(books.redis, t, prefix);
+    if (debited.outcome.kind !== 'debited') throw new Error('not debited');
+    const inFlight = await waitFor(
+      'the debit in the books',
+      audit,
+      (figures) => figures.ledgers === 2 && figures.issuing.issuances === 0 && figures.inFlight.amount === 30,
+    );
+    assert.equal(
+      [inFlight.balances, inFlight.inFlight, inFlight.ledgers, inFlight.conserved],
+      [170, { amount: 30, transfers: 1 }, 2, true],
+    );
+    const credited = await credit(books.redis, t, debited.outcome.position, prefix);
+    if (credited.outcome.kind !== 'credited') throw new Error('not credited');
+    await appendEvent(books.redis, transfers, transferEvents, {
+      type: 'TransferCompleted',
+      data: { transfer: t.transfer, debit: debited.outcome.position, credit: credited.outcome.position },
+    });
+    const settled = await waitFor('the transfer settled in the books', audit, (f) => f.transfers.completed === 1);
+    assert.equal(
+      { ...settled, checkpoint: undefined },
+      {
+        conserved: true,
+        supply: { issued: 200, openings: 0, total: 200 },
+        balances: 200,
+        inFlight: { amount: 0, transfers: 0 },
+        issuing: { amount: 0, issuances: 0 },
+        ahead: { amount: 0, entries: 0 },
+        ledgers: 2,
+        transfers: { requested: 1, completed: 1, rejected: 0, open: 0 },
+        stuck: { afterMs: 30_000, transfers: 0, issuances: 0, first: [] },
+        violations: { count: 0, first: [] },
+        checkpoint: undefined,
+      },
+    );
+    assert.equal(Object.keys(settled.checkpoint?.positions ?? {}).sort(), [
+      'ledger:{john-account}',
+      'ledger:{mary-account}',
+      '{supply}',
+      '{transfers}',
+    ]);
+    assert.match(settled.checkpoint?.digest ?? '', /^[0-9a-f]{64}$/);
+    // Someone with Redis access writes money into mary's ledger, numbered as the next entry: a
+    // credit no debit pays for.
+    const forged = randomUUID();
+    const seq = Number(await books.redis.hget(ledgerStateKey('mary-account', prefix), 'seq')) + 1;
+    await books.redis.xadd(
+      ledgerKey('mary-account', prefix),
+      '*',
+      ...encodeEvent(ledgerEvents, {
+        type: 'Credited',
+        data: { transfer: forged, from: 'john-account', amount: 1_000, debit: debited.outcome.position, seq },
+      }),
+    );
+    const red = await waitFor('the audit to turn red', audit, (figures) => figures.conserved === false);
+    assert.ok(
+      red.violations.first.some(
+        (v) => v.ledger === 'mary-account' && v.transfer === forged && /which does not hold it/.test(v.reason),
+      ),
+      JSON.stringify(red.violations),
+    );
+    const exported = await (await app.request('/metrics')).text();
+    assert.match(exported, /microbank_audit_conserved(\{[^}]*\})? 0/);
+    assert.match(exported, /microbank_audit_violations(\{[^}]*\})? [1-9]/);
+    assert.match(exported, /microbank_audit_stuck_transfers(\{[^}]*\})? 0/);
+  },
+);
 
 balance.run();

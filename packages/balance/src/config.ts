@@ -1,4 +1,5 @@
 /** balance's configuration. */
+import { STUCK_AFTER_MS } from '@microbank/ledger';
 import { commonSettings, millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
 import * as z from 'zod';
 import { parseUrlPatterns } from './account-url-policy.ts';
@@ -31,6 +32,8 @@ export function readBalanceConfig(env: Record<string, string | undefined>) {
       ACCOUNT_CONCURRENCY: count(16),
       ACCOUNT_QUEUE: count(64),
       BALANCE_MAX_PENDING: count(1_024),
+      /** How long a transfer may stay unsettled before the audit reports it stuck. */
+      AUDIT_STUCK_AFTER_MS: millisecondsVar(STUCK_AFTER_MS),
     },
     env,
   );
@@ -41,5 +44,6 @@ export function readBalanceConfig(env: Record<string, string | undefined>) {
     accountConcurrency: vars.ACCOUNT_CONCURRENCY,
     accountQueue: vars.ACCOUNT_QUEUE,
     maxPending: vars.BALANCE_MAX_PENDING,
+    auditStuckAfterMs: vars.AUDIT_STUCK_AFTER_MS,
   };
 }

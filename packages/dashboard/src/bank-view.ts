@@ -5,7 +5,7 @@
  * page that reconnects (SSE's Last-Event-ID) gets what it missed and nothing more.
  */
 import { streamKey } from '@microbank/events';
-import type { Books } from '@microbank/ledger';
+import type { AuditFigures, Books } from '@microbank/ledger';
 import type { ComponentView, Transition } from './component-watch.ts';
 import type { RawStreams } from './raw-streams.ts';
 import type { TransferFeed } from './transfer-feed.ts';
@@ -43,6 +43,12 @@ export function bankView(sources: {
   let version = 0;
   const changedAt = new Map<SectionName, number>(SECTIONS.map((section) => [section, 0]));
   const observed: TimelineMark[] = [];
+  /** The audit's figures, computed once per `changes` for the sections that show them. */
+  let figures: AuditFigures | undefined;
+  const auditFigures = () => {
+    figures ??= books.audit.figures();
+    return figures;
+  };
 
   const render: Record<SectionName, () => unknown> = {
     accounts: () => ({
@@ -52,17 +58,20 @@ export function bankView(sources: {
       }),
       ready: books.projection.ready,
     }),
-    audit: () => books.audit.figures(),
-    transfers: () => {
-      const { transfersInFlight, inFlight } = books.audit.figures();
+    audit: () => {
+      // The checkpoint's positions (one per ledger) stay on balance's GET /audit: the page shows its digest.
+      const { checkpoint, ...shown } = auditFigures();
       return {
-        recent: feed.recent(),
-        ratePerSecond: feed.ratePerSecond(),
-        inFlight: transfersInFlight,
-        moneyInFlight: inFlight,
-        formEnabled: sources.transferFormEnabled,
+        ...shown,
+        checkpoint: checkpoint && { digest: checkpoint.digest, streams: Object.keys(checkpoint.positions).length },
       };
     },
+    transfers: () => ({
+      recent: feed.recent(),
+      ratePerSecond: feed.ratePerSecond(),
+      inFlight: auditFigures().inFlight,
+      formEnabled: sources.transferFormEnabled,
+    }),
     components: () => sources.components(),
     timeline: () => {
       const kills: TimelineMark[] = feed
@@ -89,6 +98,7 @@ export function bankView(sources: {
       this.touch('timeline');
     },
     changes(since) {
+      figures = undefined;
       const out: Partial<Record<SectionName, unknown>> = {};
       for (const section of SECTIONS)
         if ((changedAt.get(section) ?? 0) > since || since === 0) out[section] = render[section]();

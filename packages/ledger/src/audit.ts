@@ -1,244 +1,883 @@
 /**
- * The bank's audit of itself, folded from every ledger: the sum of all balances plus the money in
- * flight (debited, not yet credited or refunded) must equal the sum of the opening balances,
- * exactly, and no balance may ever have been below zero.
+ * The bank's audit of itself, folded from its streams alone: every ledger (one per account), the
+ * transfers stream and the supply stream. It says `conserved` only when
+ *  - balances + money in flight + money issuing = the supply (what the bank issued, plus the
+ *    amounts of old AccountOpened v1 entries, each of which is also a violation: that money was
+ *    not issued by the bank);
+ *  - every ledger's entries are numbered 1, 2, 3... (`seq`) without a gap or a repeat, so a
+ *    deleted, reordered or rewritten entry is seen, and no balance was ever below zero;
+ *  - every transfer's outcome matches both ledgers: completed ⇒ its debit and its credit at the
+ *    positions TransferCompleted names; rejected with a refund ⇒ its debit and that refund;
+ *    rejected without ⇒ no debit. Each transfer step happens once, forever (a second debit of a
+ *    settled transfer is a violation), and every ledger entry names a transfer that was requested;
+ *  - every Issued matches its SupplyIssued (issuance, account, amount);
+ *  - what the ledger scripts keep (state hash, steps hash) equals the fold (compareKept, fed by
+ *    books-state-check.ts).
  *
- * Ledgers are separate streams read at their own pace, so the audit works on a consistent cut:
- * a credit names the debit it pays out (its entry ID on the source ledger). A credit whose debit
- * the audit has not reached yet is "ahead of the cut" and left out until it has; a credit whose
- * source ledger is already past that ID without such a debit is a violation. So is a second
- * credit or a refund of a settled transfer, a credit of another amount or to another account than
- * its debit, a refund without a debit, a debit of a transfer twice.
+ * The streams are read at their own pace, so the audit works on a consistent cut. Within one
+ * stream, order is exact: a check that needs ledger L at position P waits until L's fold has
+ * passed P (a credit whose debit L has not reached is "ahead" and left out of the balances; an
+ * outcome naming entries L has not reached is checked when it has). Across streams, a stream's
+ * entry IDs are its clock: an entry naming a transfer (an issuance) that is not requested (issued)
+ * is a violation once the transfers (supply) stream has been read through that entry's time plus
+ * `clockMarginMs`.
+ *
+ * Not a violation but shown: transfers (and issuances) not settled after `stuckAfterMs`, by the
+ * time of their first entry. Per entry the work is a few map lookups; settled transfers are
+ * remembered by ID only, so that a step of theirs appended later is still caught.
  */
-import { compareStreamIds, type LedgerEvent, type StreamId } from '@microbank/events';
+import {
+  compareStreamIds,
+  type LedgerEvent,
+  type StreamId,
+  type SupplyEvent,
+  streamIdMillis,
+  type TransferEvent,
+} from '@microbank/events';
+import type { Checkpoint } from './audit-checkpoint.ts';
+import { type OrderedWaits, orderedWaits } from './audit-waits.ts';
 
-/** The violations kept for reading (their count is kept whole). */
-const VIOLATIONS_KEPT = 20;
+export type { Checkpoint } from './audit-checkpoint.ts';
+
+/** How long a transfer may go unsettled before it is reported stuck, by default. */
+export const STUCK_AFTER_MS = 30_000;
+/** How far apart the clocks of two streams' entry IDs may be (one Redis: the same clock). */
+const CLOCK_MARGIN_MS = 1_000;
+/** The violations and stuck transfers listed (their counts are kept whole). */
+const LISTED = 20;
+
+/** Something the books hold that cannot be, naming the ledger, transfer or issuance, and why. */
+export interface Violation {
+  ledger?: string;
+  transfer?: string;
+  issuance?: string;
+  /** The entry at fault, when there is one. */
+  at?: StreamId;
+  reason: string;
+}
+
+/** A transfer (or issuance) not settled in time: what it waits for and for how long. */
+export interface StuckItem {
+  transfer?: string;
+  issuance?: string;
+  ageMs: number;
+  waiting: string;
+}
 
 export interface AuditFigures {
-  /** The opening balances of every ledger, summed. */
-  openings: number;
+  /** balances + inFlight + issuing = supply, and no violation. */
+  conserved: boolean;
+  /** What the balances must add up to: issued by the bank, plus old opening amounts. */
+  supply: { issued: number; openings: number; total: number };
   /** Every balance within the cut, summed. */
   balances: number;
   /** Debited and not yet credited or refunded. */
-  inFlight: number;
-  /** Transfers whose money is in flight. */
-  transfersInFlight: number;
-  /** Credits left out of the balances because their debit is past the cut. */
-  ahead: number;
-  /** Ledgers opened. */
-  accounts: number;
-  violations: number;
-  /** The first few violations, as sentences. */
-  firstViolations: string[];
-  /** balances + inFlight = openings, and no violation. */
-  conserved: boolean;
+  inFlight: { amount: number; transfers: number };
+  /** Issued on the supply stream, not yet in its ledger. */
+  issuing: { amount: number; issuances: number };
+  /** Left out of the balances until the cut reaches what pays for them (a credit's debit, an Issued's issuance). */
+  ahead: { amount: number; entries: number };
+  /** Ledgers with at least one entry applied. */
+  ledgers: number;
+  transfers: { requested: number; completed: number; rejected: number; open: number };
+  stuck: { afterMs: number; transfers: number; issuances: number; first: StuckItem[] };
+  violations: { count: number; first: Violation[] };
+  /** What the figures were folded from; absent when the audit is given no digest. */
+  checkpoint?: Checkpoint;
 }
 
-interface Debit {
-  from: string;
-  to: string;
-  amount: number;
+/** What the ledger scripts keep about one ledger, read atomically with the stream's last entry ID. */
+export interface KeptState {
+  /** The state hash's fields (HGETALL): opened, balance, seq. */
+  state: Record<string, string>;
+  /** How many steps the steps hash holds (HLEN). */
+  steps: number;
 }
 
-interface AheadCredit {
-  to: string;
-  amount: number;
-  debit: StreamId;
+export interface AuditOptions {
+  stuckAfterMs?: number;
+  clockMarginMs?: number;
+  /** The checkpoint of what was applied, shown with the figures. */
+  checkpoint?: () => Checkpoint;
 }
 
 export interface Audit {
-  /** Folds one event of `account`'s ledger, at `id`. */
-  apply(account: string, event: LedgerEvent, id: StreamId): void;
-  figures(): AuditFigures;
+  /** Folds one entry of `account`'s ledger, at `id`. */
+  applyLedger(account: string, event: LedgerEvent, id: StreamId): void;
+  /** Folds one entry of the transfers stream. */
+  applyTransfer(event: TransferEvent, id: StreamId): void;
+  /** Folds one entry of the supply stream. */
+  applySupply(event: SupplyEvent, id: StreamId): void;
+  /** Everything appended to that stream up to `ms` (by its clock) has been applied. */
+  readThrough(stream: 'transfers' | 'supply', ms: number): void;
+  /** A number that grows with every entry applied: what was applied before a read was sent. */
+  mark(): number;
+  /** Where `account`'s ledger has been folded to, if anywhere. */
+  position(account: string): StreamId | undefined;
+  ledgerNames(): string[];
+  /**
+   * Compares what the scripts keep with the fold, once the fold is exactly at `lastId` (the
+   * stream's last entry when `kept` was read, atomically, after `mark`): now, when it is there
+   * already; when it gets there; not at all when it is past.
+   */
+  compareKept(account: string, kept: KeptState, lastId: StreamId, mark: number): void;
+  /** The ledger has been consumed up to `lastId`: a comparison still waiting (its last entries skipped) is made now. */
+  keptConsumed(account: string, lastId: StreamId): void;
+  /** Records a violation found outside the fold (the steps hash, say), once per `key`. */
+  violationOnce(key: string, violation: Violation): void;
+  figures(now?: number): AuditFigures;
 }
 
-export function createAudit(): Audit {
+interface DebitEntry {
+  ledger: string;
+  to: string;
+  amount: number;
+  at: StreamId;
+}
+interface CreditEntry {
+  ledger: string;
+  from: string;
+  amount: number;
+  debit: StreamId;
+  at: StreamId;
+}
+interface RefundEntry {
+  ledger: string;
+  amount: number;
+  at: StreamId;
+}
+
+interface TransferRecord {
+  transfer: string;
+  /** The time of its request (or of its first entry read, until the request is). */
+  since: number;
+  request?: { from: string; to: string; amount: number; at: StreamId };
+  debit?: DebitEntry;
+  declined?: { ledger: string; at: StreamId };
+  credit?: CreditEntry;
+  /** The credit was read before its debit: it waits on the source ledger, out of the balances. */
+  creditAhead?: boolean;
+  refund?: RefundEntry;
+  /** Its outcome on the transfers stream; `refund` is the refund a rejection names. */
+  outcome?: { kind: 'completed' | 'rejected'; at: StreamId; refund?: StreamId };
+  /** Outcome checks waiting for a ledger to reach the entries the outcome names. */
+  waits: number;
+}
+
+interface IssuanceRecord {
+  issuance: string;
+  /** From the SupplyIssued. */
+  supplied?: { account: string; amount: number; at: StreamId };
+  /** From the ledger's Issued. */
+  issued?: { ledger: string; amount: number; at: StreamId };
+  /** The Issued was read before its SupplyIssued: out of the balances until it is. */
+  issuedAhead?: boolean;
+}
+
+/** A settled transfer or issuance: only its ID is kept. */
+const SETTLED = 0;
+
+type LedgerWait =
+  | { kind: 'debit-of-credit'; record: TransferRecord; mark: number }
+  | { kind: 'outcome'; entry: 'debit' | 'credit' | 'refund'; record: TransferRecord; at: StreamId; mark: number };
+
+interface LedgerFold {
+  account: string;
+  balance: number;
+  /** The AccountOpened's ID. */
+  opened: StreamId | undefined;
+  /** The last entry's number (entries without one, written before numbering, count 1, 2, ...). */
+  seq: number;
+  numbered: boolean;
+  /** Entries applied. */
+  entries: number;
+  /** Entries that each have their step in the steps hash: Issued, Debited, DebitDeclined, Credited, Refunded. */
+  steps: number;
+  position: StreamId | undefined;
+  waits: OrderedWaits<StreamId, LedgerWait> | undefined;
+  probe: { kept: KeptState; lastId: StreamId; mark: number } | undefined;
+}
+
+export function createAudit(options: AuditOptions = {}): Audit {
+  const stuckAfterMs = options.stuckAfterMs ?? STUCK_AFTER_MS;
+  const clockMarginMs = options.clockMarginMs ?? CLOCK_MARGIN_MS;
+  let marks = 0;
+  let issued = 0;
   let openings = 0;
+  /** Every balance, summed (the ahead entries included). */
   let total = 0;
   let inFlight = 0;
+  let inFlightTransfers = 0;
+  let issuing = 0;
+  let issuingCount = 0;
   let ahead = 0;
+  let aheadEntries = 0;
+  let requested = 0;
+  let completed = 0;
+  let rejected = 0;
   let violations = 0;
-  const firstViolations: string[] = [];
-  const balances = new Map<string, number>();
-  const unresolved = new Map<string, Debit>();
-  /** Per source account: credits whose debit the audit has not reached. */
-  const aheadCredits = new Map<string, AheadOfSource>();
-  /** How far the audit has read each ledger. */
-  const positions = new Map<string, StreamId>();
+  const listed: Violation[] = [];
+  const reported = new Set<string>();
+  const folds = new Map<string, LedgerFold>();
+  const transfers = new Map<string, TransferRecord | typeof SETTLED>();
+  /** Transfers not settled, oldest first (insertion order): what stuck is read from. */
+  const open = new Map<string, TransferRecord>();
+  const issuances = new Map<string, IssuanceRecord | typeof SETTLED>();
+  /** Issued on the supply stream, not yet in a ledger, oldest first. */
+  const openIssuances = new Map<string, IssuanceRecord>();
+  let transfersThrough = 0;
+  let supplyThrough = 0;
+  /** Ledger entries naming a transfer not requested (yet), by the time the transfers stream must reach. */
+  const unrequested = orderedWaits<number, { record: TransferRecord; ledger: string; at: StreamId }>(byNumber);
+  /** Issued entries whose issuance is not on the supply stream (yet), by the time it must reach. */
+  const unissued = orderedWaits<number, IssuanceRecord>(byNumber);
 
-  const violation = (sentence: string) => {
+  const violation = (found: Violation) => {
     violations++;
-    if (firstViolations.length < VIOLATIONS_KEPT) firstViolations.push(sentence);
+    if (listed.length < LISTED) listed.push(found);
   };
-  const move = (account: string, amount: number, at: StreamId) => {
-    const balance = (balances.get(account) ?? 0) + amount;
-    balances.set(account, balance);
+  const violationOnce = (key: string, found: Violation) => {
+    if (reported.has(key)) return;
+    reported.add(key);
+    violation(found);
+  };
+
+  /** Ledgers with at least one entry applied. */
+  let ledgers = 0;
+  const foldOf = (account: string): LedgerFold => {
+    let fold = folds.get(account);
+    if (!fold) {
+      fold = {
+        account,
+        balance: 0,
+        opened: undefined,
+        seq: 0,
+        numbered: false,
+        entries: 0,
+        steps: 0,
+        position: undefined,
+        waits: undefined,
+        probe: undefined,
+      };
+      folds.set(account, fold);
+    }
+    return fold;
+  };
+
+  const move = (fold: LedgerFold, amount: number, at: StreamId) => {
+    fold.balance += amount;
     total += amount;
-    if (balance < 0) violation(`${account}'s balance went below zero (${balance}) at ${at}`);
-  };
-
-  /** A credit of `transfer` to `to` matched with its debit: both must agree. */
-  const settle = (transfer: string, debit: Debit, to: string, from: string, amount: number) => {
-    if (debit.to !== to || debit.from !== from || debit.amount !== amount) {
-      violation(
-        `transfer ${transfer}: debited ${debit.amount} from ${debit.from} for ${debit.to}, credited ${amount} from ${from} to ${to}`,
-      );
+    if (fold.balance < 0) {
+      violation({ ledger: fold.account, at, reason: `the balance went below zero (${fold.balance})` });
     }
   };
 
-  /** Credits from `account` that claim a debit at or before `position` it does not hold. */
-  const checkAheadOf = (account: string, position: StreamId) => {
-    const credits = aheadCredits.get(account);
-    if (!credits) return;
-    for (const { transfer, credit } of credits.passedBy(position)) {
+  /** The record of `transfer`, made when this is its first entry read (at `at`); SETTLED once settled. */
+  const recordOf = (transfer: string, at: StreamId): TransferRecord | typeof SETTLED => {
+    let record = transfers.get(transfer);
+    if (record === undefined) {
+      record = { transfer, since: streamIdMillis(at), waits: 0 };
+      transfers.set(transfer, record);
+      open.set(transfer, record);
+    }
+    return record;
+  };
+
+  const maybeSettle = (record: TransferRecord) => {
+    if (!record.outcome || record.waits > 0 || record.creditAhead) return;
+    if (record.debit ? !record.credit && !record.refund : record.credit) return;
+    transfers.set(record.transfer, SETTLED);
+    open.delete(record.transfer);
+  };
+
+  /** Holds a check until ledger `account` has been folded past `at`; makes it now when it is. */
+  const waitOn = (account: string, at: StreamId, wait: LedgerWait) => {
+    const fold = foldOf(account);
+    if (fold.position !== undefined && compareStreamIds(fold.position, at) >= 0) {
+      resolve(fold, wait, at);
+      return;
+    }
+    fold.waits ??= orderedWaits<StreamId, LedgerWait>(compareStreamIds);
+    fold.waits.add(at, wait);
+  };
+
+  /** A check whose ledger is past the position it waited for (or ends before it). */
+  const resolve = (fold: LedgerFold, wait: LedgerWait, at: StreamId) => {
+    const { record } = wait;
+    const transfer = record.transfer;
+    if (wait.kind === 'debit-of-credit') {
+      if (!record.creditAhead) return;
+      const credit = record.credit as CreditEntry;
+      record.creditAhead = false;
       ahead -= credit.amount;
-      violation(
-        `transfer ${transfer}: ${credit.to} was credited ${credit.amount} for a debit ${account} does not hold`,
-      );
+      aheadEntries--;
+      violation({
+        ledger: credit.ledger,
+        transfer,
+        at: credit.at,
+        reason: `credited ${credit.amount} for a debit at ${credit.debit} of ${fold.account}'s ledger, which does not hold it`,
+      });
+      return;
     }
-    if (credits.size === 0) aheadCredits.delete(account);
+    record.waits--;
+    const found = record[wait.entry];
+    if (!found || found.at !== at || found.ledger !== fold.account) {
+      const outcome = record.outcome?.kind ?? 'settled';
+      violation({
+        ledger: fold.account,
+        transfer,
+        at,
+        reason: `${outcome} naming its ${wait.entry} at ${at}, but ${fold.account}'s ledger holds ${
+          found ? `its ${wait.entry} at ${found.at} of ${found.ledger}'s ledger` : `no ${wait.entry} of it`
+        }`,
+      });
+    }
+    maybeSettle(record);
+  };
+
+  /** Checks a ledger entry of a requested transfer against its request. */
+  const matchesRequest = (record: TransferRecord, entry: 'debit' | 'declined' | 'credit' | 'refund') => {
+    const request = record.request;
+    const found = record[entry];
+    if (!request || !found) return;
+    let problem: string | undefined;
+    if (entry === 'credit') {
+      const credit = found as CreditEntry;
+      if (credit.ledger !== request.to || credit.from !== request.from || credit.amount !== request.amount) {
+        problem = `credited ${credit.amount} to ${credit.ledger} from ${credit.from}`;
+      }
+    } else if (found.ledger !== request.from) {
+      problem = `its ${entry} is on ${found.ledger}'s ledger`;
+    } else if (entry === 'debit' || entry === 'refund') {
+      const moved = found as DebitEntry | RefundEntry;
+      const to = entry === 'debit' ? (found as DebitEntry).to : request.to;
+      if (moved.amount !== request.amount || to !== request.to) {
+        problem = `its ${entry} is of ${moved.amount} for ${to}`;
+      }
+    }
+    if (problem) {
+      violation({
+        ledger: found.ledger,
+        transfer: record.transfer,
+        at: found.at,
+        reason: `requested as ${request.amount} from ${request.from} to ${request.to}, but ${problem}`,
+      });
+    }
+  };
+
+  /** A ledger entry of a transfer: waits for its request when the transfers stream has not shown it. */
+  const expectRequest = (record: TransferRecord, ledger: string, at: StreamId) => {
+    if (record.request) return;
+    const due = streamIdMillis(at) + clockMarginMs;
+    if (due <= transfersThrough) {
+      violation({ ledger, transfer: record.transfer, at, reason: 'names a transfer that was never requested' });
+    } else {
+      unrequested.add(due, { record, ledger, at });
+    }
+  };
+
+  const settledAgain = (ledger: string, transfer: string, at: StreamId, what: string) =>
+    violation({ ledger, transfer, at, reason: `${what} after the transfer had settled` });
+
+  function applyLedgerEntry(fold: LedgerFold, event: LedgerEvent, id: StreamId): void {
+    const account = fold.account;
+    switch (event.type) {
+      case 'AccountOpened': {
+        if (fold.opened !== undefined) {
+          violation({ ledger: account, at: id, reason: `opened a second time (first at ${fold.opened})` });
+          return;
+        }
+        fold.opened = id;
+        const amount = event.data.amount ?? 0;
+        if (amount > 0) {
+          openings += amount;
+          move(fold, amount, id);
+          violation({
+            ledger: account,
+            at: id,
+            reason: `opened with ${amount} not issued by the bank (an AccountOpened v1)`,
+          });
+        }
+        return;
+      }
+      case 'Issued': {
+        const { issuance, amount } = event.data;
+        fold.steps++;
+        move(fold, amount, id);
+        let record = issuances.get(issuance);
+        if (record === SETTLED || record?.issued) {
+          violation({ ledger: account, issuance, at: id, reason: `issued a second time (${amount})` });
+          return;
+        }
+        if (!record) {
+          record = { issuance };
+          issuances.set(issuance, record);
+        }
+        record.issued = { ledger: account, amount, at: id };
+        const supplied = record.supplied;
+        if (!supplied) {
+          record.issuedAhead = true;
+          ahead += amount;
+          aheadEntries++;
+          unissued.add(streamIdMillis(id) + clockMarginMs, record);
+          settleUnissued();
+          return;
+        }
+        issuing -= supplied.amount;
+        issuingCount--;
+        matchIssuance(record);
+        return;
+      }
+      case 'Debited': {
+        const { transfer, to, amount } = event.data;
+        fold.steps++;
+        move(fold, -amount, id);
+        const record = recordOf(transfer, id);
+        if (record === SETTLED) {
+          settledAgain(account, transfer, id, `debited ${amount}`);
+          return;
+        }
+        const prior = record.debit ?? record.declined;
+        if (prior) {
+          violation({ ledger: account, transfer, at: id, reason: `debited a second time (first at ${prior.at})` });
+          return;
+        }
+        record.debit = { ledger: account, to, amount, at: id };
+        matchesRequest(record, 'debit');
+        expectRequest(record, account, id);
+        if (record.outcome?.kind === 'rejected' && record.outcome.refund === undefined) {
+          violation({ ledger: account, transfer, at: id, reason: 'debited, yet rejected with nothing to refund' });
+        }
+        const credit = record.credit;
+        if (credit && record.creditAhead) {
+          record.creditAhead = false;
+          ahead -= credit.amount;
+          aheadEntries--;
+          matchCredit(record, record.debit, credit);
+        } else {
+          inFlight += amount;
+          inFlightTransfers++;
+        }
+        maybeSettle(record);
+        return;
+      }
+      case 'DebitDeclined': {
+        const { transfer } = event.data;
+        fold.steps++;
+        const record = recordOf(transfer, id);
+        if (record === SETTLED) {
+          settledAgain(account, transfer, id, 'its debit declined');
+          return;
+        }
+        const prior = record.debit ?? record.declined;
+        if (prior) {
+          violation({
+            ledger: account,
+            transfer,
+            at: id,
+            reason: `its debit decided a second time (first at ${prior.at})`,
+          });
+          return;
+        }
+        record.declined = { ledger: account, at: id };
+        matchesRequest(record, 'declined');
+        expectRequest(record, account, id);
+        maybeSettle(record);
+        return;
+      }
+      case 'Credited': {
+        const { transfer, from, amount, debit } = event.data;
+        fold.steps++;
+        move(fold, amount, id);
+        const record = recordOf(transfer, id);
+        if (record === SETTLED) {
+          settledAgain(account, transfer, id, `credited ${amount}`);
+          return;
+        }
+        if (record.credit) {
+          violation({
+            ledger: account,
+            transfer,
+            at: id,
+            reason: `credited a second time (first at ${record.credit.at})`,
+          });
+          return;
+        }
+        if (record.refund) {
+          violation({
+            ledger: account,
+            transfer,
+            at: id,
+            reason: `credited after its debit was refunded (${record.refund.at})`,
+          });
+          return;
+        }
+        if (record.outcome?.kind === 'rejected') {
+          violation({ ledger: account, transfer, at: id, reason: `credited, yet rejected (${record.outcome.at})` });
+        }
+        const credit = { ledger: account, from, amount, debit, at: id };
+        record.credit = credit;
+        matchesRequest(record, 'credit');
+        expectRequest(record, account, id);
+        if (record.debit) {
+          inFlight -= record.debit.amount;
+          inFlightTransfers--;
+          matchCredit(record, record.debit, credit);
+        } else {
+          record.creditAhead = true;
+          ahead += amount;
+          aheadEntries++;
+          waitOn(from, debit, { kind: 'debit-of-credit', record, mark: marks });
+        }
+        maybeSettle(record);
+        return;
+      }
+      case 'Refunded': {
+        const { transfer, amount } = event.data;
+        fold.steps++;
+        move(fold, amount, id);
+        const record = recordOf(transfer, id);
+        if (record === SETTLED) {
+          settledAgain(account, transfer, id, `refunded ${amount}`);
+          return;
+        }
+        const debit = record.debit;
+        const problem = record.refund
+          ? `refunded a second time (first at ${record.refund.at})`
+          : !debit
+            ? `refunded ${amount} without a debit on this ledger`
+            : record.credit
+              ? `refunded on top of its credit (${record.credit.at})`
+              : debit.ledger !== account || debit.amount !== amount
+                ? `refunded ${amount}, its debit was ${debit.amount} on ${debit.ledger}'s ledger`
+                : undefined;
+        if (problem) {
+          violation({ ledger: account, transfer, at: id, reason: problem });
+          return;
+        }
+        record.refund = { ledger: account, amount, at: id };
+        inFlight -= (debit as DebitEntry).amount;
+        inFlightTransfers--;
+        if (record.outcome?.kind === 'completed') {
+          violation({ ledger: account, transfer, at: id, reason: `refunded, yet completed (${record.outcome.at})` });
+        }
+        maybeSettle(record);
+        return;
+      }
+      default:
+        assertNever(event);
+    }
+  }
+
+  const matchCredit = (record: TransferRecord, debit: DebitEntry, credit: CreditEntry) => {
+    if (
+      debit.at !== credit.debit ||
+      debit.ledger !== credit.from ||
+      debit.amount !== credit.amount ||
+      debit.to !== credit.ledger
+    ) {
+      violation({
+        ledger: credit.ledger,
+        transfer: record.transfer,
+        at: credit.at,
+        reason: `debited ${debit.amount} from ${debit.ledger} for ${debit.to} at ${debit.at}, credited ${credit.amount} to ${credit.ledger} from ${credit.from} for a debit at ${credit.debit}`,
+      });
+    }
+  };
+
+  const matchIssuance = (record: IssuanceRecord) => {
+    const { supplied, issued: into } = record as Required<IssuanceRecord>;
+    if (supplied.account !== into.ledger || supplied.amount !== into.amount) {
+      violation({
+        ledger: into.ledger,
+        issuance: record.issuance,
+        at: into.at,
+        reason: `issued ${into.amount} into ${into.ledger}, the supply stream issued ${supplied.amount} to ${supplied.account}`,
+      });
+    }
+    issuances.set(record.issuance, SETTLED);
+    openIssuances.delete(record.issuance);
+  };
+
+  const settleUnrequested = () => {
+    for (const { record, ledger, at } of unrequested.takeUpTo(transfersThrough)) {
+      if (!record.request) {
+        violation({ ledger, transfer: record.transfer, at, reason: 'names a transfer that was never requested' });
+      }
+    }
+  };
+
+  const settleUnissued = () => {
+    for (const record of unissued.takeUpTo(supplyThrough)) {
+      if (!record.issuedAhead || !record.issued) continue;
+      const { ledger, amount, at } = record.issued;
+      record.issuedAhead = false;
+      ahead -= amount;
+      aheadEntries--;
+      violation({
+        ledger,
+        issuance: record.issuance,
+        at,
+        reason: `issued ${amount} for an issuance the supply stream does not hold`,
+      });
+    }
+  };
+
+  const compareNow = (fold: LedgerFold, kept: KeptState, lastId: StreamId, mark: number) => {
+    const { state, steps } = kept;
+    const account = fold.account;
+    // Once per ledger and field: the same difference is seen again at every later look.
+    const differs = (field: string, keptValue: string | undefined, folded: string | number | undefined) =>
+      violationOnce(`${account}\n${field}`, {
+        ledger: account,
+        at: lastId,
+        reason: `the script-kept ${field} is ${keptValue ?? 'missing'}, the fold of the stream says ${folded ?? 'none'} (at ${lastId})`,
+      });
+    if (state.opened !== fold.opened) differs('opened', state.opened, fold.opened);
+    if (state.balance !== String(fold.balance)) differs('balance', state.balance, fold.balance);
+    // A ledger opened before numbering and untouched since keeps no seq: its entries count 1..n.
+    if (state.seq !== undefined || fold.numbered) {
+      if (state.seq !== String(fold.seq)) differs('seq', state.seq, fold.seq);
+    }
+    if (steps < fold.steps) {
+      violationOnce(`${account}\nsteps`, {
+        ledger: account,
+        at: lastId,
+        reason: `the steps hash holds ${steps} steps, the stream ${fold.steps} entries that each have one (at ${lastId})`,
+      });
+    }
+    // Checks waiting for entries after the stream's end, registered before it was read: those
+    // entries were written before (a step precedes what names it), so they are not there.
+    for (const wait of fold.waits?.takeAfter(lastId, (w) => w.mark <= mark) ?? []) {
+      resolve(fold, wait, wait.kind === 'outcome' ? wait.at : lastId);
+    }
   };
 
   return {
-    apply(account, event, id) {
-      switch (event.type) {
-        case 'AccountOpened':
-          if (balances.has(account)) {
-            violation(`${account}'s ledger was opened twice (${id})`);
-            break;
-          }
-          openings += event.data.amount;
-          move(account, event.data.amount, id);
-          break;
-        case 'Debited': {
-          const { transfer, to, amount } = event.data;
-          if (unresolved.has(transfer)) violation(`transfer ${transfer} was debited twice (${id})`);
-          move(account, -amount, id);
-          const early = aheadCredits.get(account)?.take(transfer);
-          if (early) {
-            ahead -= early.amount;
-            settle(transfer, { from: account, to, amount }, early.to, account, early.amount);
-          } else {
-            unresolved.set(transfer, { from: account, to, amount });
-            inFlight += amount;
-          }
-          break;
+    applyLedger(account, event, id) {
+      marks++;
+      const fold = foldOf(account);
+      if (fold.entries++ === 0) ledgers++;
+      const seq = event.data.seq;
+      if (seq === undefined) {
+        if (fold.numbered) {
+          violation({ ledger: account, at: id, reason: `an entry without a seq after numbered ones (${event.type})` });
+        } else {
+          fold.seq++;
         }
-        case 'Credited': {
-          const { transfer, from, amount, debit } = event.data;
-          move(account, amount, id);
-          const debited = unresolved.get(transfer);
-          if (debited) {
-            unresolved.delete(transfer);
-            inFlight -= debited.amount;
-            settle(transfer, debited, account, from, amount);
-          } else {
-            let credits = aheadCredits.get(from);
-            if (!credits) {
-              credits = aheadOfSource();
-              aheadCredits.set(from, credits);
-            }
-            if (!credits.add(transfer, { to: account, amount, debit })) {
-              violation(`transfer ${transfer} was credited twice (${id})`);
-            }
-            ahead += amount;
-            // The source ledger may already be past the debit this credit names.
-            const source = positions.get(from);
-            if (source !== undefined) checkAheadOf(from, source);
-          }
-          break;
+      } else {
+        const expected = fold.seq + 1;
+        if (seq !== expected) {
+          violation({
+            ledger: account,
+            at: id,
+            reason:
+              seq > expected
+                ? `seq jumps from ${fold.seq} to ${seq}: entries ${expected}${seq - 1 > expected ? `-${seq - 1}` : ''} are missing (deleted, or unreadable)`
+                : `seq ${seq} where ${expected} was due: an entry repeated, reordered or rewritten`,
+          });
         }
-        case 'Refunded': {
-          const { transfer, amount } = event.data;
-          move(account, amount, id);
-          const debited = unresolved.get(transfer);
-          if (!debited || debited.from !== account || debited.amount !== amount) {
-            violation(`transfer ${transfer}: ${account} was refunded ${amount} for no debit in flight (${id})`);
-          } else {
-            unresolved.delete(transfer);
-            inFlight -= amount;
-          }
-          break;
-        }
-        case 'DebitDeclined':
-          break;
+        fold.seq = seq;
+        fold.numbered = true;
       }
-      positions.set(account, id);
-      checkAheadOf(account, id);
+      applyLedgerEntry(fold, event, id);
+      fold.position = id;
+      if (fold.waits) {
+        for (const wait of fold.waits.takeUpTo(id)) resolve(fold, wait, wait.kind === 'outcome' ? wait.at : id);
+      }
+      const probe = fold.probe;
+      if (probe) {
+        const reached = compareStreamIds(id, probe.lastId);
+        if (reached >= 0) fold.probe = undefined;
+        if (reached === 0) compareNow(fold, probe.kept, probe.lastId, probe.mark);
+      }
     },
-    figures() {
-      const balancesInCut = total - ahead;
+
+    applyTransfer(event, id) {
+      marks++;
+      transfersThrough = Math.max(transfersThrough, streamIdMillis(id));
+      const transfer = event.data.transfer;
+      if (event.type === 'TransferRequested') {
+        const { from, to, amount } = event.data;
+        let record = transfers.get(transfer);
+        if (record === SETTLED || record?.request) {
+          violation({ transfer, at: id, reason: 'requested a second time' });
+        } else {
+          if (record) {
+            // Read after some of its ledger entries: it takes its place among the requests.
+            open.delete(transfer);
+            open.set(transfer, record);
+            record.since = streamIdMillis(id);
+          } else {
+            record = recordOf(transfer, id) as TransferRecord;
+          }
+          requested++;
+          record.request = { from, to, amount, at: id };
+          for (const entry of ['debit', 'declined', 'credit', 'refund'] as const) matchesRequest(record, entry);
+        }
+        settleUnrequested();
+        return;
+      }
+      const record = transfers.get(transfer);
+      if (record === undefined || (record !== SETTLED && !record.request)) {
+        violation({ transfer, at: id, reason: `${event.type} of a transfer that was never requested` });
+        settleUnrequested();
+        return;
+      }
+      if (record === SETTLED || record.outcome) {
+        violation({ transfer, at: id, reason: `${event.type} of a transfer already settled` });
+        settleUnrequested();
+        return;
+      }
+      const { from, to } = record.request as NonNullable<TransferRecord['request']>;
+      if (event.type === 'TransferCompleted') {
+        completed++;
+        record.outcome = { kind: 'completed', at: id };
+        record.waits += 2;
+        waitOn(from, event.data.debit, { kind: 'outcome', entry: 'debit', record, at: event.data.debit, mark: marks });
+        waitOn(to, event.data.credit, { kind: 'outcome', entry: 'credit', record, at: event.data.credit, mark: marks });
+      } else {
+        rejected++;
+        const refund = event.data.refund;
+        record.outcome = { kind: 'rejected', at: id, refund };
+        if (refund !== undefined) {
+          record.waits++;
+          waitOn(from, refund, { kind: 'outcome', entry: 'refund', record, at: refund, mark: marks });
+        } else if (record.debit) {
+          violation({
+            ledger: record.debit.ledger,
+            transfer,
+            at: id,
+            reason: `rejected with nothing to refund, yet debited at ${record.debit.at}`,
+          });
+        }
+        if (record.credit) {
+          violation({
+            ledger: record.credit.ledger,
+            transfer,
+            at: id,
+            reason: `rejected, yet credited at ${record.credit.at}`,
+          });
+        }
+      }
+      maybeSettle(record);
+      settleUnrequested();
+    },
+
+    applySupply(event, id) {
+      marks++;
+      supplyThrough = Math.max(supplyThrough, streamIdMillis(id));
+      const { issuance, account, amount } = event.data;
+      issued += amount;
+      let record = issuances.get(issuance);
+      if (record === SETTLED || record?.supplied) {
+        violation({
+          issuance,
+          at: id,
+          reason: `recorded a second time on the supply stream (${amount} to ${account})`,
+        });
+      } else {
+        if (!record) {
+          record = { issuance };
+          issuances.set(issuance, record);
+        }
+        record.supplied = { account, amount, at: id };
+        if (record.issued) {
+          if (record.issuedAhead) {
+            record.issuedAhead = false;
+            ahead -= record.issued.amount;
+            aheadEntries--;
+          }
+          matchIssuance(record);
+        } else {
+          issuing += amount;
+          issuingCount++;
+          openIssuances.set(issuance, record);
+        }
+      }
+      settleUnissued();
+    },
+
+    readThrough(stream, ms) {
+      if (stream === 'transfers') {
+        transfersThrough = Math.max(transfersThrough, ms);
+        settleUnrequested();
+      } else {
+        supplyThrough = Math.max(supplyThrough, ms);
+        settleUnissued();
+      }
+    },
+
+    mark: () => marks,
+
+    position: (account) => folds.get(account)?.position,
+
+    ledgerNames: () => [...folds.values()].filter((fold) => fold.entries > 0).map((fold) => fold.account),
+
+    compareKept(account, kept, lastId, mark) {
+      const fold = folds.get(account);
+      if (!fold) return;
+      const at = fold.position === undefined ? -1 : compareStreamIds(fold.position, lastId);
+      if (at === 0) compareNow(fold, kept, lastId, mark);
+      else if (at < 0) fold.probe = { kept, lastId, mark };
+    },
+
+    keptConsumed(account, lastId) {
+      const fold = folds.get(account);
+      const probe = fold?.probe;
+      if (!fold || !probe || probe.lastId !== lastId) return;
+      fold.probe = undefined;
+      compareNow(fold, probe.kept, probe.lastId, probe.mark);
+    },
+
+    violationOnce,
+
+    figures(now = Date.now()) {
+      const stuck: StuckItem[] = [];
+      let stuckTransfers = 0;
+      for (const record of open.values()) {
+        const ageMs = now - record.since;
+        if (ageMs < stuckAfterMs) break;
+        stuckTransfers++;
+        if (stuck.length < LISTED) stuck.push({ transfer: record.transfer, ageMs, waiting: waitingFor(record) });
+      }
+      let stuckIssuances = 0;
+      for (const record of openIssuances.values()) {
+        const ageMs = now - streamIdMillis((record.supplied as { at: StreamId }).at);
+        if (ageMs < stuckAfterMs) break;
+        stuckIssuances++;
+        if (stuck.length < LISTED) stuck.push({ issuance: record.issuance, ageMs, waiting: 'its Issued entry' });
+      }
+      const balances = total - ahead;
+      const supply = issued + openings;
       return {
-        openings,
-        balances: balancesInCut,
-        inFlight,
-        transfersInFlight: unresolved.size,
-        ahead,
-        accounts: balances.size,
-        violations,
-        firstViolations: [...firstViolations],
-        conserved: violations === 0 && balancesInCut + inFlight === openings,
+        conserved: violations === 0 && balances + inFlight + issuing === supply,
+        supply: { issued, openings, total: supply },
+        balances,
+        inFlight: { amount: inFlight, transfers: inFlightTransfers },
+        issuing: { amount: issuing, issuances: issuingCount },
+        ahead: { amount: ahead, entries: aheadEntries },
+        ledgers,
+        transfers: { requested, completed, rejected, open: open.size },
+        stuck: { afterMs: stuckAfterMs, transfers: stuckTransfers, issuances: stuckIssuances, first: stuck },
+        violations: { count: violations, first: [...listed] },
+        ...(options.checkpoint ? { checkpoint: options.checkpoint() } : {}),
       };
     },
   };
 }
 
-/**
- * The credits waiting for one source ledger to reach their debits, in the order of those debits,
- * so that the audit finds the ones the ledger passed without holding their debit in O(1) per
- * event, not by walking all of them (a replay that reads the destination ledger first would
- * otherwise be quadratic).
- */
-interface AheadOfSource {
-  readonly size: number;
-  /** False when the transfer already has a credit waiting. */
-  add(transfer: string, credit: AheadCredit): boolean;
-  /** The credit waiting for `transfer`'s debit, taken out. */
-  take(transfer: string): AheadCredit | undefined;
-  /** Takes out and returns the credits whose debit is at or before `position`. */
-  passedBy(position: StreamId): Array<{ transfer: string; credit: AheadCredit }>;
+/** What an unsettled transfer waits for, in words. */
+function waitingFor(record: TransferRecord): string {
+  if (!record.request) return 'its request on the transfers stream';
+  if (record.creditAhead) return 'its debit';
+  if (record.debit && !record.credit && !record.refund) return 'a credit or a refund';
+  if (!record.outcome) return 'an outcome';
+  return 'its ledgers to reach the entries its outcome names';
 }
 
-function aheadOfSource(): AheadOfSource {
-  const waiting = new Map<string, AheadCredit>();
-  /** By debit ID; entries already taken are skipped when reached (lazy removal). */
-  const queue: Array<{ transfer: string; debit: StreamId }> = [];
-  let head = 0;
-  return {
-    get size() {
-      return waiting.size;
-    },
-    add(transfer, credit) {
-      if (waiting.has(transfer)) return false;
-      waiting.set(transfer, credit);
-      // Credits mostly arrive in their debits' order: find the place from the end.
-      let at = queue.length;
-      while (at > head && compareStreamIds((queue[at - 1] as { debit: StreamId }).debit, credit.debit) > 0) at--;
-      queue.splice(at, 0, { transfer, debit: credit.debit });
-      return true;
-    },
-    take(transfer) {
-      const credit = waiting.get(transfer);
-      waiting.delete(transfer);
-      return credit;
-    },
-    passedBy(position) {
-      const passed: Array<{ transfer: string; credit: AheadCredit }> = [];
-      while (head < queue.length && compareStreamIds((queue[head] as { debit: StreamId }).debit, position) <= 0) {
-        const { transfer } = queue[head] as { transfer: string };
-        head++;
-        const credit = waiting.get(transfer);
-        if (credit) {
-          waiting.delete(transfer);
-          passed.push({ transfer, credit });
-        }
-      }
-      if (head > 1_024 && head * 2 > queue.length) {
-        queue.splice(0, head);
-        head = 0;
-      }
-      return passed;
-    },
-  };
+const byNumber = (a: number, b: number) => a - b;
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled ledger event ${JSON.stringify(value)}`);
 }

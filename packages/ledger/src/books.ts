@@ -1,7 +1,9 @@
 /**
- * The bank's books: one projection over the accounts stream and every account's ledger, which it
- * follows as accounts register. It holds each ledger's fold and the audit. balance keeps the
- * books (GET /audit); the dashboard does too.
+ * The bank's books: one projection over the accounts stream, the transfers stream, the supply
+ * stream and every account's ledger, which it follows as accounts register. It holds each
+ * ledger's fold and the audit (audit.ts) with its checkpoint (audit-checkpoint.ts), and compares
+ * what the ledger scripts keep with the fold now and then (books-state-check.ts). balance keeps
+ * the books (GET /audit); the dashboard does too.
  *
  * Only ledgers that exist are followed: an account opens its ledger before it registers, while a
  * registration typed in by hand (or a flood of them) has no ledger, and following thousands of
@@ -15,18 +17,29 @@ import {
   closeRedis,
   connectRedis,
   createAccountsRegistry,
+  type DecodedEntry,
   decodeAccountEntry,
+  decodeEntryBuffers,
   decodeLedgerEntry,
+  KEY_PREFIX,
   type LedgerEvent,
   type Log,
   ledgerKey,
   ledgerStateKey,
   type Projection,
+  type SupplyEvent,
   startProjection,
   streamKey,
+  supplyEvents,
+  supplyKey,
+  type TransferEvent,
+  transferEvents,
+  transfersKey,
 } from '@microbank/events';
 import type { Redis } from 'ioredis';
 import { type Audit, createAudit } from './audit.ts';
+import { booksDigest } from './audit-checkpoint.ts';
+import { type StateCheck, startStateCheck } from './books-state-check.ts';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 
 /** How often registered accounts without a ledger are looked at again. */
@@ -38,6 +51,8 @@ export interface Books {
   ledgers: Map<string, Ledger>;
   audit: Audit;
   projection: Projection;
+  /** The comparison of what the ledger scripts keep with the fold. */
+  stateCheck: StateCheck;
   /** The command connection. */
   redis: Redis;
   close(): Promise<void>;
@@ -51,14 +66,44 @@ export interface BooksOptions {
   /** A key prefix of the tests' own; the bank's keys by default. */
   prefix?: string;
   blockMs?: number;
+  /** How long a transfer may stay unsettled before the audit reports it stuck (STUCK_AFTER_MS by default). */
+  stuckAfterMs?: number;
+  /** How often the script-kept state of a few ledgers is compared with the fold; 0: only when asked. */
+  stateCheckMs?: number;
 }
 
-export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOptions): Books {
+/** How often the books compare the script-kept state of a few ledgers with the fold, by default. */
+const STATE_CHECK_MS = 5_000;
+
+/**
+ * An entry of a ledger, the transfers or the supply stream that does not decode. No script or
+ * service writes one, so the audit names it (with its ID) as a violation instead of skipping it:
+ * the books cannot vouch for what they cannot read.
+ */
+interface Unreadable {
+  type: 'Unreadable';
+  data: { reason: string; seq?: undefined };
+}
+
+type BooksEvent = AccountEvent | LedgerEvent | TransferEvent | SupplyEvent | Unreadable;
+
+export function startBooks(options: BooksOptions): Books {
+  const { redisUrl, log, name, prefix, blockMs } = options;
   const redis = connectRedis(redisUrl, `${name}:commands`, log);
   const accounts = streamKey('accounts', prefix);
+  const transfers = transfersKey(prefix);
+  const supply = supplyKey(prefix);
   const registry = createAccountsRegistry();
   const ledgers = new Map<string, Ledger>();
-  const audit = createAudit();
+  const digest = booksDigest();
+  const audit = createAudit({ stuckAfterMs: options.stuckAfterMs, checkpoint: digest.checkpoint });
+  /** A stream's name in the checkpoint: its key without the prefix, the same for a copy under another. */
+  const prefixLength = (prefix ?? KEY_PREFIX).length + 1;
+  /**
+   * The fields of the entry being applied: decode and apply are called one after the other for
+   * each entry, and the checkpoint digests the entry as stored, not as decoded.
+   */
+  let entryFields: readonly Buffer[] = [];
   const unchecked = new Set<string>();
   const ledgerless = new Set<string>();
   /** Each followed ledger stream's account, noted when it is followed: not parsed again per entry. */
@@ -103,15 +148,45 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
   }, LOOK_AGAIN_MS);
   lookAgain.unref();
 
-  const projection: Projection = startProjection<AccountEvent | LedgerEvent>({
+  const projection: Projection = startProjection<BooksEvent>({
     name,
-    streams: [accounts],
+    streams: [accounts, transfers, supply],
     redis,
     tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
     log,
     blockMs,
-    decode: (stream, fields) => (stream === accounts ? decodeAccountEntry(fields) : decodeLedgerEntry(fields)),
+    decode: (stream, fields): DecodedEntry<BooksEvent> => {
+      if (stream === accounts) return decodeAccountEntry(fields);
+      entryFields = fields;
+      const decoded: DecodedEntry<BooksEvent> =
+        stream === transfers
+          ? decodeEntryBuffers(transferEvents, fields)
+          : stream === supply
+            ? decodeEntryBuffers(supplyEvents, fields)
+            : decodeLedgerEntry(fields);
+      return decoded.ok ? decoded : { ok: true, event: { type: 'Unreadable', data: { reason: decoded.reason } } };
+    },
     apply: (event, id, stream) => {
+      if (event.type === 'Unreadable') {
+        const ledger = accountOfLedger.get(stream);
+        audit.violationOnce(`${stream}\n${id}`, {
+          ...(ledger === undefined ? {} : { ledger }),
+          at: id,
+          reason: `an entry of ${stream.slice(prefixLength)} that does not read: ${event.data.reason}`,
+        });
+        digest.note(stream.slice(prefixLength), id, entryFields);
+        return;
+      }
+      if (stream === transfers) {
+        audit.applyTransfer(event as TransferEvent, id);
+        digest.note(stream.slice(prefixLength), id, entryFields);
+        return;
+      }
+      if (stream === supply) {
+        audit.applySupply(event as SupplyEvent, id);
+        digest.note(stream.slice(prefixLength), id, entryFields);
+        return;
+      }
       if (event.type === 'AccountRegistered') {
         const known = registry.accounts.has(event.data.account);
         applyAccountEvent(registry, event, id);
@@ -129,18 +204,31 @@ export function startBooks({ redisUrl, log, name, prefix, blockMs }: BooksOption
         ledger = emptyLedger();
         ledgers.set(account, ledger);
       }
-      evolveLedger(ledger, event, id);
-      audit.apply(account, event, id);
+      audit.applyLedger(account, event as LedgerEvent, id);
+      digest.note(stream.slice(prefixLength), id, entryFields);
+      evolveLedger(ledger, event as LedgerEvent, id);
     },
+  });
+  const stateCheck = startStateCheck({
+    redis,
+    audit,
+    projection,
+    log,
+    prefix,
+    transfers,
+    supply,
+    everyMs: options.stateCheckMs ?? STATE_CHECK_MS,
   });
   return {
     registry,
     ledgers,
     audit,
     projection,
+    stateCheck,
     redis,
     async close() {
       clearInterval(lookAgain);
+      await stateCheck.stop();
       await projection.stop();
       await checking;
       await closeRedis(redis);

@@ -51,22 +51,68 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, c
 const money = (value: number | undefined) => (value === undefined ? '—' : value.toLocaleString('en'));
 const time = (ms: number) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
 
-function drawAudit(audit: Record<string, unknown>): void {
+interface AuditSection {
+  conserved: boolean;
+  supply: { issued: number; openings: number; total: number };
+  balances: number;
+  inFlight: { amount: number; transfers: number };
+  issuing: { amount: number; issuances: number };
+  stuck: { afterMs: number; transfers: number; issuances: number; first: StuckItem[] };
+  violations: { count: number; first: Violation[] };
+  checkpoint?: { digest: string; streams: number };
+}
+interface Violation {
+  ledger?: string;
+  transfer?: string;
+  issuance?: string;
+  at?: string;
+  reason: string;
+}
+interface StuckItem {
+  transfer?: string;
+  issuance?: string;
+  ageMs: number;
+  waiting: string;
+}
+
+/** Who a violation or a stuck item is about: its ledger, transfer or issuance. */
+const about = ({ ledger, transfer, issuance }: { ledger?: string; transfer?: string; issuance?: string }) =>
+  [ledger && `ledger ${ledger}`, transfer && `transfer ${transfer}`, issuance && `issuance ${issuance}`]
+    .filter(Boolean)
+    .join(', ');
+
+function drawAudit(audit: AuditSection): void {
   const verdict = byId('verdict');
   const conserved = audit.conserved === true;
   verdict.textContent = conserved ? 'Money conserved' : 'MONEY NOT CONSERVED';
   verdict.className = `verdict ${conserved ? 'conserved' : 'broken'}`;
   const figures = byId('audit-figures');
   figures.replaceChildren();
-  const rows: Array<[string, unknown]> = [
-    ['opening balances', audit.openings],
-    ['balances now', audit.balances],
-    ['in flight', audit.inFlight],
-    ['violations', audit.violations],
+  figures.dataset.violations = String(audit.violations.count);
+  figures.dataset.stuck = String(audit.stuck.transfers + audit.stuck.issuances);
+  const rows: Array<[string, string]> = [
+    ['supply', money(audit.supply.total)],
+    ['balances now', money(audit.balances)],
+    ['in flight', `${money(audit.inFlight.amount)} (${audit.inFlight.transfers} transfers)`],
+    ['stuck', `${audit.stuck.transfers + audit.stuck.issuances} (over ${audit.stuck.afterMs / 1_000} s)`],
+    ['violations', money(audit.violations.count)],
   ];
-  for (const [label, value] of rows) figures.append(element('dt', label), element('dd', money(value as number)));
-  for (const sentence of (audit.firstViolations as string[] | undefined) ?? []) {
-    figures.append(element('dt', 'violation'), element('dd', sentence));
+  if (audit.issuing.issuances > 0) rows.splice(2, 0, ['issuing', money(audit.issuing.amount)]);
+  if (audit.supply.openings > 0) rows.splice(1, 0, ['not issued (old openings)', money(audit.supply.openings)]);
+  for (const [label, value] of rows) figures.append(element('dt', label), element('dd', value));
+  for (const v of audit.violations.first) {
+    figures.append(element('dt', 'violation'), element('dd', `${about(v)}: ${v.reason}`, 'violation'));
+  }
+  for (const s of audit.stuck.first) {
+    const seconds = Math.round(s.ageMs / 1_000);
+    figures.append(
+      element('dt', 'stuck'),
+      element('dd', `${about(s)} for ${seconds} s, waiting for ${s.waiting}`, 'stuck'),
+    );
+  }
+  if (audit.checkpoint) {
+    const { digest, streams } = audit.checkpoint;
+    figures.append(element('dt', 'checkpoint'), element('dd', `${digest.slice(0, 16)}… over ${streams} streams`));
   }
 }
 
@@ -96,11 +142,10 @@ function drawAccounts(section: { accounts: Account[] }): void {
 function drawTransfers(section: {
   recent: Transfer[];
   ratePerSecond: number;
-  inFlight: number;
-  moneyInFlight: number;
+  inFlight: { amount: number; transfers: number };
 }): void {
   byId('transfer-rates').textContent =
-    `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight} in flight (${money(section.moneyInFlight)})`;
+    `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight.transfers} in flight (${money(section.inFlight.amount)})`;
   const body = byId('transfers').querySelector('tbody') as HTMLTableSectionElement;
   body.replaceChildren(
     ...section.recent.map((t) => {

@@ -1,0 +1,239 @@
+/**
+ * The books' look at what the ledger scripts keep beside the streams, every few seconds and a few
+ * ledgers at a time (bounded work per pass, whatever the number of ledgers):
+ *  - the state hash (opened, balance, seq) and the steps hash's size, read atomically with the
+ *    ledger's last entry ID (MULTI), are compared with the audit's fold when the fold is exactly
+ *    at that entry (Audit.compareKept);
+ *  - a slice of the steps hash (HSCAN, resumed at the next pass) is checked against the stream:
+ *    each step that names an entry the fold has passed must name an entry of that ledger, of the
+ *    step's type, for the step's transfer or issuance (and amount);
+ *  - the transfers and supply streams: when the books have read them to their last entry, the
+ *    audit learns that everything appended before Redis's TIME has been read (Audit.readThrough),
+ *    so that a ledger entry naming a transfer never requested is found while those streams are idle.
+ */
+import {
+  compareStreamIds,
+  decodeLedgerEntry,
+  errorMessage,
+  type Log,
+  ledgerKey,
+  ledgerStateKey,
+  ledgerStepsKey,
+  type Projection,
+  STREAM_START,
+  type StreamId,
+} from '@microbank/events';
+import type { Redis } from 'ioredis';
+import type { Audit } from './audit.ts';
+
+/** Ledgers looked at per pass, and steps per ledger per pass. */
+const LEDGERS_PER_PASS = 32;
+const STEPS_PER_LEDGER = 64;
+
+export interface StateCheckOptions {
+  redis: Redis;
+  audit: Audit;
+  projection: Projection;
+  log: Log;
+  /** The key prefix of the books' streams. */
+  prefix?: string;
+  transfers: string;
+  supply: string;
+  everyMs: number;
+}
+
+export interface StateCheck {
+  /** Runs one pass now (tests); resolves when it is done. */
+  pass(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What a step's outcome says was appended: an entry of `type` at `entry`, for `subject` (and of `amount`). */
+interface StepEntry {
+  type: 'Debited' | 'DebitDeclined' | 'Credited' | 'Refunded' | 'Issued';
+  entry: StreamId;
+  amount?: number;
+}
+
+const STEP_KINDS: Record<string, Record<string, StepEntry['type']>> = {
+  debit: { debited: 'Debited', declined: 'DebitDeclined' },
+  credit: { credited: 'Credited' },
+  refund: { refunded: 'Refunded' },
+  issue: { issued: 'Issued' },
+};
+
+/**
+ * The entry a step (`debit:<transfer>` -> `debited <entry ID> <amount>`, ...) says it appended;
+ * null for a step that appended nothing (`refused ...`); undefined for what no script writes.
+ */
+export function stepEntry(field: string, outcome: string): StepEntry | null | undefined {
+  const colon = field.indexOf(':');
+  const kinds = STEP_KINDS[field.slice(0, colon)];
+  if (colon < 1 || !kinds) return undefined;
+  const [word = '', entry = '', amount, ...rest] = outcome.split(' ');
+  if (word === 'refused' && (field.startsWith('debit:') || field.startsWith('credit:'))) return null;
+  const type = kinds[word];
+  if (!type || rest.length > 0 || !/^\d+-\d+$/.test(entry)) return undefined;
+  const withAmount = type === 'Debited' || type === 'Issued';
+  if (withAmount !== (amount !== undefined) || (amount !== undefined && !/^[1-9]\d*$/.test(amount))) return undefined;
+  return amount === undefined ? { type, entry } : { type, entry, amount: Number(amount) };
+}
+
+export function startStateCheck(options: StateCheckOptions): StateCheck {
+  const { redis, audit, projection, log, prefix, transfers, supply, everyMs } = options;
+  /** Where each ledger's steps hash scan goes on from. */
+  const cursors = new Map<string, string>();
+  let next = 0;
+  let failing = false;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  async function readThrough(): Promise<void> {
+    const replies = (await redis
+      .multi()
+      .time()
+      .xrevrange(transfers, '+', '-', 'COUNT', 1)
+      .xrevrange(supply, '+', '-', 'COUNT', 1)
+      .exec()) as Array<[Error | null, unknown]>;
+    const [seconds, micros] = (replies[0]?.[1] ?? []) as [string, string];
+    const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+    for (const [at, stream, kind] of [
+      [1, transfers, 'transfers'],
+      [2, supply, 'supply'],
+    ] as const) {
+      const last = ((replies[at]?.[1] ?? []) as Array<[StreamId, string[]]>)[0]?.[0];
+      const read = projection.positions.get(stream) ?? STREAM_START;
+      if (last === undefined || compareStreamIds(last, read) <= 0) audit.readThrough(kind, now);
+    }
+  }
+
+  async function checkKept(account: string): Promise<void> {
+    const stream = ledgerKey(account, prefix);
+    const mark = audit.mark();
+    const replies = (await redis
+      .multi()
+      .hgetall(ledgerStateKey(account, prefix))
+      .hlen(ledgerStepsKey(account, prefix))
+      .xrevrange(stream, '+', '-', 'COUNT', 1)
+      .exec()) as Array<[Error | null, unknown]>;
+    for (const [error] of replies) if (error) throw error;
+    const state = replies[0]?.[1] as Record<string, string>;
+    const steps = Number(replies[1]?.[1]);
+    const last = ((replies[2]?.[1] ?? []) as Array<[StreamId, string[]]>)[0]?.[0];
+    if (last === undefined) return;
+    audit.compareKept(account, { state, steps }, last, mark);
+    if (compareStreamIds(audit.position(account) ?? STREAM_START, last) < 0) {
+      // Consumed but not applied up to `last` (its last entries skipped): compared then.
+      void projection
+        .waitForPosition(last, everyMs, stream)
+        .then((reached) => {
+          if (reached) audit.keptConsumed(account, last);
+        })
+        .catch(() => {});
+    }
+  }
+
+  async function checkSteps(account: string): Promise<void> {
+    const stream = ledgerKey(account, prefix);
+    const [cursor, flat] = await redis.hscan(
+      ledgerStepsKey(account, prefix),
+      cursors.get(account) ?? '0',
+      'COUNT',
+      STEPS_PER_LEDGER,
+    );
+    cursors.set(account, cursor);
+    const folded = audit.position(account) ?? STREAM_START;
+    const named: Array<{ field: string; outcome: string; expected: StepEntry }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const field = flat[i] as string;
+      const outcome = flat[i + 1] as string;
+      const expected = stepEntry(field, outcome);
+      if (expected === null) continue;
+      if (expected === undefined) {
+        audit.violationOnce(`${account}\n${field}`, {
+          ledger: account,
+          reason: `the steps hash holds ${field} -> ${outcome}, which no ledger script writes`,
+        });
+        continue;
+      }
+      // Entries the fold has not reached yet are looked at in a later pass.
+      if (compareStreamIds(expected.entry, folded) <= 0) named.push({ field, outcome, expected });
+    }
+    if (named.length === 0) return;
+    const pipeline = redis.pipeline();
+    for (const { expected } of named) pipeline.xrangeBuffer(stream, expected.entry, expected.entry);
+    const replies = (await pipeline.exec()) ?? [];
+    named.forEach(({ field, outcome, expected }, i) => {
+      const [error, entries] = (replies[i] ?? [null, []]) as [Error | null, Array<[Buffer, Buffer[]]>];
+      if (error) return;
+      const subject = field.slice(field.indexOf(':') + 1);
+      const fields = entries[0]?.[1];
+      const decoded = fields ? decodeLedgerEntry(fields) : undefined;
+      let problem: string | undefined;
+      if (!decoded) problem = 'which the stream does not hold';
+      else if (!decoded.ok) problem = `which does not read (${decoded.reason})`;
+      else {
+        const { event } = decoded;
+        const data = event.data as { transfer?: string; issuance?: string; amount?: number };
+        if (event.type !== expected.type) problem = `which is ${event.type}, not ${expected.type}`;
+        else if ((data.transfer ?? data.issuance) !== subject)
+          problem = `which is for ${data.transfer ?? data.issuance}`;
+        else if (expected.amount !== undefined && data.amount !== expected.amount)
+          problem = `which is of ${data.amount}`;
+      }
+      if (problem) {
+        audit.violationOnce(`${account}\n${field}`, {
+          ledger: account,
+          ...(field.startsWith('issue:') ? { issuance: subject } : { transfer: subject }),
+          at: expected.entry,
+          reason: `the steps hash holds ${field} -> ${outcome}, naming entry ${expected.entry}, ${problem}`,
+        });
+      }
+    });
+  }
+
+  async function pass(): Promise<void> {
+    if (!projection.ready) return;
+    await readThrough();
+    const names = audit.ledgerNames();
+    if (next >= names.length) next = 0;
+    const batch = names.slice(next, next + LEDGERS_PER_PASS);
+    next += batch.length;
+    await Promise.all(batch.map(async (account) => Promise.all([checkKept(account), checkSteps(account)])));
+  }
+
+  function runPass(): Promise<void> {
+    running ??= pass()
+      .then(() => {
+        failing = false;
+      })
+      .catch((error: unknown) => {
+        if (!failing)
+          log.warn({ err: errorMessage(error) }, 'the books could not compare the kept state; trying again');
+        failing = true;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      void runPass().finally(schedule);
+    }, everyMs);
+    timer.unref();
+  };
+  if (everyMs > 0) schedule();
+
+  return {
+    pass: runPass,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
