@@ -6,8 +6,16 @@
  */
 import { ReplyError } from 'ioredis';
 
-/** Reply errors that mean "not now": the server is busy, loading or changing roles. */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MOVED|ASK)\b/;
+/**
+ * Reply errors that mean "not now": the server is busy, loading, changing roles, or full (OOM: at
+ * maxmemory with noeviction it refuses writes until memory is freed; the same write then passes).
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MOVED|ASK|OOM)\b/;
+
+/** A Redis at its maxmemory refusing a write: answer "not now" (503), never "internal error" (500). */
+export function isRedisFull(error: unknown): boolean {
+  return error instanceof ReplyError && /^OOM\b/.test((error as Error).message);
+}
 
 export function isPermanentRedisError(error: unknown): boolean {
   return error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);

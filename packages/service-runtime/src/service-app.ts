@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { HttpBindings } from '@hono/node-server';
-import { isRedisUnavailable } from '@microbank/events';
+import { isRedisFull, isRedisUnavailable } from '@microbank/events';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -83,6 +83,10 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
     if (error instanceof HTTPException) return error.getResponse();
     if (isRedisUnavailable(error)) {
       return c.json(errorBody(503, 'Redis is not answering right now; try again'), 503, { 'retry-after': '1' });
+    }
+    if (isRedisFull(error)) {
+      log.warn({ method: c.req.method, path: c.req.path }, 'Redis is full: a write was refused');
+      return c.json(errorBody(503, 'the bank is out of room for now; try again later'), 503, { 'retry-after': '5' });
     }
     log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return c.json(errorBody(500, 'internal error; see the service log'), 500);

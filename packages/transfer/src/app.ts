@@ -5,7 +5,8 @@
  *                    a Location. The client's key is looked up first: the same key and body again
  *                    answer the same transfer and its status now, whatever else changed; the same
  *                    key with another body: 422. A credential that may not debit `from`: 403. Bad
- *                    input of any kind: a 4xx JSON body, nothing recorded.
+ *                    input of any kind: a 4xx JSON body, nothing recorded. Redis near its
+ *                    maxmemory: 503 with Retry-After for a new transfer (admission.ts).
  *   GET /transfers/:id  its status: pending, completed or rejected (with the reason), and where
  *                    the money moved (positions a balance read can wait for); only to the client
  *                    that requested it or one that may debit its `from` (404 to anyone else).
@@ -15,6 +16,7 @@ import type { RedisClient } from '@microbank/ledger';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { assertServing, httpError, projectionServiceApp, route } from '@microbank/service-runtime';
 import type { Context, Hono } from 'hono';
+import type { Admission } from './admission.ts';
 import type { Credentials } from './credentials.ts';
 import { fingerprintOf, requestTransfer, transferOfKey, transferStatus } from './transfer-log.ts';
 import { parseIdempotencyKey, transferBody } from './transfer-request.ts';
@@ -26,6 +28,8 @@ export interface TransferAppOptions extends ServiceContext {
   redis: RedisClient;
   /** Who may move money, and from which accounts. */
   credentials: Credentials;
+  /** Whether Redis has room for new transfers (admission.ts). */
+  admission: Pick<Admission, 'open'>;
   prefix?: string;
 }
 
@@ -47,7 +51,7 @@ const keyReused = (transfer: string) =>
   });
 
 export function createTransferApp(options: TransferAppOptions): Hono {
-  const { registry, projection, redis, credentials, prefix } = options;
+  const { registry, projection, redis, credentials, admission, prefix } = options;
   const app = projectionServiceApp({ ...options, writesThrough: redis });
 
   /** The caller's client, or a 401 (counted by the HTTP metrics under its status, as every answer). */
@@ -106,6 +110,14 @@ export function createTransferApp(options: TransferAppOptions): Hono {
       }
       if (Object.keys(unknown).length > 0) {
         throw httpError(422, 'the transfer names an unknown account', { error: 'unknown_account', fields: unknown });
+      }
+      if (!admission.open) {
+        throw httpError(
+          503,
+          'the bank is short of room: new transfers wait until memory is freed (those accepted still settle); try again later',
+          { error: 'full' },
+          { 'retry-after': '5' },
+        );
       }
       const requested = await requestTransfer(redis, request, who.client, idempotency.key, prefix);
       if (requested.kind === 'key-reused') throw keyReused(requested.transfer);

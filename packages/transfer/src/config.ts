@@ -32,6 +32,13 @@ export function readTransferConfig(env: Record<string, string | undefined>) {
       CLAIM_IDLE_MS: millisecondsVar(2_000),
       TRANSFER_CLIENTS: transferClientsVar,
       ISSUANCE: issuanceVar,
+      /** The share of Redis's maxmemory at which new transfers are refused (admission.ts). */
+      ADMISSION_HIGH_WATER: z
+        .string()
+        .regex(/^0\.\d{1,3}$/, 'must be a fraction of maxmemory, 0.5-0.99')
+        .transform(Number)
+        .refine((share) => share >= 0.5 && share <= 0.99, 'must be a fraction of maxmemory, 0.5-0.99')
+        .default(0.9),
     },
     env,
   );
@@ -41,5 +48,6 @@ export function readTransferConfig(env: Record<string, string | undefined>) {
     claimIdleMs: vars.CLAIM_IDLE_MS,
     clients: vars.TRANSFER_CLIENTS,
     issuance: vars.ISSUANCE,
+    admissionHighWater: vars.ADMISSION_HIGH_WATER,
   };
 }

@@ -1,4 +1,5 @@
 /** @microbank/transfer: its HTTP app, the saga and the processor, for tests and tools; main.ts runs it. */
+export * from './admission.ts';
 export * from './app.ts';
 export * from './config.ts';
 export * from './credentials.ts';

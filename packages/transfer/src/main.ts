@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { connectRedis, startAccountsProjection } from '@microbank/events';
 import { issueConfiguredSupply } from '@microbank/ledger';
 import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
+import { startAdmission } from './admission.ts';
 import { createTransferApp } from './app.ts';
 import { readTransferConfig } from './config.ts';
 import { credentialsOf } from './credentials.ts';
@@ -25,6 +26,7 @@ const processor = startProcessor({
   claimIdleMs: config.claimIdleMs,
 });
 registerTransferMetrics(metrics, processor);
+const admission = startAdmission(accounts.redis, config.admissionHighWater);
 // The bank's configured issuance, made once whatever the number of starts or replicas; it waits
 // for Redis as long as it must, beside the service.
 const stopping = new AbortController();
@@ -33,12 +35,13 @@ const issuing = issueConfiguredSupply(accounts.redis, config.issuance, log, unde
 );
 
 await runService({
-  app: createTransferApp({ log, metrics, ...accounts, credentials: credentialsOf(config.clients) }),
+  app: createTransferApp({ log, metrics, ...accounts, credentials: credentialsOf(config.clients), admission }),
   port: config.port,
   shutdown: config.shutdown,
   log,
   onStop: async () => {
     stopping.abort();
+    admission.stop();
     await issuing;
     await processor.stop();
     await accounts.close();

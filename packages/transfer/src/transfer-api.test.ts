@@ -64,6 +64,7 @@ api.before(async (ctx) => {
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
     credentials,
+    admission: { open: true },
     prefix: ctx.prefix,
   });
 });
@@ -233,6 +234,7 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
       metrics: createMetrics('transfer'),
       ...waiting,
       credentials,
+      admission: { open: true },
       prefix: ctx.prefix,
     });
     const before = await recorded(ctx);
@@ -253,6 +255,7 @@ api('not ready while the connection it writes through is down, though its regist
     ...ctx.accounts,
     redis,
     credentials,
+    admission: { open: true },
     prefix: ctx.prefix,
   });
   assert.is((await app.request('/readyz')).status, 200);
@@ -360,6 +363,7 @@ api(
           ...projection,
           redis: ctx.accounts.redis,
           credentials,
+          admission: { open: true },
           prefix: ctx.prefix,
         });
         const before = await recorded(ctx);

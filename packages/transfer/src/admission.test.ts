@@ -1,0 +1,177 @@
+/**
+ * A full Redis never strands money: against a real Redis given a small maxmemory, a load of
+ * transfers meets 202 or 503 (never 500); once memory nears the mark new transfers are refused, and
+ * every accepted one settles while the memory is still taken; when memory is freed, transfers are
+ * accepted again and settle.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type AccountsProjection,
+  accountEvents,
+  appendEvent,
+  connectRedis,
+  ledgerStateKey,
+  silentLog,
+  startAccountsProjection,
+  streamKey,
+} from '@microbank/events';
+import { issueSupply, openingIssuance } from '@microbank/ledger';
+import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import type { Hono } from 'hono';
+import * as assert from 'uvu/assert';
+import { type Admission, memoryOf, startAdmission } from './admission.ts';
+import { createTransferApp } from './app.ts';
+import { credentialsOf, newCredential } from './credentials.ts';
+import { type Processor, startProcessor } from './processor.ts';
+import { transferStatuses } from './transfer-log.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  accounts: AccountsProjection;
+  admission: Admission;
+  processor: Processor;
+  app: Hono;
+  prefix: string;
+}
+
+const full = testSuite<Context>('a full Redis', {} as Context);
+const log = createLogger('transfer', 'silent');
+const operator = newCredential('operator');
+/** Plenty: the test is about room in Redis, not about money. */
+const OPENING = 1_000_000;
+/** The mark: new transfers are refused from this share of maxmemory on. */
+const HIGH_WATER = 0.9;
+
+full.before(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  ctx.prefix = uniquePrefix();
+  const stream = streamKey('accounts', ctx.prefix);
+  ctx.accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'transfer', stream });
+  await ctx.accounts.projection.whenReady();
+  let last = '0-0';
+  for (const account of ['john-account', 'mary-account']) {
+    await issueSupply(ctx.accounts.redis, { issuance: openingIssuance(account), account, amount: OPENING }, ctx.prefix);
+    last = await appendEvent(ctx.accounts.redis, stream, accountEvents, {
+      type: 'AccountRegistered',
+      data: { account, url: 'http://127.0.0.1:1', instance: 't', registeredAt: new Date().toISOString() },
+    });
+  }
+  await ctx.accounts.projection.waitForPosition(last, 5_000);
+  ctx.admission = startAdmission(ctx.accounts.redis, HIGH_WATER, 20);
+  ctx.processor = startProcessor({
+    redis: ctx.accounts.redis,
+    blockRedis: connectRedis(ctx.redisServer.url, 'processor', silentLog),
+    log: silentLog,
+    consumer: 'p1',
+    claimIdleMs: 500,
+    blockMs: 100,
+    prefix: ctx.prefix,
+  });
+  ctx.app = createTransferApp({
+    log,
+    metrics: createMetrics('transfer'),
+    ...ctx.accounts,
+    credentials: credentialsOf([{ client: 'operator', sha256: operator.sha256, debits: '*' }]),
+    admission: ctx.admission,
+    prefix: ctx.prefix,
+  });
+});
+
+full.after(async (ctx) => {
+  ctx.admission.stop();
+  await ctx.processor.stop();
+  await ctx.accounts.close();
+  await ctx.redisServer.dispose();
+});
+
+const post = (ctx: Context) =>
+  ctx.app.request('/transfers', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+      authorization: `Bearer ${operator.credential}`,
+    },
+    body: JSON.stringify({ from: 'john-account', to: 'mary-account', amount: 1 }),
+  });
+
+/** Posts transfers one after another until `until()` or a refusal; the ids accepted and every status seen. */
+async function load(ctx: Context, until: () => boolean, limit = 3_000) {
+  const accepted: string[] = [];
+  const statuses = new Map<number, number>();
+  for (let sent = 0; sent < limit && !until() && statuses.size < 2; sent++) {
+    const response = await post(ctx);
+    statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+    if (response.status === 202) accepted.push(((await response.json()) as { transfer: string }).transfer);
+    else await response.text();
+  }
+  return { accepted, statuses };
+}
+
+const unsettled = async (ctx: Context, transfers: string[]) =>
+  (await transferStatuses(ctx.accounts.redis, transfers, ctx.prefix)).filter((s) => s?.status !== 'completed').length;
+
+full('near maxmemory new transfers get 503, those accepted settle while memory is still taken', async (ctx) => {
+  const redis = ctx.accounts.redis;
+  const memory = async () => memoryOf(await redis.info('memory'));
+  // Room for a few hundred transfers above what Redis holds now, most of it filled with ballast.
+  const { used } = await memory();
+  const max = used + 2 * 1024 * 1024;
+  await redis.config('SET', 'maxmemory', String(max));
+  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  const ballast = `${ctx.prefix}:ballast`;
+  for (let i = 0; (await memory()).used < 0.8 * max; i++) await redis.set(`${ballast}:${i}`, 'x'.repeat(8 * 1024));
+
+  const first = await load(ctx, () => !ctx.admission.open && ctx.admission.reading !== undefined);
+  assert.ok(first.accepted.length > 0, 'transfers were accepted below the mark');
+  // The mark was reached by the transfers themselves; from then on every new one is refused.
+  const refused = await post(ctx);
+  assert.is(refused.status, 503);
+  assert.equal(await refused.json(), {
+    error: 'full',
+    message:
+      'the bank is short of room: new transfers wait until memory is freed (those accepted still settle); try again later',
+  });
+  assert.is(refused.headers.get('retry-after'), '5');
+  // Every accepted transfer settles with the ballast still in: the room above the mark is theirs.
+  await waitFor(
+    'every accepted transfer to settle',
+    () => unsettled(ctx, first.accepted),
+    (n) => n === 0,
+    {
+      timeoutMs: 20_000,
+    },
+  );
+  assert.ok((await memory()).used >= HIGH_WATER * max * 0.95, 'memory was still taken meanwhile');
+  assert.equal(
+    [...first.statuses.keys()].filter((status) => status !== 202 && status !== 503),
+    [],
+    'only 202 and 503',
+  );
+
+  // Memory freed: new transfers are taken again, and settle.
+  await redis.del(...(await redis.keys(`${ballast}:*`)));
+  await waitFor(
+    'admission to open again',
+    async () => ctx.admission.open,
+    (open) => open,
+    { timeoutMs: 5_000 },
+  );
+  const second = await load(ctx, () => false, 20);
+  assert.is(second.accepted.length, 20, JSON.stringify([...second.statuses]));
+  await waitFor(
+    'the new transfers to settle',
+    () => unsettled(ctx, second.accepted),
+    (n) => n === 0,
+    {
+      timeoutMs: 20_000,
+    },
+  );
+  // Nothing stranded, nothing lost: john paid exactly what was accepted, mary got it.
+  const balance = async (account: string) => Number(await redis.hget(ledgerStateKey(account, ctx.prefix), 'balance'));
+  const moved = first.accepted.length + second.accepted.length;
+  assert.equal([await balance('john-account'), await balance('mary-account')], [OPENING - moved, OPENING + moved]);
+});
+
+full.run();

@@ -1,0 +1,54 @@
+/**
+ * Admission control: a new transfer is refused (503, Retry-After) while Redis's used memory is at
+ * or above a high-water mark of its maxmemory, so that the transfers already accepted always find
+ * room for their credits and refunds. Without it a full Redis (noeviction) accepts a debit and then
+ * refuses the credit: money stuck in flight until memory is freed. Memory is read with INFO every
+ * `everyMs`, not per request; between two reads at most one interval's transfers get in, which the
+ * room above the mark (1 - highWater of maxmemory) is sized to take.
+ */
+import type { RedisClient } from '@microbank/ledger';
+
+export interface Admission {
+  /** False while Redis is at or above the mark (or its memory could not be read lately). */
+  readonly open: boolean;
+  /** What the last reading said, for logs and metrics. */
+  readonly reading: { used: number; max: number } | undefined;
+  stop(): void;
+}
+
+/** `used_memory` and `maxmemory` out of INFO memory's text. */
+export function memoryOf(info: string): { used: number; max: number } {
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return { used: field('used_memory'), max: field('maxmemory') };
+}
+
+export function startAdmission(redis: RedisClient, highWater: number, everyMs = 250): Admission {
+  let reading: { used: number; max: number } | undefined;
+  let open = true;
+  let stopped = false;
+  const look = async () => {
+    try {
+      // A single Redis. (On a Redis Cluster a client's INFO reaches one node of its choosing; the
+      // cluster's own admission is not built yet.)
+      reading = memoryOf(await redis.info('memory'));
+      open = !(reading.max > 0 && reading.used >= highWater * reading.max);
+    } catch {
+      // Redis away: the request itself will fail with 503; nothing to decide here.
+    }
+  };
+  const timer = setInterval(() => void look(), everyMs);
+  timer.unref();
+  void look();
+  return {
+    get open() {
+      return open && !stopped;
+    },
+    get reading() {
+      return reading;
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
