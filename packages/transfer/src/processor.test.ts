@@ -15,6 +15,7 @@ import {
   presenceKey,
   processorsPresenceKey,
   silentLog,
+  transferStatusKey,
   transfersKey,
   untilReady,
 } from '@microbank/events';
@@ -81,7 +82,7 @@ function processor(
 }
 
 async function request(ctx: Context, from: string, to: string, amount: number): Promise<TransferStatus> {
-  const requested = await requestTransfer(ctx.redis, { from, to, amount }, randomUUID(), ctx.prefix);
+  const requested = await requestTransfer(ctx.redis, { from, to, amount }, 'test', randomUUID(), ctx.prefix);
   const status = await transferStatus(ctx.redis, requested.transfer, ctx.prefix);
   if (!status) throw new Error('no status');
   return status;
@@ -168,14 +169,15 @@ saga('a credit refused (the account has no ledger): the debit is given back, the
   assert.equal([status?.status, status?.reason], ['rejected', 'unknown-account']);
   assert.equal(
     (await eventsOf(ctx, 'john-account')).map((e) => e.type),
-    ['AccountOpened', 'Debited', 'Refunded'],
+    ['AccountOpened', 'Issued', 'Debited', 'Refunded'],
   );
 });
 
 saga('a transfer from an account to itself is rejected without touching a ledger', async (ctx) => {
   const t = await request(ctx, 'john-account', 'john-account', 5);
+  const before = (await eventsOf(ctx, 'john-account')).length;
   assert.equal(await runSaga(ctx.redis, t, ctx.prefix), { type: 'TransferRejected', reason: 'same-account' });
-  assert.is((await eventsOf(ctx, 'john-account')).length, 1);
+  assert.is((await eventsOf(ctx, 'john-account')).length, before);
 });
 
 saga(
@@ -219,6 +221,21 @@ saga('a processor is present under the processors` key of its prefix, never as a
   assert.equal(await instances(presenceKey('transfer-processors')), []);
   assert.equal(await instances(presenceKey('transfer-processors', ctx.prefix)), []);
   assert.equal(await instances(processorsPresenceKey()), []);
+});
+
+saga('the saga moves what the transfers-stream entry asks for, not the status hash`s copy of it', async (ctx) => {
+  const t = await request(ctx, 'john-account', 'mary-account', 10);
+  // The status hash's JSON says otherwise: tampered with, or a number cjson rounded on its way
+  // through a script. It only tells whether the transfer is settled.
+  const tampered = { ...t, to: 'ghost-account', amount: 90 };
+  await ctx.redis.hset(transferStatusKey(ctx.prefix), t.transfer, JSON.stringify(tampered));
+  processor(ctx, 'honest');
+  const settled = await settledStatus(ctx, t.transfer);
+  assert.equal([settled.status, settled.to, settled.amount], ['completed', 'mary-account', 10]);
+  const amounts = async (account: string, type: LedgerEvent['type']) =>
+    (await eventsOf(ctx, account)).filter((e) => e.type === type).map((e) => (e.data as { amount: number }).amount);
+  assert.equal(await amounts('john-account', 'Debited'), [10]);
+  assert.equal(await amounts('mary-account', 'Credited'), [10]);
 });
 
 saga.run();

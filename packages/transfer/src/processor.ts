@@ -1,16 +1,21 @@
 /**
  * A transfer processor: one consumer of the `processors` group on the transfers stream. It reads
  * new requests (XREADGROUP), runs each one's saga, and acknowledges an entry only once its
- * transfer is settled. Entries another consumer took and has not acknowledged for a while (it
- * died mid-transfer) are claimed (XAUTOCLAIM) and finished here; its own unacknowledged entries
- * are read again after a restart under the same name. Events that are not requests, or that do
- * not decode, are acknowledged and counted.
+ * transfer is settled. What stays pending is run again from the group's pending list (XPENDING,
+ * XCLAIM): its own entries whose saga failed once their backoff has passed, those it held before a
+ * restart under the same name at once, and entries another consumer has left idle for a while (it
+ * died mid-transfer). An entry whose saga fails at its maxDeliveries-th delivery is parked
+ * (parked.ts): recorded on the parked stream and acknowledged. Events that are not requests, or
+ * that do not decode, are acknowledged and counted.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type Backoff,
+  backoffDelay,
   decodeEntry,
   errorMessage,
   isPermanentRedisError,
+  isRedisUnavailable,
   type Log,
   leavePresence,
   PROCESSORS_GROUP,
@@ -23,9 +28,20 @@ import {
   untilReady,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
-import { runSaga } from './saga.ts';
-import { type TransferStatus, transferStatuses } from './transfer-log.ts';
+import { ReplyError } from 'ioredis';
+import { parkEntry } from './parked.ts';
+import { requestedTransfer, runSaga } from './saga.ts';
+import { type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
 
+// What `pnpm parked` and its tests need, until index.ts exports parked.ts itself.
+export {
+  type ParkedTransfer,
+  parkEntry,
+  parkedKey,
+  parkedTransfers,
+  type Reapplied,
+  reapplyParked,
+} from './parked.ts';
 export { PROCESSORS_GROUP };
 
 /**
@@ -49,24 +65,44 @@ export interface ProcessorOptions {
   batch?: number;
   blockMs?: number;
   prefix?: string;
+  /** An entry whose saga fails at this delivery (or a later one) is parked; default 5. */
+  maxDeliveries?: number;
+  /**
+   * How long an entry whose saga failed waits before it is run again, from its delivery, growing
+   * with each one (backoffDelay); default from 500 ms up to 30 s.
+   */
+  retryBackoff?: Backoff;
 }
 
 export interface Processor {
   readonly settled: number;
+  /** Entries taken over from another consumer. */
   readonly claimed: number;
   /** Entries acknowledged without a saga: not a request, or not decodable. */
   readonly skipped: number;
-  /** Sagas that failed (Redis away): their entries stay pending and are run again. */
+  /** Saga runs that failed, one per delivery of an entry: it is run again after a backoff, or parked. */
   readonly failed: number;
+  /** Entries parked: their saga failed at their maxDeliveries-th delivery. */
+  readonly parked: number;
   stop(): Promise<void>;
 }
 
-type Entry = [id: string, fields: string[]];
+type Entry = [id: string, fields: string[] | null];
+/** An entry delivered to this consumer, and how many times the group has delivered it (to anyone). */
+type Delivery = { id: string; fields: string[] | null; deliveries: number };
+/** A row of XPENDING's extended form. */
+type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
+
+/** An error that says "not now" (Redis away, loading, busy): no reason to park an entry. */
+const isTransient = (error: unknown) =>
+  isRedisUnavailable(error) || (error instanceof ReplyError && !isPermanentRedisError(error));
 
 export function startProcessor(options: ProcessorOptions): Processor {
   const { redis, blockRedis, log, consumer, claimIdleMs, prefix } = options;
   const batch = options.batch ?? 200;
   const blockMs = options.blockMs ?? 2_000;
+  const maxDeliveries = options.maxDeliveries ?? 5;
+  const retryBackoff = options.retryBackoff ?? { firstMs: 500, capMs: 30_000 };
   const stream = transfersKey(prefix);
   const presence = processorsPresenceKey(prefix);
   const stopping = new AbortController();
@@ -74,6 +110,17 @@ export function startProcessor(options: ProcessorOptions): Processor {
   let claimed = 0;
   let skipped = 0;
   let failed = 0;
+  let parked = 0;
+  /**
+   * This consumer's entries whose saga failed: how long each waits, idle, before it is run again
+   * (drawn once per failure, so the jitter stays put while it waits).
+   */
+  const retryAfter = new Map<string, number>();
+  /** When (performance.now()) the pending list is next looked at. */
+  let nextPassAt = 0;
+  const passWithin = (ms: number) => {
+    nextPassAt = Math.min(nextPassAt, performance.now() + ms);
+  };
 
   async function ensureGroup(): Promise<void> {
     try {
@@ -84,12 +131,13 @@ export function startProcessor(options: ProcessorOptions): Processor {
     }
   }
 
-  /** Runs the sagas of `entries` at once; acknowledges every entry whose transfer is settled. */
-  async function handle(entries: Entry[]): Promise<void> {
-    if (entries.length === 0) return;
+  /** Runs the sagas of `delivered` at once; acknowledges every entry whose transfer is settled. */
+  async function handle(delivered: Delivery[]): Promise<void> {
+    if (delivered.length === 0) return;
     const done: string[] = [];
-    const requests: Array<{ id: string; status: TransferStatus }> = [];
-    for (const [id, fields] of entries) {
+    const requests: Array<Delivery & { request: TransferStatus }> = [];
+    for (const delivery of delivered) {
+      const { id, fields } = delivery;
       const decoded = decodeEntry(transferEvents, fields ?? []);
       if (!decoded.ok || decoded.event.type !== 'TransferRequested') {
         if (!decoded.ok) log.warn({ id, reason: decoded.reason }, 'skipped a transfers entry that does not decode');
@@ -97,80 +145,135 @@ export function startProcessor(options: ProcessorOptions): Processor {
         done.push(id);
         continue;
       }
-      const { transfer, from, to, amount, requestedAt } = decoded.event.data;
-      requests.push({ id, status: { transfer, status: 'pending', from, to, amount, requestedAt, position: id } });
+      requests.push({ ...delivery, request: requestedTransfer(id, decoded.event.data) });
     }
+    // The statuses only say which transfers are settled already. One that does not read (its JSON
+    // broken) fails its own transfer, not the batch: then they are read one by one.
     const known = await transferStatuses(
       redis,
-      requests.map(({ status }) => status.transfer),
+      requests.map(({ request }) => request.transfer),
       prefix,
-    );
+    ).catch(() => undefined);
     await Promise.all(
-      requests.map(async ({ id, status }, i) => {
-        const current = known[i];
-        if (current && current.status !== 'pending') {
-          done.push(id);
-          return;
-        }
+      requests.map(async ({ id, deliveries, request }, i) => {
         try {
-          await runSaga(redis, current ?? status, prefix);
-          settled++;
+          const current = known ? known[i] : await transferStatus(redis, request.transfer, prefix);
+          if (current === undefined || current.status === 'pending') {
+            await runSaga(redis, request, prefix);
+            settled++;
+          }
           done.push(id);
         } catch (error) {
           failed++;
-          log.warn(
-            { transfer: status.transfer, err: errorMessage(error) },
-            'transfer not settled yet; it stays pending',
-          );
+          await failedDelivery(id, deliveries, request, error);
         }
       }),
     );
     if (done.length > 0) await redis.xack(stream, PROCESSORS_GROUP, ...done);
+    for (const id of done) retryAfter.delete(id);
   }
 
-  /** Takes over entries idle with other consumers (a processor that died), a batch at a time. */
-  async function claimAbandoned(): Promise<void> {
-    let cursor = '0-0';
-    do {
-      const [next, entries] = (await redis.xautoclaim(
-        stream,
-        PROCESSORS_GROUP,
-        consumer,
-        claimIdleMs,
-        cursor,
-        'COUNT',
-        batch,
-      )) as [string, Entry[]];
-      const live = entries.filter((entry) => entry !== null && entry[1] !== null);
-      if (live.length > 0) {
-        claimed += live.length;
-        log.info({ entries: live.length }, 'claimed transfers another processor left pending');
-        await handle(live);
+  /** After a failed saga: the entry is parked at its maxDeliveries-th delivery, else run again later. */
+  async function failedDelivery(id: string, deliveries: number, request: TransferStatus, error: unknown) {
+    const { transfer } = request;
+    const reason = errorMessage(error);
+    if (deliveries >= maxDeliveries && !isTransient(error)) {
+      try {
+        const at = await parkEntry(redis, { consumer, entry: id, transfer: request, reason, deliveries }, prefix);
+        retryAfter.delete(id);
+        if (at !== undefined) {
+          parked++;
+          log.error(
+            { transfer, entry: id, deliveries, reason, parked: at },
+            'parked a transfer whose saga failed at every delivery; `pnpm parked` lists it',
+          );
+        }
+        return;
+      } catch (parkError) {
+        log.warn({ transfer, err: errorMessage(parkError) }, 'could not park a failing transfer yet');
       }
-      cursor = next;
-    } while (cursor !== '0-0' && !stopping.signal.aborted);
+    }
+    const waitMs = backoffDelay(deliveries - 1, retryBackoff);
+    retryAfter.set(id, waitMs);
+    passWithin(waitMs);
+    log.warn(
+      { transfer, deliveries, retryInMs: waitMs, err: reason },
+      'transfer not settled yet; it stays pending and is run again',
+    );
+  }
+
+  /**
+   * Runs what is pending and due again, a page of the group's pending list at a time: this
+   * consumer's entries once idle for their backoff (those it held before a restart, at once),
+   * another consumer's once idle for claimIdleMs (it died, or it backs off longer than that).
+   * Sets when to look again: at the latest in claimIdleMs / 4, sooner when an entry is due sooner.
+   */
+  async function runPending(): Promise<void> {
+    nextPassAt = performance.now() + claimIdleMs / 4;
+    const seen = new Set<string>();
+    for (let start = '-'; !stopping.signal.aborted; ) {
+      const rows = (await redis.xpending(stream, PROCESSORS_GROUP, start, '+', batch)) as PendingRow[];
+      const deliveries = new Map<string, number>();
+      const own: string[] = [];
+      const others: string[] = [];
+      let ownIdle = Number.POSITIVE_INFINITY;
+      for (const [id, owner, idle, times] of rows) {
+        seen.add(id);
+        const mine = owner === consumer;
+        if (!mine) retryAfter.delete(id);
+        const after = mine ? (retryAfter.get(id) ?? 0) : claimIdleMs;
+        if (idle < after) {
+          passWithin(after - idle);
+          continue;
+        }
+        deliveries.set(id, times + 1);
+        if (mine) {
+          own.push(id);
+          ownIdle = Math.min(ownIdle, after);
+        } else others.push(id);
+      }
+      // XCLAIM with the idle time that made an entry due: one another consumer took meanwhile is
+      // left to it. (It counts a delivery, as XREADGROUP does.)
+      const claim = async (ids: string[], minIdle: number) =>
+        ids.length === 0
+          ? []
+          : ((await redis.xclaim(stream, PROCESSORS_GROUP, consumer, minIdle, ...ids)) as Entry[]).filter(
+              (entry) => entry !== null,
+            );
+      const retried = await claim(own, ownIdle);
+      const takenOver = await claim(others, claimIdleMs);
+      if (takenOver.length > 0) {
+        claimed += takenOver.length;
+        log.info({ entries: takenOver.length }, 'claimed transfers another processor left pending');
+      }
+      await handle(
+        [...retried, ...takenOver].map(([id, fields]) => ({ id, fields, deliveries: deliveries.get(id) ?? 1 })),
+      );
+      const last = rows.at(-1);
+      if (rows.length < batch || last === undefined) {
+        for (const id of retryAfter.keys()) if (!seen.has(id)) retryAfter.delete(id);
+        return;
+      }
+      start = `(${last[0]}`;
+    }
   }
 
   // The named command, not a raw call: ioredis shapes the reply only for it (under RESP3, which
   // ioredis 6 speaks by default, a raw XREADGROUP comes back as a flattened map).
-  async function readGroup(from: '0' | '>'): Promise<Entry[]> {
-    const reply = (
-      from === '>'
-        ? await blockRedis.xreadgroup(
-            'GROUP',
-            PROCESSORS_GROUP,
-            consumer,
-            'COUNT',
-            batch,
-            'BLOCK',
-            blockMs,
-            'STREAMS',
-            stream,
-            '>',
-          )
-        : await blockRedis.xreadgroup('GROUP', PROCESSORS_GROUP, consumer, 'COUNT', batch, 'STREAMS', stream, '0')
-    ) as Array<[string, Entry[]]> | null;
-    return reply?.[0]?.[1] ?? [];
+  async function readNew(waitMs: number): Promise<Delivery[]> {
+    const reply = (await blockRedis.xreadgroup(
+      'GROUP',
+      PROCESSORS_GROUP,
+      consumer,
+      'COUNT',
+      batch,
+      'BLOCK',
+      waitMs,
+      'STREAMS',
+      stream,
+      '>',
+    )) as Array<[string, Entry[]]> | null;
+    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => ({ id, fields, deliveries: 1 }));
   }
 
   const present = (async () => {
@@ -182,7 +285,6 @@ export function startProcessor(options: ProcessorOptions): Processor {
   })();
 
   const running = (async () => {
-    let lastClaim = 0;
     const step = async () => {
       // Both connections: the group is made and the sagas run through the commands connection,
       // which at start may still be connecting (its commands would fail, not queue). That one is
@@ -190,17 +292,13 @@ export function startProcessor(options: ProcessorOptions): Processor {
       await readyOrReconnect(blockRedis, 3_000, stopping.signal);
       await untilReady(redis, stopping.signal);
       await ensureGroup();
-      // What this consumer read and did not acknowledge before it was restarted.
-      for (let own = await readGroup('0'); own.length > 0; own = await readGroup('0')) {
-        await handle(own);
-        if (own.length < batch) break;
-      }
+      // The pending list first: what this consumer held before it was restarted is run at once.
+      nextPassAt = 0;
       for (;;) {
-        if (performance.now() - lastClaim >= claimIdleMs / 4) {
-          lastClaim = performance.now();
-          await claimAbandoned();
-        }
-        await handle(await readGroup('>'));
+        if (performance.now() >= nextPassAt) await runPending();
+        // Never BLOCK 0 (forever); never past the next look at the pending list.
+        const waitMs = Math.max(1, Math.min(blockMs, Math.ceil(nextPassAt - performance.now())));
+        await handle(await readNew(waitMs));
       }
     };
     while (!stopping.signal.aborted) {
@@ -234,6 +332,9 @@ export function startProcessor(options: ProcessorOptions): Processor {
     },
     get failed() {
       return failed;
+    },
+    get parked() {
+      return parked;
     },
     async stop() {
       stopping.abort();

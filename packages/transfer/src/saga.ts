@@ -2,12 +2,25 @@
  * One transfer's saga, across two ledgers, each step idempotent: debit the source (never below
  * zero), credit the destination, and when the credit is refused give the debit back; then record
  * the outcome once. Run it again at any point (a processor killed halfway, a claimed entry, two
- * processors on one transfer) and every step already done returns its first outcome: nothing
- * moves twice.
+ * processors on one transfer, a parked entry re-applied) and every step already done returns its
+ * first outcome: nothing moves twice.
  */
+import type { StreamId, TransferRequested } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
 import { type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
 
+/**
+ * The transfer a TransferRequested entry (at `position` on the transfers stream, decoded and
+ * validated) asks for, as the saga runs it: what moves comes from the entry, never from the status
+ * hash, whose JSON a Lua script wrote through cjson (which rounds numbers of 15 digits or more) and
+ * which only says whether the transfer is settled already.
+ */
+export function requestedTransfer(position: StreamId, requested: TransferRequested['data']): TransferStatus {
+  const { key: _key, ...request } = requested;
+  return { ...request, status: 'pending', position };
+}
+
+/** Runs the saga of `status`'s transfer: requestedTransfer's, in the processor and on a re-apply. */
 export async function runSaga(redis: RedisClient, status: TransferStatus, prefix?: string): Promise<Settlement> {
   const transfer = { transfer: status.transfer, from: status.from, to: status.to, amount: status.amount };
   const settlement = await decide();

@@ -20,8 +20,13 @@ export function registerTransferMetrics({ registry }: ServiceMetrics, processor:
     () => processor.skipped,
   );
   total(
-    'microbank_transfers_retried_total',
-    'Sagas that failed and stay pending to be run again',
+    'microbank_transfers_failed_total',
+    'Saga runs that failed, one per delivery of an entry: it is run again after a backoff, or parked',
     () => processor.failed,
+  );
+  total(
+    'microbank_transfers_parked_total',
+    'Entries this processor parked after their saga failed at every delivery (pnpm parked lists them)',
+    () => processor.parked,
   );
 }

@@ -1,0 +1,207 @@
+/**
+ * Parked transfers: a transfers-stream entry whose saga failed at each of its deliveries is taken
+ * out of the processors' way onto a stream of its own (park-entry-2.lua), where an operator finds
+ * it (`pnpm parked`) and, once the cause is fixed, re-applies it: its saga runs once more, from the
+ * transfers-stream entry, and since each of its steps is decided once, forever, a re-apply moves
+ * nothing a first run had not already decided.
+ */
+import {
+  accountName,
+  amount,
+  decodeEntry,
+  defineScript,
+  type EventCatalog,
+  encodeEvent,
+  isStreamId,
+  KEY_PREFIX,
+  PROCESSORS_GROUP,
+  type StreamId,
+  transferEvents,
+  transferId,
+  transfersKey,
+} from '@microbank/events';
+import type { RedisClient } from '@microbank/ledger';
+import * as z from 'zod';
+import { requestedTransfer, runSaga } from './saga.ts';
+import { type TransferStatus, transferStatus } from './transfer-log.ts';
+
+/**
+ * `microbank:{transfers}:parked`: the parked stream, in the transfers' slot (its hash tag), so that
+ * parking an entry and acknowledging it are one script. Belongs in stream-keys.ts with the others.
+ */
+export function parkedKey(prefix: string = KEY_PREFIX): string {
+  return `${transfersKey(prefix)}:parked`;
+}
+
+/** A parked entry keeps this much of the last error's message. */
+export const REASON_MAX_LENGTH = 500;
+
+const streamId = z.string().max(41).refine(isStreamId, 'must be a stream ID');
+const at = z.iso.datetime({ offset: true });
+
+/** TransferParked v1: the TransferRequested entry at `entry` failed its saga at `deliveries` deliveries. */
+const transferParkedV1 = z.object({
+  entry: streamId,
+  transfer: transferId,
+  from: accountName,
+  to: accountName,
+  amount,
+  reason: z.string().max(REASON_MAX_LENGTH),
+  deliveries: z.number().int().min(1),
+  parkedAt: at,
+});
+
+/** ParkedTransferReapplied v1: the parked entry `parked` was re-applied; its transfer ended `status`. */
+const parkedTransferReappliedV1 = z.object({
+  parked: streamId,
+  transfer: transferId,
+  status: z.enum(['completed', 'rejected']),
+  reappliedAt: at,
+});
+
+export type TransferParked = { type: 'TransferParked'; data: z.infer<typeof transferParkedV1> };
+export type ParkedEvent =
+  | TransferParked
+  | { type: 'ParkedTransferReapplied'; data: z.infer<typeof parkedTransferReappliedV1> };
+
+export const parkedEvents: EventCatalog<ParkedEvent> = {
+  kind: 'parked transfers',
+  maxEntryBytes: 4 * 1024,
+  events: {
+    TransferParked: { current: 1, versions: { 1: transferParkedV1 } },
+    ParkedTransferReapplied: { current: 1, versions: { 1: parkedTransferReappliedV1 } },
+  },
+};
+
+const dataOf = (event: ParkedEvent) => encodeEvent(parkedEvents, event)[5] as string;
+
+/** `reason` cut to REASON_MAX_LENGTH characters, an ellipsis saying it was. */
+function clipReason(reason: string): string {
+  return reason.length <= REASON_MAX_LENGTH ? reason : `${reason.slice(0, REASON_MAX_LENGTH - 1)}…`;
+}
+
+export interface Parking {
+  /** The consumer that holds the entry (only it parks it). */
+  consumer: string;
+  /** The TransferRequested entry on the transfers stream. */
+  entry: StreamId;
+  transfer: Pick<TransferStatus, 'transfer' | 'from' | 'to' | 'amount'>;
+  /** Why its saga failed the last time (cut to REASON_MAX_LENGTH). */
+  reason: string;
+  deliveries: number;
+}
+
+type Scripted = { parkEntry(...args: string[]): Promise<[string, string]> };
+
+/**
+ * Parks `entry`: records it on the parked stream and acknowledges it on the transfers stream, in
+ * one script. Resolves to its position on the parked stream, or undefined when `consumer` no
+ * longer holds it (acknowledged or taken over since): then nothing was done.
+ */
+export async function parkEntry(redis: RedisClient, parking: Parking, prefix?: string): Promise<StreamId | undefined> {
+  defineScript(redis, 'parkEntry', 'park-entry-2.lua', import.meta.url);
+  const { transfer, from, to, amount } = parking.transfer;
+  const data = dataOf({
+    type: 'TransferParked',
+    data: {
+      entry: parking.entry,
+      transfer,
+      from,
+      to,
+      amount,
+      reason: clipReason(parking.reason),
+      deliveries: parking.deliveries,
+      parkedAt: new Date().toISOString(),
+    },
+  });
+  const [kind, id] = await (redis as unknown as Scripted).parkEntry(
+    transfersKey(prefix),
+    parkedKey(prefix),
+    PROCESSORS_GROUP,
+    parking.consumer,
+    parking.entry,
+    data,
+  );
+  return kind === 'parked' ? id : undefined;
+}
+
+/** A parked entry as an operator reads it: what was parked, and whether it was re-applied since. */
+export interface ParkedTransfer extends z.infer<typeof transferParkedV1> {
+  /** Its position on the parked stream: what `pnpm parked --retry` takes. */
+  parked: StreamId;
+  reapplied?: { status: 'completed' | 'rejected'; at: string };
+}
+
+/** Every parked entry, oldest first, and how many entries of the parked stream did not decode. */
+export async function parkedTransfers(
+  redis: RedisClient,
+  prefix?: string,
+): Promise<{ transfers: ParkedTransfer[]; skipped: number }> {
+  const transfers: ParkedTransfer[] = [];
+  const byPosition = new Map<StreamId, ParkedTransfer>();
+  let skipped = 0;
+  for (let start = '-'; ; ) {
+    const page = await redis.xrange(parkedKey(prefix), start, '+', 'COUNT', 500);
+    for (const [id, fields] of page) {
+      const decoded = decodeEntry(parkedEvents, fields);
+      if (!decoded.ok) {
+        skipped++;
+        continue;
+      }
+      if (decoded.event.type === 'TransferParked') {
+        const parked = { parked: id, ...decoded.event.data };
+        transfers.push(parked);
+        byPosition.set(id, parked);
+      } else {
+        const { parked, status, reappliedAt } = decoded.event.data;
+        const known = byPosition.get(parked);
+        if (known) known.reapplied = { status, at: reappliedAt };
+      }
+    }
+    const last = page.at(-1);
+    if (page.length < 500 || last === undefined) return { transfers, skipped };
+    start = `(${last[0]}`;
+  }
+}
+
+export type Reapplied =
+  /** The saga ran (or the transfer had been settled meanwhile); the transfer ended `status`. */
+  | { kind: 'reapplied'; transfer: string; status: 'completed' | 'rejected' }
+  /** Re-applied before: nothing was run again. */
+  | { kind: 'already'; transfer: string; status: 'completed' | 'rejected'; at: string }
+  | { kind: 'unknown' };
+
+/**
+ * Re-applies the parked entry at `parked` (its position on the parked stream): runs its saga once
+ * from the TransferRequested entry on the transfers stream, then records on the parked stream that
+ * it was re-applied. A saga that fails again throws and records nothing: the entry stays parked.
+ */
+export async function reapplyParked(redis: RedisClient, parked: StreamId, prefix?: string): Promise<Reapplied> {
+  const known = (await parkedTransfers(redis, prefix)).transfers.find((candidate) => candidate.parked === parked);
+  if (!known) return { kind: 'unknown' };
+  if (known.reapplied) return { kind: 'already', transfer: known.transfer, ...known.reapplied };
+  const [entry] = await redis.xrange(transfersKey(prefix), known.entry, known.entry);
+  const decoded = decodeEntry(transferEvents, entry?.[1] ?? []);
+  if (!decoded.ok || decoded.event.type !== 'TransferRequested' || decoded.event.data.transfer !== known.transfer) {
+    throw new Error(
+      `the entry ${known.entry} on the transfers stream is not the request of transfer ${known.transfer}`,
+    );
+  }
+  const before = await transferStatus(redis, known.transfer, prefix);
+  if (before === undefined || before.status === 'pending') {
+    await runSaga(redis, requestedTransfer(known.entry, decoded.event.data), prefix);
+  }
+  const status = (await transferStatus(redis, known.transfer, prefix))?.status;
+  if (status !== 'completed' && status !== 'rejected') {
+    throw new Error(`transfer ${known.transfer} is still ${status ?? 'unknown'} after its saga ran`);
+  }
+  await redis.xadd(
+    parkedKey(prefix),
+    '*',
+    ...encodeEvent(parkedEvents, {
+      type: 'ParkedTransferReapplied',
+      data: { parked, transfer: known.transfer, status, reappliedAt: new Date().toISOString() },
+    }),
+  );
+  return { kind: 'reapplied', transfer: known.transfer, status };
+}
