@@ -7,9 +7,11 @@
  *    of each, on the right ledgers, of its amount; a rejected one has no credit, and a debit only
  *    together with its refund;
  *  - no balance was ever below zero, anywhere in any ledger's history;
- *  - the balances add up to the opening balances exactly (nothing in flight once all settled);
+ *  - the balances add up to the money issued into the ledgers exactly (nothing in flight once all
+ *    settled), and that to the supply the bank's own stream records;
+ *  - what the scripts keep beside each ledger (balance, seq, opening) is the fold of its stream;
  *  - the accounts' own GET /balance (their live projections) equals the fold from scratch, and
- *    balance's GET /audit says conserved with the same totals.
+ *    balance's GET /audit says conserved with the same totals, no violation and nothing stuck.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -20,11 +22,13 @@ import {
   ledgerKey,
   PROCESSORS_GROUP,
   silentLog,
+  supplyEvents,
+  supplyKey,
   transferEvents,
   transfersKey,
   untilReady,
 } from '@microbank/events';
-import { emptyLedger, evolveLedger, type Ledger } from '@microbank/ledger';
+import { checkLedger, emptyLedger, evolveLedger, type Ledger } from '@microbank/ledger';
 import { accountsOf, type StackPlan, serviceUrl, stackCredential } from '@microbank/local-stack';
 import type { Redis } from 'ioredis';
 import type { AcceptedTransfer } from './transfer-load.ts';
@@ -48,7 +52,11 @@ export interface MoneyVerdict {
   balances: number;
   /** Accounts whose GET /balance differs from the fold of their ledger. */
   replayMismatches: string[];
-  audit: { conserved: boolean; balances: number; openings: number } | undefined;
+  audit: { conserved: boolean; balances: number; supply: number; stuck: number; violations: unknown[] } | undefined;
+  /** The bank's issued supply, summed from the supply stream on its own (SupplyIssued). */
+  issued: number;
+  /** Ledgers whose script-kept state (balance, seq, opening) is not the fold of their stream, with why. */
+  stateMismatches: string[];
   conserved: boolean;
   passed: boolean;
 }
@@ -157,15 +165,36 @@ export async function verifyMoney(
       }
     }
 
+    // The supply, from the bank's own stream: each ledger's issued money must add up to it.
+    let issued = 0;
+    for (const [id, fields] of (await redis.xrange(supplyKey(), '-', '+')) as Array<[string, string[]]>) {
+      const decoded = decodeEntry(supplyEvents, fields);
+      if (decoded.ok) issued += decoded.event.data.amount;
+      else wrongEntries.push(`supply ${id}: ${decoded.reason}`);
+    }
+    // What the scripts keep beside each stream must be the fold of that stream.
+    const stateMismatches: string[] = [];
+    for (const account of accounts) {
+      const { problems } = await checkLedger(redis, account);
+      for (const problem of problems) stateMismatches.push(`${account}: ${problem}`);
+    }
+
     const negative = [...ledgers]
       .filter(([, ledger]) => ledger.lowest < 0)
       .map(([account, ledger]) => `${account} (lowest ${ledger.lowest})`);
     const balances = [...ledgers.values()].reduce((sum, ledger) => sum + ledger.balance, 0);
     const replayMismatches = await compareLiveBalances(plan, ledgers);
     const audit = await auditFigures(plan, balances, deadline);
-    const conserved = balances === openings && audit?.conserved === true && audit.balances === balances;
+    const conserved =
+      balances === openings &&
+      openings === issued &&
+      audit?.conserved === true &&
+      audit.balances === balances &&
+      audit.supply === issued;
     const passed =
       conserved &&
+      stateMismatches.length === 0 &&
+      audit?.stuck === 0 &&
       unsettled.length === 0 &&
       pendingInGroup === 0 &&
       wrongEntries.length === 0 &&
@@ -177,8 +206,10 @@ export async function verifyMoney(
       wrongEntries,
       negative,
       openings,
+      issued,
       balances,
       replayMismatches,
+      stateMismatches,
       audit,
       conserved,
       passed,
@@ -244,7 +275,16 @@ async function compareLiveBalances(plan: StackPlan, ledgers: Map<string, Ledger>
 
 /** balance's audit once it has read everything (its balances equal the fold's), or as it stands. */
 async function auditFigures(plan: StackPlan, balances: number, deadline: number) {
-  let figures: { conserved: boolean; balances: number; openings: number; inFlight: number } | undefined;
+  let figures:
+    | {
+        conserved: boolean;
+        balances: number;
+        supply: { total: number };
+        inFlight: { amount: number };
+        stuck: { transfers: number; issuances: number };
+        violations: { count: number; first: unknown[] };
+      }
+    | undefined;
   while (Date.now() < deadline + 5_000) {
     try {
       const response = await fetch(serviceUrl(plan, 'balance', '/audit'), { signal: AbortSignal.timeout(2_000) });
@@ -252,8 +292,16 @@ async function auditFigures(plan: StackPlan, balances: number, deadline: number)
     } catch {
       // not back yet
     }
-    if (figures && figures.balances === balances && figures.inFlight === 0) break;
+    if (figures && figures.balances === balances && figures.inFlight.amount === 0) break;
     await sleep(100);
   }
-  return figures && { conserved: figures.conserved, balances: figures.balances, openings: figures.openings };
+  return (
+    figures && {
+      conserved: figures.conserved,
+      balances: figures.balances,
+      supply: figures.supply.total,
+      stuck: figures.stuck.transfers + figures.stuck.issuances,
+      violations: figures.violations.first,
+    }
+  );
 }

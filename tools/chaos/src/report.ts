@@ -39,7 +39,8 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       `  transfers: ${transfers.accepted} accepted, ${money.transfers.completed} completed, ${money.transfers.rejected} rejected, ${money.transfers.unsettled.length} unsettled, ${transfers.resent} sends repeated with the same key; ${money.transfers.retried} accepted after a lost answer, ${money.transfers.retriedRequestedOnce} of them requested exactly once; ${transfers.unanswered.length} never answered`,
     );
     lines.push(
-      `  money:    openings ${money.openings}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances})` : 'unanswered'}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,
+      `  money:    supply ${money.issued} (the supply stream), issued into the ledgers ${money.openings}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances}, supply ${money.audit.supply}, ${money.audit.stuck} stuck, violations ${list(money.audit.violations.map((v) => JSON.stringify(v)))})` : 'unanswered'}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,
+      `  state:    every ledger's script-kept state = the fold of its stream: ${money.stateMismatches.length === 0 ? 'yes' : list(money.stateMismatches)}`,
     );
     lines.push(`  ledgers:  negative balances ${list(money.negative)}; wrong entries ${list(money.wrongEntries)}`);
     lines.push(
