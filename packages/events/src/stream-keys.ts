@@ -83,16 +83,21 @@ export function processorsPresenceKey(prefix: string = KEY_PREFIX): string {
 }
 
 /**
- * `microbank:{transfers}:keys`: `<client>/<Idempotency-Key>` -> the transfer it made and the request's
- * fingerprint. Keys are scoped to the client that sent them: two clients' keys never meet.
+ * `microbank:{transfers}:key:<client>/<Idempotency-Key>`: the transfer a client's key made and the
+ * request's fingerprint, `<transfer> <fingerprint>`. Keys are scoped to the client that sent them
+ * (two clients' keys never meet) and expire after the retention (what a client sees may expire;
+ * what keeps money from moving twice does not: that is the ledgers' steps).
  */
-export function transferKeysKey(prefix: string = KEY_PREFIX): string {
-  return key(transfersKey(prefix), 'keys');
+export function idempotencyKey(clientKey: string, prefix: string = KEY_PREFIX): string {
+  return key(transfersKey(prefix), 'key', clientKey);
 }
 
-/** `microbank:{transfers}:status`: transfer ID -> its status as JSON (what GET /transfers/:id answers). */
-export function transferStatusKey(prefix: string = KEY_PREFIX): string {
-  return key(transfersKey(prefix), 'status');
+/**
+ * `microbank:{transfers}:status:<transfer>`: a transfer's status as JSON (what GET /transfers/:id
+ * answers); kept while pending, then for the retention after it settled.
+ */
+export function transferStatusKey(transfer: string, prefix: string = KEY_PREFIX): string {
+  return key(transfersKey(prefix), 'status', transfer);
 }
 
 /**

@@ -30,6 +30,8 @@ export interface TransferAppOptions extends ServiceContext {
   credentials: Credentials;
   /** Whether Redis has room for new transfers (admission.ts). */
   admission: Pick<Admission, 'open'>;
+  /** How long a client's Idempotency-Key is kept (DEFAULT_RETENTION_MS). */
+  retentionMs?: number;
   prefix?: string;
 }
 
@@ -51,7 +53,7 @@ const keyReused = (transfer: string) =>
   });
 
 export function createTransferApp(options: TransferAppOptions): Hono {
-  const { registry, projection, redis, credentials, admission, prefix } = options;
+  const { registry, projection, redis, credentials, admission, prefix, retentionMs } = options;
   const app = projectionServiceApp({ ...options, writesThrough: redis });
 
   /** The caller's client, or a 401 (counted by the HTTP metrics under its status, as every answer). */
@@ -119,7 +121,7 @@ export function createTransferApp(options: TransferAppOptions): Hono {
           { 'retry-after': '5' },
         );
       }
-      const requested = await requestTransfer(redis, request, who.client, idempotency.key, prefix);
+      const requested = await requestTransfer(redis, request, who.client, idempotency.key, prefix, retentionMs);
       if (requested.kind === 'key-reused') throw keyReused(requested.transfer);
       const status =
         requested.kind === 'new'

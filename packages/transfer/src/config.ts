@@ -39,6 +39,12 @@ export function readTransferConfig(env: Record<string, string | undefined>) {
         .transform(Number)
         .refine((share) => share >= 0.5 && share <= 0.99, 'must be a fraction of maxmemory, 0.5-0.99')
         .default(0.9),
+      /** How long a client's Idempotency-Key and a settled transfer's status are kept, in hours. */
+      RETENTION_HOURS: z
+        .string()
+        .regex(/^[1-9]\d{0,3}$/, 'must be a whole number of hours, 1-9999')
+        .transform(Number)
+        .default(24),
     },
     env,
   );
@@ -49,5 +55,6 @@ export function readTransferConfig(env: Record<string, string | undefined>) {
     clients: vars.TRANSFER_CLIENTS,
     issuance: vars.ISSUANCE,
     admissionHighWater: vars.ADMISSION_HIGH_WATER,
+    retentionMs: vars.RETENTION_HOURS * 60 * 60 * 1000,
   };
 }

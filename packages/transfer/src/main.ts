@@ -24,6 +24,7 @@ const processor = startProcessor({
   log,
   consumer: `${hostname()}/${process.pid}`,
   claimIdleMs: config.claimIdleMs,
+  retentionMs: config.retentionMs,
 });
 registerTransferMetrics(metrics, processor);
 const admission = startAdmission(accounts.redis, config.admissionHighWater);
@@ -35,7 +36,14 @@ const issuing = issueConfiguredSupply(accounts.redis, config.issuance, log, unde
 );
 
 await runService({
-  app: createTransferApp({ log, metrics, ...accounts, credentials: credentialsOf(config.clients), admission }),
+  app: createTransferApp({
+    log,
+    metrics,
+    ...accounts,
+    credentials: credentialsOf(config.clients),
+    admission,
+    retentionMs: config.retentionMs,
+  }),
   port: config.port,
   shutdown: config.shutdown,
   log,

@@ -228,7 +228,7 @@ saga('the saga moves what the transfers-stream entry asks for, not the status ha
   // The status hash's JSON says otherwise: tampered with, or a number cjson rounded on its way
   // through a script. It only tells whether the transfer is settled.
   const tampered = { ...t, to: 'ghost-account', amount: 90 };
-  await ctx.redis.hset(transferStatusKey(ctx.prefix), t.transfer, JSON.stringify(tampered));
+  await ctx.redis.set(transferStatusKey(t.transfer, ctx.prefix), JSON.stringify(tampered));
   processor(ctx, 'honest');
   const settled = await settledStatus(ctx, t.transfer);
   assert.equal([settled.status, settled.to, settled.amount], ['completed', 'mary-account', 10]);

@@ -65,6 +65,8 @@ export interface ProcessorOptions {
   batch?: number;
   blockMs?: number;
   prefix?: string;
+  /** How long a settled transfer's status is kept (DEFAULT_RETENTION_MS). */
+  retentionMs?: number;
   /** An entry whose saga fails at this delivery (or a later one) is parked; default 5. */
   maxDeliveries?: number;
   /**
@@ -159,7 +161,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
         try {
           const current = known ? known[i] : await transferStatus(redis, request.transfer, prefix);
           if (current === undefined || current.status === 'pending') {
-            await runSaga(redis, request, prefix);
+            await runSaga(redis, request, prefix, options.retentionMs);
             settled++;
           }
           done.push(id);

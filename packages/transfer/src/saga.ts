@@ -7,7 +7,7 @@
  */
 import type { StreamId, TransferRequested } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
-import { type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
+import { DEFAULT_RETENTION_MS, type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
 
 /**
  * The transfer a TransferRequested entry (at `position` on the transfers stream, decoded and
@@ -21,10 +21,15 @@ export function requestedTransfer(position: StreamId, requested: TransferRequest
 }
 
 /** Runs the saga of `status`'s transfer: requestedTransfer's, in the processor and on a re-apply. */
-export async function runSaga(redis: RedisClient, status: TransferStatus, prefix?: string): Promise<Settlement> {
+export async function runSaga(
+  redis: RedisClient,
+  status: TransferStatus,
+  prefix?: string,
+  retentionMs = DEFAULT_RETENTION_MS,
+): Promise<Settlement> {
   const transfer = { transfer: status.transfer, from: status.from, to: status.to, amount: status.amount };
   const settlement = await decide();
-  await settleTransfer(redis, status, settlement, prefix);
+  await settleTransfer(redis, status, settlement, prefix, retentionMs);
   return settlement;
 
   async function decide(): Promise<Settlement> {

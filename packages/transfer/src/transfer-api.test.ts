@@ -8,16 +8,18 @@ import {
   accountEvents,
   appendEvent,
   connectRedis,
+  idempotencyKey,
+  ledgerStateKey,
   silentLog,
   startAccountsProjection,
   streamKey,
-  transferKeysKey,
+  transferStatusKey,
   transfersKey,
   untilReady,
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics, MAX_BODY_BYTES } from '@microbank/service-runtime';
-import { startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
 import { createTransferApp } from './app.ts';
@@ -97,7 +99,8 @@ function read(ctx: Context, transfer: string, who = operator) {
 /** Everything that records a transfer: its stream's length and its keys. */
 async function recorded(ctx: Context) {
   const redis = ctx.accounts.redis;
-  return [await redis.xlen(transfersKey(ctx.prefix)), await redis.hlen(transferKeysKey(ctx.prefix))];
+  const keys = await redis.keys(`${idempotencyKey('*', ctx.prefix)}`);
+  return [await redis.xlen(transfersKey(ctx.prefix)), keys.length];
 }
 
 async function assertRefused(response: Response, status: number, pattern: RegExp, what: string) {
@@ -385,5 +388,43 @@ api(
     }
   },
 );
+
+api('a key and a settled status are kept for the retention, a pending status until it settles', async (ctx) => {
+  const retentionMs = 400;
+  const app = createTransferApp({
+    log,
+    metrics: createMetrics('transfer'),
+    ...ctx.accounts,
+    credentials,
+    admission: { open: true },
+    retentionMs,
+    prefix: ctx.prefix,
+  });
+  const redis = ctx.accounts.redis;
+  const key = randomUUID();
+  const { transfer } = (await (await post(ctx, good, { 'idempotency-key': key }, app)).json()) as { transfer: string };
+  const keyTtl = await redis.pttl(idempotencyKey(`operator/${key}`, ctx.prefix));
+  assert.ok(keyTtl > 0 && keyTtl <= retentionMs, `the key expires within the retention (${keyTtl} ms)`);
+  assert.is(await redis.pttl(transferStatusKey(transfer, ctx.prefix)), -1, 'a pending status does not expire');
+  const stored = await transferStatus(redis, transfer, ctx.prefix);
+  if (!stored) throw new Error('no status');
+  await runSaga(redis, stored, ctx.prefix, retentionMs);
+  const statusTtl = await redis.pttl(transferStatusKey(transfer, ctx.prefix));
+  assert.ok(
+    statusTtl > 0 && statusTtl <= retentionMs,
+    `a settled status expires within the retention (${statusTtl} ms)`,
+  );
+  await waitFor(
+    'the key and the status to expire',
+    async () =>
+      await redis.exists(idempotencyKey(`operator/${key}`, ctx.prefix), transferStatusKey(transfer, ctx.prefix)),
+    (left) => left === 0,
+  );
+  // Past the retention the transfer is still on the stream and in the ledgers, and its saga run
+  // again (a late redelivery) moves no money: the ledgers' steps are not working state.
+  const before = await redis.hget(ledgerStateKey('john-account', ctx.prefix), 'balance');
+  await runSaga(redis, stored, ctx.prefix, retentionMs);
+  assert.is(await redis.hget(ledgerStateKey('john-account', ctx.prefix), 'balance'), before);
+});
 
 api.run();

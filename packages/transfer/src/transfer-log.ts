@@ -1,17 +1,19 @@
 /**
  * The transfers stream as the saga's log, and the status each transfer has: requesting a
- * transfer under an Idempotency-Key (request-transfer-3.lua), settling it once
- * (settle-transfer-2.lua), reading its status. All keys share the `{transfers}` hash tag.
+ * transfer under a client's Idempotency-Key (request-transfer-3.lua), settling it once
+ * (settle-transfer-2.lua), reading its status. All keys share the `{transfers}` hash tag. The
+ * working state a client sees (its keys' answers, a settled transfer's status) is kept for the
+ * retention (RETENTION_HOURS, 24 by default) and then expires; the streams stay.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
   defineScript,
   encodeEvent,
+  idempotencyKey,
   type Rejection,
   type StreamId,
   type TransferEvent,
   transferEvents,
-  transferKeysKey,
   transferStatusKey,
   transfersKey,
 } from '@microbank/events';
@@ -54,6 +56,9 @@ function scripted(redis: RedisClient): Scripted {
 
 const dataOf = (event: TransferEvent) => encodeEvent(transferEvents, event)[5] as string;
 
+/** How long a client's key and a settled transfer's status are kept by default: 24 hours. */
+export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /** A request's fingerprint: the same key must come with the same request. */
 export function fingerprintOf({ from, to, amount }: TransferRequest): string {
   return createHash('sha256').update(`${from}\n${to}\n${amount}`).digest('hex');
@@ -74,7 +79,7 @@ export async function transferOfKey(
   key: string,
   prefix?: string,
 ): Promise<{ transfer: string; fingerprint: string } | undefined> {
-  const known = await redis.hget(transferKeysKey(prefix), clientKey(client, key));
+  const known = await redis.get(idempotencyKey(clientKey(client, key), prefix));
   if (known === null) return undefined;
   const [transfer = '', fingerprint = ''] = known.split(' ');
   return { transfer, fingerprint };
@@ -87,6 +92,7 @@ export async function requestTransfer(
   client: string,
   key: string,
   prefix?: string,
+  retentionMs = DEFAULT_RETENTION_MS,
 ): Promise<Requested> {
   const transfer = randomUUID();
   const requestedAt = new Date().toISOString();
@@ -95,13 +101,13 @@ export async function requestTransfer(
   const pending: TransferStatus = { transfer, status: 'pending', ...request, requestedAt, client };
   const [kind, known, detail] = await scripted(redis).requestTransfer(
     transfersKey(prefix),
-    transferKeysKey(prefix),
-    transferStatusKey(prefix),
-    clientKey(client, key),
+    idempotencyKey(clientKey(client, key), prefix),
+    transferStatusKey(transfer, prefix),
     fingerprint,
     transfer,
     event,
     JSON.stringify(pending),
+    String(retentionMs),
   );
   if (kind === 'new') return { kind: 'new', transfer: known, position: detail };
   return detail === fingerprint ? { kind: 'same', transfer: known } : { kind: 'key-reused', transfer: known };
@@ -112,7 +118,7 @@ export async function transferStatus(
   transfer: string,
   prefix?: string,
 ): Promise<TransferStatus | undefined> {
-  const stored = await redis.hget(transferStatusKey(prefix), transfer);
+  const stored = await redis.get(transferStatusKey(transfer, prefix));
   return stored === null ? undefined : readStatus(stored);
 }
 
@@ -139,7 +145,8 @@ export async function transferStatuses(
   prefix?: string,
 ): Promise<Array<TransferStatus | undefined>> {
   if (transfers.length === 0) return [];
-  const stored = await redis.hmget(transferStatusKey(prefix), ...transfers);
+  // One slot ({transfers}), so one MGET on a Redis Cluster too.
+  const stored = await redis.mget(...transfers.map((transfer) => transferStatusKey(transfer, prefix)));
   return stored.map((value) => (value === null ? undefined : readStatus(value)));
 }
 
@@ -153,6 +160,7 @@ export async function settleTransfer(
   status: TransferStatus,
   settlement: Settlement,
   prefix?: string,
+  retentionMs = DEFAULT_RETENTION_MS,
 ): Promise<{ repeated: boolean }> {
   const { transfer, from, to } = status;
   const [event, final]: [TransferEvent, TransferStatus] =
@@ -180,11 +188,11 @@ export async function settleTransfer(
         ];
   const [kind] = await scripted(redis).settleTransfer(
     transfersKey(prefix),
-    transferStatusKey(prefix),
-    transfer,
+    transferStatusKey(transfer, prefix),
     event.type,
     dataOf(event),
     JSON.stringify(final),
+    String(retentionMs),
   );
   return { repeated: kind === 'repeat' };
 }
