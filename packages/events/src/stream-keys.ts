@@ -93,6 +93,14 @@ export function idempotencyKey(clientKey: string, prefix: string = KEY_PREFIX): 
 }
 
 /**
+ * `microbank:{transfers}:compaction`: the last compaction's point (`before`, a transfers-stream
+ * ID), the audit's checkpoint it was verified against, and when (packages/transfer's compaction.ts).
+ */
+export function compactionKey(prefix: string = KEY_PREFIX): string {
+  return key(transfersKey(prefix), 'compaction');
+}
+
+/**
  * `microbank:{transfers}:status:<transfer>`: a transfer's status as JSON (what GET /transfers/:id
  * answers); kept while pending, then for the retention after it settled.
  */

@@ -65,6 +65,12 @@ export interface Transfer {
   from: string;
   to: string;
   amount: number;
+  /**
+   * Where its TransferRequested is on the transfers stream. A step of a transfer requested before
+   * the compaction point is refused ('compacted'); without a position, every step is, once a
+   * compaction happened. The saga always gives it.
+   */
+  requested?: StreamId;
 }
 
 /** A step's outcome and whether it was decided now or earlier (a step tried again). */
@@ -162,10 +168,15 @@ export async function recordIssuance(redis: RedisClient, i: Issuance, prefix?: s
   return { outcome, repeated: kind === 'repeat' };
 }
 
+/** Why a ledger refused a step without writing: no such ledger, or a transfer behind the compaction point. */
+export type StepRefusal = 'unknown-account' | 'compacted';
+
+const refusalOf = (outcome: string): StepRefusal => (outcome === 'refused compacted' ? 'compacted' : 'unknown-account');
+
 export type DebitOutcome =
   | { kind: 'debited'; position: StreamId }
   | { kind: 'declined'; position: StreamId; reason: 'insufficient-funds' }
-  | { kind: 'refused'; reason: 'unknown-account' };
+  | { kind: 'refused'; reason: StepRefusal };
 
 export async function debit(redis: RedisClient, t: Transfer, prefix?: string): Promise<StepResult<DebitOutcome>> {
   const [kind, outcome] = await scripted(redis).debitLedger(
@@ -173,6 +184,7 @@ export async function debit(redis: RedisClient, t: Transfer, prefix?: string): P
     t.transfer,
     t.to,
     text(t.amount),
+    t.requested ?? '',
   );
   const [what, position] = outcome.split(' ') as [string, string];
   const result: DebitOutcome =
@@ -180,11 +192,11 @@ export async function debit(redis: RedisClient, t: Transfer, prefix?: string): P
       ? { kind: 'debited', position }
       : what === 'declined'
         ? { kind: 'declined', position, reason: 'insufficient-funds' }
-        : { kind: 'refused', reason: 'unknown-account' };
+        : { kind: 'refused', reason: refusalOf(outcome) };
   return { outcome: result, repeated: kind === 'repeat' };
 }
 
-export type CreditOutcome = { kind: 'credited'; position: StreamId } | { kind: 'refused'; reason: 'unknown-account' };
+export type CreditOutcome = { kind: 'credited'; position: StreamId } | { kind: 'refused'; reason: StepRefusal };
 
 /** Credits `t.to` for a transfer whose debit is at `debitPosition` on `t.from`'s ledger. */
 export async function credit(
@@ -199,10 +211,11 @@ export async function credit(
     t.from,
     text(t.amount),
     debitPosition,
+    t.requested ?? '',
   );
   const [what, position] = outcome.split(' ') as [string, string];
   const result: CreditOutcome =
-    what === 'credited' ? { kind: 'credited', position } : { kind: 'refused', reason: 'unknown-account' };
+    what === 'credited' ? { kind: 'credited', position } : { kind: 'refused', reason: refusalOf(outcome) };
   return { outcome: result, repeated: kind === 'repeat' };
 }
 
@@ -213,6 +226,7 @@ export async function refund(redis: RedisClient, t: Transfer, prefix?: string): 
     t.transfer,
     t.to,
     text(t.amount),
+    t.requested ?? '',
   );
   const [what, position] = outcome.split(' ') as [string, string];
   if (what !== 'refunded') throw new Error(`refund of ${t.transfer} refused by ${t.from}'s ledger: ${outcome}`);

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Backoff,
   backoffDelay,
+  compareStreamIds,
   decodeEntry,
   errorMessage,
   isPermanentRedisError,
@@ -29,6 +30,7 @@ import {
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
 import { ReplyError } from 'ioredis';
+import { compactedBefore } from './compaction.ts';
 import { parkEntry } from './parked.ts';
 import { requestedTransfer, runSaga } from './saga.ts';
 import { type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
@@ -138,8 +140,16 @@ export function startProcessor(options: ProcessorOptions): Processor {
     if (delivered.length === 0) return;
     const done: string[] = [];
     const requests: Array<Delivery & { request: TransferStatus }> = [];
+    // Entries before the compaction point were settled before it (compaction.ts): never run again.
+    const point = await compactedBefore(redis, prefix);
     for (const delivery of delivered) {
       const { id, fields } = delivery;
+      if (point !== undefined && compareStreamIds(id, point) < 0) {
+        log.warn({ id, compactedBefore: point }, 'acknowledged a transfers entry from before the compaction point');
+        skipped++;
+        done.push(id);
+        continue;
+      }
       const decoded = decodeEntry(transferEvents, fields ?? []);
       if (!decoded.ok || decoded.event.type !== 'TransferRequested') {
         if (!decoded.ok) log.warn({ id, reason: decoded.reason }, 'skipped a transfers entry that does not decode');

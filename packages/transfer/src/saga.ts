@@ -20,6 +20,11 @@ export function requestedTransfer(position: StreamId, requested: TransferRequest
   return { ...request, status: 'pending', position };
 }
 
+/** A saga of a transfer requested before the compaction point, refused by its ledgers. */
+export class BehindCompaction extends Error {
+  override name = 'BehindCompaction';
+}
+
 /** Runs the saga of `status`'s transfer: requestedTransfer's, in the processor and on a re-apply. */
 export async function runSaga(
   redis: RedisClient,
@@ -27,7 +32,13 @@ export async function runSaga(
   prefix?: string,
   retentionMs = DEFAULT_RETENTION_MS,
 ): Promise<Settlement> {
-  const transfer = { transfer: status.transfer, from: status.from, to: status.to, amount: status.amount };
+  const transfer = {
+    transfer: status.transfer,
+    from: status.from,
+    to: status.to,
+    amount: status.amount,
+    requested: status.position,
+  };
   const settlement = await decide();
   await settleTransfer(redis, status, settlement, prefix, retentionMs);
   return settlement;
@@ -35,12 +46,20 @@ export async function runSaga(
   async function decide(): Promise<Settlement> {
     if (transfer.from === transfer.to) return { type: 'TransferRejected', reason: 'same-account' };
     const debited = (await debit(redis, transfer, prefix)).outcome;
-    if (debited.kind !== 'debited') return { type: 'TransferRejected', reason: debited.reason };
+    if (debited.kind !== 'debited') return { type: 'TransferRejected', reason: notCompacted(debited.reason) };
     const credited = (await credit(redis, transfer, debited.position, prefix)).outcome;
     if (credited.kind === 'credited') {
       return { type: 'TransferCompleted', debit: debited.position, credit: credited.position };
     }
     const refunded = (await refund(redis, transfer, prefix)).outcome;
-    return { type: 'TransferRejected', reason: credited.reason, refund: refunded };
+    return { type: 'TransferRejected', reason: notCompacted(credited.reason), refund: refunded };
+  }
+
+  /** A transfer behind the compaction point settled long ago: it is never run, nor settled, again. */
+  function notCompacted<Reason extends string>(reason: Reason | 'compacted'): Reason {
+    if (reason === 'compacted') {
+      throw new BehindCompaction(`transfer ${status.transfer} was requested before the compaction point`);
+    }
+    return reason;
   }
 }

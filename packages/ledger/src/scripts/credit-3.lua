@@ -10,9 +10,12 @@
 -- ARGV[2]  the account the money comes from (not this one)
 -- ARGV[3]  the amount, a whole number from 1 to 10^12
 -- ARGV[4]  the debit's entry ID on the other account's ledger
+-- ARGV[5]  the position of the transfer's request on the transfers stream: a step of a
+--          transfer requested before the compaction point is refused (nothing written)
 --
 -- Returns: {"new" or "repeat", outcome}, the outcome "credited <entry ID>" or
---   "refused unknown-account" (the ledger was never opened: nothing appended).
+--   "refused unknown-account" (the ledger was never opened: nothing appended), or "refused compacted"
+--   (requested before the compaction point: nothing written, nothing kept).
 local account = ledgerAccount()
 local transfer = checkTransfer(ARGV[1])
 local from = checkAccount(ARGV[2], 'the account debited')
@@ -20,8 +23,10 @@ if from == account then fail('a transfer cannot debit and credit the same accoun
 local amount = checkAmount(ARGV[3])
 local debit = checkEntryId(ARGV[4])
 local step = 'credit:' .. transfer
+local request = checkRequest(ARGV[5])
 local prior = redis.call('HGET', KEYS[3], step)
 if prior then return { 'repeat', prior } end
+if behindCompaction(request) then return { 'new', 'refused compacted' } end
 local state = ledgerState()
 local outcome
 if not state.opened then

@@ -8,18 +8,23 @@
 -- ARGV[1]  the transfer ID, a UUID
 -- ARGV[2]  the account the money goes to (not this one)
 -- ARGV[3]  the amount, a whole number from 1 to 10^12
+-- ARGV[4]  the position of the transfer's request on the transfers stream: a step of a
+--          transfer requested before the compaction point is refused (nothing written)
 --
 -- Returns: {"new" or "repeat", outcome}, the outcome one of "debited <entry ID> <amount>",
 --   "declined <entry ID>" (insufficient funds: DebitDeclined appended), "refused unknown-account"
---   (the ledger was never opened: nothing appended, the refusal kept all the same).
+--   (the ledger was never opened: nothing appended, the refusal kept all the same), "refused compacted"
+--   (requested before the compaction point: nothing written, nothing kept).
 local account = ledgerAccount()
 local transfer = checkTransfer(ARGV[1])
 local to = checkAccount(ARGV[2], 'the account credited')
 if to == account then fail('a transfer cannot debit and credit the same account') end
 local amount = checkAmount(ARGV[3])
 local step = 'debit:' .. transfer
+local request = checkRequest(ARGV[4])
 local prior = redis.call('HGET', KEYS[3], step)
 if prior then return { 'repeat', prior } end
+if behindCompaction(request) then return { 'new', 'refused compacted' } end
 local state = ledgerState()
 local outcome
 if not state.opened then

@@ -66,6 +66,30 @@ local function checkEntryId(id)
   return id
 end
 
+-- The position of a transfer's request on the transfers stream ('' when the caller gave none).
+local function checkRequest(id)
+  if id ~= '' and (#id > 41 or not string.match(id, '^%d+%-%d+$')) then
+    fail('the request position must be a stream entry ID')
+  end
+  return id
+end
+
+-- Whether a step of the transfer requested at `request` is behind the compaction point: the
+-- transfers-stream position recorded in the steps hash (field 'compacted-before') by the last
+-- compaction, which removed the steps of transfers requested and settled before it. Such a step is
+-- refused by its position, whatever the time: its record may be gone, so it could pay twice. A
+-- step without a request position counts as behind once there is a compaction point.
+local function behindCompaction(request)
+  local point = redis.call('HGET', KEYS[3], 'compacted-before')
+  if not point then return false end
+  if request == '' then return true end
+  local pms, pseq = string.match(point, '^(%d+)%-(%d+)$')
+  if not pms then fail('the steps\' compacted-before is not an entry ID') end
+  local rms, rseq = string.match(request, '^(%d+)%-(%d+)$')
+  pms, pseq, rms, rseq = tonumber(pms), tonumber(pseq), tonumber(rms), tonumber(rseq)
+  return rms < pms or (rms == pms and rseq < pseq)
+end
+
 -- The ledger's account, read from its keys, which must be one ledger's stream, state and steps.
 local function ledgerAccount()
   local account = string.match(KEYS[1], ':ledger:{([^{}]*)}$')

@@ -7,18 +7,23 @@
 -- ARGV[1]  the transfer ID, a UUID
 -- ARGV[2]  the account the refused credit was for (not this one)
 -- ARGV[3]  the amount, a whole number from 1 to 10^12: the debit's own
+-- ARGV[4]  the position of the transfer's request on the transfers stream: a step of a
+--          transfer requested before the compaction point is refused (nothing written)
 --
 -- Returns: {"new" or "repeat", "refunded <entry ID>"}, or {"new", "refused no-debit"} when this
 --   ledger holds no debit for the transfer, or {"new", "refused amount-mismatch"} when the debit
---   was of another amount (nothing appended, nothing kept, either way).
+--   was of another amount, or {"new", "refused compacted"} when it was requested before the
+--   compaction point (nothing appended, nothing kept, in each case).
 local account = ledgerAccount()
 local transfer = checkTransfer(ARGV[1])
 local to = checkAccount(ARGV[2], 'the account credited')
 if to == account then fail('a transfer cannot debit and credit the same account') end
 local amount = checkAmount(ARGV[3])
 local step = 'refund:' .. transfer
+local request = checkRequest(ARGV[4])
 local prior = redis.call('HGET', KEYS[3], step)
 if prior then return { 'repeat', prior } end
+if behindCompaction(request) then return { 'new', 'refused compacted' } end
 local debit = redis.call('HGET', KEYS[3], 'debit:' .. transfer)
 if not debit or string.sub(debit, 1, 8) ~= 'debited ' then return { 'new', 'refused no-debit' } end
 if string.match(debit, ' (%d+)$') ~= ARGV[3] then return { 'new', 'refused amount-mismatch' } end

@@ -1,0 +1,158 @@
+/**
+ * Compaction against a real Redis: the transfers stream is archived and trimmed at a quiet cut, the
+ * ledgers' step records before it are removed, and an old step delivered again afterwards is
+ * refused by its position: it pays nothing twice.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  closeRedis,
+  compareStreamIds,
+  connectRedis,
+  ledgerStateKey,
+  ledgerStepsKey,
+  type StreamId,
+  silentLog,
+  transfersKey,
+  untilReady,
+} from '@microbank/events';
+import { checkLedger, debit, issueSupply, openingIssuance } from '@microbank/ledger';
+import { startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import type { Redis } from 'ioredis';
+import * as assert from 'uvu/assert';
+import { COMPACTED_BEFORE, compact, compactedBefore, compactionPoint } from './compaction.ts';
+import { BehindCompaction, runSaga } from './saga.ts';
+import { requestTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
+
+interface Context {
+  redisServer: TestRedis;
+  redis: Redis;
+  prefix: string;
+}
+
+const compaction = testSuite<Context>('compaction', {} as Context);
+const ACCOUNTS = ['john-account', 'mary-account'];
+
+compaction.before(async (ctx) => {
+  ctx.redisServer = await startTestRedis();
+  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
+  await untilReady(ctx.redis);
+});
+compaction.before.each(async (ctx) => {
+  ctx.prefix = uniquePrefix();
+  for (const account of ACCOUNTS) {
+    await issueSupply(ctx.redis, { issuance: openingIssuance(account), account, amount: 1_000 }, ctx.prefix);
+  }
+});
+compaction.after(async (ctx) => {
+  await closeRedis(ctx.redis);
+  await ctx.redisServer.dispose();
+});
+
+/** Requests a transfer of 1 from john to mary; its status (with its position) as the saga takes it. */
+async function request(ctx: Context): Promise<TransferStatus> {
+  const requested = await requestTransfer(
+    ctx.redis,
+    { from: 'john-account', to: 'mary-account', amount: 1 },
+    'test',
+    randomUUID(),
+    ctx.prefix,
+  );
+  const status = await transferStatus(ctx.redis, requested.transfer, ctx.prefix);
+  if (!status) throw new Error('no status');
+  return status;
+}
+
+const balance = async (ctx: Context, account: string) =>
+  Number(await ctx.redis.hget(ledgerStateKey(account, ctx.prefix), 'balance'));
+
+compaction('behind a quiet cut: archived, trimmed, steps gone, and an old step refused by position', async (ctx) => {
+  const settled: TransferStatus[] = [];
+  for (let i = 0; i < 20; i++) {
+    const status = await request(ctx);
+    await runSaga(ctx.redis, status, ctx.prefix);
+    settled.push(status);
+  }
+  // One still pending: the cut must come before it.
+  const pending = await request(ctx);
+  const point = await compactionPoint(ctx.redis, Date.now() + 1_000, ctx.prefix);
+  assert.is(point, pending.position, 'the last quiet cut is the pending request');
+  if (point === undefined) throw new Error('no point');
+
+  let archived: Array<[StreamId, string[]]> = [];
+  const result = await compact(ctx.redis, {
+    before: point,
+    accounts: ACCOUNTS,
+    archive: async (entries) => {
+      archived = entries;
+    },
+    checkpoint: 'test',
+    prefix: ctx.prefix,
+  });
+  // 20 requests and 20 settlements archived; the pending request is all that is left.
+  assert.equal([result.entries, archived.length], [40, 40]);
+  assert.is(await compactedBefore(ctx.redis, ctx.prefix), point);
+  const left = (await ctx.redis.xrange(transfersKey(ctx.prefix), '-', '+')) as Array<[StreamId, string[]]>;
+  assert.equal(
+    left.map(([id]) => id),
+    [point],
+  );
+  // Each settled transfer had a debit step on john and a credit step on mary: all removed.
+  assert.is(result.steps, 40);
+  for (const account of ACCOUNTS) {
+    const steps = await ctx.redis.hgetall(ledgerStepsKey(account, ctx.prefix));
+    assert.equal(
+      Object.keys(steps).filter((field) => field.startsWith('debit:') || field.startsWith('credit:')),
+      [],
+      account,
+    );
+    assert.is(steps[COMPACTED_BEFORE], point);
+    assert.equal((await checkLedger(ctx.redis, account, ctx.prefix)).problems, [], account);
+  }
+
+  // An old transfer delivered again after compaction: refused by its position, nothing moves.
+  const [john, mary] = [await balance(ctx, 'john-account'), await balance(ctx, 'mary-account')];
+  const old = settled[3] as TransferStatus;
+  try {
+    await runSaga(ctx.redis, old, ctx.prefix);
+    assert.unreachable('an old saga ran again');
+  } catch (error) {
+    assert.instance(error, BehindCompaction);
+  }
+  const step = { transfer: old.transfer, from: old.from, to: old.to, amount: old.amount };
+  assert.equal((await debit(ctx.redis, { ...step, requested: old.position }, ctx.prefix)).outcome, {
+    kind: 'refused',
+    reason: 'compacted',
+  });
+  assert.equal((await debit(ctx.redis, step, ctx.prefix)).outcome, { kind: 'refused', reason: 'compacted' });
+  assert.equal([await balance(ctx, 'john-account'), await balance(ctx, 'mary-account')], [john, mary]);
+
+  // The pending transfer, at the point, still settles; and a new one after it.
+  assert.equal((await runSaga(ctx.redis, pending, ctx.prefix)).type, 'TransferCompleted');
+  const fresh = await request(ctx);
+  assert.equal((await runSaga(ctx.redis, fresh, ctx.prefix)).type, 'TransferCompleted');
+  assert.equal([await balance(ctx, 'john-account'), await balance(ctx, 'mary-account')], [john - 2, mary + 2]);
+});
+
+compaction('no quiet cut older than asked: nothing to compact; a point never moves back', async (ctx) => {
+  const first = await request(ctx);
+  await runSaga(ctx.redis, first, ctx.prefix);
+  assert.is(await compactionPoint(ctx.redis, 0, ctx.prefix), undefined, 'nothing is old enough');
+  const point = await compactionPoint(ctx.redis, Date.now() + 1_000, ctx.prefix);
+  assert.is(point, first.position);
+  const second = await request(ctx);
+  await runSaga(ctx.redis, second, ctx.prefix);
+  const later = await compactionPoint(ctx.redis, Date.now() + 1_000, ctx.prefix);
+  assert.is(later, second.position);
+  if (point === undefined || later === undefined) throw new Error('no point');
+  assert.ok(compareStreamIds(point, later) < 0);
+  const options = { accounts: ACCOUNTS, archive: async () => {}, checkpoint: 'test', prefix: ctx.prefix };
+  await compact(ctx.redis, { ...options, before: later });
+  try {
+    await compact(ctx.redis, { ...options, before: point });
+    assert.unreachable('compacted back');
+  } catch (error) {
+    assert.match((error as Error).message, /compacted before .* already/);
+  }
+});
+
+compaction.run();

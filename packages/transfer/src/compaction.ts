@@ -1,0 +1,137 @@
+/**
+ * Compaction: what a settled transfer leaves behind, once it is older than the retention, shrinks
+ * to its ledger entries. The transfers stream is archived and trimmed before a compaction point,
+ * and the ledgers' step records of the transfers requested before it are removed. The point is a
+ * quiet cut of the transfers stream: every transfer requested before it was also settled before
+ * it, so all of their ledger entries lie before it too (a saga writes its ledgers before it
+ * settles). Once recorded, the point is what keeps those transfers from paying twice: the ledger
+ * scripts refuse any step of a transfer requested before it (by position, not by time), the
+ * processors acknowledge such an entry without running it, and the audit accepts ledger entries
+ * before it whose requests were archived.
+ *
+ * Order, so that a compaction stopped anywhere leaves nothing unsafe: the archive is written and
+ * synced, the point is recorded (the record, then each ledger's steps), the steps are removed, and
+ * only then is the stream trimmed.
+ */
+import {
+  compactionKey,
+  compareStreamIds,
+  decodeEntry,
+  ledgerStepsKey,
+  type StreamId,
+  streamIdMillis,
+  transferEvents,
+  transfersKey,
+} from '@microbank/events';
+import type { RedisClient } from '@microbank/ledger';
+
+/** The field of a ledger's steps hash that holds its compaction point. */
+export const COMPACTED_BEFORE = 'compacted-before';
+
+const PAGE = 1_000;
+
+type Entry = [id: StreamId, fields: string[]];
+
+/**
+ * The latest quiet cut of the transfers stream older than `olderThan` (a time in ms): the ID of an
+ * entry before which every request has its settlement. Undefined when there is none.
+ */
+export async function compactionPoint(
+  redis: RedisClient,
+  olderThan: number,
+  prefix?: string,
+): Promise<StreamId | undefined> {
+  const open = new Set<string>();
+  let point: StreamId | undefined;
+  let from = '-';
+  for (;;) {
+    const page = (await redis.xrange(transfersKey(prefix), from, '+', 'COUNT', PAGE)) as Entry[];
+    for (const [id, fields] of page) {
+      if (streamIdMillis(id) > olderThan) return point;
+      if (open.size === 0) point = id;
+      const decoded = decodeEntry(transferEvents, fields);
+      if (!decoded.ok) continue;
+      const { event } = decoded;
+      if (event.type === 'TransferRequested') open.add(event.data.transfer);
+      else open.delete(event.data.transfer);
+    }
+    if (page.length < PAGE) return point;
+    from = `(${(page[page.length - 1] as Entry)[0]}`;
+  }
+}
+
+/** The compaction point recorded last, if any. */
+export async function compactedBefore(redis: RedisClient, prefix?: string): Promise<StreamId | undefined> {
+  return (await redis.hget(compactionKey(prefix), 'before')) ?? undefined;
+}
+
+export interface CompactionResult {
+  before: StreamId;
+  /** Transfers-stream entries archived and trimmed. */
+  entries: number;
+  /** Step records removed, over all ledgers. */
+  steps: number;
+}
+
+export interface CompactionOptions {
+  /** The point: from compactionPoint. */
+  before: StreamId;
+  /** The accounts whose ledgers' steps are compacted. */
+  accounts: readonly string[];
+  /** Writes the entries before the point somewhere durable, and resolves once they are synced. */
+  archive(entries: Entry[]): Promise<void>;
+  /** What the audit said of the books when it was verified (kept with the point). */
+  checkpoint: string;
+  prefix?: string;
+}
+
+/** Compacts behind `before`: see the module's comment for what and in which order. */
+export async function compact(redis: RedisClient, options: CompactionOptions): Promise<CompactionResult> {
+  const { before, accounts, prefix } = options;
+  const earlier = await compactedBefore(redis, prefix);
+  if (earlier !== undefined && compareStreamIds(before, earlier) <= 0) {
+    throw new Error(`the transfers are compacted before ${earlier} already; ${before} is not past it`);
+  }
+  const stream = transfersKey(prefix);
+  const archived: Entry[] = [];
+  for (let from = '-'; ; ) {
+    const page = (await redis.xrange(stream, from, `(${before}`, 'COUNT', PAGE)) as Entry[];
+    archived.push(...page);
+    if (page.length < PAGE) break;
+    from = `(${(page[page.length - 1] as Entry)[0]}`;
+  }
+  await options.archive(archived);
+  await redis.hset(compactionKey(prefix), {
+    before,
+    checkpoint: options.checkpoint,
+    at: new Date().toISOString(),
+  });
+  let steps = 0;
+  for (const account of accounts) steps += await compactSteps(redis, ledgerStepsKey(account, prefix), before);
+  await redis.xtrim(stream, 'MINID', before);
+  return { before, entries: archived.length, steps };
+}
+
+/**
+ * Records `before` in one ledger's steps hash, then removes the steps whose ledger entry lies
+ * before it. A refusal kept without an entry (a credit to a ledger never opened) cannot be dated
+ * and stays.
+ */
+async function compactSteps(redis: RedisClient, steps: string, before: StreamId): Promise<number> {
+  const point = await redis.hget(steps, COMPACTED_BEFORE);
+  if (point === null || compareStreamIds(point, before) < 0) await redis.hset(steps, COMPACTED_BEFORE, before);
+  let removed = 0;
+  let cursor = '0';
+  do {
+    const [next, flat] = (await redis.hscan(steps, cursor, 'COUNT', PAGE)) as [string, string[]];
+    cursor = next;
+    const behind: string[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const [field, outcome] = [flat[i] as string, flat[i + 1] as string];
+      const at = /^(?:debited|declined|credited|refunded) (\d+-\d+)/.exec(outcome)?.[1];
+      if (field !== COMPACTED_BEFORE && at !== undefined && compareStreamIds(at, before) < 0) behind.push(field);
+    }
+    if (behind.length > 0) removed += await redis.hdel(steps, ...behind);
+  } while (cursor !== '0');
+  return removed;
+}
