@@ -216,12 +216,13 @@ balance(
       });
     }
     const audit = async () => (await (await app.request('/audit')).json()) as AuditFigures;
-    const t = { transfer: randomUUID(), from: 'john-account', to: 'mary-account', amount: 30 };
+    const request = { transfer: randomUUID(), from: 'john-account', to: 'mary-account', amount: 30 };
     const transfers = transfersKey(prefix);
-    await appendEvent(books.redis, transfers, transferEvents, {
+    const requested = await appendEvent(books.redis, transfers, transferEvents, {
       type: 'TransferRequested',
-      data: { ...t, key: 'k', requestedAt: new Date().toISOString() },
+      data: { ...request, key: 'k', requestedAt: new Date().toISOString() },
     });
+    const t = { ...request, requested };
     const debited = await debit(books.redis, t, prefix);
     if (debited.outcome.kind !== 'debited') throw new Error('not debited');
     const inFlight = await waitFor(

@@ -7,8 +7,8 @@
  * without the key prefix (`ledger:{john-account}`, `{transfers}`, `{supply}`), so a copy of the
  * books under another prefix has the same checkpoint when it holds the same entries.
  *
- * Per entry this is a handful of `update` calls on one hash object per stream (no copy of the
- * entry); a checkpoint finishes the digests of the streams that changed since the last one only.
+ * Per entry this is one copy into a frame buffer and one `update` of the stream's hash object; a
+ * checkpoint finishes the digests of the streams that changed since the last one only.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { StreamId } from '@microbank/events';
@@ -39,8 +39,8 @@ export function booksDigest(): BooksDigest {
   /** The streams' names in order, sorted again only when a stream is added. */
   let names: string[] = [];
   let sorted = true;
-  /** An entry's frame: its ID, then how many fields and each one's length, before the fields themselves. */
-  const frame = Buffer.alloc(64 + 4 * 17);
+  /** An entry framed for the hash: its ID, a newline, how many fields, then each field's length and bytes. */
+  const frame = Buffer.alloc(FRAME_BYTES);
   let last: Checkpoint | undefined;
   return {
     note(name, id, fields) {
@@ -51,17 +51,7 @@ export function booksDigest(): BooksDigest {
         names.push(name);
         sorted = false;
       }
-      let at = frame.write(id, 0, 'latin1');
-      frame[at++] = 0x0a;
-      const count = Math.min(fields.length, 16);
-      at = frame.writeUInt32BE(fields.length, at);
-      for (let i = 0; i < count; i++) at = frame.writeUInt32BE((fields[i] as Buffer).length, at);
-      chain.hash.update(frame.subarray(0, at));
-      // More than 16 fields (no event has more than 3 pairs): the rest are framed one by one.
-      for (let i = 0; i < fields.length; i++) {
-        if (i >= count) chain.hash.update(lengthOf(fields[i] as Buffer));
-        chain.hash.update(fields[i] as Buffer);
-      }
+      chain.hash.update(framed(frame, id, fields));
       chain.position = id;
       chain.digest = undefined;
       last = undefined;
@@ -86,8 +76,20 @@ export function booksDigest(): BooksDigest {
   };
 }
 
-function lengthOf(field: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(field.length);
-  return length;
+/** Entries up to this size are framed in one buffer and hashed in one call (a ledger entry is at most 2 KiB). */
+const FRAME_BYTES = 8 * 1024;
+
+/** The entry framed in `frame`, or, when it does not fit, in a buffer of its own. */
+function framed(frame: Buffer, id: StreamId, fields: readonly Buffer[]): Buffer {
+  let size = id.length + 5;
+  for (const field of fields) size += 4 + field.length;
+  const into = size <= frame.length ? frame : Buffer.alloc(size);
+  let at = into.write(id, 0, 'latin1');
+  into[at++] = 0x0a;
+  at = into.writeUInt32BE(fields.length, at);
+  for (const field of fields) {
+    at = into.writeUInt32BE(field.length, at);
+    at += field.copy(into, at);
+  }
+  return into.subarray(0, at);
 }

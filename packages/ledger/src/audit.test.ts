@@ -6,8 +6,9 @@
 import type { LedgerEvent, SupplyEvent, TransferEvent } from '@microbank/events';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { type AuditFigures, createAudit, type KeptState } from './audit.ts';
+import { type AuditFigures, type AuditOptions, createAudit, type KeptState } from './audit.ts';
 import { booksDigest } from './audit-checkpoint.ts';
+import { orderedWaits } from './audit-waits.ts';
 
 const audit = testSuite('audit');
 
@@ -83,7 +84,7 @@ function bank() {
   return b;
 }
 
-function fold(steps: Step[], options: { stuckAfterMs?: number } = {}) {
+function fold(steps: Step[], options: AuditOptions = {}) {
   const books = createAudit(options);
   for (const step of steps) {
     if (step.stream === 'ledger') books.applyLedger(step.account, step.event, step.id);
@@ -386,6 +387,43 @@ audit('a second debit of a transfer that settled is a violation', () => {
     at: (b.steps.at(-1) as Step).id,
     reason: 'debited 30 after the transfer had settled',
   });
+});
+
+audit('beyond the settled transfers it remembers, a step of a forgotten one is still a violation', () => {
+  const b = bank();
+  b.open('john');
+  b.open('mary');
+  const transfers = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b', U];
+  for (const transfer of transfers) b.transfer('john', 'mary', 1, transfer);
+  b.debit('john', 'mary', 1, transfers[0]);
+  const books = fold(b.steps, { settledRemembered: 2 });
+  assert.is(books.figures(0).violations.count, 0, 'not before the transfers stream is read past it');
+  books.readThrough('transfers', 1_000_000);
+  assert.equal(
+    books.figures(0).violations.first.map((v) => [v.transfer, v.reason]),
+    [[transfers[0], 'names a transfer that was never requested, or one settled before the last 2 the audit remembers']],
+  );
+  const remembered = fold(b.steps, { settledRemembered: 3 }).figures(0);
+  assert.equal(remembered.violations.first[0]?.reason, 'debited 1 after the transfer had settled');
+});
+
+audit('ordered waits: taken out in order of position, whatever order they came in', () => {
+  const waits = orderedWaits<number, string>((a, b) => a - b);
+  for (const [position, item] of [
+    [5, 'e'],
+    [1, 'a'],
+    [9, 'i'],
+    [3, 'c'],
+    [3, 'c2'],
+    [7, 'g'],
+  ] as const)
+    waits.add(position, item);
+  assert.equal(waits.takeUpTo(3), ['a', 'c', 'c2']);
+  assert.equal(
+    waits.takeAfter(6, (item) => item !== 'g'),
+    ['i'],
+  );
+  assert.equal([waits.size, ...waits.takeUpTo(100)], [2, 'e', 'g']);
 });
 
 audit(

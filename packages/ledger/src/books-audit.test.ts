@@ -73,11 +73,11 @@ function bank(redis: Redis, prefix: string) {
     },
     async request(from: string, to: string, amount: number): Promise<Transfer> {
       const t = { transfer: randomUUID(), from, to, amount };
-      await appendEvent(redis, transfersKey(prefix), transferEvents, {
+      const requested = await appendEvent(redis, transfersKey(prefix), transferEvents, {
         type: 'TransferRequested',
         data: { ...t, key: t.transfer, requestedAt: new Date().toISOString() },
       });
-      return t;
+      return { ...t, requested };
     },
     async debit(t: Transfer): Promise<StreamId> {
       const { outcome } = await debit(redis, t, prefix);

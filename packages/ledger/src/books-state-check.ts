@@ -26,6 +26,12 @@ import {
 import type { Redis } from 'ioredis';
 import type { Audit } from './audit.ts';
 
+/**
+ * The steps hash's field that records its compaction point (a transfers-stream position; the
+ * steps of transfers requested and settled before it were removed): see ledger-checks.lua.
+ */
+const COMPACTED_BEFORE = 'compacted-before';
+
 /** Ledgers looked at per pass, and steps per ledger per pass. */
 const LEDGERS_PER_PASS = 32;
 const STEPS_PER_LEDGER = 64;
@@ -67,6 +73,7 @@ const STEP_KINDS: Record<string, Record<string, StepEntry['type']>> = {
  * null for a step that appended nothing (`refused ...`); undefined for what no script writes.
  */
 export function stepEntry(field: string, outcome: string): StepEntry | null | undefined {
+  if (field === COMPACTED_BEFORE) return /^\d+-\d+$/.test(outcome) ? null : undefined;
   const colon = field.indexOf(':');
   const kinds = STEP_KINDS[field.slice(0, colon)];
   if (colon < 1 || !kinds) return undefined;
@@ -114,14 +121,18 @@ export function startStateCheck(options: StateCheckOptions): StateCheck {
       .multi()
       .hgetall(ledgerStateKey(account, prefix))
       .hlen(ledgerStepsKey(account, prefix))
+      .hget(ledgerStepsKey(account, prefix), COMPACTED_BEFORE)
       .xrevrange(stream, '+', '-', 'COUNT', 1)
       .exec()) as Array<[Error | null, unknown]>;
     for (const [error] of replies) if (error) throw error;
     const state = replies[0]?.[1] as Record<string, string>;
-    const steps = Number(replies[1]?.[1]);
-    const last = ((replies[2]?.[1] ?? []) as Array<[StreamId, string[]]>)[0]?.[0];
+    const compactedBefore = (replies[2]?.[1] ?? undefined) as string | undefined;
+    // The compaction point is a field of the steps hash, not a step.
+    const steps = Number(replies[1]?.[1]) - (compactedBefore === undefined ? 0 : 1);
+    const last = ((replies[3]?.[1] ?? []) as Array<[StreamId, string[]]>)[0]?.[0];
     if (last === undefined) return;
-    audit.compareKept(account, { state, steps }, last, mark);
+    const kept = { state, steps, ...(compactedBefore === undefined ? {} : { compactedBefore }) };
+    audit.compareKept(account, kept, last, mark);
     if (compareStreamIds(audit.position(account) ?? STREAM_START, last) < 0) {
       // Consumed but not applied up to `last` (its last entries skipped): compared then.
       void projection
