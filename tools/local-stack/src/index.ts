@@ -1,6 +1,7 @@
 /** @microbank/local-stack: the local stack's plan and controls, for tests and tools. */
 export * from './disruptions.ts';
 export * from './kill-component.ts';
+export * from './operator-redis.ts';
 export * from './pid-files.ts';
 export * from './stack-plan.ts';
 export * from './stack-process.ts';

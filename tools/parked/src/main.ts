@@ -9,8 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { isStreamId, KEY_PREFIX } from '@microbank/events';
-import { Redis } from 'ioredis';
-import { redisUrlOf, runParked } from './parked-tool.ts';
+import { connectOperatorRedis } from '@microbank/local-stack';
+import { runParked } from './parked-tool.ts';
 
 function usage(message: string): never {
   console.error(`parked: ${message}\nusage: pnpm parked [--retry <parked entry ID>] [--prefix <key prefix>]`);
@@ -29,27 +29,7 @@ if (values.retry !== undefined && !isStreamId(values.retry)) {
   usage(`--retry takes a parked entry's ID, such as 1796390932596-0 (got "${values.retry.slice(0, 60)}")`);
 }
 
-const url = redisUrlOf();
-/** The URL without its password, for messages. */
-const where = url.replace(/\/\/[^@/]*@/, '//');
-const redis = new Redis(url, {
-  lazyConnect: true,
-  connectTimeout: 2_000,
-  maxRetriesPerRequest: 0,
-  retryStrategy: () => null,
-});
-// The connection's own error says why (refused, unknown host); the rejected connect only that it closed.
-let refused: Error | undefined;
-redis.on('error', (error: Error) => {
-  refused = error;
-});
-try {
-  await redis.connect();
-} catch (error) {
-  const why = (refused ?? (error as Error)).message;
-  console.error(`parked: cannot reach Redis at ${where} (${why}); is the stack up (pnpm start), or REDIS_URL set?`);
-  process.exit(1);
-}
+const redis = await connectOperatorRedis('parked');
 let code = 1;
 try {
   code = await runParked(redis, values, (line) => console.log(line));

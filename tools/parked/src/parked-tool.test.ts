@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeRedis, connectRedis, silentLog, transfersKey, untilReady } from '@microbank/events';
 import { issueSupply, openingIssuance, openLedger } from '@microbank/ledger';
+import { stackRedisUrl } from '@microbank/local-stack';
 import { spawnNode, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
 import { PROCESSORS_GROUP, parkEntry, requestTransfer, transferStatus } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { formatParked, redisUrlOf, runParked } from './parked-tool.ts';
+import { formatParked, runParked } from './parked-tool.ts';
 
 interface Context {
   redisServer: TestRedis;
@@ -98,10 +99,10 @@ tool('lists the parked transfers; re-applies one once, a second time runs nothin
 });
 
 tool('finds Redis at REDIS_URL, else where the local stack runs, else on the stack`s default port', () => {
-  assert.is(redisUrlOf({ REDIS_URL: 'redis://10.0.0.1:6379' }), 'redis://10.0.0.1:6379');
+  assert.is(stackRedisUrl({ REDIS_URL: 'redis://10.0.0.1:6379' }), 'redis://10.0.0.1:6379');
   const empty = mkdtempSync(join(tmpdir(), 'microbank-parked-'));
   try {
-    assert.is(redisUrlOf({ MICROBANK_DATA_DIR: empty }), 'redis://127.0.0.1:6380');
+    assert.is(stackRedisUrl({ MICROBANK_DATA_DIR: empty }), 'redis://127.0.0.1:6380');
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }

@@ -2,15 +2,8 @@
  * What `pnpm parked` does, as functions a test calls: list the parked transfers, or re-apply one
  * (its saga run once more, recorded on the parked stream), printing what an operator reads.
  */
-import { DEFAULT_REDIS_PORT, readPlan, stackSettings } from '@microbank/local-stack';
 import { type ParkedTransfer, parkedTransfers, reapplyParked } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
-
-/** REDIS_URL, else the local stack's (the one that runs or last ran on its data dir), else its default port. */
-export function redisUrlOf(env: Record<string, string | undefined> = process.env): string {
-  if (env.REDIS_URL) return env.REDIS_URL;
-  return readPlan(stackSettings(env).dataDir)?.redisUrl ?? `redis://127.0.0.1:${DEFAULT_REDIS_PORT}`;
-}
 
 const COLUMNS = ['parked', 'transfer', 'from', 'to', 'amount', 'deliveries', 'when', 'state', 'reason'] as const;
 
