@@ -1,30 +1,49 @@
 /**
- * The chaos monkey for the local stack: every interval it SIGKILLs one component picked by a
- * seeded sequence, and records how long that component took to be up again. With `verify`, a
- * load runs meanwhile and the result is checked once the stack has settled.
+ * The chaos monkey for the local stack: every interval it SIGKILLs or pauses (SIGSTOP, then
+ * SIGCONT a few seconds later) one component, picked by a seeded sequence, and records how long
+ * that component took to be up again; with `memoryPressure`, Redis is now and then left almost no
+ * room for a few seconds. With `verify`, a load runs meanwhile and the result is checked once the
+ * stack has settled. Whatever ends the run (its end, an error, the signal), every paused component
+ * is continued and Redis's maxmemory put back first.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectRedis, silentLog } from '@microbank/events';
-import { killComponent, NotRunning, readPid, recordKill, type StackPlan, serviceUrl } from '@microbank/local-stack';
-import { killPlan } from './kill-plan.ts';
+import {
+  componentsOf,
+  isComponentPaused,
+  killComponent,
+  NotRunning,
+  recordKill,
+  type StackPlan,
+  serviceUrl,
+} from '@microbank/local-stack';
+import { disruptionPlan } from './kill-plan.ts';
 import { type ReadCounts, startReadLoad, startRegistrationLoad } from './load.ts';
+import { type MemoryPressure, type PressureWindow, startMemoryPressure } from './memory-pressure.ts';
 import { type MoneyVerdict, verifyMoney } from './money-verify.ts';
-import { isUp, stackUrls } from './probes.ts';
+import { type PauseRecord, pauseKeeper } from './pauses.ts';
+import { stackUrls, timeUntilUp } from './probes.ts';
 import { startTransferLoad, type TransferCounts } from './transfer-load.ts';
 import { type Verdict, verifyNothingLost } from './verify.ts';
 
 export interface ChaosOptions {
   plan: StackPlan;
   seed: number;
-  /** Stop after this many kills... */
+  /** Stop after this many kills and `pauses` pauses... */
   kills: number;
+  pauses?: number;
   /** ...or after this long, whichever comes first. */
   durationMs: number;
+  /** Between two disruptions (a pause lasts longer: others happen meanwhile). */
   intervalMs: number;
   components: readonly string[];
+  /** Now and then, Redis's maxmemory just above what it uses, for a few seconds. */
+  memoryPressure?: boolean;
   verify: boolean;
-  /** How long the stack may take to settle after the last kill. */
+  /** How long the stack may take to settle after the last disruption. */
   settleMs?: number;
+  /** Ends the run early (Ctrl-C): the paused are continued, maxmemory put back, nothing checked. */
+  signal?: AbortSignal;
   say: (line: string) => void;
 }
 
@@ -41,6 +60,14 @@ export interface ChaosReport {
   kills: KillRecord[];
   killsByComponent: Record<string, number>;
   longestRecoveryMs: Record<string, number>;
+  pauses: PauseRecord[];
+  /** From SIGCONT until up again, the longest per component. */
+  longestResumeMs: Record<string, number>;
+  /** Components paused (stopped) once the run was over: must be none. */
+  pausedAtEnd: string[];
+  memoryPressure?: { windows: PressureWindow[]; restored: boolean; maxmemory: string };
+  /** Cut short by the signal: nothing was checked. */
+  interrupted: boolean;
   appends?: { acknowledged: number; retries: number; lost: number };
   reads?: ReadCounts;
   verdict?: Verdict;
@@ -50,13 +77,19 @@ export interface ChaosReport {
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const { plan, seed, say } = options;
+  const { plan, seed, say, signal } = options;
   const { dataDir } = plan;
   const urls = stackUrls(plan);
   const started = Date.now();
-  const picks = killPlan(seed, options.components);
+  const picks = disruptionPlan(seed, options.components);
+  const wanted = { kills: options.kills, pauses: options.pauses ?? 0 };
   const kills: KillRecord[] = [];
+  const pauses: PauseRecord[] = [];
   const recoveries: Promise<void>[] = [];
+  const paused = pauseKeeper(plan, started);
+  // The last way out: whatever ends this process, no component stays stopped.
+  const continueAll = () => paused.continueAll();
+  process.on('exit', continueAll);
 
   const { redisUrl } = plan;
   const recorder = connectRedis(redisUrl, 'chaos:disruptions', silentLog);
@@ -74,49 +107,108 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     : undefined;
   const ledgerless = () => appends?.acknowledged.slice(-50).map(({ account }) => account) ?? [];
   const transfers = options.verify ? startTransferLoad(plan, seed, 8, 5, ledgerless) : undefined;
+  const pressure: MemoryPressure | undefined = options.memoryPressure
+    ? startMemoryPressure(redisUrl, seed, started, say)
+    : undefined;
 
-  while (kills.length < options.kills && Date.now() - started < options.durationMs) {
-    await sleep(options.intervalMs);
-    const component = picks.next().value as string;
-    let handle: string;
-    try {
-      handle = killComponent(dataDir, component);
-    } catch (error) {
-      if (!(error instanceof NotRunning)) throw error;
-      say(`skip ${component}: it is not running right now (still starting?)`);
-      continue;
+  let pressureEnd: ChaosReport['memoryPressure'];
+  const stopLoads = async (answerWaitMs?: number) => {
+    await appends?.stop();
+    await reads?.stop();
+    await transfers?.stop(answerWaitMs);
+  };
+  const at = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  let ended = false;
+  try {
+    while (
+      (kills.length < wanted.kills || pauses.length < wanted.pauses) &&
+      Date.now() - started < options.durationMs &&
+      !signal?.aborted
+    ) {
+      if (!(await sleep(options.intervalMs, true, { signal }).catch(() => false))) break;
+      const next = picks.next({ kills: wanted.kills - kills.length, pauses: wanted.pauses - pauses.length });
+      const { component } = next;
+      if (next.kind === 'pause' && paused.isPaused(component)) {
+        say(`skip a pause of ${component}: it is paused already`);
+        continue;
+      }
+      let handle: string;
+      try {
+        if (next.kind === 'kill') {
+          handle = killComponent(dataDir, component);
+        } else {
+          const record = paused.pause(component, next.pauseMs);
+          pauses.push(record);
+          say(
+            `pause ${String(pauses.length).padStart(3)}: ${component} (${record.handle}) at ${at(record.atMs)} for ${at(next.pauseMs)}`,
+          );
+          continue;
+        }
+      } catch (error) {
+        if (!(error instanceof NotRunning)) throw error;
+        say(`skip ${component}: it is not running right now (still starting?)`);
+        continue;
+      }
+      const record: KillRecord = { component, atMs: Date.now() - started };
+      kills.push(record);
+      void recordKill(recorder, component, 'pnpm chaos', handle);
+      const whilePaused = paused.isPaused(component) ? ' (it was paused)' : '';
+      paused.killed(component);
+      say(`kill  ${String(kills.length).padStart(3)}: ${component} (${handle}) at ${at(record.atMs)}${whilePaused}`);
+      recoveries.push(
+        timeUntilUp(plan, component, { gone: handle }).then((ms) => {
+          record.backAfterMs = ms;
+        }),
+      );
     }
-    const record: KillRecord = { component, atMs: Date.now() - started };
-    kills.push(record);
-    void recordKill(recorder, component, 'pnpm chaos', handle);
-    say(`kill ${String(kills.length).padStart(3)}: ${component} (${handle}) at ${(record.atMs / 1000).toFixed(1)} s`);
-    recoveries.push(trackRecovery(plan, component, handle, record));
+    // The pauses end in their time (at once when the run is cut short), then everything must be back.
+    if (signal?.aborted) paused.continueAll();
+    else signal?.addEventListener('abort', continueAll, { once: true });
+    await paused.ended();
+    await Promise.all(recoveries);
+    ended = true;
+  } finally {
+    paused.continueAll();
+    process.off('exit', continueAll);
+    signal?.removeEventListener('abort', continueAll);
+    recorder.disconnect();
+    if (pressure) pressureEnd = { windows: pressure.windows, ...(await pressure.stop()) };
+    // After an error or the signal nothing is checked: the loads stop without waiting for answers.
+    await stopLoads(ended && !signal?.aborted ? undefined : 0);
   }
+  const pausedAtEnd = componentsOf(plan).filter((component) => isComponentPaused(dataDir, component));
+  const interrupted = signal?.aborted === true;
 
-  await Promise.all(recoveries);
-  recorder.disconnect();
-  const settleMs = options.settleMs ?? 60_000;
-  await appends?.stop();
-  await reads?.stop();
-  await transfers?.stop();
-
+  const longest = (records: Array<{ component: string; backAfterMs?: number }>) => {
+    const result: Record<string, number> = {};
+    for (const { component, backAfterMs } of records) {
+      result[component] = Math.max(result[component] ?? 0, backAfterMs ?? Number.POSITIVE_INFINITY);
+    }
+    return result;
+  };
   const killsByComponent: Record<string, number> = {};
-  const longestRecoveryMs: Record<string, number> = {};
-  for (const kill of kills) {
-    killsByComponent[kill.component] = (killsByComponent[kill.component] ?? 0) + 1;
-    longestRecoveryMs[kill.component] = Math.max(
-      longestRecoveryMs[kill.component] ?? 0,
-      kill.backAfterMs ?? Number.POSITIVE_INFINITY,
-    );
-  }
+  for (const kill of kills) killsByComponent[kill.component] = (killsByComponent[kill.component] ?? 0) + 1;
+  const continued = pauses.filter((pause) => !pause.killedWhilePaused);
   const report: ChaosReport = {
     seed,
     durationMs: Date.now() - started,
     kills,
     killsByComponent,
-    longestRecoveryMs,
-    passed: kills.every((kill) => kill.backAfterMs !== undefined),
+    longestRecoveryMs: longest(kills),
+    pauses,
+    longestResumeMs: longest(continued),
+    pausedAtEnd,
+    interrupted,
+    passed:
+      !interrupted &&
+      kills.every((kill) => kill.backAfterMs !== undefined) &&
+      continued.every((pause) => pause.backAfterMs !== undefined) &&
+      pausedAtEnd.length === 0 &&
+      pressureEnd?.restored !== false,
   };
+  if (pressureEnd) report.memoryPressure = pressureEnd;
+  if (interrupted) return report;
+  const settleMs = options.settleMs ?? 60_000;
   if (appends && reads) {
     const verdict = await verifyNothingLost(plan, appends.acknowledged, settleMs);
     const lost = new Set([...verdict.lostInAccountSystem, ...verdict.lostInBalance]).size;
@@ -136,17 +228,4 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       transfers.counts.unanswered.length === 0;
   }
   return report;
-}
-
-/** Polls until the component runs again (a new process) and is up; 60 s at most. */
-async function trackRecovery(plan: StackPlan, component: string, killed: string, record: KillRecord): Promise<void> {
-  const killedAt = Date.now();
-  while (Date.now() - killedAt < 60_000) {
-    const current = readPid(plan.dataDir, component)?.handle;
-    if (current !== undefined && current !== killed && (await isUp(plan, component))) {
-      record.backAfterMs = Date.now() - killedAt;
-      return;
-    }
-    await sleep(20);
-  }
 }

@@ -2,13 +2,17 @@
  * `pnpm chaos [--verify]`: the chaos monkey for the local stack. Targets the stack `pnpm start`
  * runs (on MICROBANK_DATA_DIR, default .data/); when none runs, starts its own in a temporary
  * data dir on free ports and stops it afterwards.
- *   --kills N        stop after N kills (default 20)
- *   --duration S     or after S seconds (default: no limit)
- *   --interval S     seconds between kills (default 1)
- *   --seed N         the seed of the kill sequence (default: random, printed)
- *   --components a,b only these (default: every component of the stack)
- *   --verify         run a load meanwhile and check that nothing acknowledged was lost
- *   --json FILE      write the report as JSON
+ *   --kills N          stop after N kills (default 20)...
+ *   --pauses N         ...and N pauses: SIGSTOP, SIGCONT 2.5-6 s later (default 0)
+ *   --duration S       or after S seconds (default: no limit)
+ *   --interval S       seconds between disruptions (default 1)
+ *   --seed N           the seed of the sequence (default: random, printed)
+ *   --components a,b   only these (default: every component of the stack)
+ *   --memory-pressure  now and then Redis's maxmemory just above what it uses, for a few seconds
+ *   --verify           run a load meanwhile and check that nothing acknowledged was lost
+ *   --json FILE        write the report as JSON
+ * Ctrl-C ends the run early: paused components are continued and maxmemory put back (a second
+ * Ctrl-C exits at once, still continuing them), and nothing is checked.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,10 +34,12 @@ import { formatReport } from './report.ts';
 const { values } = parseArgs({
   options: {
     kills: { type: 'string', default: '20' },
+    pauses: { type: 'string', default: '0' },
     duration: { type: 'string' },
     interval: { type: 'string', default: '1' },
     seed: { type: 'string' },
     components: { type: 'string' },
+    'memory-pressure': { type: 'boolean', default: false },
     verify: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
@@ -52,6 +58,7 @@ const number = (flag: string, value: string | undefined, fallback: number) => {
 const seed = Math.floor(number('seed', values.seed, Math.floor(Math.random() * 2 ** 31)));
 const intervalMs = number('interval', values.interval, 1) * 1000;
 const kills = Math.floor(number('kills', values.kills, 20));
+const pauses = Math.floor(number('pauses', values.pauses, 0));
 const durationMs = number('duration', values.duration, Number.POSITIVE_INFINITY / 1000) * 1000;
 
 const say = (line: string) => console.log(`chaos | ${line}`);
@@ -78,16 +85,30 @@ if (unknown.length > 0 || components.length === 0) {
   fail(`--components takes some of ${every.join(', ')}; got "${values.components}"`);
 }
 
+// Ctrl-C: the run ends early and cleans up (continues the paused, lifts the memory pressure);
+// a second one exits now, and the run's 'exit' handler still continues the paused.
+const interrupt = new AbortController();
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupt.signal.aborted) process.exit(130);
+  say(`${signal}: ending the run (paused components continued, maxmemory put back); again to exit now`);
+  interrupt.abort();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 let passed = false;
 try {
   const report = await runChaos({
     plan,
     seed,
     kills,
+    pauses,
     durationMs,
     intervalMs,
     components,
+    memoryPressure: values['memory-pressure'] ?? false,
     verify: values.verify ?? false,
+    signal: interrupt.signal,
     say,
   });
   console.log(formatReport(report, intervalMs));
@@ -99,4 +120,4 @@ try {
     rmSync(plan.dataDir, { recursive: true, force: true });
   }
 }
-process.exit(passed ? 0 : 1);
+process.exit(interrupt.signal.aborted ? 130 : passed ? 0 : 1);

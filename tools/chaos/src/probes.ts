@@ -1,5 +1,9 @@
-/** Is a component of the local stack up? For a service: /readyz answers 200. For Redis: PING answers PONG. */
-import { type StackPlan, serviceUrl } from '@microbank/local-stack';
+/**
+ * Is a component of the local stack up? For a service: /readyz answers 200. For Redis: PING answers
+ * PONG. And how long it takes to be up again.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readPid, type StackPlan, serviceUrl } from '@microbank/local-stack';
 import { waitForPong } from '@microbank/redis-runner';
 
 /** Where the chaos load reads. */
@@ -35,4 +39,22 @@ export async function reportedPosition(plan: StackPlan, component: string): Prom
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Polls until the component is up (for a process other than `gone`, when given: the one killed);
+ * resolves with how long that took, or undefined when it was not up within `limitMs`.
+ */
+export async function timeUntilUp(
+  plan: StackPlan,
+  component: string,
+  { gone, limitMs = 60_000 }: { gone?: string; limitMs?: number } = {},
+): Promise<number | undefined> {
+  const since = Date.now();
+  while (Date.now() - since < limitMs) {
+    const current = readPid(plan.dataDir, component)?.handle;
+    if (current !== undefined && current !== gone && (await isUp(plan, component))) return Date.now() - since;
+    await sleep(20);
+  }
+  return undefined;
 }

@@ -8,11 +8,37 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
     Object.entries(values)
       .map(([component, value]) => `${component} ${Number.isFinite(value) ? `${value}${unit}` : 'never'}`)
       .join(', ');
+  const range = (values: number[], unit: (value: number) => string) =>
+    values.length === 0
+      ? '-'
+      : `${unit(Math.min(...values))}${values.length > 1 ? `-${unit(Math.max(...values))}` : ''}`;
+  const held = (ms: number) => (ms / 1000).toFixed(1);
   lines.push(
-    `chaos: seed ${report.seed}, ${report.kills.length} kills, one every ${seconds(intervalMs)}, run took ${seconds(report.durationMs)}`,
+    `chaos: seed ${report.seed}, ${report.kills.length} kills and ${report.pauses.length} pauses, one every ${seconds(intervalMs)}, run took ${seconds(report.durationMs)}${report.interrupted ? ' (INTERRUPTED: nothing checked)' : ''}`,
   );
   lines.push(`  kills by component:      ${byComponent(report.killsByComponent)}`);
   lines.push(`  longest time to up again: ${byComponent(report.longestRecoveryMs, ' ms')}`);
+  if (report.pauses.length > 0) {
+    const byPaused = new Map<string, number[]>();
+    for (const pause of report.pauses)
+      byPaused.set(pause.component, [...(byPaused.get(pause.component) ?? []), pause.heldMs ?? 0]);
+    const killed = report.pauses.filter((pause) => pause.killedWhilePaused).length;
+    lines.push(
+      `  pauses (SIGSTOP .. SIGCONT): ${[...byPaused].map(([component, lengths]) => `${component} ${lengths.length} (${range(lengths, held)} s)`).join(', ')}; ${killed} killed while paused`,
+    );
+    lines.push(`  longest time to up again after SIGCONT: ${byComponent(report.longestResumeMs, ' ms')}`);
+  }
+  lines.push(
+    `  components paused at the end: ${report.pausedAtEnd.length === 0 ? 'none' : report.pausedAtEnd.join(', ')}`,
+  );
+  if (report.memoryPressure) {
+    const { windows, restored, maxmemory } = report.memoryPressure;
+    const headroom = windows.map((w) => ((w.maxmemoryBytes - w.usedBytes) * 100) / w.usedBytes);
+    const lengths = windows.map((w) => w.heldMs ?? 0);
+    lines.push(
+      `  memory pressure: ${windows.length} windows of maxmemory = used + ${range(headroom, (p) => p.toFixed(1))} % (noeviction), held ${range(lengths, held)} s (${held(lengths.reduce((a, b) => a + b, 0))} s in all); maxmemory restored (${maxmemory}): ${restored ? 'yes' : 'NO'}`,
+    );
+  }
   if (report.appends && report.reads && report.verdict) {
     const { appends, reads, verdict } = report;
     lines.push(
@@ -28,7 +54,7 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       `  registry: ${verdict.lostInAccountSystem.length} missing from /accounts, ${verdict.lostInBalance.length} unknown to balance, ${verdict.duplicates.length} duplicates, order ${verdict.inOrder ? 'kept' : 'BROKEN'}`,
     );
     lines.push(
-      `  components down at the end: ${verdict.componentsDown.length === 0 ? 'none' : verdict.componentsDown.join(', ')}`,
+      `  components down at the end: ${verdict.componentsDown.length === 0 ? 'none' : verdict.componentsDown.join(', ')}${verdict.componentsPaused.length > 0 ? ` (paused: ${verdict.componentsPaused.join(', ')})` : ''}`,
     );
   }
   if (report.transfers && report.money) {
@@ -37,6 +63,7 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       items.length === 0 ? 'none' : `${items.length}: ${items.slice(0, 5).join('; ')}`;
     lines.push(
       `  transfers: ${transfers.accepted} accepted, ${money.transfers.completed} completed, ${money.transfers.rejected} rejected, ${money.transfers.unsettled.length} unsettled, ${transfers.resent} sends repeated with the same key; ${money.transfers.retried} accepted after a lost answer, ${money.transfers.retriedRequestedOnce} of them requested exactly once; ${transfers.unanswered.length} never answered`,
+      `  refusals: ${transfers.refused.full} 503 short of room (admission), ${transfers.refused.outOfRoom} 503 out of room (a write Redis refused), ${transfers.refused.other} other 503; ${transfers.unexpected.length} unexpected answers (a 500, another 5xx or 4xx)`,
     );
     lines.push(
       `  money:    supply ${money.issued} (the supply stream), issued into the ledgers ${money.openings}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances}, supply ${money.audit.supply}, ${money.audit.stuck} stuck, violations ${list(money.audit.violations.map((v) => JSON.stringify(v)))})` : 'unanswered'}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,

@@ -6,7 +6,9 @@
  * transfer whose answer was lost is never dropped, it is asked again (even after the load stops,
  * for up to ANSWER_WAIT_MS). Every transfer the API accepted is recorded for the check, with how
  * many sends it took; one never answered is recorded too, so the check can look for it on the
- * transfers stream by its key.
+ * transfers stream by its key. A 503 is the one refusal a client should ever see (Redis away, a
+ * replica not caught up, or the bank short of room: admission control, or a write refused by a full
+ * Redis); a 500 or any other 5xx is counted as unexpected and fails the check.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,7 +34,9 @@ export interface TransferCounts {
   accepted: number;
   /** Sends repeated with the same key after no answer, a dropped connection or a 503. */
   resent: number;
-  /** 4xx answers other than the expected ones: each is a failure of the check. */
+  /** The 503s, by why: `full` is admission control (Redis near its maxmemory), `outOfRoom` a write Redis refused (OOM). */
+  refused: { full: number; outOfRoom: number; other: number };
+  /** Answers other than 202, 503 and the fair 422 (a 500, any other 5xx or 4xx): each is a failure of the check. */
   unexpected: string[];
   /** Keys sent and never answered within ANSWER_WAIT_MS of the stop: each is a failure of the check. */
   unanswered: string[];
@@ -41,7 +45,8 @@ export interface TransferCounts {
 export interface TransferLoad {
   accepted: AcceptedTransfer[];
   counts: TransferCounts;
-  stop(): Promise<void>;
+  /** Stops making transfers; a send whose answer was lost is asked again for up to `answerWaitMs`. */
+  stop(answerWaitMs?: number): Promise<void>;
 }
 
 export function startTransferLoad(
@@ -59,9 +64,16 @@ export function startTransferLoad(
   const replicas = plan.services.filter((spec) => spec.program === 'transfer').map((spec) => spec.name);
   const accepted: AcceptedTransfer[] = [];
   const seen = new Set<string>();
-  const counts: TransferCounts = { accepted: 0, resent: 0, unexpected: [], unanswered: [] };
+  const counts: TransferCounts = {
+    accepted: 0,
+    resent: 0,
+    refused: { full: 0, outOfRoom: 0, other: 0 },
+    unexpected: [],
+    unanswered: [],
+  };
   let stopped = false;
   let stoppedAt = 0;
+  let answerWaitMs = ANSWER_WAIT_MS;
 
   /** Sends one transfer until the API answers it; returns when it did (or the load stopped). */
   async function transfer(): Promise<void> {
@@ -92,8 +104,13 @@ export function startTransferLoad(
         status = 0;
         text = '';
       }
+      if (status === 503) {
+        if (/"error":"full"/.test(text)) counts.refused.full++;
+        else if (/out of room/.test(text)) counts.refused.outOfRoom++;
+        else counts.refused.other++;
+      }
       if (status === 0 || status === 503) {
-        if (stopped && performance.now() - stoppedAt > ANSWER_WAIT_MS) {
+        if (stopped && performance.now() - stoppedAt > answerWaitMs) {
           counts.unanswered.push(key);
           return;
         }
@@ -123,9 +140,10 @@ export function startTransferLoad(
   return {
     accepted,
     counts,
-    async stop() {
+    async stop(waitMs = ANSWER_WAIT_MS) {
       stopped = true;
       stoppedAt = performance.now();
+      answerWaitMs = waitMs;
       await Promise.all(loops);
     },
   };

@@ -1,15 +1,18 @@
 /**
  * After the monkey stops and the stack settles: is every acknowledged registration there, once, in
- * order, in both registries; is every component up; have the projections reached the stream's end?
+ * order, in both registries; is every component up, and none left paused (stopped: it answers
+ * nothing, yet runs); have the projections reached the stream's end?
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectRedis, silentLog, streamEnd, streamKey, untilReady } from '@microbank/events';
-import { componentsOf, type StackPlan } from '@microbank/local-stack';
+import { componentsOf, isComponentPaused, type StackPlan } from '@microbank/local-stack';
 import type { Acknowledged } from './load.ts';
 import { isUp, reportedPosition, stackUrls } from './probes.ts';
 
 export interface Verdict {
   componentsDown: string[];
+  /** Components whose process is stopped (SIGSTOP) after the run: each is also down. */
+  componentsPaused: string[];
   streamEnd: string;
   positions: { 'account-system'?: string; balance?: string };
   /** Acknowledged registrations missing from account-system's /accounts. */
@@ -36,6 +39,7 @@ export async function verifyNothingLost(
     componentsDown = components.filter((_, i) => !up[i]);
     if (componentsDown.length > 0) await sleep(100);
   }
+  const componentsPaused = components.filter((component) => isComponentPaused(plan.dataDir, component));
 
   const redis = connectRedis(plan.redisUrl, 'chaos:verify', silentLog);
   let end: string;
@@ -57,10 +61,13 @@ export async function verifyNothingLost(
     await sleep(50);
   }
 
-  const listed = await fetch(`${urls.accounts}?position=${end}`).then(async (response) => {
-    if (!response.ok) throw new Error(`GET /accounts answered ${response.status}: ${await response.text()}`);
-    return ((await response.json()) as { accounts: string[] }).accounts;
-  });
+  // Bounded: a component left paused would otherwise hold the check forever.
+  const listed = await fetch(`${urls.accounts}?position=${end}`, { signal: AbortSignal.timeout(10_000) }).then(
+    async (response) => {
+      if (!response.ok) throw new Error(`GET /accounts answered ${response.status}: ${await response.text()}`);
+      return ((await response.json()) as { accounts: string[] }).accounts;
+    },
+  );
   const seen = new Set<string>();
   const duplicates = listed.filter((name) => seen.has(name) || !seen.add(name));
   const lostInAccountSystem = acknowledged.filter(({ account }) => !seen.has(account)).map(({ account }) => account);
@@ -70,18 +77,29 @@ export async function verifyNothingLost(
 
   const lostInBalance: string[] = [];
   for (const { account } of acknowledged) {
-    const response = await fetch(urls.balanceOf(account));
+    const response = await fetch(urls.balanceOf(account), { signal: AbortSignal.timeout(10_000) });
     await response.arrayBuffer();
     if (response.status === 404) lostInBalance.push(account);
   }
 
   const passed =
     componentsDown.length === 0 &&
+    componentsPaused.length === 0 &&
     lostInAccountSystem.length === 0 &&
     lostInBalance.length === 0 &&
     duplicates.length === 0 &&
     inOrder &&
     positions['account-system'] === end &&
     positions.balance === end;
-  return { componentsDown, streamEnd: end, positions, lostInAccountSystem, lostInBalance, duplicates, inOrder, passed };
+  return {
+    componentsDown,
+    componentsPaused,
+    streamEnd: end,
+    positions,
+    lostInAccountSystem,
+    lostInBalance,
+    duplicates,
+    inOrder,
+    passed,
+  };
 }

@@ -2,6 +2,7 @@
 export * from './disruptions.ts';
 export * from './kill-component.ts';
 export * from './operator-redis.ts';
+export * from './pause-component.ts';
 export * from './pid-files.ts';
 export * from './stack-plan.ts';
 export * from './stack-process.ts';
