@@ -80,40 +80,16 @@ export interface StepResult<Outcome> {
 }
 
 /**
- * Opens `account`'s ledger, once (AccountOpened v2: no money, see issue); resolves to the
- * opening's position.
+ * Opens `account`'s ledger, once (AccountOpened v2: no money; the bank issues it, issueSupply);
+ * resolves to the opening's position.
  */
 export async function openLedger(
   redis: RedisClient,
   account: string,
   prefix?: string,
-): Promise<StepResult<{ position: StreamId }>>;
-/**
- * @deprecated An account cannot open its ledger with money any more: the bank issues it
- * (issueSupply). Kept only until the tests and tools that still pass an amount move to issuance:
- * opens the ledger, then issues `amount` (when above 0) under the issuance `opening:<account>`.
- */
-export async function openLedger(
-  redis: RedisClient,
-  account: string,
-  amount: number,
-  prefix?: string,
-): Promise<StepResult<{ position: StreamId }>>;
-export async function openLedger(
-  redis: RedisClient,
-  account: string,
-  prefixOrAmount?: string | number,
-  amountsPrefix?: string,
 ): Promise<StepResult<{ position: StreamId }>> {
-  const funded = typeof prefixOrAmount === 'number';
-  const prefix = funded ? amountsPrefix : prefixOrAmount;
   const [stream, state] = keysOf(account, prefix) as [string, string];
   const [kind, position] = await scripted(redis).openLedger(stream, state, account);
-  if (funded && prefixOrAmount > 0) {
-    const opening = { issuance: openingIssuance(account), account, amount: prefixOrAmount };
-    await recordIssuance(redis, opening, prefix);
-    await issue(redis, opening, prefix);
-  }
   return { outcome: { position }, repeated: kind === 'repeat' };
 }
 

@@ -19,7 +19,7 @@ import {
   transfersKey,
   untilReady,
 } from '@microbank/events';
-import { credit, debit, openLedger } from '@microbank/ledger';
+import { credit, debit, issueSupply, openingIssuance } from '@microbank/ledger';
 import {
   readStream,
   recordingLog,
@@ -51,7 +51,9 @@ saga.before(async (ctx) => {
 });
 saga.before.each(async (ctx) => {
   ctx.prefix = uniquePrefix();
-  for (const account of ['john-account', 'mary-account']) await openLedger(ctx.redis, account, 100, ctx.prefix);
+  for (const account of ['john-account', 'mary-account']) {
+    await issueSupply(ctx.redis, { issuance: openingIssuance(account), account, amount: 100 }, ctx.prefix);
+  }
 });
 saga.after.each(async (ctx) => {
   for (const processor of ctx.processors.splice(0)) await processor.stop();
