@@ -19,12 +19,16 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
   lines.push(`  kills by component:      ${byComponent(report.killsByComponent)}`);
   lines.push(`  longest time to up again: ${byComponent(report.longestRecoveryMs, ' ms')}`);
   if (report.pauses.length > 0) {
+    // The lengths of the pauses that ran their course (a kill ends a pause early).
     const byPaused = new Map<string, number[]>();
-    for (const pause of report.pauses)
-      byPaused.set(pause.component, [...(byPaused.get(pause.component) ?? []), pause.heldMs ?? 0]);
+    for (const pause of report.pauses) {
+      const lengths = byPaused.get(pause.component) ?? [];
+      if (!pause.killedWhilePaused) lengths.push(pause.heldMs ?? 0);
+      byPaused.set(pause.component, lengths);
+    }
     const killed = report.pauses.filter((pause) => pause.killedWhilePaused).length;
     lines.push(
-      `  pauses (SIGSTOP .. SIGCONT): ${[...byPaused].map(([component, lengths]) => `${component} ${lengths.length} (${range(lengths, held)} s)`).join(', ')}; ${killed} killed while paused`,
+      `  pauses (SIGSTOP .. SIGCONT): ${[...byPaused].map(([component, lengths]) => `${component} ${report.pauses.filter((pause) => pause.component === component).length} (${range(lengths, held)} s)`).join(', ')}; ${killed} killed while paused`,
     );
     lines.push(`  longest time to up again after SIGCONT: ${byComponent(report.longestResumeMs, ' ms')}`);
   }
