@@ -6,7 +6,7 @@
 import type { LedgerEvent, SupplyEvent, TransferEvent } from '@microbank/events';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { type AuditFigures, type AuditOptions, createAudit, type KeptState } from './audit.ts';
+import { type Audit, type AuditFigures, type AuditOptions, createAudit, type KeptState } from './audit.ts';
 import { booksDigest } from './audit-checkpoint.ts';
 import { orderedWaits } from './audit-waits.ts';
 
@@ -84,13 +84,14 @@ function bank() {
   return b;
 }
 
+function apply(books: Audit, step: Step) {
+  if (step.stream === 'ledger') books.applyLedger(step.account, step.event, step.id);
+  else if (step.stream === 'transfers') books.applyTransfer(step.event, step.id);
+  else books.applySupply(step.event, step.id);
+}
 function fold(steps: Step[], options: AuditOptions = {}) {
   const books = createAudit(options);
-  for (const step of steps) {
-    if (step.stream === 'ledger') books.applyLedger(step.account, step.event, step.id);
-    else if (step.stream === 'transfers') books.applyTransfer(step.event, step.id);
-    else books.applySupply(step.event, step.id);
-  }
+  for (const step of steps) apply(books, step);
   return books;
 }
 const given = (steps: Step[]) => fold(steps).figures(0);
@@ -232,6 +233,38 @@ audit('rejected with a refund: its debit and that refund; rejected without: no d
     reasons(given(misnamed.steps)),
     /rejected naming its refund at 1004-0, but john's ledger holds its refund at/,
   );
+});
+
+audit('a rejection read before its ledger: its DebitDeclined still comes once; a debit would be a violation', () => {
+  const b = bank();
+  b.open('john');
+  b.request('john', 'mary', 500);
+  const declined = b.ledger('john', 'DebitDeclined', {
+    transfer: T,
+    to: 'mary',
+    amount: 500,
+    reason: 'insufficient-funds',
+  });
+  b.reject('insufficient-funds');
+  const transfersFirst = streamByStream(b.steps, ['supply', 'transfers', 'john']);
+  const sound = given(transfersFirst);
+  assert.ok(sound.conserved, reasons(sound));
+  assert.is(sound.transfers.open, 0);
+  // Tampered: a debit instead of its decline, read after the rejection.
+  const debited = transfersFirst.map((s) =>
+    s.id === declined && s.stream === 'ledger'
+      ? { ...s, event: { type: 'Debited', data: { transfer: T, to: 'mary', amount: 50, seq: 3 } } as LedgerEvent }
+      : s,
+  );
+  assert.equal(
+    given(debited).violations.first.map((v) => v.reason),
+    ['debited, yet rejected with nothing to refund'],
+  );
+  // A second decline is a second decision.
+  const twice = [...transfersFirst, { ...(transfersFirst.at(-1) as Step), id: '9999-0' }].map((s, i, all) =>
+    i === all.length - 1 ? { ...s, event: { ...s.event, data: { ...s.event.data, seq: 4 } } } : s,
+  ) as Step[];
+  assert.match(reasons(given(twice)), /its debit declined after the transfer had settled/);
 });
 
 audit('a refund without a debit, or on top of a credit, is a violation', () => {
@@ -405,6 +438,40 @@ audit('beyond the settled transfers it remembers, a step of a forgotten one is s
   );
   const remembered = fold(b.steps, { settledRemembered: 3 }).figures(0);
   assert.equal(remembered.violations.first[0]?.reason, 'debited 1 after the transfer had settled');
+});
+
+audit('after a compaction: the archived transfers` ledger entries are checked against each other, not flagged', () => {
+  const b = bank();
+  b.open('john');
+  b.open('mary');
+  b.transfer('john', 'mary', 30, T);
+  const point = b.nextId();
+  b.transfer('mary', 'john', 5, U);
+  // What a rebuild reads: the transfers stream trimmed before the point.
+  const trimmed = b.steps.filter((s) => s.stream !== 'transfers' || s.id >= point);
+  const compacted = createAudit();
+  compacted.compactedBefore(point);
+  for (const step of trimmed) apply(compacted, step);
+  compacted.readThrough('transfers', 1_000_000);
+  const figures = compacted.figures(0);
+  assert.ok(figures.conserved, reasons(figures));
+  assert.equal([figures.transfers.open, figures.transfers.requested, figures.balances], [0, 1, 200]);
+  // Tampered: without the point, the same books name every archived transfer's entries.
+  const unaware = fold(trimmed);
+  unaware.readThrough('transfers', 1_000_000);
+  assert.match(reasons(unaware.figures(0)), /names a transfer that was never requested/);
+  // The point learnt late (after the ledgers were read): the same.
+  const late = fold(trimmed);
+  late.compactedBefore(point);
+  late.readThrough('transfers', 1_000_000);
+  assert.ok(late.figures(0).conserved, reasons(late.figures(0)));
+  // After the point, an entry naming no transfer is still a violation.
+  b.debit('john', 'mary', 1, '00000000-0000-4000-8000-0000000000ff');
+  const forged = createAudit();
+  forged.compactedBefore(point);
+  for (const step of b.steps.filter((s) => s.stream !== 'transfers' || s.id >= point)) apply(forged, step);
+  forged.readThrough('transfers', 1_000_000);
+  assert.match(reasons(forged.figures(0)), /names a transfer that was never requested/);
 });
 
 audit('ordered waits: taken out in order of position, whatever order they came in', () => {

@@ -22,6 +22,11 @@
  * is a violation once the transfers (supply) stream has been read through that entry's time plus
  * `clockMarginMs`.
  *
+ * After a compaction (the transfers stream archived and trimmed before a quiet cut, see
+ * packages/transfer's compaction.ts), ledger entries before the cut whose transfer was not read
+ * are those of archived transfers: they are checked against each other (a credit against its
+ * debit, a refund against its debit), not against a request and an outcome.
+ *
  * Not a violation but shown: transfers (and issuances) not settled after `stuckAfterMs`, by the
  * time of their first entry. Per entry the work is a few map lookups and, for what waits on
  * another stream, a heap (audit-waits.ts). Settled transfers are remembered by ID only (the last
@@ -123,6 +128,12 @@ export interface Audit {
   applySupply(event: SupplyEvent, id: StreamId): void;
   /** Everything appended to that stream up to `ms` (by its clock) has been applied. */
   readThrough(stream: 'transfers' | 'supply', ms: number): void;
+  /**
+   * The transfers were compacted before `point` (compaction.ts): their requests and outcomes are
+   * archived, so a ledger entry before it that names no transfer read is accepted as one of
+   * theirs, and checked against its ledger entries alone.
+   */
+  compactedBefore(point: StreamId): void;
   /** A number that grows with every entry applied: what was applied before a read was sent. */
   mark(): number;
   /** Where `account`'s ledger has been folded to, if anywhere. */
@@ -177,6 +188,11 @@ interface TransferRecord {
   waits: number;
   /** Settled: only its ID is kept from now on (a wait that still holds the record ignores it). */
   settled?: boolean;
+  /**
+   * Requested before the compaction point: its request and outcome were archived and trimmed, so
+   * only its ledger entries are checked (each against the others), and it settles on them.
+   */
+  compacted?: boolean;
 }
 
 interface IssuanceRecord {
@@ -191,6 +207,13 @@ interface IssuanceRecord {
 
 /** A settled transfer or issuance: only its ID is kept. */
 const SETTLED = 0;
+/**
+ * A transfer rejected with nothing to refund whose DebitDeclined was not read (its ledger may be
+ * read after the transfers stream, or it has none: the debit was refused): one may still come.
+ */
+const REJECTED_UNDECLINED = 1;
+type Settled = typeof SETTLED | typeof REJECTED_UNDECLINED;
+const isSettled = (record: TransferRecord | Settled | undefined): record is Settled => typeof record === 'number';
 
 type LedgerWait =
   | { kind: 'debit-of-credit'; record: TransferRecord; mark: number }
@@ -237,12 +260,15 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const listed: Violation[] = [];
   const reported = new Set<string>();
   const folds = new Map<string, LedgerFold>();
-  const transfers = new Map<string, TransferRecord | typeof SETTLED>();
+  const transfers = new Map<string, TransferRecord | Settled>();
   /** Transfers not settled, oldest first (insertion order): what stuck is read from. */
   const open = new Map<string, TransferRecord>();
   const issuances = new Map<string, IssuanceRecord | typeof SETTLED>();
   /** Issued on the supply stream, not yet in a ledger, oldest first. */
   const openIssuances = new Map<string, IssuanceRecord>();
+  /** The last compaction's point: transfers requested before it were archived and trimmed. */
+  let compaction: StreamId | undefined;
+  const isCompacted = (at: StreamId) => compaction !== undefined && compareStreamIds(at, compaction) < 0;
   /** How far the transfers stream is read: its last entry read, or a time the books learnt of (readThrough). */
   let transfersLast: StreamId = '0-0';
   let transfersThrough = 0;
@@ -294,7 +320,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
   };
 
   /** The record of `transfer`, made when this is its first entry read (at `at`); SETTLED once settled. */
-  const recordOf = (transfer: string, at: StreamId): TransferRecord | typeof SETTLED => {
+  const recordOf = (transfer: string, at: StreamId): TransferRecord | Settled => {
     let record = transfers.get(transfer);
     if (record === undefined) {
       record = { transfer, since: at, waits: 0 };
@@ -305,10 +331,11 @@ export function createAudit(options: AuditOptions = {}): Audit {
   };
 
   const maybeSettle = (record: TransferRecord) => {
-    if (record.settled || !record.outcome || record.waits > 0 || record.creditAhead) return;
+    if (record.settled || (!record.outcome && !record.compacted) || record.waits > 0 || record.creditAhead) return;
     if (record.debit ? !record.credit && !record.refund : record.credit) return;
     record.settled = true;
-    transfers.set(record.transfer, SETTLED);
+    const undeclined = record.outcome?.kind === 'rejected' && !record.debit && !record.declined;
+    transfers.set(record.transfer, undeclined ? REJECTED_UNDECLINED : SETTLED);
     open.delete(record.transfer);
     if (++settled > settledRemembered) forgetSettled();
   };
@@ -317,7 +344,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const forgetSettled = () => {
     let left = Math.ceil(settledRemembered / 10);
     for (const [transfer, record] of transfers) {
-      if (record !== SETTLED) continue;
+      if (!isSettled(record)) continue;
       transfers.delete(transfer);
       settled--;
       forgotten++;
@@ -407,6 +434,10 @@ export function createAudit(options: AuditOptions = {}): Audit {
   /** A ledger entry of a transfer: waits for its request when the transfers stream has not shown it. */
   const expectRequest = (record: TransferRecord, ledger: string, at: StreamId) => {
     if (record.request) return;
+    if (isCompacted(at)) {
+      record.compacted = true;
+      return;
+    }
     const due = streamIdMillis(at) + clockMarginMs;
     if (due <= throughTransfers()) {
       violation({ ledger, transfer: record.transfer, at, reason: notRequested() });
@@ -472,7 +503,11 @@ export function createAudit(options: AuditOptions = {}): Audit {
         fold.steps++;
         move(fold, -amount, id);
         const record = recordOf(transfer, id);
-        if (record === SETTLED) {
+        if (record === REJECTED_UNDECLINED) {
+          violation({ ledger: account, transfer, at: id, reason: 'debited, yet rejected with nothing to refund' });
+          return;
+        }
+        if (isSettled(record)) {
           settledAgain(account, transfer, id, `debited ${amount}`);
           return;
         }
@@ -504,7 +539,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
         const { transfer } = event.data;
         fold.steps++;
         const record = recordOf(transfer, id);
-        if (record === SETTLED) {
+        if (record === REJECTED_UNDECLINED) {
+          // Its rejection was read before its ledger: this is the decline it stands for.
+          transfers.set(transfer, SETTLED);
+          return;
+        }
+        if (isSettled(record)) {
           settledAgain(account, transfer, id, 'its debit declined');
           return;
         }
@@ -529,7 +569,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         fold.steps++;
         move(fold, amount, id);
         const record = recordOf(transfer, id);
-        if (record === SETTLED) {
+        if (isSettled(record)) {
           settledAgain(account, transfer, id, `credited ${amount}`);
           return;
         }
@@ -576,7 +616,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         fold.steps++;
         move(fold, amount, id);
         const record = recordOf(transfer, id);
-        if (record === SETTLED) {
+        if (isSettled(record)) {
           settledAgain(account, transfer, id, `refunded ${amount}`);
           return;
         }
@@ -641,7 +681,11 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const settleUnrequested = () => {
     if (unrequested.size === 0) return;
     for (const { record, ledger, at } of unrequested.takeUpTo(throughTransfers())) {
-      if (!record.request) {
+      if (record.request || record.settled) continue;
+      if (isCompacted(at)) {
+        record.compacted = true;
+        maybeSettle(record);
+      } else {
         violation({ ledger, transfer: record.transfer, at, reason: notRequested() });
       }
     }
@@ -742,7 +786,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
       if (event.type === 'TransferRequested') {
         const { from, to, amount } = event.data;
         let record = transfers.get(transfer);
-        if (record === SETTLED || record?.request) {
+        if (isSettled(record) || record?.request) {
           violation({ transfer, at: id, reason: 'requested a second time' });
         } else {
           if (record) {
@@ -750,6 +794,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
             open.delete(transfer);
             open.set(transfer, record);
             record.since = id;
+            record.compacted = false;
             record.request = { from, to, amount, at: id };
             for (const entry of ['debit', 'declined', 'credit', 'refund'] as const) matchesRequest(record, entry);
           } else {
@@ -762,12 +807,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
         return;
       }
       const record = transfers.get(transfer);
-      if (record === undefined || (record !== SETTLED && !record.request)) {
+      if (record === undefined || (!isSettled(record) && !record.request)) {
         violation({ transfer, at: id, reason: `${event.type} of a transfer that was never requested` });
         settleUnrequested();
         return;
       }
-      if (record === SETTLED || record.outcome) {
+      if (isSettled(record) || record.outcome) {
         violation({ transfer, at: id, reason: `${event.type} of a transfer already settled` });
         settleUnrequested();
         return;
@@ -851,6 +896,17 @@ export function createAudit(options: AuditOptions = {}): Audit {
       }
     },
 
+    compactedBefore(point) {
+      if (compaction !== undefined && compareStreamIds(point, compaction) <= 0) return;
+      compaction = point;
+      for (const record of [...open.values()]) {
+        if (!record.request && isCompacted(record.since)) {
+          record.compacted = true;
+          maybeSettle(record);
+        }
+      }
+    },
+
     mark: () => marks,
 
     position: (account) => folds.get(account)?.position,
@@ -912,10 +968,10 @@ export function createAudit(options: AuditOptions = {}): Audit {
 
 /** What an unsettled transfer waits for, in words. */
 function waitingFor(record: TransferRecord): string {
-  if (!record.request) return 'its request on the transfers stream';
+  if (!record.request && !record.compacted) return 'its request on the transfers stream';
   if (record.creditAhead) return 'its debit';
   if (record.debit && !record.credit && !record.refund) return 'a credit or a refund';
-  if (!record.outcome) return 'an outcome';
+  if (!record.outcome && !record.compacted) return 'an outcome';
   return 'its ledgers to reach the entries its outcome names';
 }
 

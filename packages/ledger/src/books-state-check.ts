@@ -7,6 +7,8 @@
  *  - a slice of the steps hash (HSCAN, resumed at the next pass) is checked against the stream:
  *    each step that names an entry the fold has passed must name an entry of that ledger, of the
  *    step's type, for the step's transfer or issuance (and amount);
+ *  - the compaction point (a compaction archives and trims the transfers stream before it), so
+ *    that the ledger entries of archived transfers are not taken for entries of unrequested ones;
  *  - the transfers and supply streams: when the books have read them to their last entry, the
  *    audit learns that everything appended before Redis's TIME has been read (Audit.readThrough),
  *    so that a ledger entry naming a transfer never requested is found while those streams are idle.
@@ -45,6 +47,8 @@ export interface StateCheckOptions {
   prefix?: string;
   transfers: string;
   supply: string;
+  /** The key of the last compaction's record (its point: field `before`). */
+  compaction: string;
   everyMs: number;
 }
 
@@ -87,7 +91,7 @@ export function stepEntry(field: string, outcome: string): StepEntry | null | un
 }
 
 export function startStateCheck(options: StateCheckOptions): StateCheck {
-  const { redis, audit, projection, log, prefix, transfers, supply, everyMs } = options;
+  const { redis, audit, projection, log, prefix, transfers, supply, compaction, everyMs } = options;
   /** Where each ledger's steps hash scan goes on from. */
   const cursors = new Map<string, string>();
   let next = 0;
@@ -98,15 +102,19 @@ export function startStateCheck(options: StateCheckOptions): StateCheck {
   async function readThrough(): Promise<void> {
     const replies = (await redis
       .multi()
+      .hget(compaction, 'before')
       .time()
       .xrevrange(transfers, '+', '-', 'COUNT', 1)
       .xrevrange(supply, '+', '-', 'COUNT', 1)
       .exec()) as Array<[Error | null, unknown]>;
-    const [seconds, micros] = (replies[0]?.[1] ?? []) as [string, string];
+    // The compaction point first: what is behind it is not read, and not missing.
+    const point = replies[0]?.[1];
+    if (typeof point === 'string') audit.compactedBefore(point);
+    const [seconds, micros] = (replies[1]?.[1] ?? []) as [string, string];
     const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
     for (const [at, stream, kind] of [
-      [1, transfers, 'transfers'],
-      [2, supply, 'supply'],
+      [2, transfers, 'transfers'],
+      [3, supply, 'supply'],
     ] as const) {
       const last = ((replies[at]?.[1] ?? []) as Array<[StreamId, string[]]>)[0]?.[0];
       const read = projection.positions.get(stream) ?? STREAM_START;

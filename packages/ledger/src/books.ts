@@ -15,6 +15,7 @@ import {
   type AccountsRegistry,
   applyAccountEvent,
   closeRedis,
+  compactionKey,
   connectRedis,
   createAccountsRegistry,
   type DecodedEntry,
@@ -148,6 +149,15 @@ export function startBooks(options: BooksOptions): Books {
   }, LOOK_AGAIN_MS);
   lookAgain.unref();
 
+  // Asked before the projection's first read, on the same connection, so answered before it: the
+  // ledger entries of transfers archived by a compaction are known for theirs from the start.
+  const compaction = compactionKey(prefix);
+  redis
+    .hget(compaction, 'before')
+    .then((point) => {
+      if (point !== null) audit.compactedBefore(point);
+    })
+    .catch(() => {});
   const projection: Projection = startProjection<BooksEvent>({
     name,
     streams: [accounts, transfers, supply],
@@ -217,6 +227,7 @@ export function startBooks(options: BooksOptions): Books {
     prefix,
     transfers,
     supply,
+    compaction,
     everyMs: options.stateCheckMs ?? STATE_CHECK_MS,
   });
   return {
