@@ -41,9 +41,12 @@ import {
   type TransferEvent,
 } from '@microbank/events';
 import type { Checkpoint } from './audit-checkpoint.ts';
+import type { AuditFigures, StuckItem, Violation } from './audit-figures.ts';
+import { createSupplyAudit } from './audit-supply.ts';
 import { compareStreamIdKeys, type OrderedWaits, orderedWaits, type StreamIdKey, streamIdKey } from './audit-waits.ts';
 
 export type { Checkpoint } from './audit-checkpoint.ts';
+export type { AuditFigures, StuckItem, Violation } from './audit-figures.ts';
 
 /** How long a transfer may go unsettled before it is reported stuck, by default. */
 export const STUCK_AFTER_MS = 30_000;
@@ -57,46 +60,6 @@ export const SETTLED_REMEMBERED = 1_000_000;
 const CLOCK_MARGIN_MS = 1_000;
 /** The violations and stuck transfers listed (their counts are kept whole). */
 const LISTED = 20;
-
-/** Something the books hold that cannot be, naming the ledger, transfer or issuance, and why. */
-export interface Violation {
-  ledger?: string;
-  transfer?: string;
-  issuance?: string;
-  /** The entry at fault, when there is one. */
-  at?: StreamId;
-  reason: string;
-}
-
-/** A transfer (or issuance) not settled in time: what it waits for and for how long. */
-export interface StuckItem {
-  transfer?: string;
-  issuance?: string;
-  ageMs: number;
-  waiting: string;
-}
-
-export interface AuditFigures {
-  /** balances + inFlight + issuing = supply, and no violation. */
-  conserved: boolean;
-  /** What the balances must add up to: issued by the bank, plus old opening amounts. */
-  supply: { issued: number; openings: number; total: number };
-  /** Every balance within the cut, summed. */
-  balances: number;
-  /** Debited and not yet credited or refunded. */
-  inFlight: { amount: number; transfers: number };
-  /** Issued on the supply stream, not yet in its ledger. */
-  issuing: { amount: number; issuances: number };
-  /** Left out of the balances until the cut reaches what pays for them (a credit's debit, an Issued's issuance). */
-  ahead: { amount: number; entries: number };
-  /** Ledgers with at least one entry applied. */
-  ledgers: number;
-  transfers: { requested: number; completed: number; rejected: number; open: number };
-  stuck: { afterMs: number; transfers: number; issuances: number; first: StuckItem[] };
-  violations: { count: number; first: Violation[] };
-  /** What the figures were folded from; absent when the audit is given no digest. */
-  checkpoint?: Checkpoint;
-}
 
 /** What the ledger scripts keep about one ledger, read atomically with the stream's last entry ID. */
 export interface KeptState {
@@ -195,17 +158,7 @@ interface TransferRecord {
   compacted?: boolean;
 }
 
-interface IssuanceRecord {
-  issuance: string;
-  /** From the SupplyIssued. */
-  supplied?: { account: string; amount: number; at: StreamId };
-  /** From the ledger's Issued. */
-  issued?: { ledger: string; amount: number; at: StreamId };
-  /** The Issued was read before its SupplyIssued: out of the balances until it is. */
-  issuedAhead?: boolean;
-}
-
-/** A settled transfer or issuance: only its ID is kept. */
+/** A settled transfer: only its ID is kept. */
 const SETTLED = 0;
 /**
  * A transfer rejected with nothing to refund whose DebitDeclined was not read (its ledger may be
@@ -243,14 +196,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
   let settled = 0;
   let forgotten = 0;
   let marks = 0;
-  let issued = 0;
   let openings = 0;
-  /** Every balance, summed (the ahead entries included). */
+  /** Every balance, summed (what is ahead of the cut included). */
   let total = 0;
   let inFlight = 0;
   let inFlightTransfers = 0;
-  let issuing = 0;
-  let issuingCount = 0;
+  /** Credits read before their debits, out of the balances until the debits are read. */
   let ahead = 0;
   let aheadEntries = 0;
   let requested = 0;
@@ -263,9 +214,6 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const transfers = new Map<string, TransferRecord | Settled>();
   /** Transfers not settled, oldest first (insertion order): what stuck is read from. */
   const open = new Map<string, TransferRecord>();
-  const issuances = new Map<string, IssuanceRecord | typeof SETTLED>();
-  /** Issued on the supply stream, not yet in a ledger, oldest first. */
-  const openIssuances = new Map<string, IssuanceRecord>();
   /** The last compaction's point: transfers requested before it were archived and trimmed. */
   let compaction: StreamId | undefined;
   const isCompacted = (at: StreamId) => compaction !== undefined && compareStreamIds(at, compaction) < 0;
@@ -273,11 +221,8 @@ export function createAudit(options: AuditOptions = {}): Audit {
   let transfersLast: StreamId = '0-0';
   let transfersThrough = 0;
   const throughTransfers = () => Math.max(transfersThrough, streamIdMillis(transfersLast));
-  let supplyThrough = 0;
   /** Ledger entries naming a transfer not requested (yet), by the time the transfers stream must reach. */
   const unrequested = orderedWaits<number, { record: TransferRecord; ledger: string; at: StreamId }>(byNumber);
-  /** Issued entries whose issuance is not on the supply stream (yet), by the time it must reach. */
-  const unissued = orderedWaits<number, IssuanceRecord>(byNumber);
 
   const violation = (found: Violation) => {
     violations++;
@@ -288,6 +233,8 @@ export function createAudit(options: AuditOptions = {}): Audit {
     reported.add(key);
     violation(found);
   };
+
+  const supply = createSupplyAudit(violation, clockMarginMs);
 
   /** Ledgers with at least one entry applied. */
   let ledgers = 0;
@@ -471,31 +418,9 @@ export function createAudit(options: AuditOptions = {}): Audit {
         return;
       }
       case 'Issued': {
-        const { issuance, amount } = event.data;
         fold.steps++;
-        move(fold, amount, id);
-        let record = issuances.get(issuance);
-        if (record === SETTLED || record?.issued) {
-          violation({ ledger: account, issuance, at: id, reason: `issued a second time (${amount})` });
-          return;
-        }
-        if (!record) {
-          record = { issuance };
-          issuances.set(issuance, record);
-        }
-        record.issued = { ledger: account, amount, at: id };
-        const supplied = record.supplied;
-        if (!supplied) {
-          record.issuedAhead = true;
-          ahead += amount;
-          aheadEntries++;
-          unissued.add(streamIdMillis(id) + clockMarginMs, record);
-          settleUnissued();
-          return;
-        }
-        issuing -= supplied.amount;
-        issuingCount--;
-        matchIssuance(record);
+        move(fold, event.data.amount, id);
+        supply.issuedInto(account, event.data.issuance, event.data.amount, id);
         return;
       }
       case 'Debited': {
@@ -664,20 +589,6 @@ export function createAudit(options: AuditOptions = {}): Audit {
     }
   };
 
-  const matchIssuance = (record: IssuanceRecord) => {
-    const { supplied, issued: into } = record as Required<IssuanceRecord>;
-    if (supplied.account !== into.ledger || supplied.amount !== into.amount) {
-      violation({
-        ledger: into.ledger,
-        issuance: record.issuance,
-        at: into.at,
-        reason: `issued ${into.amount} into ${into.ledger}, the supply stream issued ${supplied.amount} to ${supplied.account}`,
-      });
-    }
-    issuances.set(record.issuance, SETTLED);
-    openIssuances.delete(record.issuance);
-  };
-
   const settleUnrequested = () => {
     if (unrequested.size === 0) return;
     for (const { record, ledger, at } of unrequested.takeUpTo(throughTransfers())) {
@@ -688,22 +599,6 @@ export function createAudit(options: AuditOptions = {}): Audit {
       } else {
         violation({ ledger, transfer: record.transfer, at, reason: notRequested() });
       }
-    }
-  };
-
-  const settleUnissued = () => {
-    for (const record of unissued.takeUpTo(supplyThrough)) {
-      if (!record.issuedAhead || !record.issued) continue;
-      const { ledger, amount, at } = record.issued;
-      record.issuedAhead = false;
-      ahead -= amount;
-      aheadEntries--;
-      violation({
-        ledger,
-        issuance: record.issuance,
-        at,
-        reason: `issued ${amount} for an issuance the supply stream does not hold`,
-      });
     }
   };
 
@@ -854,36 +749,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
 
     applySupply(event, id) {
       marks++;
-      supplyThrough = Math.max(supplyThrough, streamIdMillis(id));
-      const { issuance, account, amount } = event.data;
-      issued += amount;
-      let record = issuances.get(issuance);
-      if (record === SETTLED || record?.supplied) {
-        violation({
-          issuance,
-          at: id,
-          reason: `recorded a second time on the supply stream (${amount} to ${account})`,
-        });
-      } else {
-        if (!record) {
-          record = { issuance };
-          issuances.set(issuance, record);
-        }
-        record.supplied = { account, amount, at: id };
-        if (record.issued) {
-          if (record.issuedAhead) {
-            record.issuedAhead = false;
-            ahead -= record.issued.amount;
-            aheadEntries--;
-          }
-          matchIssuance(record);
-        } else {
-          issuing += amount;
-          issuingCount++;
-          openIssuances.set(issuance, record);
-        }
-      }
-      settleUnissued();
+      supply.applySupply(event, id);
     },
 
     readThrough(stream, ms) {
@@ -891,8 +757,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         transfersThrough = Math.max(transfersThrough, ms);
         settleUnrequested();
       } else {
-        supplyThrough = Math.max(supplyThrough, ms);
-        settleUnissued();
+        supply.readThrough(ms);
       }
     },
 
@@ -940,22 +805,16 @@ export function createAudit(options: AuditOptions = {}): Audit {
         stuckTransfers++;
         if (stuck.length < LISTED) stuck.push({ transfer: record.transfer, ageMs, waiting: waitingFor(record) });
       }
-      let stuckIssuances = 0;
-      for (const record of openIssuances.values()) {
-        const ageMs = now - streamIdMillis((record.supplied as { at: StreamId }).at);
-        if (ageMs < stuckAfterMs) break;
-        stuckIssuances++;
-        if (stuck.length < LISTED) stuck.push({ issuance: record.issuance, ageMs, waiting: 'its Issued entry' });
-      }
-      const balances = total - ahead;
-      const supply = issued + openings;
+      const stuckIssuances = supply.stuck(now, stuckAfterMs, stuck, LISTED);
+      const balances = total - ahead - supply.ahead.amount;
+      const supplied = supply.issued + openings;
       return {
-        conserved: violations === 0 && balances + inFlight + issuing === supply,
-        supply: { issued, openings, total: supply },
+        conserved: violations === 0 && balances + inFlight + supply.issuing.amount === supplied,
+        supply: { issued: supply.issued, openings, total: supplied },
         balances,
         inFlight: { amount: inFlight, transfers: inFlightTransfers },
-        issuing: { amount: issuing, issuances: issuingCount },
-        ahead: { amount: ahead, entries: aheadEntries },
+        issuing: { ...supply.issuing },
+        ahead: { amount: ahead + supply.ahead.amount, entries: aheadEntries + supply.ahead.entries },
         ledgers,
         transfers: { requested, completed, rejected, open: open.size },
         stuck: { afterMs: stuckAfterMs, transfers: stuckTransfers, issuances: stuckIssuances, first: stuck },
