@@ -84,6 +84,12 @@ dashboard('the page lists john-account and mary-account with their balances', as
   await balanceShown(ctx.page, 'john-account', 100);
   await balanceShown(ctx.page, 'mary-account', 100);
   assert.match((await ctx.page.locator('#verdict').textContent()) ?? '', /Money conserved/);
+  // The audit panel: no violation, nothing stuck, and the checkpoint's digest over the books' streams.
+  await ctx.page.locator('#audit-figures[data-violations="0"][data-stuck="0"]').waitFor({ timeout: 5_000 });
+  assert.match(
+    (await ctx.page.locator('#audit-figures').textContent()) ?? '',
+    /checkpoint[0-9a-f]{16}… over \d+ streams/,
+  );
 });
 
 dashboard('a transfer made with curl shows on the page within a second, without a reload', async (ctx) => {
@@ -169,6 +175,7 @@ dashboard('after a short chaos run the audit is green and every kill is on the t
     { timeoutMs: 30_000 },
   );
   await ctx.page.locator('#verdict.conserved').waitFor({ timeout: 30_000 });
+  await ctx.page.locator('#audit-figures[data-violations="0"]').waitFor({ timeout: 5_000 });
   // Every component back before the picture is taken.
   await waitFor(
     'every component back',
