@@ -12,6 +12,7 @@ export * from './ledger-events.ts';
 export * from './ledger-fast-path.ts';
 export { type Log, silentLog } from './log.ts';
 export * from './lua-scripts.ts';
+export * from './parked-events.ts';
 export * from './presence.ts';
 export * from './projection.ts';
 export * from './projection-snapshots.ts';

@@ -93,6 +93,14 @@ export function idempotencyKey(clientKey: string, prefix: string = KEY_PREFIX): 
 }
 
 /**
+ * `microbank:{transfers}:parked`: the parked stream, in the transfers' slot (its hash tag), so that
+ * parking an entry and acknowledging it are one script (parked-events.ts).
+ */
+export function parkedKey(prefix: string = KEY_PREFIX): string {
+  return key(transfersKey(prefix), 'parked');
+}
+
+/**
  * `microbank:{transfers}:compaction`: the last compaction's point (`before`, a transfers-stream
  * ID), the audit's checkpoint it was verified against, and when (packages/transfer's compaction.ts).
  */

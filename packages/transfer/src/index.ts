@@ -4,6 +4,7 @@ export * from './app.ts';
 export * from './compaction.ts';
 export * from './config.ts';
 export * from './credentials.ts';
+export * from './parked.ts';
 export * from './processor.ts';
 export * from './saga.ts';
 export * from './transfer-log.ts';

@@ -13,6 +13,8 @@ import {
   ledgerEvents,
   ledgerKey,
   ledgerStepsKey,
+  parkedKey,
+  REASON_MAX_LENGTH,
   silentLog,
   transfersKey,
   untilReady,
@@ -30,7 +32,7 @@ import {
 } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { parkEntry, parkedKey, parkedTransfers, REASON_MAX_LENGTH, reapplyParked } from './parked.ts';
+import { parkEntry, parkedTransfers, reapplyParked } from './parked.ts';
 import { PROCESSORS_GROUP, type Processor, type ProcessorOptions, startProcessor } from './processor.ts';
 import { requestTransfer, transferStatus } from './transfer-log.ts';
 import { registerTransferMetrics } from './transfer-metrics.ts';

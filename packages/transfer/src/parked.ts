@@ -6,72 +6,23 @@
  * nothing a first run had not already decided.
  */
 import {
-  accountName,
-  amount,
   decodeEntry,
   defineScript,
-  type EventCatalog,
   encodeEvent,
   isStreamId,
-  KEY_PREFIX,
+  type ParkedEvent,
   PROCESSORS_GROUP,
+  parkedEvents,
+  parkedKey,
+  REASON_MAX_LENGTH,
   type StreamId,
+  type TransferParked,
   transferEvents,
-  transferId,
   transfersKey,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
-import * as z from 'zod';
 import { requestedTransfer, runSaga } from './saga.ts';
 import { type TransferStatus, transferStatus } from './transfer-log.ts';
-
-/**
- * `microbank:{transfers}:parked`: the parked stream, in the transfers' slot (its hash tag), so that
- * parking an entry and acknowledging it are one script. Belongs in stream-keys.ts with the others.
- */
-export function parkedKey(prefix: string = KEY_PREFIX): string {
-  return `${transfersKey(prefix)}:parked`;
-}
-
-/** A parked entry keeps this much of the last error's message. */
-export const REASON_MAX_LENGTH = 500;
-
-const streamId = z.string().max(41).refine(isStreamId, 'must be a stream ID');
-const at = z.iso.datetime({ offset: true });
-
-/** TransferParked v1: the TransferRequested entry at `entry` failed its saga at `deliveries` deliveries. */
-const transferParkedV1 = z.object({
-  entry: streamId,
-  transfer: transferId,
-  from: accountName,
-  to: accountName,
-  amount,
-  reason: z.string().max(REASON_MAX_LENGTH),
-  deliveries: z.number().int().min(1),
-  parkedAt: at,
-});
-
-/** ParkedTransferReapplied v1: the parked entry `parked` was re-applied; its transfer ended `status`. */
-const parkedTransferReappliedV1 = z.object({
-  parked: streamId,
-  transfer: transferId,
-  status: z.enum(['completed', 'rejected']),
-  reappliedAt: at,
-});
-
-export type TransferParked = { type: 'TransferParked'; data: z.infer<typeof transferParkedV1> };
-export type ParkedEvent =
-  | TransferParked
-  | { type: 'ParkedTransferReapplied'; data: z.infer<typeof parkedTransferReappliedV1> };
-
-export const parkedEvents: EventCatalog<ParkedEvent> = {
-  kind: 'parked transfers',
-  maxEntryBytes: 4 * 1024,
-  events: {
-    TransferParked: { current: 1, versions: { 1: transferParkedV1 } },
-    ParkedTransferReapplied: { current: 1, versions: { 1: parkedTransferReappliedV1 } },
-  },
-};
 
 const dataOf = (event: ParkedEvent) => encodeEvent(parkedEvents, event)[5] as string;
 
@@ -126,11 +77,11 @@ export async function parkEntry(redis: RedisClient, parking: Parking, prefix?: s
 }
 
 /** A parked entry as an operator reads it: what was parked, and whether it was re-applied since. */
-export interface ParkedTransfer extends z.infer<typeof transferParkedV1> {
+export type ParkedTransfer = TransferParked['data'] & {
   /** Its position on the parked stream: what `pnpm parked --retry` takes. */
   parked: StreamId;
   reapplied?: { status: 'completed' | 'rejected'; at: string };
-}
+};
 
 /** Every parked entry, oldest first, and how many entries of the parked stream did not decode. */
 export async function parkedTransfers(

@@ -35,15 +35,6 @@ import { parkEntry } from './parked.ts';
 import { requestedTransfer, runSaga } from './saga.ts';
 import { type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
 
-// What `pnpm parked` and its tests need, until index.ts exports parked.ts itself.
-export {
-  type ParkedTransfer,
-  parkEntry,
-  parkedKey,
-  parkedTransfers,
-  type Reapplied,
-  reapplyParked,
-} from './parked.ts';
 export { PROCESSORS_GROUP };
 
 /**
