@@ -1,7 +1,15 @@
 /** The command line of `pnpm bench`. */
 import { HISTORIES, type History } from './fill-history.ts';
 
-export const GROUPS = ['replay', 'restart_to_ready', 'serve', 'visibility', 'transfers', 'dashboard'] as const;
+export const GROUPS = [
+  'replay',
+  'restart_to_ready',
+  'serve',
+  'visibility',
+  'transfers',
+  'memory',
+  'dashboard',
+] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {
@@ -19,15 +27,27 @@ export interface BenchOptions {
   visibilityRegistrations: number;
   /** Seconds of each dashboard window (no page, ten pages). */
   dashboardSeconds: number;
+  /** Transfers settled by the memory benchmark, and the retention of their working state. */
+  memoryTransfers: number;
+  memoryRetentionMs: number;
+  /** Another checkout whose transfers group is run alternately with this tree's, if any. */
+  compareWith?: string;
+  /** Pairs of runs (theirs, ours) of the comparison. */
+  comparePairs: number;
 }
 
 export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100k,1M,10M] [--groups LIST] [--serve-seconds N]
+                  [--compare-with DIR [--compare-pairs N]]
   --quick          fewer runs, shorter load, no 10M history (about 3 minutes)
   --json FILE      also write every figure to FILE
   --sizes LIST     only these histories (default: all; --quick: 10k,100k,1M)
   --groups LIST    only these groups of figures: ${GROUPS.join(',')} (default: all)
   --serve-seconds  seconds of load per serve run (default 5; --quick 2)
-  --dashboard-seconds  seconds of each dashboard window, no page then ten pages (default 600; --quick 15)`;
+  --dashboard-seconds  seconds of each dashboard window, no page then ten pages (default 600; --quick 15)
+  --compare-with DIR   also the transfers group of the checkout at DIR (pnpm install done there), run
+                   alternately with this tree's (DIR's, ours, DIR's, ours, ...), the same options;
+                   side by side with the ratio. Alone (no --groups), only that is run
+  --compare-pairs N    pairs of runs of the comparison (default 5; --quick 3)`;
 
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const quick = args.includes('--quick');
@@ -38,7 +58,15 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (given === undefined || given.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`);
     return given;
   };
-  const withValue = ['--json', '--sizes', '--groups', '--serve-seconds', '--dashboard-seconds'];
+  const withValue = [
+    '--json',
+    '--sizes',
+    '--groups',
+    '--serve-seconds',
+    '--dashboard-seconds',
+    '--compare-with',
+    '--compare-pairs',
+  ];
   args.forEach((arg, i) => {
     const takesValue = i > 0 && withValue.includes(args[i - 1] as string);
     if (!takesValue && arg !== '--quick' && !withValue.includes(arg))
@@ -51,7 +79,9 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (!history) throw new Error(`unknown size ${size}; sizes are ${HISTORIES.map((h) => h.name).join(', ')}`);
     return history;
   });
-  const groups = (value('--groups')?.split(',') ?? [...GROUPS]).map((group) => {
+  const compareWith = value('--compare-with');
+  const givenGroups = value('--groups')?.split(',');
+  const groups = (givenGroups ?? (compareWith ? [] : [...GROUPS])).map((group) => {
     if (!(GROUPS as readonly string[]).includes(group))
       throw new Error(`unknown group ${group}; groups are ${GROUPS.join(', ')}`);
     return group as Group;
@@ -70,5 +100,11 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     serveSeconds: seconds('--serve-seconds', quick ? 2 : 5),
     visibilityRegistrations: 1_000,
     dashboardSeconds: seconds('--dashboard-seconds', quick ? 15 : 600),
+    // Long enough a retention that the working state of every transfer is still kept when they are
+    // all settled (5,000 take 2 s here, on an idle machine).
+    memoryTransfers: quick ? 5_000 : 20_000,
+    memoryRetentionMs: quick ? 5_000 : 15_000,
+    compareWith,
+    comparePairs: seconds('--compare-pairs', quick ? 3 : 5),
   };
 }

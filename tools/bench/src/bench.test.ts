@@ -39,8 +39,27 @@ bench('--quick at the smallest size takes every group of figures and writes them
     const transfers = figures.transfers;
     assert.ok((transfers?.sustainedPerSecond ?? 0) > 0 && (transfers?.floorPerSecond ?? 0) > 0, 'transfer figures');
     assert.ok((transfers?.latencySamples ?? 0) > 0, 'latencies taken');
+    const memory = figures.memory;
+    assert.is(memory?.afterRetention.workingStateKept, 0, 'the working state expired');
+    assert.ok((memory?.afterCompaction.usedMemoryBytes ?? 0) > 0, 'bytes per transfer after compaction');
+    assert.ok(
+      (memory?.afterCompaction.keysBytes ?? 0) < (memory?.afterRetention.keysBytes ?? 0),
+      'compaction took something away',
+    );
+    assert.ok(
+      figures.targets.some((t) => t.target.startsWith('bytes per settled transfer')),
+      'the memory target was checked',
+    );
     assert.ok(figures.targets.length > 0, 'targets were checked');
-    for (const heading of ['replay:', 'restart_to_ready:', 'serve:', 'visibility:', 'transfers:', 'targets']) {
+    for (const heading of [
+      'replay:',
+      'restart_to_ready:',
+      'serve:',
+      'visibility:',
+      'transfers:',
+      'memory:',
+      'targets',
+    ]) {
       assert.ok(stdout.includes(heading), `the table has ${heading}`);
     }
   } finally {
@@ -61,6 +80,14 @@ bench('the command line: --quick is smaller, sizes are checked, unknown flags re
   assert.throws(() => parseBenchArgs(['--sizes', '5k']), /unknown size 5k/);
   assert.throws(() => parseBenchArgs(['--fast']), /unknown argument --fast/);
   assert.throws(() => parseBenchArgs(['--json']), /--json needs a value/);
+  assert.ok(parseBenchArgs([]).groups.includes('memory'));
+  // --compare-with alone runs only the comparison; with --groups, those groups too.
+  const compare = parseBenchArgs(['--quick', '--compare-with', '/tmp/before']);
+  assert.equal([compare.compareWith, compare.groups, compare.comparePairs], ['/tmp/before', [], 3]);
+  assert.equal(parseBenchArgs(['--compare-with', 'x', '--groups', 'memory', '--compare-pairs', '1']).groups, [
+    'memory',
+  ]);
+  assert.throws(() => parseBenchArgs(['--compare-pairs', '0']), /--compare-pairs must be a whole number/);
 });
 
 bench.run();

@@ -86,17 +86,20 @@ function transferIdOf(n: number): string {
 }
 
 /**
- * Entry n of a busy ledger (john-account's): opened with a large balance, then debits to and
- * credits from mary-account in turn, each as the ledger scripts write it (every field valid).
+ * Entry n of a busy ledger (john-account's), numbered (seq n + 1) and laid out as the ledger scripts
+ * write it now (every field valid, in their order): opened, issued a large opening by the bank, then
+ * debits to and credits from mary-account in turn.
  */
 function ledgerEntry(n: number): LedgerEvent {
-  if (n === 0) return { type: 'AccountOpened', data: { account: 'john-account', amount: 1_000_000_000 } };
+  const seq = n + 1;
+  if (n === 0) return { type: 'AccountOpened', data: { account: 'john-account', seq } };
+  if (n === 1) return { type: 'Issued', data: { issuance: 'opening:john-account', amount: 1_000_000_000, seq } };
   const transfer = transferIdOf(n);
   const amount = 1 + (n % 500);
-  if (n % 2 === 1) return { type: 'Debited', data: { transfer, to: 'mary-account', amount } };
+  if (n % 2 === 1) return { type: 'Debited', data: { transfer, to: 'mary-account', amount, seq } };
   return {
     type: 'Credited',
-    data: { transfer, from: 'mary-account', amount, debit: `${1_780_000_000_000 + n}-0` },
+    data: { transfer, from: 'mary-account', amount, debit: `${1_780_000_000_000 + n}-0`, seq },
   };
 }
 

@@ -1,9 +1,13 @@
 /** `pnpm bench [--quick] [--json FILE]`: recovery and serving figures next to their limits, same machine, same run. */
 import { writeFileSync } from 'node:fs';
-import { parseBenchArgs } from './bench-options.ts';
+import { parseBenchArgs, USAGE } from './bench-options.ts';
 import { checkTargets, formatReport } from './report.ts';
 import { runBench } from './run-bench.ts';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 let options: ReturnType<typeof parseBenchArgs>;
 try {
   options = parseBenchArgs(process.argv.slice(2));

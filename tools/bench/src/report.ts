@@ -1,5 +1,7 @@
 /** The figures of one bench run: the targets they are held to, the printed table, the JSON. */
+import type { CompareFigures, CompareRun } from './compare-bench.ts';
 import type { DashboardFigures } from './dashboard-bench.ts';
+import { KINDS, type MemoryFigures, type MemoryMoment } from './memory-bench.ts';
 import type { ReplayFigures } from './replay-bench.ts';
 import type { RestartFigures, RestartFrom } from './restart-bench.ts';
 import type { ServeFigures } from './serve-bench.ts';
@@ -16,8 +18,15 @@ export interface BenchFigures {
   serve?: ServeFigures;
   visibility?: VisibilityFigures;
   transfers?: TransferFigures;
+  memory?: MemoryFigures;
+  compare?: CompareFigures;
   dashboard?: DashboardFigures;
 }
+
+/** Issue 17's goal for what a settled transfer leaves in Redis once retained and compacted. */
+export const BYTES_PER_TRANSFER_LIMIT = 300;
+/** Issue 17's acceptance: transfers no worse than before by more than this, in the same run. */
+export const COMPARE_TOLERANCE = 0.1;
 
 export interface TargetCheck {
   target: string;
@@ -98,6 +107,38 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
       `${ms(t.recoveryMs)} (${t.recoveredTransfers} transfers held)`,
       t.recoveryMs <= 5_000,
     );
+  }
+  if (figures.memory) {
+    const m = figures.memory.afterCompaction;
+    check(
+      `bytes per settled transfer after retention and compaction <= ${BYTES_PER_TRANSFER_LIMIT} B`,
+      `${BYTES_PER_TRANSFER_LIMIT} B of used memory`,
+      `${bytes(m.usedMemoryBytes)} (MEMORY USAGE of the keys: ${bytes(m.keysBytes)})`,
+      m.usedMemoryBytes <= BYTES_PER_TRANSFER_LIMIT,
+    );
+  }
+  const c = figures.compare;
+  if (c) {
+    const against = `the baseline (${c.baselineCommit ?? c.baseline})`;
+    const low = 1 - COMPARE_TOLERANCE;
+    const high = 1 + COMPARE_TOLERANCE;
+    check(
+      `transfers settled per second, sustained >= ${low}x ${against}, same run`,
+      `${low} x ${perSecond(c.baselineMedian.sustainedPerSecond)} = ${perSecond(low * c.baselineMedian.sustainedPerSecond)}`,
+      `${perSecond(c.currentMedian.sustainedPerSecond)} (${x(c.ratios.sustained, low)}, the median pair)`,
+      c.ratios.sustained >= low,
+    );
+    for (const [name, field, ratio] of [
+      ['p50', 'p50Ms', c.ratios.p50],
+      ['p99', 'p99Ms', c.ratios.p99],
+    ] as const) {
+      check(
+        `transfer latency ${name} at ${c.baselineMedian.offeredPerSecond}/s offered <= ${high}x ${against}, same run`,
+        `${high} x ${ms(c.baselineMedian[field], 1)} = ${ms(high * c.baselineMedian[field], 1)}`,
+        `${ms(c.currentMedian[field], 1)} (${x(ratio, high)}, the median pair)`,
+        ratio <= high,
+      );
+    }
   }
   if (figures.dashboard) {
     const { without, withPages } = figures.dashboard;
@@ -189,6 +230,61 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
       ),
     );
   }
+  if (figures.memory) {
+    const m = figures.memory;
+    out.push(
+      `memory: bytes per settled transfer, ${m.transfers.toLocaleString('en')} transfers between ${m.accounts} accounts (requestTransfer + runSaga), retention ${m.retentionMs.toLocaleString('en')} ms; over the bank before them. used memory: INFO after MEMORY PURGE; the keys: MEMORY USAGE, by kind`,
+    );
+    const row = (moment: string, at: MemoryMoment) => [
+      moment,
+      bytes(at.usedMemoryBytes),
+      bytes(at.keysBytes),
+      ...KINDS.map((kind) => bytes(at.byKind[kind])),
+      `${at.workingStateKept.toLocaleString('en')} of ${m.transfers.toLocaleString('en')}`,
+    ];
+    out.push(
+      table(
+        ['moment', 'used memory', 'the keys', ...KINDS, 'keys and statuses kept'],
+        [
+          row('live (just settled)', m.live),
+          row('after retention', m.afterRetention),
+          row('after compaction', m.afterCompaction),
+        ],
+      ),
+    );
+    out.push(
+      `compaction: ${m.compacted.entries.toLocaleString('en')} transfers-stream entries archived (discarded) and trimmed, ${m.compacted.steps.toLocaleString('en')} step records removed`,
+      '',
+    );
+  }
+  if (figures.compare) {
+    const c = figures.compare;
+    out.push(
+      `compare: the transfers group of ${c.baseline} (${c.baselineCommit ?? 'not a git checkout'}) and of this tree (${c.commit ?? 'not a git checkout'}), alternately${c.quick ? ', --quick' : ''}; ratio: this tree / the baseline, the median of each pair's own ratio`,
+    );
+    const row = (run: string, r: CompareRun) => [
+      run,
+      perSecond(r.sustainedPerSecond),
+      perSecond(r.acceptedPerSecond),
+      ms(r.p50Ms, 1),
+      ms(r.p99Ms, 1),
+      perSecond(r.floorPerSecond),
+    ];
+    out.push(
+      table(
+        ['run', 'sustained (settled)', 'accepted', `p50 at ${c.baselineMedian.offeredPerSecond}/s`, 'p99', 'floor'],
+        [
+          ...c.pairs.flatMap((pair, i) => [
+            row(`baseline ${i + 1}`, pair.baseline),
+            row(`this tree ${i + 1}`, pair.current),
+          ]),
+          row('baseline, median', c.baselineMedian),
+          row('this tree, median', c.currentMedian),
+          ['ratio', x(c.ratios.sustained), '', x(c.ratios.p50), x(c.ratios.p99), x(c.ratios.floor)],
+        ],
+      ),
+    );
+  }
   if (figures.dashboard) {
     const { without, withPages } = figures.dashboard;
     out.push(
@@ -236,6 +332,10 @@ function x(ratio: number, limit?: number): string {
   while (limit !== undefined && ratio !== limit && digits < 6 && round(ratio, digits) === round(limit, digits))
     digits++;
   return `${round(ratio, digits).toFixed(digits)}x`;
+}
+
+function bytes(value: number): string {
+  return `${round(value, 0).toLocaleString('en')} B`;
 }
 
 function perSecond(value: number): string {

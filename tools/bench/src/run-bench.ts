@@ -1,4 +1,4 @@
-/** One bench run: build the bundle, start Redis, fill the histories, take every group of figures. */
+/** One bench run: build the bundle, start Redis, fill the histories (if read), take every group of figures. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +6,10 @@ import { buildServices, bundlePath } from '@microbank/build';
 import { ledgerKey, streamKey } from '@microbank/events';
 import type { BenchOptions, Group } from './bench-options.ts';
 import { startBenchRedis } from './bench-redis.ts';
+import { compareBench } from './compare-bench.ts';
 import { dashboardBench } from './dashboard-bench.ts';
 import { fillHistory, fillLedger } from './fill-history.ts';
+import { memoryBench } from './memory-bench.ts';
 import { note, progressLine } from './progress.ts';
 import { startAccountSystem } from './ready-process.ts';
 import { rebuildLedger, rebuildRegistry, replayBench } from './replay-bench.ts';
@@ -47,7 +49,13 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
     };
     const stream = streamKey('accounts');
 
-    const dbs = options.histories.map((history, i) => ({ history, db: i + 1 }));
+    const taking = (group: Group) => options.groups.includes(group);
+    // Only replay and restart_to_ready read the histories: filling 1M entries for the others' sake
+    // would cost a minute.
+    const dbs =
+      taking('replay') || taking('restart_to_ready')
+        ? options.histories.map((history, i) => ({ history, db: i + 1 }))
+        : [];
     for (const { history, db } of dbs) {
       await fillHistory(
         redis.client(db),
@@ -57,7 +65,6 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
       );
     }
 
-    const taking = (group: Group) => options.groups.includes(group);
     for (const [i, { history, db }] of dbs.entries()) {
       if (!taking('replay') || history.events > REPLAY_MAX_EVENTS) continue;
       note(`replay the registry, ${history.name}`);
@@ -107,6 +114,18 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
     if (taking('transfers')) {
       note('transfers (a bank of 10 accounts, two transfer replicas, balance; Redis with fsync always)');
       figures.transfers = await transfersBench(buildDir, options.quick);
+    }
+
+    if (taking('memory')) {
+      note(
+        `memory (${options.memoryTransfers.toLocaleString('en')} transfers between 2 accounts, retention ${options.memoryRetentionMs.toLocaleString('en')} ms, then compaction)`,
+      );
+      figures.memory = await memoryBench(options.memoryTransfers, options.memoryRetentionMs);
+    }
+
+    if (options.compareWith) {
+      note(`compare: the transfers group of ${options.compareWith} and of this tree, ${options.comparePairs} pairs`);
+      figures.compare = await compareBench(options.compareWith, options.comparePairs, options.quick);
     }
 
     if (taking('dashboard')) {
