@@ -8,6 +8,7 @@ import { type Books, startBooks } from '@microbank/ledger';
 import { type BankView, bankView } from './bank-view.ts';
 import { type ComponentWatch, watchComponents } from './component-watch.ts';
 import type { WatchedComponent } from './config.ts';
+import { watchParked } from './parked-watch.ts';
 import { type RawStreams, watchRawStreams } from './raw-streams.ts';
 import { startTransferFeed } from './transfer-feed.ts';
 
@@ -42,8 +43,10 @@ export function startBankSources(options: {
     feed,
     components: () => watch?.views() ?? [],
     raw: () => raw,
+    parked: () => parked.view(),
     transferFormEnabled: options.transferFormEnabled,
   });
+  const parked = watchParked(books.redis, log, () => view.touch('transfers'));
   // What the sections show follows from the entries applied, and from whether the books are ready.
   let booksSeen = '';
   const booksLook = setInterval(() => {
@@ -81,6 +84,7 @@ export function startBankSources(options: {
     async stop() {
       clearInterval(booksLook);
       watch?.stop();
+      parked.stop();
       raw?.stop();
       watchRedis.disconnect();
       await feed.stop();

@@ -7,6 +7,7 @@
 import { streamKey } from '@microbank/events';
 import type { AuditFigures, Books } from '@microbank/ledger';
 import type { ComponentView, Transition } from './component-watch.ts';
+import type { ParkedView } from './parked-watch.ts';
 import type { RawStreams } from './raw-streams.ts';
 import type { TransferFeed } from './transfer-feed.ts';
 
@@ -37,6 +38,7 @@ export function bankView(sources: {
   feed: TransferFeed;
   components: () => ComponentView[];
   raw: () => RawStreams | undefined;
+  parked: () => ParkedView;
   transferFormEnabled: boolean;
 }): BankView {
   const { books, feed } = sources;
@@ -70,6 +72,7 @@ export function bankView(sources: {
       recent: feed.recent(),
       ratePerSecond: feed.ratePerSecond(),
       inFlight: auditFigures().inFlight,
+      parked: sources.parked(),
       formEnabled: sources.transferFormEnabled,
     }),
     components: () => sources.components(),

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChaos } from '@microbank/chaos';
+import { encodeEvent, parkedEvents, parkedKey } from '@microbank/events';
 import {
   killComponent,
   recordKill,
@@ -132,6 +133,47 @@ dashboard(
     await page.locator('#to-error', { hasText: /no account named nobody-account/ }).waitFor({ timeout: 5_000 });
   },
 );
+
+dashboard('a parked transfer shows on the page until it is re-applied', async (ctx) => {
+  // As a processor parks one (park-entry-2.lua appends this), and as `pnpm parked --retry` records its re-apply.
+  const redis = new Redis(ctx.stack.plan.redisUrl);
+  const transfer = randomUUID();
+  try {
+    const parked = await redis.xadd(
+      parkedKey(),
+      '*',
+      ...encodeEvent(parkedEvents, {
+        type: 'TransferParked',
+        data: {
+          entry: '1-0',
+          transfer,
+          from: 'john-account',
+          to: 'mary-account',
+          amount: 7,
+          reason: 'WRONGTYPE Operation against a key holding the wrong kind of value',
+          deliveries: 5,
+          parkedAt: new Date().toISOString(),
+        },
+      }),
+    );
+    const item = ctx.page.locator(`#parked li[data-transfer="${transfer}"]`);
+    await ctx.page.locator('#parked[data-waiting="1"]').waitFor({ timeout: 10_000 });
+    assert.match((await item.textContent()) ?? '', /parked: john-account → mary-account .*WRONGTYPE/);
+    assert.match((await ctx.page.textContent('#transfer-rates')) ?? '', /1 parked/);
+    await redis.xadd(
+      parkedKey(),
+      '*',
+      ...encodeEvent(parkedEvents, {
+        type: 'ParkedTransferReapplied',
+        data: { parked: String(parked), transfer, status: 'completed', reappliedAt: new Date().toISOString() },
+      }),
+    );
+    await ctx.page.locator('#parked[data-waiting="0"]').waitFor({ timeout: 10_000 });
+    assert.match((await item.textContent()) ?? '', /^re-applied/);
+  } finally {
+    redis.disconnect();
+  }
+});
 
 dashboard('pnpm kill account-system: its tile turns down, then ready again', async (ctx) => {
   const tile = (health: string) => ctx.page.locator(`li[data-component="account-system"][data-health="${health}"]`);

@@ -143,9 +143,34 @@ function drawTransfers(section: {
   recent: Transfer[];
   ratePerSecond: number;
   inFlight: { amount: number; transfers: number };
+  parked: {
+    waiting: number;
+    recent: Array<{
+      parked: string;
+      transfer: string;
+      from: string;
+      to: string;
+      amount: number;
+      reason: string;
+      reapplied: boolean;
+    }>;
+  };
 }): void {
   byId('transfer-rates').textContent =
-    `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight.transfers} in flight (${money(section.inFlight.amount)})`;
+    `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight.transfers} in flight (${money(section.inFlight.amount)}) · ${section.parked.waiting} parked`;
+  const parked = byId('parked');
+  parked.dataset.waiting = String(section.parked.waiting);
+  parked.replaceChildren(
+    ...section.parked.recent.map((p) => {
+      const item = element(
+        'li',
+        `${p.reapplied ? 're-applied' : 'parked'}: ${p.from} → ${p.to} ${money(p.amount)} (${p.transfer.slice(0, 8)}, entry ${p.parked}): ${p.reason}`,
+        p.reapplied ? 'reapplied' : 'parked',
+      );
+      item.dataset.transfer = p.transfer;
+      return item;
+    }),
+  );
   const body = byId('transfers').querySelector('tbody') as HTMLTableSectionElement;
   body.replaceChildren(
     ...section.recent.map((t) => {

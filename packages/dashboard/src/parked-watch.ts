@@ -1,0 +1,87 @@
+/**
+ * The parked transfers as the page shows them: the processors park a transfer whose saga failed at
+ * every delivery (packages/transfer's parked.ts); an operator re-applies it with `pnpm parked`.
+ * Parked transfers are exceptional, so the stream is read whole (its last PARKED_READ entries)
+ * every PARKED_LOOK_MS, and the page is told only when it changed.
+ */
+import {
+  decodeEntry,
+  errorMessage,
+  type Log,
+  type ParkedEvent,
+  parkedEvents,
+  parkedKey,
+  type StreamId,
+} from '@microbank/events';
+import type { Redis } from 'ioredis';
+
+const PARKED_LOOK_MS = 2_000;
+const PARKED_READ = 1_000;
+/** How many parked transfers the page lists (the newest). */
+const PARKED_SHOWN = 10;
+
+export interface ParkedView {
+  /** Parked and not re-applied. */
+  waiting: number;
+  /** The newest parked transfers, re-applied or not. */
+  recent: Array<{
+    parked: StreamId;
+    transfer: string;
+    from: string;
+    to: string;
+    amount: number;
+    reason: string;
+    reapplied: boolean;
+  }>;
+}
+
+export interface ParkedWatch {
+  view(): ParkedView;
+  stop(): void;
+}
+
+export function watchParked(redis: Redis, log: Log, onChange: () => void): ParkedWatch {
+  let shown: ParkedView = { waiting: 0, recent: [] };
+  let last = '';
+  let looking = false;
+  const look = async () => {
+    if (looking) return;
+    looking = true;
+    try {
+      const entries = (await redis.xrevrange(parkedKey(), '+', '-', 'COUNT', PARKED_READ)) as Array<
+        [StreamId, string[]]
+      >;
+      const newest = entries[0]?.[0] ?? '';
+      if (newest === last) return;
+      last = newest;
+      const events: Array<[StreamId, ParkedEvent]> = [];
+      for (const [id, fields] of entries) {
+        const decoded = decodeEntry(parkedEvents, fields);
+        if (decoded.ok) events.push([id, decoded.event]);
+      }
+      const reapplied = new Set(
+        events.flatMap(([, event]) => (event.type === 'ParkedTransferReapplied' ? [event.data.parked] : [])),
+      );
+      const parked = events.flatMap(([id, event]) =>
+        event.type === 'TransferParked' ? [{ parked: id, ...pick(event.data), reapplied: reapplied.has(id) }] : [],
+      );
+      shown = { waiting: parked.filter((p) => !p.reapplied).length, recent: parked.slice(0, PARKED_SHOWN) };
+      onChange();
+    } catch (error) {
+      log.debug({ err: errorMessage(error) }, 'could not read the parked transfers now');
+    } finally {
+      looking = false;
+    }
+  };
+  const timer = setInterval(() => void look(), PARKED_LOOK_MS);
+  timer.unref();
+  void look();
+  return {
+    view: () => shown,
+    stop: () => clearInterval(timer),
+  };
+}
+
+function pick({ transfer, from, to, amount, reason }: Extract<ParkedEvent, { type: 'TransferParked' }>['data']) {
+  return { transfer, from, to, amount, reason };
+}
