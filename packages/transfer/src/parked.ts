@@ -9,7 +9,6 @@ import {
   decodeEntry,
   defineScript,
   encodeEvent,
-  isStreamId,
   type ParkedEvent,
   PROCESSORS_GROUP,
   parkedEvents,
