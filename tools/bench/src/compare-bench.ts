@@ -28,6 +28,8 @@ export interface CompareFigures {
   quick: boolean;
   /** Each pair of runs in the order taken: the baseline's, then this tree's. */
   pairs: Array<{ baseline: CompareRun; current: CompareRun }>;
+  /** Runs that failed and were taken again. */
+  retried: number;
   /** The median of each side's runs (of two, their mean). */
   baselineMedian: CompareRun;
   currentMedian: CompareRun;
@@ -45,7 +47,7 @@ const FIELDS = [
 ] as const satisfies ReadonlyArray<keyof CompareRun>;
 
 /** One `pnpm bench --groups transfers` of the tree at `dir`; its transfer figures. */
-async function transfersRun(dir: string, label: string, quick: boolean): Promise<CompareRun> {
+async function transfersRunOnce(dir: string, label: string, quick: boolean): Promise<CompareRun> {
   const out = mkdtempSync(join(os.tmpdir(), 'microbank-bench-compare-'));
   const jsonFile = join(out, 'figures.json');
   try {
@@ -72,6 +74,20 @@ async function transfersRun(dir: string, label: string, quick: boolean): Promise
 }
 
 /** The checkout's commit, marked when files differ from it; undefined outside git. */
+/**
+ * transfersRunOnce, once more if it fails: a bench that stops half-way (an older one's load generator
+ * meeting a connection reset, say) costs a run, not the whole comparison.
+ */
+async function transfersRun(dir: string, label: string, quick: boolean, onRetry: () => void): Promise<CompareRun> {
+  try {
+    return await transfersRunOnce(dir, label, quick);
+  } catch (error) {
+    note(`  ${label}: failed, run again. ${(error as Error).message}`);
+    onRetry();
+    return await transfersRunOnce(dir, label, quick);
+  }
+}
+
 function commitOf(dir: string): string | undefined {
   try {
     const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8' }).trim();
@@ -94,10 +110,14 @@ function middle(values: readonly number[]): number {
 export async function compareBench(baselineDir: string, pairs: number, quick: boolean): Promise<CompareFigures> {
   const baseline = resolve(baselineDir);
   const taken: CompareFigures['pairs'] = [];
+  let retried = 0;
+  const retry = () => {
+    retried++;
+  };
   for (let i = 1; i <= pairs; i++) {
     note(`compare, pair ${i} of ${pairs}: ${baseline}, then this tree`);
-    const before = await transfersRun(baseline, 'baseline', quick);
-    const after = await transfersRun(REPO_ROOT, 'this tree', quick);
+    const before = await transfersRun(baseline, 'baseline', quick, retry);
+    const after = await transfersRun(REPO_ROOT, 'this tree', quick, retry);
     taken.push({ baseline: before, current: after });
   }
   const medianOf = (side: 'baseline' | 'current') =>
@@ -109,6 +129,7 @@ export async function compareBench(baselineDir: string, pairs: number, quick: bo
     commit: commitOf(REPO_ROOT),
     quick,
     pairs: taken,
+    retried,
     baselineMedian: medianOf('baseline'),
     currentMedian: medianOf('current'),
     ratios: {

@@ -260,7 +260,7 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
   if (figures.compare) {
     const c = figures.compare;
     out.push(
-      `compare: the transfers group of ${c.baseline} (${c.baselineCommit ?? 'not a git checkout'}) and of this tree (${c.commit ?? 'not a git checkout'}), alternately${c.quick ? ', --quick' : ''}; ratio: this tree / the baseline, the median of each pair's own ratio`,
+      `compare: the transfers group of ${c.baseline} (${c.baselineCommit ?? 'not a git checkout'}) and of this tree (${c.commit ?? 'not a git checkout'}), alternately${c.quick ? ', --quick' : ''}${c.retried > 0 ? ` (${c.retried} failed runs taken again)` : ''}; ratio: this tree / the baseline, the median of each pair's own ratio`,
     );
     const row = (run: string, r: CompareRun) => [
       run,
