@@ -216,7 +216,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const open = new Map<string, TransferRecord>();
   /** The last compaction's point: transfers requested before it were archived and trimmed. */
   let compaction: StreamId | undefined;
-  const isCompacted = (at: StreamId) => compaction !== undefined && compareStreamIds(at, compaction) < 0;
+  /**
+   * Whether a ledger entry at `at` lies before the compaction point. Entry IDs of two streams
+   * compare by their time only (the part after the dash counts within one stream): compaction.ts
+   * puts the point in a millisecond after every entry of the transfers it archived.
+   */
+  const isCompacted = (at: StreamId) => compaction !== undefined && streamIdMillis(at) < streamIdMillis(compaction);
   /** How far the transfers stream is read: its last entry read, or a time the books learnt of (readThrough). */
   let transfersLast: StreamId = '0-0';
   let transfersThrough = 0;

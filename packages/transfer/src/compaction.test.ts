@@ -16,7 +16,7 @@ import {
   untilReady,
 } from '@microbank/events';
 import { checkLedger, debit, issueSupply, openingIssuance } from '@microbank/ledger';
-import { startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { COMPACTED_BEFORE, compact, compactedBefore, compactionPoint } from './compaction.ts';
@@ -72,7 +72,8 @@ compaction('behind a quiet cut: archived, trimmed, steps gone, and an old step r
     await runSaga(ctx.redis, status, ctx.prefix);
     settled.push(status);
   }
-  // One still pending: the cut must come before it.
+  // One still pending: the cut must come before it (and the cut needs a millisecond of its own).
+  await nextMillisecond(ctx.redis, transfersKey(ctx.prefix));
   const pending = await request(ctx);
   const point = await compactionPoint(ctx.redis, Date.now() + 1_000, ctx.prefix);
   assert.is(point, pending.position, 'the last quiet cut is the pending request');
@@ -139,6 +140,7 @@ compaction('no quiet cut older than asked: nothing to compact; a point never mov
   assert.is(await compactionPoint(ctx.redis, 0, ctx.prefix), undefined, 'nothing is old enough');
   const point = await compactionPoint(ctx.redis, Date.now() + 1_000, ctx.prefix);
   assert.is(point, first.position);
+  await nextMillisecond(ctx.redis, transfersKey(ctx.prefix));
   const second = await request(ctx);
   await runSaga(ctx.redis, second, ctx.prefix);
   const later = await compactionPoint(ctx.redis, Date.now() + 1_000, ctx.prefix);

@@ -3,8 +3,9 @@
  * to its ledger entries. The transfers stream is archived and trimmed before a compaction point,
  * and the ledgers' step records of the transfers requested before it are removed. The point is a
  * quiet cut of the transfers stream: every transfer requested before it was also settled before
- * it, so all of their ledger entries lie before it too (a saga writes its ledgers before it
- * settles). Once recorded, the point is what keeps those transfers from paying twice: the ledger
+ * it, in an earlier millisecond, so all of their ledger entries lie in earlier milliseconds too (a
+ * saga writes its ledgers before it settles, on one Redis clock). Entry IDs of two streams are
+ * compared by their time only: the part after the dash counts within one stream. Once recorded, the point is what keeps those transfers from paying twice: the ledger
  * scripts refuse any step of a transfer requested before it (by position, not by time), the
  * processors acknowledge such an entry without running it, and the audit accepts ledger entries
  * before it whose requests were archived.
@@ -34,7 +35,8 @@ type Entry = [id: StreamId, fields: string[]];
 
 /**
  * The latest quiet cut of the transfers stream older than `olderThan` (a time in ms): the ID of an
- * entry before which every request has its settlement. Undefined when there is none.
+ * entry before which every request has its settlement, in a millisecond after the entry before it.
+ * Undefined when there is none.
  */
 export async function compactionPoint(
   redis: RedisClient,
@@ -43,12 +45,15 @@ export async function compactionPoint(
 ): Promise<StreamId | undefined> {
   const open = new Set<string>();
   let point: StreamId | undefined;
+  let previousMs = -1;
   let from = '-';
   for (;;) {
     const page = (await redis.xrange(transfersKey(prefix), from, '+', 'COUNT', PAGE)) as Entry[];
     for (const [id, fields] of page) {
-      if (streamIdMillis(id) > olderThan) return point;
-      if (open.size === 0) point = id;
+      const ms = streamIdMillis(id);
+      if (ms > olderThan) return point;
+      if (open.size === 0 && ms > previousMs) point = id;
+      previousMs = ms;
       const decoded = decodeEntry(transferEvents, fields);
       if (!decoded.ok) continue;
       const { event } = decoded;
@@ -114,12 +119,13 @@ export async function compact(redis: RedisClient, options: CompactionOptions): P
 
 /**
  * Records `before` in one ledger's steps hash, then removes the steps whose ledger entry lies
- * before it. A refusal kept without an entry (a credit to a ledger never opened) cannot be dated
- * and stays.
+ * before it (in an earlier millisecond). A refusal kept without an entry (a credit to a ledger
+ * never opened) cannot be dated and stays.
  */
 async function compactSteps(redis: RedisClient, steps: string, before: StreamId): Promise<number> {
   const point = await redis.hget(steps, COMPACTED_BEFORE);
   if (point === null || compareStreamIds(point, before) < 0) await redis.hset(steps, COMPACTED_BEFORE, before);
+  const beforeMs = streamIdMillis(before);
   let removed = 0;
   let cursor = '0';
   do {
@@ -129,7 +135,7 @@ async function compactSteps(redis: RedisClient, steps: string, before: StreamId)
     for (let i = 0; i < flat.length; i += 2) {
       const [field, outcome] = [flat[i] as string, flat[i + 1] as string];
       const at = /^(?:debited|declined|credited|refunded) (\d+-\d+)/.exec(outcome)?.[1];
-      if (field !== COMPACTED_BEFORE && at !== undefined && compareStreamIds(at, before) < 0) behind.push(field);
+      if (field !== COMPACTED_BEFORE && at !== undefined && streamIdMillis(at) < beforeMs) behind.push(field);
     }
     if (behind.length > 0) removed += await redis.hdel(steps, ...behind);
   } while (cursor !== '0');

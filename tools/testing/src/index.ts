@@ -7,6 +7,7 @@ export * from './bad-requests.ts';
 export * from './browser.ts';
 export * from './read-stream.ts';
 export * from './recording-log.ts';
+export * from './redis-clock.ts';
 export * from './seed-walkthrough.ts';
 export * from './test-redis.ts';
 export * from './test-suite.ts';
