@@ -54,8 +54,15 @@ async function transfersRunOnce(dir: string, label: string, quick: boolean): Pro
     // The smallest history: a bench that fills its histories whatever the groups (an older one) then
     // spends a second on it, not minutes.
     const args = ['--groups', 'transfers', '--sizes', '10k', '--json', jsonFile, ...(quick ? ['--quick'] : [])];
-    const bench = spawnNode('tools/bench/src/main.ts', { args, cwd: dir, inheritEnv: true });
+    // In its own process group: a bench that dies without stopping its bank (an older one did, on
+    // an uncaught connection reset) leaves its services and Redis servers in that group, ended here.
+    const bench = spawnNode('tools/bench/src/main.ts', { args, cwd: dir, inheritEnv: true, detached: true });
     const exit = await bench.exited;
+    try {
+      process.kill(-bench.pid, 'SIGTERM');
+    } catch {
+      // Nothing left in the group: the bench stopped everything it started.
+    }
     if (exit.code !== 0) {
       throw new Error(
         `the ${label} bench (${dir}) exited with ${exit.code ?? exit.signal}; its last output:\n${bench.lines.slice(-20).join('\n')}`,

@@ -249,11 +249,12 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
           row('live (just settled)', m.live),
           row('after retention', m.afterRetention),
           row('after compaction', m.afterCompaction),
+          row('  steps read again', m.stepsReadAgain),
         ],
       ),
     );
     out.push(
-      `compaction: ${m.compacted.entries.toLocaleString('en')} transfers-stream entries archived (discarded) and trimmed, ${m.compacted.steps.toLocaleString('en')} step records removed`,
+      `compaction: ${m.compacted.entries.toLocaleString('en')} transfers-stream entries archived (discarded) and trimmed, ${m.compacted.steps.toLocaleString('en')} step records removed; steps read again: each steps hash read until Redis has shrunk its table, as the next sagas do`,
       '',
     );
   }
