@@ -2,9 +2,9 @@
  * The transfer service's HTTP API. Both routes take `Authorization: Bearer <credential>`
  * (credentials.ts): without a valid one, 401.
  *   POST /transfers  {"from","to","amount"} with an Idempotency-Key: 202 {"transfer","status"} and
- *                    a Location. The client's key is looked up first: the same key and body again
- *                    answer the same transfer and its status now, whatever else changed; the same
- *                    key with another body: 422. A credential that may not debit `from`: 403. Bad
+ *                    a Location. The client's key answers first: the same key and body again
+ *                    answer the same transfer and its status now, whatever refusal a new request
+ *                    would meet; the same key with another body: 422. A credential that may not debit `from`: 403. Bad
  *                    input of any kind: a 4xx JSON body, nothing recorded. Redis near its
  *                    maxmemory: 503 with Retry-After for a new transfer (admission.ts).
  *   GET /transfers/:id  its status: pending, completed or rejected (with the reason), and where
@@ -16,9 +16,10 @@ import type { RedisClient } from '@microbank/ledger';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { assertServing, httpError, projectionServiceApp, route } from '@microbank/service-runtime';
 import type { Context, Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { Admission } from './admission.ts';
 import type { Credentials } from './credentials.ts';
-import { fingerprintOf, requestTransfer, transferOfKey, transferStatus } from './transfer-log.ts';
+import { fingerprintOf, requestTransfer, type TransferRequest, transferOfKey, transferStatus } from './transfer-log.ts';
 import { parseIdempotencyKey, transferBody } from './transfer-request.ts';
 
 export interface TransferAppOptions extends ServiceContext {
@@ -69,57 +70,20 @@ export function createTransferApp(options: TransferAppOptions): Hono {
       const idempotency = parseIdempotencyKey(c.req.header('idempotency-key'));
       if ('problem' in idempotency) throw httpError(400, idempotency.problem, { error: 'idempotency_key' });
       const text = await c.req.text();
-      // A key this client used before answers what it made, whatever changed since (an account
-      // gone from the registry, the service not ready): a retry must never meet a refusal that
-      // tells the client to send a new transfer while the first one pays.
-      const earlier = await transferOfKey(redis, who.client, idempotency.key, prefix);
-      if (earlier) return answerEarlier(c, earlier, text);
-      const type = c.req.header('content-type') ?? '';
-      if (!/^application\/json\s*(;|$)/i.test(type)) {
-        throw httpError(415, 'the body must be JSON, sent as Content-Type: application/json');
-      }
-      let json: unknown;
+      let request: TransferRequest;
       try {
-        json = JSON.parse(text);
-      } catch {
-        throw httpError(400, 'the body is not JSON', { error: 'bad_json' });
-      }
-      const parsed = transferBody.safeParse(json);
-      if (!parsed.success) {
-        const fields: Record<string, string> = {};
-        for (const issue of parsed.error.issues) {
-          if (issue.code === 'unrecognized_keys') fields.body = `unknown field(s): ${issue.keys.join(', ')}`;
-          else fields[issue.path.length > 0 ? issue.path.join('.') : 'body'] ??= issue.message;
-        }
-        throw httpError(422, 'the transfer is not valid', { error: 'invalid', fields });
-      }
-      const request = parsed.data;
-      if (request.from === request.to) {
-        throw httpError(422, 'the transfer is not valid', {
-          error: 'invalid',
-          fields: { to: 'must be another account than from' },
-        });
-      }
-      // Decided on the credential alone, before the registry is asked: a 403 says nothing of
-      // which accounts exist.
-      if (!who.mayDebit(request.from)) {
-        throw httpError(403, `this credential may not debit ${request.from}`, { client: who.client });
-      }
-      assertServing(projection);
-      const unknown: Record<string, string> = {};
-      for (const field of ['from', 'to'] as const) {
-        if (!registry.accounts.has(request[field])) unknown[field] = `no account named ${request[field]}`;
-      }
-      if (Object.keys(unknown).length > 0) {
-        throw httpError(422, 'the transfer names an unknown account', { error: 'unknown_account', fields: unknown });
-      }
-      if (!admission.open) {
-        throw httpError(
-          503,
-          'the bank is short of room: new transfers wait until memory is freed (those accepted still settle); try again later',
-          { error: 'full' },
-          { 'retry-after': '5' },
-        );
+        request = admitted(who, c.req.header('content-type') ?? '', text);
+      } catch (error) {
+        // A key this client used before answers what it made, whatever refusal a new request
+        // would meet now (an account gone from the registry, a replica catching up, Redis short of
+        // room): a retry must never be told to send a new transfer while the first one pays. The
+        // key's answer comes first; it is looked up here, on the way to a refusal, because a
+        // request that passes needs no lookup of its own: the request script answers a key used
+        // before, atomically, in the same round trip that records a new one.
+        if (!(error instanceof HTTPException)) throw error;
+        const earlier = await transferOfKey(redis, who.client, idempotency.key, prefix).catch(() => undefined);
+        if (earlier) return answerEarlier(c, earlier, text);
+        throw error;
       }
       const requested = await requestTransfer(redis, request, who.client, idempotency.key, prefix, retentionMs);
       if (requested.kind === 'key-reused') throw keyReused(requested.transfer);
@@ -130,6 +94,57 @@ export function createTransferApp(options: TransferAppOptions): Hono {
       return c.json({ transfer: requested.transfer, status }, 202, { location: `/transfers/${requested.transfer}` });
     },
   });
+
+  /** A new transfer request as the API takes it, or the HTTPException that refuses it. */
+  function admitted(who: { client: string; mayDebit(account: string): boolean }, type: string, text: string) {
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      throw httpError(415, 'the body must be JSON, sent as Content-Type: application/json');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw httpError(400, 'the body is not JSON', { error: 'bad_json' });
+    }
+    const parsed = transferBody.safeParse(json);
+    if (!parsed.success) {
+      const fields: Record<string, string> = {};
+      for (const issue of parsed.error.issues) {
+        if (issue.code === 'unrecognized_keys') fields.body = `unknown field(s): ${issue.keys.join(', ')}`;
+        else fields[issue.path.length > 0 ? issue.path.join('.') : 'body'] ??= issue.message;
+      }
+      throw httpError(422, 'the transfer is not valid', { error: 'invalid', fields });
+    }
+    const request = parsed.data;
+    if (request.from === request.to) {
+      throw httpError(422, 'the transfer is not valid', {
+        error: 'invalid',
+        fields: { to: 'must be another account than from' },
+      });
+    }
+    // Decided on the credential alone, before the registry is asked: a 403 says nothing of
+    // which accounts exist.
+    if (!who.mayDebit(request.from)) {
+      throw httpError(403, `this credential may not debit ${request.from}`, { client: who.client });
+    }
+    assertServing(projection);
+    const unknown: Record<string, string> = {};
+    for (const field of ['from', 'to'] as const) {
+      if (!registry.accounts.has(request[field])) unknown[field] = `no account named ${request[field]}`;
+    }
+    if (Object.keys(unknown).length > 0) {
+      throw httpError(422, 'the transfer names an unknown account', { error: 'unknown_account', fields: unknown });
+    }
+    if (!admission.open) {
+      throw httpError(
+        503,
+        'the bank is short of room: new transfers wait until memory is freed (those accepted still settle); try again later',
+        { error: 'full' },
+        { 'retry-after': '5' },
+      );
+    }
+    return request;
+  }
 
   /** The answer to a key used before: the same transfer and its status now, or 422 for another body. */
   async function answerEarlier(c: Context, earlier: { transfer: string; fingerprint: string }, text: string) {

@@ -24,6 +24,7 @@ import {
   readyOrReconnect,
   refreshPresence,
   retry,
+  type StreamId,
   transferEvents,
   transfersKey,
   untilReady,
@@ -36,6 +37,9 @@ import { requestedTransfer, runSaga } from './saga.ts';
 import { type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
 
 export { PROCESSORS_GROUP };
+
+/** How often the processor reads the compaction point again. */
+const COMPACTION_LOOK_MS = 1_000;
 
 /**
  * How long a processor counts as alive in the processors' presence (processorsPresenceKey)
@@ -126,13 +130,26 @@ export function startProcessor(options: ProcessorOptions): Processor {
     }
   }
 
+  /**
+   * The compaction point, read again at most every COMPACTION_LOOK_MS rather than once per batch (a
+   * round trip on every transfer's path). A point newer than this one knows is no danger: the
+   * ledger scripts refuse a step behind it by position whatever the processor thought.
+   */
+  let knownPoint: { point: StreamId | undefined; at: number } | undefined;
+  async function compactionPoint(): Promise<StreamId | undefined> {
+    if (knownPoint === undefined || performance.now() - knownPoint.at >= COMPACTION_LOOK_MS) {
+      knownPoint = { point: await compactedBefore(redis, prefix), at: performance.now() };
+    }
+    return knownPoint.point;
+  }
+
   /** Runs the sagas of `delivered` at once; acknowledges every entry whose transfer is settled. */
   async function handle(delivered: Delivery[]): Promise<void> {
     if (delivered.length === 0) return;
     const done: string[] = [];
     const requests: Array<Delivery & { request: TransferStatus }> = [];
     // Entries before the compaction point were settled before it (compaction.ts): never run again.
-    const point = await compactedBefore(redis, prefix);
+    const point = await compactionPoint();
     for (const delivery of delivered) {
       const { id, fields } = delivery;
       if (point !== undefined && compareStreamIds(id, point) < 0) {
