@@ -66,6 +66,13 @@ export function ledgerStepsKey(account: string, prefix: string = KEY_PREFIX): st
   return key(ledgerKey(account, prefix), 'steps');
 }
 
+/**
+ * The field of a ledger's steps hash (ledgerStepsKey) that holds its compaction point: a
+ * transfers-stream position before which the steps of settled transfers were removed and any
+ * step is refused (ledger-checks.lua, packages/transfer's compaction.ts).
+ */
+export const COMPACTED_BEFORE = 'compacted-before';
+
 /** `microbank:{transfers}`: the transfers stream, the saga's log; its hash tag is shared by the keys below. */
 export function transfersKey(prefix: string = KEY_PREFIX): string {
   return key(prefix, '{transfers}');

@@ -14,6 +14,7 @@
  *    so that a ledger entry naming a transfer never requested is found while those streams are idle.
  */
 import {
+  COMPACTED_BEFORE,
   compareStreamIds,
   decodeLedgerEntry,
   errorMessage,
@@ -27,12 +28,6 @@ import {
 } from '@microbank/events';
 import type { Redis } from 'ioredis';
 import type { Audit } from './audit.ts';
-
-/**
- * The steps hash's field that records its compaction point (a transfers-stream position; the
- * steps of transfers requested and settled before it were removed): see ledger-checks.lua.
- */
-const COMPACTED_BEFORE = 'compacted-before';
 
 /** Ledgers looked at per pass, and steps per ledger per pass. */
 const LEDGERS_PER_PASS = 32;

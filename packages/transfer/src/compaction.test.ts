@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  COMPACTED_BEFORE,
   closeRedis,
   compareStreamIds,
   connectRedis,
@@ -19,7 +20,7 @@ import { checkLedger, debit, issueSupply, openingIssuance } from '@microbank/led
 import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { COMPACTED_BEFORE, compact, compactedBefore, compactionPoint } from './compaction.ts';
+import { compact, compactedBefore, compactionPoint } from './compaction.ts';
 import { BehindCompaction, runSaga } from './saga.ts';
 import { requestTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
 

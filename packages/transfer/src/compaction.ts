@@ -15,6 +15,7 @@
  * only then is the stream trimmed.
  */
 import {
+  COMPACTED_BEFORE,
   compactionKey,
   compareStreamIds,
   decodeEntry,
@@ -25,9 +26,6 @@ import {
   transfersKey,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
-
-/** The field of a ledger's steps hash that holds its compaction point. */
-export const COMPACTED_BEFORE = 'compacted-before';
 
 const PAGE = 1_000;
 

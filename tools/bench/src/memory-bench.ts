@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  COMPACTED_BEFORE,
   connectRedis,
   idempotencyKey,
   ledgerKey,
@@ -26,14 +27,7 @@ import {
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { startTestRedis } from '@microbank/testing';
-import {
-  COMPACTED_BEFORE,
-  compact,
-  compactionPoint,
-  requestTransfer,
-  runSaga,
-  type TransferStatus,
-} from '@microbank/transfer';
+import { compact, compactionPoint, requestTransfer, runSaga, type TransferStatus } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
 
 /** What the keys hold, by kind. */
