@@ -115,6 +115,11 @@ export function compactionKey(prefix: string = KEY_PREFIX): string {
   return key(transfersKey(prefix), 'compaction');
 }
 
+/** `microbank:{transfers}:compaction:lock`: held by the one compaction running (it expires). */
+export function compactionLockKey(prefix: string = KEY_PREFIX): string {
+  return key(compactionKey(prefix), 'lock');
+}
+
 /**
  * `microbank:{transfers}:status:<transfer>`: a transfer's status as JSON (what GET /transfers/:id
  * answers); kept while pending, then for the retention after it settled.

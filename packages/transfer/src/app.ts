@@ -81,7 +81,8 @@ export function createTransferApp(options: TransferAppOptions): Hono {
         // request that passes needs no lookup of its own: the request script answers a key used
         // before, atomically, in the same round trip that records a new one.
         if (!(error instanceof HTTPException)) throw error;
-        const earlier = await transferOfKey(redis, who.client, idempotency.key, prefix).catch(() => undefined);
+        // Redis away here: its 503 (try again), never the refusal, which a client could take as final.
+        const earlier = await transferOfKey(redis, who.client, idempotency.key, prefix);
         if (earlier) return answerEarlier(c, earlier, text);
         throw error;
       }

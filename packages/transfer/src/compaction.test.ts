@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import {
   COMPACTED_BEFORE,
   closeRedis,
+  compactionLockKey,
   compareStreamIds,
   connectRedis,
   ledgerStateKey,
@@ -17,7 +18,7 @@ import {
   untilReady,
 } from '@microbank/events';
 import { checkLedger, debit, issueSupply, openingIssuance } from '@microbank/ledger';
-import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { compact, compactedBefore, compactionPoint } from './compaction.ts';
@@ -133,6 +134,55 @@ compaction('behind a quiet cut: archived, trimmed, steps gone, and an old step r
   const fresh = await request(ctx);
   assert.equal((await runSaga(ctx.redis, fresh, ctx.prefix)).type, 'TransferCompleted');
   assert.equal([await balance(ctx, 'john-account'), await balance(ctx, 'mary-account')], [john - 2, mary + 2]);
+});
+
+compaction('a saga run again across a compaction never gives back a debit whose credit was compacted', async (ctx) => {
+  // Half compacted, as a compaction that has done mary's ledger and not john's would leave it (the
+  // compaction records every ledger's point before it removes a step, so this is the saga's own
+  // guard): mary refuses the credit by position, john still holds the debit's record.
+  const t = await request(ctx);
+  await runSaga(ctx.redis, t, ctx.prefix);
+  await nextMillisecond(ctx.redis, transfersKey(ctx.prefix));
+  const later = await request(ctx);
+  const marySteps = ledgerStepsKey('mary-account', ctx.prefix);
+  await ctx.redis.hset(marySteps, COMPACTED_BEFORE, later.position as string);
+  await ctx.redis.hdel(marySteps, `credit:${t.transfer}`);
+  const [john, mary] = [await balance(ctx, 'john-account'), await balance(ctx, 'mary-account')];
+  try {
+    await runSaga(ctx.redis, t, ctx.prefix);
+    assert.unreachable('the saga ran on');
+  } catch (error) {
+    assert.instance(error, BehindCompaction);
+  }
+  assert.equal([await balance(ctx, 'john-account'), await balance(ctx, 'mary-account')], [john, mary]);
+  assert.is(await ctx.redis.hget(ledgerStepsKey('john-account', ctx.prefix), `refund:${t.transfer}`), null);
+});
+
+compaction('two compactions at once: the second is refused while the first holds the lock', async (ctx) => {
+  const t = await request(ctx);
+  await runSaga(ctx.redis, t, ctx.prefix);
+  await nextMillisecond(ctx.redis, transfersKey(ctx.prefix));
+  const later = await request(ctx);
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const options = { accounts: ACCOUNTS, checkpoint: 'test', prefix: ctx.prefix, before: later.position as string };
+  const first = compact(ctx.redis, { ...options, archive: () => held });
+  await waitFor(
+    'the first compaction to hold its lock',
+    () => ctx.redis.exists(compactionLockKey(ctx.prefix)),
+    (n) => n === 1,
+  );
+  try {
+    await compact(ctx.redis, { ...options, archive: async () => {} });
+    assert.unreachable('a second compaction ran');
+  } catch (error) {
+    assert.match((error as Error).message, /another compaction is running/);
+  }
+  release();
+  assert.is((await first).before, later.position);
+  assert.is(await ctx.redis.exists(compactionLockKey(ctx.prefix)), 0, 'the lock is given back');
 });
 
 compaction('no quiet cut older than asked: nothing to compact; a point never moves back', async (ctx) => {

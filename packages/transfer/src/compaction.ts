@@ -14,9 +14,11 @@
  * synced, the point is recorded (the record, then each ledger's steps), the steps are removed, and
  * only then is the stream trimmed.
  */
+import { randomUUID } from 'node:crypto';
 import {
   COMPACTED_BEFORE,
   compactionKey,
+  compactionLockKey,
   compareStreamIds,
   decodeEntry,
   ledgerStepsKey,
@@ -90,6 +92,23 @@ export interface CompactionOptions {
 
 /** Compacts behind `before`: see the module's comment for what and in which order. */
 export async function compact(redis: RedisClient, options: CompactionOptions): Promise<CompactionResult> {
+  // One compaction at a time: two would race on each ledger's point (read, then raise).
+  const lock = compactionLockKey(options.prefix);
+  const token = randomUUID();
+  if ((await redis.set(lock, token, 'PX', COMPACTION_LOCK_MS, 'NX')) === null) {
+    throw new Error('another compaction is running (its lock expires by itself if it died)');
+  }
+  try {
+    return await compactLocked(redis, options);
+  } finally {
+    if ((await redis.get(lock)) === token) await redis.del(lock);
+  }
+}
+
+/** How long a compaction may hold its lock: far longer than one takes, short enough after a crash. */
+const COMPACTION_LOCK_MS = 10 * 60_000;
+
+async function compactLocked(redis: RedisClient, options: CompactionOptions): Promise<CompactionResult> {
   const { before, accounts, prefix } = options;
   const earlier = await compactedBefore(redis, prefix);
   if (earlier !== undefined && compareStreamIds(before, earlier) <= 0) {
@@ -109,20 +128,28 @@ export async function compact(redis: RedisClient, options: CompactionOptions): P
     checkpoint: options.checkpoint,
     at: new Date().toISOString(),
   });
+  // Every ledger refuses steps behind the point before any ledger loses a step record: a saga
+  // still running across the compaction then meets a refusal on both of its ledgers, never a
+  // compacted credit on one and a debit it could give back on the other.
+  for (const account of accounts) await raisePoint(redis, ledgerStepsKey(account, prefix), before);
   let steps = 0;
   for (const account of accounts) steps += await compactSteps(redis, ledgerStepsKey(account, prefix), before);
   await redis.xtrim(stream, 'MINID', before);
   return { before, entries: archived.length, steps };
 }
 
+/** Records `before` as one ledger's compaction point, unless it has a later one. */
+async function raisePoint(redis: RedisClient, steps: string, before: StreamId): Promise<void> {
+  const point = await redis.hget(steps, COMPACTED_BEFORE);
+  if (point === null || compareStreamIds(point, before) < 0) await redis.hset(steps, COMPACTED_BEFORE, before);
+}
+
 /**
- * Records `before` in one ledger's steps hash, then removes the steps whose ledger entry lies
+ * Removes from one ledger's steps hash (its point recorded first) the steps whose ledger entry lies
  * before it (in an earlier millisecond). A refusal kept without an entry (a credit to a ledger
  * never opened) cannot be dated and stays.
  */
 async function compactSteps(redis: RedisClient, steps: string, before: StreamId): Promise<number> {
-  const point = await redis.hget(steps, COMPACTED_BEFORE);
-  if (point === null || compareStreamIds(point, before) < 0) await redis.hset(steps, COMPACTED_BEFORE, before);
   const beforeMs = streamIdMillis(before);
   let removed = 0;
   let cursor = '0';

@@ -33,7 +33,7 @@ import type { RedisClient } from '@microbank/ledger';
 import { ReplyError } from 'ioredis';
 import { compactedBefore } from './compaction.ts';
 import { parkEntry } from './parked.ts';
-import { requestedTransfer, runSaga } from './saga.ts';
+import { BehindCompaction, requestedTransfer, runSaga } from './saga.ts';
 import { type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
 
 export { PROCESSORS_GROUP };
@@ -184,6 +184,13 @@ export function startProcessor(options: ProcessorOptions): Processor {
           }
           done.push(id);
         } catch (error) {
+          if (error instanceof BehindCompaction) {
+            // Settled before the compaction point, its entry trimmed: nothing to run, nothing to park.
+            log.warn({ id, transfer: request.transfer }, 'acknowledged a transfer behind the compaction point');
+            skipped++;
+            done.push(id);
+            return;
+          }
           failed++;
           await failedDelivery(id, deliveries, request, error);
         }

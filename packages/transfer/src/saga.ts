@@ -51,8 +51,12 @@ export async function runSaga(
     if (credited.kind === 'credited') {
       return { type: 'TransferCompleted', debit: debited.position, credit: credited.position };
     }
+    // Decided before the refund: a credit refused because the transfer is behind the compaction
+    // point may well have been made (its record compacted away); giving the debit back would
+    // create money.
+    const reason = notCompacted(credited.reason);
     const refunded = (await refund(redis, transfer, prefix)).outcome;
-    return { type: 'TransferRejected', reason: notCompacted(credited.reason), refund: refunded };
+    return { type: 'TransferRejected', reason, refund: refunded };
   }
 
   /** A transfer behind the compaction point settled long ago: it is never run, nor settled, again. */
