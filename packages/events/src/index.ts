@@ -18,6 +18,7 @@ export * from './projection.ts';
 export * from './projection-snapshots.ts';
 export * from './redis-connection.ts';
 export * from './redis-errors.ts';
+export * from './redis-memory.ts';
 export * from './retry.ts';
 export * from './state-projection.ts';
 export * from './stream-id.ts';

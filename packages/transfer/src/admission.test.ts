@@ -11,6 +11,7 @@ import {
   appendEvent,
   connectRedis,
   ledgerStateKey,
+  redisMemory,
   silentLog,
   startAccountsProjection,
   streamKey,
@@ -20,7 +21,7 @@ import { createLogger, createMetrics } from '@microbank/service-runtime';
 import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
-import { type Admission, memoryOf, startAdmission } from './admission.ts';
+import { type Admission, startAdmission } from './admission.ts';
 import { createTransferApp } from './app.ts';
 import { credentialsOf, newCredential } from './credentials.ts';
 import { type Processor, startProcessor } from './processor.ts';
@@ -114,7 +115,7 @@ const unsettled = async (ctx: Context, transfers: string[]) =>
 
 full('near maxmemory new transfers get 503, those accepted settle while memory is still taken', async (ctx) => {
   const redis = ctx.accounts.redis;
-  const memory = async () => memoryOf(await redis.info('memory'));
+  const memory = () => redisMemory(redis);
   // Room for a few hundred transfers above what Redis holds now, most of it filled with ballast.
   const { used } = await memory();
   const max = used + 2 * 1024 * 1024;

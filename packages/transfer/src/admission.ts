@@ -6,6 +6,7 @@
  * `everyMs`, not per request; between two reads at most one interval's transfers get in, which the
  * room above the mark (1 - highWater of maxmemory) is sized to take.
  */
+import { redisMemory } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
 
 export interface Admission {
@@ -16,12 +17,6 @@ export interface Admission {
   stop(): void;
 }
 
-/** `used_memory` and `maxmemory` out of INFO memory's text. */
-export function memoryOf(info: string): { used: number; max: number } {
-  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? Number.NaN);
-  return { used: field('used_memory'), max: field('maxmemory') };
-}
-
 export function startAdmission(redis: RedisClient, highWater: number, everyMs = 250): Admission {
   let reading: { used: number; max: number } | undefined;
   let open = true;
@@ -30,7 +25,7 @@ export function startAdmission(redis: RedisClient, highWater: number, everyMs = 
     try {
       // A single Redis. (On a Redis Cluster a client's INFO reaches one node of its choosing; the
       // cluster's own admission is not built yet.)
-      reading = memoryOf(await redis.info('memory'));
+      reading = await redisMemory(redis);
       open = !(reading.max > 0 && reading.used >= highWater * reading.max);
     } catch {
       // Redis away: the request itself will fail with 503; nothing to decide here.

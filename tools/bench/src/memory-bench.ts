@@ -20,6 +20,7 @@ import {
   idempotencyKey,
   ledgerKey,
   ledgerStepsKey,
+  redisMemory,
   silentLog,
   transferStatusKey,
   transfersKey,
@@ -77,10 +78,7 @@ function kindOf(key: string): Kind {
 
 async function usedMemory(redis: Redis): Promise<number> {
   await redis.call('MEMORY', 'PURGE');
-  const info = await redis.info('memory');
-  const used = Number(/used_memory:(\d+)/.exec(info)?.[1]);
-  if (!Number.isFinite(used)) throw new Error('INFO memory without used_memory');
-  return used;
+  return (await redisMemory(redis)).used;
 }
 
 /** Every key (SCAN, which also expires what it meets), with the sum of their MEMORY USAGE by kind. */

@@ -6,7 +6,7 @@
  * and stop() says whether maxmemory is back as it was.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, silentLog, untilReady } from '@microbank/events';
+import { connectRedis, redisMemory, silentLog, untilReady } from '@microbank/events';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
@@ -113,8 +113,7 @@ export function startMemoryPressure(
       let setAt = 0;
       try {
         await untilReady(redis, AbortSignal.timeout(5_000));
-        const used = Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1]);
-        if (!Number.isSafeInteger(used) || used <= 0) throw new Error('INFO memory gave no used_memory');
+        const { used } = await redisMemory(redis);
         window = {
           atMs: Date.now() - started,
           usedBytes: used,
