@@ -11,10 +11,20 @@ export function scriptText(file: string, base: string | URL): string {
   return readFileSync(new URL(`./scripts/${file}`, base), 'utf8');
 }
 
-/** Defines `file` (e.g. "read-range-capped-1.lua") on `redis` under `command`, once per connection. */
-export function defineScript(redis: Redis | Cluster, command: string, file: string, base: string | URL): void {
+/**
+ * Defines `file` (e.g. "read-range-capped-1.lua") on `redis` under `command`, once per connection;
+ * `prelude`, a file beside it, is put before its text (the checks a family of scripts shares).
+ */
+export function defineScript(
+  redis: Redis | Cluster,
+  command: string,
+  file: string,
+  base: string | URL,
+  prelude?: string,
+): void {
   if (command in redis) return;
   const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
   if (!Number.isInteger(numberOfKeys)) throw new Error(`script ${file} does not say its number of keys`);
-  redis.defineCommand(command, { numberOfKeys, lua: scriptText(file, base) });
+  const text = scriptText(file, base);
+  redis.defineCommand(command, { numberOfKeys, lua: prelude ? `${scriptText(prelude, base)}\n${text}` : text });
 }

@@ -7,11 +7,11 @@
  * answers read. Every function works on a single Redis and on a Redis Cluster alike.
  */
 import {
+  defineScript,
   ledgerKey,
   ledgerStateKey,
   ledgerStepsKey,
   type StreamId,
-  scriptText,
   supplyIssuancesKey,
   supplyKey,
 } from '@microbank/events';
@@ -35,10 +35,7 @@ type Scripted = {
  * (scripts/ledger-checks.lua), once per connection.
  */
 export function defineLedgerScript(redis: RedisClient, command: string, file: string): void {
-  if (command in redis) return;
-  const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
-  const lua = `${scriptText('ledger-checks.lua', import.meta.url)}\n${scriptText(file, import.meta.url)}`;
-  redis.defineCommand(command, { numberOfKeys, lua });
+  defineScript(redis, command, file, import.meta.url, 'ledger-checks.lua');
 }
 
 function scripted(redis: RedisClient): Scripted {
