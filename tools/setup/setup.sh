@@ -12,15 +12,29 @@
 # $MICROBANK_CACHE_DIR defaults to ~/.cache/microbank. Sourced, it puts Node 24 and pnpm first on
 # PATH for the caller; MICROBANK_SKIP_SETUP=1 skips it all (you bring Node >= 24, pnpm and Redis).
 #
-# Usage: source tools/setup/setup.sh [--containers] [--no-browser]
+# Usage: source tools/setup/setup.sh [--containers]
+
+# `npm install --prefix DIR SPEC` unless DIR already holds the command NAME; then DIR's bin first on PATH.
+microbank_cached_npm_bin() {
+  local dir="$1" spec="$2" name="$3"
+  if [ ! -x "$dir/node_modules/.bin/$name" ]; then
+    echo "setup: installing $spec into $dir"
+    # node@24's install script runs npm again as a child, which reads no npmrc's cafile: hand it
+    # npm's own CA file (a machine behind a TLS proxy has one) the way Node takes extra CAs.
+    local cafile
+    cafile=$(npm config get cafile 2>/dev/null || true)
+    if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$cafile" ]; then export NODE_EXTRA_CA_CERTS="$cafile"; fi
+    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$spec" >/dev/null || return 1
+  fi
+  export PATH="$dir/node_modules/.bin:$PATH"
+}
 
 microbank_setup() {
-  local containers=0 browser=1 arg
+  local containers=0 arg
   for arg in "$@"; do
     case "$arg" in
       --containers) containers=1 ;;
-      --no-browser) browser=0 ;;
-      *) echo "setup: unknown option $arg (use --containers, --no-browser)" >&2; return 2 ;;
+      *) echo "setup: unknown option $arg (use --containers)" >&2; return 2 ;;
     esac
   done
   [ "${MICROBANK_SKIP_SETUP:-}" = 1 ] && return 0
@@ -33,7 +47,7 @@ microbank_setup() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   # playwright-core drives Debian's Chromium; it never downloads a browser of its own.
-  ((browser)) && { [ -x /usr/bin/chromium ] || missing+=(chromium); }
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if ((containers)); then
     command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
     command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
@@ -54,29 +68,13 @@ microbank_setup() {
   local major
   major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   if ((major < 24)); then
-    local node24="$cache/node24"
-    if [ ! -x "$node24/node_modules/.bin/node" ]; then
-      echo "setup: installing node@24 into $node24"
-      # node@24's install script runs npm again as a child, which reads no npmrc's cafile: hand it
-      # npm's own CA file (a machine behind a TLS proxy has one) the way Node takes extra CAs.
-      local cafile
-      cafile=$(npm config get cafile 2>/dev/null || true)
-      if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$cafile" ]; then export NODE_EXTRA_CA_CERTS="$cafile"; fi
-      npm install --prefix "$node24" --no-save --no-audit --no-fund --loglevel=error node@24 >/dev/null || return 1
-    fi
-    export PATH="$node24/node_modules/.bin:$PATH"
+    microbank_cached_npm_bin "$cache/node24" node@24 node || return 1
   fi
 
   local pnpm_version
   pnpm_version=$(node -p "require('$root/package.json').packageManager.split('@')[1]") || return 1
   if [ "$(pnpm --version 2>/dev/null || true)" != "$pnpm_version" ]; then
-    local pnpm_dir="$cache/pnpm-$pnpm_version"
-    if [ ! -x "$pnpm_dir/node_modules/.bin/pnpm" ]; then
-      echo "setup: installing pnpm@$pnpm_version into $pnpm_dir"
-      npm install --prefix "$pnpm_dir" --no-save --no-audit --no-fund --loglevel=error "pnpm@$pnpm_version" >/dev/null ||
-        return 1
-    fi
-    export PATH="$pnpm_dir/node_modules/.bin:$PATH"
+    microbank_cached_npm_bin "$cache/pnpm-$pnpm_version" "pnpm@$pnpm_version" pnpm || return 1
   fi
   echo "setup: node $(node --version), pnpm $(pnpm --version), $(redis-server --version | cut -d' ' -f1-3)"
 }
