@@ -7,6 +7,12 @@ import { accountName } from './account-events.ts';
 import type { EventCatalog } from './event-catalog.ts';
 import { amount, transferId } from './ledger-events.ts';
 
+/** A client of the transfer API's name: what its Idempotency-Keys and transfers are scoped to. */
+export const CLIENT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const clientName = z
+  .string()
+  .regex(CLIENT_NAME_PATTERN, 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit');
+
 /** Why a transfer did not happen. */
 const REJECTIONS = ['insufficient-funds', 'unknown-account', 'same-account'] as const;
 export type Rejection = (typeof REJECTIONS)[number];
@@ -22,10 +28,7 @@ export const transferRequestedV1 = z.object({
   amount,
   key: z.string().min(1).max(255),
   requestedAt: z.iso.datetime({ offset: true }),
-  client: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
-    .optional(),
+  client: clientName.optional(),
 });
 
 /** TransferCompleted v1: debited and credited; where, on each ledger. */

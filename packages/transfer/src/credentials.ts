@@ -6,17 +6,11 @@
  * timing tells which clients exist.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { accountName } from '@microbank/events';
+import { accountName, CLIENT_NAME_PATTERN, clientName } from '@microbank/events';
 import * as z from 'zod';
 
-/** A client's name: what idempotency keys and transfers are scoped to. */
-const CLIENT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** The secret part: 32 bytes of randomness, base64url (43 characters); longer ones are taken too. */
 const SECRET = /^[A-Za-z0-9_-]{32,128}$/;
-
-export const clientName = z
-  .string()
-  .regex(CLIENT, 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit');
 
 /** One entry of TRANSFER_CLIENTS: a client, its credential's digest, the accounts it may debit ("*": any). */
 const clientEntry = z.strictObject({
@@ -68,7 +62,7 @@ export function credentialDigest(credential: string): string {
 
 /** A new credential for `client` and the digest to configure; the credential is shown once, kept by its holder. */
 export function newCredential(client: string): { credential: string; sha256: string } {
-  if (!CLIENT.test(client)) throw new Error(`not a client name: ${client}`);
+  if (!CLIENT_NAME_PATTERN.test(client)) throw new Error(`not a client name: ${client}`);
   const credential = `${client}.${randomBytes(32).toString('base64url')}`;
   return { credential, sha256: credentialDigest(credential) };
 }
@@ -83,7 +77,14 @@ export interface Credentials {
 }
 
 export function credentialsOf(clients: readonly TransferClient[]): Credentials {
-  const byName = new Map(clients.map((entry) => [entry.client, entry]));
+  /** Each client's digest and what it may debit, worked out once, not per request. */
+  const byName = new Map(
+    clients.map(({ client, sha256, debits }) => {
+      const accounts = debits === '*' ? undefined : new Set(debits);
+      const mayDebit = accounts ? (account: string) => accounts.has(account) : () => true;
+      return [client, { digest: Buffer.from(sha256, 'hex'), mayDebit }] as const;
+    }),
+  );
   /** What an unknown client's credential is compared with, so that it costs what a known one does. */
   const nobody = Buffer.alloc(32);
   return {
@@ -94,19 +95,15 @@ export function credentialsOf(clients: readonly TransferClient[]): Credentials {
       const credential = match?.[1] ?? '';
       const dot = credential.indexOf('.');
       const client = credential.slice(0, dot);
-      if (dot < 1 || !CLIENT.test(client) || !SECRET.test(credential.slice(dot + 1))) {
+      if (dot < 1 || !CLIENT_NAME_PATTERN.test(client) || !SECRET.test(credential.slice(dot + 1))) {
         return { ok: false, problem: 'the Authorization header must be Bearer <client>.<secret>' };
       }
-      const entry = byName.get(client);
-      const expected = entry ? Buffer.from(entry.sha256, 'hex') : nobody;
+      const known = byName.get(client);
       const given = createHash('sha256').update(credential).digest();
-      if (!timingSafeEqual(given, expected) || !entry) return { ok: false, problem: 'the credential is not valid' };
-      const { debits } = entry;
-      return {
-        ok: true,
-        client,
-        mayDebit: debits === '*' ? () => true : (account) => debits.includes(account),
-      };
+      if (!timingSafeEqual(given, known?.digest ?? nobody) || !known) {
+        return { ok: false, problem: 'the credential is not valid' };
+      }
+      return { ok: true, client, mayDebit: known.mayDebit };
     },
   };
 }
