@@ -4,7 +4,7 @@
  * replies: ioredis then skips converting every field to a string, and a decoder converts only
  * what it needs.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { BatchSizer } from './batch-sizer.ts';
 import { type CatalogEvent, type EventCatalog, encodeEvent } from './event-catalog.ts';
 import { defineScript } from './lua-scripts.ts';
@@ -70,6 +70,28 @@ export async function* readBatches(
   } finally {
     // A caller that stops early leaves a prefetch in flight: its failure is nobody's business.
     next?.catch(() => {});
+  }
+}
+
+/**
+ * The entries of `stream` from `start` to `end` (XRANGE's bounds: `-`, `+`, an ID, or `(ID` to
+ * leave it out), `count` at a time, as strings: for tools and checks that read a stream whole.
+ * Replays read with readBatches (buffers, sized and bounded in bytes).
+ */
+export async function* entryPages(
+  redis: Redis | Cluster,
+  stream: string,
+  start = '-',
+  end = '+',
+  count = 1_000,
+): AsyncGenerator<Array<[id: StreamId, fields: string[]]>> {
+  for (let from = start; ; ) {
+    const page = (await redis.xrange(stream, from, end, 'COUNT', count)) as Array<[StreamId, string[]]>;
+    const last = page.at(-1);
+    if (last === undefined) return;
+    yield page;
+    if (page.length < count) return;
+    from = `(${last[0]}`;
   }
 }
 

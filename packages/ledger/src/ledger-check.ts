@@ -5,7 +5,15 @@
  * encodeEvent writes its event, numbered one after the other, and the balance never below zero.
  * Tests, the chaos checker and the books can all ask the same question.
  */
-import { decodeEntry, encodeEvent, ledgerEvents, ledgerKey, ledgerStateKey, type StreamId } from '@microbank/events';
+import {
+  decodeEntry,
+  encodeEvent,
+  entryPages,
+  ledgerEvents,
+  ledgerKey,
+  ledgerStateKey,
+  type StreamId,
+} from '@microbank/events';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 import type { RedisClient } from './ledger-steps.ts';
 
@@ -17,17 +25,11 @@ export interface CheckedLedger {
   problems: string[];
 }
 
-const PAGE = 1_000;
-
 export async function checkLedger(redis: RedisClient, account: string, prefix?: string): Promise<CheckedLedger> {
   const ledger = emptyLedger();
   const problems: string[] = [];
   let opening: StreamId | undefined;
-  let from = '-';
-  for (;;) {
-    const page = (await redis.xrange(ledgerKey(account, prefix), from, '+', 'COUNT', PAGE)) as Array<
-      [StreamId, string[]]
-    >;
+  for await (const page of entryPages(redis, ledgerKey(account, prefix))) {
     for (const [id, fields] of page) {
       const decoded = decodeEntry(ledgerEvents, fields);
       if (!decoded.ok) {
@@ -44,8 +46,6 @@ export async function checkLedger(redis: RedisClient, account: string, prefix?: 
         problems.push(`${id}: ${event.type} numbered ${event.data.seq ?? 'not at all'}, not ${next}`);
       if (event.type === 'AccountOpened') opening ??= id;
     }
-    if (page.length < PAGE) break;
-    from = `(${page[page.length - 1]?.[0]}`;
   }
   if (ledger.lowest < 0) problems.push(`the balance went down to ${ledger.lowest}`);
   const state = await redis.hgetall(ledgerStateKey(account, prefix));

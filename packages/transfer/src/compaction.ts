@@ -21,6 +21,7 @@ import {
   compactionLockKey,
   compareStreamIds,
   decodeEntry,
+  entryPages,
   ledgerStepsKey,
   type StreamId,
   streamIdMillis,
@@ -46,9 +47,7 @@ export async function compactionPoint(
   const open = new Set<string>();
   let point: StreamId | undefined;
   let previousMs = -1;
-  let from = '-';
-  for (;;) {
-    const page = (await redis.xrange(transfersKey(prefix), from, '+', 'COUNT', PAGE)) as Entry[];
+  for await (const page of entryPages(redis, transfersKey(prefix))) {
     for (const [id, fields] of page) {
       const ms = streamIdMillis(id);
       if (ms > olderThan) return point;
@@ -60,9 +59,8 @@ export async function compactionPoint(
       if (event.type === 'TransferRequested') open.add(event.data.transfer);
       else open.delete(event.data.transfer);
     }
-    if (page.length < PAGE) return point;
-    from = `(${(page[page.length - 1] as Entry)[0]}`;
   }
+  return point;
 }
 
 /** The compaction point recorded last, if any. */
@@ -116,12 +114,7 @@ async function compactLocked(redis: RedisClient, options: CompactionOptions): Pr
   }
   const stream = transfersKey(prefix);
   const archived: Entry[] = [];
-  for (let from = '-'; ; ) {
-    const page = (await redis.xrange(stream, from, `(${before}`, 'COUNT', PAGE)) as Entry[];
-    archived.push(...page);
-    if (page.length < PAGE) break;
-    from = `(${(page[page.length - 1] as Entry)[0]}`;
-  }
+  for await (const page of entryPages(redis, stream, '-', `(${before}`)) archived.push(...page);
   await options.archive(archived);
   await redis.hset(compactionKey(prefix), {
     before,

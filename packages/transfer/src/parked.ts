@@ -9,6 +9,7 @@ import {
   decodeEntry,
   defineScript,
   encodeEvent,
+  entryPages,
   type ParkedEvent,
   PROCESSORS_GROUP,
   parkedEvents,
@@ -90,8 +91,7 @@ export async function parkedTransfers(
   const transfers: ParkedTransfer[] = [];
   const byPosition = new Map<StreamId, ParkedTransfer>();
   let skipped = 0;
-  for (let start = '-'; ; ) {
-    const page = await redis.xrange(parkedKey(prefix), start, '+', 'COUNT', 500);
+  for await (const page of entryPages(redis, parkedKey(prefix))) {
     for (const [id, fields] of page) {
       const decoded = decodeEntry(parkedEvents, fields);
       if (!decoded.ok) {
@@ -108,10 +108,8 @@ export async function parkedTransfers(
         if (known) known.reapplied = { status, at: reappliedAt };
       }
     }
-    const last = page.at(-1);
-    if (page.length < 500 || last === undefined) return { transfers, skipped };
-    start = `(${last[0]}`;
   }
+  return { transfers, skipped };
 }
 
 export type Reapplied =
