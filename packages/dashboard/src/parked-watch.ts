@@ -4,15 +4,7 @@
  * Parked transfers are exceptional, so the stream is read whole (its last PARKED_READ entries)
  * every PARKED_LOOK_MS, and the page is told only when it changed.
  */
-import {
-  decodeEntry,
-  errorMessage,
-  type Log,
-  type ParkedEvent,
-  parkedEvents,
-  parkedKey,
-  type StreamId,
-} from '@microbank/events';
+import { errorMessage, type Log, parkedKey, parkedOf, type StreamId } from '@microbank/events';
 import type { Redis } from 'ioredis';
 
 const PARKED_LOOK_MS = 2_000;
@@ -54,18 +46,22 @@ export function watchParked(redis: Redis, log: Log, onChange: () => void): Parke
       const newest = entries[0]?.[0] ?? '';
       if (newest === last) return;
       last = newest;
-      const events: Array<[StreamId, ParkedEvent]> = [];
-      for (const [id, fields] of entries) {
-        const decoded = decodeEntry(parkedEvents, fields);
-        if (decoded.ok) events.push([id, decoded.event]);
-      }
-      const reapplied = new Set(
-        events.flatMap(([, event]) => (event.type === 'ParkedTransferReapplied' ? [event.data.parked] : [])),
-      );
-      const parked = events.flatMap(([id, event]) =>
-        event.type === 'TransferParked' ? [{ parked: id, ...pick(event.data), reapplied: reapplied.has(id) }] : [],
-      );
-      shown = { waiting: parked.filter((p) => !p.reapplied).length, recent: parked.slice(0, PARKED_SHOWN) };
+      const { transfers } = parkedOf(entries.reverse());
+      shown = {
+        waiting: transfers.filter((t) => !t.reapplied).length,
+        recent: transfers
+          .slice(-PARKED_SHOWN)
+          .reverse()
+          .map(({ parked, transfer, from, to, amount, reason, reapplied }) => ({
+            parked,
+            transfer,
+            from,
+            to,
+            amount,
+            reason,
+            reapplied: reapplied !== undefined,
+          })),
+      };
       onChange();
     } catch (error) {
       log.debug({ err: errorMessage(error) }, 'could not read the parked transfers now');
@@ -80,8 +76,4 @@ export function watchParked(redis: Redis, log: Log, onChange: () => void): Parke
     view: () => shown,
     stop: () => clearInterval(timer),
   };
-}
-
-function pick({ transfer, from, to, amount, reason }: Extract<ParkedEvent, { type: 'TransferParked' }>['data']) {
-  return { transfer, from, to, amount, reason };
 }

@@ -5,9 +5,9 @@
  */
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
-import type { EventCatalog } from './event-catalog.ts';
+import { decodeEntry, type EventCatalog } from './event-catalog.ts';
 import { amount, transferId } from './ledger-events.ts';
-import { isStreamId } from './stream-id.ts';
+import { isStreamId, type StreamId } from './stream-id.ts';
 
 /** A parked entry keeps this much of the last error's message. */
 export const REASON_MAX_LENGTH = 500;
@@ -48,3 +48,37 @@ export const parkedEvents: EventCatalog<ParkedEvent> = {
     ParkedTransferReapplied: { current: 1, versions: { 1: parkedTransferReappliedV1 } },
   },
 };
+
+/** A parked entry as it is read: what was parked, and whether it was re-applied since. */
+export type ParkedTransfer = TransferParked['data'] & {
+  /** Its position on the parked stream: what `pnpm parked --retry` takes. */
+  parked: StreamId;
+  reapplied?: { status: 'completed' | 'rejected'; at: string };
+};
+
+/**
+ * The parked transfers in `entries` of the parked stream (oldest first), each marked when a later
+ * entry re-applied it, and how many entries did not decode.
+ */
+export function parkedOf(entries: Iterable<[StreamId, string[]]>): { transfers: ParkedTransfer[]; skipped: number } {
+  const transfers: ParkedTransfer[] = [];
+  const byPosition = new Map<StreamId, ParkedTransfer>();
+  let skipped = 0;
+  for (const [id, fields] of entries) {
+    const decoded = decodeEntry(parkedEvents, fields);
+    if (!decoded.ok) {
+      skipped++;
+      continue;
+    }
+    if (decoded.event.type === 'TransferParked') {
+      const parked = { parked: id, ...decoded.event.data };
+      transfers.push(parked);
+      byPosition.set(id, parked);
+    } else {
+      const { parked, status, reappliedAt } = decoded.event.data;
+      const known = byPosition.get(parked);
+      if (known) known.reapplied = { status, at: reappliedAt };
+    }
+  }
+  return { transfers, skipped };
+}

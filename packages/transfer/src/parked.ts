@@ -11,12 +11,13 @@ import {
   encodeEvent,
   entryPages,
   type ParkedEvent,
+  type ParkedTransfer,
   PROCESSORS_GROUP,
   parkedEvents,
   parkedKey,
+  parkedOf,
   REASON_MAX_LENGTH,
   type StreamId,
-  type TransferParked,
   transferEvents,
   transfersKey,
 } from '@microbank/events';
@@ -76,40 +77,14 @@ export async function parkEntry(redis: RedisClient, parking: Parking, prefix?: s
   return kind === 'parked' ? id : undefined;
 }
 
-/** A parked entry as an operator reads it: what was parked, and whether it was re-applied since. */
-export type ParkedTransfer = TransferParked['data'] & {
-  /** Its position on the parked stream: what `pnpm parked --retry` takes. */
-  parked: StreamId;
-  reapplied?: { status: 'completed' | 'rejected'; at: string };
-};
-
 /** Every parked entry, oldest first, and how many entries of the parked stream did not decode. */
 export async function parkedTransfers(
   redis: RedisClient,
   prefix?: string,
 ): Promise<{ transfers: ParkedTransfer[]; skipped: number }> {
-  const transfers: ParkedTransfer[] = [];
-  const byPosition = new Map<StreamId, ParkedTransfer>();
-  let skipped = 0;
-  for await (const page of entryPages(redis, parkedKey(prefix))) {
-    for (const [id, fields] of page) {
-      const decoded = decodeEntry(parkedEvents, fields);
-      if (!decoded.ok) {
-        skipped++;
-        continue;
-      }
-      if (decoded.event.type === 'TransferParked') {
-        const parked = { parked: id, ...decoded.event.data };
-        transfers.push(parked);
-        byPosition.set(id, parked);
-      } else {
-        const { parked, status, reappliedAt } = decoded.event.data;
-        const known = byPosition.get(parked);
-        if (known) known.reapplied = { status, at: reappliedAt };
-      }
-    }
-  }
-  return { transfers, skipped };
+  const entries: Array<[StreamId, string[]]> = [];
+  for await (const page of entryPages(redis, parkedKey(prefix))) entries.push(...page);
+  return parkedOf(entries);
 }
 
 export type Reapplied =

@@ -2,7 +2,8 @@
  * What `pnpm parked` does, as functions a test calls: list the parked transfers, or re-apply one
  * (its saga run once more, recorded on the parked stream), printing what an operator reads.
  */
-import { type ParkedTransfer, parkedTransfers, reapplyParked } from '@microbank/transfer';
+import type { ParkedTransfer } from '@microbank/events';
+import { parkedTransfers, reapplyParked } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
 
 const COLUMNS = ['parked', 'transfer', 'from', 'to', 'amount', 'deliveries', 'when', 'state', 'reason'] as const;
