@@ -6,7 +6,7 @@
  * and stop() says whether maxmemory is back as it was.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, redisMemory, silentLog, untilReady } from '@microbank/events';
+import { connectRedis, redisMemory, silentLog, untilReady, withDeadline } from '@microbank/events';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
@@ -60,20 +60,6 @@ export function startMemoryPressure(
       () => true,
       () => false,
     );
-  /** One command, given up on after `ms` (it may still run later: only lifts are sent that way). */
-  const within = async <T>(ms: number, command: Promise<T>): Promise<T> => {
-    const timer = new AbortController();
-    const late = sleep(ms, undefined, { signal: timer.signal }).then(() => {
-      throw new Error(`Redis did not answer within ${ms} ms`);
-    });
-    late.catch(() => {});
-    try {
-      return await Promise.race([command, late]);
-    } finally {
-      timer.abort();
-    }
-  };
-
   const readLimits = async (): Promise<Limits> => {
     const [, maxmemory = '0'] = (await redis.config('GET', 'maxmemory')) as string[];
     const [, policy = 'noeviction'] = (await redis.config('GET', 'maxmemory-policy')) as string[];
@@ -87,8 +73,12 @@ export function startMemoryPressure(
     for (;;) {
       try {
         await untilReady(redis, AbortSignal.timeout(Math.max(1, deadline - Date.now())));
-        await within(5_000, redis.config('SET', 'maxmemory', original.maxmemory));
-        await within(5_000, redis.config('SET', 'maxmemory-policy', original.policy));
+        await withDeadline(redis.config('SET', 'maxmemory', original.maxmemory), 5_000, 'CONFIG SET maxmemory');
+        await withDeadline(
+          redis.config('SET', 'maxmemory-policy', original.policy),
+          5_000,
+          'CONFIG SET maxmemory-policy',
+        );
         return true;
       } catch {
         if (Date.now() >= deadline) return false;
@@ -147,7 +137,7 @@ export function startMemoryPressure(
       await loop;
       try {
         const lifted = await lift();
-        const now = original && lifted ? await within(5_000, readLimits()) : undefined;
+        const now = original && lifted ? await withDeadline(readLimits(), 5_000, 'CONFIG GET maxmemory') : undefined;
         const restored = !original || (now?.maxmemory === original.maxmemory && now.policy === original.policy);
         return { restored, maxmemory: now?.maxmemory ?? original?.maxmemory ?? '?' };
       } catch {
