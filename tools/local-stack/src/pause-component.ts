@@ -4,32 +4,19 @@
  * A paused process holds its sockets and answers nothing, like a VM stalled or a process stuck in a
  * long GC: the faults a SIGKILL never shows (the others take over its work, then it wakes up).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isLiveProcess } from '@microbank/processes';
-import { NotRunning } from './kill-component.ts';
+import { containerOf, signalComponent } from './kill-component.ts';
 import { type PidRecord, readPid } from './pid-files.ts';
 
 export interface PausedComponent extends PidRecord {
   component: string;
 }
 
-const containerOf = (handle: string) =>
-  handle.startsWith('container:') ? handle.slice('container:'.length) : undefined;
-
 /** Pauses it and returns what to continue; throws NotRunning when nothing is there. */
 export function pauseComponent(dataDir: string, component: string): PausedComponent {
-  const record = readPid(dataDir, component);
-  if (!record) throw new NotRunning(`no ${component} is running: start the stack first with \`pnpm start\``);
-  const container = containerOf(record.handle);
-  if (container) {
-    execFileSync('docker', ['pause', container], { stdio: 'ignore' });
-  } else {
-    const pid = Number(record.handle);
-    if (!isLiveProcess(pid, record.marker)) throw new NotRunning(`${component} (pid ${pid}) is not running`);
-    process.kill(pid, 'SIGSTOP');
-  }
-  return { component, ...record };
+  return { component, ...signalComponent(dataDir, component, 'SIGSTOP', 'pause') };
 }
 
 /**
