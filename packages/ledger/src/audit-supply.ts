@@ -40,7 +40,8 @@ const MATCHED = 0;
 
 export function createSupplyAudit(violation: (found: Violation) => void, clockMarginMs: number): SupplyAudit {
   let issued = 0;
-  const issuing = { amount: 0, issuances: 0 };
+  /** Money issued on the supply stream and not yet in its ledger (the issuances: `unmatched`). */
+  let issuingAmount = 0;
   const ahead = { amount: 0, entries: 0 };
   const issuances = new Map<string, IssuanceRecord | typeof MATCHED>();
   /** Issued on the supply stream, not yet in a ledger, oldest first. */
@@ -83,7 +84,9 @@ export function createSupplyAudit(violation: (found: Violation) => void, clockMa
     get issued() {
       return issued;
     },
-    issuing,
+    get issuing() {
+      return { amount: issuingAmount, issuances: unmatched.size };
+    },
     ahead,
     issuedInto(ledger, issuance, amount, at) {
       let record = issuances.get(issuance);
@@ -105,8 +108,7 @@ export function createSupplyAudit(violation: (found: Violation) => void, clockMa
         settleUnissued();
         return;
       }
-      issuing.amount -= supplied.amount;
-      issuing.issuances--;
+      issuingAmount -= supplied.amount;
       match(record);
     },
     applySupply(event, id) {
@@ -134,8 +136,7 @@ export function createSupplyAudit(violation: (found: Violation) => void, clockMa
           }
           match(record);
         } else {
-          issuing.amount += amount;
-          issuing.issuances++;
+          issuingAmount += amount;
           unmatched.set(issuance, record);
         }
       }
