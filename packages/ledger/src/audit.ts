@@ -101,7 +101,8 @@ export interface Audit {
   mark(): number;
   /** Where `account`'s ledger has been folded to, if anywhere. */
   position(account: string): StreamId | undefined;
-  ledgerNames(): string[];
+  /** The ledgers with an entry applied, oldest first (kept as they come, not rebuilt per call). */
+  ledgerNames(): readonly string[];
   /**
    * Compares what the scripts keep with the fold, once the fold is exactly at `lastId` (the
    * stream's last entry when `kept` was read, atomically, after `mark`): now, when it is there
@@ -242,7 +243,8 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const supply = createSupplyAudit(violation, clockMarginMs);
 
   /** Ledgers with at least one entry applied. */
-  let ledgers = 0;
+  /** The ledgers with an entry applied, in the order of their first: what the state check walks. */
+  const ledgerNames: string[] = [];
   const foldOf = (account: string): LedgerFold => {
     let fold = folds.get(account);
     if (!fold) {
@@ -641,7 +643,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
     applyLedger(account, event, id) {
       marks++;
       const fold = foldOf(account);
-      if (fold.entries++ === 0) ledgers++;
+      if (fold.entries++ === 0) ledgerNames.push(fold.account);
       const seq = event.data.seq;
       if (seq === undefined) {
         if (fold.numbered) {
@@ -781,7 +783,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
 
     position: (account) => folds.get(account)?.position,
 
-    ledgerNames: () => [...folds.values()].filter((fold) => fold.entries > 0).map((fold) => fold.account),
+    ledgerNames: () => ledgerNames,
 
     compareKept(account, kept, lastId, mark) {
       const fold = folds.get(account);
@@ -820,7 +822,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         inFlight: { amount: inFlight, transfers: inFlightTransfers },
         issuing: { ...supply.issuing },
         ahead: { amount: ahead + supply.ahead.amount, entries: aheadEntries + supply.ahead.entries },
-        ledgers,
+        ledgers: ledgerNames.length,
         transfers: { requested, completed, rejected, open: open.size },
         stuck: { afterMs: stuckAfterMs, transfers: stuckTransfers, issuances: stuckIssuances, first: stuck },
         violations: { count: violations, first: [...listed] },
