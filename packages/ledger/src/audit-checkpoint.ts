@@ -34,7 +34,12 @@ interface Chain {
   digest: string | undefined;
 }
 
-export function booksDigest(): BooksDigest {
+/**
+ * `shownFrom`: where a stream's name starts within the key `note` is given (after the key prefix),
+ * so that a copy of the books under another prefix has the same checkpoint. The name is cut once,
+ * for the checkpoint, not for every entry noted.
+ */
+export function booksDigest(shownFrom = 0): BooksDigest {
   const chains = new Map<string, Chain>();
   /** The streams' names in order, sorted again only when a stream is added. */
   let names: string[] = [];
@@ -67,8 +72,9 @@ export function booksDigest(): BooksDigest {
       for (const name of names) {
         const chain = chains.get(name) as Chain;
         chain.digest ??= chain.hash.copy().digest('hex');
-        positions[name] = chain.position;
-        combined.update(`${name} ${chain.position} ${chain.digest}\n`);
+        const shown = name.slice(shownFrom);
+        positions[shown] = chain.position;
+        combined.update(`${shown} ${chain.position} ${chain.digest}\n`);
       }
       last = { digest: combined.digest('hex'), positions };
       return last;

@@ -96,10 +96,10 @@ export function startBooks(options: BooksOptions): Books {
   const supply = supplyKey(prefix);
   const registry = createAccountsRegistry();
   const ledgers = new Map<string, Ledger>();
-  const digest = booksDigest();
-  const audit = createAudit({ stuckAfterMs: options.stuckAfterMs, checkpoint: digest.checkpoint });
   /** A stream's name in the checkpoint: its key without the prefix, the same for a copy under another. */
   const prefixLength = (prefix ?? KEY_PREFIX).length + 1;
+  const digest = booksDigest(prefixLength);
+  const audit = createAudit({ stuckAfterMs: options.stuckAfterMs, checkpoint: digest.checkpoint });
   /**
    * The fields of the entry being applied: decode and apply are called one after the other for
    * each entry, and the checkpoint digests the entry as stored, not as decoded.
@@ -184,17 +184,17 @@ export function startBooks(options: BooksOptions): Books {
           at: id,
           reason: `an entry of ${stream.slice(prefixLength)} that does not read: ${event.data.reason}`,
         });
-        digest.note(stream.slice(prefixLength), id, entryFields);
+        digest.note(stream, id, entryFields);
         return;
       }
       if (stream === transfers) {
         audit.applyTransfer(event as TransferEvent, id);
-        digest.note(stream.slice(prefixLength), id, entryFields);
+        digest.note(stream, id, entryFields);
         return;
       }
       if (stream === supply) {
         audit.applySupply(event as SupplyEvent, id);
-        digest.note(stream.slice(prefixLength), id, entryFields);
+        digest.note(stream, id, entryFields);
         return;
       }
       if (event.type === 'AccountRegistered') {
@@ -215,7 +215,7 @@ export function startBooks(options: BooksOptions): Books {
         ledgers.set(account, ledger);
       }
       audit.applyLedger(account, event as LedgerEvent, id);
-      digest.note(stream.slice(prefixLength), id, entryFields);
+      digest.note(stream, id, entryFields);
       evolveLedger(ledger, event as LedgerEvent, id);
     },
   });
