@@ -7,6 +7,7 @@
  * answers read. Every function works on a single Redis and on a Redis Cluster alike.
  */
 import {
+  COMPACTED_BEFORE,
   defineScript,
   ledgerKey,
   ledgerStateKey,
@@ -204,4 +205,36 @@ export async function refund(redis: RedisClient, t: Transfer, prefix?: string): 
   const [what, position] = outcome.split(' ') as [string, string];
   if (what !== 'refunded') throw new Error(`refund of ${t.transfer} refused by ${t.from}'s ledger: ${outcome}`);
   return { outcome: position, repeated: kind === 'repeat' };
+}
+
+/** What a step's outcome says was appended: an entry of `type` at `entry`, for `subject` (and of `amount`). */
+export interface StepEntry {
+  type: 'Debited' | 'DebitDeclined' | 'Credited' | 'Refunded' | 'Issued';
+  entry: StreamId;
+  amount?: number;
+}
+
+const STEP_KINDS: Record<string, Record<string, StepEntry['type']>> = {
+  debit: { debited: 'Debited', declined: 'DebitDeclined' },
+  credit: { credited: 'Credited' },
+  refund: { refunded: 'Refunded' },
+  issue: { issued: 'Issued' },
+};
+
+/**
+ * The entry a step (`debit:<transfer>` -> `debited <entry ID> <amount>`, ...) says it appended;
+ * null for a step that appended nothing (`refused ...`); undefined for what no script writes.
+ */
+export function stepEntry(field: string, outcome: string): StepEntry | null | undefined {
+  if (field === COMPACTED_BEFORE) return /^\d+-\d+$/.test(outcome) ? null : undefined;
+  const colon = field.indexOf(':');
+  const kinds = STEP_KINDS[field.slice(0, colon)];
+  if (colon < 1 || !kinds) return undefined;
+  const [word = '', entry = '', amount, ...rest] = outcome.split(' ');
+  if (word === 'refused' && (field.startsWith('debit:') || field.startsWith('credit:'))) return null;
+  const type = kinds[word];
+  if (!type || rest.length > 0 || !/^\d+-\d+$/.test(entry)) return undefined;
+  const withAmount = type === 'Debited' || type === 'Issued';
+  if (withAmount !== (amount !== undefined) || (amount !== undefined && !/^[1-9]\d*$/.test(amount))) return undefined;
+  return amount === undefined ? { type, entry } : { type, entry, amount: Number(amount) };
 }

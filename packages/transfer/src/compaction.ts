@@ -28,7 +28,7 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
-import type { RedisClient } from '@microbank/ledger';
+import { type RedisClient, stepEntry } from '@microbank/ledger';
 
 const PAGE = 1_000;
 
@@ -152,8 +152,10 @@ async function compactSteps(redis: RedisClient, steps: string, before: StreamId)
     const behind: string[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       const [field, outcome] = [flat[i] as string, flat[i + 1] as string];
-      const at = /^(?:debited|declined|credited|refunded) (\d+-\d+)/.exec(outcome)?.[1];
-      if (field !== COMPACTED_BEFORE && at !== undefined && streamIdMillis(at) < beforeMs) behind.push(field);
+      // A transfer's step that appended an entry before the point; an issuance's stays (it guards
+      // the supply, not a transfer), and so do refusals, which name no entry to date them by.
+      const step = stepEntry(field, outcome);
+      if (step && step.type !== 'Issued' && streamIdMillis(step.entry) < beforeMs) behind.push(field);
     }
     if (behind.length > 0) removed += await redis.hdel(steps, ...behind);
   } while (cursor !== '0');
