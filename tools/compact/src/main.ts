@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { KEY_PREFIX } from '@microbank/events';
-import { connectOperatorRedis, stackRedisUrl } from '@microbank/local-stack';
+import { runOperatorCommand, stackRedisUrl } from '@microbank/local-stack';
 import { runCompact } from './compact-tool.ts';
 
 function usage(message: string): never {
@@ -33,15 +33,11 @@ if (values.archive === undefined) usage('--archive is required: the file the tri
 const hours = values['older-than-hours'];
 if (!/^\d{1,5}$/.test(hours)) usage(`--older-than-hours takes a whole number of hours (got "${hours.slice(0, 20)}")`);
 
-const redis = await connectOperatorRedis('compact');
-let code = 1;
-try {
-  code = await runCompact(
+const archive = values.archive;
+await runOperatorCommand('compact', (redis) =>
+  runCompact(
     redis,
-    { redisUrl: stackRedisUrl(), archive: values.archive, olderThanHours: Number(hours), prefix: values.prefix },
+    { redisUrl: stackRedisUrl(), archive, olderThanHours: Number(hours), prefix: values.prefix },
     (line) => console.log(line),
-  );
-} finally {
-  redis.disconnect();
-}
-process.exit(code);
+  ),
+);

@@ -35,3 +35,15 @@ export async function connectOperatorRedis(tool: string): Promise<Redis> {
   }
   return redis;
 }
+
+/** Runs an operator's command on the stack's Redis: connects (or exits 1), runs, disconnects, exits with its code. */
+export async function runOperatorCommand(tool: string, run: (redis: Redis) => Promise<number>): Promise<never> {
+  const redis = await connectOperatorRedis(tool);
+  let code = 1;
+  try {
+    code = await run(redis);
+  } finally {
+    redis.disconnect();
+  }
+  process.exit(code);
+}

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { isStreamId, KEY_PREFIX } from '@microbank/events';
-import { connectOperatorRedis } from '@microbank/local-stack';
+import { runOperatorCommand } from '@microbank/local-stack';
 import { runParked } from './parked-tool.ts';
 
 function usage(message: string): never {
@@ -29,11 +29,4 @@ if (values.retry !== undefined && !isStreamId(values.retry)) {
   usage(`--retry takes a parked entry's ID, such as 1796390932596-0 (got "${values.retry.slice(0, 60)}")`);
 }
 
-const redis = await connectOperatorRedis('parked');
-let code = 1;
-try {
-  code = await runParked(redis, values, (line) => console.log(line));
-} finally {
-  redis.disconnect();
-}
-process.exit(code);
+await runOperatorCommand('parked', (redis) => runParked(redis, values, (line) => console.log(line)));
