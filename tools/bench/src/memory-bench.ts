@@ -27,7 +27,7 @@ import {
   untilReady,
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
-import { startTestRedis } from '@microbank/testing';
+import { startTestRedis, waitFor } from '@microbank/testing';
 import { compact, compactionPoint, requestTransfer, runSaga, type TransferStatus } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
 
@@ -126,14 +126,14 @@ async function transferOnce(redis: Redis, i: number, retentionMs: number): Promi
 
 /** Until no key is left with a time to live (SCAN expires what it meets; Redis's own cycle the rest). */
 async function untilExpired(redis: Redis, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const keyspace = async () => {
     await keysUsage(redis);
-    const keyspace = await redis.info('keyspace');
-    if (!/expires=[1-9]/.test(keyspace)) return;
-    if (Date.now() > deadline) throw new Error(`keys still to expire after ${timeoutMs} ms: ${keyspace.trim()}`);
-    await sleep(50);
-  }
+    return (await redis.info('keyspace')).trim();
+  };
+  await waitFor('the keys with a time to live to expire', keyspace, (info) => !/expires=[1-9]/.test(info), {
+    timeoutMs,
+    intervalMs: 50,
+  });
 }
 
 export async function memoryBench(transfers: number, retentionMs: number): Promise<MemoryFigures> {

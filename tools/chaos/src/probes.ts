@@ -2,8 +2,8 @@
  * Is a component of the local stack up? For a service: /readyz answers 200. For Redis: PING answers
  * PONG. And how long it takes to be up again.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readPid, type StackPlan, serviceUrl } from '@microbank/local-stack';
+import { waitFor } from '@microbank/processes';
 import { waitForPong } from '@microbank/redis-runner';
 
 /** Where the chaos load reads. */
@@ -51,10 +51,12 @@ export async function timeUntilUp(
   { gone, limitMs = 60_000 }: { gone?: string; limitMs?: number } = {},
 ): Promise<number | undefined> {
   const since = Date.now();
-  while (Date.now() - since < limitMs) {
+  const upAgain = async () => {
     const current = readPid(plan.dataDir, component)?.handle;
-    if (current !== undefined && current !== gone && (await isUp(plan, component))) return Date.now() - since;
-    await sleep(20);
-  }
-  return undefined;
+    return current !== undefined && current !== gone && (await isUp(plan, component));
+  };
+  return waitFor(`${component} to be up`, upAgain, Boolean, { timeoutMs: limitMs, intervalMs: 20 }).then(
+    () => Date.now() - since,
+    () => undefined,
+  );
 }
