@@ -87,9 +87,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const pauses: PauseRecord[] = [];
   const recoveries: Promise<void>[] = [];
   const paused = pauseKeeper(plan, started);
-  // The last way out: whatever ends this process, no component stays stopped.
+  // Whatever ends the run (its signal, or this process), no component stays stopped.
   const continueAll = () => paused.continueAll();
   process.on('exit', continueAll);
+  if (signal?.aborted) continueAll();
+  else signal?.addEventListener('abort', continueAll, { once: true });
 
   const { redisUrl } = plan;
   const recorder = connectRedis(redisUrl, 'chaos:disruptions', silentLog);
@@ -162,8 +164,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     }
     // The pauses end in their time (at once when the run is cut short), then everything must be back.
-    if (signal?.aborted) paused.continueAll();
-    else signal?.addEventListener('abort', continueAll, { once: true });
     await paused.ended();
     await Promise.all(recoveries);
     ended = true;
