@@ -35,7 +35,11 @@ function registered(account: string): AccountRegistered {
 }
 
 /** A projection that records every (id, account) it is given, in order, to see gaps and duplicates. */
-function recordingProjection(ctx: Context, stream: string, options: { batchSize?: number; blockMs?: number } = {}) {
+function recordingProjection(
+  ctx: Context,
+  stream: string,
+  options: { batchSize?: number; blockMs?: number; lingerMs?: number } = {},
+) {
   const seen: Array<[string, string]> = [];
   const { log, lines } = recordingLog();
   const running = startProjection({
@@ -121,6 +125,42 @@ projection('waitForPosition answers false when the position is not reached in ti
   cleanup.push(running);
   await running.whenReady();
   assert.is(await running.waitForPosition('99999999999999-0', 50), false);
+});
+
+projection('with lingerMs, entries that come during the wait after a read are read together after it', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  const { projection: running, seen } = recordingProjection(ctx, stream, { lingerMs: 2_000 });
+  cleanup.push(running);
+  await running.whenReady();
+  const first = await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+  // A quiet stream's entry is read at once: the wait only follows a read that found something.
+  assert.ok(await running.waitForPosition(first, 5_000), 'the first entry applied');
+  await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
+  const last = await appendEvent(ctx.redis, stream, accountEvents, registered('ann-account'));
+  // Still lingering after the first read: the two wait in Redis, then come in one read.
+  assert.is(running.position, first);
+  await waitFor(
+    'the batch',
+    () => running.position,
+    (position) => position === last,
+    { timeoutMs: 5_000 },
+  );
+  assert.equal(
+    seen.map(([, account]) => account),
+    ['john-account', 'mary-account', 'ann-account'],
+  );
+});
+
+projection('waitForPosition ends the linger: a position asked for is read at once', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  const { projection: running } = recordingProjection(ctx, stream, { lingerMs: 60_000 });
+  cleanup.push(running);
+  await running.whenReady();
+  const first = await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));
+  assert.ok(await running.waitForPosition(first, 5_000), 'the first entry applied');
+  // The projection now lingers for a minute; a reader waiting for the next entry cuts it short.
+  const next = await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
+  assert.ok(await running.waitForPosition(next, 5_000), 'the entry asked for is read within the wait');
 });
 
 projection('poison entries are skipped, logged once each, counted, and what follows is applied', async (ctx) => {

@@ -61,6 +61,15 @@ export interface ProjectionOptions<Event> {
   reset?: () => void;
   batchSize?: number;
   blockMs?: number;
+  /**
+   * After a tail read that brought entries, how long to wait before the next read, so that a busy
+   * stream is read in batches (as a Kafka consumer's fetch.max.wait.ms): a projection following
+   * thousands of entries a second reads a few times a second instead of once per entry. A quiet
+   * stream is read at once (the wait follows only a read that found something), and the wait ends
+   * early when a position is waited for (waitForPosition) or a stream followed: what is asked for
+   * is never later for it. Default 0: every read right after the last.
+   */
+  lingerMs?: number;
   /** How often a live projection checks that its streams still hold what it applied. */
   continuityCheckMs?: number;
   /** How long a projection that failed (an error no retry fixes) waits before trying again. */
@@ -138,6 +147,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
   if (primary === undefined) throw new Error(`projection ${name} follows no stream`);
   const maxBatch = options.batchSize ?? PROJECTION_BATCH_SIZE;
   const blockMs = options.blockMs ?? 5_000;
+  const lingerMs = options.lingerMs ?? 0;
   const continuityCheckMs = options.continuityCheckMs ?? 5_000;
   const failedRetryMs = options.failedRetryMs ?? 5_000;
   const stopping = new AbortController();
@@ -167,6 +177,8 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
   /** The tail connection's client ID while it blocks, so that `follow` can wake it (CLIENT UNBLOCK). */
   let tailClientId: Promise<number> | undefined;
   let tailBlocked = false;
+  /** Ends the wait after a read (lingerMs) at once, while there is one. */
+  let endLinger: (() => void) | undefined;
   tailRedis.on('close', () => {
     tailClientId = undefined;
   });
@@ -339,7 +351,8 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     setTimeout(snapshotIfDue, SNAPSHOT_AFTER_READY_MS).unref();
   }
 
-  async function tailOnce(): Promise<void> {
+  /** Reads what came since the last read, and applies it; true when it brought entries. */
+  async function tailOnce(): Promise<boolean> {
     if (tailClientId === undefined) {
       // Sent before the XREAD on the same connection, so it is answered while the read blocks.
       const asked = tailRedis.client('ID').then(Number);
@@ -349,6 +362,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       tailClientId = asked;
     }
     tailBlocked = true;
+    let brought = false;
     try {
       const reading = [...positions];
       const streams = reading.map(([stream]) => stream);
@@ -382,12 +396,27 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       for (const [stream, entries] of confirmIncarnations(reads, streams, markers)) {
         tailSizer.observe(entries);
         consume(stream, entries);
+        brought ||= entries.length > 0;
       }
     } finally {
       tailBlocked = false;
     }
     skips.tick();
     snapshotIfDue();
+    return brought;
+  }
+
+  /** Waits lingerMs, or until endLinger is called. */
+  function linger(): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        endLinger = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, lingerMs);
+      endLinger = end;
+    });
   }
 
   async function tail(): Promise<void> {
@@ -396,8 +425,9 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       try {
         if (performance.now() - lastContinuityCheck >= continuityCheckMs) await checkStreams();
         else await adoptFollowedStreams();
-        await tailOnce();
+        const brought = await tailOnce();
         failing = 0;
+        if (brought && lingerMs > 0) await linger();
       } catch (error) {
         if (stopping.signal.aborted || error instanceof Diverged || isPermanentRedisError(error)) throw error;
         if (failing === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');
@@ -479,11 +509,14 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     whenReady: () => readyOnce,
     waitForPosition(id, timeoutMs, stream = primary) {
       if (compareStreamIds(id, positions.get(stream) ?? STREAM_START) <= 0) return Promise.resolve(true);
-      return waiters.wait(stream, id, timeoutMs);
+      const waiting = waiters.wait(stream, id, timeoutMs);
+      endLinger?.();
+      return waiting;
     },
     follow(stream) {
       if (positions.has(stream)) return;
       positions.set(stream, STREAM_START);
+      endLinger?.();
       if (tailBlocked && tailClientId !== undefined) {
         tailClientId.then((id) => redis.client('UNBLOCK', id)).catch(() => {});
       }
@@ -494,6 +527,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       stopping.abort();
       status = 'stopped';
       waiters.cancelAll();
+      endLinger?.();
       tailRedis.disconnect();
       await running;
       skips.flush();

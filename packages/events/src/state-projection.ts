@@ -35,6 +35,8 @@ export interface StateProjectionOptions<Event> {
   snapshot: Pick<RedisSnapshotsOptions, 'format' | 'capture' | 'restore'> & { kind: string };
   batchSize?: number;
   blockMs?: number;
+  /** After a tail read that brought entries, how long to wait before the next (startProjection's lingerMs). */
+  lingerMs?: number;
 }
 
 export interface StateProjection {
@@ -71,6 +73,7 @@ export function startStateProjection<Event>(options: StateProjectionOptions<Even
     reset: options.reset,
     batchSize: options.batchSize,
     blockMs: options.blockMs,
+    lingerMs: options.lingerMs,
     snapshots,
   });
   return {

@@ -71,7 +71,18 @@ export interface BooksOptions {
   stuckAfterMs?: number;
   /** How often the script-kept state of a few ledgers is compared with the fold; 0: only when asked. */
   stateCheckMs?: number;
+  /** After a tail read that brought entries, how long to wait before the next (BOOKS_LINGER_MS by default). */
+  lingerMs?: number;
 }
+
+/**
+ * How long the books wait after a tail read that brought entries. They follow every ledger, the
+ * transfers and the supply, four entries a transfer, each of which would otherwise wake them for
+ * a read of its own: read in batches, they cost a fraction of the CPU under load. A balance or
+ * audit asked for without a position is at most this much older; one that names a position ends
+ * the wait.
+ */
+const BOOKS_LINGER_MS = 50;
 
 /** How often the books compare the script-kept state of a few ledgers with the fold, by default. */
 const STATE_CHECK_MS = 5_000;
@@ -165,6 +176,7 @@ export function startBooks(options: BooksOptions): Books {
     tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
     log,
     blockMs,
+    lingerMs: options.lingerMs ?? BOOKS_LINGER_MS,
     decode: (stream, fields): DecodedEntry<BooksEvent> => {
       if (stream === accounts) return decodeAccountEntry(fields);
       entryFields = fields;
