@@ -1,7 +1,7 @@
 /**
- * The one backoff of the product: exponential from `firstMs`, capped at `capMs`, with full jitter
- * (AWS's "full jitter": a uniform pick below the exponential bound, so that many clients that
- * failed together do not retry together). Ours rather than a library's because every wait must
+ * The one backoff of the product: exponential from `firstMs`, capped at `capMs`, with equal jitter
+ * (AWS's "equal jitter": half the exponential bound, plus a uniform pick below the other half, so
+ * that many clients that failed together do not retry together, and none retries at once). Ours rather than a library's because every wait must
  * end at once when the caller stops (SIGTERM), and the same delays feed ioredis' reconnects.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
