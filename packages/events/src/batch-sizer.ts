@@ -7,7 +7,7 @@
  * large read is in memory at a time.
  */
 import { entryBytes } from './event-catalog.ts';
-import type { StreamEntry } from './event-store.ts';
+import type { StreamEntry } from './stream-entry.ts';
 
 /** A read's bytes beyond which the next read is cut down (and not prefetched). */
 export const READ_BYTE_BUDGET = 8 * 1024 * 1024;

@@ -9,10 +9,10 @@ import type { BatchSizer } from './batch-sizer.ts';
 import { type CatalogEvent, type EventCatalog, encodeEvent } from './event-catalog.ts';
 import { defineScript } from './lua-scripts.ts';
 import { untilReady } from './redis-connection.ts';
+import type { StreamEntry } from './stream-entry.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
 
-/** An entry as read: its ID and its flat `[field, value, field, value, ...]` list, as bytes. */
-export type StreamEntry = [id: Buffer, fields: Buffer[]];
+export type { StreamEntry } from './stream-entry.ts';
 
 /** Appends one event of `catalog`'s; returns the ID Redis gave it, its position on the stream. */
 export async function appendEvent<Event extends CatalogEvent>(
