@@ -4,5 +4,6 @@ export * from './books.ts';
 export * from './ledger.ts';
 export * from './ledger-check.ts';
 export * from './ledger-projection.ts';
+export * from './ledger-rebuild.ts';
 export * from './ledger-steps.ts';
 export * from './supply.ts';

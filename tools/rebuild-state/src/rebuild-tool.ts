@@ -1,0 +1,55 @@
+/**
+ * What `pnpm rebuild-state` does, as a function a test calls: compute each ledger's `:state` and
+ * `:steps` from the streams (packages/ledger's ledger-rebuild.ts), then either compare them with
+ * what Redis holds (`check`) or write them over it. A rewrite waits for no one: a saga step made
+ * while it runs would be lost, so it refuses while transfer processors are alive or a compaction
+ * holds its lock, unless forced.
+ */
+import { compactionLockKey, livePresence, processorsPresenceKey } from '@microbank/events';
+import { keepingDifferences, keptLedger, rebuildLedgerKeeping, writeLedgerKeeping } from '@microbank/ledger';
+import type { Redis } from 'ioredis';
+
+export interface RebuildCommand {
+  /** One account's ledger; absent: every account the streams name. */
+  account?: string;
+  /** Only compare: exit 1 when anything differs. */
+  check?: boolean;
+  /** Rewrite even while processors are alive or a compaction runs. */
+  force?: boolean;
+  prefix?: string;
+}
+
+/** Runs `pnpm rebuild-state` against `redis`; resolves to the exit code. */
+export async function runRebuildState(
+  redis: Redis,
+  { account, check = false, force = false, prefix }: RebuildCommand,
+  say: (line: string) => void,
+): Promise<number> {
+  if (!check && !force) {
+    const live = await livePresence(redis, processorsPresenceKey(prefix));
+    if (live.length > 0) {
+      say(
+        `rebuild-state: ${live.length} transfer processors are alive (${live.map((p) => p.instance).join(', ')}); a saga step made during the rewrite would be lost. Stop them, or --force; nothing rewritten`,
+      );
+      return 1;
+    }
+    if ((await redis.exists(compactionLockKey(prefix))) === 1) {
+      say('rebuild-state: a compaction is running (its lock is held); nothing rewritten');
+      return 1;
+    }
+  }
+  const rebuilt = await rebuildLedgerKeeping(redis, account === undefined ? undefined : [account], prefix);
+  let differing = 0;
+  for (const [name, keeping] of rebuilt) {
+    const differences = keepingDifferences(keeping, await keptLedger(redis, name, prefix));
+    if (differences.length === 0) continue;
+    differing++;
+    for (const d of differences) {
+      say(`${name} ${d.hash} ${d.field}: kept ${d.kept ?? '(none)'}, the streams say ${d.rebuilt ?? '(none)'}`);
+    }
+    if (!check) await writeLedgerKeeping(redis, name, keeping, prefix);
+  }
+  const verb = check ? 'differ' : 'rewritten';
+  say(`rebuild-state: ${rebuilt.size} ledgers read from the streams, ${differing} ${verb}`);
+  return check && differing > 0 ? 1 : 0;
+}
