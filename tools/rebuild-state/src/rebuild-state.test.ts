@@ -19,7 +19,15 @@ import {
   transfersKey,
   untilReady,
 } from '@microbank/events';
-import { debit, issueSupply, keepingDifferences, keptLedger, type LedgerKeeping, refund } from '@microbank/ledger';
+import {
+  credit,
+  debit,
+  issueSupply,
+  keepingDifferences,
+  keptLedger,
+  type LedgerKeeping,
+  refund,
+} from '@microbank/ledger';
 import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
 import { compact, compactionPoint, requestTransfer, runSaga, transferStatus } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
@@ -117,7 +125,7 @@ rebuild('a credit refused before its saga settled is told by the refund', async 
   // The saga's steps without a settlement: debited, refused by ghost, refunded; no TransferRejected yet.
   const pending = { transfer: randomUUID(), from: 'mary-account', to: 'ghost-account', amount: 3 };
   await debit(ctx.redis, pending, ctx.prefix);
-  await runSagaCredit(ctx, pending);
+  assert.is((await credit(ctx.redis, pending, '1-0', ctx.prefix)).outcome.kind, 'refused');
   await refund(ctx.redis, pending, ctx.prefix);
   const before = await snapshot(ctx);
   assert.is(before['ghost-account']?.steps[`credit:${pending.transfer}`], 'refused unknown-account');
@@ -125,12 +133,6 @@ rebuild('a credit refused before its saga settled is told by the refund', async 
   assert.is((await run(ctx)).code, 0);
   assert.equal(await snapshot(ctx), before);
 });
-
-async function runSagaCredit(ctx: Context, t: { transfer: string; from: string; to: string; amount: number }) {
-  const { credit } = await import('@microbank/ledger');
-  const refused = await credit(ctx.redis, t, '1-0', ctx.prefix);
-  assert.is(refused.outcome.kind, 'refused');
-}
 
 rebuild('one account alone, rebuilt the same', async (ctx) => {
   const before = await snapshot(ctx);
