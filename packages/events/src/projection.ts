@@ -125,8 +125,8 @@ export interface Projection {
 
 /**
  * Entries per read while catching up (and at most per stream per tail read), the next batch
- * prefetched while this one is applied; fewer when entries are large (batch-sizer.ts). The
- * README's Performance section has the measurements behind the number.
+ * prefetched while this one is applied; fewer when entries are large (batch-sizer.ts).
+ * docs/performance.md has the measurements behind the number.
  */
 export const PROJECTION_BATCH_SIZE = 2_000;
 

@@ -1,8 +1,8 @@
 /**
  * Stack traces that point at the TypeScript sources, at no cost at start. A service runs as one
  * esbuild bundle with its source map beside it (main.mjs.map). Node's --enable-source-maps parses
- * that map while the bundle loads: about 100 ms of CPU on every start, measured (README,
- * Operations). Here the map is read only when a stack is first formatted, then kept: a service
+ * that map while the bundle loads: about 100 ms of CPU on every start, measured
+ * (docs/operations.md). Here the map is read only when a stack is first formatted, then kept: a service
  * that never logs an error never reads it. Node's own parser does the mapping (node:module's SourceMap).
  */
 import { readFileSync } from 'node:fs';

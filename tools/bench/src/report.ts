@@ -152,7 +152,7 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
   return checks;
 }
 
-/** The run as text tables, the way the README shows it. */
+/** The run as text tables, the way docs/performance.md shows it. */
 export function formatReport(figures: BenchFigures, checks: TargetCheck[]): string {
   const { machine } = figures;
   const out: string[] = [
@@ -313,7 +313,7 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
   return out.join('\n');
 }
 
-/** A Markdown table: readable in a terminal, pasted as is into the README. */
+/** A Markdown table: readable in a terminal, pasted as is into docs/performance.md. */
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
