@@ -1,4 +1,5 @@
 /** The command line of `pnpm bench`. */
+import { parseArgs } from 'node:util';
 import { HISTORIES, type History } from './fill-history.ts';
 
 export const GROUPS = [
@@ -50,61 +51,63 @@ export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100
   --compare-pairs N    pairs of runs of the comparison (default 5; --quick 3)`;
 
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
-  const quick = args.includes('--quick');
-  const value = (flag: string) => {
-    const at = args.indexOf(flag);
-    if (at < 0) return undefined;
-    const given = args[at + 1];
-    if (given === undefined || given.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`);
-    return given;
-  };
-  const withValue = [
-    '--json',
-    '--sizes',
-    '--groups',
-    '--serve-seconds',
-    '--dashboard-seconds',
-    '--compare-with',
-    '--compare-pairs',
-  ];
-  args.forEach((arg, i) => {
-    const takesValue = i > 0 && withValue.includes(args[i - 1] as string);
-    if (!takesValue && arg !== '--quick' && !withValue.includes(arg))
-      throw new Error(`unknown argument ${arg}\n${USAGE}`);
-  });
+  let values: ReturnType<typeof parseCommandLine>['values'];
+  try {
+    ({ values } = parseCommandLine(args));
+  } catch (error) {
+    // Node's message names the flag: "Unknown option '--fast'", "Option '--json <value>' argument missing".
+    throw new Error(`${(error as Error).message}\n${USAGE}`);
+  }
+  const { quick } = values;
 
-  const sizes = value('--sizes')?.split(',') ?? (quick ? ['10k', '100k', '1M'] : HISTORIES.map((h) => h.name));
+  const sizes = values.sizes?.split(',') ?? (quick ? ['10k', '100k', '1M'] : HISTORIES.map((h) => h.name));
   const histories = sizes.map((size) => {
     const history = HISTORIES.find((h) => h.name === size);
     if (!history) throw new Error(`unknown size ${size}; sizes are ${HISTORIES.map((h) => h.name).join(', ')}`);
     return history;
   });
-  const compareWith = value('--compare-with');
-  const givenGroups = value('--groups')?.split(',');
+  const compareWith = values['compare-with'];
+  const givenGroups = values.groups?.split(',');
   const groups = (givenGroups ?? (compareWith ? [] : [...GROUPS])).map((group) => {
     if (!(GROUPS as readonly string[]).includes(group))
       throw new Error(`unknown group ${group}; groups are ${GROUPS.join(', ')}`);
     return group as Group;
   });
-  const seconds = (flag: string, fallback: number) => {
-    const given = Number(value(flag) ?? fallback);
-    if (!Number.isInteger(given) || given < 1) throw new Error(`${flag} must be a whole number >= 1`);
+  const seconds = (flag: 'serve-seconds' | 'dashboard-seconds' | 'compare-pairs', fallback: number) => {
+    const given = Number(values[flag] ?? fallback);
+    if (!Number.isInteger(given) || given < 1) throw new Error(`--${flag} must be a whole number >= 1`);
     return given;
   };
   return {
     quick,
     groups,
-    jsonFile: value('--json'),
+    jsonFile: values.json,
     histories,
     rounds: quick ? 3 : 5,
-    serveSeconds: seconds('--serve-seconds', quick ? 2 : 5),
+    serveSeconds: seconds('serve-seconds', quick ? 2 : 5),
     visibilityRegistrations: 1_000,
-    dashboardSeconds: seconds('--dashboard-seconds', quick ? 15 : 600),
+    dashboardSeconds: seconds('dashboard-seconds', quick ? 15 : 600),
     // Long enough a retention that the working state of every transfer is still kept when they are
     // all settled (5,000 take 2 s here, on an idle machine).
     memoryTransfers: quick ? 5_000 : 20_000,
     memoryRetentionMs: quick ? 5_000 : 15_000,
     compareWith,
-    comparePairs: seconds('--compare-pairs', quick ? 3 : 5),
+    comparePairs: seconds('compare-pairs', quick ? 3 : 5),
   };
+}
+
+function parseCommandLine(args: readonly string[]) {
+  return parseArgs({
+    args: [...args],
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      sizes: { type: 'string' },
+      groups: { type: 'string' },
+      'serve-seconds': { type: 'string' },
+      'dashboard-seconds': { type: 'string' },
+      'compare-with': { type: 'string' },
+      'compare-pairs': { type: 'string' },
+    },
+  });
 }

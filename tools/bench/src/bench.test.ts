@@ -78,8 +78,13 @@ bench('the command line: --quick is smaller, sizes are checked, unknown flags re
   );
   assert.is(parseBenchArgs(['--json', 'x.json']).jsonFile, 'x.json');
   assert.throws(() => parseBenchArgs(['--sizes', '5k']), /unknown size 5k/);
-  assert.throws(() => parseBenchArgs(['--fast']), /unknown argument --fast/);
-  assert.throws(() => parseBenchArgs(['--json']), /--json needs a value/);
+  assert.throws(() => parseBenchArgs(['--fast']), /Unknown option '--fast'/);
+  assert.throws(() => parseBenchArgs(['--json']), /Option '--json <value>' argument missing/);
+  assert.throws(() => parseBenchArgs(['--json', '--quick']), /--json' argument is ambiguous/);
+  assert.throws(() => parseBenchArgs(['10k']), /Unexpected argument '10k'/);
+  assert.throws(() => parseBenchArgs(['--fast']), /usage: pnpm bench/);
+  assert.throws(() => parseBenchArgs(['--groups', 'memory,nope']), /unknown group nope; groups are replay,/);
+  assert.equal(parseBenchArgs(['--groups', 'serve,memory']).groups, ['serve', 'memory']);
   assert.ok(parseBenchArgs([]).groups.includes('memory'));
   // --compare-with alone runs only the comparison; with --groups, those groups too.
   const compare = parseBenchArgs(['--quick', '--compare-with', '/tmp/before']);
@@ -88,6 +93,49 @@ bench('the command line: --quick is smaller, sizes are checked, unknown flags re
     'memory',
   ]);
   assert.throws(() => parseBenchArgs(['--compare-pairs', '0']), /--compare-pairs must be a whole number/);
+  assert.throws(() => parseBenchArgs(['--serve-seconds', '1.5']), /--serve-seconds must be a whole number/);
+});
+
+bench('the command line: the defaults, and what --quick changes', () => {
+  const defaults = parseBenchArgs([]);
+  assert.equal(
+    {
+      quick: defaults.quick,
+      groups: defaults.groups,
+      jsonFile: defaults.jsonFile,
+      rounds: defaults.rounds,
+      serveSeconds: defaults.serveSeconds,
+      visibilityRegistrations: defaults.visibilityRegistrations,
+      dashboardSeconds: defaults.dashboardSeconds,
+      memoryTransfers: defaults.memoryTransfers,
+      memoryRetentionMs: defaults.memoryRetentionMs,
+      compareWith: defaults.compareWith,
+      comparePairs: defaults.comparePairs,
+    },
+    {
+      quick: false,
+      groups: ['replay', 'restart_to_ready', 'serve', 'visibility', 'transfers', 'memory', 'dashboard'],
+      jsonFile: undefined,
+      rounds: 5,
+      serveSeconds: 5,
+      visibilityRegistrations: 1_000,
+      dashboardSeconds: 600,
+      memoryTransfers: 20_000,
+      memoryRetentionMs: 15_000,
+      compareWith: undefined,
+      comparePairs: 5,
+    },
+  );
+  const quick = parseBenchArgs(['--quick']);
+  assert.equal(
+    [quick.quick, quick.rounds, quick.serveSeconds, quick.dashboardSeconds, quick.comparePairs],
+    [true, 3, 2, 15, 3],
+  );
+  assert.equal([quick.memoryTransfers, quick.memoryRetentionMs], [5_000, 5_000]);
+  assert.equal(quick.groups, defaults.groups);
+  // A value given wins over --quick's, in either order.
+  const given = parseBenchArgs(['--serve-seconds', '7', '--quick', '--sizes', '10M', '--dashboard-seconds=30']);
+  assert.equal([given.serveSeconds, given.dashboardSeconds, given.histories.map((h) => h.name)], [7, 30, ['10M']]);
 });
 
 bench.run();
