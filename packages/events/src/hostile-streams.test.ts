@@ -3,7 +3,7 @@
  * and floods of garbage: it must notice, say why, stay bounded, and not drown its log.
  */
 import { rmSync } from 'node:fs';
-import { recordingLog, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { type RedisContext, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { type AccountEvent, type AccountRegistered, accountEvents } from './account-events.ts';
@@ -16,24 +16,16 @@ import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { SKIPS_LOGGED_PER_KIND } from './skip-log.ts';
 import { incarnationKey, streamKey } from './stream-keys.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-}
+type Context = RedisContext;
 
-const hostile = testSuite<Context>('projection against hostile streams', {} as Context);
+const hostile = redisSuite('projection against hostile streams', {
+  connect: (url) => connectRedis(url, 'test:commands', recordingLog().log),
+  perTest: true,
+});
 const opened: Projection[] = [];
 
-hostile.before.each(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test:commands', recordingLog().log);
-  await untilReady(ctx.redis);
-});
-
-hostile.after.each(async (ctx) => {
+hostile.after.each(async () => {
   for (const projection of opened.splice(0)) await projection.stop();
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 const registered = (account: string): AccountRegistered => ({

@@ -1,13 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  readStream,
-  recordingLog,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
-  uniquePrefix,
-  waitFor,
-} from '@microbank/testing';
+import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AccountRegistered } from './account-events.ts';
@@ -24,7 +16,7 @@ import {
 import { decodeEntry, encodeEvent } from './event-catalog.ts';
 import { appendEvent } from './event-store.ts';
 import { redisSnapshots, snapshotHmac } from './projection-snapshots.ts';
-import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
+import { connectRedis } from './redis-connection.ts';
 import { compareStreamIds, type StreamId } from './stream-id.ts';
 import { incarnationKey, snapshotKey, streamKey } from './stream-keys.ts';
 
@@ -33,27 +25,15 @@ const SECRET = 'a-test-secret-of-at-least-32-characters';
 const sign = (positions: string, state: string) =>
   snapshotHmac(SECRET, String(REGISTRY_SNAPSHOT_FORMAT), positions, state);
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  opened: AccountsProjection[];
-}
+type Context = RedisContext & { opened: AccountsProjection[] };
 
-const snapshots = testSuite<Context>('projection snapshots', { opened: [] } as unknown as Context);
-
-snapshots.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test:commands', recordingLog().log);
-  await untilReady(ctx.redis);
+const snapshots = redisSuite<{ opened: AccountsProjection[] }>('projection snapshots', {
+  connect: (url) => connectRedis(url, 'test:commands', recordingLog().log),
+  extra: { opened: [] },
 });
 
 snapshots.after.each(async (ctx) => {
   for (const accounts of ctx.opened.splice(0)) await accounts.close();
-});
-
-snapshots.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 function registered(account: string, url = `http://${account}`): AccountRegistered {

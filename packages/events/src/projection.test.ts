@@ -1,13 +1,5 @@
 import { rmSync } from 'node:fs';
-import {
-  readStream,
-  recordingLog,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
-  uniquePrefix,
-  waitFor,
-} from '@microbank/testing';
+import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AccountRegistered } from './account-events.ts';
@@ -16,16 +8,15 @@ import { decodeAccountEntry } from './entry-fast-path.ts';
 import { encodeEvent } from './event-catalog.ts';
 import { appendEvent } from './event-store.ts';
 import { type Projection, startProjection } from './projection.ts';
-import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
+import { connectRedis, untilReady } from './redis-connection.ts';
 import { STREAM_START } from './stream-id.ts';
 import { streamKey } from './stream-keys.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-}
+type Context = RedisContext;
 
-const projection = testSuite<Context>('projection runner', {} as Context);
+const projection = redisSuite('projection runner', {
+  connect: (url) => connectRedis(url, 'test:commands', recordingLog().log),
+});
 
 function registered(account: string): AccountRegistered {
   return {
@@ -61,19 +52,8 @@ async function allIds(redis: Redis, stream: string): Promise<string[]> {
 
 const cleanup: Projection[] = [];
 
-projection.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test:commands', recordingLog().log);
-  await untilReady(ctx.redis);
-});
-
 projection.after.each(async () => {
   for (const running of cleanup.splice(0)) await running.stop();
-});
-
-projection.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 projection('an empty stream is caught up at once', async (ctx) => {
