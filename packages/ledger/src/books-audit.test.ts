@@ -26,7 +26,7 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
-import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AuditFigures, Violation } from './audit.ts';
@@ -34,31 +34,27 @@ import { type Books, type BooksOptions, startBooks } from './books.ts';
 import { credit, debit, issue, type Transfer } from './ledger-steps.ts';
 import { issueSupply } from './supply.ts';
 
-interface Context {
-  server: TestRedis;
-  redis: Redis;
-  opened: Books[];
-}
+type Context = RedisContext & { opened: Books[] };
 
-const books = testSuite<Context>('books audit', { opened: [] } as unknown as Context);
-const log = silentLog;
-
-books.before(async (ctx) => {
-  ctx.server = await startTestRedis();
-  ctx.redis = new Redis(ctx.server.url);
+const books = redisSuite<{ opened: Books[] }>('books audit', {
+  connect: (url) => new Redis(url),
+  extra: { opened: [] },
 });
+const log = silentLog;
 
 books.after.each(async (ctx) => {
   for (const opened of ctx.opened.splice(0)) await opened.close();
 });
 
-books.after(async (ctx) => {
-  ctx.redis.disconnect();
-  await ctx.server.dispose();
-});
-
 function startAudit(ctx: Context, prefix: string, options: Partial<BooksOptions> = {}): Books {
-  const started = startBooks({ redisUrl: ctx.server.url, log, name: 'books', prefix, stateCheckMs: 100, ...options });
+  const started = startBooks({
+    redisUrl: ctx.redisServer.url,
+    log,
+    name: 'books',
+    prefix,
+    stateCheckMs: 100,
+    ...options,
+  });
   ctx.opened.push(started);
   return started;
 }

@@ -9,7 +9,6 @@
  * property also holds every outcome to a small reference model of the rules.
  */
 import {
-  closeRedis,
   connectRedis,
   decodeEntry,
   ledgerEvents,
@@ -18,9 +17,8 @@ import {
   silentLog,
   supplyEvents,
   supplyKey,
-  untilReady,
 } from '@microbank/events';
-import { readStream, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import { readStream, redisSuite, uniquePrefix } from '@microbank/testing';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
@@ -38,21 +36,8 @@ import {
 } from './ledger-steps.ts';
 import { issueSupply } from './supply.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-}
-
-const properties = testSuite<Context>('ledger properties', {} as Context);
-
-properties.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
-});
-properties.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
+const properties = redisSuite('ledger properties', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
 });
 
 /** Issued money at the start; `late` opens only when a run says so; `ghost` never does. */

@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  closeRedis,
   connectRedis,
   decodeEntry,
   type LedgerEvent,
@@ -19,10 +18,8 @@ import {
   supplyEvents,
   supplyIssuancesKey,
   supplyKey,
-  untilReady,
 } from '@microbank/events';
-import { assertRejects, readStream, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
-import type { Redis } from 'ioredis';
+import { assertRejects, type RedisContext, readStream, redisSuite, uniquePrefix } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { checkLedger } from './ledger-check.ts';
 import {
@@ -38,25 +35,14 @@ import {
 } from './ledger-steps.ts';
 import { issueSupply } from './supply.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  prefix: string;
-}
+type Context = RedisContext & { prefix: string };
 
-const steps = testSuite<Context>('ledger steps', {} as Context);
-
-steps.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
+const steps = redisSuite<{ prefix: string }>('ledger steps', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
 });
+
 steps.before.each((ctx) => {
   ctx.prefix = uniquePrefix();
-});
-steps.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 /**

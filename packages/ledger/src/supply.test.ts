@@ -2,17 +2,16 @@
  * The bank's issuance: read from its configuration (parseIssuance), issued at every start until
  * done (issueConfiguredSupply), a repeat changing nothing and a changed issuance refused and logged.
  */
-import { closeRedis, connectRedis, silentLog, supplyKey, untilReady } from '@microbank/events';
+import { connectRedis, silentLog, supplyKey } from '@microbank/events';
 import {
+  type RedisContext,
   readStream,
   recordingLog,
-  startTestRedis,
-  type TestRedis,
+  redisSuite,
   testSuite,
   uniquePrefix,
   waitFor,
 } from '@microbank/testing';
-import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { checkLedger } from './ledger-check.ts';
 import { issueConfiguredSupply, parseIssuance } from './supply.ts';
@@ -57,25 +56,14 @@ parsing('a bad entry stops with ISSUANCE and the entry named', () => {
 
 parsing.run();
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  prefix: string;
-}
+type Context = RedisContext & { prefix: string };
 
-const issuing = testSuite<Context>('issuing the configured supply', {} as Context);
-
-issuing.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
+const issuing = redisSuite<{ prefix: string }>('issuing the configured supply', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
 });
+
 issuing.before.each((ctx) => {
   ctx.prefix = uniquePrefix();
-});
-issuing.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 const balanceOf = async (ctx: Context, account: string) =>

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import {
   accountEvents,
   appendEvent,
-  closeRedis,
   connectRedis,
   encodeEvent,
   ledgerEvents,
@@ -19,29 +18,21 @@ import {
   silentLog,
   streamKey,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import { issueSupply, openingIssuance, startBooks } from '@microbank/ledger';
-import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { requestTransfer, runSaga, transferStatus } from '@microbank/transfer';
-import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { runCompact } from './compact-tool.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  dir: string;
-  prefix: string;
-}
+type Context = RedisContext & { dir: string; prefix: string };
 
-const tool = testSuite<Context>('pnpm compact', {} as Context);
+const tool = redisSuite<{ dir: string; prefix: string }>('pnpm compact', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
+});
 const ACCOUNTS = ['john-account', 'mary-account'];
 
 tool.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
   ctx.dir = mkdtempSync(join(tmpdir(), 'microbank-compact-'));
 });
 tool.before.each(async (ctx) => {
@@ -68,8 +59,6 @@ tool.before.each(async (ctx) => {
   }
 });
 tool.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
   rmSync(ctx.dir, { recursive: true, force: true });
 });
 

@@ -6,34 +6,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeRedis, connectRedis, silentLog, transfersKey, untilReady } from '@microbank/events';
+import { connectRedis, silentLog, transfersKey } from '@microbank/events';
 import { issueSupply, openingIssuance, openLedger } from '@microbank/ledger';
 import { stackRedisUrl } from '@microbank/local-stack';
-import { spawnNode, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import { type RedisContext, redisSuite, spawnNode, uniquePrefix } from '@microbank/testing';
 import { PROCESSORS_GROUP, parkEntry, requestTransfer, transferStatus } from '@microbank/transfer';
-import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { formatParked, runParked } from './parked-tool.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  prefix: string;
-}
+type Context = RedisContext & { prefix: string };
 
-const tool = testSuite<Context>('pnpm parked', {} as Context);
-
-tool.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
+const tool = redisSuite<{ prefix: string }>('pnpm parked', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
 });
+
 tool.before.each((ctx) => {
   ctx.prefix = uniquePrefix();
-});
-tool.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 /** A transfer john -> mary of `amount`, read by a processor that then parked it without running it. */
