@@ -9,35 +9,22 @@ import { createLogger, createMetrics, POSITION_HEADER } from '@microbank/service
 import {
   assertBadRequestsRefused,
   freePort,
+  type RedisServerContext,
+  redisSuite,
   spawnNode,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
   uniquePrefix,
 } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { createAccountSystemApp } from './app.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  opened: AccountsProjection[];
-}
+type Context = RedisServerContext & { opened: AccountsProjection[] };
 
-const accountSystem = testSuite<Context>('account-system', { opened: [] } as unknown as Context);
-
-accountSystem.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-});
+const accountSystem = redisSuite<{ opened: AccountsProjection[] }>('account-system', { extra: { opened: [] } });
 
 accountSystem.after.each(async (ctx) => {
   for (const accounts of ctx.opened.splice(0)) await accounts.close();
 });
-
-accountSystem.after(async (ctx) => {
-  await ctx.redisServer.dispose();
-});
-
 const log = createLogger('account-system', 'silent');
 
 function registered(account: string) {

@@ -18,10 +18,9 @@ import { createLogger, createMetrics } from '@microbank/service-runtime';
 import {
   assertBadRequestsRefused,
   freePort,
+  type RedisServerContext,
+  redisSuite,
   spawnNode,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
   uniquePrefix,
   waitFor,
 } from '@microbank/testing';
@@ -32,20 +31,19 @@ import { parseUrlPatterns } from './account-url-policy.ts';
 import { createBalanceApp } from './app.ts';
 import { registerAuditMetrics } from './audit-metrics.ts';
 
-interface Context {
-  redisServer: TestRedis;
+interface Accounts {
   john: http.Server;
   johnPort: number;
   silentAccount: net.Server;
   silentPort: number;
   opened: Books[];
 }
+type Context = RedisServerContext & Accounts;
 
-const balance = testSuite<Context>('balance', { opened: [] } as unknown as Context);
+const balance = redisSuite<Accounts>('balance', { extra: { opened: [] } });
 const log = createLogger('balance', 'silent');
 
 balance.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
   // An account as balance sees it: an HTTP server that answers GET /balance.
   ctx.john = http.createServer((_request, response) => response.end('{"balance":100}')).listen(0, '127.0.0.1');
   await new Promise((resolve) => ctx.john.once('listening', resolve));
@@ -63,7 +61,6 @@ balance.after.each(async (ctx) => {
 balance.after(async (ctx) => {
   ctx.john.close();
   ctx.silentAccount.close();
-  await ctx.redisServer.dispose();
 });
 
 async function openApp(ctx: Context, directory: Record<string, string>, redisUrl = ctx.redisServer.url) {

@@ -17,7 +17,7 @@ import {
 } from '@microbank/events';
 import { startBooks } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
-import { freePort, spawnNode, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import { freePort, type RedisServerContext, redisSuite, spawnNode, uniquePrefix } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { accountClient } from './account-client.ts';
 import { accountDirectory } from './account-directory.ts';
@@ -69,21 +69,16 @@ async function hostileAccount(handler: http.RequestListener): Promise<Hostile> {
   };
 }
 
-interface Context {
-  redisServer: TestRedis;
-  john: Hostile;
-}
+type Context = RedisServerContext & { john: Hostile };
 
-const hostile = testSuite<Context>('balance against hostile accounts', {} as Context);
+const hostile = redisSuite<{ john: Hostile }>('balance against hostile accounts');
 
 hostile.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
   ctx.john = await hostileAccount((_request, response) => response.end('{"balance":100}'));
 });
 
 hostile.after(async (ctx) => {
   await ctx.john.close();
-  await ctx.redisServer.dispose();
 });
 
 const log = createLogger('balance', 'silent');
