@@ -2,15 +2,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import {
-  REPO_ROOT,
-  readStream,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
-  uniquePrefix,
-  waitFor,
-} from '@microbank/testing';
+import { REPO_ROOT, readStream, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { accountEvents } from './account-events.ts';
@@ -21,15 +13,7 @@ import { startProjection } from './projection.ts';
 import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { streamKey } from './stream-keys.ts';
 
-const faults = testSuite<{ redisServer: TestRedis }>('event store under crashes', {} as { redisServer: TestRedis });
-
-faults.before.each(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-});
-
-faults.after.each(async (ctx) => {
-  await ctx.redisServer.dispose();
-});
+const faults = redisSuite('event store under crashes', { perTest: true });
 
 const registration = (account: string) =>
   encodeEvent(accountEvents, {
