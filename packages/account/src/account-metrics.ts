@@ -1,13 +1,13 @@
 /** An account's own metrics: its registration and the instances alive under its name. */
+import type { KeptPresence } from '@microbank/events';
 import { followTotal, type ServiceMetrics } from '@microbank/service-runtime';
 import { Gauge } from 'prom-client';
-import type { Presence } from './presence-keeper.ts';
 import type { KeptRegistration } from './registration.ts';
 
 export function registerAccountMetrics(
   { registry }: ServiceMetrics,
   registration: () => KeptRegistration | undefined,
-  presence: () => Presence | undefined,
+  presence: () => KeptPresence | undefined,
 ): void {
   const registers = [registry];
   const totalOf = (name: string, help: string, read: () => number) => followTotal(registry, { name, help, read });
@@ -24,7 +24,7 @@ export function registerAccountMetrics(
   totalOf(
     'microbank_account_duplicate_claims_total',
     'Other live instances seen claiming this account',
-    () => presence()?.duplicateClaims ?? 0,
+    () => presence()?.othersSeen ?? 0,
   );
   new Gauge({
     name: 'microbank_account_live_instances',

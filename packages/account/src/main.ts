@@ -1,6 +1,6 @@
 /** Wiring for one account's service: config, Redis, HTTP, then its registration and presence. */
 import { hostname } from 'node:os';
-import { closeRedis, connectRedis, streamKey } from '@microbank/events';
+import { closeRedis, connectRedis, type KeptPresence, keepPresence, presenceKey, streamKey } from '@microbank/events';
 import { startLedgerProjection } from '@microbank/ledger';
 import {
   projectionReadiness,
@@ -12,7 +12,6 @@ import {
 import { registerAccountMetrics } from './account-metrics.ts';
 import { createAccountApp } from './app.ts';
 import { readAccountConfig } from './config.ts';
-import { keepPresent, type Presence } from './presence-keeper.ts';
 import { type KeptRegistration, keepRegistered } from './registration.ts';
 
 const { config, log, metrics } = serviceBasics('account', readAccountConfig, (account) => account.account);
@@ -26,7 +25,7 @@ const ledger = startLedgerProjection({
 registerProjectionMetrics(metrics, ledger.projection);
 const stopping = new AbortController();
 let registration: KeptRegistration | undefined;
-let presence: Presence | undefined;
+let presence: KeptPresence | undefined;
 registerAccountMetrics(
   metrics,
   () => registration,
@@ -78,4 +77,19 @@ registration = keepRegistered({
   failedRetryMs: 5_000,
   signal: stopping.signal,
 });
-presence = keepPresent({ redis, ...me, ttlMs: config.presenceTtlMs, log, signal: stopping.signal });
+// Another live instance under this name is noticed (logged once each, and counted): balance asks
+// the one registered last while it lives. A graceful stop leaves at once.
+presence = keepPresence({
+  redis,
+  key: presenceKey(me.account),
+  instance: me.instance,
+  url: me.url,
+  ttlMs: config.presenceTtlMs,
+  signal: stopping.signal,
+  log,
+  onOther: (other) =>
+    log.warn(
+      { account: me.account, other: other.instance, otherUrl: other.url },
+      'another live instance claims this account; balance asks the one registered last while it lives',
+    ),
+});

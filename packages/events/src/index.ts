@@ -2,6 +2,7 @@
 export * from './account-events.ts';
 export * from './accounts-projection.ts';
 export * from './accounts-registry.ts';
+export * from './consumer-worker.ts';
 export * from './deadline.ts';
 export * from './disruption-events.ts';
 export * from './entry-fast-path.ts';
@@ -14,6 +15,7 @@ export { type Log, silentLog } from './log.ts';
 export * from './lua-scripts.ts';
 export * from './parked-events.ts';
 export * from './presence.ts';
+export * from './presence-keeper.ts';
 export * from './projection.ts';
 export * from './projection-snapshots.ts';
 export * from './redis-connection.ts';

@@ -1,0 +1,166 @@
+/**
+ * The consumer worker against a real Redis, with entries that mean nothing but what each test
+ * says: done entries are acknowledged, a failing one comes back after its backoff with its
+ * delivery counted and is parked at its Nth, Redis being away never parks, a park that fails
+ * leaves the entry pending, and an entry another consumer left idle is taken over.
+ */
+import { type RedisContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import {
+  type ConsumerWorker,
+  type ConsumerWorkerOptions,
+  type Delivery,
+  startConsumerWorker,
+} from './consumer-worker.ts';
+import { silentLog } from './log.ts';
+import { connectRedis } from './redis-connection.ts';
+
+interface Extra {
+  stream: string;
+  workers: ConsumerWorker[];
+}
+type Context = RedisContext & Extra;
+
+const worker = redisSuite<Extra>('consumer worker', {
+  connect: (url) => connectRedis(url, 'test:commands', silentLog),
+  extra: { workers: [] },
+});
+
+worker.before.each((ctx) => {
+  ctx.stream = `${uniquePrefix()}:work`;
+});
+worker.after.each(async (ctx) => {
+  for (const started of ctx.workers.splice(0)) await started.stop();
+});
+
+const GROUP = 'workers';
+
+/** Entries whose one field `fail` says how they end: 'no' done, anything else the error thrown. */
+const add = (ctx: Context, fail = 'no') => ctx.redis.xadd(ctx.stream, '*', 'fail', fail) as Promise<string>;
+
+type Options = Partial<ConsumerWorkerOptions<string>>;
+
+/** A worker of the test's stream; every delivery it handles is recorded in `seen`. */
+function start(ctx: Context, consumer: string, options: Options = {}) {
+  const seen: Delivery[] = [];
+  const started = startConsumerWorker<string>({
+    redis: ctx.redis,
+    blockRedis: connectRedis(ctx.redisServer.url, consumer, silentLog),
+    log: silentLog,
+    stream: ctx.stream,
+    group: GROUP,
+    consumer,
+    claimIdleMs: 400,
+    blockMs: 100,
+    retryBackoff: { firstMs: 40, capMs: 80 },
+    async handle(delivered) {
+      seen.push(...delivered);
+      const done: string[] = [];
+      const failed = [];
+      for (const delivery of delivered) {
+        const fail = delivery.fields?.[1] ?? 'no';
+        if (fail === 'no') done.push(delivery.id);
+        else failed.push({ delivery, error: new Error(fail), about: fail });
+      }
+      return { done, failed };
+    },
+    park: async () => true,
+    ...options,
+  });
+  ctx.workers.push(started);
+  return { worker: started, seen, of: (id: string) => seen.filter((delivery) => delivery.id === id) };
+}
+
+const pending = async (ctx: Context) => ((await ctx.redis.xpending(ctx.stream, GROUP)) as [number])[0];
+
+worker(
+  'done entries are acknowledged; a failing one comes back after a backoff and is parked at its Nth delivery',
+  async (ctx) => {
+    const parked: Array<{ id: string; about: string; reason: string; deliveries: number }> = [];
+    const retries: number[] = [];
+    const { worker: running, of } = start(ctx, 'one', {
+      maxDeliveries: 3,
+      park: async ({ delivery, about }, reason) => {
+        parked.push({ id: delivery.id, about, reason, deliveries: delivery.deliveries });
+        await ctx.redis.xack(ctx.stream, GROUP, delivery.id);
+        return true;
+      },
+      retrying: (_failure, retryInMs) => retries.push(retryInMs),
+    });
+    const fine = await add(ctx);
+    const failing = await add(ctx, 'broken');
+    await waitFor(
+      'the failing entry to be parked',
+      async () => parked.length,
+      (count) => count > 0,
+      { timeoutMs: 10_000 },
+    );
+    assert.equal(parked, [{ id: failing, about: 'broken', reason: 'broken', deliveries: 3 }]);
+    assert.equal(
+      of(failing).map((delivery) => delivery.deliveries),
+      [1, 2, 3],
+    );
+    assert.equal(
+      of(fine).map((delivery) => delivery.deliveries),
+      [1],
+    );
+    assert.is(retries.length, 2, 'backed off twice, parked at the third');
+    assert.ok(
+      retries.every((ms) => ms >= 20 && ms <= 80),
+      `backoffs ${retries}`,
+    );
+    assert.equal([running.failed, running.parked, running.claimed], [3, 1, 0]);
+    assert.is(await pending(ctx), 0);
+  },
+);
+
+worker('an entry failing while Redis is away is never parked; one whose park fails stays pending', async (ctx) => {
+  let parks = 0;
+  const { worker: running, of } = start(ctx, 'one', {
+    maxDeliveries: 1,
+    park: async () => {
+      parks++;
+      throw new Error('cannot park now');
+    },
+  });
+  const away = await add(ctx, 'Connection is closed.');
+  const unparkable = await add(ctx, 'broken');
+  await waitFor(
+    'both entries to be delivered 3 times',
+    async () => [of(away).length, of(unparkable).length],
+    (counts) => counts.every((count) => count >= 3),
+    { timeoutMs: 10_000 },
+  );
+  await running.stop();
+  assert.is(parks, of(unparkable).length, 'a park tried at each delivery of the one entry, none of the other');
+  assert.is(running.parked, 0);
+  assert.is(running.failed, of(away).length + of(unparkable).length);
+  assert.is(await pending(ctx), 2);
+});
+
+worker('an entry another consumer left idle for claimIdleMs is taken over with its delivery counted', async (ctx) => {
+  const id = await add(ctx);
+  await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
+  await ctx.redis.xreadgroup('GROUP', GROUP, 'dead', 'COUNT', 10, 'STREAMS', ctx.stream, '>');
+  const started = performance.now();
+  const { worker: survivor, of } = start(ctx, 'survivor');
+  await waitFor(
+    'the entry to be taken over',
+    async () => of(id).length,
+    (count) => count > 0,
+    { timeoutMs: 10_000 },
+  );
+  assert.ok(performance.now() - started >= 300, 'not before it was idle long enough');
+  assert.equal(
+    of(id).map((delivery) => delivery.deliveries),
+    [2],
+  );
+  assert.is(survivor.claimed, 1);
+  await waitFor(
+    'the entry to be acknowledged',
+    () => pending(ctx),
+    (count) => count === 0,
+  );
+});
+
+worker.run();

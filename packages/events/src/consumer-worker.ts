@@ -1,0 +1,278 @@
+/**
+ * One consumer of a consumer group on one stream, whatever its entries mean. It reads new entries
+ * (XREADGROUP) and hands them to `handle`, which says which are done (acknowledged) and which
+ * failed. A failed entry stays pending and is handed over again from the group's pending list
+ * (XPENDING, XCLAIM) once its backoff has passed, growing with each delivery; one that fails at
+ * its maxDeliveries-th delivery (for a reason other than Redis being away) goes to `park`, which
+ * takes it out of the group's way. The pending list also brings back at once what this consumer
+ * held before a restart under the same name, and entries another consumer has left idle for
+ * claimIdleMs (it died, or backs off longer than that).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Cluster, type Redis, ReplyError } from 'ioredis';
+import { errorMessage } from './errors.ts';
+import type { Log } from './log.ts';
+import { readyOrReconnect, untilReady } from './redis-connection.ts';
+import { isPermanentRedisError, isRedisUnavailable } from './redis-errors.ts';
+import { type Backoff, backoffDelay, retry } from './retry.ts';
+import type { StreamId } from './stream-id.ts';
+
+/** An entry delivered to this consumer, and how many times the group has delivered it (to anyone). */
+export interface Delivery {
+  id: StreamId;
+  /** Null for an entry deleted from the stream while it was pending. */
+  fields: string[] | null;
+  deliveries: number;
+}
+
+/** A delivery whose handling failed; `about` is what the handler made of the entry. */
+export interface FailedDelivery<About> {
+  delivery: Delivery;
+  error: unknown;
+  about: About;
+}
+
+export interface Handled<About> {
+  /** Entries to acknowledge: handled, or with nothing to do. */
+  done: StreamId[];
+  /** Entries left pending: handed over again after a backoff, or parked. */
+  failed: Array<FailedDelivery<About>>;
+}
+
+export interface ConsumerWorkerOptions<About> {
+  /** For the group, the pending list and the acknowledgements. */
+  redis: Redis | Cluster;
+  /** Dedicated to the blocking XREADGROUP; the worker closes it when stopped. */
+  blockRedis: Redis | Cluster;
+  log: Log;
+  stream: string;
+  /** Made (with the stream) from the stream's start if it does not exist. */
+  group: string;
+  consumer: string;
+  /** An entry pending this long with another consumer is taken over. */
+  claimIdleMs: number;
+  /** Entries read (and handed to `handle`) at once; default 200. */
+  batch?: number;
+  /** The longest a read waits for new entries; default 2 s. */
+  blockMs?: number;
+  /** An entry that fails at this delivery (or a later one) is parked; default 5. */
+  maxDeliveries?: number;
+  /** How long a failed entry waits, from its delivery, before it is handed over again; default 500 ms up to 30 s. */
+  retryBackoff?: Backoff;
+  handle(delivered: Delivery[]): Promise<Handled<About>>;
+  /**
+   * Takes a failed entry out of the group's way and acknowledges it. Resolves to false when this
+   * consumer no longer holds it (nothing done); throws when it could not: the entry stays pending.
+   */
+  park(failure: FailedDelivery<About>, reason: string): Promise<boolean>;
+  /** Told of each failed entry that stays pending, to be handed over again in `retryInMs`. */
+  retrying?(failure: FailedDelivery<About>, retryInMs: number): void;
+}
+
+export interface ConsumerWorker {
+  /** Entries taken over from another consumer. */
+  readonly claimed: number;
+  /** Failed handlings, one per delivery of an entry. */
+  readonly failed: number;
+  /** Entries parked. */
+  readonly parked: number;
+  /** Stops reading, closes `blockRedis`, and resolves once the handling under way is over. */
+  stop(): Promise<void>;
+}
+
+type Entry = [id: string, fields: string[] | null];
+/** A row of XPENDING's extended form. */
+type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
+
+/** An error that says "not now" (Redis away, loading, busy): no reason to park an entry. */
+const isTransient = (error: unknown) =>
+  isRedisUnavailable(error) || (error instanceof ReplyError && !isPermanentRedisError(error));
+
+export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>): ConsumerWorker {
+  const { redis, blockRedis, log, stream, group, consumer, claimIdleMs } = options;
+  const batch = options.batch ?? 200;
+  const blockMs = options.blockMs ?? 2_000;
+  const maxDeliveries = options.maxDeliveries ?? 5;
+  const retryBackoff = options.retryBackoff ?? { firstMs: 500, capMs: 30_000 };
+  const stopping = new AbortController();
+  let claimed = 0;
+  let failed = 0;
+  let parked = 0;
+  /**
+   * This consumer's failed entries: how long each waits, idle, before it is handed over again
+   * (drawn once per failure, so the jitter stays put while it waits).
+   */
+  const retryAfter = new Map<string, number>();
+  /** When (performance.now()) the pending list is next looked at. */
+  let nextPassAt = 0;
+  const passWithin = (ms: number) => {
+    nextPassAt = Math.min(nextPassAt, performance.now() + ms);
+  };
+
+  async function ensureGroup(): Promise<void> {
+    try {
+      await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+      log.info({ stream, group }, `created the ${group} group`);
+    } catch (error) {
+      if (!/BUSYGROUP/.test(errorMessage(error))) throw error;
+    }
+  }
+
+  /** Hands `delivered` over; acknowledges what is done, parks or backs off what failed. */
+  async function handle(delivered: Delivery[]): Promise<void> {
+    if (delivered.length === 0) return;
+    const handled = await options.handle(delivered);
+    failed += handled.failed.length;
+    await Promise.all(handled.failed.map(failedDelivery));
+    if (handled.done.length > 0) await redis.xack(stream, group, ...handled.done);
+    for (const id of handled.done) retryAfter.delete(id);
+  }
+
+  /** The entry is parked at its maxDeliveries-th delivery, else handed over again later. */
+  async function failedDelivery(failure: FailedDelivery<About>): Promise<void> {
+    const { id, deliveries } = failure.delivery;
+    if (deliveries >= maxDeliveries && !isTransient(failure.error)) {
+      try {
+        if (await options.park(failure, errorMessage(failure.error))) parked++;
+        retryAfter.delete(id);
+        return;
+      } catch {
+        // not parked: it stays pending and is tried again after its backoff
+      }
+    }
+    const waitMs = backoffDelay(deliveries - 1, retryBackoff);
+    retryAfter.set(id, waitMs);
+    passWithin(waitMs);
+    options.retrying?.(failure, waitMs);
+  }
+
+  /**
+   * Hands over what is pending and due again, a page of the group's pending list at a time: this
+   * consumer's entries once idle for their backoff (those it held before a restart, at once),
+   * another consumer's once idle for claimIdleMs. Sets when to look again: at the latest in
+   * claimIdleMs / 4, sooner when an entry is due sooner.
+   */
+  async function runPending(): Promise<void> {
+    nextPassAt = performance.now() + claimIdleMs / 4;
+    const seen = new Set<string>();
+    for (let start = '-'; !stopping.signal.aborted; ) {
+      const rows = (await redis.xpending(stream, group, start, '+', batch)) as PendingRow[];
+      const deliveries = new Map<string, number>();
+      const own: string[] = [];
+      const others: string[] = [];
+      let ownIdle = Number.POSITIVE_INFINITY;
+      for (const [id, owner, idle, times] of rows) {
+        seen.add(id);
+        const mine = owner === consumer;
+        if (!mine) retryAfter.delete(id);
+        const after = mine ? (retryAfter.get(id) ?? 0) : claimIdleMs;
+        if (idle < after) {
+          passWithin(after - idle);
+          continue;
+        }
+        deliveries.set(id, times + 1);
+        if (mine) {
+          own.push(id);
+          ownIdle = Math.min(ownIdle, after);
+        } else others.push(id);
+      }
+      // XCLAIM with the idle time that made an entry due: one another consumer took meanwhile is
+      // left to it. (It counts a delivery, as XREADGROUP does.)
+      const claim = async (ids: string[], minIdle: number) =>
+        ids.length === 0
+          ? []
+          : ((await redis.xclaim(stream, group, consumer, minIdle, ...ids)) as Entry[]).filter(
+              (entry) => entry !== null,
+            );
+      const retried = await claim(own, ownIdle);
+      const takenOver = await claim(others, claimIdleMs);
+      if (takenOver.length > 0) {
+        claimed += takenOver.length;
+        log.info({ stream, group, entries: takenOver.length }, 'claimed entries another consumer left pending');
+      }
+      await handle(
+        [...retried, ...takenOver].map(([id, fields]) => ({ id, fields, deliveries: deliveries.get(id) ?? 1 })),
+      );
+      const last = rows.at(-1);
+      if (rows.length < batch || last === undefined) {
+        for (const id of retryAfter.keys()) if (!seen.has(id)) retryAfter.delete(id);
+        return;
+      }
+      start = `(${last[0]}`;
+    }
+  }
+
+  // The named command, not a raw call: ioredis shapes the reply only for it (under RESP3, which
+  // ioredis 6 speaks by default, a raw XREADGROUP comes back as a flattened map).
+  async function readNew(waitMs: number): Promise<Delivery[]> {
+    const reply = (await blockRedis.xreadgroup(
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      batch,
+      'BLOCK',
+      waitMs,
+      'STREAMS',
+      stream,
+      '>',
+    )) as Array<[string, Entry[]]> | null;
+    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => ({ id, fields, deliveries: 1 }));
+  }
+
+  const running = (async () => {
+    const step = async () => {
+      // Both connections: the group is made and the entries handled through the commands
+      // connection, which at start may still be connecting (its commands would fail, not queue).
+      // That one may be shared and rebuilt by its owner, so it is only waited for.
+      await readyOrReconnect(blockRedis, 3_000, stopping.signal);
+      await untilReady(redis, stopping.signal);
+      await ensureGroup();
+      // The pending list first: what this consumer held before it was restarted is handed over at once.
+      nextPassAt = 0;
+      for (;;) {
+        if (performance.now() >= nextPassAt) await runPending();
+        // Never BLOCK 0 (forever); never past the next look at the pending list.
+        const waitMs = Math.max(1, Math.min(blockMs, Math.ceil(nextPassAt - performance.now())));
+        await handle(await readNew(waitMs));
+      }
+    };
+    while (!stopping.signal.aborted) {
+      try {
+        await retry(step, {
+          firstMs: 50,
+          capMs: 1_000,
+          signal: stopping.signal,
+          retryable: (error) => !isPermanentRedisError(error),
+          onFailure: (error, attempt) => {
+            if (attempt === 0) log.warn({ stream, group, err: errorMessage(error) }, 'consumer lost Redis; resuming');
+          },
+        });
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        log.error(
+          { stream, group, err: errorMessage(error) },
+          'consumer failed on an error no retry fixes; trying again in 5 s',
+        );
+        await sleep(5_000, undefined, { signal: stopping.signal }).catch(() => {});
+      }
+    }
+  })();
+
+  return {
+    get claimed() {
+      return claimed;
+    },
+    get failed() {
+      return failed;
+    },
+    get parked() {
+      return parked;
+    },
+    async stop() {
+      stopping.abort();
+      blockRedis.disconnect();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Keeps one live process present at a presence key (presence.ts): refreshed every third of its
+ * time to live until `signal` aborts, then gone at once on `leave()` rather than when it runs out.
+ * An account's instance is present under its account's presenceKey with the URL it answers at and
+ * watches for other instances claiming the same name; a transfer processor is present under
+ * processorsPresenceKey with no URL ('-') and minds nobody else.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cluster, Redis } from 'ioredis';
+import { errorMessage } from './errors.ts';
+import type { Log } from './log.ts';
+import { type LiveInstance, leavePresence, refreshPresence } from './presence.ts';
+
+export interface PresenceKeeperOptions {
+  redis: Redis | Cluster;
+  /** presenceKey(account) or processorsPresenceKey(prefix). */
+  key: string;
+  instance: string;
+  /** Where the instance answers; '-' when it answers nowhere. */
+  url: string;
+  /** How long the instance counts as alive without a refresh. */
+  ttlMs: number;
+  /** Refreshing stops when it aborts; then `leave()`. */
+  signal: AbortSignal;
+  /** A refresh that failed is logged at debug level (and tried again at the next one). */
+  log?: Log;
+  /** Told once of each other instance found live at the key, at the refresh that first finds it. */
+  onOther?: (other: LiveInstance) => void;
+}
+
+export interface KeptPresence {
+  /** Live instances at the key at the last refresh, this one included. */
+  readonly liveInstances: number;
+  /** Other instances found live at the key while this one lived (counted only with `onOther`). */
+  readonly othersSeen: number;
+  /** Waits for the refreshing to end (after `signal` aborted), then leaves. */
+  leave(): Promise<void>;
+}
+
+export function keepPresence(options: PresenceKeeperOptions): KeptPresence {
+  const { redis, key, instance, url, ttlMs, signal, log, onOther } = options;
+  let liveInstances = 0;
+  const othersSeen = new Set<string>();
+  const refreshing = (async () => {
+    while (!signal.aborted) {
+      try {
+        const live = await refreshPresence(redis, key, instance, url, ttlMs);
+        liveInstances = live.length;
+        if (onOther) {
+          for (const other of live) {
+            if (other.instance === instance || othersSeen.has(other.instance)) continue;
+            othersSeen.add(other.instance);
+            onOther(other);
+          }
+        }
+      } catch (error) {
+        log?.debug({ key, err: errorMessage(error) }, 'presence not refreshed; trying again');
+      }
+      await sleep(ttlMs / 3, undefined, { signal }).catch(() => {});
+    }
+  })();
+  return {
+    get liveInstances() {
+      return liveInstances;
+    },
+    get othersSeen() {
+      return othersSeen.size;
+    },
+    async leave() {
+      await refreshing;
+      await leavePresence(redis, key, instance, url).catch(() => {});
+    },
+  };
+}
