@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   COMPACTED_BEFORE,
-  closeRedis,
   compactionLockKey,
   compareStreamIds,
   connectRedis,
@@ -15,39 +14,26 @@ import {
   type StreamId,
   silentLog,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import { checkLedger, debit, issueSupply, openingIssuance } from '@microbank/ledger';
-import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
-import type { Redis } from 'ioredis';
+import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { compact, compactedBefore, compactionPoint } from './compaction.ts';
 import { BehindCompaction, runSaga } from './saga.ts';
 import { requestTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  prefix: string;
-}
+type Context = RedisContext & { prefix: string };
 
-const compaction = testSuite<Context>('compaction', {} as Context);
+const compaction = redisSuite<{ prefix: string }>('compaction', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
+});
 const ACCOUNTS = ['john-account', 'mary-account'];
 
-compaction.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
-});
 compaction.before.each(async (ctx) => {
   ctx.prefix = uniquePrefix();
   for (const account of ACCOUNTS) {
     await issueSupply(ctx.redis, { issuance: openingIssuance(account), account, amount: 1_000 }, ctx.prefix);
   }
-});
-compaction.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 /** Requests a transfer of 1 from john to mary; its status (with its position) as the saga takes it. */

@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  closeRedis,
   connectRedis,
   decodeEntry,
   type LedgerEvent,
@@ -17,40 +16,24 @@ import {
   REASON_MAX_LENGTH,
   silentLog,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import { issueSupply, openingIssuance, openLedger } from '@microbank/ledger';
 import { createMetrics } from '@microbank/service-runtime';
-import {
-  assertRejects,
-  readStream,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
-  uniquePrefix,
-  waitFor,
-} from '@microbank/testing';
-import type { Redis } from 'ioredis';
+import { assertRejects, type RedisContext, readStream, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { parkEntry, parkedTransfers, reapplyParked } from './parked.ts';
 import { PROCESSORS_GROUP, type Processor, type ProcessorOptions, startProcessor } from './processor.ts';
 import { requestTransfer, transferStatus } from './transfer-log.ts';
 import { registerTransferMetrics } from './transfer-metrics.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  prefix: string;
-  processors: Processor[];
-}
+type Extra = { prefix: string; processors: Processor[] };
+type Context = RedisContext & Extra;
 
-const parked = testSuite<Context>('parked transfers', { processors: [] } as unknown as Context);
-
-parked.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
+const parked = redisSuite<Extra>('parked transfers', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
+  extra: { processors: [] },
 });
+
 parked.before.each(async (ctx) => {
   ctx.prefix = uniquePrefix();
   for (const account of ['john-account', 'mary-account', 'kate-account']) {
@@ -60,10 +43,6 @@ parked.before.each(async (ctx) => {
 });
 parked.after.each(async (ctx) => {
   for (const processor of ctx.processors.splice(0)) await processor.stop();
-});
-parked.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 const CLAIM_IDLE_MS = 500;

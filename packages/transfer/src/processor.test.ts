@@ -20,35 +20,20 @@ import {
   untilReady,
 } from '@microbank/events';
 import { credit, debit, issueSupply, openingIssuance } from '@microbank/ledger';
-import {
-  readStream,
-  recordingLog,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
-  uniquePrefix,
-  waitFor,
-} from '@microbank/testing';
-import type { Redis } from 'ioredis';
+import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { PROCESSORS_GROUP, type Processor, type ProcessorOptions, startProcessor } from './processor.ts';
 import { runSaga } from './saga.ts';
 import { requestTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
-  prefix: string;
-  processors: Processor[];
-}
+type Extra = { prefix: string; processors: Processor[] };
+type Context = RedisContext & Extra;
 
-const saga = testSuite<Context>('transfer saga and processors', { processors: [] } as unknown as Context);
-
-saga.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
+const saga = redisSuite<Extra>('transfer saga and processors', {
+  connect: (url) => connectRedis(url, 'test', silentLog),
+  extra: { processors: [] },
 });
+
 saga.before.each(async (ctx) => {
   ctx.prefix = uniquePrefix();
   for (const account of ['john-account', 'mary-account']) {
@@ -57,10 +42,6 @@ saga.before.each(async (ctx) => {
 });
 saga.after.each(async (ctx) => {
   for (const processor of ctx.processors.splice(0)) await processor.stop();
-});
-saga.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 /** A processor of this test's prefix, stopped after the test; `given` replaces its connections or log. */
