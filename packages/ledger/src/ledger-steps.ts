@@ -152,22 +152,40 @@ export type DebitOutcome =
   | { kind: 'declined'; position: StreamId; reason: 'insufficient-funds' }
   | { kind: 'refused'; reason: StepRefusal };
 
-export async function debit(redis: RedisClient, t: Transfer, prefix?: string): Promise<StepResult<DebitOutcome>> {
-  const [kind, outcome] = await scripted(redis).debitLedger(
-    ...keysOf(t.from, prefix),
+/**
+ * Runs a transfer's step on one of its two ledgers (`t.from`'s or `t.to`'s, the other account named as
+ * the counterpart), with `more` arguments before the requested time; the script's outcome, its first
+ * word and the position after it, and whether the step was already made.
+ */
+async function transferStep(
+  redis: RedisClient,
+  step: 'debitLedger' | 'creditLedger' | 'refundLedger',
+  t: Transfer,
+  on: 'from' | 'to',
+  prefix: string | undefined,
+  ...more: string[]
+) {
+  const [kind, outcome] = await scripted(redis)[step](
+    ...keysOf(t[on], prefix),
     t.transfer,
-    t.to,
+    on === 'from' ? t.to : t.from,
     text(t.amount),
+    ...more,
     t.requested ?? '',
   );
   const [what, position] = outcome.split(' ') as [string, string];
+  return { outcome, what, position, repeated: kind === 'repeat' };
+}
+
+export async function debit(redis: RedisClient, t: Transfer, prefix?: string): Promise<StepResult<DebitOutcome>> {
+  const { outcome, what, position, repeated } = await transferStep(redis, 'debitLedger', t, 'from', prefix);
   const result: DebitOutcome =
     what === 'debited'
       ? { kind: 'debited', position }
       : what === 'declined'
         ? { kind: 'declined', position, reason: 'insufficient-funds' }
         : { kind: 'refused', reason: refusalOf(outcome) };
-  return { outcome: result, repeated: kind === 'repeat' };
+  return { outcome: result, repeated };
 }
 
 export type CreditOutcome = { kind: 'credited'; position: StreamId } | { kind: 'refused'; reason: StepRefusal };
@@ -179,32 +197,24 @@ export async function credit(
   debitPosition: StreamId,
   prefix?: string,
 ): Promise<StepResult<CreditOutcome>> {
-  const [kind, outcome] = await scripted(redis).creditLedger(
-    ...keysOf(t.to, prefix),
-    t.transfer,
-    t.from,
-    text(t.amount),
+  const { outcome, what, position, repeated } = await transferStep(
+    redis,
+    'creditLedger',
+    t,
+    'to',
+    prefix,
     debitPosition,
-    t.requested ?? '',
   );
-  const [what, position] = outcome.split(' ') as [string, string];
   const result: CreditOutcome =
     what === 'credited' ? { kind: 'credited', position } : { kind: 'refused', reason: refusalOf(outcome) };
-  return { outcome: result, repeated: kind === 'repeat' };
+  return { outcome: result, repeated };
 }
 
 /** Gives `t.from` back the debit whose credit was refused; resolves to the refund's position. */
 export async function refund(redis: RedisClient, t: Transfer, prefix?: string): Promise<StepResult<StreamId>> {
-  const [kind, outcome] = await scripted(redis).refundLedger(
-    ...keysOf(t.from, prefix),
-    t.transfer,
-    t.to,
-    text(t.amount),
-    t.requested ?? '',
-  );
-  const [what, position] = outcome.split(' ') as [string, string];
+  const { outcome, what, position, repeated } = await transferStep(redis, 'refundLedger', t, 'from', prefix);
   if (what !== 'refunded') throw new Error(`refund of ${t.transfer} refused by ${t.from}'s ledger: ${outcome}`);
-  return { outcome: position, repeated: kind === 'repeat' };
+  return { outcome: position, repeated };
 }
 
 /** What a step's outcome says was appended: an entry of `type` at `entry`, for `subject` (and of `amount`). */
