@@ -1,10 +1,10 @@
 /** Wiring for the dashboard: what it reads, live updates for the pages, HTTP. */
 import { projectionReadiness, registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
-import { createDashboardApp } from './app.ts';
 import { assetsDirectory } from './assets.ts';
 import { startBankSources } from './bank-sources.ts';
 import { readDashboardConfig } from './config.ts';
 import { liveUpdates } from './live-updates.ts';
+import { createDashboardApp } from './server-app.ts';
 
 const { config, log, metrics } = serviceBasics('dashboard', readDashboardConfig);
 const sources = startBankSources({

@@ -62,7 +62,7 @@ function luaScripts(): string[] {
 async function buildDashboardPage(assets: string): Promise<void> {
   const page = join(REPO_ROOT, 'packages', 'dashboard', 'src', 'page');
   await build({
-    entryPoints: [join(page, 'app.ts')],
+    entryPoints: [join(page, 'live-page.ts')],
     outfile: join(assets, 'app.js'),
     bundle: true,
     platform: 'browser',
