@@ -18,7 +18,7 @@ import {
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
-import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { type RedisServerContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
 import { type Admission, startAdmission } from './admission.ts';
@@ -27,16 +27,16 @@ import { credentialsOf, newCredential } from './credentials.ts';
 import { type Processor, startProcessor } from './processor.ts';
 import { transferStatuses } from './transfer-log.ts';
 
-interface Context {
-  redisServer: TestRedis;
+interface Extra {
   accounts: AccountsProjection;
   admission: Admission;
   processor: Processor;
   app: Hono;
   prefix: string;
 }
+type Context = RedisServerContext & Extra;
 
-const full = testSuite<Context>('a full Redis', {} as Context);
+const full = redisSuite<Extra>('a full Redis');
 const log = createLogger('transfer', 'silent');
 const operator = newCredential('operator');
 /** Plenty: the test is about room in Redis, not about money. */
@@ -45,7 +45,6 @@ const OPENING = 1_000_000;
 const HIGH_WATER = 0.9;
 
 full.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
   ctx.prefix = uniquePrefix();
   const stream = streamKey('accounts', ctx.prefix);
   ctx.accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'transfer', stream });
@@ -83,7 +82,6 @@ full.after(async (ctx) => {
   ctx.admission.stop();
   await ctx.processor.stop();
   await ctx.accounts.close();
-  await ctx.redisServer.dispose();
 });
 
 const post = (ctx: Context) =>

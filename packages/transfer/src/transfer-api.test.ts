@@ -19,7 +19,7 @@ import {
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics, MAX_BODY_BYTES } from '@microbank/service-runtime';
-import { startTestRedis, type TestRedis, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { type RedisServerContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
 import { createTransferApp } from './app.ts';
@@ -27,12 +27,12 @@ import { type Credentials, credentialsOf, newCredential } from './credentials.ts
 import { runSaga } from './saga.ts';
 import { transferStatus } from './transfer-log.ts';
 
-interface Context {
-  redisServer: TestRedis;
+interface Extra {
   accounts: AccountsProjection;
   app: Hono;
   prefix: string;
 }
+type Context = RedisServerContext & Extra;
 
 /** The tests' clients: an operator who may debit any account, and john, who may debit his own. */
 const operator = newCredential('operator');
@@ -43,11 +43,10 @@ const credentials: Credentials = credentialsOf([
 ]);
 const bearer = (credential: { credential: string }) => `Bearer ${credential.credential}`;
 
-const api = testSuite<Context>('transfer API', {} as Context);
+const api = redisSuite<Extra>('transfer API');
 const log = createLogger('transfer', 'silent');
 
 api.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
   ctx.prefix = uniquePrefix();
   const stream = streamKey('accounts', ctx.prefix);
   ctx.accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'transfer', stream });
@@ -73,7 +72,6 @@ api.before(async (ctx) => {
 
 api.after(async (ctx) => {
   await ctx.accounts.close();
-  await ctx.redisServer.dispose();
 });
 
 const good = { from: 'john-account', to: 'mary-account', amount: 10 };

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import {
   accountEvents,
   appendEvent,
-  closeRedis,
   connectRedis,
   ledgerStateKey,
   ledgerStepsKey,
@@ -17,7 +16,6 @@ import {
   silentLog,
   streamKey,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import {
   credit,
@@ -28,22 +26,20 @@ import {
   type LedgerKeeping,
   refund,
 } from '@microbank/ledger';
-import { nextMillisecond, startTestRedis, type TestRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix } from '@microbank/testing';
 import { compact, compactionPoint, requestTransfer, runSaga, transferStatus } from '@microbank/transfer';
-import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { runRebuildState } from './rebuild-tool.ts';
 
-interface Context {
-  redisServer: TestRedis;
-  redis: Redis;
+interface Extra {
   prefix: string;
   /** The transfer refused by ghost-account (never opened), and the one phantom-account (never opened) could not pay. */
   toGhost: string;
   fromPhantom: string;
 }
+type Context = RedisContext & Extra;
 
-const rebuild = testSuite<Context>('pnpm rebuild-state', {} as Context);
+const rebuild = redisSuite<Extra>('pnpm rebuild-state', { connect: (url) => connectRedis(url, 'test', silentLog) });
 const REGISTERED = ['john-account', 'mary-account'];
 const ACCOUNTS = [...REGISTERED, 'ghost-account', 'phantom-account'];
 
@@ -78,11 +74,6 @@ async function run(ctx: Context, command: Parameters<typeof runRebuildState>[1] 
   return { code, lines, said: lines.join('\n') };
 }
 
-rebuild.before(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-  ctx.redis = connectRedis(ctx.redisServer.url, 'test', silentLog);
-  await untilReady(ctx.redis);
-});
 rebuild.before.each(async (ctx) => {
   ctx.prefix = uniquePrefix();
   await issueSupply(ctx.redis, { issuance: 'opening:john-account', account: 'john-account', amount: 100 }, ctx.prefix);
@@ -101,10 +92,6 @@ rebuild.before.each(async (ctx) => {
   ctx.toGhost = await transfer(ctx, 'john-account', 'ghost-account', 10, 2); // credit refused, refunded
   ctx.fromPhantom = await transfer(ctx, 'phantom-account', 'john-account', 5, 2); // debit refused
   await transfer(ctx, 'mary-account', 'john-account', 12); // the last: the quiet cut a compaction finds
-});
-rebuild.after(async (ctx) => {
-  await closeRedis(ctx.redis);
-  await ctx.redisServer.dispose();
 });
 
 rebuild('deleted, rebuilt from the streams, identical', async (ctx) => {
