@@ -6,30 +6,22 @@ import { rmSync } from 'node:fs';
 import { decodeEntry, ledgerEvents, ledgerKey, streamKey } from '@microbank/events';
 import {
   type NodeProcess,
+  type RedisServerContext,
   readStream,
+  redisSuite,
   spawnNode,
-  startTestRedis,
-  type TestRedis,
-  testSuite,
   waitFor,
 } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 
-interface Context {
-  redisServer: TestRedis;
-  started: NodeProcess[];
-}
+type Extra = { started: NodeProcess[] };
+type Context = RedisServerContext & Extra;
 
-const registration = testSuite<Context>('account registration kept', { started: [] } as unknown as Context);
-
-registration.before.each(async (ctx) => {
-  ctx.redisServer = await startTestRedis();
-});
+const registration = redisSuite<Extra>('account registration kept', { perTest: true, extra: { started: [] } });
 
 registration.after.each(async (ctx) => {
   for (const service of ctx.started.splice(0)) await service.stop();
-  await ctx.redisServer.dispose();
 });
 
 function startAccount(ctx: Context, name: string, env: Record<string, string> = {}) {
