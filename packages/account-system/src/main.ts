@@ -1,17 +1,11 @@
 /** Wiring for account-system: config, the registry projection, HTTP. */
-import { startAccountsProjection } from '@microbank/events';
-import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
+import { keepAccountsRegistry, runService, serviceBasics } from '@microbank/service-runtime';
 import { createAccountSystemApp } from './app.ts';
 import { readAccountSystemConfig } from './config.ts';
 
-const { config, log, metrics } = serviceBasics('account-system', readAccountSystemConfig);
-const accounts = startAccountsProjection({
-  redisUrl: config.redisUrl,
-  log,
-  name: 'account-system',
-  snapshots: snapshotsSignedWith(config.snapshotKey, log),
-});
-registerProjectionMetrics(metrics, accounts.projection);
+const basics = serviceBasics('account-system', readAccountSystemConfig);
+const { config, log, metrics } = basics;
+const accounts = keepAccountsRegistry('account-system', basics);
 
 await runService({
   app: createAccountSystemApp({ log, metrics, ...accounts, readWaitMaxMs: config.readWaitMaxMs }),

@@ -1,8 +1,8 @@
 /** Wiring for the transfer service: its registry, its processor (one consumer of the saga's group), HTTP. */
 import { hostname } from 'node:os';
-import { connectRedis, startAccountsProjection } from '@microbank/events';
+import { connectRedis } from '@microbank/events';
 import { issueConfiguredSupply } from '@microbank/ledger';
-import { registerProjectionMetrics, runService, serviceBasics, snapshotsSignedWith } from '@microbank/service-runtime';
+import { keepAccountsRegistry, runService, serviceBasics } from '@microbank/service-runtime';
 import { startAdmission } from './admission.ts';
 import { createTransferApp } from './app.ts';
 import { readTransferConfig } from './config.ts';
@@ -10,14 +10,9 @@ import { credentialsOf } from './credentials.ts';
 import { startProcessor } from './processor.ts';
 import { registerTransferMetrics } from './transfer-metrics.ts';
 
-const { config, log, metrics } = serviceBasics('transfer', readTransferConfig);
-const accounts = startAccountsProjection({
-  redisUrl: config.redisUrl,
-  log,
-  name: 'transfer',
-  snapshots: snapshotsSignedWith(config.snapshotKey, log),
-});
-registerProjectionMetrics(metrics, accounts.projection);
+const basics = serviceBasics('transfer', readTransferConfig);
+const { config, log, metrics } = basics;
+const accounts = keepAccountsRegistry('transfer', basics);
 const processor = startProcessor({
   redis: accounts.redis,
   blockRedis: connectRedis(config.redisUrl, 'transfer:processor', log),
