@@ -6,21 +6,12 @@
  */
 import { streamKey } from '@microbank/events';
 import type { AuditFigures, Books } from '@microbank/ledger';
-import type { ComponentView, Transition } from './component-watch.ts';
-import type { ParkedView } from './parked-watch.ts';
+import type { Transition } from './component-watch.ts';
 import type { RawStreams } from './raw-streams.ts';
+import type { ComponentView, ParkedView, SectionName, Sections, SectionsUpdate, TimelineMark } from './sections.ts';
 import type { TransferFeed } from './transfer-feed.ts';
 
-export type SectionName = 'accounts' | 'audit' | 'transfers' | 'components' | 'timeline' | 'streams';
 export const SECTIONS: readonly SectionName[] = ['accounts', 'audit', 'transfers', 'components', 'timeline', 'streams'];
-
-export interface TimelineMark {
-  at: number;
-  component: string;
-  /** killed: by a chaos tool; down / back: seen by the dashboard; restarted: a new process seen. */
-  what: 'killed' | 'down' | 'back' | 'restarted';
-  by?: string;
-}
 
 const TIMELINE = 200;
 
@@ -30,7 +21,7 @@ export interface BankView {
   touch(section: SectionName): void;
   noteTransition(transition: Transition): void;
   /** The sections changed after `since` (all of them for 0), rendered. */
-  changes(since: number): Partial<Record<SectionName, unknown>>;
+  changes(since: number): SectionsUpdate;
 }
 
 export function bankView(sources: {
@@ -52,7 +43,7 @@ export function bankView(sources: {
     return figures;
   };
 
-  const render: Record<SectionName, () => unknown> = {
+  const render: { [Section in SectionName]: () => Sections[Section] } = {
     accounts: () => ({
       accounts: [...books.registry.accounts.values()].map(({ name }) => {
         const ledger = books.ledgers.get(name);
@@ -102,10 +93,10 @@ export function bankView(sources: {
     },
     changes(since) {
       figures = undefined;
-      const out: Partial<Record<SectionName, unknown>> = {};
+      const out: Record<string, unknown> = {};
       for (const section of SECTIONS)
         if ((changedAt.get(section) ?? 0) > since || since === 0) out[section] = render[section]();
-      return out;
+      return out as SectionsUpdate;
     },
   };
 }

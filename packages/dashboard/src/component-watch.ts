@@ -15,24 +15,7 @@ import {
 } from '@microbank/events';
 import type { Redis } from 'ioredis';
 import type { WatchedComponent } from './config.ts';
-
-export type Health = 'ready' | 'catching-up' | 'failed' | 'diverged' | 'not-ready' | 'down';
-
-export interface ComponentView {
-  name: string;
-  kind: 'redis' | 'service' | 'processor';
-  health: Health;
-  /** Why it is not ready, as it says. */
-  reason?: string;
-  /** The stream position its /readyz reports. */
-  position?: string;
-  /** How many times it was seen restarted (another process, or back after being down). */
-  restarts: number;
-  /** Since when (ms since the epoch) it has been in this health. */
-  since: number;
-  /** Processors: entries they hold unacknowledged. */
-  pending?: number;
-}
+import type { ComponentView, Health } from './sections.ts';
 
 export interface Transition {
   at: number;

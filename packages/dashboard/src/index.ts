@@ -4,4 +4,5 @@ export * from './bank-view.ts';
 export * from './component-watch.ts';
 export * from './config.ts';
 export * from './live-updates.ts';
+export * from './sections.ts';
 export * from './server-app.ts';

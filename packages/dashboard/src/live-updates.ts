@@ -7,9 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BankView } from './bank-view.ts';
+import type { LiveEvent } from './sections.ts';
 
 export interface Subscriber {
-  send(event: string, id: string, data: string): void;
+  send(event: LiveEvent, id: string, data: string): void;
 }
 
 const PUSH_EVERY_MS = 250;

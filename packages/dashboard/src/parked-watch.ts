@@ -6,26 +6,12 @@
  */
 import { errorMessage, type Log, parkedKey, parkedOf, type StreamId } from '@microbank/events';
 import type { Redis } from 'ioredis';
+import type { ParkedView } from './sections.ts';
 
 const PARKED_LOOK_MS = 2_000;
 const PARKED_READ = 1_000;
 /** How many parked transfers the page lists (the newest). */
 const PARKED_SHOWN = 10;
-
-export interface ParkedView {
-  /** Parked and not re-applied. */
-  waiting: number;
-  /** The newest parked transfers, re-applied or not. */
-  recent: Array<{
-    parked: StreamId;
-    transfer: string;
-    from: string;
-    to: string;
-    amount: number;
-    reason: string;
-    reapplied: boolean;
-  }>;
-}
 
 export interface ParkedWatch {
   view(): ParkedView;

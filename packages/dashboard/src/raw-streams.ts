@@ -3,11 +3,7 @@
  * their IDs and fields, read again only when the stream moved (and at most twice a second).
  */
 import type { Redis } from 'ioredis';
-
-export interface RawEntry {
-  id: string;
-  fields: string[];
-}
+import type { RawEntry } from './sections.ts';
 
 const ENTRIES = 6;
 const REFRESH_MS = 500;

@@ -21,17 +21,7 @@ import {
   untilReady,
 } from '@microbank/events';
 import type { Redis } from 'ioredis';
-
-export interface RecentTransfer {
-  transfer: string;
-  from: string;
-  to: string;
-  amount: number;
-  status: 'pending' | 'completed' | 'rejected';
-  reason?: string;
-  /** The request's stream ID. */
-  id: string;
-}
+import type { RecentTransfer } from './sections.ts';
 
 export interface Kill {
   at: number;

@@ -5,40 +5,23 @@
  * connecting, then what changed), draws them, reconnects by itself when the server goes away
  * (EventSource sends the last event ID, so nothing shown goes missing), and makes transfers.
  * Everything is written with textContent: a stream entry typed in by hand is shown, never run.
+ * The sections' shapes are the server's own (../sections.ts), imported as types only: nothing of
+ * the server is bundled into the page.
  */
+import type {
+  AccountsSection,
+  AuditSection,
+  ComponentView,
+  LiveEvent,
+  RecentTransfer,
+  Sections,
+  SectionsUpdate,
+  StreamsSection,
+  TimelineMark,
+  TransfersSection,
+} from '../sections.ts';
 
-type Sections = Record<string, unknown>;
-
-interface Account {
-  name: string;
-  balance?: number;
-}
-interface Transfer {
-  transfer: string;
-  from: string;
-  to: string;
-  amount: number;
-  status: string;
-  reason?: string;
-}
-interface Component {
-  name: string;
-  kind: string;
-  health: string;
-  reason?: string;
-  position?: string;
-  restarts: number;
-  since: number;
-  pending?: number;
-}
-interface Mark {
-  at: number;
-  component: string;
-  what: string;
-  by?: string;
-}
-
-const state: Sections = {};
+const state: SectionsUpdate = {};
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string) {
@@ -50,30 +33,6 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, c
 
 const money = (value: number | undefined) => (value === undefined ? '—' : value.toLocaleString('en'));
 const time = (ms: number) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
-
-interface AuditSection {
-  conserved: boolean;
-  supply: { issued: number; openings: number; total: number };
-  balances: number;
-  inFlight: { amount: number; transfers: number };
-  issuing: { amount: number; issuances: number };
-  stuck: { afterMs: number; transfers: number; issuances: number; first: StuckItem[] };
-  violations: { count: number; first: Violation[] };
-  checkpoint?: { digest: string; streams: number };
-}
-interface Violation {
-  ledger?: string;
-  transfer?: string;
-  issuance?: string;
-  at?: string;
-  reason: string;
-}
-interface StuckItem {
-  transfer?: string;
-  issuance?: string;
-  ageMs: number;
-  waiting: string;
-}
 
 /** Who a violation or a stuck item is about: its ledger, transfer or issuance. */
 const about = ({ ledger, transfer, issuance }: { ledger?: string; transfer?: string; issuance?: string }) =>
@@ -116,7 +75,7 @@ function drawAudit(audit: AuditSection): void {
   }
 }
 
-function drawAccounts(section: { accounts: Account[] }): void {
+function drawAccounts(section: AccountsSection): void {
   const body = byId('accounts').querySelector('tbody') as HTMLTableSectionElement;
   body.replaceChildren(
     ...section.accounts.map(({ name, balance }) => {
@@ -139,23 +98,7 @@ function drawAccounts(section: { accounts: Account[] }): void {
   );
 }
 
-function drawTransfers(section: {
-  recent: Transfer[];
-  ratePerSecond: number;
-  inFlight: { amount: number; transfers: number };
-  parked: {
-    waiting: number;
-    recent: Array<{
-      parked: string;
-      transfer: string;
-      from: string;
-      to: string;
-      amount: number;
-      reason: string;
-      reapplied: boolean;
-    }>;
-  };
-}): void {
+function drawTransfers(section: TransfersSection): void {
   byId('transfer-rates').textContent =
     `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight.transfers} in flight (${money(section.inFlight.amount)}) · ${section.parked.waiting} parked`;
   const parked = byId('parked');
@@ -185,7 +128,7 @@ function drawTransfers(section: {
   if (pendingFromForm) showFormOutcome(section.recent);
 }
 
-function drawComponents(components: Component[]): void {
+function drawComponents(components: ComponentView[]): void {
   const list = byId('components');
   list.replaceChildren(
     ...components
@@ -206,9 +149,9 @@ function drawComponents(components: Component[]): void {
   );
 }
 
-const order = (c: Component) => ({ redis: 0, service: 1, processor: 2 })[c.kind as 'redis'] ?? 3;
+const order = (c: ComponentView) => ({ redis: 0, service: 1, processor: 2 })[c.kind] ?? 3;
 
-function drawTimeline(marks: Mark[]): void {
+function drawTimeline(marks: TimelineMark[]): void {
   const list = byId('timeline');
   list.replaceChildren(
     ...[...marks].reverse().map((m) => {
@@ -233,7 +176,7 @@ function drawTimeline(marks: Mark[]): void {
   );
 }
 
-function drawStreams(section: { entries: Record<string, Array<{ id: string; fields: string[] }>> }): void {
+function drawStreams(section: StreamsSection): void {
   const select = byId<HTMLSelectElement>('stream-select');
   const chosen = select.value;
   const keys = Object.keys(section.entries).sort();
@@ -258,7 +201,7 @@ function drawStreams(section: { entries: Record<string, Array<{ id: string; fiel
     .join('\n');
 }
 
-const draw: Record<string, (value: never) => void> = {
+const draw: { [Section in keyof Sections]: (section: Sections[Section]) => void } = {
   audit: drawAudit,
   accounts: drawAccounts,
   transfers: drawTransfers,
@@ -267,11 +210,9 @@ const draw: Record<string, (value: never) => void> = {
   streams: drawStreams,
 };
 
-function apply(sections: Sections): void {
-  for (const [name, value] of Object.entries(sections)) {
-    state[name] = value;
-    draw[name]?.(value as never);
-  }
+function apply(update: SectionsUpdate): void {
+  Object.assign(state, update);
+  for (const name of Object.keys(update) as Array<keyof Sections>) draw[name]?.(update[name] as never);
 }
 
 function connect(): void {
@@ -280,10 +221,9 @@ function connect(): void {
   const receive = (message: MessageEvent<string>) => {
     connection.textContent = 'live';
     connection.className = 'connection';
-    apply(JSON.parse(message.data) as Sections);
+    apply(JSON.parse(message.data) as SectionsUpdate);
   };
-  events.addEventListener('state', receive);
-  events.addEventListener('patch', receive);
+  for (const event of ['state', 'patch'] satisfies LiveEvent[]) events.addEventListener(event, receive);
   events.addEventListener('error', () => {
     connection.textContent = 'the dashboard is not answering: reconnecting…';
     connection.className = 'connection lost';
@@ -292,7 +232,7 @@ function connect(): void {
 
 let pendingFromForm: string | undefined;
 
-function showFormOutcome(recent: Transfer[]): void {
+function showFormOutcome(recent: RecentTransfer[]): void {
   const mine = recent.find((t) => t.transfer === pendingFromForm);
   if (!mine || mine.status === 'pending') return;
   byId('form-result').textContent =
@@ -335,7 +275,7 @@ function setUpForm(): void {
     if (answer.status === 202 && body.transfer) {
       pendingFromForm = body.transfer;
       result.textContent = `Transfer ${body.transfer.slice(0, 8)} ${body.status ?? 'pending'}`;
-      showFormOutcome(((state.transfers as { recent?: Transfer[] } | undefined)?.recent ?? []) as Transfer[]);
+      showFormOutcome(state.transfers?.recent ?? []);
       return;
     }
     result.textContent = body.message ?? `the transfer service answered ${answer.status}`;
@@ -348,7 +288,7 @@ function setUpForm(): void {
 }
 
 byId<HTMLSelectElement>('stream-select').addEventListener('change', () => {
-  if (state.streams) drawStreams(state.streams as never);
+  if (state.streams) drawStreams(state.streams);
 });
 setUpForm();
 connect();
