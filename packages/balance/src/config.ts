@@ -1,15 +1,10 @@
 /** balance's configuration. */
 import { STUCK_AFTER_MS } from '@microbank/ledger';
-import { commonSettings, millisecondsVar, parseConfig, serviceEnv } from '@microbank/service-runtime';
+import { commonSettings, millisecondsVar, parseConfig, serviceEnv, wholeNumberVar } from '@microbank/service-runtime';
 import * as z from 'zod';
 import { parseUrlPatterns } from './account-url-policy.ts';
 
-const count = (fallback: number) =>
-  z
-    .string()
-    .regex(/^[1-9]\d{0,5}$/, 'must be a whole number 1-999999')
-    .transform(Number)
-    .default(fallback);
+const count = (fallback: number) => wholeNumberVar(fallback, 6);
 
 const urlPatterns = z
   .string()

@@ -30,13 +30,23 @@ export const portVar = z
 
 export const logLevelVar = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
-/** A whole number of milliseconds with a default: from 1, or from 0 where none is a choice (a pause). */
-export const millisecondsVar = (fallback: number, least: 0 | 1 = 1) =>
+/**
+ * A whole number of up to `digits` digits (of `unit`, when it has one) with a default: from 1, or
+ * from 0 where none is a choice (a pause).
+ */
+export const wholeNumberVar = (fallback: number, digits: number, unit?: string, least: 0 | 1 = 1) =>
   z
     .string()
-    .regex(least === 1 ? /^[1-9]\d{0,6}$/ : /^\d{1,7}$/, `must be a whole number of milliseconds, ${least}-9999999`)
+    .regex(
+      new RegExp(least === 1 ? `^[1-9]\\d{0,${digits - 1}}$` : `^\\d{1,${digits}}$`),
+      `must be a whole number${unit ? ` of ${unit},` : ''} ${least}-${'9'.repeat(digits)}`,
+    )
     .transform(Number)
     .default(fallback);
+
+/** A whole number of milliseconds with a default: from 1, or from 0 where none is a choice (a pause). */
+export const millisecondsVar = (fallback: number, least: 0 | 1 = 1) =>
+  wholeNumberVar(fallback, 7, 'milliseconds', least);
 
 /** The shortest SNAPSHOT_KEY taken: 32 characters (e.g. `openssl rand -hex 32` gives 64). */
 const SNAPSHOT_KEY_MIN_LENGTH = 32;

@@ -1,7 +1,14 @@
 /** The transfer service's configuration. */
 
 import { parseIssuance } from '@microbank/ledger';
-import { commonSettings, millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from '@microbank/service-runtime';
+import {
+  commonSettings,
+  millisecondsVar,
+  parseConfig,
+  serviceEnv,
+  snapshotKeyVar,
+  wholeNumberVar,
+} from '@microbank/service-runtime';
 import * as z from 'zod';
 import { transferClientsVar } from './credentials.ts';
 
@@ -40,11 +47,7 @@ export function readTransferConfig(env: Record<string, string | undefined>) {
         .refine((share) => share >= 0.5 && share <= 0.99, 'must be a fraction of maxmemory, 0.5-0.99')
         .default(0.9),
       /** How long a client's Idempotency-Key and a settled transfer's status are kept, in hours. */
-      RETENTION_HOURS: z
-        .string()
-        .regex(/^[1-9]\d{0,3}$/, 'must be a whole number of hours, 1-9999')
-        .transform(Number)
-        .default(24),
+      RETENTION_HOURS: wholeNumberVar(24, 4, 'hours'),
     },
     env,
   );
