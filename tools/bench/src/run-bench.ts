@@ -67,16 +67,25 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
 
     for (const [i, { history, db }] of dbs.entries()) {
       if (!taking('replay') || history.events > REPLAY_MAX_EVENTS) continue;
-      note(`replay the registry, ${history.name}`);
-      figures.replay.push(
-        await replayBench(
-          redis.client(db),
-          stream,
-          { projection: 'registry', history: history.name, events: history.events },
-          () => rebuildRegistry(redis.url(db), history.accounts),
-          options.rounds,
-        ),
-      );
+      /** Times replaying `projection` (the registry, a ledger) of this history from `key` in database `at`. */
+      const replay = async (
+        projection: 'registry' | 'ledger',
+        at: number,
+        key: string,
+        rebuild: (url: string) => Promise<number>,
+      ) => {
+        note(`replay ${projection === 'registry' ? 'the registry' : 'a ledger'}, ${history.name}`);
+        figures.replay.push(
+          await replayBench(
+            redis.client(at),
+            key,
+            { projection, history: history.name, events: history.events },
+            () => rebuild(redis.url(at)),
+            options.rounds,
+          ),
+        );
+      };
+      await replay('registry', db, stream, (url) => rebuildRegistry(url, history.accounts));
       // A ledger as long as the history: the other projection every account service replays.
       const ledgerDb = LEDGER_DB + i;
       const ledger = ledgerKey(LEDGER_ACCOUNT);
@@ -86,16 +95,7 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
         history.events,
         progressLine(`filling a ledger of ${history.name} entries`, history.events),
       );
-      note(`replay a ledger, ${history.name}`);
-      figures.replay.push(
-        await replayBench(
-          redis.client(ledgerDb),
-          ledger,
-          { projection: 'ledger', history: history.name, events: history.events },
-          () => rebuildLedger(redis.url(ledgerDb), LEDGER_ACCOUNT, history.events),
-          options.rounds,
-        ),
-      );
+      await replay('ledger', ledgerDb, ledger, (url) => rebuildLedger(url, LEDGER_ACCOUNT, history.events));
     }
 
     for (const { history, db } of dbs) {
