@@ -7,6 +7,8 @@ export interface PositionWaiters {
   /** The projection has consumed `stream` up to `position`. */
   reached(stream: string, position: StreamId): void;
   cancelAll(): void;
+  /** How many reads wait now. */
+  readonly waiting: number;
 }
 
 export function positionWaiters(): PositionWaiters {
@@ -35,6 +37,9 @@ export function positionWaiters(): PositionWaiters {
     },
     cancelAll() {
       for (const waiter of waiting) waiter.done(false);
+    },
+    get waiting() {
+      return waiting.size;
     },
   };
 }

@@ -143,6 +143,31 @@ projection('waitForPosition ends the linger: a position asked for is read at onc
   assert.ok(await running.waitForPosition(next, 5_000), 'the entry asked for is read within the wait');
 });
 
+projection('no linger while a read waits for a position the last read did not reach', async (ctx) => {
+  const stream = streamKey('accounts', uniquePrefix());
+  const { projection: running } = recordingProjection(ctx, stream, { lingerMs: 60_000 });
+  cleanup.push(running);
+  await running.whenReady();
+  const add = (id: string, account: string) =>
+    ctx.redis.xadd(stream, id, ...encodeEvent(accountEvents, registered(account)));
+  await add('1-1', 'john-account');
+  assert.ok(await running.waitForPosition('1-1', 5_000), 'the first entry applied');
+  // Asked for during the linger (which it ends), the position is beyond the next read's entry:
+  // after that read the projection must read again at once, not linger with a read waiting.
+  const asked = running.waitForPosition('1-3', 5_000);
+  await add('1-2', 'mary-account');
+  await waitFor(
+    'the entry before the one asked for',
+    () => running.position,
+    (position) => position === '1-2',
+    {
+      timeoutMs: 5_000,
+    },
+  );
+  await add('1-3', 'ann-account');
+  assert.ok(await asked, 'the position asked for is read without waiting out the linger');
+});
+
 projection('poison entries are skipped, logged once each, counted, and what follows is applied', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
   await appendEvent(ctx.redis, stream, accountEvents, registered('john-account'));

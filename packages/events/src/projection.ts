@@ -179,6 +179,8 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
   let tailBlocked = false;
   /** Ends the wait after a read (lingerMs) at once, while there is one. */
   let endLinger: (() => void) | undefined;
+  /** A stream was followed since the last read was sent: the next read comes without a wait. */
+  let followedSinceRead = false;
   tailRedis.on('close', () => {
     tailClientId = undefined;
   });
@@ -362,6 +364,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       tailClientId = asked;
     }
     tailBlocked = true;
+    followedSinceRead = false;
     let brought = false;
     try {
       const reading = [...positions];
@@ -427,7 +430,11 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
         else await adoptFollowedStreams();
         const brought = await tailOnce();
         failing = 0;
-        if (brought && lingerMs > 0) await linger();
+        // No wait while a read waits for a position (it may have been asked for while this read was
+        // on its way, or be beyond what it brought), nor for a stream just followed.
+        if (brought && lingerMs > 0 && waiters.waiting === 0 && !followedSinceRead && !stopping.signal.aborted) {
+          await linger();
+        }
       } catch (error) {
         if (stopping.signal.aborted || error instanceof Diverged || isPermanentRedisError(error)) throw error;
         if (failing === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');
@@ -516,6 +523,7 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
     follow(stream) {
       if (positions.has(stream)) return;
       positions.set(stream, STREAM_START);
+      followedSinceRead = true;
       endLinger?.();
       if (tailBlocked && tailClientId !== undefined) {
         tailClientId.then((id) => redis.client('UNBLOCK', id)).catch(() => {});
