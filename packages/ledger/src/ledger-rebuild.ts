@@ -38,6 +38,7 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
+import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger } from './ledger.ts';
 import { type RedisClient, stepEntry } from './ledger-steps.ts';
 
@@ -223,22 +224,36 @@ export function keepingDifferences(rebuilt: LedgerKeeping, kept: LedgerKeeping):
 }
 
 /**
- * Replaces `account`'s `:state` and `:steps` with `keeping`, in one MULTI: both keys share the
- * account's hash tag, so the delete and the writes land together or not at all, and no other
- * command runs between them. (A MULTI rather than temporary keys renamed over: an empty hash is
- * a key that must be gone, which RENAME cannot say, and a crash leaves no temporary key behind.)
+ * Replaces `account`'s `:state` and `:steps` with what the streams say, unless a script writes to
+ * that ledger meanwhile: its stream, state and steps are WATCHed before the ledger is folded again,
+ * and the replacement (one MULTI: the delete and the writes land together or not at all) is
+ * dropped by Redis if any of them changed since. Tried `attempts` times; resolves to whether it
+ * was written. `redis` must be a connection of the caller's own (WATCH holds per connection).
+ * (A MULTI rather than temporary keys renamed over: an empty hash is a key that must be gone,
+ * which RENAME cannot say, and a crash leaves no temporary key behind.)
  */
-export async function writeLedgerKeeping(
-  redis: RedisClient,
+export async function rewriteLedgerKeeping(
+  redis: Redis,
   account: string,
-  keeping: LedgerKeeping,
   prefix?: string,
-): Promise<void> {
-  const [state, steps] = [ledgerStateKey(account, prefix), ledgerStepsKey(account, prefix)];
-  const multi = redis.multi().del(state, steps);
-  if (Object.keys(keeping.state).length > 0) multi.hset(state, keeping.state);
-  if (Object.keys(keeping.steps).length > 0) multi.hset(steps, keeping.steps);
-  const replies = await multi.exec();
-  const failed = replies?.find(([error]) => error !== null);
-  if (replies === null || failed) throw new Error(`rewriting ${account}'s ledger state failed: ${failed?.[0]}`);
+  attempts = 5,
+): Promise<boolean> {
+  const [stream, state, steps] = [
+    ledgerKey(account, prefix),
+    ledgerStateKey(account, prefix),
+    ledgerStepsKey(account, prefix),
+  ];
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    await redis.watch(stream, state, steps);
+    const keeping = (await rebuildLedgerKeeping(redis, [account], prefix)).get(account) as LedgerKeeping;
+    const multi = redis.multi().del(state, steps);
+    if (Object.keys(keeping.state).length > 0) multi.hset(state, keeping.state);
+    if (Object.keys(keeping.steps).length > 0) multi.hset(steps, keeping.steps);
+    const replies = await multi.exec();
+    if (replies === null) continue; // a watched key changed: fold again
+    const failed = replies.find(([error]) => error !== null);
+    if (failed) throw new Error(`rewriting ${account}'s ledger state failed: ${failed[0]}`);
+    return true;
+  }
+  return false;
 }

@@ -222,9 +222,9 @@ export function startProcessor(options: ProcessorOptions): Processor {
     },
     async stop() {
       stopping.abort();
-      const leaving = presence.leave();
+      // Present until its sagas under way are over: a rebuild of the ledgers' state waits for that.
       await worker.stop();
-      await leaving;
+      await presence.leave();
     },
   };
 }

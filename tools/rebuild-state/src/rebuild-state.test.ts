@@ -16,6 +16,7 @@ import {
   silentLog,
   streamKey,
   transfersKey,
+  untilReady,
 } from '@microbank/events';
 import {
   credit,
@@ -181,6 +182,44 @@ rebuild('no rewrite while transfer processors are alive, unless forced', async (
   assert.is((await run(ctx, { check: true })).code, 1, 'a check still runs');
   assert.is((await run(ctx, { force: true })).code, 0);
   assert.is((await run(ctx, { check: true })).code, 0);
+});
+
+rebuild('a saga step made while a ledger is rewritten is kept: the ledger is folded again', async (ctx) => {
+  await ctx.redis.hset(ledgerStateKey('john-account', ctx.prefix), 'balance', '1');
+  const other = connectRedis(ctx.redisServer.url, 'test:other', silentLog);
+  await untilReady(other);
+  const racing = randomUUID();
+  let raced = false;
+  // The rewrite's connection, with a debit of john's made on another connection right before its
+  // first EXEC: after the fold, before the write, as a processor that came back would.
+  const redis = new Proxy(ctx.redis, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (property !== 'multi') return typeof value === 'function' ? value.bind(target) : value;
+      return () => {
+        const multi = target.multi();
+        const exec = multi.exec.bind(multi);
+        multi.exec = async () => {
+          if (!raced) {
+            raced = true;
+            await debit(other, { transfer: racing, from: 'john-account', to: 'mary-account', amount: 1 }, ctx.prefix);
+          }
+          return exec();
+        };
+        return multi;
+      };
+    },
+  });
+  try {
+    const code = await runRebuildState(redis, { prefix: ctx.prefix }, () => {});
+    assert.is(code, 0);
+    assert.ok(raced, 'the debit was made during the rewrite');
+    const steps = await ctx.redis.hgetall(ledgerStepsKey('john-account', ctx.prefix));
+    assert.match(steps[`debit:${racing}`] ?? '', /^debited /, 'the step made meanwhile is kept');
+    assert.is((await run(ctx, { check: true })).code, 0, 'the state is what the streams say, the debit included');
+  } finally {
+    other.disconnect();
+  }
 });
 
 rebuild.run();
