@@ -136,4 +136,20 @@ matcher('curl -i: the status line and headers are checked, ids by shape', () => 
   assert.match(matchResponse([documented[0] ?? '', 'location: /elsewhere/1', ''], printed).join(), /location/);
 });
 
+matcher('a documented response after a prose comment is refused, not left unchecked', () => {
+  const tour = [
+    '## A five-minute tour',
+    '```sh',
+    'curl http://127.0.0.1:8081/accounts   # the accounts',
+    '#  {"accounts":[]}',
+    '```',
+  ];
+  assert.throws(() => readTour(tour.join('\n')), /line 4: a response after a prose comment is not checked/);
+  // Below the command with no prose, the same line (however indented) is its response.
+  const [step] = readTour(
+    ['## A five-minute tour', '```sh', 'curl http://127.0.0.1:8081/accounts', '#  {"accounts":[]}', '```'].join('\n'),
+  );
+  assert.equal(step?.response, ['{"accounts":[]}']);
+});
+
 matcher.run();

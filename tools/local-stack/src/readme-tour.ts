@@ -59,8 +59,15 @@ export function readTour(markdown: string): TourStep[] {
       const comment = text.replace(/^#\s?/, '');
       if (!current) continue;
       if (current.response) current.response.push(comment);
-      else if (current.prose === undefined && isResponse(comment)) current.response = [comment];
-      else current.prose = current.prose === undefined ? comment : `${current.prose} ${comment}`;
+      else if (isResponse(comment.trimStart())) {
+        // Joined to the prose it would never be checked: a documented response is refused there.
+        if (current.prose !== undefined) {
+          throw new Error(
+            `README line ${index + 1}: a response after a prose comment is not checked; put it right below its command`,
+          );
+        }
+        current.response = [comment.trimStart()];
+      } else current.prose = current.prose === undefined ? comment : `${current.prose} ${comment}`;
       continue;
     }
     if (text.endsWith('\\')) {
