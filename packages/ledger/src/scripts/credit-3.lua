@@ -16,17 +16,10 @@
 -- Returns: {"new" or "repeat", outcome}, the outcome "credited <entry ID>" or
 --   "refused unknown-account" (the ledger was never opened: nothing appended), or "refused compacted"
 --   (requested before the compaction point: nothing written, nothing kept).
-local account = ledgerAccount()
-local transfer = checkTransfer(ARGV[1])
-local from = checkAccount(ARGV[2], 'the account debited')
-if from == account then fail('a transfer cannot debit and credit the same account') end
-local amount = checkAmount(ARGV[3])
 local debit = checkEntryId(ARGV[4])
-local step = 'credit:' .. transfer
-local request = checkRequest(ARGV[5])
-local prior = redis.call('HGET', KEYS[3], step)
-if prior then return { 'repeat', prior } end
-if behindCompaction(request) then return { 'new', 'refused compacted' } end
+local step, decided = transferStep('credit', 'the account debited', 5)
+if decided then return decided end
+local transfer, from, amount = step.transfer, step.party, step.amount
 local state = ledgerState()
 local outcome
 if not state.opened then
@@ -39,5 +32,5 @@ else
   outcome = 'credited ' .. append('Credited', '2', data)
   redis.call('HSET', KEYS[2], 'balance', digits(balance), 'seq', seq)
 end
-redis.call('HSET', KEYS[3], step, outcome)
+redis.call('HSET', KEYS[3], step.name, outcome)
 return { 'new', outcome }

@@ -15,16 +15,9 @@
 --   "declined <entry ID>" (insufficient funds: DebitDeclined appended), "refused unknown-account"
 --   (the ledger was never opened: nothing appended, the refusal kept all the same), "refused compacted"
 --   (requested before the compaction point: nothing written, nothing kept).
-local account = ledgerAccount()
-local transfer = checkTransfer(ARGV[1])
-local to = checkAccount(ARGV[2], 'the account credited')
-if to == account then fail('a transfer cannot debit and credit the same account') end
-local amount = checkAmount(ARGV[3])
-local step = 'debit:' .. transfer
-local request = checkRequest(ARGV[4])
-local prior = redis.call('HGET', KEYS[3], step)
-if prior then return { 'repeat', prior } end
-if behindCompaction(request) then return { 'new', 'refused compacted' } end
+local step, decided = transferStep('debit', 'the account credited', 4)
+if decided then return decided end
+local transfer, to, amount = step.transfer, step.party, step.amount
 local state = ledgerState()
 local outcome
 if not state.opened then
@@ -42,5 +35,5 @@ else
     redis.call('HSET', KEYS[2], 'balance', digits(state.balance - amount), 'seq', seq)
   end
 end
-redis.call('HSET', KEYS[3], step, outcome)
+redis.call('HSET', KEYS[3], step.name, outcome)
 return { 'new', outcome }

@@ -127,6 +127,29 @@ local function ledgerState()
   return { opened = opened, balance = tonumber(balance), seq = seq }
 end
 
+-- What every step of a transfer on this ledger (debit, credit, refund) opens with. It checks the
+-- arguments they share: ARGV[1] the transfer, ARGV[2] the other account (`other` says which one,
+-- for the error), ARGV[3] the amount, and the request's position at ARGV[`requestAt`]. Returns the
+-- checked step, and a reply when it is decided already: the first outcome of a step made before
+-- ({"repeat", outcome}), or a refusal of a transfer requested before the compaction point.
+local function transferStep(kind, other, requestAt)
+  local account = ledgerAccount()
+  local transfer = checkTransfer(ARGV[1])
+  local party = checkAccount(ARGV[2], other)
+  if party == account then fail('a transfer cannot debit and credit the same account') end
+  local step = {
+    transfer = transfer,
+    party = party,
+    amount = checkAmount(ARGV[3]),
+    name = kind .. ':' .. transfer,
+  }
+  local request = checkRequest(ARGV[requestAt])
+  local prior = redis.call('HGET', KEYS[3], step.name)
+  if prior then return step, { 'repeat', prior } end
+  if behindCompaction(request) then return step, { 'new', 'refused compacted' } end
+  return step, nil
+end
+
 -- The balance after adding `amount`, refused when it would pass 2^53 - 1.
 local function raised(balance, amount)
   if balance + amount > MAX_WHOLE then fail('the balance would pass 2^53 - 1') end

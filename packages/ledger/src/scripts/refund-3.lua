@@ -14,16 +14,9 @@
 --   ledger holds no debit for the transfer, or {"new", "refused amount-mismatch"} when the debit
 --   was of another amount, or {"new", "refused compacted"} when it was requested before the
 --   compaction point (nothing appended, nothing kept, in each case).
-local account = ledgerAccount()
-local transfer = checkTransfer(ARGV[1])
-local to = checkAccount(ARGV[2], 'the account credited')
-if to == account then fail('a transfer cannot debit and credit the same account') end
-local amount = checkAmount(ARGV[3])
-local step = 'refund:' .. transfer
-local request = checkRequest(ARGV[4])
-local prior = redis.call('HGET', KEYS[3], step)
-if prior then return { 'repeat', prior } end
-if behindCompaction(request) then return { 'new', 'refused compacted' } end
+local step, decided = transferStep('refund', 'the account credited', 4)
+if decided then return decided end
+local transfer, to, amount = step.transfer, step.party, step.amount
 local debit = redis.call('HGET', KEYS[3], 'debit:' .. transfer)
 if not debit or string.sub(debit, 1, 8) ~= 'debited ' then return { 'new', 'refused no-debit' } end
 if string.match(debit, ' (%d+)$') ~= ARGV[3] then return { 'new', 'refused amount-mismatch' } end
@@ -35,5 +28,5 @@ local data = checkSize('{"transfer":"' .. transfer .. '","to":"' .. to .. '","am
   .. ',"reason":"unknown-account","seq":' .. seq .. '}')
 local outcome = 'refunded ' .. append('Refunded', '2', data)
 redis.call('HSET', KEYS[2], 'balance', digits(balance), 'seq', seq)
-redis.call('HSET', KEYS[3], step, outcome)
+redis.call('HSET', KEYS[3], step.name, outcome)
 return { 'new', outcome }
