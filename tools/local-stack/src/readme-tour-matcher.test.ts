@@ -68,6 +68,9 @@ matcher('shell words: quotes, variables, and anything else refused', () => {
   ]);
   assert.throws(() => shellWords('cat x | grep y', {}), /shell syntax/);
   assert.throws(() => shellWords('echo $UNSET', {}), /not set/);
+  assert.throws(() => shellWords('ls *.ts', {}), /shell syntax/);
+  assert.throws(() => shellWords('echo `date`', {}), /backticks/);
+  assert.throws(() => shellWords('echo $(date)', {}), /only supported as export/);
   assert.is(fillPlaceholders('/transfers/<transfer>', { transfer: 'abc' }), '/transfers/abc');
   assert.throws(() => fillPlaceholders('/transfers/<transfer>', {}), /names no field/);
 });

@@ -16,6 +16,7 @@
  * - `<name>` in a command stands for the field `name` of the latest response that had one (the
  *   transfer made above, say).
  */
+import { parse as parseShell } from 'shell-quote';
 
 /** A command of the tour, and what the README says it answers. */
 export interface TourStep {
@@ -111,63 +112,26 @@ function splitComment(text: string): { command: string; comment?: string } {
 }
 
 /**
- * A command's words as a POSIX shell would make them, for the little shell the tour uses: single
- * and double quotes, `$NAME` and `${NAME}` (outside single quotes), backslash escapes. Anything
- * else a shell would do (pipes, redirections, `;`, `&&`, globs, backticks) is refused, so the test
- * never runs something other than what the README says.
+ * A command's words as a POSIX shell would make them (shell-quote's parse: quotes, backslashes,
+ * `$NAME` and `${NAME}` from `env`). Anything else a shell would do (pipes, redirections, `;`,
+ * `&&`, globs, backticks, `$( )`) is refused, so the test never runs something other than what the
+ * README says; so is a variable that is not set.
  */
 export function shellWords(command: string, env: Record<string, string | undefined>): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  const add = (text: string) => {
-    word = (word ?? '') + text;
+  const value = (name: string) => {
+    if (name === '') throw new Error(`$( ) is only supported as export NAME=$(...): ${command}`);
+    const set = env[name];
+    if (set === undefined) throw new Error(`$${name} is not set (the tour sets it with export above?)`);
+    return set;
   };
-  const variable = (at: number): { value: string; end: number } => {
-    const braced = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(command.slice(at));
-    const plain = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(command.slice(at));
-    const match = braced ?? plain;
-    if (!match?.[1]) throw new Error(`unsupported $ in: ${command}`);
-    const value = env[match[1]];
-    if (value === undefined) throw new Error(`$${match[1]} is not set (the tour sets it with export above?)`);
-    return { value, end: at + match[0].length };
-  };
-  for (let i = 0; i < command.length; i++) {
-    const char = command[i] ?? '';
-    if (/\s/.test(char)) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else if (char === "'") {
-      const end = command.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unclosed ' in: ${command}`);
-      add(command.slice(i + 1, end));
-      i = end;
-    } else if (char === '"') {
-      add('');
-      for (i++; ; i++) {
-        const inner = command[i];
-        if (inner === undefined) throw new Error(`unclosed " in: ${command}`);
-        if (inner === '"') break;
-        if (inner === '\\' && /["\\$`]/.test(command[i + 1] ?? '')) add(command[++i] ?? '');
-        else if (inner === '$') {
-          const { value, end } = variable(i);
-          add(value);
-          i = end - 1;
-        } else if (inner === '`') throw new Error(`backticks are not supported: ${command}`);
-        else add(inner);
-      }
-    } else if (char === '\\') {
-      add(command[++i] ?? '');
-    } else if (char === '$') {
-      if (command[i + 1] === '(') throw new Error(`$( ) is only supported as export NAME=$(...): ${command}`);
-      const { value, end } = variable(i);
-      add(value);
-      i = end - 1;
-    } else if (/[|&;<>`*?()]/.test(char)) {
-      throw new Error(`shell syntax the tour test does not run (${char}): ${command}`);
-    } else add(char);
-  }
-  if (word !== undefined) words.push(word);
-  return words;
+  return parseShell(command, value).map((token) => {
+    if (typeof token !== 'string') {
+      const what = 'op' in token ? (token.op === 'glob' ? token.pattern : token.op) : '#';
+      throw new Error(`shell syntax the tour test does not run (${what}): ${command}`);
+    }
+    if (token.includes('`')) throw new Error(`backticks are not supported: ${command}`);
+    return token;
+  });
 }
 
 /** `export NAME=$(command)`: the name and the inner command, or undefined for any other command. */
