@@ -1,9 +1,9 @@
-/** The whole offline check of a render: document shape, schema, unknown fields, cross-references, pod hygiene. */
-import { checkCrossReferences } from './cross-references.ts';
+/** The whole offline check of a render: document shape, schema, unknown fields, cross-references, pod hygiene, policies. */
 import { isObject, type K8sObject } from './k8s-object.ts';
 import { checkPodHygiene } from './pod-hygiene.ts';
-import { checkSchema } from './schema.ts';
-import { checkUnknownFields } from './unknown-fields.ts';
+import { checkPolicies } from './policies.ts';
+import { checkCrossReferences } from './references.ts';
+import { checkSchema, checkUnknownFields } from './schema.ts';
 
 /** What the render is checked against besides itself. */
 export interface CheckOptions {
@@ -27,9 +27,7 @@ export function checkManifests(objects: readonly unknown[], options: CheckOption
       valid.push(object as K8sObject);
     }
   }
-  for (const object of valid) {
-    problems.push(...checkSchema(object), ...checkUnknownFields(object));
-  }
+  for (const object of valid) problems.push(...checkSchema(object), ...checkUnknownFields(object));
   problems.push(...checkCrossReferences(valid), ...checkPodHygiene(valid, options.externalSecrets));
-  return problems;
+  return [...problems, ...checkPolicies(valid)];
 }

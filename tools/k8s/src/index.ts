@@ -1,9 +1,8 @@
 /** @microbank/k8s-tools: offline checks of the rendered Kubernetes manifests in k8s/ (`pnpm k8s:check`). */
 export { type CheckOptions, checkManifests } from './check-manifests.ts';
-export { checkCrossReferences } from './cross-references.ts';
-export { type K8sObject, nameOf } from './k8s-object.ts';
+export { type K8sObject, nameOf, selectorMatches } from './k8s-object.ts';
 export { checkPodHygiene } from './pod-hygiene.ts';
+export { checkPolicies, POLICIES } from './policies.ts';
+export { checkCrossReferences } from './references.ts';
 export { parseObjects, renderKustomization } from './render.ts';
-export { checkSchema } from './schema.ts';
-export { selectorMatches } from './selectors.ts';
-export { checkUnknownFields } from './unknown-fields.ts';
+export { checkSchema, checkUnknownFields } from './schema.ts';

@@ -1,0 +1,114 @@
+/** Every check, broken once on purpose: a small valid fixture render with one field changed must be reported. */
+import { testSuite } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { checkManifests, type K8sObject } from './index.ts';
+import { fixture } from './test-support.ts';
+
+/** Deletes the field instead of setting it. */
+const DROP = Symbol('drop');
+const TARGETS: Record<string, string> = { app: 'Deployment/app', db: 'StatefulSet/db', svc: 'Service/app' };
+/** Path shorthands: the pod spec, the first container, its env. */
+const PREFIXES: Record<string, string> = { P: 'spec.template.spec', C: 'spec.template.spec.containers.0' };
+PREFIXES.E = `${PREFIXES.C}.env`;
+type Edit = [what: string, expected: RegExp, target: string, path: string, value: unknown];
+
+/** The fixture with one edit: the object (`Kind/name` or a TARGETS key), a dotted path in it, the new value. */
+function broken(target: string, path: string, value: unknown): K8sObject[] {
+  const objects = fixture();
+  // biome-ignore lint/suspicious/noExplicitAny: walking a fixture by path
+  let node: any = objects.find((o) => `${o.kind}/${o.metadata.name}` === (TARGETS[target] ?? target));
+  const keys = path.replace(/^[PCE]\b/, (p) => PREFIXES[p] as string).split('.');
+  for (const key of keys.slice(0, -1)) node = node[key];
+  if (value === DROP) delete node[keys.at(-1) as string];
+  else node[keys.at(-1) as string] = value;
+  return objects;
+}
+const url = (host: string): unknown => `redis://:$(DB_PASSWORD)@${host}`;
+const none = { matchLabels: { a: 'b' } };
+
+// biome-ignore format: one line per case
+const cases: Edit[] = [
+  ['an object without a name', /document 0 \(Namespace\): metadata\.name is required/, 'Namespace/ns', 'metadata.name', ''],
+  ['a wrong type', /Deployment\/app: schema: spec\.replicas must be integer/, 'app', 'spec.replicas', 'two'],
+  ['a value outside an enum', /imagePullPolicy must be equal to one of the allowed values/, 'app', 'C.imagePullPolicy', 'x'],
+  ['a malformed quantity', /limits\.memory must match format "quantity"/, 'app', 'C.resources.limits.memory', '64 MB'],
+  ['a missing required field', /Service\/app: schema: spec\.ports\.0 must have required property/, 'svc', 'spec.ports.0.port', DROP],
+  ['Secret data not base64', /Secret\/db: schema: data\.password must match format "byte"/, 'Secret/db', 'data.password', '!'],
+  ['a kind its apiVersion lacks', /no schema for apiVersion apps\/v9 kind Deployment/, 'app', 'apiVersion', 'apps/v9'],
+  ['an unknown field', /containers\[0\]\.imagePullPolicyy: unknown field/, 'app', 'C.imagePullPolicyy', 'Always'],
+  ['an object without a namespace', /Service\/app: metadata\.namespace is not set/, 'svc', 'metadata.namespace', DROP],
+  ['a namespace not rendered', /Service\/app: namespace "x" is not created by the render/, 'svc', 'metadata.namespace', 'x'],
+  ['a selector missing its own pods', /Deployment\/app: spec\.selector .* does not match its own pod/, 'app', 'spec.selector', none],
+  ['a restartPolicy other than Always', /restartPolicy must be Always, not OnFailure/, 'app', 'P.restartPolicy', 'OnFailure'],
+  ['a serviceName not rendered', /spec\.serviceName "x" is not a Service/, 'db', 'spec.serviceName', 'x'],
+  ['a Service with an empty selector', /Service\/app: spec\.selector is empty/, 'svc', 'spec.selector', {}],
+  ['a Service selecting no pod', /Service\/app: spec\.selector .* matches no pod template/, 'svc', 'spec.selector', { a: 'b' }],
+  ['a targetPort no container has', /targetPort 81 is no container port of Deployment\/app/, 'svc', 'spec.ports.0.targetPort', 81],
+  ['a NetworkPolicy selecting no pod', /NetworkPolicy\/db: spec\.podSelector .* selects no pod/, 'NetworkPolicy/db', 'spec.podSelector', none],
+  ['a URL to no Service', /env DB_URL: host "x" is not a Service in the render/, 'app', 'E.1.value', url('x:6379')],
+  ['a URL to a port the Service lacks', /env DB_URL: Service "db" has no port 6380/, 'app', 'E.1.value', url('db:6380')],
+  ['an ingress rule shutting a client out', /no NetworkPolicy rule admits it to StatefulSet\/db/, 'NetworkPolicy/db', 'spec.ingress.0.ports.0.port', 1],
+  ['an egress rule keeping a client in', /no NetworkPolicy rule lets it out to StatefulSet\/db/, 'NetworkPolicy/app', 'spec.egress.0.to.0.podSelector', none],
+  ['a roleRef to no Role', /roleRef Role "x" is not in the render/, 'RoleBinding/ops', 'roleRef.name', 'x'],
+  ['a subject that is no ServiceAccount', /subjects\[0\]: ServiceAccount "x" in namespace "ns"/, 'RoleBinding/ops', 'subjects.0.name', 'x'],
+  ['a serviceAccountName not rendered', /serviceAccountName "x" is not in the render/, 'app', 'P.serviceAccountName', 'x'],
+  ['a token on the default ServiceAccount', /automountServiceAccountToken must be false/, 'app', 'P.automountServiceAccountToken', DROP],
+  ['a ConfigMap volume not rendered', /volumes\[0\]: ConfigMap "x" is not in the render/, 'db', 'P.volumes.0.configMap.name', 'x'],
+  ['a claim not rendered', /PersistentVolumeClaim "x" is not in the render/, 'db', 'P.volumes.0', { name: 'conf', persistentVolumeClaim: { claimName: 'x' } }],
+  ['an unpinned image', /image "redis" needs a pinned tag/, 'db', 'P.containers.0.image', 'redis'],
+  ['an image at latest', /image "app:latest" needs a pinned tag/, 'app', 'C.image', 'app:latest'],
+  ['no cpu request', /resources\.requests\.cpu is not set/, 'app', 'C.resources.requests.cpu', DROP],
+  ['no memory limit', /resources\.limits\.memory is not set/, 'app', 'C.resources.limits', {}],
+  ['runAsNonRoot unset', /runAsNonRoot must be true/, 'app', 'C.securityContext.runAsNonRoot', DROP],
+  ['runAsUser 0', /runAsUser is 0 \(root\)/, 'app', 'C.securityContext.runAsUser', 0],
+  ['a privileged container', /privileged must not be true/, 'app', 'C.securityContext.privileged', true],
+  ['privilege escalation', /allowPrivilegeEscalation must be false/, 'app', 'C.securityContext.allowPrivilegeEscalation', true],
+  ['a writable root filesystem', /readOnlyRootFilesystem must be true/, 'app', 'C.securityContext.readOnlyRootFilesystem', false],
+  ['capabilities kept', /capabilities\.drop must include ALL/, 'app', 'C.securityContext.capabilities', { drop: ['NET_RAW'] }],
+  ['no seccomp profile', /seccompProfile\.type must be RuntimeDefault/, 'app', 'C.securityContext.seccompProfile', DROP],
+  ['no liveness probe', /livenessProbe is missing/, 'app', 'C.livenessProbe', DROP],
+  ['a probe on a port the container lacks', /readinessProbe\.tcpSocket\.port x is not a port/, 'app', 'C.readinessProbe.tcpSocket.port', 'x'],
+  ['a volumeMount naming no volume', /volumeMount "conf" names no volume of the pod/, 'db', 'P.volumes', []],
+  ['$(VAR) before it is defined', /env DB_URL uses \$\(SHUTDOWN_DRAIN_MS\), which is not defined/, 'app', 'E.1.value', '$(SHUTDOWN_DRAIN_MS)'],
+  ['a Secret not rendered', /env DB_PASSWORD: Secret "x" is not in the render/, 'app', 'E.0.valueFrom.secretKeyRef.name', 'x'],
+  ['a Secret key that does not exist', /env DB_PASSWORD: Secret "db" has no key "x"/, 'app', 'E.0.valueFrom.secretKeyRef.key', 'x'],
+  ['a password literal', /env DB_PASSWORD must come from a secretKeyRef/, 'app', 'E.0', { name: 'DB_PASSWORD', value: 'x' }],
+  ['envFrom', /envFrom hides what is read/, 'app', 'C.envFrom', [{ secretRef: { name: 'db' } }]],
+  ['an optional secretKeyRef', /a secretKeyRef must not be optional/, 'app', 'E.0.valueFrom.secretKeyRef.optional', true],
+  ['a password in argv', /a password flag in argv: redis-cli -a x ping/, 'app', 'C.command', ['redis-cli', '-a', 'x', 'ping']],
+  ['a privileged port', /containerPort 80 is privileged/, 'app', 'C.ports.0.containerPort', 80],
+  ['a Redis before 7.2.11', /image redis:7\.2\.10 is not a Redis release of 7\.2\.11 or later/, 'db', 'P.containers.0.image', 'redis:7.2.10'],
+  ['a recommended label missing', /Service\/app: label app\.kubernetes\.io\/component is not set/, 'svc', 'metadata.labels', {}],
+  ['pod labels not the owner\'s', /the pod template's label app\.kubernetes\.io\/version differs/, 'app', 'spec.template.metadata', { labels: { 'app.kubernetes.io/name': 'app' } }],
+  ['a version label in a selector', /Service\/app: selector .* holds a version/, 'svc', 'spec.selector', { 'app.kubernetes.io/version': '1' }],
+  ['an egress rule with no ports', /egress\[0\]: no ports, so every port/, 'NetworkPolicy/app', 'spec.egress.0.ports', DROP],
+  ['an egress rule to anywhere', /egress\[0\]: no "to", so every destination/, 'NetworkPolicy/app', 'spec.egress.0.to', DROP],
+  ['an egress rule to an ipBlock', /egress\[0\]: ipBlock/, 'NetworkPolicy/app', 'spec.egress.0.to.0', { ipBlock: { cidr: '0.0.0.0/0' } }],
+  ['egress to other namespaces beyond DNS', /egress\[1\]: other namespaces on a port other than DNS/, 'NetworkPolicy/app', 'spec.egress.1.ports.0.port', 443],
+  ['a shutdown pause too short', /SHUTDOWN_DELAY_MS 500 is too short/, 'app', 'E.2.value', '500'],
+  ['a shutdown beyond the grace period', /2000 \+ 1000 \+ 10000 ms exceeds the grace period 10000 ms/, 'app', 'P.terminationGracePeriodSeconds', 10],
+  ['a preStop hook besides the pause', /a preStop hook doubles the pause/, 'app', 'C.lifecycle', { preStop: { exec: { command: ['true'] } } }],
+];
+
+const policies = testSuite('k8s: every check, broken once on a small fixture');
+const assertReported = (problems: string[], expected: RegExp) =>
+  assert.ok(
+    problems.some((p) => expected.test(p)),
+    `expected ${expected}, got:\n  ${problems.join('\n  ') || '(none)'}`,
+  );
+
+policies('the fixture passes every check', () => assert.equal(checkManifests(fixture()), []));
+for (const [what, expected, target, path, value] of cases) {
+  policies(`${what} is reported`, () => assertReported(checkManifests(broken(target, path, value)), expected));
+}
+policies('a document that is no object, and one defined twice, are reported', () => {
+  const objects = fixture();
+  assertReported(checkManifests([...objects, {}]), /document 12: not a Kubernetes object/);
+  assertReported(checkManifests([...objects, objects[5]]), /Service\/app: defined twice/);
+});
+policies('a Secret declared external is not reported missing; any other still is', () => {
+  const objects = broken('app', 'E.0.valueFrom.secretKeyRef.name', 'vault');
+  assert.equal(checkManifests(objects, { externalSecrets: ['vault'] }), []);
+  assertReported(checkManifests(objects, { externalSecrets: ['x'] }), /Secret "vault" is not in the render/);
+});
+policies.run();

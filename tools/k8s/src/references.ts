@@ -1,0 +1,190 @@
+/** Cross-references within a render: names, namespaces, selectors, Services, NetworkPolicies, RBAC, URLs in env. */
+import {
+  asObject,
+  asStringMap,
+  containers,
+  type Finder,
+  hasPort,
+  indexObjects,
+  isClusterScoped,
+  type Json,
+  type K8sObject,
+  labelsMatch,
+  objects as list,
+  nameOf,
+  namespaceOf,
+  type PodTemplate,
+  podTemplates,
+  problemList,
+  type Report,
+  selectorMatches,
+  WORKLOADS,
+} from './k8s-object.ts';
+
+const json = JSON.stringify;
+
+/** Every reference between the objects of a render that points at nothing, or at the wrong thing. */
+export function checkCrossReferences(objects: readonly K8sObject[]): string[] {
+  const { problems, report } = problemList();
+  const { find, duplicates } = indexObjects(objects);
+  for (const o of duplicates) report(o, 'defined twice');
+  const templates = podTemplates(objects);
+  for (const o of objects.filter((x) => !isClusterScoped(x))) {
+    const ns = o.metadata.namespace;
+    if (!ns) report(o, 'metadata.namespace is not set');
+    else if (!find('Namespace', '', ns)) report(o, `namespace "${ns}" is not created by the render`);
+  }
+  checkWorkloads(templates, find, report);
+  checkServices(objects, templates, report);
+  for (const policy of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+    const selector = asObject(asObject(policy.spec).podSelector);
+    if (!templates.some((t) => t.namespace === namespaceOf(policy) && selectorMatches(selector, t.labels)))
+      report(policy, `spec.podSelector ${json(selector)} selects no pod template in the render`);
+  }
+  checkReachability(objects, templates, problems);
+  for (const binding of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
+    const ref = asObject(binding.roleRef);
+    if (ref.kind === 'Role' && !find('Role', namespaceOf(binding), String(ref.name)))
+      report(binding, `roleRef Role "${String(ref.name)}" is not in the render`);
+    for (const [i, subject] of list(binding.subjects).entries()) {
+      const ns = typeof subject.namespace === 'string' ? subject.namespace : namespaceOf(binding);
+      if (subject.kind === 'ServiceAccount' && !find('ServiceAccount', ns, String(subject.name)))
+        report(
+          binding,
+          `subjects[${i}]: ServiceAccount "${String(subject.name)}" in namespace "${ns}" is not in the render`,
+        );
+    }
+  }
+  return problems;
+}
+
+function checkWorkloads(templates: readonly PodTemplate[], find: Finder, report: Report): void {
+  for (const t of templates) {
+    const o = t.owner;
+    const spec = asObject(o.spec);
+    if (WORKLOADS.has(o.kind)) {
+      const selector = asObject(spec.selector);
+      if (!selectorMatches(selector, t.labels))
+        report(o, `spec.selector ${json(selector)} does not match its own pod labels ${json(t.labels)}`);
+      const restart = t.spec.restartPolicy;
+      if (restart !== undefined && restart !== 'Always')
+        report(o, `${t.at}.restartPolicy must be Always, not ${String(restart)}`);
+    }
+    if (
+      o.kind === 'StatefulSet' &&
+      typeof spec.serviceName === 'string' &&
+      !find('Service', t.namespace, spec.serviceName)
+    )
+      report(o, `spec.serviceName "${spec.serviceName}" is not a Service in the render`);
+  }
+}
+
+function checkServices(objects: readonly K8sObject[], templates: readonly PodTemplate[], report: Report): void {
+  for (const svc of objects.filter((o) => o.kind === 'Service')) {
+    const spec = asObject(svc.spec);
+    const selector = asStringMap(spec.selector);
+    if (Object.keys(selector).length === 0) {
+      report(svc, 'spec.selector is empty: it selects no pod of the render');
+      continue;
+    }
+    const selected = templates.filter((t) => t.namespace === namespaceOf(svc) && labelsMatch(selector, t.labels));
+    if (selected.length === 0) report(svc, `spec.selector ${json(selector)} matches no pod template in the render`);
+    for (const [i, port] of list(spec.ports).entries()) {
+      const target = port.targetPort ?? port.port;
+      for (const t of selected.filter((t) => !containers(t.spec).some((c) => hasPort(c, target))))
+        report(svc, `spec.ports[${i}].targetPort ${String(target)} is no container port of ${nameOf(t.owner)}`);
+    }
+  }
+}
+
+/**
+ * A pod whose environment names a Service by URL (redis://...@microbank-redis:6379, http://microbank-x)
+ * must find that Service, on a port it serves, be admitted by the NetworkPolicies guarding the
+ * Service's pods (ingress), and be let out by the NetworkPolicies guarding its own (egress).
+ */
+function checkReachability(objects: readonly K8sObject[], templates: readonly PodTemplate[], problems: string[]) {
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+  for (const client of templates) {
+    for (const [i, c] of containers(client.spec).entries()) {
+      for (const env of list(c.env)) {
+        const url = /^([a-z][a-z0-9+.-]*):\/\/(?:[^@/]*@)?([a-z0-9-]+)(?::(\d+))?(?:[/?#]|$)/.exec(String(env.value));
+        if (typeof env.value !== 'string' || !url || url[2] === 'localhost') continue;
+        const [, scheme, host, explicitPort] = url;
+        const where = `${nameOf(client.owner)}: ${client.at}.containers[${i}] (${String(c.name)}): env ${String(env.name)}`;
+        const svc = objects.find(
+          (s) => s.kind === 'Service' && s.metadata.name === host && namespaceOf(s) === client.namespace,
+        );
+        if (!svc) {
+          problems.push(`${where}: host "${host}" is not a Service in the render`);
+          continue;
+        }
+        const port = Number(explicitPort ?? ({ https: 443, http: 80 } as Json)[scheme as string] ?? Number.NaN);
+        const svcPort = list(asObject(svc.spec).ports).find((p) => p.port === port);
+        if (!svcPort) {
+          problems.push(`${where}: Service "${host}" has no port ${Number.isNaN(port) ? '(none given)' : port}`);
+          continue;
+        }
+        const selector = asStringMap(asObject(svc.spec).selector);
+        const target = svcPort.targetPort ?? svcPort.port;
+        for (const server of templates.filter(
+          (t) => t.namespace === client.namespace && labelsMatch(selector, t.labels),
+        )) {
+          const targetPorts = containers(server.spec)
+            .flatMap((sc) => list(sc.ports))
+            .filter((p) => p.name === target || p.containerPort === target);
+          const allowedBy = (direction: 'ingress' | 'egress', guarded: PodTemplate, peer: PodTemplate) => {
+            const guarding = policies.filter((p) => {
+              const spec = asObject(p.spec);
+              return (
+                namespaceOf(p) === guarded.namespace &&
+                selectorMatches(asObject(spec.podSelector), guarded.labels) &&
+                guards(spec, direction)
+              );
+            });
+            const peersField = direction === 'ingress' ? 'from' : 'to';
+            const allowed = guarding.some((p) =>
+              list(asObject(p.spec)[direction]).some((rule) => ruleAllows(rule, peersField, peer, target, targetPorts)),
+            );
+            return { guarding: guarding.map(nameOf).join(', '), allowed: guarding.length === 0 || allowed };
+          };
+          const ingress = allowedBy('ingress', server, client);
+          if (!ingress.allowed)
+            problems.push(
+              `${where}: no NetworkPolicy rule admits it to ${nameOf(server.owner)} (guarded by ${ingress.guarding})`,
+            );
+          const egress = allowedBy('egress', client, server);
+          if (!egress.allowed)
+            problems.push(
+              `${where}: no NetworkPolicy rule lets it out to ${nameOf(server.owner)} (its egress is guarded by ${egress.guarding})`,
+            );
+        }
+      }
+    }
+  }
+}
+
+/** Whether a policy guards `direction`: its policyTypes say so, or (unset) it has rules of that kind / is ingress. */
+export function guards(spec: Json, direction: 'ingress' | 'egress'): boolean {
+  const types = list(spec.policyTypes).length > 0 ? (spec.policyTypes as unknown[]) : undefined;
+  if (types) return types.includes(direction === 'ingress' ? 'Ingress' : 'Egress');
+  return direction === 'ingress' || spec.egress !== undefined;
+}
+
+/** Whether `rule` lets `peer` (the other end, same namespace; no ipBlock judged) through on the target port. */
+function ruleAllows(rule: Json, peersField: 'from' | 'to', peer: PodTemplate, target: unknown, targetPorts: Json[]) {
+  const ports = list(rule.ports);
+  const portOk =
+    ports.length === 0 ||
+    ports.some(
+      (p) =>
+        p.port === undefined ||
+        p.port === target ||
+        targetPorts.some((tp) => tp.containerPort === p.port || tp.name === p.port),
+    );
+  const peers = list(rule[peersField]);
+  const peerOk = (s: Json) =>
+    s.ipBlock === undefined &&
+    s.namespaceSelector === undefined &&
+    selectorMatches(asObject(s.podSelector), peer.labels);
+  return portOk && (peers.length === 0 || peers.some(peerOk));
+}
