@@ -1,11 +1,6 @@
-import {
-  type AccountsProjection,
-  accountEvents,
-  appendEvent,
-  startAccountsProjection,
-  streamKey,
-} from '@microbank/events';
+import { type AccountsProjection, accountEvents, startAccountsProjection, streamKey } from '@microbank/events';
 import { createLogger, createMetrics, POSITION_HEADER } from '@microbank/service-runtime';
+import { appendEvent } from '@microbank/streams';
 import {
   assertBadRequestsRefused,
   freePort,

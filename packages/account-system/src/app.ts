@@ -3,9 +3,10 @@
  * `?position=<stream ID>` (the ID an append returned) it first waits, bounded, until the
  * projection has applied that entry: read-your-writes.
  */
-import { type AccountsRegistry, accountNames, type Projection } from '@microbank/events';
+import { type AccountsRegistry, accountNames } from '@microbank/events';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { getOnly, POSITION_HEADER, projectionServiceApp, readAtPosition } from '@microbank/service-runtime';
+import type { Projection } from '@microbank/streams';
 import type { Hono } from 'hono';
 
 export interface AccountSystemAppOptions extends ServiceContext {

@@ -1,6 +1,7 @@
 /** An account's own metrics: its registration and the instances alive under its name. */
-import type { KeptPresence } from '@microbank/events';
+
 import { followTotal, type ServiceMetrics } from '@microbank/service-runtime';
+import type { KeptPresence } from '@microbank/streams';
 import { Gauge } from 'prom-client';
 import type { KeptRegistration } from './registration.ts';
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { accountEvents, decodeEntry, silentLog, streamKey } from '@microbank/events';
+import { accountEvents, streamKey } from '@microbank/events';
 import { credit, issueSupply, startLedgerProjection } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { decodeEntry, silentLog } from '@microbank/streams';
 import {
   assertBadRequestsRefused,
   freePort,

@@ -4,7 +4,6 @@
  * until the projection has applied that entry. Plus the endpoints every service has.
  */
 
-import type { Projection } from '@microbank/events';
 import type { Ledger } from '@microbank/ledger';
 import {
   createServiceApp,
@@ -14,6 +13,7 @@ import {
   readAtPosition,
   type ServiceContext,
 } from '@microbank/service-runtime';
+import type { Projection } from '@microbank/streams';
 import type { Hono } from 'hono';
 
 export interface AccountAppOptions extends ServiceContext {

@@ -1,6 +1,6 @@
 /** Wiring for one account's service: config, Redis, HTTP, then its registration and presence. */
 import { hostname } from 'node:os';
-import { closeRedis, connectRedis, type KeptPresence, keepPresence, presenceKey, streamKey } from '@microbank/events';
+import { presenceKey, streamKey } from '@microbank/events';
 import { startLedgerProjection } from '@microbank/ledger';
 import {
   projectionReadiness,
@@ -9,6 +9,7 @@ import {
   serviceBasics,
   snapshotsSignedWith,
 } from '@microbank/service-runtime';
+import { closeRedis, connectRedis, type KeptPresence, keepPresence } from '@microbank/streams';
 import { registerAccountMetrics } from './account-metrics.ts';
 import { createAccountApp } from './app.ts';
 import { readAccountConfig } from './config.ts';

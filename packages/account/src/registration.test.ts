@@ -3,7 +3,8 @@
  * name, and a stream that can no longer take an append: each must be noticed and acted on.
  */
 import { rmSync } from 'node:fs';
-import { decodeEntry, ledgerEvents, ledgerKey, streamKey } from '@microbank/events';
+import { ledgerEvents, ledgerKey, streamKey } from '@microbank/events';
+import { decodeEntry } from '@microbank/streams';
 import {
   type NodeProcess,
   type RedisServerContext,

@@ -5,8 +5,9 @@
  * otherwise a registry rebuilt from the stream would never list it again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { accountEvents } from '@microbank/events';
+import { openLedger } from '@microbank/ledger';
 import {
-  accountEvents,
   appendEvent,
   errorMessage,
   isPermanentRedisError,
@@ -14,8 +15,7 @@ import {
   readyOrReconnect,
   retry,
   type StreamId,
-} from '@microbank/events';
-import { openLedger } from '@microbank/ledger';
+} from '@microbank/streams';
 import type { Redis } from 'ioredis';
 
 export interface Registration {

@@ -4,7 +4,8 @@
  * stopped), the URL of the instance alive longest; when presence says nothing (Redis away, an
  * instance that has not refreshed yet), the registration's URL all the same.
  */
-import { type LiveInstance, livePresence, presenceKey } from '@microbank/events';
+import { presenceKey } from '@microbank/events';
+import { type LiveInstance, livePresence } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 
 /** How long one look at an account's presence is reused: a burst of reads asks Redis once. */

@@ -5,10 +5,11 @@
  * the violations (each naming its ledger or transfer), the stuck transfers and the checkpoint (the
  * books: every ledger, the transfers and the supply folded, on a consistent cut; see audit.ts).
  */
-import { type AccountsRegistry, accountName, isStreamId, type Projection } from '@microbank/events';
+import { type AccountsRegistry, accountName } from '@microbank/events';
 import type { Audit } from '@microbank/ledger';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { assertServing, getOnly, httpError, projectionServiceApp, withoutPassword } from '@microbank/service-runtime';
+import { isStreamId, type Projection } from '@microbank/streams';
 import type { Hono } from 'hono';
 import { type AccountClient, AccountUnavailable, Busy } from './account-client.ts';
 import type { AccountDirectory } from './account-directory.ts';

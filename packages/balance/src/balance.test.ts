@@ -3,8 +3,6 @@ import http from 'node:http';
 import net from 'node:net';
 import {
   accountEvents,
-  appendEvent,
-  encodeEvent,
   ledgerEvents,
   ledgerKey,
   ledgerStateKey,
@@ -15,6 +13,7 @@ import {
 } from '@microbank/events';
 import { type AuditFigures, type Books, credit, debit, issueSupply, startBooks } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { appendEvent, encodeEvent } from '@microbank/streams';
 import {
   assertBadRequestsRefused,
   freePort,

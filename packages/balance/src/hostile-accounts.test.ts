@@ -6,17 +6,10 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  accountEvents,
-  appendEvent,
-  closeRedis,
-  connectRedis,
-  silentLog,
-  streamKey,
-  untilReady,
-} from '@microbank/events';
+import { accountEvents, streamKey } from '@microbank/events';
 import { startBooks } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { appendEvent, closeRedis, connectRedis, silentLog, untilReady } from '@microbank/streams';
 import { freePort, type RedisServerContext, redisSuite, spawnNode, uniquePrefix } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { accountClient } from './account-client.ts';

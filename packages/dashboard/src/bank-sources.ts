@@ -3,8 +3,9 @@
  * live transfer feed, the component watch and the raw streams, each marking its sections of the
  * view changed.
  */
-import { connectRedis, type Log, ledgerKey, streamKey, transfersKey } from '@microbank/events';
+import { ledgerKey, streamKey, transfersKey } from '@microbank/events';
 import { type Books, startBooks } from '@microbank/ledger';
+import { connectRedis, type Log } from '@microbank/streams';
 import { type BankView, bankView } from './bank-view.ts';
 import { type ComponentWatch, watchComponents } from './component-watch.ts';
 import type { WatchedComponent } from './config.ts';

@@ -5,14 +5,8 @@
  * (alive by their presence, with what each holds in the saga's group). One poll for
  * the whole dashboard, however many pages are open.
  */
-import {
-  errorMessage,
-  type Log,
-  livePresence,
-  PROCESSORS_GROUP,
-  processorsPresenceKey,
-  transfersKey,
-} from '@microbank/events';
+import { PROCESSORS_GROUP, processorsPresenceKey, transfersKey } from '@microbank/events';
+import { errorMessage, type Log, livePresence } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import type { WatchedComponent } from './config.ts';
 import type { ComponentView, Health } from './sections.ts';

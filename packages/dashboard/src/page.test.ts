@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChaos } from '@microbank/chaos';
-import { encodeEvent, parkedEvents, parkedKey } from '@microbank/events';
+import { parkedEvents, parkedKey } from '@microbank/events';
 import {
   killComponent,
   recordKill,
@@ -19,6 +19,7 @@ import {
   stackCredential,
   startStackProcess,
 } from '@microbank/local-stack';
+import { encodeEvent } from '@microbank/streams';
 import { launchBrowser, REPO_ROOT, testSuite, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';

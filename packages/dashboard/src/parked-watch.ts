@@ -4,7 +4,8 @@
  * Parked transfers are exceptional, so the stream is read whole (its last PARKED_READ entries)
  * every PARKED_LOOK_MS, and the page is told only when it changed.
  */
-import { errorMessage, type Log, parkedKey, parkedOf, type StreamId } from '@microbank/events';
+import { parkedKey, parkedOf } from '@microbank/events';
+import { errorMessage, type Log, type StreamId } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import type { ParkedView } from './sections.ts';
 

@@ -3,8 +3,9 @@
  * page draws them (page/live-page.ts), over server-sent events (live-updates.ts) and `GET /state`.
  * Types only, imported with `import type` on both sides: the page's bundle gains no server code.
  */
-import type { StreamId } from '@microbank/events';
+
 import type { AuditFigures } from '@microbank/ledger';
+import type { StreamId } from '@microbank/streams';
 
 /** An account as the page lists it: no balance until its ledger is opened. */
 export interface AccountRow {

@@ -5,9 +5,9 @@
  * gives back its answer as it is (its own validation errors included).
  */
 import { readFileSync } from 'node:fs';
-import { errorMessage } from '@microbank/events';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { createServiceApp, getOnly, httpError, type Readiness, route } from '@microbank/service-runtime';
+import { errorMessage } from '@microbank/streams';
 import type { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { BankView } from './bank-view.ts';

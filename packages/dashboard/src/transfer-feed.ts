@@ -4,22 +4,24 @@
  * `microbank:disruptions`, seeded with the last transfers so that a page opened now is not empty.
  */
 import {
-  connectRedis,
   type DisruptionEvent,
+  disruptionEvents,
+  streamKey,
+  type TransferEvent,
+  transferEvents,
+  transfersKey,
+} from '@microbank/events';
+import {
+  connectRedis,
   decodeEntry,
   decodeEntryBuffers,
-  disruptionEvents,
   type EventCatalog,
   type Log,
   type Projection,
   retry,
   startProjection,
-  streamKey,
-  type TransferEvent,
-  transferEvents,
-  transfersKey,
   untilReady,
-} from '@microbank/events';
+} from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import type { RecentTransfer } from './sections.ts';
 

@@ -1,9 +1,13 @@
 /** The contracts of events on the accounts stream: one zod schema per event type and version. */
+
+import type { EventCatalog } from '@microbank/streams';
+import { embeddable } from '@microbank/streams';
 import * as z from 'zod';
-import type { EventCatalog } from './event-catalog.ts';
 
 /** An account's name is a DNS label, because it also names its Kubernetes Service. */
 export const ACCOUNT_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** An account's name: ACCOUNT_NAME_PATTERN, to embed in a fast path's pattern. */
+export const ACCOUNT = embeddable(ACCOUNT_NAME_PATTERN);
 /** The longest URL a registration may carry. */
 export const SERVICE_URL_MAX_LENGTH = 2048;
 /** The longest instance (a host/pid, a pod name: a DNS subdomain at most). */

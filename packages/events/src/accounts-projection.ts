@@ -1,4 +1,6 @@
 /** Wiring for services that keep a registry: two connections, the registry, the projection runner. */
+
+import { type Log, type Projection, type SnapshotSetting, startStateProjection } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import type { AccountEvent } from './account-events.ts';
 import {
@@ -11,9 +13,6 @@ import {
   restoreRegistry,
 } from './accounts-registry.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
-import type { Log } from './log.ts';
-import type { Projection } from './projection.ts';
-import { type SnapshotSetting, startStateProjection } from './state-projection.ts';
 import { streamKey } from './stream-keys.ts';
 
 export interface AccountsProjection {

@@ -1,7 +1,8 @@
 /** The registry: every account once, in the order of its first registration, with where it answers. */
+
+import { isStreamId, type StreamId } from '@microbank/streams';
 import { ACCOUNT_NAME_PATTERN, type AccountEvent, serviceUrl } from './account-events.ts';
 import { isUsualServiceUrl } from './entry-fast-path.ts';
-import { isStreamId, type StreamId } from './stream-id.ts';
 
 export interface RegisteredAccount {
   name: string;

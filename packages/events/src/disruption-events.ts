@@ -3,8 +3,9 @@
  * the bank live (the dashboard marks each on its timeline). History of the tooling, not of the
  * money: kept short (the writer trims it) and never replayed by a service that serves reads.
  */
+
+import type { EventCatalog } from '@microbank/streams';
 import * as z from 'zod';
-import type { EventCatalog } from './event-catalog.ts';
 
 /** ComponentKilled v1: `by` killed `component` (SIGKILL of its process, deletion of its pod). */
 export const componentKilledV1 = z.object({

@@ -1,8 +1,8 @@
+import { decodeEntry } from '@microbank/streams';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { accountEvents } from './account-events.ts';
 import { decodeAccountEntry, decodeRegistrationFast } from './entry-fast-path.ts';
-import { decodeEntry } from './event-catalog.ts';
 
 const fastPath = testSuite('entry fast path');
 

@@ -8,15 +8,16 @@
  * applies or skips does not depend on which path took the entry. entry-fast-path.test.ts holds
  * the two paths to the same answers.
  */
+
+import { ascii, type DecodedEntry, dataOfType, decodeEntryBuffers, PLAIN } from '@microbank/streams';
 import {
+  ACCOUNT,
   type AccountEvent,
   type AccountRegistered,
   accountEvents,
   INSTANCE_MAX_LENGTH,
   SERVICE_URL_MAX_LENGTH,
 } from './account-events.ts';
-import { type DecodedEntry, decodeEntryBuffers } from './event-catalog.ts';
-import { ACCOUNT, ascii, dataOfType, PLAIN } from './fast-path-parts.ts';
 
 /**
  * URLs that the WHATWG parser takes as they are: lower-case DNS names whose last label starts with

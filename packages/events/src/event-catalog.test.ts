@@ -1,7 +1,7 @@
+import { decodeEntry, encodeEvent } from '@microbank/streams';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { type AccountRegistered, accountEvents } from './account-events.ts';
-import { decodeEntry, encodeEvent } from './event-catalog.ts';
 
 const layout = testSuite('entry layout');
 

@@ -2,15 +2,20 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import {
+  closeRedis,
+  connectRedis,
+  decodeEntry,
+  encodeEvent,
+  silentLog,
+  startProjection,
+  untilReady,
+} from '@microbank/streams';
 import { REPO_ROOT, readStream, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { accountEvents } from './account-events.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
-import { decodeEntry, encodeEvent } from './event-catalog.ts';
-import { silentLog } from './log.ts';
-import { startProjection } from './projection.ts';
-import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
 import { streamKey } from './stream-keys.ts';
 
 const faults = redisSuite('event store under crashes', { perTest: true });

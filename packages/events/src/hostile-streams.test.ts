@@ -3,18 +3,25 @@
  * and floods of garbage: it must notice, say why, stay bounded, and not drown its log.
  */
 import { rmSync } from 'node:fs';
+import {
+  appendEvent,
+  closeRedis,
+  connectRedis,
+  encodeEvent,
+  incarnationKey,
+  type Projection,
+  type ProjectionOptions,
+  SKIPS_LOGGED_PER_KIND,
+  startProjection,
+  untilReady,
+} from '@microbank/streams';
 import { type RedisContext, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { type AccountEvent, type AccountRegistered, accountEvents } from './account-events.ts';
 import { applyAccountEvent, clearRegistry, createAccountsRegistry } from './accounts-registry.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
-import { encodeEvent } from './event-catalog.ts';
-import { appendEvent } from './event-store.ts';
-import { type Projection, type ProjectionOptions, startProjection } from './projection.ts';
-import { closeRedis, connectRedis, untilReady } from './redis-connection.ts';
-import { SKIPS_LOGGED_PER_KIND } from './skip-log.ts';
-import { incarnationKey, streamKey } from './stream-keys.ts';
+import { streamKey } from './stream-keys.ts';
 
 type Context = RedisContext;
 

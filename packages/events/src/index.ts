@@ -1,29 +1,17 @@
-/** @microbank/events: event contracts, stream layout, event store and projections on Redis Streams. */
+/**
+ * @microbank/events: the bank's events. The schema of every event on every stream (accounts,
+ * ledgers, transfers, supply, parked, disruptions), the names of the bank's keys, the decoders'
+ * fast paths, and the registry (the accounts projection). The machinery they run on is
+ * @microbank/streams.
+ */
 export * from './account-events.ts';
 export * from './accounts-projection.ts';
 export * from './accounts-registry.ts';
-export * from './consumer-worker.ts';
-export * from './deadline.ts';
 export * from './disruption-events.ts';
 export * from './entry-fast-path.ts';
-export * from './errors.ts';
-export * from './event-catalog.ts';
-export * from './event-store.ts';
 export * from './ledger-events.ts';
 export * from './ledger-fast-path.ts';
-export { type Log, silentLog } from './log.ts';
-export * from './lua-scripts.ts';
 export * from './parked-events.ts';
-export * from './presence.ts';
-export * from './presence-keeper.ts';
-export * from './projection.ts';
-export * from './projection-snapshots.ts';
-export * from './redis-connection.ts';
-export * from './redis-errors.ts';
-export * from './redis-memory.ts';
-export * from './retry.ts';
-export * from './state-projection.ts';
-export * from './stream-id.ts';
 export * from './stream-keys.ts';
 export * from './supply-events.ts';
 export * from './transfer-events.ts';

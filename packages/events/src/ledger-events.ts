@@ -8,9 +8,10 @@
  * rewritten entry is seen. Version 1 entries (written before) have no `seq` and stay readable:
  * their data decodes with `seq` undefined.
  */
+
+import type { EventCatalog } from '@microbank/streams';
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
-import type { EventCatalog } from './event-catalog.ts';
 
 /** The largest amount one transfer (or one issuance) may move: far beyond any balance this bank holds, far below 2^53. */
 export const MAX_AMOUNT = 1_000_000_000_000;

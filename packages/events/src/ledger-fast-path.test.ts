@@ -1,6 +1,6 @@
+import { decodeEntry } from '@microbank/streams';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { decodeEntry } from './event-catalog.ts';
 import { ledgerEvents } from './ledger-events.ts';
 import { decodeLedgerEntry, decodeLedgerFast } from './ledger-fast-path.ts';
 

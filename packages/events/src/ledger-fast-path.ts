@@ -10,9 +10,8 @@
  * types) goes through decodeEntryBuffers, the source of truth. ledger-fast-path.test.ts holds the
  * two paths to the same answers.
  */
-import type { DecodedEntry } from './event-catalog.ts';
-import { decodeEntryBuffers } from './event-catalog.ts';
-import { ACCOUNT, ascii, dataOfType, embeddable, PLAIN } from './fast-path-parts.ts';
+import { ascii, type DecodedEntry, dataOfType, decodeEntryBuffers, embeddable, PLAIN } from '@microbank/streams';
+import { ACCOUNT } from './account-events.ts';
 import { DEBIT_MAX_LENGTH, type LedgerEvent, ledgerEvents, MAX_AMOUNT, transferId } from './ledger-events.ts';
 
 const UUID = embeddable(transferId._zod.def.pattern as RegExp);

@@ -3,11 +3,11 @@
  * entries whose saga failed at every delivery, taken out of the processors' way
  * (packages/transfer's parked.ts), and their re-application after a fix.
  */
+
+import { decodeEntry, type EventCatalog, isStreamId, type StreamId } from '@microbank/streams';
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
-import { decodeEntry, type EventCatalog } from './event-catalog.ts';
 import { amount, transferId } from './ledger-events.ts';
-import { isStreamId, type StreamId } from './stream-id.ts';
 
 /** A parked entry keeps this much of the last error's message. */
 export const REASON_MAX_LENGTH = 500;

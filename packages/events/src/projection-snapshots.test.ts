@@ -1,4 +1,16 @@
 import { createHash } from 'node:crypto';
+import {
+  appendEvent,
+  compareStreamIds,
+  connectRedis,
+  decodeEntry,
+  encodeEvent,
+  incarnationKey,
+  redisSnapshots,
+  type StreamId,
+  snapshotHmac,
+  snapshotKey,
+} from '@microbank/streams';
 import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
@@ -13,12 +25,7 @@ import {
   registrySnapshotState,
   restoreRegistry,
 } from './accounts-registry.ts';
-import { decodeEntry, encodeEvent } from './event-catalog.ts';
-import { appendEvent } from './event-store.ts';
-import { redisSnapshots, snapshotHmac } from './projection-snapshots.ts';
-import { connectRedis } from './redis-connection.ts';
-import { compareStreamIds, type StreamId } from './stream-id.ts';
-import { incarnationKey, snapshotKey, streamKey } from './stream-keys.ts';
+import { streamKey } from './stream-keys.ts';
 
 /** The services' secret in these tests; a forger does not have it. */
 const SECRET = 'a-test-secret-of-at-least-32-characters';

@@ -1,15 +1,19 @@
 import { rmSync } from 'node:fs';
+import {
+  appendEvent,
+  connectRedis,
+  encodeEvent,
+  type Projection,
+  STREAM_START,
+  startProjection,
+  untilReady,
+} from '@microbank/streams';
 import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import type { AccountRegistered } from './account-events.ts';
 import { accountEvents } from './account-events.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
-import { encodeEvent } from './event-catalog.ts';
-import { appendEvent } from './event-store.ts';
-import { type Projection, startProjection } from './projection.ts';
-import { connectRedis, untilReady } from './redis-connection.ts';
-import { STREAM_START } from './stream-id.ts';
 import { streamKey } from './stream-keys.ts';
 
 type Context = RedisContext;

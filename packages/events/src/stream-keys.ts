@@ -1,4 +1,8 @@
-/** The one place that builds Redis key names; nothing else assembles a key string. */
+/**
+ * The names of the bank's Redis keys; they and the engine's keys.ts are the only places that build
+ * a key string.
+ */
+import { key } from '@microbank/streams';
 
 /** Prefix of every key microbank owns. Tests pass their own prefix to stay out of each other's way. */
 export const KEY_PREFIX = 'microbank';
@@ -6,32 +10,9 @@ export const KEY_PREFIX = 'microbank';
 /** The aggregate kinds that have one stream for all (a ledger is one stream per account: ledgerKey). */
 export type AggregateKind = 'accounts' | 'disruptions';
 
-/** Every key is its parts joined by ':', starting with a prefix. */
-function key(...parts: string[]): string {
-  return parts.join(':');
-}
-
 /** `microbank:accounts`: the stream of every event about accounts. */
 export function streamKey(kind: AggregateKind, prefix: string = KEY_PREFIX): string {
   return key(prefix, kind);
-}
-
-/**
- * `microbank:accounts:snapshot:registry:v1`: the snapshot a projection of `stream` keeps, one key
- * per snapshot format, so that two versions of the code running side by side (a rolling update)
- * each keep their own instead of discarding each other's.
- */
-export function snapshotKey(stream: string, projection: string, format: number): string {
-  return key(stream, 'snapshot', projection, `v${format}`);
-}
-
-/**
- * `microbank:accounts:incarnation`: a random value that lives and dies with the stream's data. A
- * reader remembers it; when it has changed, the stream was lost and written anew (Redis back on
- * an empty volume), whatever was appended since. It shares the stream's hash tag, if any.
- */
-export function incarnationKey(stream: string): string {
-  return key(stream, 'incarnation');
 }
 
 /**

@@ -3,9 +3,10 @@
  * issued, to which account, once per issuance. The supply is the sum of these amounts; money enters
  * a ledger only as an Issued event of an issuance recorded here (packages/ledger, issueSupply).
  */
+
+import type { EventCatalog } from '@microbank/streams';
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
-import type { EventCatalog } from './event-catalog.ts';
 import { amount, issuanceId } from './ledger-events.ts';
 
 /** SupplyIssued v1: the bank issues `amount` into `account`'s ledger, under issuance `issuance` (once, unchangeable). */

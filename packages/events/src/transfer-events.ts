@@ -2,9 +2,10 @@
  * The contracts of events on the transfers stream (`microbank:{transfers}`): the saga's log. A
  * transfer is requested (by the API), then completed or rejected (by a processor).
  */
+
+import type { EventCatalog } from '@microbank/streams';
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
-import type { EventCatalog } from './event-catalog.ts';
 import { amount, transferId } from './ledger-events.ts';
 
 /** A client of the transfer API's name: what its Idempotency-Keys and transfers are scoped to. */

@@ -11,7 +11,7 @@
  * checkpoint finishes the digests of the streams that changed since the last one only.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { StreamId } from '@microbank/events';
+import type { StreamId } from '@microbank/streams';
 
 export interface Checkpoint {
   /** SHA-256, hex, over every stream's name, position and digest, sorted by name. */

@@ -1,5 +1,5 @@
 /** What the audit reports: its figures, its violations and what is stuck (audit.ts folds them). */
-import type { StreamId } from '@microbank/events';
+import type { StreamId } from '@microbank/streams';
 import type { Checkpoint } from './audit-checkpoint.ts';
 
 /** Something the books hold that cannot be, naming the ledger, transfer or issuance, and why. */

@@ -6,8 +6,8 @@
  * plus the clocks' margin without it; a SupplyIssued whose Issued is not read yet is money
  * "issuing", on its way into its ledger (stuck after the limit).
  */
-import type { StreamId, SupplyEvent } from '@microbank/events';
-import { streamIdMillis } from '@microbank/events';
+import type { SupplyEvent } from '@microbank/events';
+import { type StreamId, streamIdMillis } from '@microbank/streams';
 import type { StuckItem, Violation } from './audit-figures.ts';
 import { orderedWaits } from './audit-waits.ts';
 

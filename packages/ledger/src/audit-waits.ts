@@ -7,7 +7,7 @@
  * that no longer matters stays in and its owner ignores it when it comes out.
  */
 
-import { compareStreamIds, type StreamId } from '@microbank/events';
+import { compareStreamIds, type StreamId } from '@microbank/streams';
 
 export interface OrderedWaits<Position, Item> {
   readonly size: number;

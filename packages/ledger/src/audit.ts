@@ -32,14 +32,8 @@
  * another stream, a heap (audit-waits.ts). Settled transfers are remembered by ID only (the last
  * `settledRemembered`), so that a step of theirs appended later is still caught.
  */
-import {
-  compareStreamIds,
-  type LedgerEvent,
-  type StreamId,
-  type SupplyEvent,
-  streamIdMillis,
-  type TransferEvent,
-} from '@microbank/events';
+import type { LedgerEvent, SupplyEvent, TransferEvent } from '@microbank/events';
+import { compareStreamIds, type StreamId, streamIdMillis } from '@microbank/streams';
 import type { Checkpoint } from './audit-checkpoint.ts';
 import type { AuditFigures, StuckItem, Violation } from './audit-figures.ts';
 import { createSupplyAudit } from './audit-supply.ts';

@@ -10,22 +10,24 @@
 import { randomUUID } from 'node:crypto';
 import {
   accountEvents,
-  appendEvent,
   compactionKey,
-  compareStreamIds,
-  encodeEvent,
   ledgerEvents,
   ledgerKey,
   ledgerStateKey,
   ledgerStepsKey,
-  type StreamId,
-  silentLog,
-  streamIdMillis,
   streamKey,
   supplyKey,
   transferEvents,
   transfersKey,
 } from '@microbank/events';
+import {
+  appendEvent,
+  compareStreamIds,
+  encodeEvent,
+  type StreamId,
+  silentLog,
+  streamIdMillis,
+} from '@microbank/streams';
 import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';

@@ -13,19 +13,15 @@
  *    audit learns that everything appended before Redis's TIME has been read (Audit.readThrough),
  *    so that a ledger entry naming a transfer never requested is found while those streams are idle.
  */
+import { COMPACTED_BEFORE, decodeLedgerEntry, ledgerKey, ledgerStateKey, ledgerStepsKey } from '@microbank/events';
 import {
-  COMPACTED_BEFORE,
   compareStreamIds,
-  decodeLedgerEntry,
   errorMessage,
   type Log,
-  ledgerKey,
-  ledgerStateKey,
-  ledgerStepsKey,
   type Projection,
   STREAM_START,
   type StreamId,
-} from '@microbank/events';
+} from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import type { Audit } from './audit.ts';
 import { type StepEntry, stepEntry } from './ledger-steps.ts';

@@ -14,22 +14,15 @@ import {
   type AccountEvent,
   type AccountsRegistry,
   applyAccountEvent,
-  closeRedis,
   compactionKey,
-  connectRedis,
   createAccountsRegistry,
-  type DecodedEntry,
   decodeAccountEntry,
-  decodeEntryBuffers,
   decodeLedgerEntry,
   KEY_PREFIX,
   type LedgerEvent,
-  type Log,
   ledgerKey,
   ledgerStateKey,
-  type Projection,
   type SupplyEvent,
-  startProjection,
   streamKey,
   supplyEvents,
   supplyKey,
@@ -37,6 +30,15 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
+import {
+  closeRedis,
+  connectRedis,
+  type DecodedEntry,
+  decodeEntryBuffers,
+  type Log,
+  type Projection,
+  startProjection,
+} from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import { type Audit, createAudit } from './audit.ts';
 import { booksDigest } from './audit-checkpoint.ts';

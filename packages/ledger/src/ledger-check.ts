@@ -5,15 +5,8 @@
  * encodeEvent writes its event, numbered one after the other, and the balance never below zero.
  * Tests, the chaos checker and the books can all ask the same question.
  */
-import {
-  decodeEntry,
-  encodeEvent,
-  entryPages,
-  ledgerEvents,
-  ledgerKey,
-  ledgerStateKey,
-  type StreamId,
-} from '@microbank/events';
+import { ledgerEvents, ledgerKey, ledgerStateKey } from '@microbank/events';
+import { decodeEntry, encodeEvent, entryPages, type StreamId } from '@microbank/streams';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 import type { RedisClient } from './ledger-steps.ts';
 

@@ -2,15 +2,8 @@
  * One account's ledger as a projection: replay then tail, from a signed snapshot when there is a
  * good one (as the registry does). The account's GET /balance answers from it.
  */
-import {
-  decodeLedgerEntry,
-  type LedgerEvent,
-  type Log,
-  ledgerKey,
-  type Projection,
-  type SnapshotSetting,
-  startStateProjection,
-} from '@microbank/events';
+import { decodeLedgerEntry, type LedgerEvent, ledgerKey } from '@microbank/events';
+import { type Log, type Projection, type SnapshotSetting, startStateProjection } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 

@@ -8,16 +8,8 @@
  * every ledger numbered 1, 2, 3... and its state hash the fold of its stream. The sequential
  * property also holds every outcome to a small reference model of the rules.
  */
-import {
-  connectRedis,
-  decodeEntry,
-  ledgerEvents,
-  ledgerKey,
-  ledgerStepsKey,
-  silentLog,
-  supplyEvents,
-  supplyKey,
-} from '@microbank/events';
+import { ledgerEvents, ledgerKey, ledgerStepsKey, supplyEvents, supplyKey } from '@microbank/events';
+import { connectRedis, decodeEntry, silentLog } from '@microbank/streams';
 import { readStream, redisSuite, uniquePrefix } from '@microbank/testing';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';

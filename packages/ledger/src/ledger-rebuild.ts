@@ -23,21 +23,18 @@ import {
   accountEvents,
   COMPACTED_BEFORE,
   compactionKey,
-  decodeEntry,
-  entryPages,
   type LedgerEvent,
   ledgerEvents,
   ledgerKey,
   ledgerStateKey,
   ledgerStepsKey,
-  type StreamId,
-  streamIdMillis,
   streamKey,
   supplyEvents,
   supplyKey,
   transferEvents,
   transfersKey,
 } from '@microbank/events';
+import { decodeEntry, entryPages, type StreamId, streamIdMillis } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger } from './ledger.ts';
 import { type RedisClient, stepEntry } from './ledger-steps.ts';

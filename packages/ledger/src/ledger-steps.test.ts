@@ -7,18 +7,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  connectRedis,
-  decodeEntry,
   type LedgerEvent,
   ledgerEvents,
   ledgerKey,
   ledgerStateKey,
   ledgerStepsKey,
-  silentLog,
   supplyEvents,
   supplyIssuancesKey,
   supplyKey,
 } from '@microbank/events';
+import { connectRedis, decodeEntry, silentLog } from '@microbank/streams';
 import { assertRejects, type RedisContext, readStream, redisSuite, uniquePrefix } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { checkLedger } from './ledger-check.ts';

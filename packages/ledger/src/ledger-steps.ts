@@ -8,14 +8,13 @@
  */
 import {
   COMPACTED_BEFORE,
-  defineScript,
   ledgerKey,
   ledgerStateKey,
   ledgerStepsKey,
-  type StreamId,
   supplyIssuancesKey,
   supplyKey,
 } from '@microbank/events';
+import { defineScript, type StreamId } from '@microbank/streams';
 import type { Cluster, Redis } from 'ioredis';
 
 /** A single Redis or a Redis Cluster: the ledger's keys of one account always share a slot. */

@@ -3,7 +3,8 @@
  * its entries are numbered without a gap. The Lua scripts decide what may be appended; this is
  * what the appended events mean, the one fold every reader uses (the account's balance, the books).
  */
-import type { LedgerEvent, StreamId } from '@microbank/events';
+import type { LedgerEvent } from '@microbank/events';
+import type { StreamId } from '@microbank/streams';
 
 export interface Ledger {
   opened: boolean;

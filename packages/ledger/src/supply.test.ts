@@ -2,7 +2,8 @@
  * The bank's issuance: read from its configuration (parseIssuance), issued at every start until
  * done (issueConfiguredSupply), a repeat changing nothing and a changed issuance refused and logged.
  */
-import { connectRedis, silentLog, supplyKey } from '@microbank/events';
+import { supplyKey } from '@microbank/events';
+import { connectRedis, silentLog } from '@microbank/streams';
 import {
   type RedisContext,
   readStream,

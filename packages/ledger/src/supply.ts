@@ -6,16 +6,8 @@
  * running it again. The bank's issuance is configuration (ISSUANCE, parseIssuance), issued at the
  * transfer service's start (issueConfiguredSupply).
  */
-import {
-  accountName,
-  amount,
-  errorMessage,
-  isPermanentRedisError,
-  issuanceId,
-  type Log,
-  retry,
-  type StreamId,
-} from '@microbank/events';
+import { accountName, amount, issuanceId } from '@microbank/events';
+import { errorMessage, isPermanentRedisError, type Log, retry, type StreamId } from '@microbank/streams';
 import {
   type Issuance,
   IssuanceChangedError,

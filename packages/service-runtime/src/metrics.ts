@@ -4,7 +4,7 @@
  * name: not `service`, which is one of the target labels the Prometheus Operator attaches itself (ours
  * would be renamed `exported_service`).
  */
-import { type Projection, streamIdMillis, withDeadline } from '@microbank/events';
+import { type Projection, streamIdMillis, withDeadline } from '@microbank/streams';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ServiceMetrics {

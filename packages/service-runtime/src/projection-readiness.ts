@@ -1,5 +1,5 @@
 /** What a projection's state means for HTTP: readiness, and the 503 a read gets before it is ready. */
-import { isStreamId, type Projection, type StreamId } from '@microbank/events';
+import { isStreamId, type Projection, type StreamId } from '@microbank/streams';
 import type { Context, Hono } from 'hono';
 import { httpError } from './http-errors.ts';
 import { createServiceApp, type Readiness, type ServiceAppOptions } from './service-app.ts';

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { HttpBindings } from '@hono/node-server';
-import { isRedisFull, isRedisUnavailable } from '@microbank/events';
+import { isRedisFull, isRedisUnavailable } from '@microbank/streams';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';

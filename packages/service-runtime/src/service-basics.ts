@@ -2,7 +2,7 @@
  * What every service's main starts with: stack traces mapped to the sources, its configuration (or exit 1
  * naming the variable), its log, its metrics.
  */
-import type { SnapshotSetting } from '@microbank/events';
+import type { SnapshotSetting } from '@microbank/streams';
 import { loadConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';

@@ -8,16 +8,13 @@ import { randomUUID } from 'node:crypto';
 import {
   type AccountsProjection,
   accountEvents,
-  appendEvent,
-  connectRedis,
   ledgerStateKey,
-  redisMemory,
-  silentLog,
   startAccountsProjection,
   streamKey,
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { appendEvent, connectRedis, redisMemory, silentLog } from '@microbank/streams';
 import { type RedisServerContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';

@@ -6,8 +6,9 @@
  * `everyMs`, not per request; between two reads at most one interval's transfers get in, which the
  * room above the mark (1 - highWater of maxmemory) is sized to take.
  */
-import { redisMemory } from '@microbank/events';
+
 import type { RedisClient } from '@microbank/ledger';
+import { redisMemory } from '@microbank/streams';
 
 export interface Admission {
   /** False while Redis is at or above the mark (or its memory could not be read lately). */

@@ -11,10 +11,11 @@
  *                    the money moved (positions a balance read can wait for); only to the client
  *                    that requested it or one that may debit its `from` (404 to anyone else).
  */
-import type { AccountsRegistry, Projection } from '@microbank/events';
+import type { AccountsRegistry } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { assertServing, httpError, projectionServiceApp, route } from '@microbank/service-runtime';
+import type { Projection } from '@microbank/streams';
 import type { Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Admission } from './admission.ts';

@@ -5,8 +5,9 @@
  * prove it: a command over both of their keys is refused.
  */
 import { randomUUID } from 'node:crypto';
-import { ledgerKey, ledgerStateKey, silentLog, transfersKey } from '@microbank/events';
+import { ledgerKey, ledgerStateKey, transfersKey } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
+import { silentLog } from '@microbank/streams';
 import { type RedisCluster, startRedisCluster, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { Cluster } from 'ioredis';
 import * as assert from 'uvu/assert';

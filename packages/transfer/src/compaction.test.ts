@@ -4,18 +4,9 @@
  * refused by its position: it pays nothing twice.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  COMPACTED_BEFORE,
-  compactionLockKey,
-  compareStreamIds,
-  connectRedis,
-  ledgerStateKey,
-  ledgerStepsKey,
-  type StreamId,
-  silentLog,
-  transfersKey,
-} from '@microbank/events';
+import { COMPACTED_BEFORE, compactionLockKey, ledgerStateKey, ledgerStepsKey, transfersKey } from '@microbank/events';
 import { checkLedger, debit, issueSupply, openingIssuance } from '@microbank/ledger';
+import { compareStreamIds, connectRedis, type StreamId, silentLog } from '@microbank/streams';
 import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { compact, compactedBefore, compactionPoint } from './compaction.ts';

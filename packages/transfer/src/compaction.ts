@@ -19,16 +19,12 @@ import {
   COMPACTED_BEFORE,
   compactionKey,
   compactionLockKey,
-  compareStreamIds,
-  decodeEntry,
-  entryPages,
   ledgerStepsKey,
-  type StreamId,
-  streamIdMillis,
   transferEvents,
   transfersKey,
 } from '@microbank/events';
 import { type RedisClient, stepEntry } from '@microbank/ledger';
+import { compareStreamIds, decodeEntry, entryPages, type StreamId, streamIdMillis } from '@microbank/streams';
 
 const PAGE = 1_000;
 

@@ -1,8 +1,8 @@
 /** Wiring for the transfer service: its registry, its processor (one consumer of the saga's group), HTTP. */
 import { hostname } from 'node:os';
-import { connectRedis } from '@microbank/events';
 import { issueConfiguredSupply } from '@microbank/ledger';
 import { keepAccountsRegistry, runService, serviceBasics } from '@microbank/service-runtime';
+import { connectRedis } from '@microbank/streams';
 import { startAdmission } from './admission.ts';
 import { createTransferApp } from './app.ts';
 import { readTransferConfig } from './config.ts';

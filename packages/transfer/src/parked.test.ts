@@ -6,19 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  connectRedis,
-  decodeEntry,
   type LedgerEvent,
   ledgerEvents,
   ledgerKey,
   ledgerStepsKey,
   parkedKey,
   REASON_MAX_LENGTH,
-  silentLog,
   transfersKey,
 } from '@microbank/events';
 import { issueSupply, openingIssuance, openLedger } from '@microbank/ledger';
 import { createMetrics } from '@microbank/service-runtime';
+import { connectRedis, decodeEntry, silentLog } from '@microbank/streams';
 import { assertRejects, type RedisContext, readStream, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { parkEntry, parkedTransfers, reapplyParked } from './parked.ts';

@@ -6,10 +6,6 @@
  * nothing a first run had not already decided.
  */
 import {
-  decodeEntry,
-  defineScript,
-  encodeEvent,
-  entryPages,
   type ParkedEvent,
   type ParkedTransfer,
   PROCESSORS_GROUP,
@@ -17,11 +13,11 @@ import {
   parkedKey,
   parkedOf,
   REASON_MAX_LENGTH,
-  type StreamId,
   transferEvents,
   transfersKey,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
+import { decodeEntry, defineScript, encodeEvent, entryPages, type StreamId } from '@microbank/streams';
 import { requestedTransfer, runSaga } from './saga.ts';
 import { type TransferStatus, transferStatus } from './transfer-log.ts';
 

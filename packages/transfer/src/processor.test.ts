@@ -5,21 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  closeRedis,
-  connectRedis,
-  decodeEntry,
   type LedgerEvent,
   ledgerEvents,
   ledgerKey,
-  livePresence,
   presenceKey,
   processorsPresenceKey,
-  silentLog,
   transferStatusKey,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import { credit, debit, issueSupply, openingIssuance } from '@microbank/ledger';
+import { closeRedis, connectRedis, decodeEntry, livePresence, silentLog, untilReady } from '@microbank/streams';
 import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { PROCESSORS_GROUP, type Processor, type ProcessorOptions, startProcessor } from './processor.ts';

@@ -1,12 +1,14 @@
 /**
  * A transfer processor: one consumer of the `processors` group on the transfers stream (a
- * consumer worker, @microbank/events' consumer-worker.ts, which reads, claims, acknowledges, backs
+ * consumer worker, @microbank/streams' consumer-worker.ts, which reads, claims, acknowledges, backs
  * off and parks). What is the processor's own: each TransferRequested entry runs its transfer's
  * saga, and its entry is done once the transfer is settled; a saga that fails at every delivery
  * is parked (parked.ts). Entries before the compaction point, events that are not requests and
  * entries that do not decode are acknowledged and counted as skipped. While it runs, the processor
  * is present under the processors' presence key.
  */
+import { PROCESSORS_GROUP, processorsPresenceKey, transferEvents, transfersKey } from '@microbank/events';
+import type { RedisClient } from '@microbank/ledger';
 import {
   type Backoff,
   compareStreamIds,
@@ -17,14 +19,9 @@ import {
   type Handled,
   keepPresence,
   type Log,
-  PROCESSORS_GROUP,
-  processorsPresenceKey,
   type StreamId,
   startConsumerWorker,
-  transferEvents,
-  transfersKey,
-} from '@microbank/events';
-import type { RedisClient } from '@microbank/ledger';
+} from '@microbank/streams';
 import { compactedBefore } from './compaction.ts';
 import { parkEntry } from './parked.ts';
 import { BehindCompaction, requestedTransfer, runSaga } from './saga.ts';

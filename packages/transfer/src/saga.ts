@@ -5,8 +5,9 @@
  * processors on one transfer, a parked entry re-applied) and every step already done returns its
  * first outcome: nothing moves twice.
  */
-import type { StreamId, TransferRequested } from '@microbank/events';
+import type { TransferRequested } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
+import type { StreamId } from '@microbank/streams';
 import { DEFAULT_RETENTION_MS, type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
 
 /**

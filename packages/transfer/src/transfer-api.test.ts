@@ -6,19 +6,16 @@ import { randomUUID } from 'node:crypto';
 import {
   type AccountsProjection,
   accountEvents,
-  appendEvent,
-  connectRedis,
   idempotencyKey,
   ledgerStateKey,
-  silentLog,
   startAccountsProjection,
   streamKey,
   transferStatusKey,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics, MAX_BODY_BYTES } from '@microbank/service-runtime';
+import { appendEvent, connectRedis, silentLog, untilReady } from '@microbank/streams';
 import { type RedisServerContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';

@@ -7,17 +7,15 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  defineScript,
-  encodeEvent,
   idempotencyKey,
   type Rejection,
-  type StreamId,
   type TransferEvent,
   transferEvents,
   transferStatusKey,
   transfersKey,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
+import { defineScript, encodeEvent, type StreamId } from '@microbank/streams';
 
 export interface TransferRequest {
   from: string;

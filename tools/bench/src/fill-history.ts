@@ -1,5 +1,6 @@
 /** Fills streams for the bench: a history of registrations, or a busy account's ledger. */
-import { type AccountRegistered, accountEvents, encodeEvent, type LedgerEvent, ledgerEvents } from '@microbank/events';
+import { type AccountRegistered, accountEvents, type LedgerEvent, ledgerEvents } from '@microbank/events';
+import { encodeEvent } from '@microbank/streams';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 export interface History {

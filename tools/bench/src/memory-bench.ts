@@ -16,17 +16,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   COMPACTED_BEFORE,
-  connectRedis,
   idempotencyKey,
   ledgerKey,
   ledgerStepsKey,
-  redisMemory,
-  silentLog,
   transferStatusKey,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
+import { connectRedis, redisMemory, silentLog, untilReady } from '@microbank/streams';
 import { startTestRedis, waitFor } from '@microbank/testing';
 import { compact, compactionPoint, requestTransfer, runSaga, type TransferStatus } from '@microbank/transfer';
 import type { Redis } from 'ioredis';

@@ -4,8 +4,9 @@
  * process: buffer replies, the projection's batch size, the next batch requested before the current
  * one is looked at, every entry discarded. Run after run in turn, so their ratio holds on a noisy machine.
  */
-import { PROJECTION_BATCH_SIZE, STREAM_START, silentLog, startAccountsProjection } from '@microbank/events';
+import { startAccountsProjection } from '@microbank/events';
 import { startLedgerProjection } from '@microbank/ledger';
+import { PROJECTION_BATCH_SIZE, STREAM_START, silentLog } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import { median } from './stats.ts';
 

@@ -3,7 +3,8 @@
  * runs, replaying the whole stream (its snapshot deleted before each run) and from a snapshot;
  * each run next to a bare Node process spawned and polled the same way (the floor of any restart).
  */
-import { REGISTRY_SNAPSHOT_FORMAT, snapshotKey, streamKey } from '@microbank/events';
+import { REGISTRY_SNAPSHOT_FORMAT, streamKey } from '@microbank/events';
+import { snapshotKey } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import type { History } from './fill-history.ts';
 import { startAccountSystem, startBareProcess } from './ready-process.ts';

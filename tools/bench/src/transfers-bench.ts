@@ -14,9 +14,10 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundlePath } from '@microbank/build';
-import { connectRedis, silentLog, transfersKey, untilReady } from '@microbank/events';
+import { transfersKey } from '@microbank/events';
 import { credit, debit, issueSupply, openingIssuance } from '@microbank/ledger';
 import { type NodeProcess, spawnNode } from '@microbank/processes';
+import { connectRedis, silentLog, untilReady } from '@microbank/streams';
 import { startTestRedis, type TestRedis, waitFor } from '@microbank/testing';
 import {
   newCredential,

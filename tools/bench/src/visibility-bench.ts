@@ -3,7 +3,8 @@
  * over one kept-alive connection, so a figure is at most one request late.
  */
 import http from 'node:http';
-import { accountEvents, appendEvent, streamKey } from '@microbank/events';
+import { accountEvents, streamKey } from '@microbank/events';
+import { appendEvent } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import { percentile } from './stats.ts';
 

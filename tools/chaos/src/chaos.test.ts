@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEvent, ledgerEvents, ledgerKey, ledgerStateKey, transferEvents, transfersKey } from '@microbank/events';
+import { ledgerEvents, ledgerKey, ledgerStateKey, transferEvents, transfersKey } from '@microbank/events';
 import {
   componentsOf,
   continueComponent,
@@ -11,6 +11,7 @@ import {
   type StackProcess,
   startStackProcess,
 } from '@microbank/local-stack';
+import { encodeEvent } from '@microbank/streams';
 import { testSuite } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';

@@ -7,7 +7,6 @@
  * is continued and Redis's maxmemory put back first.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, silentLog } from '@microbank/events';
 import {
   componentsOf,
   isComponentPaused,
@@ -17,6 +16,7 @@ import {
   type StackPlan,
   serviceUrl,
 } from '@microbank/local-stack';
+import { connectRedis, silentLog } from '@microbank/streams';
 import { disruptionPlan } from './kill-plan.ts';
 import { type ReadCounts, startReadLoad, startRegistrationLoad } from './load.ts';
 import { type MemoryPressure, type PressureWindow, startMemoryPressure } from './memory-pressure.ts';

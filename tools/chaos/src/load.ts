@@ -4,7 +4,8 @@
  * /balance/:account (counting how each was answered).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { accountEvents, appendEvent, connectRedis, silentLog, streamKey, untilReady } from '@microbank/events';
+import { accountEvents, streamKey } from '@microbank/events';
+import { appendEvent, connectRedis, silentLog, untilReady } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 
 export interface Acknowledged {

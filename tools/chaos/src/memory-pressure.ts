@@ -6,7 +6,7 @@
  * and stop() says whether maxmemory is back as it was.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, redisMemory, silentLog, untilReady, withDeadline } from '@microbank/events';
+import { connectRedis, redisMemory, silentLog, untilReady, withDeadline } from '@microbank/streams';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 

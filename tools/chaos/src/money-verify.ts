@@ -15,21 +15,17 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  closeRedis,
-  connectRedis,
-  decodeEntry,
   ledgerEvents,
   ledgerKey,
   PROCESSORS_GROUP,
-  silentLog,
   supplyEvents,
   supplyKey,
   transferEvents,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import { checkLedger, emptyLedger, evolveLedger, type Ledger } from '@microbank/ledger';
 import { accountsOf, type StackPlan, serviceUrl, stackCredential } from '@microbank/local-stack';
+import { closeRedis, connectRedis, decodeEntry, silentLog, untilReady } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import type { AcceptedTransfer } from './transfer-load.ts';
 

@@ -4,8 +4,9 @@
  * nothing, yet runs); have the projections reached the stream's end?
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, silentLog, streamEnd, streamKey, untilReady } from '@microbank/events';
+import { streamKey } from '@microbank/events';
 import { componentsOf, isComponentPaused, type StackPlan } from '@microbank/local-stack';
+import { connectRedis, silentLog, streamEnd, untilReady } from '@microbank/streams';
 import type { Acknowledged } from './load.ts';
 import { isUp, reportedPosition, stackUrls } from './probes.ts';
 

@@ -7,19 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  accountEvents,
-  appendEvent,
-  connectRedis,
-  encodeEvent,
-  ledgerEvents,
-  ledgerKey,
-  ledgerStepsKey,
-  silentLog,
-  streamKey,
-  transfersKey,
-} from '@microbank/events';
+import { accountEvents, ledgerEvents, ledgerKey, ledgerStepsKey, streamKey, transfersKey } from '@microbank/events';
 import { issueSupply, openingIssuance, startBooks } from '@microbank/ledger';
+import { appendEvent, connectRedis, encodeEvent, silentLog } from '@microbank/streams';
 import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { requestTransfer, runSaga, transferStatus } from '@microbank/transfer';
 import * as assert from 'uvu/assert';

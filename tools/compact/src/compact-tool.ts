@@ -5,8 +5,8 @@
  * compaction never removes the history that would show something wrong.
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { silentLog } from '@microbank/events';
 import { startBooks } from '@microbank/ledger';
+import { silentLog } from '@microbank/streams';
 import { compact, compactionPoint } from '@microbank/transfer';
 import type { Redis } from 'ioredis';
 

@@ -2,7 +2,8 @@
  * Kills told to the bank: each goes onto `microbank:disruptions` (kept to its last 1,000), where
  * the dashboard marks it on its timeline. Best effort: Redis may be the component just killed.
  */
-import { disruptionEvents, encodeEvent, streamKey } from '@microbank/events';
+import { disruptionEvents, streamKey } from '@microbank/events';
+import { encodeEvent } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 
 const KEEP = 1_000;

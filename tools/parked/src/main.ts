@@ -8,8 +8,9 @@
  *   --prefix P        the key prefix (default microbank), as the tests use
  */
 import { parseArgs } from 'node:util';
-import { isStreamId, KEY_PREFIX } from '@microbank/events';
+import { KEY_PREFIX } from '@microbank/events';
 import { runOperatorCommand } from '@microbank/local-stack';
+import { isStreamId } from '@microbank/streams';
 import { runParked } from './parked-tool.ts';
 
 function usage(message: string): never {

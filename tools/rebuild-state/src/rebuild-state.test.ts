@@ -7,16 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import {
   accountEvents,
-  appendEvent,
-  connectRedis,
   ledgerStateKey,
   ledgerStepsKey,
   processorsPresenceKey,
-  refreshPresence,
-  silentLog,
   streamKey,
   transfersKey,
-  untilReady,
 } from '@microbank/events';
 import {
   credit,
@@ -27,6 +22,7 @@ import {
   type LedgerKeeping,
   refund,
 } from '@microbank/ledger';
+import { appendEvent, connectRedis, refreshPresence, silentLog, untilReady } from '@microbank/streams';
 import { nextMillisecond, type RedisContext, redisSuite, uniquePrefix } from '@microbank/testing';
 import { compact, compactionPoint, requestTransfer, runSaga, transferStatus } from '@microbank/transfer';
 import * as assert from 'uvu/assert';

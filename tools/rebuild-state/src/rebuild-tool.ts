@@ -6,8 +6,9 @@
  * ledger it rewrites; and each ledger is folded again under WATCH and written only if no script
  * touched it meanwhile (rewriteLedgerKeeping), so a step made during the run is never wiped.
  */
-import { compactionLockKey, livePresence, processorsPresenceKey } from '@microbank/events';
+import { compactionLockKey, processorsPresenceKey } from '@microbank/events';
 import { keepingDifferences, keptLedger, rebuildLedgerKeeping, rewriteLedgerKeeping } from '@microbank/ledger';
+import { livePresence } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 
 export interface RebuildCommand {

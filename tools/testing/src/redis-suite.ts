@@ -3,7 +3,7 @@
  * opens a connection to it and waits until it is ready) before the suite's tests, and closes the
  * connection and disposes the server after them. With `perTest`, every test gets a fresh server.
  *
- * @microbank/events depends on this package (for its tests), so this package cannot import
+ * @microbank/streams depends on this package (for its tests), so this package cannot import
  * connectRedis from there: the connection is made by the `connect` a suite passes, e.g.
  * `(url) => connectRedis(url, 'test:commands', silentLog)`, which keeps the failure behaviour the
  * event store relies on in one place. Waiting for ready and closing need only ioredis itself.

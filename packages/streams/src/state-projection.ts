@@ -4,12 +4,12 @@
  */
 import type { Redis } from 'ioredis';
 import type { DecodedEntry } from './event-catalog.ts';
+import { snapshotKey } from './keys.ts';
 import type { Log } from './log.ts';
 import { type Projection, startProjection } from './projection.ts';
 import { type RedisSnapshotsOptions, redisSnapshots } from './projection-snapshots.ts';
 import { closeRedis, connectRedis } from './redis-connection.ts';
 import type { StreamId } from './stream-id.ts';
-import { snapshotKey } from './stream-keys.ts';
 
 /**
  * Snapshots signed with `secret` (SNAPSHOT_KEY), from which a start resumes; or none (false):

@@ -16,8 +16,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { parseStreamInfo } from './event-store.ts';
+import { incarnationKey } from './keys.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
-import { incarnationKey } from './stream-keys.ts';
 
 export interface ContinuityCheck {
   /** The stream's incarnation now: the reader adopts it when `lost` is undefined. */

@@ -1,8 +1,7 @@
 /**
- * What the decoders' fast paths share (entry-fast-path.ts, ledger-fast-path.ts): the entry's
- * header checked as bytes, and pieces of patterns built from the schema modules' own facts.
+ * What decoders' fast paths share (the bank's are @microbank/events' entry-fast-path.ts and
+ * ledger-fast-path.ts): the entry's header checked as bytes, and pieces of patterns.
  */
-import { ACCOUNT_NAME_PATTERN } from './account-events.ts';
 
 /** One JSON string value's character as JSON.stringify writes it when nothing needed escaping. */
 export const PLAIN = String.raw`[^"\\\u0000-\u001f]`;
@@ -11,9 +10,6 @@ export const PLAIN = String.raw`[^"\\\u0000-\u001f]`;
 export function embeddable(pattern: RegExp): string {
   return pattern.source.replace(/^\^|\$$/g, '').replaceAll(/\((?!\?)/g, '(?:');
 }
-
-/** An account's name: ACCOUNT_NAME_PATTERN, embeddable. */
-export const ACCOUNT = embeddable(ACCOUNT_NAME_PATTERN);
 
 export const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const TYPE = ascii('type');
