@@ -1,8 +1,37 @@
 /** @microbank/k8s-tools: offline checks of the rendered Kubernetes manifests in k8s/ (`pnpm k8s:check`). */
-export { type CheckOptions, checkManifests } from './check-manifests.ts';
+import { checkCrossReferences, checkPodHygiene } from './checks.ts';
+import { isObject, type K8sObject } from './k8s-object.ts';
+import { checkPolicies } from './policies.ts';
+import { checkSchema, checkUnknownFields } from './schema.ts';
+
+export { checkCrossReferences, checkPodHygiene } from './checks.ts';
 export { type K8sObject, nameOf, selectorMatches } from './k8s-object.ts';
-export { checkPodHygiene } from './pod-hygiene.ts';
 export { checkPolicies, POLICIES } from './policies.ts';
-export { checkCrossReferences } from './references.ts';
 export { parseObjects, renderKustomization } from './render.ts';
 export { checkSchema, checkUnknownFields } from './schema.ts';
+/** What the render is checked against besides itself. */
+export interface CheckOptions {
+  /**
+   * Secrets that exist in the cluster outside the render (created by hand or by a secret manager,
+   * as the production overlay requires): a reference to one is not reported. Their keys are unknown.
+   */
+  externalSecrets?: readonly string[];
+}
+
+/** Every problem found in a rendered set of objects, each naming the object and the field. */
+export function checkManifests(objects: readonly unknown[], options: CheckOptions = {}): string[] {
+  const problems: string[] = [];
+  const valid: K8sObject[] = [];
+  for (const [i, object] of objects.entries()) {
+    if (!isObject(object) || typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
+      problems.push(`document ${i}: not a Kubernetes object (apiVersion and kind are required)`);
+    } else if (!isObject(object.metadata) || typeof object.metadata.name !== 'string' || object.metadata.name === '') {
+      problems.push(`document ${i} (${object.kind}): metadata.name is required`);
+    } else {
+      valid.push(object as K8sObject);
+    }
+  }
+  for (const object of valid) problems.push(...checkSchema(object), ...checkUnknownFields(object));
+  problems.push(...checkCrossReferences(valid), ...checkPodHygiene(valid, options.externalSecrets));
+  return [...problems, ...checkPolicies(valid)];
+}

@@ -3,8 +3,7 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkManifests } from './check-manifests.ts';
-import { renderKustomization } from './render.ts';
+import { checkManifests, renderKustomization } from './index.ts';
 
 const USAGE = `usage: pnpm k8s:check [--external-secret NAME ...] [dir ...]
   Renders each kustomization directory with kubectl kustomize (default: k8s/ of this repository, the dev

@@ -1,7 +1,7 @@
 /** The project's own policies beyond pod hygiene: secrets, argv, ports, images, labels, selectors, egress, shutdown. */
 
+import { guards } from './checks.ts';
 import { asObject, type Json, type K8sObject, objects as list, nameOf, podTemplates } from './k8s-object.ts';
-import { guards } from './references.ts';
 
 /** A policy: every problem it finds in a render, each `Kind/name: message`. */
 type Policy = (objects: readonly K8sObject[]) => string[];

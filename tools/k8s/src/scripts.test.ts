@@ -1,6 +1,6 @@
 /** The cluster scripts (tools/k8s/scripts/*.sh) and the chaos monkey's script, run against a fake kubectl. */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,48 +34,37 @@ case "$1" in
 esac
 `;
 
-interface Fake {
-  dir: string;
-  answer(type: string, n: number, text: string): void;
-  calls(): string[][];
-  run(
-    command: string,
-    args: string[],
-    extraEnv?: Record<string, string>,
-  ): { status: number | null; stdout: string; stderr: string };
-  dispose(): void;
-}
-
-function fakeKubectl(): Fake {
+/** A directory with the fake kubectl: `answer` its n-th `get <type>`, read its `calls`, `run` a command against it. */
+function fakeKubectl() {
   const dir = mkdtempSync(join(tmpdir(), 'microbank-fake-kubectl-'));
-  writeFileSync(join(dir, 'kubectl'), FAKE_KUBECTL);
-  chmodSync(join(dir, 'kubectl'), 0o755);
+  writeFileSync(join(dir, 'kubectl'), FAKE_KUBECTL, { mode: 0o755 });
+  const calls = join(dir, 'calls');
   return {
     dir,
-    answer: (type, n, text) => writeFileSync(join(dir, `get-${type}.${n}`), text),
-    calls: () => {
-      try {
-        return readFileSync(join(dir, 'calls'), 'utf8')
-          .trimEnd()
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => line.split('\t'));
-      } catch {
-        return [];
-      }
+    /** The answers to the 1st, 2nd... `get <type>` (the last repeats). */
+    answer: (type: string, ...texts: string[]) => {
+      rmSync(join(dir, `count-${type}`), { force: true });
+      for (const [i, text] of texts.entries()) writeFileSync(join(dir, `get-${type}.${i + 1}`), text);
     },
-    run: (command, args, extraEnv = {}) => {
-      const result = spawnSync(command, args, {
+    calls: (): string[][] =>
+      existsSync(calls)
+        ? readFileSync(calls, 'utf8')
+            .trimEnd()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.split('\t'))
+        : [],
+    clearCalls: () => rmSync(calls, { force: true }),
+    run: (command: string, args: string[], extraEnv: Record<string, string> = {}) =>
+      spawnSync(command, args, {
         encoding: 'utf8',
         timeout: 20_000,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_DIR: dir, ...extraEnv },
-      });
-      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-    },
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
+      }),
   };
 }
+type Fake = ReturnType<typeof fakeKubectl>;
 
 function withFake(test: (fake: Fake) => void): () => void {
   return () => {
@@ -83,12 +72,11 @@ function withFake(test: (fake: Fake) => void): () => void {
     try {
       test(fake);
     } finally {
-      fake.dispose();
+      rmSync(fake.dir, { recursive: true, force: true });
     }
   };
 }
 
-// ---------------------------------------------------------------------------------------------
 const usage = testSuite('tools/k8s/scripts: syntax and usage');
 
 usage('every script parses (bash -n)', () => {
@@ -101,19 +89,13 @@ usage('every script parses (bash -n)', () => {
 usage(
   'bad arguments print the usage and exit 2 without calling kubectl',
   withFake((fake) => {
-    const bad: [string, string[]][] = [
-      ['kill-pod.sh', []],
-      ['kill-pod.sh', ['accountsystem']],
-      ['kill-pod.sh', ['redis', 'balance']],
-      ['deploy.sh', ['--now']],
-      ['streams.sh', ['drop']],
-      ['streams.sh', ['range', 'a', 'b']],
-      ['streams.sh', ['cli']],
-    ];
-    for (const [name, args] of bad) {
-      const result = fake.run('bash', [script(name), ...args]);
-      assert.is(result.status, 2, `${name} ${args.join(' ')}`);
-      assert.match(result.stderr, /^usage: /m, `${name} ${args.join(' ')}`);
+    const bad = ['kill-pod.sh', 'kill-pod.sh accountsystem', 'kill-pod.sh redis balance', 'deploy.sh --now'];
+    bad.push('streams.sh drop', 'streams.sh range a b', 'streams.sh cli');
+    for (const line of bad) {
+      const [name, ...args] = line.split(' ');
+      const result = fake.run('bash', [script(name as string), ...args]);
+      assert.is(result.status, 2, line);
+      assert.match(result.stderr, /^usage: /m, line);
     }
     assert.equal(fake.calls(), []);
   }),
@@ -122,9 +104,8 @@ usage(
 usage('the root package.json runs the scripts and the checker', () => {
   const scripts = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts as Record<string, string>;
   assert.is(scripts['k8s:check'], 'node --import tsx tools/k8s/src/main.ts');
-  assert.is(scripts['k8s:deploy'], 'bash tools/k8s/scripts/deploy.sh');
-  assert.is(scripts['k8s:kill-pod'], 'bash tools/k8s/scripts/kill-pod.sh');
-  assert.is(scripts['k8s:streams'], 'bash tools/k8s/scripts/streams.sh');
+  for (const name of ['deploy', 'kill-pod', 'streams'])
+    assert.is(scripts[`k8s:${name}`], `bash tools/k8s/scripts/${name}.sh`);
 });
 usage('the scripts address what k8s/ (the dev overlay) deploys: namespace, components, Redis, NodePorts', () => {
   // biome-ignore lint/suspicious/noExplicitAny: rendered objects, read by path
@@ -137,7 +118,7 @@ usage('the scripts address what k8s/ (the dev overlay) deploys: namespace, compo
   assert.match(read('deploy.sh'), /^kubectl apply -k "\$root\/k8s"$/m);
   assert.match(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'), /^resources:\n {2}- overlays\/dev\n*$/m);
   assert.ok(
-    objects.some((o) => o.kind === 'Service' && o.spec.type === 'NodePort'),
+    objects.some((o) => o.spec?.type === 'NodePort'),
     'deploy.sh lists NodePorts',
   );
   // kill-pod.sh selects each component by part-of and name: a pod template of the render has both.
@@ -156,101 +137,86 @@ usage('the scripts address what k8s/ (the dev overlay) deploys: namespace, compo
 });
 usage.run();
 
-// ---------------------------------------------------------------------------------------------
 const killPod = testSuite('tools/k8s/scripts/kill-pod.sh');
+
+/** A pod line as kill-pod.sh asks for it: uid|name|Ready|deletionTimestamp (set: terminating). */
+const pod = (uid: string, name: string, ready = true, leaving = false) =>
+  `${uid}|microbank-${name}|${ready ? 'True' : 'False'}|${leaving ? '2026-01-03T11:36:07Z' : ''}\n`;
+const kill = (fake: Fake, component: string, env: Record<string, string> = { KILL_POD_POLL_SECONDS: '0' }) =>
+  fake.run('bash', [script('kill-pod.sh'), component], env);
+const verbs = (fake: Fake, verb: string) => fake.calls().filter((c) => c[0] === verb);
 
 killPod(
   'deletes the pod by label and returns once a new pod is Ready, not the terminating one',
   withFake((fake) => {
-    fake.answer('pods', 1, 'u1|microbank-account-system-5d9f-x2x|True|\n');
+    const [old, next] = ['account-system-5d9f-x2x', 'account-system-5d9f-k7q'];
     // Right after the delete: the old pod terminating (still Ready), its replacement starting.
-    fake.answer(
-      'pods',
-      2,
-      'u1|microbank-account-system-5d9f-x2x|True|2026-01-03T11:36:07Z\nu2|microbank-account-system-5d9f-k7q|False|\n',
-    );
-    fake.answer('pods', 3, 'u2|microbank-account-system-5d9f-k7q|True|\n');
-    const result = fake.run('bash', [script('kill-pod.sh'), 'account-system'], { KILL_POD_POLL_SECONDS: '0' });
+    fake.answer('pods', pod('u1', old), pod('u1', old, true, true) + pod('u2', next, false), pod('u2', next));
+    const result = kill(fake, 'account-system');
     assert.is(result.status, 0, result.stderr);
     assert.match(result.stdout, /^Found microbank-account-system-5d9f-x2x$/m);
     assert.match(result.stdout, /^Replacement microbank-account-system-5d9f-k7q is Ready$/m);
-    const calls = fake.calls();
-    assert.equal(calls[0]?.slice(0, 6), [
-      'get',
-      'pods',
-      '--namespace',
-      'microbank',
-      '--selector',
-      'app.kubernetes.io/part-of=microbank,app.kubernetes.io/name=account-system',
-    ]);
-    assert.equal(calls[1], [
-      'delete',
-      'pod',
-      'microbank-account-system-5d9f-x2x',
-      '--namespace',
-      'microbank',
-      '--wait=false',
-    ]);
-    assert.is(calls.filter((c) => c[0] === 'get').length, 3, 'it must keep polling past the terminating pod');
+    const [get, del] = fake.calls();
+    const selector = 'app.kubernetes.io/part-of=microbank,app.kubernetes.io/name=account-system';
+    assert.equal(get?.slice(0, 6), ['get', 'pods', '--namespace', 'microbank', '--selector', selector]);
+    assert.equal(del, ['delete', 'pod', `microbank-${old}`, '--namespace', 'microbank', '--wait=false']);
+    assert.is(verbs(fake, 'get').length, 3, 'it must keep polling past the terminating pod');
   }),
 );
 
 killPod(
   'tells the StatefulSet pod from its same-named replacement by uid',
   withFake((fake) => {
-    fake.answer('pods', 1, 'old-uid|microbank-redis-0|True|\n');
-    fake.answer('pods', 2, 'old-uid|microbank-redis-0|True|2026-01-03T11:36:07Z\n');
-    fake.answer('pods', 3, 'new-uid|microbank-redis-0|False|\n');
-    fake.answer('pods', 4, 'new-uid|microbank-redis-0|True|\n');
-    const result = fake.run('bash', [script('kill-pod.sh'), 'redis'], { KILL_POD_POLL_SECONDS: '0' });
+    fake.answer(
+      'pods',
+      pod('old', 'redis-0'),
+      pod('old', 'redis-0', true, true),
+      pod('new', 'redis-0', false),
+      pod('new', 'redis-0'),
+    );
+    const result = kill(fake, 'redis');
     assert.is(result.status, 0, result.stderr);
     assert.match(result.stdout, /Replacement microbank-redis-0 is Ready/);
-    assert.is(fake.calls().filter((c) => c[0] === 'get').length, 4);
+    assert.is(verbs(fake, 'get').length, 4);
   }),
 );
 
 killPod(
   'deletes one replica of a component that has two, and waits for a new pod, not the one left',
   withFake((fake) => {
-    fake.answer('pods', 1, 'u1|microbank-transfer-7c4-a|True|\nu2|microbank-transfer-7c4-b|True|\n');
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => `transfer-7c4-${x}`) as [string, string, string];
     fake.answer(
       'pods',
-      2,
-      'u1|microbank-transfer-7c4-a|True|2026-01-03T11:36:07Z\nu2|microbank-transfer-7c4-b|True|\n',
+      pod('u1', a) + pod('u2', b),
+      pod('u1', a, true, true) + pod('u2', b),
+      pod('u2', b) + pod('u3', c),
     );
-    fake.answer('pods', 3, 'u2|microbank-transfer-7c4-b|True|\nu3|microbank-transfer-7c4-c|True|\n');
-    const result = fake.run('bash', [script('kill-pod.sh'), 'transfer'], { KILL_POD_POLL_SECONDS: '0' });
+    const result = kill(fake, 'transfer');
     assert.is(result.status, 0, result.stderr);
-    const deletes = fake.calls().filter((c) => c[0] === 'delete');
     assert.equal(
-      deletes.map((c) => c[2]),
-      ['microbank-transfer-7c4-a'],
+      verbs(fake, 'delete').map((call) => call[2]),
+      [`microbank-${a}`],
     );
     assert.match(result.stdout, /^Replacement microbank-transfer-7c4-c is Ready$/m);
-    assert.is(fake.calls().filter((c) => c[0] === 'get').length, 3, 'the replica left is not a replacement');
+    assert.is(verbs(fake, 'get').length, 3, 'the replica left is not a replacement');
   }),
 );
 
 killPod(
   'right after another kill: leaves the pod already terminating alone and deletes a live one',
   withFake((fake) => {
-    const listed = 'u1|microbank-transfer-7c4-a|True|2026-01-03T11:36:07Z\nu2|microbank-transfer-7c4-b|True|\n';
-    fake.answer('pods', 1, `${listed}u3|microbank-transfer-7c4-c|True|\n`);
-    fake.answer('pods', 2, 'u3|microbank-transfer-7c4-c|True|\nu4|microbank-transfer-7c4-d|True|\n');
-    const result = fake.run('bash', [script('kill-pod.sh'), 'transfer'], { KILL_POD_POLL_SECONDS: '0' });
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => `transfer-7c4-${x}`) as [string, string, string, string];
+    fake.answer('pods', pod('u1', a, true, true) + pod('u2', b) + pod('u3', c), pod('u3', c) + pod('u4', d));
+    const result = kill(fake, 'transfer');
     assert.is(result.status, 0, result.stderr);
     assert.equal(
-      fake
-        .calls()
-        .filter((c) => c[0] === 'delete')
-        .map((c) => c[2]),
-      ['microbank-transfer-7c4-b'],
+      verbs(fake, 'delete').map((call) => call[2]),
+      [`microbank-${b}`],
     );
     assert.match(result.stdout, /^Replacement microbank-transfer-7c4-d is Ready$/m);
 
-    rmSync(join(fake.dir, 'count-pods'));
-    fake.answer('pods', 1, 'u1|microbank-balance-1|True|2026-01-03T11:36:07Z\n');
-    const leaving = fake.run('bash', [script('kill-pod.sh'), 'balance']);
+    fake.answer('pods', pod('u1', 'balance-1', true, true));
+    const leaving = kill(fake, 'balance');
     assert.is(leaving.status, 1);
     assert.match(leaving.stderr, /Every balance pod is already terminating/);
   }),
@@ -259,47 +225,39 @@ killPod(
 killPod(
   'fails when no pod is found, and when no replacement gets Ready in time',
   withFake((fake) => {
-    fake.answer('pods', 1, '');
-    const none = fake.run('bash', [script('kill-pod.sh'), 'balance']);
+    fake.answer('pods', '');
+    const none = kill(fake, 'balance');
     assert.is(none.status, 1);
     assert.match(none.stderr, /No balance pod in namespace microbank/);
 
-    rmSync(join(fake.dir, 'count-pods'));
-    fake.answer('pods', 1, 'u1|microbank-balance-1|True|\n');
-    fake.answer('pods', 2, 'u1|microbank-balance-1|True|2026-01-03T11:36:07Z\n');
-    const stuck = fake.run('bash', [script('kill-pod.sh'), 'balance'], {
-      KILL_POD_POLL_SECONDS: '0.2',
-      KILL_POD_TIMEOUT_SECONDS: '1',
-    });
+    fake.answer('pods', pod('u1', 'balance-1'), pod('u1', 'balance-1', true, true));
+    const stuck = kill(fake, 'balance', { KILL_POD_POLL_SECONDS: '0.2', KILL_POD_TIMEOUT_SECONDS: '1' });
     assert.is(stuck.status, 1);
     assert.match(stuck.stderr, /No Ready replacement for balance within 1s/);
   }),
 );
 killPod.run();
 
-// ---------------------------------------------------------------------------------------------
 const deploy = testSuite('tools/k8s/scripts/deploy.sh');
 
 deploy(
   'applies k8s/, waits for each rollout, prints the NodePorts and "Happy banking!"',
   withFake((fake) => {
-    fake.answer(
-      'statefulsets,deployments',
-      1,
-      'statefulset.apps/microbank-redis\ndeployment.apps/microbank-account-system\ndeployment.apps/microbank-balance\n',
-    );
-    fake.answer('nodes', 1, '172.18.0.2');
-    fake.answer('services', 1, 'microbank-account-system 31913\nmicrobank-balance 32635\n');
-    const result = fake.run('bash', [script('deploy.sh')]);
-    assert.is(result.status, 0, result.stderr);
-    const calls = fake.calls();
-    assert.equal(calls[0], ['apply', '-k', join(repoRoot, 'k8s')]);
-    const rollouts = calls.filter((c) => c[0] === 'rollout').map((c) => c[2]);
-    assert.equal(rollouts, [
+    const rollouts = [
       'statefulset.apps/microbank-redis',
       'deployment.apps/microbank-account-system',
       'deployment.apps/microbank-balance',
-    ]);
+    ];
+    fake.answer('statefulsets,deployments', `${rollouts.join('\n')}\n`);
+    fake.answer('nodes', '172.18.0.2');
+    fake.answer('services', 'microbank-account-system 31913\nmicrobank-balance 32635\n');
+    const result = fake.run('bash', [script('deploy.sh')]);
+    assert.is(result.status, 0, result.stderr);
+    assert.equal(fake.calls()[0], ['apply', '-k', join(repoRoot, 'k8s')]);
+    assert.equal(
+      verbs(fake, 'rollout').map((c) => c[2]),
+      rollouts,
+    );
     assert.match(result.stdout, /microbank-account-system +http:\/\/172\.18\.0\.2:31913/);
     assert.match(result.stdout, /microbank-balance +http:\/\/172\.18\.0\.2:32635/);
     assert.match(result.stdout, /^Happy banking!$/m);
@@ -307,45 +265,29 @@ deploy(
 );
 deploy.run();
 
-// ---------------------------------------------------------------------------------------------
 const streams = testSuite('tools/k8s/scripts/streams.sh');
 
 streams(
   'runs redis-cli in the Redis pod, authenticated by the pod environment, never by argv',
   withFake((fake) => {
-    const expectations: [string[], string[]][] = [
-      [[], ['XRANGE', 'microbank:accounts', '-', '+']],
-      [['len'], ['XLEN', 'microbank:accounts']],
-      [['tail'], ['XREAD', 'BLOCK', '0', 'STREAMS', 'microbank:accounts', '$']],
-      [
-        ['cli', 'XRANGE', 'microbank:accounts', '-', '+', 'COUNT', '5'],
-        ['XRANGE', 'microbank:accounts', '-', '+', 'COUNT', '5'],
-      ],
+    const exec = 'exec --stdin --namespace microbank statefulset/microbank-redis --container redis -- redis-cli';
+    const stream = 'microbank:accounts';
+    const expectations = [
+      ['', `XRANGE ${stream} - +`],
+      ['len', `XLEN ${stream}`],
+      ['tail', `XREAD BLOCK 0 STREAMS ${stream} $`],
+      [`cli XRANGE ${stream} - + COUNT 5`, `XRANGE ${stream} - + COUNT 5`],
     ];
-    for (const [args, redisArgs] of expectations) {
-      rmSync(join(fake.dir, 'calls'), { force: true });
-      const result = fake.run('bash', [script('streams.sh'), ...args]);
+    for (const [args, redisArgs] of expectations as [string, string][]) {
+      fake.clearCalls();
+      const result = fake.run('bash', [script('streams.sh'), ...args.split(' ').filter(Boolean)]);
       assert.is(result.status, 0, result.stderr);
-      assert.equal(fake.calls(), [
-        [
-          'exec',
-          '--stdin',
-          '--namespace',
-          'microbank',
-          'statefulset/microbank-redis',
-          '--container',
-          'redis',
-          '--',
-          'redis-cli',
-          ...redisArgs,
-        ],
-      ]);
+      assert.equal(fake.calls(), [`${exec} ${redisArgs}`.split(' ')]);
     }
   }),
 );
 streams.run();
 
-// ---------------------------------------------------------------------------------------------
 const monkey = testSuite('the chaos monkey script (from the rendered CronJob)');
 
 /** The container's command as the kubelet would run it: $(VAR) expanded from the env, $$ -> $. */
@@ -367,14 +309,13 @@ monkey(
   withFake((fake) => {
     const [shell, ...args] = chaosCommand();
     const pods = ['pod/microbank-account-system-1', 'pod/microbank-balance-1', 'pod/microbank-redis-0'];
-    fake.answer('pods', 1, `${pods.join('\n')}\n`);
+    fake.answer('pods', `${pods.join('\n')}\n`);
     const victims = new Set<string>();
     for (let i = 0; i < 30; i++) {
-      rmSync(join(fake.dir, 'calls'), { force: true });
+      fake.clearCalls();
       const result = fake.run(shell as string, args, { POD_NAMESPACE: 'microbank', HOME: fake.dir });
       assert.is(result.status, 0, result.stderr);
-      const calls = fake.calls();
-      const [list, ...deletes] = calls;
+      const [list, ...deletes] = fake.calls();
       assert.equal(list?.slice(0, 4), ['get', 'pods', '--namespace', 'microbank']);
       assert.ok(
         list?.includes('app.kubernetes.io/part-of=microbank,app.kubernetes.io/name!=chaos-monkey'),
@@ -397,14 +338,11 @@ monkey(
   'with no running microbank pod it deletes nothing and succeeds',
   withFake((fake) => {
     const [shell, ...args] = chaosCommand();
-    fake.answer('pods', 1, '');
+    fake.answer('pods', '');
     const result = fake.run(shell as string, args, { POD_NAMESPACE: 'microbank', HOME: fake.dir });
     assert.is(result.status, 0, result.stderr);
     assert.match(result.stdout, /no running microbank pod/);
-    assert.equal(
-      fake.calls().filter((c) => c[0] === 'delete'),
-      [],
-    );
+    assert.equal(verbs(fake, 'delete'), []);
   }),
 );
 monkey.run();
