@@ -1,6 +1,6 @@
 /**
- * balance's HTTP API. `GET /balance/:account` finds the account in balance's own registry (the
- * stream is the service directory) and asks that account's service (with `?position=`, for a
+ * balance's HTTP API. `GET /balance/:account` finds the account in balance's own registry (its
+ * registration carries the URL where it answers) and asks that account's service (with `?position=`, for a
  * balance that reflects a given ledger entry). `GET /audit`: is money conserved, with the figures,
  * the violations (each naming its ledger or transfer), the stuck transfers and the checkpoint (the
  * books: every ledger, the transfers and the supply folded, on a consistent cut; see audit.ts).
@@ -12,7 +12,7 @@ import { assertServing, getOnly, httpError, projectionServiceApp, withoutPasswor
 import { isStreamId, type Projection } from '@microbank/streams';
 import type { Hono } from 'hono';
 import { type AccountClient, AccountUnavailable, Busy } from './account-client.ts';
-import type { AccountDirectory } from './account-directory.ts';
+import type { AccountUrls } from './account-url.ts';
 import { allowedAccountUrl, type UrlPattern } from './account-url-policy.ts';
 
 export interface BalanceAppOptions extends ServiceContext {
@@ -21,12 +21,12 @@ export interface BalanceAppOptions extends ServiceContext {
   projection: Projection;
   audit: Audit;
   patterns: readonly UrlPattern[];
-  directory: AccountDirectory;
+  urls: AccountUrls;
   client: AccountClient;
 }
 
 export function createBalanceApp(options: BalanceAppOptions): Hono {
-  const { log, registry, projection, audit, patterns, directory, client } = options;
+  const { log, registry, projection, audit, patterns, urls, client } = options;
   const app = projectionServiceApp(options);
 
   getOnly(app, '/balance/:account', async (c) => {
@@ -44,7 +44,7 @@ export function createBalanceApp(options: BalanceAppOptions): Hono {
         position: position.slice(0, 64),
       });
     }
-    const url = allowedAccountUrl(patterns, account.name, await directory.urlOf(account.name, account.url));
+    const url = allowedAccountUrl(patterns, account.name, await urls.urlOf(account.name, account.url));
     try {
       if (typeof url === 'string') throw new AccountUnavailable(`its registered URL is refused: ${url}`);
       return c.json({ account: account.name, balance: await client.balanceOf(account.name, url, position) });

@@ -25,7 +25,7 @@ import {
 } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { accountClient } from './account-client.ts';
-import { accountDirectory } from './account-directory.ts';
+import { accountUrls } from './account-url.ts';
 import { parseUrlPatterns } from './account-url-policy.ts';
 import { createBalanceApp } from './app.ts';
 import { registerAuditMetrics } from './audit-metrics.ts';
@@ -62,7 +62,7 @@ balance.after(async (ctx) => {
   ctx.silentAccount.close();
 });
 
-async function openApp(ctx: Context, directory: Record<string, string>, redisUrl = ctx.redisServer.url) {
+async function openApp(ctx: Context, registered: Record<string, string>, redisUrl = ctx.redisServer.url) {
   const prefix = uniquePrefix();
   const stream = streamKey('accounts', prefix);
   const accounts = startBooks({ redisUrl, log, name: 'balance', prefix });
@@ -72,13 +72,13 @@ async function openApp(ctx: Context, directory: Record<string, string>, redisUrl
     metrics: createMetrics('balance'),
     ...accounts,
     patterns: parseUrlPatterns('http://127.0.0.1:*'),
-    directory: accountDirectory(accounts.redis),
+    urls: accountUrls(accounts.redis),
     client: accountClient({ timeoutMs: 300, concurrency: 4, queue: 8, maxTotal: 64 }),
   });
   if (redisUrl !== ctx.redisServer.url) return app;
   await accounts.projection.whenReady();
   let last = '0-0';
-  for (const [account, url] of Object.entries(directory)) {
+  for (const [account, url] of Object.entries(registered)) {
     last = await appendEvent(accounts.redis, stream, accountEvents, {
       type: 'AccountRegistered',
       data: { account, url, instance: 'test', registeredAt: new Date().toISOString() },
@@ -200,7 +200,7 @@ balance(
       metrics,
       ...books,
       patterns: parseUrlPatterns('http://127.0.0.1:*'),
-      directory: accountDirectory(books.redis),
+      urls: accountUrls(books.redis),
       client: accountClient({ timeoutMs: 300, concurrency: 4, queue: 8, maxTotal: 64 }),
     });
     await books.projection.whenReady();

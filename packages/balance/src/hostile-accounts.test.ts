@@ -13,7 +13,7 @@ import { appendEvent, closeRedis, connectRedis, silentLog, untilReady } from '@m
 import { freePort, type RedisServerContext, redisSuite, spawnNode, uniquePrefix } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { accountClient } from './account-client.ts';
-import { accountDirectory } from './account-directory.ts';
+import { accountUrls } from './account-url.ts';
 import { allowedAccountUrl, parseUrlPatterns } from './account-url-policy.ts';
 import { createBalanceApp } from './app.ts';
 
@@ -76,14 +76,14 @@ hostile.after(async (ctx) => {
 
 const log = createLogger('balance', 'silent');
 
-/** balance's app over a registry in which each of `directory`'s accounts registered with its URL. */
-async function balanceWith(ctx: Context, directory: Record<string, string>, pattern = 'http://127.0.0.1:*') {
+/** balance's app over a registry in which each of `registered`'s accounts registered with its URL. */
+async function balanceWith(ctx: Context, registered: Record<string, string>, pattern = 'http://127.0.0.1:*') {
   const prefix = uniquePrefix();
   const stream = streamKey('accounts', prefix);
   const accounts = startBooks({ redisUrl: ctx.redisServer.url, log, name: 'balance', prefix });
   await accounts.projection.whenReady();
   let last = '0-0';
-  for (const [account, url] of Object.entries(directory)) {
+  for (const [account, url] of Object.entries(registered)) {
     last = await appendEvent(accounts.redis, stream, accountEvents, {
       type: 'AccountRegistered',
       data: { account, url, instance: 'test', registeredAt: new Date().toISOString() },
@@ -96,7 +96,7 @@ async function balanceWith(ctx: Context, directory: Record<string, string>, patt
     metrics: createMetrics('balance'),
     ...accounts,
     patterns: parseUrlPatterns(pattern),
-    directory: accountDirectory(accounts.redis),
+    urls: accountUrls(accounts.redis),
     client,
   });
   return {

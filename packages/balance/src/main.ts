@@ -1,8 +1,8 @@
-/** Wiring for balance: its books (the registry, the service directory, and every ledger), HTTP. */
+/** Wiring for balance: its books (the registry, whose registrations carry each account's URL, and every ledger), HTTP. */
 import { startBooks } from '@microbank/ledger';
 import { registerProjectionMetrics, runService, serviceBasics } from '@microbank/service-runtime';
 import { accountClient } from './account-client.ts';
-import { accountDirectory } from './account-directory.ts';
+import { accountUrls } from './account-url.ts';
 import { createBalanceApp } from './app.ts';
 import { registerAuditMetrics } from './audit-metrics.ts';
 import { readBalanceConfig } from './config.ts';
@@ -24,7 +24,7 @@ await runService({
     metrics,
     ...books,
     patterns: config.accountUrlPatterns,
-    directory: accountDirectory(books.redis),
+    urls: accountUrls(books.redis),
     client,
   }),
   port: config.port,

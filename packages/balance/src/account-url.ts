@@ -1,8 +1,10 @@
 /**
- * Where balance asks an account: the URL of its latest registration while an instance with that
- * URL is alive; when that instance has gone (two instances claimed the name and the newer one
- * stopped), the URL of the instance alive longest; when presence says nothing (Redis away, an
- * instance that has not refreshed yet), the registration's URL all the same.
+ * Which URL balance asks an account at: the registration carries the URL where the account
+ * answers, and presence says which instances are alive. The URL of its latest registration while
+ * an instance with that URL is alive; when that instance has gone (two instances claimed the name
+ * and the newer one stopped), the URL of the live instance whose presence expires last; when
+ * presence says nothing (Redis away, an instance that has not refreshed yet), the registration's
+ * URL all the same.
  */
 import { presenceKey } from '@microbank/events';
 import { type LiveInstance, livePresence } from '@microbank/streams';
@@ -16,11 +18,12 @@ export function chooseAccountUrl(registeredUrl: string, live: readonly LiveInsta
   return (live.at(-1) as LiveInstance).url;
 }
 
-export interface AccountDirectory {
+/** The URL to ask each account at, from its registration and its presence. */
+export interface AccountUrls {
   urlOf(account: string, registeredUrl: string): Promise<string>;
 }
 
-export function accountDirectory(redis: Redis): AccountDirectory {
+export function accountUrls(redis: Redis): AccountUrls {
   const cache = new Map<string, { at: number; live: Promise<LiveInstance[]> }>();
   return {
     async urlOf(account, registeredUrl) {
