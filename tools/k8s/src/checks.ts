@@ -130,41 +130,54 @@ function checkReachability(objects: readonly K8sObject[], templates: readonly Po
         }
         const selector = asStringMap(asObject(svc.spec).selector);
         const target = svcPort.targetPort ?? svcPort.port;
-        for (const server of templates.filter(
-          (t) => t.namespace === client.namespace && labelsMatch(selector, t.labels),
-        )) {
-          const targetPorts = containers(server.spec)
-            .flatMap((sc) => list(sc.ports))
-            .filter((p) => p.name === target || p.containerPort === target);
-          const allowedBy = (direction: 'ingress' | 'egress', guarded: PodTemplate, peer: PodTemplate) => {
-            const guarding = policies.filter((p) => {
-              const spec = asObject(p.spec);
-              return (
-                namespaceOf(p) === guarded.namespace &&
-                selectorMatches(asObject(spec.podSelector), guarded.labels) &&
-                guards(spec, direction)
-              );
-            });
-            const peersField = direction === 'ingress' ? 'from' : 'to';
-            const allowed = guarding.some((p) =>
-              list(asObject(p.spec)[direction]).some((rule) => ruleAllows(rule, peersField, peer, target, targetPorts)),
+        const servers = templates.filter((t) => t.namespace === client.namespace && labelsMatch(selector, t.labels));
+        for (const server of servers) {
+          const ports = containers(server.spec).flatMap((sc) => list(sc.ports));
+          const targetPorts = ports.filter((p) => p.name === target || p.containerPort === target);
+          const to = nameOf(server.owner);
+          const shut = guardedBy(policies, 'ingress', server, (rule) => ruleAllows(rule.from, rule.ports, client));
+          if (shut) problems.push(`${where}: no NetworkPolicy rule admits it to ${to} (guarded by ${shut})`);
+          const kept = guardedBy(policies, 'egress', client, (rule) => ruleAllows(rule.to, rule.ports, server));
+          if (kept)
+            problems.push(`${where}: no NetworkPolicy rule lets it out to ${to} (its egress is guarded by ${kept})`);
+          function ruleAllows(peers: unknown, rulePorts: unknown, peer: PodTemplate): boolean {
+            const portOk = (p: Json) =>
+              p.port === undefined ||
+              p.port === target ||
+              targetPorts.some((tp) => tp.containerPort === p.port || tp.name === p.port);
+            // Pod-to-pod traffic in the namespace: a peer by ipBlock or namespaceSelector is not judged here.
+            const peerOk = (s: Json) =>
+              s.ipBlock === undefined &&
+              s.namespaceSelector === undefined &&
+              selectorMatches(asObject(s.podSelector), peer.labels);
+            return (
+              (list(rulePorts).length === 0 || list(rulePorts).some(portOk)) &&
+              (list(peers).length === 0 || list(peers).some(peerOk))
             );
-            return { guarding: guarding.map(nameOf).join(', '), allowed: guarding.length === 0 || allowed };
-          };
-          const ingress = allowedBy('ingress', server, client);
-          if (!ingress.allowed)
-            problems.push(
-              `${where}: no NetworkPolicy rule admits it to ${nameOf(server.owner)} (guarded by ${ingress.guarding})`,
-            );
-          const egress = allowedBy('egress', client, server);
-          if (!egress.allowed)
-            problems.push(
-              `${where}: no NetworkPolicy rule lets it out to ${nameOf(server.owner)} (its egress is guarded by ${egress.guarding})`,
-            );
+          }
         }
       }
     }
   }
+}
+
+/** The NetworkPolicies guarding the pod in `direction` when none of their rules lets the traffic through, else ''. */
+function guardedBy(
+  policies: K8sObject[],
+  direction: 'ingress' | 'egress',
+  pod: PodTemplate,
+  allows: (rule: Json) => boolean,
+) {
+  const guarding = policies.filter((p) => {
+    const spec = asObject(p.spec);
+    return (
+      namespaceOf(p) === pod.namespace &&
+      selectorMatches(asObject(spec.podSelector), pod.labels) &&
+      guards(spec, direction)
+    );
+  });
+  const allowed = guarding.length === 0 || guarding.some((p) => list(asObject(p.spec)[direction]).some(allows));
+  return allowed ? '' : guarding.map(nameOf).join(', ');
 }
 
 /** Whether a policy guards `direction`: its policyTypes say so, or (unset) it has rules of that kind / is ingress. */
@@ -172,25 +185,6 @@ export function guards(spec: Json, direction: 'ingress' | 'egress'): boolean {
   const types = list(spec.policyTypes).length > 0 ? (spec.policyTypes as unknown[]) : undefined;
   if (types) return types.includes(direction === 'ingress' ? 'Ingress' : 'Egress');
   return direction === 'ingress' || spec.egress !== undefined;
-}
-
-/** Whether `rule` lets `peer` (the other end, same namespace; no ipBlock judged) through on the target port. */
-function ruleAllows(rule: Json, peersField: 'from' | 'to', peer: PodTemplate, target: unknown, targetPorts: Json[]) {
-  const ports = list(rule.ports);
-  const portOk =
-    ports.length === 0 ||
-    ports.some(
-      (p) =>
-        p.port === undefined ||
-        p.port === target ||
-        targetPorts.some((tp) => tp.containerPort === p.port || tp.name === p.port),
-    );
-  const peers = list(rule[peersField]);
-  const peerOk = (s: Json) =>
-    s.ipBlock === undefined &&
-    s.namespaceSelector === undefined &&
-    selectorMatches(asObject(s.podSelector), peer.labels);
-  return portOk && (peers.length === 0 || peers.some(peerOk));
 }
 
 type Say = (message: string) => void;

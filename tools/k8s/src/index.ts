@@ -6,7 +6,7 @@ import { checkSchema, checkUnknownFields } from './schema.ts';
 
 export { checkCrossReferences, checkPodHygiene } from './checks.ts';
 export { type K8sObject, nameOf, selectorMatches } from './k8s-object.ts';
-export { checkPolicies, POLICIES } from './policies.ts';
+export { checkPolicies } from './policies.ts';
 export { parseObjects, renderKustomization } from './render.ts';
 export { checkSchema, checkUnknownFields } from './schema.ts';
 /** What the render is checked against besides itself. */

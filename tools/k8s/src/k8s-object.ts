@@ -9,11 +9,8 @@ export interface K8sObject extends Json {
   metadata: { name: string; namespace?: string; labels?: Record<string, string> } & Json;
 }
 
-const CLUSTER_SCOPED = new Set(
-  'Namespace ClusterRole ClusterRoleBinding PersistentVolume StorageClass CustomResourceDefinition PriorityClass IngressClass'.split(
-    ' ',
-  ),
-);
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'StorageClass']);
+for (const kind of ['CustomResourceDefinition', 'PriorityClass', 'IngressClass']) CLUSTER_SCOPED.add(kind);
 /** Kinds whose pods are kept running, under a selector. */
 export const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
 

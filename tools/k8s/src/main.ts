@@ -21,35 +21,28 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      options: { help: { type: 'boolean', short: 'h' }, 'external-secret': { type: 'string', multiple: true } },
-      allowPositionals: true,
-    });
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
+const options = {
+  help: { type: 'boolean', short: 'h' },
+  'external-secret': { type: 'string', multiple: true },
+} as const;
+let args: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
+try {
+  args = parseArgs({ options, allowPositionals: true });
+} catch (error) {
+  usageError((error as Error).message);
 }
-const { values, positionals } = parseCommandLine();
-if (values.help) {
+if (args.values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-
-const externalSecrets = values['external-secret'] ?? [];
-for (const name of externalSecrets) {
-  // A Secret's name is a DNS subdomain: this catches a flag swallowing a directory or another flag.
-  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) usageError(`--external-secret ${name} is not a Secret name`);
-}
-
-const targets =
-  positionals.length > 0
-    ? positionals.map((dir) => ({ label: dir, path: resolve(dir) }))
-    : [{ label: 'k8s', path: join(repoRoot, 'k8s') }];
-for (const { label, path } of targets) {
-  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) usageError(`${label} is not a directory`);
-}
+const externalSecrets = args.values['external-secret'] ?? [];
+// A Secret's name is a DNS subdomain: this catches a flag swallowing a directory or another flag.
+const notAName = externalSecrets.find((name) => !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name));
+if (notAName !== undefined) usageError(`--external-secret ${notAName} is not a Secret name`);
+const dirs = args.positionals.length > 0 ? args.positionals : [join(repoRoot, 'k8s')];
+const targets = dirs.map((dir, i) => ({ label: args.positionals[i] ?? 'k8s', path: resolve(dir) }));
+const missing = targets.find(({ path }) => !statSync(path, { throwIfNoEntry: false })?.isDirectory());
+if (missing) usageError(`${missing.label} is not a directory`);
 
 let objectCount = 0;
 let problemCount = 0;
