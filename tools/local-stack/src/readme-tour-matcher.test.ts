@@ -3,7 +3,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { fillPlaceholders, matchResponse, namedEvents, readTour, shellWords } from './readme-tour.ts';
+import {
+  exportFromCommand,
+  fieldsOf,
+  fillPlaceholders,
+  matchResponse,
+  namedEvents,
+  readExamples,
+  readTour,
+  shellWords,
+} from './readme-tour.ts';
 
 const matcher = testSuite('README tour: reading and matching');
 
@@ -153,6 +162,46 @@ matcher('a documented response after a prose comment is refused, not left unchec
     ['## A five-minute tour', '```sh', 'curl http://127.0.0.1:8081/accounts', '#  {"accounts":[]}', '```'].join('\n'),
   );
   assert.equal(step?.response, ['{"accounts":[]}']);
+});
+
+matcher("a document's examples: every sh block but those marked not run, and only sh", () => {
+  const doc = [
+    '# API',
+    '```sh',
+    'curl http://127.0.0.1:8081/accounts   # {"accounts":[]}',
+    '```',
+    '<!-- not run: it needs a Kubernetes cluster -->',
+    '',
+    '```sh',
+    'kubectl apply -k k8s',
+    '```',
+    '```',
+    '## not a heading that ends anything',
+    '$ redis-cli PING',
+    '```',
+    '## Later section',
+    '```bash',
+    'id=$(redis-cli -p 6380 XADD s * a 1)',
+    '```',
+  ].join('\n');
+  const steps = readExamples(doc);
+  assert.equal(
+    steps.map((step) => [step.line, step.command]),
+    [
+      [3, 'curl http://127.0.0.1:8081/accounts'],
+      [16, 'id=$(redis-cli -p 6380 XADD s * a 1)'],
+    ],
+  );
+  // A marker needs its reason.
+  assert.equal(readExamples(['<!-- not run: -->', '```sh', 'kubectl get pods', '```'].join('\n')).length, 1);
+  assert.equal(exportFromCommand(steps[1]?.command ?? ''), { name: 'id', inner: 'redis-cli -p 6380 XADD s * a 1' });
+  assert.equal(exportFromCommand('export CRED=$(cat x)'), { name: 'CRED', inner: 'cat x' });
+});
+
+matcher('<a.b> names a nested field of a response before', () => {
+  const fields = fieldsOf({ transfer: 't-1', debit: { position: '1-0' }, credit: { position: '2-0' } });
+  assert.is(fillPlaceholders('/balance/x?position=<debit.position>', fields), '/balance/x?position=1-0');
+  assert.is(fillPlaceholders('<credit.position> <transfer>', fields), '2-0 t-1');
 });
 
 matcher.run();

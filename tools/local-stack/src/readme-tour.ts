@@ -1,9 +1,11 @@
 /**
- * The README's "A five-minute tour", read as a script that readme-tour.test.ts runs against a
- * started stack. The convention, which is how the tour already reads to a human:
+ * The README's "A five-minute tour" and the examples of docs/*.md, read as scripts that
+ * readme-tour.test.ts runs against a started stack. The convention, which is how they already read
+ * to a human:
  *
- * - Every ```sh block of the section is read; each line that is not a comment is a command (a line
- *   ending in `\` continues on the next).
+ * - Every ```sh block is read (in the README, those of the tour's section); each line that is not a
+ *   comment is a command (a line ending in `\` continues on the next). A block right below a line
+ *   `<!-- not run: <why> -->` is not run, and says why (a cluster it needs, minutes it takes).
  * - The response the README documents for a command is a comment: at the end of the command's last
  *   line (`curl ...  # {"account":"john-account","balance":100}`), or on the `#` lines right below
  *   it. It is a response when it starts with `{`, `[` or `HTTP/`: a status line, then `name: value`
@@ -14,7 +16,8 @@
  *   any string. Values that change per run are matched by their shape, not their value: UUIDs,
  *   stream positions (`1795746687613-0`), timestamps. Everything else must be equal.
  * - `<name>` in a command stands for the field `name` of the latest response that had one (the
- *   transfer made above, say).
+ *   transfer made above, say); `<debit.position>` for a nested one.
+ * - `export NAME=$(command)` (or `NAME=$(command)`) keeps the inner command's output as `$NAME`.
  */
 import { parse as parseShell } from 'shell-quote';
 
@@ -30,23 +33,41 @@ export interface TourStep {
   prose?: string;
 }
 
-const TOUR_HEADING = /^##\s+A five-minute tour\s*$/;
+export const TOUR_HEADING = /^##\s+A five-minute tour\s*$/;
+/** The line that keeps the block below it from being run, with its reason. */
+const NOT_RUN = /^<!--\s*not run:\s*\S.*-->\s*$/;
 
 /** The tour's commands, from the README's markdown. Fails if the section or its commands are gone. */
 export function readTour(markdown: string): TourStep[] {
   const lines = markdown.split('\n');
   const start = lines.findIndex((line) => TOUR_HEADING.test(line));
   if (start < 0) throw new Error('the README has no "## A five-minute tour" section');
+  const steps = readSteps(lines, start + 1, true);
+  if (steps.length === 0) throw new Error("the README's tour has no commands in ```sh blocks");
+  return steps;
+}
+
+/** A document's examples: the commands of every ```sh block not marked `<!-- not run: ... -->`. */
+export function readExamples(markdown: string): TourStep[] {
+  return readSteps(markdown.split('\n'), 0, false);
+}
+
+function readSteps(lines: string[], start: number, sectionOnly: boolean): TourStep[] {
   const steps: TourStep[] = [];
   let inSh = false;
+  let inOther = false;
   let current: TourStep | undefined;
   let pending: { line: number; text: string } | undefined;
-  for (let index = start + 1; index < lines.length; index++) {
+  for (let index = start; index < lines.length; index++) {
     const raw = lines[index] ?? '';
-    if (!inSh && /^##\s/.test(raw)) break;
+    if (sectionOnly && !inSh && !inOther && /^##\s/.test(raw)) break;
     if (/^```/.test(raw)) {
-      if (inSh && pending) throw new Error(`README line ${pending.line}: a command ends in \\ at the end of its block`);
-      inSh = !inSh && /^```(sh|bash|shell)\s*$/.test(raw);
+      if (inSh && pending) throw new Error(`line ${pending.line}: a command ends in \\ at the end of its block`);
+      const opens = !inSh && !inOther;
+      const sh = opens && /^```(sh|bash|shell)\s*$/.test(raw);
+      const marked = NOT_RUN.test(previousLine(lines, index));
+      inSh = sh && !marked;
+      inOther = opens && !inSh;
       current = undefined;
       continue;
     }
@@ -64,7 +85,7 @@ export function readTour(markdown: string): TourStep[] {
         // Joined to the prose it would never be checked: a documented response is refused there.
         if (current.prose !== undefined) {
           throw new Error(
-            `README line ${index + 1}: a response after a prose comment is not checked; put it right below its command`,
+            `line ${index + 1}: a response after a prose comment is not checked; put it right below its command`,
           );
         }
         current.response = [comment.trimStart()];
@@ -88,8 +109,13 @@ export function readTour(markdown: string): TourStep[] {
     }
     steps.push(current);
   }
-  if (steps.length === 0) throw new Error("the README's tour has no commands in ```sh blocks");
   return steps;
+}
+
+/** The nearest line above `index` that is not blank. */
+function previousLine(lines: string[], index: number): string {
+  for (let above = index - 1; above >= 0; above--) if ((lines[above] ?? '').trim() !== '') return lines[above] ?? '';
+  return '';
 }
 
 const isResponse = (comment: string) => /^(\{|\[|HTTP\/)/.test(comment);
@@ -134,28 +160,34 @@ export function shellWords(command: string, env: Record<string, string | undefin
   });
 }
 
-/** `export NAME=$(command)`: the name and the inner command, or undefined for any other command. */
+/** `export NAME=$(command)` or `NAME=$(command)`: the name and the inner command, or undefined. */
 export function exportFromCommand(command: string): { name: string; inner: string } | undefined {
-  const match = /^export\s+([A-Za-z_][A-Za-z0-9_]*)=\$\((.*)\)$/.exec(command.trim());
+  const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=\$\((.*)\)$/.exec(command.trim());
   return match?.[1] && match[2] !== undefined ? { name: match[1], inner: match[2] } : undefined;
 }
 
 /** Fills each `<name>` with the field `name` of a response seen before. */
 export function fillPlaceholders(command: string, fields: Record<string, string>): string {
-  return command.replace(/<([a-z][a-zA-Z0-9-]*)>/g, (_, name: string) => {
+  return command.replace(/<([a-z][a-zA-Z0-9-]*(?:\.[a-z][a-zA-Z0-9-]*)*)>/g, (_, name: string) => {
     const value = fields[name];
     if (value === undefined) throw new Error(`<${name}> names no field of a response before it: ${command}`);
     return value;
   });
 }
 
-/** Every string-or-number field of a JSON value, by name, depth first (later ones win). */
-export function fieldsOf(value: unknown, into: Record<string, string> = {}): Record<string, string> {
-  if (Array.isArray(value)) for (const item of value) fieldsOf(item, into);
+/**
+ * Every string-or-number field of a JSON value, by name, depth first (later ones win), and by its
+ * path of names from the top (`debit.position`).
+ */
+export function fieldsOf(value: unknown, into: Record<string, string> = {}, path = ''): Record<string, string> {
+  if (Array.isArray(value)) for (const item of value) fieldsOf(item, into, path);
   else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (typeof item === 'string' || typeof item === 'number') into[key] = String(item);
-      else fieldsOf(item, into);
+      const at = path ? `${path}.${key}` : key;
+      if (typeof item === 'string' || typeof item === 'number') {
+        into[key] = String(item);
+        into[at] = String(item);
+      } else fieldsOf(item, into, at);
     }
   }
   return into;
