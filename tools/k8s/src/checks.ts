@@ -161,23 +161,14 @@ function checkReachability(objects: readonly K8sObject[], templates: readonly Po
   }
 }
 
-/** The NetworkPolicies guarding the pod in `direction` when none of their rules lets the traffic through, else ''. */
-function guardedBy(
-  policies: K8sObject[],
-  direction: 'ingress' | 'egress',
-  pod: PodTemplate,
-  allows: (rule: Json) => boolean,
-) {
-  const guarding = policies.filter((p) => {
-    const spec = asObject(p.spec);
-    return (
-      namespaceOf(p) === pod.namespace &&
-      selectorMatches(asObject(spec.podSelector), pod.labels) &&
-      guards(spec, direction)
-    );
-  });
-  const allowed = guarding.length === 0 || guarding.some((p) => list(asObject(p.spec)[direction]).some(allows));
-  return allowed ? '' : guarding.map(nameOf).join(', ');
+/** The NetworkPolicies guarding the pod in `dir` when none of their rules lets the traffic through, else ''. */
+function guardedBy(policies: K8sObject[], dir: 'ingress' | 'egress', pod: PodTemplate, allows: (r: Json) => boolean) {
+  const specs = policies.filter((p) => namespaceOf(p) === pod.namespace).map((p) => ({ p, spec: asObject(p.spec) }));
+  const guarding = specs.filter(
+    ({ spec }) => selectorMatches(asObject(spec.podSelector), pod.labels) && guards(spec, dir),
+  );
+  const allowed = guarding.length === 0 || guarding.some(({ spec }) => list(spec[dir]).some(allows));
+  return allowed ? '' : guarding.map(({ p }) => nameOf(p)).join(', ');
 }
 
 /** Whether a policy guards `direction`: its policyTypes say so, or (unset) it has rules of that kind / is ingress. */
@@ -188,8 +179,6 @@ export function guards(spec: Json, direction: 'ingress' | 'egress'): boolean {
 }
 
 type Say = (message: string) => void;
-/** Checks that a Secret or ConfigMap (and its key, if given) a pod reads exists. */
-type RequireRef = (kind: 'Secret' | 'ConfigMap', ref: unknown, where: string, nameField?: string) => void;
 
 /**
  * Every problem of every pod template in the render (Deployments, StatefulSets, Jobs, CronJobs, Pods...).
@@ -201,7 +190,7 @@ export function checkPodHygiene(objects: readonly K8sObject[], externalSecrets: 
   for (const t of podTemplates(objects)) {
     const say: Say = (message) => report(t.owner, message);
     // A reference marked optional, or to a Secret declared external, is not checked.
-    const requireRef: RequireRef = (kind, source, where, nameField = 'name') => {
+    const requireRef = (kind: 'Secret' | 'ConfigMap', source: unknown, where: string, nameField = 'name') => {
       const ref = asObject(source);
       const name = ref[nameField];
       if (typeof name !== 'string' || ref.optional === true) return;
@@ -212,73 +201,66 @@ export function checkPodHygiene(objects: readonly K8sObject[], externalSecrets: 
       if (target && typeof ref.key === 'string' && !Object.hasOwn(keys, ref.key))
         say(`${where}: ${kind} "${name}" has no key "${ref.key}"`);
     };
-    checkPod(t, find, requireRef, say);
+    const sa = typeof t.spec.serviceAccountName === 'string' ? t.spec.serviceAccountName : 'default';
+    if (sa !== 'default' && !find('ServiceAccount', t.namespace, sa))
+      say(`${t.at}.serviceAccountName "${sa}" is not in the render`);
+    // A token in the pod is an API credential: only pods with their own ServiceAccount (and RBAC) get one.
+    if (t.spec.automountServiceAccountToken !== false && sa === 'default')
+      say(`${t.at}.automountServiceAccountToken must be false for a pod on the default ServiceAccount`);
+    for (const [i, volume] of list(t.spec.volumes).entries()) {
+      const where = `${t.at}.volumes[${i}]`;
+      requireRef('Secret', volume.secret, where, 'secretName');
+      requireRef('ConfigMap', volume.configMap, where);
+      for (const source of list(asObject(volume.projected).sources)) {
+        requireRef('Secret', source.secret, where);
+        requireRef('ConfigMap', source.configMap, where);
+      }
+      const claim = asObject(volume.persistentVolumeClaim).claimName;
+      if (typeof claim === 'string' && !find('PersistentVolumeClaim', t.namespace, claim))
+        say(`${where}: PersistentVolumeClaim "${claim}" is not in the render`);
+    }
+    const volumes = new Set([
+      ...list(t.spec.volumes).map((v) => String(v.name)),
+      ...list(asObject(t.owner.spec).volumeClaimTemplates).map((c) => String(asObject(c.metadata).name)),
+    ]);
+    const all = [
+      ...list(t.spec.initContainers).map((c, i) => ({ c, at: `${t.at}.initContainers[${i}]`, init: true })),
+      ...list(t.spec.containers).map((c, i) => ({ c, at: `${t.at}.containers[${i}]`, init: false })),
+    ];
+    for (const { c, at, init } of all) {
+      const where = `${at} (${String(c.name)})`;
+      const sayHere: Say = (message) => say(`${where}: ${message}`);
+      const image = typeof c.image === 'string' ? c.image : '';
+      if (!/[:@]/.test(image.replace(/^[^/]*:\d+\//, '')) || image.endsWith(':latest'))
+        sayHere(`image "${image}" needs a pinned tag (not latest) or digest`);
+      for (const [group = '', key = ''] of ['requests.cpu', 'requests.memory', 'limits.memory'].map((r) =>
+        r.split('.'),
+      ))
+        if (asObject(asObject(c.resources)[group])[key] === undefined) sayHere(`resources.${group}.${key} is not set`);
+      checkSecurityContext(c, asObject(t.spec.securityContext), sayHere);
+      checkProbes(c, !init && !t.runsToCompletion, sayHere);
+      for (const mount of list(c.volumeMounts)) {
+        if (!volumes.has(String(mount.name))) sayHere(`volumeMount "${String(mount.name)}" names no volume of the pod`);
+      }
+      const defined = new Set<string>();
+      for (const env of list(c.env)) {
+        const name = String(env.name);
+        const from = asObject(env.valueFrom);
+        requireRef('Secret', from.secretKeyRef, `${where}: env ${name}`);
+        requireRef('ConfigMap', from.configMapKeyRef, `${where}: env ${name}`);
+        // Kubernetes expands $(VAR) only for variables defined earlier in the list; anything else stays literal.
+        for (const [, ref] of String(env.value ?? '').matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+          if (!defined.has(ref as string)) sayHere(`env ${name} uses $(${ref}), which is not defined before it`);
+        }
+        defined.add(name);
+      }
+      for (const source of list(c.envFrom)) {
+        requireRef('Secret', source.secretRef, `${where}: envFrom`);
+        requireRef('ConfigMap', source.configMapRef, `${where}: envFrom`);
+      }
+    }
   }
   return problems;
-}
-
-function checkPod(t: PodTemplate, find: Finder, requireRef: RequireRef, say: Say): void {
-  const sa = typeof t.spec.serviceAccountName === 'string' ? t.spec.serviceAccountName : 'default';
-  if (sa !== 'default' && !find('ServiceAccount', t.namespace, sa))
-    say(`${t.at}.serviceAccountName "${sa}" is not in the render`);
-  // A token in the pod is an API credential: only pods with their own ServiceAccount (and RBAC) get one.
-  if (t.spec.automountServiceAccountToken !== false && sa === 'default')
-    say(`${t.at}.automountServiceAccountToken must be false for a pod on the default ServiceAccount`);
-  for (const [i, volume] of list(t.spec.volumes).entries()) {
-    const where = `${t.at}.volumes[${i}]`;
-    requireRef('Secret', volume.secret, where, 'secretName');
-    requireRef('ConfigMap', volume.configMap, where);
-    for (const source of list(asObject(volume.projected).sources)) {
-      requireRef('Secret', source.secret, where);
-      requireRef('ConfigMap', source.configMap, where);
-    }
-    const claim = asObject(volume.persistentVolumeClaim).claimName;
-    if (typeof claim === 'string' && !find('PersistentVolumeClaim', t.namespace, claim))
-      say(`${where}: PersistentVolumeClaim "${claim}" is not in the render`);
-  }
-  const volumes = new Set([
-    ...list(t.spec.volumes).map((v) => String(v.name)),
-    ...list(asObject(t.owner.spec).volumeClaimTemplates).map((c) => String(asObject(c.metadata).name)),
-  ]);
-  const all = [
-    ...list(t.spec.initContainers).map((c, i) => ({ c, at: `${t.at}.initContainers[${i}]`, init: true })),
-    ...list(t.spec.containers).map((c, i) => ({ c, at: `${t.at}.containers[${i}]`, init: false })),
-  ];
-  for (const { c, at, init } of all) {
-    const where = `${at} (${String(c.name)})`;
-    const sayHere: Say = (message) => say(`${where}: ${message}`);
-    const image = typeof c.image === 'string' ? c.image : '';
-    if (!/[:@]/.test(image.replace(/^[^/]*:\d+\//, '')) || image.endsWith(':latest'))
-      sayHere(`image "${image}" needs a pinned tag (not latest) or digest`);
-    for (const [group, key] of [
-      ['requests', 'cpu'],
-      ['requests', 'memory'],
-      ['limits', 'memory'],
-    ] as const) {
-      if (asObject(asObject(c.resources)[group])[key] === undefined) sayHere(`resources.${group}.${key} is not set`);
-    }
-    checkSecurityContext(c, asObject(t.spec.securityContext), sayHere);
-    checkProbes(c, !init && !t.runsToCompletion, sayHere);
-    for (const mount of list(c.volumeMounts)) {
-      if (!volumes.has(String(mount.name))) sayHere(`volumeMount "${String(mount.name)}" names no volume of the pod`);
-    }
-    const defined = new Set<string>();
-    for (const env of list(c.env)) {
-      const name = String(env.name);
-      const from = asObject(env.valueFrom);
-      requireRef('Secret', from.secretKeyRef, `${where}: env ${name}`);
-      requireRef('ConfigMap', from.configMapKeyRef, `${where}: env ${name}`);
-      // Kubernetes expands $(VAR) only for variables defined earlier in the list; anything else stays literal.
-      for (const [, ref] of String(env.value ?? '').matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
-        if (!defined.has(ref as string)) sayHere(`env ${name} uses $(${ref}), which is not defined before it`);
-      }
-      defined.add(name);
-    }
-    for (const source of list(c.envFrom)) {
-      requireRef('Secret', source.secretRef, `${where}: envFrom`);
-      requireRef('ConfigMap', source.configMapRef, `${where}: envFrom`);
-    }
-  }
 }
 
 /** The restricted Pod Security Standard: the container's securityContext, falling back to the pod's where Kubernetes does. */

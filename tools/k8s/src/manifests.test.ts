@@ -6,8 +6,27 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { checkManifests, nameOf, renderKustomization } from './index.ts';
-import { EXTERNAL_SECRETS, KUSTOMIZATIONS, k8sDir, render } from './test-support.ts';
+import { checkManifests, type K8sObject, nameOf, renderKustomization } from './index.ts';
+
+/** The manifests (kustomize), at the repository's root; this package only checks them. */
+const k8sDir = join(REPO_ROOT, 'k8s');
+/** The kustomizations of k8s/: the root (what `kubectl apply -k k8s` deploys) and the layers under it. */
+const KUSTOMIZATIONS = {
+  root: k8sDir,
+  base: join(k8sDir, 'base'),
+  dev: join(k8sDir, 'overlays', 'dev'),
+  production: join(k8sDir, 'overlays', 'production'),
+} as const;
+/** The Secrets the base references and only the dev overlay generates: production requires them to exist. */
+const EXTERNAL_SECRETS = ['microbank-redis', 'microbank-snapshot-key', 'microbank-transfer-clients'] as const;
+
+const cache = new Map<string, K8sObject[]>();
+/** The render of one kustomization of k8s/ (default: the root), once per run; each caller gets a deep copy. */
+function render(layer: keyof typeof KUSTOMIZATIONS = 'root'): K8sObject[] {
+  const dir = KUSTOMIZATIONS[layer];
+  if (!cache.has(dir)) cache.set(dir, renderKustomization(dir));
+  return structuredClone(cache.get(dir) as K8sObject[]);
+}
 
 const rendered = testSuite('k8s: the renders of k8s/');
 
@@ -27,13 +46,7 @@ rendered('kubectl kustomize k8s renders exactly the dev overlay', () => assert.e
 rendered('the base and production create no Secret and no chaos monkey or RBAC; dev suspends the monkey', () => {
   const chaos = /^(Secret|CronJob|Job|Role|RoleBinding|ClusterRole|ClusterRoleBinding|ServiceAccount)\//;
   for (const layer of ['base', 'production'] as const) {
-    assert.equal(
-      render(layer)
-        .map(nameOf)
-        .filter((name) => chaos.test(name)),
-      [],
-      layer,
-    );
+    assert.equal(render(layer).map(nameOf).filter(chaos.test, chaos), [], layer);
   }
   const cron = render('dev').find((o) => o.kind === 'CronJob') as { spec: { suspend?: boolean } } | undefined;
   assert.is(cron?.spec.suspend, true);
@@ -41,8 +54,8 @@ rendered('the base and production create no Secret and no chaos monkey or RBAC; 
 
 rendered('no file outside k8s/overlays/dev holds a development secret, generates or defines a Secret', () => {
   const dev = KUSTOMIZATIONS.dev;
-  const literals = ['dev-redis-password.txt', 'dev-snapshot-key.txt'].map((f) =>
-    readFileSync(join(dev, f), 'utf8').trim(),
+  const literals = ['redis-password', 'snapshot-key'].map((f) =>
+    readFileSync(join(dev, `dev-${f}.txt`), 'utf8').trim(),
   );
   const files = readdirSync(k8sDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
   for (const file of files.map((f) => join(f.parentPath, f.name)).filter((f) => !f.startsWith(`${dev}/`))) {

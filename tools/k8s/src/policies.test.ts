@@ -2,7 +2,108 @@
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { checkManifests, type K8sObject } from './index.ts';
-import { fixture } from './test-support.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: fixture objects are built and edited freely by path
+type Json = Record<string, any>;
+const labels = (name: string) =>
+  Object.fromEntries(
+    ['part-of', 'instance', 'version', 'managed-by', 'name', 'component'].map((k) => [
+      `app.kubernetes.io/${k}`,
+      k === 'name' ? name : 'x',
+    ]),
+  );
+const meta = (name: string) => ({ name, namespace: 'ns', labels: labels(name) });
+const pick = (name: string) => ({ 'app.kubernetes.io/name': name });
+/** What the restricted Pod Security Standard asks of a container besides non-root and a read-only root. */
+const RESTRICTED = { capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+const container = (name: string, image: string, port: number, more: Json = {}) => ({
+  name,
+  image,
+  ports: [{ name: 'http', containerPort: port }],
+  resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '64Mi' } },
+  securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, ...RESTRICTED },
+  readinessProbe: { tcpSocket: { port: 'http' } },
+  livenessProbe: { tcpSocket: { port: 'http' } },
+  ...more,
+});
+const workload = (kind: string, name: string, pod: Json, spec: Json = {}) => ({
+  apiVersion: 'apps/v1',
+  kind,
+  metadata: meta(name),
+  spec: {
+    selector: { matchLabels: pick(name) },
+    template: { metadata: { labels: labels(name) }, spec: { automountServiceAccountToken: false, ...pod } },
+    ...spec,
+  },
+});
+const v1 = (kind: string, name: string, more: Json) => ({ apiVersion: 'v1', kind, metadata: meta(name), ...more });
+const policy = (name: string, spec: Json) => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: meta(name),
+  spec: { podSelector: { matchLabels: pick(name) }, ...spec },
+});
+const rbac = (kind: string, more: Json) => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind,
+  metadata: meta('ops'),
+  ...more,
+});
+const env = [
+  { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+  { name: 'DB_URL', value: 'redis://:$(DB_PASSWORD)@db:6379' },
+  { name: 'SHUTDOWN_DELAY_MS', value: '2000' },
+  { name: 'SHUTDOWN_DRAIN_MS', value: '1000' },
+];
+
+/**
+ * A small render that passes every check: a Namespace, an app Deployment reading a Secret and reaching a Redis
+ * StatefulSet (with a ConfigMap volume and a claim template) through its Service, NetworkPolicies both ways, RBAC.
+ */
+function fixture(): K8sObject[] {
+  const claim = {
+    metadata: { name: 'data' },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+  };
+  const mounts = [
+    { name: 'conf', mountPath: '/conf' },
+    { name: 'data', mountPath: '/data' },
+  ];
+  return structuredClone([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns', labels: labels('ns') } },
+    v1('Secret', 'db', { data: { password: 'cGFzcw==' } }),
+    v1('ConfigMap', 'conf', { data: { 'redis.conf': 'dir /data' } }),
+    workload('Deployment', 'app', { containers: [container('app', 'app:1.0', 8080, { env })] }),
+    workload(
+      'StatefulSet',
+      'db',
+      {
+        volumes: [{ name: 'conf', configMap: { name: 'conf' } }],
+        containers: [container('db', 'redis:7.2.11', 6379, { volumeMounts: mounts })],
+      },
+      { serviceName: 'db', volumeClaimTemplates: [claim] },
+    ),
+    v1('Service', 'app', { spec: { selector: pick('app'), ports: [{ port: 80, targetPort: 'http' }] } }),
+    v1('Service', 'db', { spec: { selector: pick('db'), ports: [{ port: 6379, targetPort: 'http' }] } }),
+    policy('db', {
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: { matchLabels: pick('app') } }], ports: [{ port: 6379 }] }],
+    }),
+    policy('app', {
+      policyTypes: ['Egress'],
+      egress: [
+        { to: [{ podSelector: { matchLabels: pick('db') } }], ports: [{ port: 6379 }] },
+        { to: [{ namespaceSelector: {} }], ports: [{ port: 53, protocol: 'UDP' }] },
+      ],
+    }),
+    v1('ServiceAccount', 'ops', {}),
+    rbac('Role', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] }),
+    rbac('RoleBinding', {
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ops' },
+      subjects: [{ kind: 'ServiceAccount', name: 'ops', namespace: 'ns' }],
+    }),
+  ]) as K8sObject[];
+}
 
 /** Deletes the field instead of setting it. */
 const DROP = Symbol('drop');
