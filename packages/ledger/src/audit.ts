@@ -38,6 +38,7 @@ import type { Checkpoint } from './audit-checkpoint.ts';
 import type { AuditFigures, StuckItem, Violation } from './audit-figures.ts';
 import { createSupplyAudit } from './audit-supply.ts';
 import { compareStreamIdKeys, type OrderedWaits, orderedWaits, type StreamIdKey, streamIdKey } from './audit-waits.ts';
+import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 
 export type { Checkpoint } from './audit-checkpoint.ts';
 export type { AuditFigures, StuckItem, Violation } from './audit-figures.ts';
@@ -167,18 +168,21 @@ type LedgerWait =
   | { kind: 'debit-of-credit'; record: TransferRecord; mark: number }
   | { kind: 'outcome'; entry: 'debit' | 'credit' | 'refund'; record: TransferRecord; at: StreamId; mark: number };
 
+/**
+ * One ledger as the audit folds it: the ledger's own fold (ledger.ts, the one that says its balance,
+ * its seq and its gaps), and beside it what only the audit needs.
+ */
 interface LedgerFold {
   account: string;
-  balance: number;
-  /** The AccountOpened's ID. */
+  ledger: Ledger;
+  /** The AccountOpened's ID, as the state hash must name it. */
   opened: StreamId | undefined;
-  /** The last entry's number (entries without one, written before numbering, count 1, 2, ...). */
-  seq: number;
-  numbered: boolean;
-  /** Entries applied. */
-  entries: number;
   /** Entries that each have their step in the steps hash: Issued, Debited, DebitDeclined, Credited, Refunded. */
   steps: number;
+  /**
+   * The last entry whose checks are done: set after an entry's checks, so a check made while an
+   * entry is applied (a credit naming a debit on its own ledger) does not count that entry as read.
+   */
   position: StreamId | undefined;
   waits: OrderedWaits<StreamIdKey, LedgerWait> | undefined;
   probe: { kept: KeptState; lastId: StreamId; mark: number } | undefined;
@@ -244,11 +248,8 @@ export function createAudit(options: AuditOptions = {}): Audit {
     if (!fold) {
       fold = {
         account,
-        balance: 0,
+        ledger: emptyLedger(),
         opened: undefined,
-        seq: 0,
-        numbered: false,
-        entries: 0,
         steps: 0,
         position: undefined,
         waits: undefined,
@@ -259,11 +260,33 @@ export function createAudit(options: AuditOptions = {}): Audit {
     return fold;
   };
 
-  const move = (fold: LedgerFold, amount: number, at: StreamId) => {
-    fold.balance += amount;
-    total += amount;
-    if (fold.balance < 0) {
-      violation({ ledger: fold.account, at, reason: `the balance went below zero (${fold.balance})` });
+  /**
+   * Folds the entry into the ledger's own fold (evolveLedger), and reports what that fold saw: a
+   * number not the one due (a gap), and a balance moved below zero.
+   */
+  const evolve = (fold: LedgerFold, event: LedgerEvent, id: StreamId) => {
+    const ledger = fold.ledger;
+    const { seq: last, gaps, balance } = ledger;
+    evolveLedger(ledger, event, id);
+    const account = fold.account;
+    if (ledger.gaps > gaps) {
+      const seq = event.data.seq;
+      const expected = last + 1;
+      violation({
+        ledger: account,
+        at: id,
+        reason:
+          seq === undefined
+            ? `an entry without a seq after numbered ones (${event.type})`
+            : seq > expected
+              ? `seq jumps from ${last} to ${seq}: entries ${expected}${seq - 1 > expected ? `-${seq - 1}` : ''} are missing (deleted, or unreadable)`
+              : `seq ${seq} where ${expected} was due: an entry repeated, reordered or rewritten`,
+      });
+    }
+    const moved = ledger.balance - balance;
+    total += moved;
+    if (moved !== 0 && ledger.balance < 0) {
+      violation({ ledger: account, at: id, reason: `the balance went below zero (${ledger.balance})` });
     }
   };
 
@@ -409,7 +432,6 @@ export function createAudit(options: AuditOptions = {}): Audit {
         const amount = event.data.amount ?? 0;
         if (amount > 0) {
           openings += amount;
-          move(fold, amount, id);
           violation({
             ledger: account,
             at: id,
@@ -420,14 +442,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
       }
       case 'Issued': {
         fold.steps++;
-        move(fold, event.data.amount, id);
         supply.issuedInto(account, event.data.issuance, event.data.amount, id);
         return;
       }
       case 'Debited': {
         const { transfer, to, amount } = event.data;
         fold.steps++;
-        move(fold, -amount, id);
         const record = recordOf(transfer, id);
         if (record === REJECTED_UNDECLINED) {
           violation({ ledger: account, transfer, at: id, reason: 'debited, yet rejected with nothing to refund' });
@@ -493,7 +513,6 @@ export function createAudit(options: AuditOptions = {}): Audit {
       case 'Credited': {
         const { transfer, from, amount, debit } = event.data;
         fold.steps++;
-        move(fold, amount, id);
         const record = recordOf(transfer, id);
         if (isSettled(record)) {
           settledAgain(account, transfer, id, `credited ${amount}`);
@@ -540,7 +559,6 @@ export function createAudit(options: AuditOptions = {}): Audit {
       case 'Refunded': {
         const { transfer, amount } = event.data;
         fold.steps++;
-        move(fold, amount, id);
         const record = recordOf(transfer, id);
         if (isSettled(record)) {
           settledAgain(account, transfer, id, `refunded ${amount}`);
@@ -614,10 +632,11 @@ export function createAudit(options: AuditOptions = {}): Audit {
         reason: `the script-kept ${field} is ${keptValue ?? 'missing'}, the fold of the stream says ${folded ?? 'none'} (at ${lastId})`,
       });
     if (state.opened !== fold.opened) differs('opened', state.opened, fold.opened);
-    if (state.balance !== String(fold.balance)) differs('balance', state.balance, fold.balance);
+    const { balance, seq, numbered } = fold.ledger;
+    if (state.balance !== String(balance)) differs('balance', state.balance, balance);
     // A ledger opened before numbering and untouched since keeps no seq: its entries count 1..n.
-    if (state.seq !== undefined || fold.numbered) {
-      if (state.seq !== String(fold.seq)) differs('seq', state.seq, fold.seq);
+    if (state.seq !== undefined || numbered) {
+      if (state.seq !== String(seq)) differs('seq', state.seq, seq);
     }
     if (kept.compactedBefore === undefined && steps < fold.steps) {
       violationOnce(`${account}\nsteps`, {
@@ -637,29 +656,9 @@ export function createAudit(options: AuditOptions = {}): Audit {
     applyLedger(account, event, id) {
       marks++;
       const fold = foldOf(account);
-      if (fold.entries++ === 0) ledgerNames.push(fold.account);
-      const seq = event.data.seq;
-      if (seq === undefined) {
-        if (fold.numbered) {
-          violation({ ledger: account, at: id, reason: `an entry without a seq after numbered ones (${event.type})` });
-        } else {
-          fold.seq++;
-        }
-      } else {
-        const expected = fold.seq + 1;
-        if (seq !== expected) {
-          violation({
-            ledger: account,
-            at: id,
-            reason:
-              seq > expected
-                ? `seq jumps from ${fold.seq} to ${seq}: entries ${expected}${seq - 1 > expected ? `-${seq - 1}` : ''} are missing (deleted, or unreadable)`
-                : `seq ${seq} where ${expected} was due: an entry repeated, reordered or rewritten`,
-          });
-        }
-        fold.seq = seq;
-        fold.numbered = true;
-      }
+      if (fold.ledger.events === 0) ledgerNames.push(fold.account);
+      // The balance and the numbering first (a gap, a balance below zero), then the entry's checks.
+      evolve(fold, event, id);
       applyLedgerEntry(fold, event, id);
       fold.position = id;
       if (fold.waits && fold.waits.size > 0) {

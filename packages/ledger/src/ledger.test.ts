@@ -76,6 +76,12 @@ fold('an unnumbered entry after a numbered one is a gap (forged in the old layou
   assert.is(given(opened(), issued(100, 2), credited(1_000)).gaps, 1);
 });
 
+fold('after a forged unnumbered entry the numbers go on from the last numbered one, as the scripts do', () => {
+  // No script wrote the forged entry, so the state hash's seq (the next script's) did not move.
+  const ledger = given(opened(), issued(100, 2), credited(1_000), debited(10, 3));
+  assert.equal([ledger.seq, ledger.gaps, ledger.balance], [3, 1, 1_090]);
+});
+
 fold('a second opening adds no money, and is a gap when not numbered first', () => {
   const ledger = given(opened(), issued(100, 2), opened(3), {
     type: 'AccountOpened',

@@ -81,8 +81,10 @@ export function evolveLedger(ledger: Ledger, event: LedgerEvent, id: StreamId): 
 function countEntry(ledger: Ledger, seq: number | undefined): void {
   const expected = ledger.seq + 1;
   if (seq === undefined) {
+    // Before numbering, entries count 1, 2, ... (the scripts' XLEN). After it, an unnumbered entry
+    // is forged: no script wrote it, so the number the scripts go on from stays where it was.
     if (ledger.numbered) ledger.gaps++;
-    ledger.seq = expected;
+    else ledger.seq = expected;
     return;
   }
   if (seq !== expected) ledger.gaps++;
