@@ -1,11 +1,9 @@
 /** @microbank/k8s-tools: offline checks of the rendered Kubernetes manifests in k8s/ (`pnpm k8s:check`). */
-import { checkCrossReferences, checkPodHygiene } from './checks.ts';
-import { isObject, type K8sObject } from './k8s-object.ts';
+import { checkCrossReferences, checkPodHygiene, isObject, type K8sObject } from './checks.ts';
 import { checkPolicies } from './policies.ts';
 import { checkSchema, checkUnknownFields } from './schema.ts';
 
-export { checkCrossReferences, checkPodHygiene } from './checks.ts';
-export { type K8sObject, nameOf, selectorMatches } from './k8s-object.ts';
+export { checkCrossReferences, checkPodHygiene, type K8sObject, nameOf, selectorMatches } from './checks.ts';
 export { checkPolicies } from './policies.ts';
 export { parseObjects, renderKustomization } from './render.ts';
 export { checkSchema, checkUnknownFields } from './schema.ts';

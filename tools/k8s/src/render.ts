@@ -1,7 +1,7 @@
 /** Rendering a kustomization directory (`kubectl kustomize`) and parsing the YAML stream it prints. */
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import type { K8sObject } from './k8s-object.ts';
+import type { K8sObject } from './checks.ts';
 
 /** Renders a kustomization directory with `kubectl kustomize` and parses every document. */
 export function renderKustomization(dir: string): K8sObject[] {

@@ -4,7 +4,7 @@
  */
 import * as clientNode from '@kubernetes/client-node';
 import * as models from 'kubernetes-models';
-import { isObject, type K8sObject, nameOf } from './k8s-object.ts';
+import { isObject, type K8sObject, nameOf } from './checks.ts';
 
 type ModelClass = new (data: unknown) => { validate(): void };
 type AjvError = { instancePath: string; message?: string; params: Record<string, unknown> };

@@ -124,13 +124,10 @@ usage('the scripts address what k8s/ (the dev overlay) deploys: namespace, compo
   // kill-pod.sh selects each component by part-of and name: a pod template of the render has both.
   const components = /^components="([^"]+)"$/m.exec(read('kill-pod.sh'))?.[1]?.split(' ') ?? [];
   assert.ok(components.length >= 5, components.join(' '));
-  for (const component of components) {
-    const pods = objects.filter((o) => {
-      const labels = o.spec?.template?.metadata?.labels ?? {};
-      return labels['app.kubernetes.io/part-of'] === 'microbank' && labels['app.kubernetes.io/name'] === component;
-    });
-    assert.is(pods.length, 1, `kill-pod.sh ${component}`);
-  }
+  const selected = (labels: Record<string, string> | undefined, component: string) =>
+    labels?.['app.kubernetes.io/part-of'] === 'microbank' && labels['app.kubernetes.io/name'] === component;
+  for (const component of components)
+    assert.is(objects.filter((o) => selected(o.spec?.template?.metadata?.labels, component)).length, 1, component);
   // streams.sh execs into statefulset/microbank-redis, container redis.
   const redis = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'microbank-redis');
   assert.ok(redis?.spec.template.spec.containers.some((c: { name: string }) => c.name === 'redis'));
@@ -317,16 +314,14 @@ monkey(
       assert.is(result.status, 0, result.stderr);
       const [list, ...deletes] = fake.calls();
       assert.equal(list?.slice(0, 4), ['get', 'pods', '--namespace', 'microbank']);
-      assert.ok(
-        list?.includes('app.kubernetes.io/part-of=microbank,app.kubernetes.io/name!=chaos-monkey'),
-        'it must exclude itself',
-      );
+      const selector = 'app.kubernetes.io/part-of=microbank,app.kubernetes.io/name!=chaos-monkey';
+      assert.ok(list?.includes(selector), 'it must exclude itself');
       assert.ok(list?.includes('status.phase=Running'));
       assert.is(deletes.length, 1, 'exactly one delete per run');
-      const [verb, ...rest] = deletes[0] as string[];
-      assert.is(verb, 'delete');
-      assert.ok(rest.includes('--wait=false'), 'waiting needs get/watch, which the Role does not grant');
-      const victim = rest.at(-1) as string;
+      const del = deletes[0] as string[];
+      assert.is(del[0], 'delete');
+      assert.ok(del.includes('--wait=false'), 'waiting needs get/watch, which the Role does not grant');
+      const victim = del.at(-1) as string;
       assert.ok(pods.includes(victim), victim);
       victims.add(victim);
     }
