@@ -27,7 +27,7 @@ export const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 export const asObject = (value: unknown): Json => (isObject(value) ? value : {});
 export const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-export const objects = (value: unknown): Json[] => asArray(value).map(asObject);
+export const list = (value: unknown): Json[] => asArray(value).map(asObject);
 export function asStringMap(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(asObject(value)).map(([k, v]) => [k, String(v)]));
 }
@@ -62,7 +62,7 @@ export function labelsMatch(wanted: Record<string, string>, labels: Record<strin
 /** matchLabels and matchExpressions, as the API server evaluates a LabelSelector. */
 export function selectorMatches(selector: Json, labels: Record<string, string>): boolean {
   if (!labelsMatch(asStringMap(selector.matchLabels), labels)) return false;
-  return objects(selector.matchExpressions).every((e) => {
+  return list(selector.matchExpressions).every((e) => {
     const key = String(e.key);
     const has = Object.hasOwn(labels, key);
     const listed = asArray(e.values)
@@ -104,11 +104,11 @@ export function podTemplates(all: readonly K8sObject[]): PodTemplate[] {
 }
 
 /** The (non-init) containers of a pod spec. */
-export const containers = (spec: Json): Json[] => objects(spec.containers);
+export const containers = (spec: Json): Json[] => list(spec.containers);
 
 /** Whether the container declares the port: by name when it is a string, else by number. */
 export function hasPort(container: Json, port: unknown): boolean {
-  return objects(container.ports).some((p) => (typeof port === 'string' ? p.name === port : p.containerPort === port));
+  return list(container.ports).some((p) => (typeof port === 'string' ? p.name === port : p.containerPort === port));
 }
 
 const json = JSON.stringify;

@@ -1,5 +1,5 @@
 /** The project's own policies beyond pod hygiene: secrets, argv, ports, Redis, labels, selectors, egress, shutdown. */
-import { asArray, asObject, guards, type K8sObject, objects as list, podTemplates, problemList } from './checks.ts';
+import { asArray, asObject, guards, type K8sObject, list, podTemplates, problemList } from './checks.ts';
 
 /** Env names that hold a credential. */
 const SECRET_LIKE = /PASSWORD|SECRET|TOKEN|AUTH|(^|_)KEY$/;
