@@ -65,9 +65,7 @@ export function selectorMatches(selector: Json, labels: Record<string, string>):
   return list(selector.matchExpressions).every((e) => {
     const key = String(e.key);
     const has = Object.hasOwn(labels, key);
-    const listed = asArray(e.values)
-      .map(String)
-      .includes(labels[key] as string);
+    const listed = asArray(e.values).some((v) => String(v) === labels[key]);
     const results: Record<string, boolean> = { In: has && listed, NotIn: !has || !listed, Exists: has };
     return e.operator === 'DoesNotExist' ? !has : (results[String(e.operator)] ?? false);
   });
@@ -131,18 +129,21 @@ export function checkCrossReferences(objects: readonly K8sObject[]): string[] {
     if (!templates.some((t) => t.namespace === namespaceOf(policy) && selectorMatches(selector, t.labels)))
       report(policy, `spec.podSelector ${json(selector)} selects no pod template in the render`);
   }
-  checkReachability(objects, templates, problems);
+  checkReachability(
+    objects.filter((o) => o.kind === 'NetworkPolicy'),
+    templates,
+    find,
+    problems,
+  );
   for (const binding of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
     const ref = asObject(binding.roleRef);
     if (ref.kind === 'Role' && !find('Role', namespaceOf(binding), String(ref.name)))
       report(binding, `roleRef Role "${String(ref.name)}" is not in the render`);
     for (const [i, subject] of list(binding.subjects).entries()) {
       const ns = typeof subject.namespace === 'string' ? subject.namespace : namespaceOf(binding);
+      const who = `ServiceAccount "${String(subject.name)}" in namespace "${ns}"`;
       if (subject.kind === 'ServiceAccount' && !find('ServiceAccount', ns, String(subject.name)))
-        report(
-          binding,
-          `subjects[${i}]: ServiceAccount "${String(subject.name)}" in namespace "${ns}" is not in the render`,
-        );
+        report(binding, `subjects[${i}]: ${who} is not in the render`);
     }
   }
   return problems;
@@ -160,12 +161,9 @@ function checkWorkloads(templates: readonly PodTemplate[], find: Finder, report:
       if (restart !== undefined && restart !== 'Always')
         report(o, `${t.at}.restartPolicy must be Always, not ${String(restart)}`);
     }
-    if (
-      o.kind === 'StatefulSet' &&
-      typeof spec.serviceName === 'string' &&
-      !find('Service', t.namespace, spec.serviceName)
-    )
-      report(o, `spec.serviceName "${spec.serviceName}" is not a Service in the render`);
+    const serviceName = o.kind === 'StatefulSet' ? spec.serviceName : undefined;
+    if (typeof serviceName === 'string' && !find('Service', t.namespace, serviceName))
+      report(o, `spec.serviceName "${serviceName}" is not a Service in the render`);
   }
 }
 
@@ -192,8 +190,7 @@ function checkServices(objects: readonly K8sObject[], templates: readonly PodTem
  * must find that Service, on a port it serves, be admitted by the NetworkPolicies guarding the
  * Service's pods (ingress), and be let out by the NetworkPolicies guarding its own (egress).
  */
-function checkReachability(objects: readonly K8sObject[], templates: readonly PodTemplate[], problems: string[]) {
-  const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+function checkReachability(policies: K8sObject[], templates: readonly PodTemplate[], find: Finder, problems: string[]) {
   for (const client of templates) {
     for (const [i, c] of containers(client.spec).entries()) {
       for (const env of list(c.env)) {
@@ -201,9 +198,7 @@ function checkReachability(objects: readonly K8sObject[], templates: readonly Po
         if (typeof env.value !== 'string' || !url || url[2] === 'localhost') continue;
         const [, scheme, host, explicitPort] = url;
         const where = `${nameOf(client.owner)}: ${client.at}.containers[${i}] (${String(c.name)}): env ${String(env.name)}`;
-        const svc = objects.find(
-          (s) => s.kind === 'Service' && s.metadata.name === host && namespaceOf(s) === client.namespace,
-        );
+        const svc = find('Service', client.namespace, host as string);
         if (!svc) {
           problems.push(`${where}: host "${host}" is not a Service in the render`);
           continue;
@@ -220,31 +215,25 @@ function checkReachability(objects: readonly K8sObject[], templates: readonly Po
         for (const server of servers) {
           const ports = containers(server.spec).flatMap((sc) => list(sc.ports));
           const targetPorts = ports.filter((p) => p.name === target || p.containerPort === target);
+          const accepted = new Set([undefined, target, ...targetPorts.flatMap((tp) => [tp.containerPort, tp.name])]);
+          const ruleAllows = (peers: unknown, rulePorts: unknown, peer: PodTemplate): boolean =>
+            (list(rulePorts).length === 0 || list(rulePorts).some((p) => accepted.has(p.port))) &&
+            (list(peers).length === 0 || list(peers).some((s) => admitsPod(s, peer)));
           const to = nameOf(server.owner);
           const shut = guardedBy(policies, 'ingress', server, (rule) => ruleAllows(rule.from, rule.ports, client));
           if (shut) problems.push(`${where}: no NetworkPolicy rule admits it to ${to} (guarded by ${shut})`);
           const kept = guardedBy(policies, 'egress', client, (rule) => ruleAllows(rule.to, rule.ports, server));
           if (kept)
             problems.push(`${where}: no NetworkPolicy rule lets it out to ${to} (its egress is guarded by ${kept})`);
-          function ruleAllows(peers: unknown, rulePorts: unknown, peer: PodTemplate): boolean {
-            const portOk = (p: Json) =>
-              p.port === undefined ||
-              p.port === target ||
-              targetPorts.some((tp) => tp.containerPort === p.port || tp.name === p.port);
-            // Pod-to-pod traffic in the namespace: a peer by ipBlock or namespaceSelector is not judged here.
-            const peerOk = (s: Json) =>
-              s.ipBlock === undefined &&
-              s.namespaceSelector === undefined &&
-              selectorMatches(asObject(s.podSelector), peer.labels);
-            return (
-              (list(rulePorts).length === 0 || list(rulePorts).some(portOk)) &&
-              (list(peers).length === 0 || list(peers).some(peerOk))
-            );
-          }
         }
       }
     }
   }
+}
+
+/** Whether a peer of a rule admits the pod: by podSelector, in its namespace (ipBlock, namespaceSelector: not judged). */
+function admitsPod(peer: Json, pod: PodTemplate): boolean {
+  return !peer.ipBlock && !peer.namespaceSelector && selectorMatches(asObject(peer.podSelector), pod.labels);
 }
 
 /** The NetworkPolicies guarding the pod in `dir` when none of their rules lets the traffic through, else ''. */

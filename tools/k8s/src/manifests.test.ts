@@ -11,12 +11,13 @@ import { checkManifests, type K8sObject, nameOf, renderKustomization } from './i
 /** The manifests (kustomize), at the repository's root; this package only checks them. */
 const k8sDir = join(REPO_ROOT, 'k8s');
 /** The kustomizations of k8s/: the root (what `kubectl apply -k k8s` deploys) and the layers under it. */
+const at = (path: string) => join(k8sDir, path);
 const KUSTOMIZATIONS = {
   root: k8sDir,
-  base: join(k8sDir, 'base'),
-  dev: join(k8sDir, 'overlays', 'dev'),
-  production: join(k8sDir, 'overlays', 'production'),
-} as const;
+  base: at('base'),
+  dev: at('overlays/dev'),
+  production: at('overlays/production'),
+};
 /** The Secrets the base references and only the dev overlay generates: production requires them to exist. */
 const EXTERNAL_SECRETS = ['microbank-redis', 'microbank-snapshot-key', 'microbank-transfer-clients'] as const;
 
@@ -101,7 +102,7 @@ cli('production passes with its Secrets declared external (as the usage shows), 
   assert.is(failing.status, 1);
   assert.match(
     failing.stdout,
-    /^k8s\/overlays\/production: Deployment\/microbank-balance: .*Secret "microbank-redis" is not/m,
+    /^k8s\/overlays\/production: Deployment\/microbank-balance: .*"microbank-redis" is not/m,
   );
 });
 
@@ -113,10 +114,7 @@ cli(
     const result = k8sCheck('k8s', copy);
     assert.is(result.status, 1, result.stderr);
     const lines = result.stdout.trimEnd().split('\n');
-    assert.ok(
-      lines.includes(`${copy}: Deployment/microbank-balance: schema: spec.replicas must be integer`),
-      result.stdout,
-    );
+    assert.ok(lines.includes(`${copy}: Deployment/microbank-balance: schema: spec.replicas must be integer`));
     assert.ok(
       lines.slice(0, -1).every((line) => line.startsWith(`${copy}: `)),
       result.stdout,
@@ -127,10 +125,7 @@ cli(
     assert.throws(() => renderKustomization(copy), /kubectl kustomize .* failed: .*service\.yaml/);
     const unrendered = k8sCheck(copy);
     assert.is(unrendered.status, 1);
-    assert.match(
-      unrendered.stdout,
-      /: kubectl kustomize .*\nk8s:check: 0 objects checked in 1 directory, 1 problem found\n$/,
-    );
+    assert.match(unrendered.stdout, /: kubectl kustomize .*\nk8s:check: 0 objects checked in 1 directory, 1 problem/);
   }),
 );
 

@@ -5,13 +5,9 @@ import { checkManifests, type K8sObject } from './index.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: fixture objects are built and edited freely by path
 type Json = Record<string, any>;
+const KEYS = ['part-of', 'instance', 'version', 'managed-by', 'name', 'component'];
 const labels = (name: string) =>
-  Object.fromEntries(
-    ['part-of', 'instance', 'version', 'managed-by', 'name', 'component'].map((k) => [
-      `app.kubernetes.io/${k}`,
-      k === 'name' ? name : 'x',
-    ]),
-  );
+  Object.fromEntries(KEYS.map((k) => [`app.kubernetes.io/${k}`, k === 'name' ? name : 'x']));
 const meta = (name: string) => ({ name, namespace: 'ns', labels: labels(name) });
 const pick = (name: string) => ({ 'app.kubernetes.io/name': name });
 /** What the restricted Pod Security Standard asks of a container besides non-root and a read-only root. */
@@ -26,29 +22,23 @@ const container = (name: string, image: string, port: number, more: Json = {}) =
   livenessProbe: { tcpSocket: { port: 'http' } },
   ...more,
 });
-const workload = (kind: string, name: string, pod: Json, spec: Json = {}) => ({
-  apiVersion: 'apps/v1',
+const obj = (api: string, kind: string, name: string, more: Json = {}) => ({
+  apiVersion: api,
   kind,
   metadata: meta(name),
-  spec: {
-    selector: { matchLabels: pick(name) },
-    template: { metadata: { labels: labels(name) }, spec: { automountServiceAccountToken: false, ...pod } },
-    ...spec,
-  },
-});
-const v1 = (kind: string, name: string, more: Json) => ({ apiVersion: 'v1', kind, metadata: meta(name), ...more });
-const policy = (name: string, spec: Json) => ({
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'NetworkPolicy',
-  metadata: meta(name),
-  spec: { podSelector: { matchLabels: pick(name) }, ...spec },
-});
-const rbac = (kind: string, more: Json) => ({
-  apiVersion: 'rbac.authorization.k8s.io/v1',
-  kind,
-  metadata: meta('ops'),
   ...more,
 });
+const workload = (kind: string, name: string, pod: Json, spec: Json = {}) =>
+  obj('apps/v1', kind, name, {
+    spec: {
+      selector: { matchLabels: pick(name) },
+      template: { metadata: { labels: labels(name) }, spec: { automountServiceAccountToken: false, ...pod } },
+      ...spec,
+    },
+  });
+const policy = (name: string, spec: Json) =>
+  obj('networking.k8s.io/v1', 'NetworkPolicy', name, { spec: { podSelector: { matchLabels: pick(name) }, ...spec } });
+const RBAC = 'rbac.authorization.k8s.io/v1';
 const env = [
   { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
   { name: 'DB_URL', value: 'redis://:$(DB_PASSWORD)@db:6379' },
@@ -70,9 +60,9 @@ function fixture(): K8sObject[] {
     { name: 'data', mountPath: '/data' },
   ];
   return structuredClone([
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns', labels: labels('ns') } },
-    v1('Secret', 'db', { data: { password: 'cGFzcw==' } }),
-    v1('ConfigMap', 'conf', { data: { 'redis.conf': 'dir /data' } }),
+    { ...obj('v1', 'Namespace', 'ns'), metadata: { name: 'ns', labels: labels('ns') } },
+    obj('v1', 'Secret', 'db', { data: { password: 'cGFzcw==' } }),
+    obj('v1', 'ConfigMap', 'conf', { data: { 'redis.conf': 'dir /data' } }),
     workload('Deployment', 'app', { containers: [container('app', 'app:1.0', 8080, { env })] }),
     workload(
       'StatefulSet',
@@ -83,8 +73,8 @@ function fixture(): K8sObject[] {
       },
       { serviceName: 'db', volumeClaimTemplates: [claim] },
     ),
-    v1('Service', 'app', { spec: { selector: pick('app'), ports: [{ port: 80, targetPort: 'http' }] } }),
-    v1('Service', 'db', { spec: { selector: pick('db'), ports: [{ port: 6379, targetPort: 'http' }] } }),
+    obj('v1', 'Service', 'app', { spec: { selector: pick('app'), ports: [{ port: 80, targetPort: 'http' }] } }),
+    obj('v1', 'Service', 'db', { spec: { selector: pick('db'), ports: [{ port: 6379, targetPort: 'http' }] } }),
     policy('db', {
       policyTypes: ['Ingress'],
       ingress: [{ from: [{ podSelector: { matchLabels: pick('app') } }], ports: [{ port: 6379 }] }],
@@ -96,9 +86,9 @@ function fixture(): K8sObject[] {
         { to: [{ namespaceSelector: {} }], ports: [{ port: 53, protocol: 'UDP' }] },
       ],
     }),
-    v1('ServiceAccount', 'ops', {}),
-    rbac('Role', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] }),
-    rbac('RoleBinding', {
+    obj('v1', 'ServiceAccount', 'ops'),
+    obj(RBAC, 'Role', 'ops', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] }),
+    obj(RBAC, 'RoleBinding', 'ops', {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ops' },
       subjects: [{ kind: 'ServiceAccount', name: 'ops', namespace: 'ns' }],
     }),
