@@ -1,0 +1,151 @@
+/**
+ * A projection reader's tail: one XREAD BLOCK of every stream followed, the incarnation markers
+ * read right behind it, a wait after a read that brought entries (lingerMs) that a position waited
+ * for or a stream followed ends at once, and a blocked read woken (CLIENT UNBLOCK) when a stream
+ * is followed. A failed read is retried once the connection is back, after checking the streams.
+ */
+
+import { batchSizer } from './batch-sizer.ts';
+import { withDeadline } from './deadline.ts';
+import { errorMessage } from './errors.ts';
+import { ReadTooLarge, readAfter, readCapped, type StreamsRead, watchedRead } from './event-store.ts';
+import { Diverged } from './projection-continuity.ts';
+import { type ReaderContext, TAIL_WATCHDOG_MARGIN_MS } from './projection-reading.ts';
+import { readyOrReconnect } from './redis-connection.ts';
+import { isPermanentRedisError } from './redis-errors.ts';
+import { askIncarnations } from './stream-continuity.ts';
+
+export interface Tail {
+  /** Tails until stopped; throws Diverged, a permanent error, or anything once stopped. */
+  run(): Promise<void>;
+  /** A stream was followed: no wait before the next read, and a blocked read is woken. */
+  followed(): void;
+  /** Ends a wait after a read at once. */
+  hurry(): void;
+}
+
+export function projectionTail(
+  reader: ReaderContext,
+  { blockMs, lingerMs, continuityCheckMs }: { blockMs: number; lingerMs: number; continuityCheckMs: number },
+): Tail {
+  const { name, redis, tailRedis, log, primary, positions, continuity, listener, signal } = reader;
+  const tailSizer = batchSizer(reader.maxBatch);
+  /** The tail connection's client ID while it blocks, so that `follow` can wake it (CLIENT UNBLOCK). */
+  let tailClientId: Promise<number> | undefined;
+  let tailBlocked = false;
+  /** Ends the wait after a read (lingerMs) at once, while there is one. */
+  let endLinger: (() => void) | undefined;
+  /** A stream was followed since the last read was sent: the next read comes without a wait. */
+  let followedSinceRead = false;
+  tailRedis.on('close', () => {
+    tailClientId = undefined;
+  });
+
+  /** Reads what came since the last read, and applies it; true when it brought entries. */
+  async function tailOnce(): Promise<boolean> {
+    if (tailClientId === undefined) {
+      // Sent before the XREAD on the same connection, so it is answered while the read blocks.
+      const asked = tailRedis.client('ID').then(Number);
+      asked.catch(() => {
+        if (tailClientId === asked) tailClientId = undefined;
+      });
+      tailClientId = asked;
+    }
+    tailBlocked = true;
+    followedSinceRead = false;
+    let brought = false;
+    try {
+      const reading = [...positions];
+      const streams = reading.map(([stream]) => stream);
+      const read = watchedRead(tailRedis, 2 * tailSizer.byteBudget, () =>
+        readAfter(tailRedis, reading, blockMs, tailSizer.count),
+      );
+      // Queued behind the read on its connection, so Redis answers it right after the entries:
+      // the incarnation they came from, even when Redis lost data and was written to before.
+      const markersAsked = askIncarnations(tailRedis, streams);
+      markersAsked.catch(() => {});
+      let reads: StreamsRead;
+      let markers: Array<string | null>;
+      try {
+        [reads, markers] = await withDeadline(
+          (async () => [await read, await markersAsked] as const)(),
+          blockMs + TAIL_WATCHDOG_MARGIN_MS,
+          'tail read',
+          () => tailRedis.disconnect(true),
+        );
+      } catch (error) {
+        if (!(error instanceof ReadTooLarge)) throw error;
+        // Read what came since with huge entries left in Redis, one bounded read per stream.
+        const count = tailSizer.count;
+        tailSizer.overflowed();
+        reads = [];
+        for (const [stream, position] of reading) {
+          reads.push([stream, await readCapped(redis, stream, position, '+', count, tailSizer.byteBudget)]);
+        }
+        markers = await askIncarnations(redis, streams);
+      }
+      for (const [stream, entries] of continuity.confirm(reads, streams, markers)) {
+        tailSizer.observe(entries);
+        reader.consume(stream, entries);
+        brought ||= entries.length > 0;
+      }
+    } finally {
+      tailBlocked = false;
+    }
+    reader.skips.tick();
+    listener.tailed();
+    return brought;
+  }
+
+  /** Waits lingerMs, or until endLinger is called. */
+  function linger(): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        endLinger = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, lingerMs);
+      endLinger = end;
+    });
+  }
+
+  async function tail(): Promise<void> {
+    let failing = 0;
+    while (!signal.aborted) {
+      try {
+        if (continuity.sinceCheckMs >= continuityCheckMs) await continuity.checkStreams();
+        else await continuity.adoptFollowed();
+        const brought = await tailOnce();
+        failing = 0;
+        // No wait while a read waits for a position (it may have been asked for while this read was
+        // on its way, or be beyond what it brought), nor for a stream just followed.
+        if (brought && lingerMs > 0 && listener.waiting === 0 && !followedSinceRead && !signal.aborted) {
+          await linger();
+        }
+      } catch (error) {
+        if (signal.aborted || error instanceof Diverged || isPermanentRedisError(error)) throw error;
+        if (failing === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');
+        failing++;
+        await readyOrReconnect(tailRedis, TAIL_WATCHDOG_MARGIN_MS, signal);
+        // A reconnect may be a Redis that restarted on another volume.
+        await continuity.checkStreams();
+        log.info({ projection: name, position: positions.get(primary) }, 'tail resumed');
+      }
+    }
+  }
+
+  return {
+    run: tail,
+    followed() {
+      followedSinceRead = true;
+      endLinger?.();
+      if (tailBlocked && tailClientId !== undefined) {
+        tailClientId.then((id) => redis.client('UNBLOCK', id)).catch(() => {});
+      }
+    },
+    hurry() {
+      endLinger?.();
+    },
+  };
+}
