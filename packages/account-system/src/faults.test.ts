@@ -169,7 +169,7 @@ faults(
         { timeoutMs: 20_000 },
       );
       assert.is((await service.logged(/a stream lost entries this projection applied/)).level, 'error');
-      // It follows the stream on from there.
+      // It tails the stream on from there.
       const writer = new Redis(ctx.redisServer.url);
       const next = await writer.xadd(stream, '*', ...registration('mary-account'));
       writer.disconnect();
@@ -231,7 +231,7 @@ faults('poison written by hand is skipped, logged, counted in /metrics, and what
   }
 });
 
-faults('SIGTERM under load: every request in flight gets its answer, then exit 0', async (ctx) => {
+faults('SIGTERM under load: every request under way gets its answer, then exit 0', async (ctx) => {
   ctx.redisServer = await startTestRedis();
   const service = spawnNode('packages/account-system/src/main.ts', {
     env: {
@@ -269,7 +269,7 @@ faults('SIGTERM under load: every request in flight gets its answer, then exit 0
     statuses.every((status) => status === 200 || status === 503),
     `every request answered: ${[...new Set(statuses)].join(', ')}`,
   );
-  assert.ok(statuses.includes(503), 'waiting requests were in flight at SIGTERM');
+  assert.ok(statuses.includes(503), 'waiting requests were under way at SIGTERM');
   assert.equal(await service.exited, { code: 0, signal: null });
 });
 

@@ -15,17 +15,17 @@ const balanceReply = z.object({ balance: z.number().finite() });
 /** Why an account did not give its balance: for the log, never for the client. */
 export class AccountUnavailable extends Error {}
 
-/** Too many asks of one account (or in all) are in flight or waiting: refused without asking. */
+/** Too many asks of one account (or in all) are under way or waiting: refused without asking. */
 export class Busy extends Error {}
 
 export interface AccountClientOptions {
   /** One deadline for the whole exchange. */
   timeoutMs: number;
-  /** Asks in flight to one account at most... */
+  /** Asks under way to one account at most... */
   concurrency: number;
   /** ...and waiting for one of those, at most. */
   queue: number;
-  /** Asks in flight or waiting, over every account together, at most. */
+  /** Asks under way or waiting, over every account together, at most. */
   maxTotal: number;
   /** The largest answer read (a balance is a few dozen bytes). */
   maxBodyBytes?: number;
@@ -118,7 +118,7 @@ export function accountClient({
     balanceOf(account, url, position) {
       const limit = limitOf(account);
       if (limit.pendingCount >= queue) return Promise.reject(new Busy(`${account}: ${queue} asks already waiting`));
-      if (total >= maxTotal) return Promise.reject(new Busy(`${maxTotal} asks in flight or waiting`));
+      if (total >= maxTotal) return Promise.reject(new Busy(`${maxTotal} asks under way or waiting`));
       total++;
       return limit(() => ask(url, position)).finally(() => {
         total--;

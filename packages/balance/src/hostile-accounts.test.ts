@@ -223,7 +223,7 @@ function peakMemoryMiB(pid: number): number {
 }
 
 hostile(
-  '2,000 clients at once for a silent account: a few asks in flight, the rest shed at once with Retry-After',
+  '2,000 clients at once for a silent account: a few asks under way, the rest shed at once with Retry-After',
   async (ctx) => {
     const silent = await hostileAccount(() => {});
     const stream = streamKey('accounts');

@@ -135,7 +135,7 @@ hostile(
     assert.is(mixed, false, 'eve-account was applied on top of the lost john-account');
     assert.is(projection.divergences, 1);
     assert.ok(lines.some((line) => line.level === 'error' && /rebuilding the state/.test(line.msg)));
-    // The stream is followed on from there, under its new marker.
+    // The stream is tailed on from there, under its new marker.
     assert.ok(await ctx.redis.get(incarnationKey(stream)));
     const next = await appendEvent(ctx.redis, stream, accountEvents, registered('mary-account'));
     assert.ok(await projection.waitForPosition(next, 10_000));

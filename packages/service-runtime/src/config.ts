@@ -70,7 +70,7 @@ export const serviceEnv = {
   LOG_LEVEL: logLevelVar,
   /** How long a stopping service keeps accepting connections (Kubernetes takes it out of the endpoints meanwhile). */
   SHUTDOWN_DELAY_MS: millisecondsVar(0, 0),
-  /** How long a stopping service waits for requests in flight before closing the connections left. */
+  /** How long a stopping service waits for requests under way before closing the connections left. */
   SHUTDOWN_DRAIN_MS: millisecondsVar(5_000, 0),
 };
 

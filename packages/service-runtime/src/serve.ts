@@ -1,7 +1,7 @@
 /**
  * Serving over HTTP, and stopping on SIGTERM the way Kubernetes needs: keep accepting for a short
  * pause (the pod is being taken out of the Service's endpoints; connections already routed to it
- * keep arriving), then stop accepting, give the requests in flight a while to finish, close
+ * keep arriving), then stop accepting, give the requests under way a while to finish, close
  * whatever connection is left (a client that never finishes its request must not hold the pod),
  * run the stop hooks, exit 0.
  */
@@ -14,7 +14,7 @@ import type { Logger } from './logger.ts';
 export interface HttpServer {
   port: number;
   /**
-   * Stops accepting connections; resolves once the requests in flight have been answered, or
+   * Stops accepting connections; resolves once the requests under way have been answered, or
    * after `drainMs`, when the connections still open are closed.
    */
   close(drainMs?: number, onForced?: () => void): Promise<void>;
@@ -93,7 +93,7 @@ export async function runService({
         log.info({ signal, ms: shutdown.delayMs }, 'stopping: still accepting while the endpoints change');
         await sleep(shutdown.delayMs);
       }
-      log.info({ signal }, 'stopping: no new connections, finishing requests in flight');
+      log.info({ signal }, 'stopping: no new connections, finishing requests under way');
       await server.close(shutdown.drainMs, () =>
         log.warn({ drainMs: shutdown.drainMs }, 'closing connections still open after the drain'),
       );

@@ -37,7 +37,7 @@ const full = redisSuite<Extra>('a full Redis');
 const log = createLogger('transfer', 'silent');
 const operator = newCredential('operator');
 /** Plenty: the test is about room in Redis, not about money. */
-const OPENING = 1_000_000;
+const OPENING_ISSUANCE = 1_000_000;
 /** The mark: new transfers are refused from this share of maxmemory on. */
 const HIGH_WATER = 0.9;
 
@@ -48,7 +48,11 @@ full.before(async (ctx) => {
   await ctx.accounts.projection.whenReady();
   let last = '0-0';
   for (const account of ['john-account', 'mary-account']) {
-    await issueSupply(ctx.accounts.redis, { issuance: openingIssuance(account), account, amount: OPENING }, ctx.prefix);
+    await issueSupply(
+      ctx.accounts.redis,
+      { issuance: openingIssuance(account), account, amount: OPENING_ISSUANCE },
+      ctx.prefix,
+    );
     last = await appendEvent(ctx.accounts.redis, stream, accountEvents, {
       type: 'AccountRegistered',
       data: { account, url: 'http://127.0.0.1:1', instance: 't', registeredAt: new Date().toISOString() },
@@ -167,7 +171,10 @@ full('near maxmemory new transfers get 503, those accepted settle while memory i
   // Nothing stranded, nothing lost: john paid exactly what was accepted, mary got it.
   const balance = async (account: string) => Number(await redis.hget(ledgerStateKey(account, ctx.prefix), 'balance'));
   const moved = first.accepted.length + second.accepted.length;
-  assert.equal([await balance('john-account'), await balance('mary-account')], [OPENING - moved, OPENING + moved]);
+  assert.equal(
+    [await balance('john-account'), await balance('mary-account')],
+    [OPENING_ISSUANCE - moved, OPENING_ISSUANCE + moved],
+  );
 });
 
 full.run();

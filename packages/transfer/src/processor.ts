@@ -47,7 +47,7 @@ export interface ProcessorOptions {
   log: Log;
   /** This consumer's name in the group (the instance: pod name, host/pid). */
   consumer: string;
-  /** An entry pending this long with another consumer is taken over. */
+  /** An entry held this long by another consumer (among the group's pending entries) is taken over. */
   claimIdleMs: number;
   /** Entries read (and transfers run at once) per read. */
   batch?: number;
@@ -187,7 +187,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
     retrying: ({ delivery, error, about }, retryInMs) =>
       log.warn(
         { transfer: about.transfer, deliveries: delivery.deliveries, retryInMs, err: errorMessage(error) },
-        'transfer not settled yet; it stays pending and is run again',
+        'transfer not settled yet: its saga failed at this delivery, and the entry runs again after a backoff',
       ),
   });
 

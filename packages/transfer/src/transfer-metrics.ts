@@ -11,7 +11,7 @@ export function registerTransferMetrics({ registry }: ServiceMetrics, processor:
   );
   total(
     'microbank_transfers_claimed_total',
-    'Pending entries this processor took over from another',
+    'Entries this processor claimed from the group`s pending entries held by another',
     () => processor.claimed,
   );
   total(

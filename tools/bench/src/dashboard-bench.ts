@@ -63,7 +63,7 @@ export async function dashboardBench(seconds: number): Promise<DashboardFigures>
         ),
       };
     };
-    await sleep(2_000); // the stack settles after starting
+    await sleep(2_000); // the stack goes quiet after starting
     const without = await measure(0);
     const pages = await Promise.all(Array.from({ length: 10 }, () => browser.newPage()));
     for (const page of pages) {

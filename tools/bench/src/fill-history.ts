@@ -59,7 +59,7 @@ export async function fillHistory(
 }
 
 /**
- * Runs `command` for n = 0 .. count-1 in pipelined chunks, one chunk in flight at a time so Redis's
+ * Runs `command` for n = 0 .. count-1 in pipelined chunks, one chunk outstanding at a time so Redis's
  * reply buffer stays small. `onProgress` gets the number written so far after each chunk.
  */
 async function fillChunked(
@@ -88,7 +88,7 @@ function transferIdOf(n: number): string {
 
 /**
  * Entry n of a busy ledger (john-account's), numbered (seq n + 1) and laid out as the ledger scripts
- * write it now (every field valid, in their order): opened, issued a large opening by the bank, then
+ * write it now (every field valid, in their order): opened, a large opening issuance from the bank, then
  * debits to and credits from mary-account in turn.
  */
 function ledgerEntry(n: number): LedgerEvent {

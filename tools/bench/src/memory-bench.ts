@@ -61,7 +61,7 @@ export interface MemoryFigures {
 }
 
 const ACCOUNTS = ['bench-a', 'bench-b'];
-const OPENING = 1_000_000_000;
+const OPENING_ISSUANCE = 1_000_000_000;
 /** Sagas run at once, as a processor runs a batch; the ledger scripts keep them apart. */
 const CONCURRENCY = 64;
 
@@ -142,7 +142,7 @@ export async function memoryBench(transfers: number, retentionMs: number): Promi
     // working state must still be there when the transfers are done), no AOF buffers counted.
     await redis.config('SET', 'appendonly', 'no');
     for (const account of ACCOUNTS) {
-      await issueSupply(redis, { issuance: openingIssuance(account), account, amount: OPENING });
+      await issueSupply(redis, { issuance: openingIssuance(account), account, amount: OPENING_ISSUANCE });
     }
     // One transfer kept for 1 ms first, so that the scripts are loaded before the baseline and
     // nothing of it but its ledger entries is left in it.

@@ -6,7 +6,7 @@
  *   latency     at a fixed offered rate of 500/s: from sending the POST to seeing the transfer
  *               completed on the transfers stream (acceptance included), p50 and p99
  *   recovery    one processor SIGKILLed under load: from the kill until every transfer it held
- *               is completed and none is left pending with it (the other has claimed them all)
+ *               is completed and none of the group's pending entries is left with it (the other claimed them)
  *   floor       the Redis commands one transfer needs (request, debit, credit, settle, ack),
  *               issued by a bare pipelined client: what Redis alone allows
  */
@@ -46,7 +46,7 @@ export interface TransferFigures {
 }
 
 const ACCOUNTS = 10;
-const OPENING = 1_000_000_000;
+const OPENING_ISSUANCE = 1_000_000_000;
 
 interface Bank {
   redis: TestRedis;
@@ -76,7 +76,7 @@ async function startBank(buildDir: string): Promise<Bank> {
   for (const service of all) await service.logged('registered', 30_000);
   all.push(spawnNode(bundlePath('balance', buildDir), { env }));
   const operator = newCredential('bench');
-  const issuance = accountNames.map((name) => `${name}=${OPENING}`).join(',');
+  const issuance = accountNames.map((name) => `${name}=${OPENING_ISSUANCE}`).join(',');
   const clients = JSON.stringify([{ client: 'bench', sha256: operator.sha256, debits: '*' }]);
   const transfers = [1, 2].map(() =>
     spawnNode(bundlePath('transfer', buildDir), {
@@ -89,7 +89,7 @@ async function startBank(buildDir: string): Promise<Bank> {
     transferPorts.push(await service.port(30_000));
     await service.logged('caught up; ready', 30_000);
   }
-  // Every account's opening issued before any load: each replica issues all of them in order (the
+  // Every account's opening issuance made before any load: each replica issues all of them in order (the
   // second one's are repeats), so one that has said so for every account is enough.
   await waitFor(
     "the bank's issuance",
@@ -212,10 +212,13 @@ async function sustained(bank: Bank, seconds: number) {
   return { settledPerSecond: settled / elapsed, acceptedPerSecond: accepted / elapsed };
 }
 
-/** Waits until the processors have read and acknowledged every transfer requested so far. */
-async function untilSettled(bank: Bank): Promise<void> {
+/**
+ * Waits until the processors' group is drained: no lag (every request read) and none of the
+ * group's pending entries left (every one acknowledged, its transfer settled).
+ */
+async function untilDrained(bank: Bank): Promise<void> {
   await waitFor(
-    'the processors to settle what the sustained load left',
+    'the processors to drain what the sustained load left',
     async () => {
       const groups = (await bank.client.xinfo('GROUPS', transfersKey())) as unknown[][];
       const group = groups.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === PROCESSORS_GROUP);
@@ -335,7 +338,7 @@ async function floor(count: number): Promise<number> {
   try {
     await untilReady(client);
     for (const account of ['a', 'b']) {
-      await issueSupply(client, { issuance: openingIssuance(account), account, amount: OPENING });
+      await issueSupply(client, { issuance: openingIssuance(account), account, amount: OPENING_ISSUANCE });
     }
     await client.xgroup('CREATE', transfersKey(), PROCESSORS_GROUP, '0', 'MKSTREAM');
     const started = performance.now();
@@ -383,7 +386,7 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
     const seconds = quick ? 3 : 10;
     const throughput = await sustained(bank, seconds);
     // The latency is of a bank at 500/s, not of the backlog the sustained load left behind.
-    await untilSettled(bank);
+    await untilDrained(bank);
     const latency = await latencyAt(bank, 500, quick ? 3 : 10);
     const recovered = await recovery(bank);
     return {

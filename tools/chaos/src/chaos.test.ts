@@ -110,7 +110,7 @@ chaos('a short run: kills, pauses and memory pressure; nothing acknowledged lost
     components: componentsOf(ctx.stack.plan),
     memoryPressure: true,
     verify: true,
-    settleMs: 30_000,
+    quietMs: 30_000,
     say: (line) => lines.push(line),
   });
   const verdict = report.verdict;

@@ -3,7 +3,7 @@
  * SIGCONT a few seconds later) one component, picked by a seeded sequence, and records how long
  * that component took to be up again; with `memoryPressure`, Redis is now and then left almost no
  * room for a few seconds. With `verify`, a load runs meanwhile and the result is checked once the
- * stack has settled. Whatever ends the run (its end, an error, the signal), every paused component
+ * stack is quiet. Whatever ends the run (its end, an error, the signal), every paused component
  * is continued and Redis's maxmemory put back first.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,8 +40,8 @@ export interface ChaosOptions {
   /** Now and then, Redis's maxmemory just above what it uses, for a few seconds. */
   memoryPressure?: boolean;
   verify: boolean;
-  /** How long the stack may take to settle after the last disruption. */
-  settleMs?: number;
+  /** How long the stack may take to go quiet after the last disruption. */
+  quietMs?: number;
   /** Ends the run early (Ctrl-C): the paused are continued, maxmemory put back, nothing checked. */
   signal?: AbortSignal;
   say: (line: string) => void;
@@ -208,9 +208,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
   if (pressureEnd) report.memoryPressure = pressureEnd;
   if (interrupted) return report;
-  const settleMs = options.settleMs ?? 60_000;
+  const quietMs = options.quietMs ?? 60_000;
   if (appends && reads) {
-    const verdict = await verifyNothingLost(plan, appends.acknowledged, settleMs);
+    const verdict = await verifyNothingLost(plan, appends.acknowledged, quietMs);
     const lost = new Set([...verdict.lostInAccountSystem, ...verdict.lostInBalance]).size;
     report.appends = { acknowledged: appends.acknowledged.length, retries: appends.retries, lost };
     report.reads = reads.counts;
@@ -218,7 +218,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     report.passed = report.passed && verdict.passed;
   }
   if (transfers) {
-    const money = await verifyMoney(plan, transfers.accepted, settleMs);
+    const money = await verifyMoney(plan, transfers.accepted, quietMs);
     report.transfers = transfers.counts;
     report.money = money;
     report.passed =

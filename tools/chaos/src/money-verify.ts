@@ -1,8 +1,8 @@
 /**
- * After the monkey stops and the stack has settled: did money behave? Read from the ledgers
+ * After the monkey stops and the stack is quiet: did money behave? Read from the ledgers
  * themselves, every one from its first entry:
- *  - every transfer the API accepted is completed or rejected, and nothing is left pending in the
- *    processors' group;
+ *  - every transfer the API accepted is completed or rejected, and none of the processors' group's
+ *    pending entries is left;
  *  - each transfer's debit and credit appear at most once each; a completed one has exactly one
  *    of each, on the right ledgers, of its amount; a rejected one has no credit, and a debit only
  *    together with its refund;
@@ -66,12 +66,12 @@ interface Seen {
 export async function verifyMoney(
   plan: StackPlan,
   accepted: readonly AcceptedTransfer[],
-  settleMs: number,
+  quietMs: number,
 ): Promise<MoneyVerdict> {
   const redis = connectRedis(plan.redisUrl, 'chaos:money', silentLog);
   try {
-    await untilReady(redis, AbortSignal.timeout(settleMs));
-    const deadline = Date.now() + settleMs;
+    await untilReady(redis, AbortSignal.timeout(quietMs));
+    const deadline = Date.now() + quietMs;
     const statuses = await settledStatuses(plan, accepted, deadline);
     const pendingInGroup = await waitForEmptyGroup(redis, deadline);
 

@@ -1,5 +1,5 @@
 /**
- * After the monkey stops and the stack settles: is every acknowledged registration there, once, in
+ * After the monkey stops and the stack goes quiet: is every acknowledged registration there, once, in
  * order, in both registries; is every component up, and none left paused (stopped: it answers
  * nothing, yet runs); have the projections reached the stream's end?
  */
@@ -29,10 +29,10 @@ export interface Verdict {
 export async function verifyNothingLost(
   plan: StackPlan,
   acknowledged: Acknowledged[],
-  settleMs: number,
+  quietMs: number,
 ): Promise<Verdict> {
   const urls = stackUrls(plan);
-  const deadline = Date.now() + settleMs;
+  const deadline = Date.now() + quietMs;
   const components = componentsOf(plan);
   let componentsDown = [...components];
   while (componentsDown.length > 0 && Date.now() < deadline) {
@@ -45,13 +45,13 @@ export async function verifyNothingLost(
   const redis = connectRedis(plan.redisUrl, 'chaos:verify', silentLog);
   let end: string;
   try {
-    await untilReady(redis, AbortSignal.timeout(settleMs));
+    await untilReady(redis, AbortSignal.timeout(quietMs));
     end = await streamEnd(redis, streamKey('accounts'));
   } finally {
     redis.disconnect();
   }
 
-  // The projections tail: give them the settle time to reach the end.
+  // The projections tail: give them the quiet time to reach the end.
   let positions: Verdict['positions'] = {};
   while (Date.now() < deadline) {
     positions = {

@@ -75,7 +75,7 @@ tool('archives, trims, and the books replayed afterwards still audit green', asy
   assert.is(
     Object.keys(await ctx.redis.hgetall(ledgerStepsKey('john-account', ctx.prefix))).length,
     3,
-    'its opening issue, the last debit and the point',
+    'its opening issuance, the last debit and the point',
   );
 
   const books = startBooks({

@@ -132,7 +132,7 @@ walkthrough('Redis SIGKILLed: a new pod on the same volume, and the same body', 
   assert.match(before, /AccountRegistered/);
   assert.is(await killPod(ctx.bank, redis), 137, 'killed by SIGKILL');
   await runPod(ctx.bank, redis);
-  // Every pod ready again: Redis answers, and each projection followed its streams from where it was
+  // Every pod ready again: Redis answers, and each projection tailed its streams from where it was
   // (a stream that went backwards would make it report divergence, not ready).
   await untilReady(ctx.bank, ctx.bank.pods, 60_000);
   assert.is(await firstRegistration(), before, 'the stream came back from the volume');

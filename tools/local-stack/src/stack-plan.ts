@@ -54,8 +54,8 @@ const PORT_OFFSETS = {
   'transfer-2': 6,
 } as const;
 const EXTRA_ACCOUNTS_OFFSET = 9;
-/** What the bank issues each of the stack's accounts when it opens. */
-export const OPENING_BALANCE = 100;
+/** The opening issuance of each of the stack's accounts: what the bank issues it (`ISSUANCE`). */
+export const ISSUANCE_PER_ACCOUNT = 100;
 const MAX_EXTRA_ACCOUNTS = 100;
 
 export class SettingsError extends Error {}
@@ -115,10 +115,10 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
       ...extras,
     ],
   };
-  // The bank issues each account its opening balance (no account process can create money); both
+  // The bank makes each account's opening issuance (no account process can create money); both
   // replicas are told, and each issuance happens once whoever makes it first.
   const issuance = accountsOf(plan)
-    .map((account) => `${account}=${OPENING_BALANCE}`)
+    .map((account) => `${account}=${ISSUANCE_PER_ACCOUNT}`)
     .join(',');
   for (const name of ['transfer-1', 'transfer-2'] as const) {
     plan.services.push(service(name, 'transfer', await portOf(PORT_OFFSETS[name]), { ISSUANCE: issuance }));

@@ -1,6 +1,6 @@
 -- Parks a transfers-stream entry whose saga keeps failing: records it on the parked stream, then
 -- acknowledges it, in one step, so that it is never both forgotten and unrecorded. Only the consumer
--- that holds the entry parks it, once: an entry no longer pending (settled, parked already) or taken
+-- that holds the entry parks it, once: an entry no longer among the group's pending entries (settled, parked already) or taken
 -- over by another consumer since is left as it is, which makes parking twice harmless.
 --
 -- KEYS[1]  the transfers stream      microbank:{transfers}
