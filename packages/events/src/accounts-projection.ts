@@ -43,7 +43,7 @@ export function startAccountsProjection(options: AccountsProjectionOptions): Acc
   const registry = createAccountsRegistry();
   const state = startStateProjection<AccountEvent>({
     ...options,
-    stream: options.stream ?? streamKey('accounts'),
+    streams: [options.stream ?? streamKey('accounts')],
     decode: decodeAccountEntry,
     apply: (event, id) => applyAccountEvent(registry, event, id),
     // The registry is what the stream holds: after Redis lost data, what it holds now.

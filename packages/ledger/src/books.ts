@@ -3,7 +3,8 @@
  * stream and every account's ledger, which it follows as accounts register. It holds each
  * ledger's fold and the audit (audit.ts) with its checkpoint (audit-checkpoint.ts), and compares
  * what the ledger scripts keep with the fold now and then (books-state-check.ts). balance keeps
- * the books (GET /audit); the dashboard does too.
+ * the books (GET /audit); the dashboard does too. They are wired as every state the bank serves
+ * is (startStateProjection, as the registry and each ledger), without snapshots.
  *
  * Only ledgers that exist are followed: an account opens its ledger before it registers, while a
  * registration typed in by hand (or a flood of them) has no ledger, and following thousands of
@@ -31,13 +32,11 @@ import {
   transfersKey,
 } from '@microbank/events';
 import {
-  closeRedis,
-  connectRedis,
   type DecodedEntry,
   decodeEntryBuffers,
   type Log,
   type Projection,
-  startProjection,
+  startStateProjection,
 } from '@microbank/streams';
 import type { Redis } from 'ioredis';
 import { type Audit, createAudit } from './audit.ts';
@@ -103,7 +102,6 @@ type BooksEvent = AccountEvent | LedgerEvent | TransferEvent | SupplyEvent | Unr
 
 export function startBooks(options: BooksOptions): Books {
   const { redisUrl, log, name, prefix, blockMs } = options;
-  const redis = connectRedis(redisUrl, `${name}:commands`, log);
   const accounts = streamKey('accounts', prefix);
   const transfers = transfersKey(prefix);
   const supply = supplyKey(prefix);
@@ -162,24 +160,25 @@ export function startBooks(options: BooksOptions): Books {
   }, LOOK_AGAIN_MS);
   lookAgain.unref();
 
-  // Asked before the projection's first read, on the same connection, so answered before it: the
-  // ledger entries of transfers archived by a compaction are known for theirs from the start.
   const compaction = compactionKey(prefix);
-  redis
-    .hget(compaction, 'before')
-    .then((point) => {
-      if (point !== null) audit.compactedBefore(point);
-    })
-    .catch(() => {});
-  const projection: Projection = startProjection<BooksEvent>({
+  const state = startStateProjection<BooksEvent>({
+    redisUrl,
+    log,
     name,
     streams: [accounts, transfers, supply],
-    redis,
-    tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
-    log,
+    snapshots: false,
     blockMs,
     lingerMs: options.lingerMs ?? BOOKS_LINGER_MS,
-    decode: (stream, fields): DecodedEntry<BooksEvent> => {
+    // Asked before the projection's first read, on the same connection, so answered before it: the
+    // ledger entries of transfers archived by a compaction are known for theirs from the start.
+    beforeReading: (commands) =>
+      commands
+        .hget(compaction, 'before')
+        .then((point) => {
+          if (point !== null) audit.compactedBefore(point);
+        })
+        .catch(() => {}),
+    decode: (fields, stream): DecodedEntry<BooksEvent> => {
       if (stream === accounts) return decodeAccountEntry(fields);
       entryFields = fields;
       const decoded: DecodedEntry<BooksEvent> =
@@ -233,6 +232,7 @@ export function startBooks(options: BooksOptions): Books {
       evolveLedger(ledger, event as LedgerEvent, id);
     },
   });
+  const { projection, redis } = state;
   const stateCheck = startStateCheck({
     redis,
     audit,
@@ -256,7 +256,7 @@ export function startBooks(options: BooksOptions): Books {
       await stateCheck.stop();
       await projection.stop();
       await checking;
-      await closeRedis(redis);
+      await state.close();
     },
   };
 }

@@ -70,7 +70,7 @@ export function startLedgerProjection(options: LedgerProjectionOptions): LedgerP
   const state = startStateProjection<LedgerEvent>({
     ...options,
     name: `${account}:ledger`,
-    stream: ledgerKey(account, prefix),
+    streams: [ledgerKey(account, prefix)],
     lingerMs: options.lingerMs ?? LEDGER_LINGER_MS,
     decode: decodeLedgerEntry,
     apply: (event, id) => evolveLedger(ledger, event, id),

@@ -1,6 +1,7 @@
 /**
- * One state folded from one stream, as the registry and each ledger are: a commands connection, a
- * tail connection, the projection runner, and signed snapshots in Redis when the service asks.
+ * One state folded from one or more streams, as the registry, each ledger and the books are: a
+ * commands connection, a tail connection, the projection runner, and signed snapshots in Redis
+ * when the service asks. The one way the bank wires a projection that serves a state.
  */
 import type { Redis } from 'ioredis';
 import type { DecodedEntry } from './event-catalog.ts';
@@ -22,21 +23,35 @@ export interface StateProjectionOptions<Event> {
   log: Log;
   /** Names the projection and its connections, e.g. "account-system". */
   name: string;
-  stream: string;
-  decode: (fields: readonly Buffer[]) => DecodedEntry<Event>;
-  apply: (event: Event, id: StreamId) => void;
+  /**
+   * The streams the state is folded from; the first is its primary stream, beside which its
+   * snapshot is kept. `projection.follow` adds more.
+   */
+  streams: readonly string[];
+  /** Reads one entry of `stream`; never throws. */
+  decode: (fields: readonly Buffer[], stream: string) => DecodedEntry<Event>;
+  /** Folds one event into the state. A throw skips the entry. */
+  apply: (event: Event, id: StreamId, stream: string) => void;
   /**
    * Empties the state: with it, a state whose stream lost applied entries (Redis lost data) is
    * rebuilt from the stream as it is now; without it, it is not served until the service restarts.
    */
   reset?: () => void;
   snapshots: SnapshotSetting;
-  /** What a snapshot of this state is: its kind in the key, its format, how it is written and read. */
-  snapshot: Pick<RedisSnapshotsOptions, 'format' | 'capture' | 'restore'> & { kind: string };
+  /**
+   * What a snapshot of this state is: its kind in the key, its format, how it is written and read.
+   * Needed when `snapshots` is not false.
+   */
+  snapshot?: Pick<RedisSnapshotsOptions, 'format' | 'capture' | 'restore'> & { kind: string };
   batchSize?: number;
   blockMs?: number;
   /** After a tail read that brought entries, how long to wait before the next (startProjection's lingerMs). */
   lingerMs?: number;
+  /**
+   * Called with the commands connection before the projection sends anything on it: what it sends
+   * then is answered before the projection's first read.
+   */
+  beforeReading?: (redis: Redis) => void;
 }
 
 export interface StateProjection {
@@ -47,14 +62,19 @@ export interface StateProjection {
 }
 
 export function startStateProjection<Event>(options: StateProjectionOptions<Event>): StateProjection {
-  const { redisUrl, log, name, stream, snapshot } = options;
+  const { redisUrl, log, name, streams, snapshot } = options;
+  const [primary] = streams;
+  if (primary === undefined) throw new Error(`projection ${name} follows no stream`);
+  if (options.snapshots !== false && snapshot === undefined) {
+    throw new Error(`projection ${name} takes snapshots but does not say what one is`);
+  }
   const redis = connectRedis(redisUrl, `${name}:commands`, log);
   const snapshots =
-    options.snapshots === false
+    options.snapshots === false || snapshot === undefined
       ? undefined
       : redisSnapshots({
           redis,
-          key: snapshotKey(stream, snapshot.kind, snapshot.format),
+          key: snapshotKey(primary, snapshot.kind, snapshot.format),
           format: snapshot.format,
           log,
           name,
@@ -62,14 +82,16 @@ export function startStateProjection<Event>(options: StateProjectionOptions<Even
           restore: snapshot.restore,
           ...options.snapshots,
         });
+  options.beforeReading?.(redis);
+  const { decode } = options;
   const projection = startProjection<Event>({
     name,
-    streams: [stream],
+    streams,
     redis,
     tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
     log,
-    decode: (_stream, fields) => options.decode(fields),
-    apply: (event, id) => options.apply(event, id),
+    decode: (stream, fields) => decode(fields, stream),
+    apply: options.apply,
     reset: options.reset,
     batchSize: options.batchSize,
     blockMs: options.blockMs,
