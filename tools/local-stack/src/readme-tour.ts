@@ -63,8 +63,8 @@ function readSteps(lines: string[], start: number, sectionOnly: boolean): TourSt
     if (sectionOnly && !inSh && !inOther && /^##\s/.test(raw)) break;
     if (/^```/.test(raw)) {
       if (inSh && pending) throw new Error(`line ${pending.line}: a command ends in \\ at the end of its block`);
-      const opens = !inSh && !inOther;
-      const sh = opens && /^```(sh|bash|shell)\s*$/.test(raw);
+      const opens: boolean = !inSh && !inOther;
+      const sh: boolean = opens && /^```(sh|bash|shell)\s*$/.test(raw);
       const marked = NOT_RUN.test(previousLine(lines, index));
       inSh = sh && !marked;
       inOther = opens && !inSh;
