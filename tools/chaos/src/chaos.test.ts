@@ -146,7 +146,7 @@ chaos('a short run: kills, pauses and memory pressure; nothing acknowledged lost
   assert.equal(money?.wrongEntries, []);
   assert.equal(money?.negative, []);
   assert.equal(money?.replayMismatches, []);
-  assert.is(money?.balances, money?.openings);
+  assert.is(money?.balances, money?.issuedIntoLedgers);
   assert.ok(money?.conserved, `conserved\n${explain}`);
   assert.equal(money?.audit?.stuck, 0);
   assert.ok(report.passed, explain);

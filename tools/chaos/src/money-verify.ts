@@ -44,7 +44,8 @@ export interface MoneyVerdict {
   wrongEntries: string[];
   /** Accounts whose balance was ever below zero, with the lowest. */
   negative: string[];
-  openings: number;
+  /** Money put into the ledgers: every `Issued`, and the amounts of old `AccountOpened` v1 entries. */
+  issuedIntoLedgers: number;
   balances: number;
   /** Accounts whose GET /balance differs from the fold of their ledger. */
   replayMismatches: string[];
@@ -87,7 +88,7 @@ export async function verifyMoney(
       return entry;
     };
     const wrongEntries: string[] = [];
-    let openings = 0;
+    let issuedIntoLedgers = 0;
     for (const account of accounts) {
       const ledger = emptyLedger();
       const entries = (await redis.xrange(ledgerKey(account), '-', '+')) as Array<[string, string[]]>;
@@ -99,7 +100,7 @@ export async function verifyMoney(
         }
         const event = decoded.event;
         evolveLedger(ledger, event, id);
-        if (event.type === 'AccountOpened' || event.type === 'Issued') openings += event.data.amount ?? 0;
+        if (event.type === 'AccountOpened' || event.type === 'Issued') issuedIntoLedgers += event.data.amount ?? 0;
         if (event.type === 'Debited') seenOf(event.data.transfer).debits.push({ account, amount: event.data.amount });
         if (event.type === 'Credited') seenOf(event.data.transfer).credits.push({ account, amount: event.data.amount });
         if (event.type === 'Refunded') seenOf(event.data.transfer).refunds.push({ account, amount: event.data.amount });
@@ -182,8 +183,8 @@ export async function verifyMoney(
     const replayMismatches = await compareLiveBalances(plan, ledgers);
     const audit = await auditFigures(plan, balances, deadline);
     const conserved =
-      balances === openings &&
-      openings === issued &&
+      balances === issuedIntoLedgers &&
+      issuedIntoLedgers === issued &&
       audit?.conserved === true &&
       audit.balances === balances &&
       audit.supply === issued;
@@ -201,7 +202,7 @@ export async function verifyMoney(
       pendingInGroup,
       wrongEntries,
       negative,
-      openings,
+      issuedIntoLedgers,
       issued,
       balances,
       replayMismatches,
