@@ -6,7 +6,7 @@
  * prefix. After each run, read from Redis alone: no balance ever below zero, every step applied
  * at most once, balances + money debited and neither credited nor refunded = the issued supply,
  * every ledger numbered 1, 2, 3... and its state hash the fold of its stream. The sequential
- * property also holds every outcome to a small reference model of the rules.
+ * property also holds every outcome to the ledger's decider (ledger-decider.ts).
  */
 import { ledgerEvents, ledgerKey, ledgerStepsKey, supplyEvents, supplyKey } from '@microbank/events';
 import { connectRedis, decodeEntry, silentLog } from '@microbank/streams';
@@ -15,6 +15,13 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { checkLedger } from './ledger-check.ts';
+import {
+  applyDecision,
+  decideLedger,
+  emptyLedgerState,
+  type LedgerCommand,
+  type LedgerState,
+} from './ledger-decider.ts';
 import {
   type CreditOutcome,
   credit,
@@ -36,32 +43,38 @@ const properties = redisSuite('ledger properties', {
 const FUNDED = ['a-account', 'b-account', 'c-account'];
 const ACCOUNTS = [...FUNDED, 'late-account', 'ghost-account'];
 
-// ---- the reference model: the rules, as plainly as they can be written ----
+// ---- the reference: the ledger's decider (ledger-decider.ts), and the supply's one rule ----
 
 type StepOutcome = DebitOutcome['kind'] | CreditOutcome['kind'] | 'refunded';
 
 interface Model {
-  opened: Set<string>;
-  balances: Map<string, number>;
-  /** `debit:<transfer>` -> outcome kind, as each ledger's steps hash keeps it, decided once. */
-  steps: Map<string, StepOutcome>;
+  /** Each account's ledger as the decider keeps it. */
+  ledgers: Map<string, LedgerState>;
+  /** The supply stream's issuances: each made once, never changed. */
   issuances: Map<string, Issuance>;
   supply: number;
 }
 
 const emptyModel = (): Model => ({
-  opened: new Set(),
-  balances: new Map(),
-  steps: new Map(),
+  ledgers: new Map(ACCOUNTS.map((account) => [account, emptyLedgerState(account)])),
   issuances: new Map(),
   supply: 0,
 });
-const balanceIn = (model: Model, account: string) => model.balances.get(account) ?? 0;
-const add = (model: Model, account: string, amount: number) =>
-  model.balances.set(account, balanceIn(model, account) + amount);
+const ledgerOf = (model: Model, account: string) => model.ledgers.get(account) as LedgerState;
+const balanceIn = (model: Model, account: string) => ledgerOf(model, account).ledger.balance;
+
+/** Decides `command` on `account`'s ledger and keeps it, at the positions the scripts gave (placeholders where none is read). */
+function decideOn(model: Model, account: string, command: LedgerCommand, positions: string[]) {
+  const state = ledgerOf(model, account);
+  const decision = decideLedger(state, command);
+  if (decision.kind === 'invalid')
+    throw new Error(`the decider refuses ${JSON.stringify(command)}: ${decision.reason}`);
+  applyDecision(state, decision, positions);
+  return decision;
+}
 
 function modelOpen(model: Model, account: string): void {
-  model.opened.add(account);
+  decideOn(model, account, { type: 'open', account }, ['0-1']);
 }
 
 /** 'changed' when the issuance was made with another account or amount: nothing happens. */
@@ -69,37 +82,33 @@ function modelIssue(model: Model, i: Issuance): 'new' | 'repeat' | 'changed' {
   const first = model.issuances.get(i.issuance);
   if (first) return first.account === i.account && first.amount === i.amount ? 'repeat' : 'changed';
   model.issuances.set(i.issuance, i);
-  modelOpen(model, i.account);
-  add(model, i.account, i.amount);
+  decideOn(model, i.account, { type: 'issue', ...i }, ['0-1', '0-2']);
   model.supply += i.amount;
   return 'new';
 }
 
-function modelStep(model: Model, step: 'debit' | 'credit' | 'refund', t: Transfer): StepOutcome {
-  const key = `${step}:${t.transfer}`;
-  const decided = model.steps.get(key);
-  if (decided) return decided;
-  let outcome: StepOutcome;
-  if (step === 'debit') {
-    if (!model.opened.has(t.from)) outcome = 'refused';
-    else if (balanceIn(model, t.from) < t.amount) outcome = 'declined';
-    else {
-      add(model, t.from, -t.amount);
-      outcome = 'debited';
-    }
-  } else if (step === 'credit') {
-    if (!model.opened.has(t.to)) outcome = 'refused';
-    else {
-      add(model, t.to, t.amount);
-      outcome = 'credited';
-    }
-  } else {
-    add(model, t.from, t.amount);
-    outcome = 'refunded';
-  }
-  model.steps.set(key, outcome);
-  return outcome;
+/** What the decider decides for a saga's step, kept at `position` (the one the script gave). */
+function modelStep(
+  model: Model,
+  step: 'debit' | 'credit' | 'refund',
+  t: Transfer,
+  debitPosition: string,
+  position: string | undefined,
+): StepOutcome {
+  const { transfer, from, to, amount } = t;
+  const decision =
+    step === 'debit'
+      ? decideOn(model, from, { type: 'debit', transfer, to, amount }, [position ?? ''])
+      : step === 'credit'
+        ? decideOn(model, to, { type: 'credit', transfer, from, amount, debit: debitPosition }, [position ?? ''])
+        : decideOn(model, from, { type: 'refund', transfer, to, amount }, [position ?? '']);
+  if (decision.kind !== 'new') throw new Error(`the decider says ${step} of ${transfer} was ${decision.kind}`);
+  return decision.outcome === 'refused unknown-account' ? 'refused' : (decision.outcome as StepOutcome);
 }
+
+/** Every transfer step the decider kept, on every ledger. */
+const modelSteps = (model: Model) =>
+  [...model.ledgers.values()].flatMap((state) => [...state.steps.keys()].filter((name) => !name.startsWith('issue:')));
 
 // ---- one transfer's saga, step by step, as a processor runs it (saga.ts) ----
 
@@ -246,7 +255,8 @@ properties(
           const before = done[index];
           if (before === undefined) {
             assert.is(got.repeated, false, `${which} of ${t.transfer} is new`);
-            assert.is(got.kind, modelStep(model, which, t), `${which} of ${JSON.stringify(t)} as the model decides`);
+            const decided = modelStep(model, which, t, done[0]?.position ?? '', got.position);
+            assert.is(got.kind, decided, `${which} of ${JSON.stringify(t)} as the decider decides`);
             done.push({ step: which, kind: got.kind, position: got.position });
           } else {
             assert.equal([got.repeated, got.kind, got.position], [true, before.kind, before.position], 'decided once');
@@ -294,7 +304,7 @@ properties(
             if (!key.startsWith('issue:')) kept.set(key, outcome.split(' ')[0] === 'refused' ? 'refused' : '');
           }
         }
-        assert.equal([...kept.keys()].sort(), [...model.steps.keys()].sort(), 'the steps kept are the steps decided');
+        assert.equal([...kept.keys()].sort(), modelSteps(model).sort(), 'the steps kept are the steps decided');
         await redis.del(...(await redis.keys(`${prefix}:*`)));
       }),
       { numRuns: 80 },
