@@ -4,7 +4,8 @@
  * credit it, refund a debit; and record an issuance on the supply stream. The conditions (never below zero, each step once, forever, entries
  * numbered without a gap) are decided inside the script, atomically with the append, from checked
  * arguments only: the scripts build the events themselves. Here the arguments are passed and the
- * answers read. Every function works on a single Redis and on a Redis Cluster alike.
+ * answers read. ledger-decider.ts states the same rules in TypeScript, and ledger-decider.test.ts
+ * holds the two equal. Every function works on a single Redis and on a Redis Cluster alike.
  */
 import {
   COMPACTED_BEFORE,

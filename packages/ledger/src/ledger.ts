@@ -1,7 +1,9 @@
 /**
  * An account's ledger as a fold of its events: its balance, the money issued into it, and whether
- * its entries are numbered without a gap. The Lua scripts decide what may be appended; this is
- * what the appended events mean, the one fold every reader uses (the account's balance, the books).
+ * its entries are numbered without a gap. What may be appended is decided by ledger-decider.ts
+ * (pure) and, atomically on Redis, by the Lua scripts that mirror it; this is what the appended
+ * events mean, the one fold every reader uses (the decider, the account's balance, the books, the
+ * audit).
  */
 import type { LedgerEvent } from '@microbank/events';
 import type { StreamId } from '@microbank/streams';
