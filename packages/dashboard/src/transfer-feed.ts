@@ -12,14 +12,13 @@ import {
   transfersKey,
 } from '@microbank/events';
 import {
-  connectRedis,
   decodeEntry,
   decodeEntryBuffers,
   type EventCatalog,
   type Log,
   type Projection,
   retry,
-  startProjection,
+  startStateProjection,
   untilReady,
 } from '@microbank/streams';
 import type { Redis } from 'ioredis';
@@ -91,17 +90,18 @@ export function startTransferFeed(options: {
     onChange(event.type === 'ComponentKilled' ? 'timeline' : 'transfers');
   }
 
-  const projection = startProjection<TransferEvent | DisruptionEvent>({
+  const state = startStateProjection<TransferEvent | DisruptionEvent>({
+    redisUrl: options.redisUrl,
+    log,
     name: 'dashboard-feed',
     streams: [transfers, disruptions],
-    redis,
-    tailRedis: connectRedis(options.redisUrl, 'dashboard:feed', log),
-    log,
+    snapshots: false,
     replay: false,
-    decode: (stream, fields) =>
+    decode: (fields, stream) =>
       stream === transfers ? decodeEntryBuffers(transferEvents, fields) : decodeEntryBuffers(disruptionEvents, fields),
     apply: (event, id) => apply(event, id, true),
   });
+  const { projection } = state;
 
   // The last transfers and kills before now, so that a page opened on a quiet bank, or on a
   // dashboard that just restarted, shows what happened lately.
@@ -134,7 +134,7 @@ export function startTransferFeed(options: {
     projection,
     stop: () => {
       stopping.abort();
-      return projection.stop();
+      return state.close();
     },
   };
 }
