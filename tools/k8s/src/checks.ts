@@ -28,9 +28,8 @@ export const isObject = (value: unknown): value is Json =>
 export const asObject = (value: unknown): Json => (isObject(value) ? value : {});
 export const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 export const list = (value: unknown): Json[] => asArray(value).map(asObject);
-export function asStringMap(value: unknown): Record<string, string> {
-  return Object.fromEntries(Object.entries(asObject(value)).map(([k, v]) => [k, String(v)]));
-}
+export const asStringMap = (value: unknown): Record<string, string> =>
+  Object.fromEntries(Object.entries(asObject(value)).map(([k, v]) => [k, String(v)]));
 
 /** Reports a problem of an object. */
 export type Report = (o: K8sObject, message: string) => void;
@@ -124,17 +123,13 @@ export function checkCrossReferences(objects: readonly K8sObject[]): string[] {
   }
   checkWorkloads(templates, find, report);
   checkServices(objects, templates, report);
-  for (const policy of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+  const networkPolicies = objects.filter((o) => o.kind === 'NetworkPolicy');
+  for (const policy of networkPolicies) {
     const selector = asObject(asObject(policy.spec).podSelector);
     if (!templates.some((t) => t.namespace === namespaceOf(policy) && selectorMatches(selector, t.labels)))
       report(policy, `spec.podSelector ${json(selector)} selects no pod template in the render`);
   }
-  checkReachability(
-    objects.filter((o) => o.kind === 'NetworkPolicy'),
-    templates,
-    find,
-    problems,
-  );
+  checkReachability(networkPolicies, templates, find, problems);
   for (const binding of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
     const ref = asObject(binding.roleRef);
     if (ref.kind === 'Role' && !find('Role', namespaceOf(binding), String(ref.name)))
@@ -308,15 +303,16 @@ export function checkPodHygiene(objects: readonly K8sObject[], externalSecrets: 
       const image = typeof c.image === 'string' ? c.image : '';
       if (!/[:@]/.test(image.replace(/^[^/]*:\d+\//, '')) || image.endsWith(':latest'))
         sayHere(`image "${image}" needs a pinned tag (not latest) or digest`);
-      for (const [group = '', key = ''] of ['requests.cpu', 'requests.memory', 'limits.memory'].map((r) =>
-        r.split('.'),
-      ))
+      for (const [group, key] of [
+        ['requests', 'cpu'],
+        ['requests', 'memory'],
+        ['limits', 'memory'],
+      ] as const)
         if (asObject(asObject(c.resources)[group])[key] === undefined) sayHere(`resources.${group}.${key} is not set`);
       checkSecurityContext(c, asObject(t.spec.securityContext), sayHere);
       checkProbes(c, !init && !t.runsToCompletion, sayHere);
-      for (const mount of list(c.volumeMounts)) {
-        if (!volumes.has(String(mount.name))) sayHere(`volumeMount "${String(mount.name)}" names no volume of the pod`);
-      }
+      for (const mount of list(c.volumeMounts).filter((m) => !volumes.has(String(m.name))))
+        sayHere(`volumeMount "${String(mount.name)}" names no volume of the pod`);
       const defined = new Set<string>();
       for (const env of list(c.env)) {
         const name = String(env.name);
@@ -324,9 +320,8 @@ export function checkPodHygiene(objects: readonly K8sObject[], externalSecrets: 
         requireRef('Secret', from.secretKeyRef, `${where}: env ${name}`);
         requireRef('ConfigMap', from.configMapKeyRef, `${where}: env ${name}`);
         // Kubernetes expands $(VAR) only for variables defined earlier in the list; anything else stays literal.
-        for (const [, ref] of String(env.value ?? '').matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+        for (const [, ref] of String(env.value ?? '').matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
           if (!defined.has(ref as string)) sayHere(`env ${name} uses $(${ref}), which is not defined before it`);
-        }
         defined.add(name);
       }
       for (const source of list(c.envFrom)) {

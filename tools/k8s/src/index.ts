@@ -1,10 +1,10 @@
 /** @microbank/k8s-tools: offline checks of the rendered Kubernetes manifests in k8s/ (`pnpm k8s:check`). */
 import { checkCrossReferences, checkPodHygiene, isObject, type K8sObject } from './checks.ts';
-import { checkPolicies } from './policies.ts';
+import { checkPolicies, type Production } from './policies.ts';
 import { checkSchema, checkUnknownFields } from './schema.ts';
 
 export { checkCrossReferences, checkPodHygiene, type K8sObject, nameOf, selectorMatches } from './checks.ts';
-export { checkPolicies } from './policies.ts';
+export { checkPolicies, type Production } from './policies.ts';
 export { parseObjects, renderKustomization } from './render.ts';
 export { checkSchema, checkUnknownFields } from './schema.ts';
 /** What the render is checked against besides itself. */
@@ -14,6 +14,8 @@ export interface CheckOptions {
    * as the production overlay requires): a reference to one is not reported. Their keys are unknown.
    */
   externalSecrets?: readonly string[];
+  /** Production's policies too: every image pinned by digest (but `tagPinned`), PodDisruptionBudgets for replicas. */
+  production?: Production;
 }
 
 /** Every problem found in a rendered set of objects, each naming the object and the field. */
@@ -31,5 +33,5 @@ export function checkManifests(objects: readonly unknown[], options: CheckOption
   }
   for (const object of valid) problems.push(...checkSchema(object), ...checkUnknownFields(object));
   problems.push(...checkCrossReferences(valid), ...checkPodHygiene(valid, options.externalSecrets));
-  return [...problems, ...checkPolicies(valid)];
+  return [...problems, ...checkPolicies(valid, options.production)];
 }

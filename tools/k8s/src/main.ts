@@ -59,7 +59,6 @@ for (const { label, path } of targets) {
   problemCount += problems.length;
 }
 const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-const checked = `${count(objectCount, 'object', 'objects')} checked`;
-const where = `in ${count(targets.length, 'directory', 'directories')}`;
-console.log(`k8s:check: ${checked} ${where}, ${count(problemCount, 'problem', 'problems')} found`);
+const checked = `${count(objectCount, 'object', 'objects')} checked in ${count(targets.length, 'directory', 'directories')}`;
+console.log(`k8s:check: ${checked}, ${count(problemCount, 'problem', 'problems')} found`);
 process.exitCode = problemCount > 0 ? 1 : 0;

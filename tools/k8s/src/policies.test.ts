@@ -1,7 +1,7 @@
 /** Every check, broken once on purpose: a small valid fixture render with one field changed must be reported. */
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { checkManifests, type K8sObject } from './index.ts';
+import { checkManifests, type K8sObject, type Production } from './index.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: fixture objects are built and edited freely by path
 type Json = Record<string, any>;
@@ -39,6 +39,7 @@ const workload = (kind: string, name: string, pod: Json, spec: Json = {}) =>
 const policy = (name: string, spec: Json) =>
   obj('networking.k8s.io/v1', 'NetworkPolicy', name, { spec: { podSelector: { matchLabels: pick(name) }, ...spec } });
 const RBAC = 'rbac.authorization.k8s.io/v1';
+const SHA = `@sha256:${'0'.repeat(64)}`;
 const env = [
   { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
   { name: 'DB_URL', value: 'redis://:$(DB_PASSWORD)@db:6379' },
@@ -51,25 +52,20 @@ const env = [
  * StatefulSet (with a ConfigMap volume and a claim template) through its Service, NetworkPolicies both ways, RBAC.
  */
 function fixture(): K8sObject[] {
-  const claim = {
-    metadata: { name: 'data' },
-    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
-  };
-  const mounts = [
-    { name: 'conf', mountPath: '/conf' },
-    { name: 'data', mountPath: '/data' },
-  ];
+  const resources = { requests: { storage: '1Gi' } };
+  const claim = { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources } };
+  const mounts = ['conf', 'data'].map((name) => ({ name, mountPath: `/${name}` }));
   return structuredClone([
     { ...obj('v1', 'Namespace', 'ns'), metadata: { name: 'ns', labels: labels('ns') } },
     obj('v1', 'Secret', 'db', { data: { password: 'cGFzcw==' } }),
     obj('v1', 'ConfigMap', 'conf', { data: { 'redis.conf': 'dir /data' } }),
-    workload('Deployment', 'app', { containers: [container('app', 'app:1.0', 8080, { env })] }),
+    workload('Deployment', 'app', { containers: [container('app', `app:1.0${SHA}`, 8080, { env })] }, { replicas: 2 }),
     workload(
       'StatefulSet',
       'db',
       {
         volumes: [{ name: 'conf', configMap: { name: 'conf' } }],
-        containers: [container('db', 'redis:7.2.11', 6379, { volumeMounts: mounts })],
+        containers: [container('db', `redis:7.2.11${SHA}`, 6379, { volumeMounts: mounts })],
       },
       { serviceName: 'db', volumeClaimTemplates: [claim] },
     ),
@@ -92,6 +88,7 @@ function fixture(): K8sObject[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ops' },
       subjects: [{ kind: 'ServiceAccount', name: 'ops', namespace: 'ns' }],
     }),
+    obj('policy/v1', 'PodDisruptionBudget', 'app', { spec: { selector: { matchLabels: pick('app') } } }),
   ]) as K8sObject[];
 }
 
@@ -99,9 +96,11 @@ function fixture(): K8sObject[] {
 const DROP = Symbol('drop');
 const TARGETS: Record<string, string> = { app: 'Deployment/app', db: 'StatefulSet/db', svc: 'Service/app' };
 /** Path shorthands: the pod spec, the first container, its env. */
-const PREFIXES: Record<string, string> = { P: 'spec.template.spec', C: 'spec.template.spec.containers.0' };
-PREFIXES.E = `${PREFIXES.C}.env`;
-type Edit = [what: string, expected: RegExp, target: string, path: string, value: unknown];
+const [P, C] = ['spec.template.spec', 'spec.template.spec.containers.0'];
+const PREFIXES: Record<string, string> = { P, C, E: `${C}.env` };
+type Edit = [what: string, expected: RegExp, target: string, path: string, value: unknown, production?: Production];
+/** Production's policies, Redis allowed by tag. */
+const PROD: Production = { tagPinned: ['redis'] };
 
 /** The fixture with one edit: the object (`Kind/name` or a TARGETS key), a dotted path in it, the new value. */
 function broken(target: string, path: string, value: unknown): K8sObject[] {
@@ -178,23 +177,38 @@ const cases: Edit[] = [
   ['egress to other namespaces beyond DNS', /egress\[1\]: other namespaces on a port other than DNS/, 'NetworkPolicy/app', 'spec.egress.1.ports.0.port', 443],
   ['a shutdown pause too short', /SHUTDOWN_DELAY_MS 500 is too short/, 'app', 'E.2.value', '500'],
   ['a shutdown beyond the grace period', /2000 \+ 1000 \+ 10000 ms exceeds the grace period 10000 ms/, 'app', 'P.terminationGracePeriodSeconds', 10],
+  ['a password literal in a URL', /env DB_URL: a URL's password must be \$\(VAR\) of a secretKeyRef/, 'app', 'E.1.value', 'redis://u:pw@db:6379'],
+  ['a URL password from no Secret', /env DB_URL: a URL's password must be/, 'app', 'E.1.value', 'redis://:$(SHUTDOWN_DELAY_MS)@db:6379'],
+  ['Redis on a node port', /Service\/db: type NodePort exposes StatefulSet\/db outside the cluster/, 'Service/db', 'spec.type', 'NodePort'],
+  ['Redis behind a load balancer', /Service\/app: type LoadBalancer exposes StatefulSet\/db/, 'svc', 'spec', { type: 'LoadBalancer', selector: pick('db'), ports: [{ port: 1 }] }],
+  ['production: an image by tag', /image app:1\.0 is not pinned by digest/, 'app', 'C.image', 'app:1.0', PROD],
+  ['production: replicas without a budget', /Deployment\/app: 2 replicas and no PodDisruptionBudget/, 'PodDisruptionBudget/app', 'spec.selector', none, PROD],
   ['a preStop hook besides the pause', /a preStop hook doubles the pause/, 'app', 'C.lifecycle', { preStop: { exec: { command: ['true'] } } }],
 ];
 
 const policies = testSuite('k8s: every check, broken once on a small fixture');
-const assertReported = (problems: string[], expected: RegExp) =>
-  assert.ok(
-    problems.some((p) => expected.test(p)),
-    `expected ${expected}, got:\n  ${problems.join('\n  ') || '(none)'}`,
-  );
-
-policies('the fixture passes every check', () => assert.equal(checkManifests(fixture()), []));
-for (const [what, expected, target, path, value] of cases) {
-  policies(`${what} is reported`, () => assertReported(checkManifests(broken(target, path, value)), expected));
+function assertReported(problems: string[], expected: RegExp) {
+  const got = problems.join('\n  ') || '(none)';
+  const hit = problems.some((p) => expected.test(p));
+  assert.ok(hit, `expected ${expected}, got:\n  ${got}`);
 }
+
+policies("the fixture passes every check, production's too", () =>
+  assert.equal([...checkManifests(fixture()), ...checkManifests(fixture(), { production: PROD })], []),
+);
+for (const [what, expected, target, path, value, production] of cases) {
+  policies(`${what} is reported`, () =>
+    assertReported(checkManifests(broken(target, path, value), { production }), expected),
+  );
+}
+policies("production's policies only when asked; an image by tag only when named", () => {
+  const tagged = broken('db', 'P.containers.0.image', 'redis:7.2.11');
+  assert.equal([...checkManifests(tagged), ...checkManifests(tagged, { production: PROD })], []);
+  assertReported(checkManifests(tagged, { production: {} }), /image redis:7\.2\.11 is not/);
+});
 policies('a document that is no object, and one defined twice, are reported', () => {
   const objects = fixture();
-  assertReported(checkManifests([...objects, {}]), /document 12: not a Kubernetes object/);
+  assertReported(checkManifests([...objects, {}]), /document 13: not a Kubernetes object/);
   assertReported(checkManifests([...objects, objects[5]]), /Service\/app: defined twice/);
 });
 policies('a Secret declared external is not reported missing; any other still is', () => {

@@ -47,35 +47,24 @@ function fakeKubectl() {
       for (const [i, text] of texts.entries()) writeFileSync(join(dir, `get-${type}.${i + 1}`), text);
     },
     calls: (): string[][] =>
-      existsSync(calls)
-        ? readFileSync(calls, 'utf8')
-            .trimEnd()
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => l.split('\t'))
-        : [],
+      (existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter(Boolean) : []).map((l) => l.split('\t')),
     clearCalls: () => rmSync(calls, { force: true }),
-    run: (command: string, args: string[], extraEnv: Record<string, string> = {}) =>
-      spawnSync(command, args, {
-        encoding: 'utf8',
-        timeout: 20_000,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_DIR: dir, ...extraEnv },
-      }),
+    run: (command: string, args: string[], extraEnv: Record<string, string> = {}) => {
+      const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_DIR: dir, ...extraEnv };
+      return spawnSync(command, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'], env });
+    },
   };
 }
 type Fake = ReturnType<typeof fakeKubectl>;
 
-function withFake(test: (fake: Fake) => void): () => void {
-  return () => {
-    const fake = fakeKubectl();
-    try {
-      test(fake);
-    } finally {
-      rmSync(fake.dir, { recursive: true, force: true });
-    }
-  };
-}
+const withFake = (test: (fake: Fake) => void) => () => {
+  const fake = fakeKubectl();
+  try {
+    test(fake);
+  } finally {
+    rmSync(fake.dir, { recursive: true, force: true });
+  }
+};
 
 const usage = testSuite('tools/k8s/scripts: syntax and usage');
 
@@ -117,10 +106,8 @@ usage('the scripts address what k8s/ (the dev overlay) deploys: namespace, compo
   // deploy.sh applies $root/k8s: the root kustomization, which is the dev overlay and nothing else.
   assert.match(read('deploy.sh'), /^kubectl apply -k "\$root\/k8s"$/m);
   assert.match(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'), /^resources:\n {2}- overlays\/dev\n*$/m);
-  assert.ok(
-    objects.some((o) => o.spec?.type === 'NodePort'),
-    'deploy.sh lists NodePorts',
-  );
+  const nodePorts = objects.filter((o) => o.spec?.type === 'NodePort');
+  assert.ok(nodePorts.length > 0, 'deploy.sh lists NodePorts');
   // kill-pod.sh selects each component by part-of and name: a pod template of the render has both.
   const components = /^components="([^"]+)"$/m.exec(read('kill-pod.sh'))?.[1]?.split(' ') ?? [];
   assert.ok(components.length >= 5, components.join(' '));
@@ -142,6 +129,8 @@ const pod = (uid: string, name: string, ready = true, leaving = false) =>
 const kill = (fake: Fake, component: string, env: Record<string, string> = { KILL_POD_POLL_SECONDS: '0' }) =>
   fake.run('bash', [script('kill-pod.sh'), component], env);
 const verbs = (fake: Fake, verb: string) => fake.calls().filter((c) => c[0] === verb);
+/** The third argument of each call of that verb: the pod deleted, the workload rolled out. */
+const objectsOf = (fake: Fake, verb: string) => verbs(fake, verb).map((c) => c[2]);
 
 killPod(
   'deletes the pod by label and returns once a new pod is Ready, not the terminating one',
@@ -164,13 +153,8 @@ killPod(
 killPod(
   'tells the StatefulSet pod from its same-named replacement by uid',
   withFake((fake) => {
-    fake.answer(
-      'pods',
-      pod('old', 'redis-0'),
-      pod('old', 'redis-0', true, true),
-      pod('new', 'redis-0', false),
-      pod('new', 'redis-0'),
-    );
+    const [old, next] = [pod('old', 'redis-0'), pod('new', 'redis-0')];
+    fake.answer('pods', old, pod('old', 'redis-0', true, true), pod('new', 'redis-0', false), next);
     const result = kill(fake, 'redis');
     assert.is(result.status, 0, result.stderr);
     assert.match(result.stdout, /Replacement microbank-redis-0 is Ready/);
@@ -182,18 +166,11 @@ killPod(
   'deletes one replica of a component that has two, and waits for a new pod, not the one left',
   withFake((fake) => {
     const [a, b, c] = ['a', 'b', 'c'].map((x) => `transfer-7c4-${x}`) as [string, string, string];
-    fake.answer(
-      'pods',
-      pod('u1', a) + pod('u2', b),
-      pod('u1', a, true, true) + pod('u2', b),
-      pod('u2', b) + pod('u3', c),
-    );
+    const [live, leaving] = [pod('u1', a) + pod('u2', b), pod('u1', a, true, true) + pod('u2', b)];
+    fake.answer('pods', live, leaving, pod('u2', b) + pod('u3', c));
     const result = kill(fake, 'transfer');
     assert.is(result.status, 0, result.stderr);
-    assert.equal(
-      verbs(fake, 'delete').map((call) => call[2]),
-      [`microbank-${a}`],
-    );
+    assert.equal(objectsOf(fake, 'delete'), [`microbank-${a}`]);
     assert.match(result.stdout, /^Replacement microbank-transfer-7c4-c is Ready$/m);
     assert.is(verbs(fake, 'get').length, 3, 'the replica left is not a replacement');
   }),
@@ -206,10 +183,7 @@ killPod(
     fake.answer('pods', pod('u1', a, true, true) + pod('u2', b) + pod('u3', c), pod('u3', c) + pod('u4', d));
     const result = kill(fake, 'transfer');
     assert.is(result.status, 0, result.stderr);
-    assert.equal(
-      verbs(fake, 'delete').map((call) => call[2]),
-      [`microbank-${b}`],
-    );
+    assert.equal(objectsOf(fake, 'delete'), [`microbank-${b}`]);
     assert.match(result.stdout, /^Replacement microbank-transfer-7c4-d is Ready$/m);
 
     fake.answer('pods', pod('u1', 'balance-1', true, true));
@@ -240,21 +214,15 @@ const deploy = testSuite('tools/k8s/scripts/deploy.sh');
 deploy(
   'applies k8s/, waits for each rollout, prints the NodePorts and "Happy banking!"',
   withFake((fake) => {
-    const rollouts = [
-      'statefulset.apps/microbank-redis',
-      'deployment.apps/microbank-account-system',
-      'deployment.apps/microbank-balance',
-    ];
+    const deployments = ['account-system', 'balance'].map((name) => `deployment.apps/microbank-${name}`);
+    const rollouts = ['statefulset.apps/microbank-redis', ...deployments];
     fake.answer('statefulsets,deployments', `${rollouts.join('\n')}\n`);
     fake.answer('nodes', '172.18.0.2');
     fake.answer('services', 'microbank-account-system 31913\nmicrobank-balance 32635\n');
     const result = fake.run('bash', [script('deploy.sh')]);
     assert.is(result.status, 0, result.stderr);
     assert.equal(fake.calls()[0], ['apply', '-k', join(repoRoot, 'k8s')]);
-    assert.equal(
-      verbs(fake, 'rollout').map((c) => c[2]),
-      rollouts,
-    );
+    assert.equal(objectsOf(fake, 'rollout'), rollouts);
     assert.match(result.stdout, /microbank-account-system +http:\/\/172\.18\.0\.2:31913/);
     assert.match(result.stdout, /microbank-balance +http:\/\/172\.18\.0\.2:32635/);
     assert.match(result.stdout, /^Happy banking!$/m);
@@ -315,15 +283,12 @@ monkey(
       const [list, ...deletes] = fake.calls();
       assert.equal(list?.slice(0, 4), ['get', 'pods', '--namespace', 'microbank']);
       const selector = 'app.kubernetes.io/part-of=microbank,app.kubernetes.io/name!=chaos-monkey';
-      assert.ok(list?.includes(selector), 'it must exclude itself');
-      assert.ok(list?.includes('status.phase=Running'));
+      assert.ok(list?.includes(selector) && list.includes('status.phase=Running'), 'it must exclude itself');
       assert.is(deletes.length, 1, 'exactly one delete per run');
-      const del = deletes[0] as string[];
-      assert.is(del[0], 'delete');
-      assert.ok(del.includes('--wait=false'), 'waiting needs get/watch, which the Role does not grant');
-      const victim = del.at(-1) as string;
-      assert.ok(pods.includes(victim), victim);
-      victims.add(victim);
+      const [verb, ...rest] = deletes[0] as string[];
+      assert.ok(verb === 'delete' && rest.includes('--wait=false'), 'waiting needs get/watch, which the Role lacks');
+      assert.ok(pods.includes(rest.at(-1) as string), rest.at(-1));
+      victims.add(rest.at(-1) as string);
     }
     assert.ok(victims.size > 1, 'thirty runs always chose the same pod: not random');
   }),
