@@ -135,13 +135,11 @@ function behindCompaction(state: LedgerState, request: string): boolean {
  */
 function transferStep(
   state: LedgerState,
-  kind: 'debit' | 'credit' | 'refund',
-  transfer: string,
-  party: string,
-  other: string,
-  amount: number,
-  requested: StreamId | undefined,
+  command: Extract<LedgerCommand, { type: 'debit' | 'credit' | 'refund' }>,
 ): { name: string; decided?: LedgerDecision } {
+  const { type: kind, transfer, amount, requested } = command;
+  const [party, other] =
+    command.type === 'credit' ? [command.from, 'the account debited'] : [command.to, 'the account credited'];
   checkTransfer(transfer);
   checkAccount(party, other);
   if (party === state.account) fail('a transfer cannot debit and credit the same account');
@@ -190,15 +188,7 @@ function decide(state: LedgerState, command: LedgerCommand): LedgerDecision {
     }
     case 'debit': {
       const { transfer, to, amount } = command;
-      const { name, decided } = transferStep(
-        state,
-        'debit',
-        transfer,
-        to,
-        'the account credited',
-        amount,
-        command.requested,
-      );
+      const { name, decided } = transferStep(state, command);
       if (decided) return decided;
       if (!ledger.opened) return refusedUnknown(name);
       if (ledger.balance < amount) {
@@ -212,15 +202,7 @@ function decide(state: LedgerState, command: LedgerCommand): LedgerDecision {
     case 'credit': {
       const { transfer, from, amount } = command;
       const debit = checkEntryId(command.debit);
-      const { name, decided } = transferStep(
-        state,
-        'credit',
-        transfer,
-        from,
-        'the account debited',
-        amount,
-        command.requested,
-      );
+      const { name, decided } = transferStep(state, command);
       if (decided) return decided;
       if (!ledger.opened) return refusedUnknown(name);
       raised(ledger.balance, amount);
@@ -229,15 +211,7 @@ function decide(state: LedgerState, command: LedgerCommand): LedgerDecision {
     }
     case 'refund': {
       const { transfer, to, amount } = command;
-      const { name, decided } = transferStep(
-        state,
-        'refund',
-        transfer,
-        to,
-        'the account credited',
-        amount,
-        command.requested,
-      );
+      const { name, decided } = transferStep(state, command);
       if (decided) return decided;
       const debited = state.steps.get(`debit:${transfer}`);
       if (debited?.outcome !== 'debited') return { kind: 'new', outcome: 'refused no-debit', events: [] };
