@@ -72,14 +72,16 @@ export async function startRedisContainer(options: RedisContainerOptions): Promi
     await started.stop({ remove: true });
   };
 
+  const stop = async () => {
+    await started.stop({ timeout: 10_000, remove: true });
+  };
+
   return launched({
     port,
     dataDir,
     launch,
     kill,
-    async stop() {
-      await started.stop({ timeout: 10_000, remove: true });
-    },
+    stop,
     handle: () => `container:${started.getId()}`,
     exited: () => exited,
   });

@@ -105,23 +105,15 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     await Promise.race([waitForPong(port, 15_000), failed]);
   };
 
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  /** Signals the current process unless it has exited, and waits for its exit. */
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
   };
+  const kill = () => end('SIGKILL');
+  const stop = () => end('SIGTERM');
 
-  return launched({
-    port,
-    dataDir,
-    launch,
-    kill,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-    handle: () => String(child.pid),
-    exited: () => exited,
-  });
+  return launched({ port, dataDir, launch, kill, stop, handle: () => String(child.pid), exited: () => exited });
 }
 
 /** How one kind of Redis (a process, a container) is started, killed, stopped and named. */
