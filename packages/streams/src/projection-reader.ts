@@ -23,6 +23,7 @@ import {
   type ProjectionReader,
   type ReaderContext,
   type ReaderListener,
+  type ReadProgress,
   TAIL_WATCHDOG_MARGIN_MS,
 } from './projection-reading.ts';
 import { catchUp } from './projection-replay.ts';
@@ -101,7 +102,7 @@ export function startProjectionReader<Event>(
   /** Redis lost data once: the state is rebuilt from the streams alone, no snapshot. */
   let rebuilding = false;
   const positions = new Map<string, StreamId>(options.streams.map((stream) => [stream, STREAM_START]));
-  const progress: ReaderContext['progress'] = {
+  const progress: ReadProgress = {
     catchUpTarget: STREAM_START,
     restoredFrom: undefined,
     applied: 0,
@@ -228,18 +229,7 @@ export function startProjectionReader<Event>(
 
   return {
     positions,
-    get catchUpTarget() {
-      return progress.catchUpTarget;
-    },
-    get restoredFrom() {
-      return progress.restoredFrom;
-    },
-    get applied() {
-      return progress.applied;
-    },
-    get skipped() {
-      return progress.skipped;
-    },
+    progress,
     follow(stream) {
       if (positions.has(stream)) return;
       positions.set(stream, STREAM_START);

@@ -32,16 +32,22 @@ export interface ReaderListener {
   readonly waiting: number;
 }
 
+/** How far a reader has come: kept by the reader, shown by the projection it serves. */
+export interface ReadProgress {
+  /** The primary stream's end when catching up began. */
+  catchUpTarget: StreamId;
+  /** The positions of the snapshot the state was restored from; undefined after a full replay. */
+  restoredFrom: Positions | undefined;
+  applied: number;
+  skipped: number;
+}
+
 /** The seam, the other way: what the served projection asks of its reader. */
 export interface ProjectionReader {
   /** Every followed stream's position: the ID of its last entry consumed (applied or skipped). */
   readonly positions: Positions;
-  /** The primary stream's end when catching up began. */
-  readonly catchUpTarget: StreamId;
-  /** The positions of the snapshot the state was restored from; undefined after a full replay. */
-  readonly restoredFrom: Positions | undefined;
-  readonly applied: number;
-  readonly skipped: number;
+  /** Kept up to date by the reader. */
+  readonly progress: Readonly<ReadProgress>;
   /** Reads one more stream, from its start; a stream already read is left as it is. */
   follow(stream: string): void;
   /** Ends a linger at once: a position is waited for. */
@@ -63,7 +69,7 @@ export interface ReaderContext {
   skips: SkipLog;
   /** Aborted on stop. */
   signal: AbortSignal;
-  progress: { catchUpTarget: StreamId; restoredFrom: Positions | undefined; applied: number; skipped: number };
+  progress: ReadProgress;
   /** Decodes and applies `entries` of `stream`, and moves its position past them. */
   consume(stream: string, entries: StreamEntry[]): void;
   /** Runs `step` until it completes, waiting for the connection before each attempt; a permanent error is thrown. */

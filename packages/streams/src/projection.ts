@@ -9,7 +9,7 @@ import { errorMessage } from './errors.ts';
 import { streamEnd } from './event-store.ts';
 import { positionWaiters } from './position-waiters.ts';
 import { type ProjectionReaderOptions, startProjectionReader } from './projection-reader.ts';
-import type { ReaderListener } from './projection-reading.ts';
+import type { ReaderListener, ReadProgress } from './projection-reading.ts';
 import type { Positions, ProjectionSnapshots } from './projection-snapshots.ts';
 import { snapshotSchedule } from './snapshot-schedule.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
@@ -29,7 +29,7 @@ export interface ProjectionOptions<Event> extends ProjectionReaderOptions<Event>
  */
 export type ProjectionStatus = 'starting' | 'catching-up' | 'live' | 'failed' | 'diverged' | 'stopped';
 
-export interface Projection {
+export interface Projection extends Readonly<ReadProgress> {
   readonly name: string;
   readonly status: ProjectionStatus;
   /** Ready to serve: caught up, live, and neither failed nor diverged. */
@@ -40,12 +40,6 @@ export interface Projection {
   readonly position: StreamId;
   /** Every followed stream's position. */
   readonly positions: Positions;
-  /** The primary stream's end when catching up began. */
-  readonly catchUpTarget: StreamId;
-  /** The positions of the snapshot the state was restored from; undefined after a full replay. */
-  readonly restoredFrom: Positions | undefined;
-  readonly applied: number;
-  readonly skipped: number;
   /** Errors no retry could fix, each time one made it fail. */
   readonly failures: number;
   /** Times a stream was found not to hold what was applied (Redis lost data). */
@@ -151,16 +145,16 @@ export function startProjection<Event>(options: ProjectionOptions<Event>): Proje
       return reader.positions;
     },
     get catchUpTarget() {
-      return reader.catchUpTarget;
+      return reader.progress.catchUpTarget;
     },
     get restoredFrom() {
-      return reader.restoredFrom;
+      return reader.progress.restoredFrom;
     },
     get applied() {
-      return reader.applied;
+      return reader.progress.applied;
     },
     get skipped() {
-      return reader.skipped;
+      return reader.progress.skipped;
     },
     get failures() {
       return failures;
