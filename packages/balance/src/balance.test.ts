@@ -247,7 +247,7 @@ balance(
         issuing: { amount: 0, issuances: 0 },
         ahead: { amount: 0, entries: 0 },
         ledgers: 2,
-        transfers: { requested: 1, completed: 1, rejected: 0, open: 0 },
+        transfers: { requested: 1, completed: 1, rejected: 0, pending: 0 },
         stuck: { afterMs: 30_000, transfers: 0, issuances: 0, first: [] },
         violations: { count: 0, first: [] },
         checkpoint: undefined,

@@ -35,7 +35,8 @@ export interface AuditFigures {
   ahead: { amount: number; entries: number };
   /** Ledgers with at least one entry applied. */
   ledgers: number;
-  transfers: { requested: number; completed: number; rejected: number; open: number };
+  /** Requested, settled either way, and pending (requested, not yet reconciled with both ledgers). */
+  transfers: { requested: number; completed: number; rejected: number; pending: number };
   stuck: { afterMs: number; transfers: number; issuances: number; first: StuckItem[] };
   violations: { count: number; first: Violation[] };
   /** What the figures were folded from; absent when the audit is given no digest. */

@@ -64,7 +64,7 @@ export function createSupplyAudit(violation: (found: Violation) => void, clockMa
     unmatched.delete(record.issuance);
   };
 
-  const settleUnissued = () => {
+  const judgeUnissued = () => {
     for (const record of unissued.takeUpTo(supplyThrough)) {
       if (!record.issuedAhead || !record.issued) continue;
       const { ledger, amount, at } = record.issued;
@@ -105,7 +105,7 @@ export function createSupplyAudit(violation: (found: Violation) => void, clockMa
         ahead.amount += amount;
         ahead.entries++;
         unissued.add(streamIdMillis(at) + clockMarginMs, record);
-        settleUnissued();
+        judgeUnissued();
         return;
       }
       issuingAmount -= supplied.amount;
@@ -140,11 +140,11 @@ export function createSupplyAudit(violation: (found: Violation) => void, clockMa
           unmatched.set(issuance, record);
         }
       }
-      settleUnissued();
+      judgeUnissued();
     },
     readThrough(ms) {
       supplyThrough = Math.max(supplyThrough, ms);
-      settleUnissued();
+      judgeUnissued();
     },
     stuck(now, afterMs, list, limit) {
       let count = 0;

@@ -116,7 +116,7 @@ audit('issued supply only: conserved, nothing in flight, each figure in the ledg
     issuing: { amount: 0, issuances: 0 },
     ahead: { amount: 0, entries: 0 },
     ledgers: 2,
-    transfers: { requested: 0, completed: 0, rejected: 0, open: 0 },
+    transfers: { requested: 0, completed: 0, rejected: 0, pending: 0 },
     stuck: { afterMs: 30_000, transfers: 0, issuances: 0, first: [] },
     violations: { count: 0, first: [] },
   });
@@ -130,11 +130,11 @@ audit('debited, not yet credited: in flight, still conserved; credited and compl
   const debit = b.debit('john', 'mary', 30);
   const inFlight = given(b.steps);
   assert.equal([inFlight.inFlight, inFlight.balances, inFlight.conserved], [{ amount: 30, transfers: 1 }, 170, true]);
-  assert.is(inFlight.transfers.open, 1);
+  assert.is(inFlight.transfers.pending, 1);
   b.complete(debit, b.credit('mary', 'john', 30, debit));
   const settled = given(b.steps);
   assert.equal([settled.inFlight.amount, settled.balances, settled.conserved], [0, 200, true]);
-  assert.equal(settled.transfers, { requested: 1, completed: 1, rejected: 0, open: 0 });
+  assert.equal(settled.transfers, { requested: 1, completed: 1, rejected: 0, pending: 0 });
 });
 
 audit('streams read one after another, in any order: conserved once all are read, never a violation before', () => {
@@ -159,7 +159,7 @@ audit('streams read one after another, in any order: conserved once all are read
     }
     const figures = books.figures(0);
     assert.ok(figures.conserved, order.join());
-    assert.equal([figures.balances, figures.ahead.amount, figures.transfers.open], [200, 0, 0], order.join());
+    assert.equal([figures.balances, figures.ahead.amount, figures.transfers.pending], [200, 0, 0], order.join());
   }
 });
 
@@ -214,7 +214,7 @@ audit('rejected with a refund: its debit and that refund; rejected without: no d
   b.reject('insufficient-funds', undefined, U);
   const sound = given(b.steps);
   assert.ok(sound.conserved, reasons(sound));
-  assert.equal(sound.transfers, { requested: 2, completed: 0, rejected: 2, open: 0 });
+  assert.equal(sound.transfers, { requested: 2, completed: 0, rejected: 2, pending: 0 });
   // Tampered: rejected for insufficient funds, yet money left john's ledger.
   const forged = bank();
   forged.open('john');
@@ -249,7 +249,7 @@ audit('a rejection read before its ledger: its DebitDeclined still comes once; a
   const transfersFirst = streamByStream(b.steps, ['supply', 'transfers', 'john']);
   const sound = given(transfersFirst);
   assert.ok(sound.conserved, reasons(sound));
-  assert.is(sound.transfers.open, 0);
+  assert.is(sound.transfers.pending, 0);
   // Tampered: a debit instead of its decline, read after the rejection.
   const debited = transfersFirst.map((s) =>
     s.id === declined && s.stream === 'ledger'
@@ -422,21 +422,21 @@ audit('a second debit of a transfer that settled is a violation', () => {
   });
 });
 
-audit('beyond the settled transfers it remembers, a step of a forgotten one is still a violation', () => {
+audit('beyond the reconciled transfers it remembers, a step of a forgotten one is still a violation', () => {
   const b = bank();
   b.open('john');
   b.open('mary');
   const transfers = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b', U];
   for (const transfer of transfers) b.transfer('john', 'mary', 1, transfer);
   b.debit('john', 'mary', 1, transfers[0]);
-  const books = fold(b.steps, { settledRemembered: 2 });
+  const books = fold(b.steps, { reconciledRemembered: 2 });
   assert.is(books.figures(0).violations.count, 0, 'not before the transfers stream is read past it');
   books.readThrough('transfers', 1_000_000);
   assert.equal(
     books.figures(0).violations.first.map((v) => [v.transfer, v.reason]),
-    [[transfers[0], 'names a transfer that was never requested, or one settled before the last 2 the audit remembers']],
+    [[transfers[0], 'names a transfer that was never requested, or one reconciled before the last 2 the audit remembers']],
   );
-  const remembered = fold(b.steps, { settledRemembered: 3 }).figures(0);
+  const remembered = fold(b.steps, { reconciledRemembered: 3 }).figures(0);
   assert.equal(remembered.violations.first[0]?.reason, 'debited 1 after the transfer had settled');
 });
 
@@ -455,7 +455,7 @@ audit('after a compaction: the archived transfers` ledger entries are checked ag
   compacted.readThrough('transfers', 1_000_000);
   const figures = compacted.figures(0);
   assert.ok(figures.conserved, reasons(figures));
-  assert.equal([figures.transfers.open, figures.transfers.requested, figures.balances], [0, 1, 200]);
+  assert.equal([figures.transfers.pending, figures.transfers.requested, figures.balances], [0, 1, 200]);
   // Tampered: without the point, the same books name every archived transfer's entries.
   const unaware = fold(trimmed);
   unaware.readThrough('transfers', 1_000_000);

@@ -29,8 +29,9 @@
  *
  * Not a violation but shown: transfers (and issuances) not settled after `stuckAfterMs`, by the
  * time of their first entry. Per entry the work is a few map lookups and, for what waits on
- * another stream, a heap (audit-waits.ts). Settled transfers are remembered by ID only (the last
- * `settledRemembered`), so that a step of theirs appended later is still caught.
+ * another stream, a heap (audit-waits.ts). A transfer is reconciled once its outcome and both
+ * ledgers' steps agree; reconciled transfers are remembered by ID only (the last
+ * `reconciledRemembered`), so that a step of theirs appended later is still caught.
  */
 import type { LedgerEvent, SupplyEvent, TransferEvent } from '@microbank/events';
 import { compareStreamIds, type StreamId, streamIdMillis } from '@microbank/streams';
@@ -46,11 +47,11 @@ export type { AuditFigures, StuckItem, Violation } from './audit-figures.ts';
 /** How long a transfer may go unsettled before it is reported stuck, by default. */
 export const STUCK_AFTER_MS = 30_000;
 /**
- * Settled transfers remembered by ID, by default: a later step of one is "after the transfer had
+ * Reconciled transfers remembered by ID, by default: a later step of one is "after the transfer had
  * settled". Beyond, the oldest are forgotten (memory stays bounded) and a step of a forgotten one
  * is still a violation, as naming a transfer not requested.
  */
-export const SETTLED_REMEMBERED = 1_000_000;
+export const RECONCILED_REMEMBERED = 1_000_000;
 /** How far apart the clocks of two streams' entry IDs may be (one Redis: the same clock). */
 const CLOCK_MARGIN_MS = 1_000;
 /** The violations and stuck transfers listed (their counts are kept whole). */
@@ -71,7 +72,7 @@ export interface KeptState {
 
 export interface AuditOptions {
   stuckAfterMs?: number;
-  settledRemembered?: number;
+  reconciledRemembered?: number;
   clockMarginMs?: number;
   /** The checkpoint of what was applied, shown with the figures. */
   checkpoint?: () => Checkpoint;
@@ -145,8 +146,8 @@ interface TransferRecord {
   outcome?: { kind: 'completed' | 'rejected'; at: StreamId; refund?: StreamId };
   /** Outcome checks waiting for a ledger to reach the entries the outcome names. */
   waits: number;
-  /** Settled: only its ID is kept from now on (a wait that still holds the record ignores it). */
-  settled?: boolean;
+  /** Reconciled: only its ID is kept from now on (a wait that still holds the record ignores it). */
+  reconciled?: boolean;
   /**
    * Requested before the compaction point: its request and outcome were archived and trimmed, so
    * only its ledger entries are checked (each against the others), and it settles on them.
@@ -154,15 +155,16 @@ interface TransferRecord {
   compacted?: boolean;
 }
 
-/** A settled transfer: only its ID is kept. */
-const SETTLED = 0;
+/** A reconciled transfer (its outcome and both ledgers agree): only its ID is kept. */
+const RECONCILED = 0;
 /**
  * A transfer rejected with nothing to refund whose DebitDeclined was not read (its ledger may be
  * read after the transfers stream, or it has none: the debit was refused): one may still come.
  */
 const REJECTED_UNDECLINED = 1;
-type Settled = typeof SETTLED | typeof REJECTED_UNDECLINED;
-const isSettled = (record: TransferRecord | Settled | undefined): record is Settled => typeof record === 'number';
+type Reconciled = typeof RECONCILED | typeof REJECTED_UNDECLINED;
+const isReconciled = (record: TransferRecord | Reconciled | undefined): record is Reconciled =>
+  typeof record === 'number';
 
 type LedgerWait =
   | { kind: 'debit-of-credit'; record: TransferRecord; mark: number }
@@ -191,8 +193,8 @@ interface LedgerFold {
 export function createAudit(options: AuditOptions = {}): Audit {
   const stuckAfterMs = options.stuckAfterMs ?? STUCK_AFTER_MS;
   const clockMarginMs = options.clockMarginMs ?? CLOCK_MARGIN_MS;
-  const settledRemembered = options.settledRemembered ?? SETTLED_REMEMBERED;
-  let settled = 0;
+  const reconciledRemembered = options.reconciledRemembered ?? RECONCILED_REMEMBERED;
+  let reconciled = 0;
   let forgotten = 0;
   let marks = 0;
   let openings = 0;
@@ -210,9 +212,9 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const listed: Violation[] = [];
   const reported = new Set<string>();
   const folds = new Map<string, LedgerFold>();
-  const transfers = new Map<string, TransferRecord | Settled>();
-  /** Transfers not settled, oldest first (insertion order): what stuck is read from. */
-  const open = new Map<string, TransferRecord>();
+  const transfers = new Map<string, TransferRecord | Reconciled>();
+  /** Transfers pending (not reconciled yet), oldest first (insertion order): what stuck is read from. */
+  const pending = new Map<string, TransferRecord>();
   /** The last compaction's point: transfers requested before it were archived and trimmed. */
   let compaction: StreamId | undefined;
   /**
@@ -290,34 +292,34 @@ export function createAudit(options: AuditOptions = {}): Audit {
     }
   };
 
-  /** The record of `transfer`, made when this is its first entry read (at `at`); SETTLED once settled. */
-  const recordOf = (transfer: string, at: StreamId): TransferRecord | Settled => {
+  /** The record of `transfer`, made when this is its first entry read (at `at`); RECONCILED once reconciled. */
+  const recordOf = (transfer: string, at: StreamId): TransferRecord | Reconciled => {
     let record = transfers.get(transfer);
     if (record === undefined) {
       record = { transfer, since: at, waits: 0 };
       transfers.set(transfer, record);
-      open.set(transfer, record);
+      pending.set(transfer, record);
     }
     return record;
   };
 
-  const maybeSettle = (record: TransferRecord) => {
-    if (record.settled || (!record.outcome && !record.compacted) || record.waits > 0 || record.creditAhead) return;
+  const maybeReconcile = (record: TransferRecord) => {
+    if (record.reconciled || (!record.outcome && !record.compacted) || record.waits > 0 || record.creditAhead) return;
     if (record.debit ? !record.credit && !record.refund : record.credit) return;
-    record.settled = true;
+    record.reconciled = true;
     const undeclined = record.outcome?.kind === 'rejected' && !record.debit && !record.declined;
-    transfers.set(record.transfer, undeclined ? REJECTED_UNDECLINED : SETTLED);
-    open.delete(record.transfer);
-    if (++settled > settledRemembered) forgetSettled();
+    transfers.set(record.transfer, undeclined ? REJECTED_UNDECLINED : RECONCILED);
+    pending.delete(record.transfer);
+    if (++reconciled > reconciledRemembered) forgetReconciled();
   };
 
-  /** Forgets the oldest tenth of the settled transfers remembered (oldest first: the map's order). */
-  const forgetSettled = () => {
-    let left = Math.ceil(settledRemembered / 10);
+  /** Forgets the oldest tenth of the reconciled transfers remembered (oldest first: the map's order). */
+  const forgetReconciled = () => {
+    let left = Math.ceil(reconciledRemembered / 10);
     for (const [transfer, record] of transfers) {
-      if (!isSettled(record)) continue;
+      if (!isReconciled(record)) continue;
       transfers.delete(transfer);
-      settled--;
+      reconciled--;
       forgotten++;
       if (--left === 0) break;
     }
@@ -325,7 +327,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
   const notRequested = () =>
     forgotten === 0
       ? 'names a transfer that was never requested'
-      : `names a transfer that was never requested, or one settled before the last ${settledRemembered} the audit remembers`;
+      : `names a transfer that was never requested, or one reconciled before the last ${reconciledRemembered} the audit remembers`;
 
   /** Holds a check until ledger `account` has been folded past `at`; makes it now when it is. */
   const waitOn = (account: string, at: StreamId, wait: LedgerWait) => {
@@ -369,7 +371,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         }`,
       });
     }
-    maybeSettle(record);
+    maybeReconcile(record);
   };
 
   /** Checks a ledger entry of a requested transfer against its request. */
@@ -453,7 +455,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
           violation({ ledger: account, transfer, at: id, reason: 'debited, yet rejected with nothing to refund' });
           return;
         }
-        if (isSettled(record)) {
+        if (isReconciled(record)) {
           settledAgain(account, transfer, id, `debited ${amount}`);
           return;
         }
@@ -478,7 +480,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
           inFlight += amount;
           inFlightTransfers++;
         }
-        maybeSettle(record);
+        maybeReconcile(record);
         return;
       }
       case 'DebitDeclined': {
@@ -487,10 +489,10 @@ export function createAudit(options: AuditOptions = {}): Audit {
         const record = recordOf(transfer, id);
         if (record === REJECTED_UNDECLINED) {
           // Its rejection was read before its ledger: this is the decline it stands for.
-          transfers.set(transfer, SETTLED);
+          transfers.set(transfer, RECONCILED);
           return;
         }
-        if (isSettled(record)) {
+        if (isReconciled(record)) {
           settledAgain(account, transfer, id, 'its debit declined');
           return;
         }
@@ -507,14 +509,14 @@ export function createAudit(options: AuditOptions = {}): Audit {
         record.declined = { ledger: account, at: id };
         matchesRequest(record, 'declined');
         expectRequest(record, account, id);
-        maybeSettle(record);
+        maybeReconcile(record);
         return;
       }
       case 'Credited': {
         const { transfer, from, amount, debit } = event.data;
         fold.steps++;
         const record = recordOf(transfer, id);
-        if (isSettled(record)) {
+        if (isReconciled(record)) {
           settledAgain(account, transfer, id, `credited ${amount}`);
           return;
         }
@@ -553,14 +555,14 @@ export function createAudit(options: AuditOptions = {}): Audit {
           aheadEntries++;
           waitOn(from, debit, { kind: 'debit-of-credit', record, mark: marks });
         }
-        maybeSettle(record);
+        maybeReconcile(record);
         return;
       }
       case 'Refunded': {
         const { transfer, amount } = event.data;
         fold.steps++;
         const record = recordOf(transfer, id);
-        if (isSettled(record)) {
+        if (isReconciled(record)) {
           settledAgain(account, transfer, id, `refunded ${amount}`);
           return;
         }
@@ -584,7 +586,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         if (record.outcome?.kind === 'completed') {
           violation({ ledger: account, transfer, at: id, reason: `refunded, yet completed (${record.outcome.at})` });
         }
-        maybeSettle(record);
+        maybeReconcile(record);
         return;
       }
       default:
@@ -608,13 +610,13 @@ export function createAudit(options: AuditOptions = {}): Audit {
     }
   };
 
-  const settleUnrequested = () => {
+  const judgeUnrequested = () => {
     if (unrequested.size === 0) return;
     for (const { record, ledger, at } of unrequested.takeUpTo(throughTransfers())) {
-      if (record.request || record.settled) continue;
+      if (record.request || record.reconciled) continue;
       if (isCompacted(at)) {
         record.compacted = true;
-        maybeSettle(record);
+        maybeReconcile(record);
       } else {
         violation({ ledger, transfer: record.transfer, at, reason: notRequested() });
       }
@@ -681,13 +683,13 @@ export function createAudit(options: AuditOptions = {}): Audit {
       if (event.type === 'TransferRequested') {
         const { from, to, amount } = event.data;
         let record = transfers.get(transfer);
-        if (isSettled(record) || record?.request) {
+        if (isReconciled(record) || record?.request) {
           violation({ transfer, at: id, reason: 'requested a second time' });
         } else {
           if (record) {
             // Read after some of its ledger entries: it takes its place among the requests.
-            open.delete(transfer);
-            open.set(transfer, record);
+            pending.delete(transfer);
+            pending.set(transfer, record);
             record.since = id;
             record.compacted = false;
             record.request = { from, to, amount, at: id };
@@ -698,18 +700,18 @@ export function createAudit(options: AuditOptions = {}): Audit {
           }
           requested++;
         }
-        settleUnrequested();
+        judgeUnrequested();
         return;
       }
       const record = transfers.get(transfer);
-      if (record === undefined || (!isSettled(record) && !record.request)) {
+      if (record === undefined || (!isReconciled(record) && !record.request)) {
         violation({ transfer, at: id, reason: `${event.type} of a transfer that was never requested` });
-        settleUnrequested();
+        judgeUnrequested();
         return;
       }
-      if (isSettled(record) || record.outcome) {
+      if (isReconciled(record) || record.outcome) {
         violation({ transfer, at: id, reason: `${event.type} of a transfer already settled` });
-        settleUnrequested();
+        judgeUnrequested();
         return;
       }
       const { from, to } = record.request as NonNullable<TransferRecord['request']>;
@@ -743,8 +745,8 @@ export function createAudit(options: AuditOptions = {}): Audit {
           });
         }
       }
-      maybeSettle(record);
-      settleUnrequested();
+      maybeReconcile(record);
+      judgeUnrequested();
     },
 
     applySupply(event, id) {
@@ -755,7 +757,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
     readThrough(stream, ms) {
       if (stream === 'transfers') {
         transfersThrough = Math.max(transfersThrough, ms);
-        settleUnrequested();
+        judgeUnrequested();
       } else {
         supply.readThrough(ms);
       }
@@ -764,10 +766,10 @@ export function createAudit(options: AuditOptions = {}): Audit {
     compactedBefore(point) {
       if (compaction !== undefined && compareStreamIds(point, compaction) <= 0) return;
       compaction = point;
-      for (const record of [...open.values()]) {
+      for (const record of [...pending.values()]) {
         if (!record.request && isCompacted(record.since)) {
           record.compacted = true;
-          maybeSettle(record);
+          maybeReconcile(record);
         }
       }
     },
@@ -799,7 +801,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
     figures(now = Date.now()) {
       const stuck: StuckItem[] = [];
       let stuckTransfers = 0;
-      for (const record of open.values()) {
+      for (const record of pending.values()) {
         const ageMs = now - streamIdMillis(record.since);
         if (ageMs < stuckAfterMs) break;
         stuckTransfers++;
@@ -816,7 +818,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         issuing: { ...supply.issuing },
         ahead: { amount: ahead + supply.ahead.amount, entries: aheadEntries + supply.ahead.entries },
         ledgers: ledgerNames.length,
-        transfers: { requested, completed, rejected, open: open.size },
+        transfers: { requested, completed, rejected, pending: pending.size },
         stuck: { afterMs: stuckAfterMs, transfers: stuckTransfers, issuances: stuckIssuances, first: stuck },
         violations: { count: violations, first: [...listed] },
         ...(options.checkpoint ? { checkpoint: options.checkpoint() } : {}),

@@ -189,7 +189,7 @@ books('a sound bank is conserved, and every check stays quiet through several st
   assert.ok(after.conserved, describe(after));
   assert.equal(
     [figures.supply.total, after.balances, after.transfers, after.stuck.transfers],
-    [200, 200, { requested: 5, completed: 5, rejected: 0, open: 0 }, 0],
+    [200, 200, { requested: 5, completed: 5, rejected: 0, pending: 0 }, 0],
   );
 });
 
@@ -293,7 +293,7 @@ books(
       (f) => f.transfers.completed === 1,
     );
     assert.is(waiting.violations.count, 0, 'not before the cut');
-    assert.is(waiting.transfers.open, 1);
+    assert.is(waiting.transfers.pending, 1);
     // Mary's ledger goes past that position.
     const u = await b.request(MARY, JOHN, 1);
     await b.debit(u);
@@ -343,7 +343,7 @@ books(
     const settled = await waitFor(
       'the transfer settled',
       () => audit.audit.figures(),
-      (f) => f.transfers.open === 0,
+      (f) => f.transfers.pending === 0,
     );
     assert.equal([settled.stuck.transfers, settled.conserved], [0, true]);
   },
@@ -454,7 +454,7 @@ books(
     for (let pass = 0; pass < 3; pass++) await rebuilt.stateCheck.pass();
     const green = rebuilt.audit.figures();
     assert.ok(green.conserved, describe(green));
-    assert.equal([green.transfers, green.balances], [{ requested: 1, completed: 1, rejected: 0, open: 0 }, 200]);
+    assert.equal([green.transfers, green.balances], [{ requested: 1, completed: 1, rejected: 0, pending: 0 }, 200]);
     // A debit of a transfer never requested, after the point, numbered and kept as a script would.
     const forged = randomUUID();
     const state = ledgerStateKey(JOHN, prefix);

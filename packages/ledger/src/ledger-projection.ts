@@ -29,7 +29,7 @@ export interface LedgerProjectionOptions {
 }
 
 /**
- * How long an account's follower of its own ledger waits after a read that brought entries. An
+ * How long an account's projection of its own ledger waits after a read that brought entries. An
  * account of a busy bank takes part in hundreds of transfers a second, and each read costs its
  * process and Redis a round trip: read in batches, they cost a fraction. A balance asked for
  * without a position is at most this much older; one that names a position ends the wait.

@@ -68,7 +68,7 @@ export async function* readBatches(
       if (more && !next) next = fetch(from, count);
     }
   } finally {
-    // A caller that stops early leaves a prefetch in flight: its failure is nobody's business.
+    // A caller that stops early leaves a prefetch outstanding: its failure is nobody's business.
     next?.catch(() => {});
   }
 }

@@ -123,7 +123,7 @@ full('near maxmemory new transfers get 503, those accepted settle while memory i
   const ballast = `${ctx.prefix}:ballast`;
   for (let i = 0; (await memory()).used < 0.8 * max; i++) await redis.set(`${ballast}:${i}`, 'x'.repeat(8 * 1024));
 
-  const first = await load(ctx, () => !ctx.admission.open && ctx.admission.reading !== undefined);
+  const first = await load(ctx, () => !ctx.admission.admitting && ctx.admission.reading !== undefined);
   assert.ok(first.accepted.length > 0, 'transfers were accepted below the mark');
   // The mark was reached by the transfers themselves; from then on every new one is refused.
   const refused = await post(ctx);
@@ -153,9 +153,9 @@ full('near maxmemory new transfers get 503, those accepted settle while memory i
   // Memory freed: new transfers are taken again, and settle.
   await redis.del(...(await redis.keys(`${ballast}:*`)));
   await waitFor(
-    'admission to open again',
-    async () => ctx.admission.open,
-    (open) => open,
+    'admission to admit again',
+    async () => ctx.admission.admitting,
+    (admitting) => admitting,
     { timeoutMs: 5_000 },
   );
   const second = await load(ctx, () => false, 20);

@@ -12,7 +12,7 @@ import { redisMemory } from '@microbank/streams';
 
 export interface Admission {
   /** False while Redis is at or above the mark (or its memory could not be read lately). */
-  readonly open: boolean;
+  readonly admitting: boolean;
   /** What the last reading said, for logs and metrics. */
   readonly reading: { used: number; max: number } | undefined;
   stop(): void;
@@ -20,14 +20,14 @@ export interface Admission {
 
 export function startAdmission(redis: RedisClient, highWater: number, everyMs = 250): Admission {
   let reading: { used: number; max: number } | undefined;
-  let open = true;
+  let admitting = true;
   let stopped = false;
   const look = async () => {
     try {
       // A single Redis. (On a Redis Cluster a client's INFO reaches one node of its choosing; the
       // cluster's own admission is not built yet.)
       reading = await redisMemory(redis);
-      open = !(reading.max > 0 && reading.used >= highWater * reading.max);
+      admitting = !(reading.max > 0 && reading.used >= highWater * reading.max);
     } catch {
       // Redis away: the request itself will fail with 503; nothing to decide here.
     }
@@ -36,8 +36,8 @@ export function startAdmission(redis: RedisClient, highWater: number, everyMs = 
   timer.unref();
   void look();
   return {
-    get open() {
-      return open && !stopped;
+    get admitting() {
+      return admitting && !stopped;
     },
     get reading() {
       return reading;

@@ -31,7 +31,7 @@ export interface TransferAppOptions extends ServiceContext {
   /** Who may move money, and from which accounts. */
   credentials: Credentials;
   /** Whether Redis has room for new transfers (admission.ts). */
-  admission: Pick<Admission, 'open'>;
+  admission: Pick<Admission, 'admitting'>;
   /** How long a client's Idempotency-Key is kept (DEFAULT_RETENTION_MS). */
   retentionMs?: number;
   prefix?: string;
@@ -137,7 +137,7 @@ export function createTransferApp(options: TransferAppOptions): Hono {
     if (Object.keys(unknown).length > 0) {
       throw httpError(422, 'the transfer names an unknown account', { error: 'unknown_account', fields: unknown });
     }
-    if (!admission.open) {
+    if (!admission.admitting) {
       throw httpError(
         503,
         'the bank is short of room: new transfers wait until memory is freed (those accepted still settle); try again later',

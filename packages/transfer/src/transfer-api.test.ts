@@ -62,7 +62,7 @@ api.before(async (ctx) => {
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
     credentials,
-    admission: { open: true },
+    admission: { admitting: true },
     prefix: ctx.prefix,
   });
 });
@@ -232,7 +232,7 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
       metrics: createMetrics('transfer'),
       ...waiting,
       credentials,
-      admission: { open: true },
+      admission: { admitting: true },
       prefix: ctx.prefix,
     });
     const before = await recorded(ctx);
@@ -253,7 +253,7 @@ api('not ready while the connection it writes through is down, though its regist
     ...ctx.accounts,
     redis,
     credentials,
-    admission: { open: true },
+    admission: { admitting: true },
     prefix: ctx.prefix,
   });
   assert.is((await app.request('/readyz')).status, 200);
@@ -361,7 +361,7 @@ api(
           ...projection,
           redis: ctx.accounts.redis,
           credentials,
-          admission: { open: true },
+          admission: { admitting: true },
           prefix: ctx.prefix,
         });
         const before = await recorded(ctx);
@@ -391,7 +391,7 @@ api('a key and a settled status are kept for the retention, a pending status unt
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
     credentials,
-    admission: { open: true },
+    admission: { admitting: true },
     retentionMs,
     prefix: ctx.prefix,
   });
