@@ -51,13 +51,8 @@ export const issuedV1 = z.object({ issuance: issuanceId, amount, seq });
 export const debitedV1 = z.object({ transfer: transferId, to: accountName, amount });
 export const debitedV2 = z.object({ ...debitedV1.shape, seq });
 
-/** DebitDeclined v1: a debit refused because it would overdraw; nothing moved. */
-export const debitDeclinedV1 = z.object({
-  transfer: transferId,
-  to: accountName,
-  amount,
-  reason: z.literal('insufficient-funds'),
-});
+/** DebitDeclined v1: a debit (its fields) refused because it would overdraw; nothing moved. */
+export const debitDeclinedV1 = z.object({ ...debitedV1.shape, reason: z.literal('insufficient-funds') });
 export const debitDeclinedV2 = z.object({ ...debitDeclinedV1.shape, seq });
 
 /** Credited v1: money arrived from `from`, for `transfer`; `debit` is the debit's entry ID on `from`'s ledger. */
@@ -71,13 +66,8 @@ export const creditedV1 = z.object({
 });
 export const creditedV2 = z.object({ ...creditedV1.shape, seq });
 
-/** Refunded v1: a debit given back because its credit could not be made (`reason`). */
-export const refundedV1 = z.object({
-  transfer: transferId,
-  to: accountName,
-  amount,
-  reason: z.literal('unknown-account'),
-});
+/** Refunded v1: a debit (its fields) given back because its credit could not be made (`reason`). */
+export const refundedV1 = z.object({ ...debitedV1.shape, reason: z.literal('unknown-account') });
 export const refundedV2 = z.object({ ...refundedV1.shape, seq });
 
 /** The data of either version: `seq` undefined for version 1. */
