@@ -20,17 +20,12 @@ local debit = checkEntryId(ARGV[4])
 local step, decided = transferStep('credit', 'the account debited', 5)
 if decided then return decided end
 local transfer, from, amount = step.transfer, step.party, step.amount
-local state = ledgerState()
-local outcome
-if not state.opened then
-  outcome = 'refused unknown-account'
-else
+return decideOnLedger(step, function(state)
   local balance = raised(state.balance, amount)
   local seq = digits(state.seq + 1)
   local data = checkSize('{"transfer":"' .. transfer .. '","from":"' .. from .. '","amount":' .. ARGV[3]
     .. ',"debit":"' .. debit .. '","seq":' .. seq .. '}')
-  outcome = 'credited ' .. append('Credited', '2', data)
+  local outcome = 'credited ' .. append('Credited', '2', data)
   redis.call('HSET', KEYS[2], 'balance', digits(balance), 'seq', seq)
-end
-redis.call('HSET', KEYS[3], step.name, outcome)
-return { 'new', outcome }
+  return outcome
+end)

@@ -18,22 +18,17 @@
 local step, decided = transferStep('debit', 'the account credited', 4)
 if decided then return decided end
 local transfer, to, amount = step.transfer, step.party, step.amount
-local state = ledgerState()
-local outcome
-if not state.opened then
-  outcome = 'refused unknown-account'
-else
+return decideOnLedger(step, function(state)
   local seq = digits(state.seq + 1)
   local head = '{"transfer":"' .. transfer .. '","to":"' .. to .. '","amount":' .. ARGV[3]
   if state.balance < amount then
     local data = checkSize(head .. ',"reason":"insufficient-funds","seq":' .. seq .. '}')
-    outcome = 'declined ' .. append('DebitDeclined', '2', data)
+    local outcome = 'declined ' .. append('DebitDeclined', '2', data)
     redis.call('HSET', KEYS[2], 'seq', seq)
-  else
-    local data = checkSize(head .. ',"seq":' .. seq .. '}')
-    outcome = 'debited ' .. append('Debited', '2', data) .. ' ' .. ARGV[3]
-    redis.call('HSET', KEYS[2], 'balance', digits(state.balance - amount), 'seq', seq)
+    return outcome
   end
-end
-redis.call('HSET', KEYS[3], step.name, outcome)
-return { 'new', outcome }
+  local data = checkSize(head .. ',"seq":' .. seq .. '}')
+  local outcome = 'debited ' .. append('Debited', '2', data) .. ' ' .. ARGV[3]
+  redis.call('HSET', KEYS[2], 'balance', digits(state.balance - amount), 'seq', seq)
+  return outcome
+end)

@@ -165,3 +165,15 @@ end
 local function append(type, version, data)
   return redis.call('XADD', KEYS[1], '*', 'type', type, 'v', version, 'data', data)
 end
+
+-- Decides a debit or a credit, once: on a ledger never opened it is refused ("refused
+-- unknown-account", nothing appended, the refusal kept all the same, so a ledger opened later
+-- never takes it); on an opened one `onOpened(state)` checks, appends and returns the outcome.
+-- The outcome is kept in the steps hash; returns the script's reply {"new", outcome}.
+local function decideOnLedger(step, onOpened)
+  local state = ledgerState()
+  local outcome = 'refused unknown-account'
+  if state.opened then outcome = onOpened(state) end
+  redis.call('HSET', KEYS[3], step.name, outcome)
+  return { 'new', outcome }
+end
