@@ -67,33 +67,30 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
   const labelNames = ['projection'] as const;
   const labels = { projection: projection.name };
   const registers = [registry];
-  new Gauge({
-    name: 'microbank_projection_ready',
-    help: '1 when the projection has caught up and serves, else 0',
-    labelNames,
-    registers,
-    collect() {
-      this.set(labels, projection.ready ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'microbank_projection_failed',
-    help: '1 while the projection cannot read a stream for a reason no retry fixes (WRONGTYPE, ...), else 0',
-    labelNames,
-    registers,
-    collect() {
-      this.set(labels, projection.status === 'failed' ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'microbank_projection_diverged',
-    help: '1 when the stream ends before what the projection applied (Redis lost data)',
-    labelNames,
-    registers,
-    collect() {
-      this.set(labels, projection.status === 'diverged' ? 1 : 0);
-    },
-  });
+  /** A gauge of this projection that shows `read()` at each scrape. */
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.set(labels, read());
+      },
+    });
+  gauge('microbank_projection_ready', '1 when the projection has caught up and serves, else 0', () =>
+    projection.ready ? 1 : 0,
+  );
+  gauge(
+    'microbank_projection_failed',
+    '1 while the projection cannot read a stream for a reason no retry fixes (WRONGTYPE, ...), else 0',
+    () => (projection.status === 'failed' ? 1 : 0),
+  );
+  gauge(
+    'microbank_projection_diverged',
+    '1 when the stream ends before what the projection applied (Redis lost data)',
+    () => (projection.status === 'diverged' ? 1 : 0),
+  );
   const totalOf = (name: string, help: string, read: () => number) =>
     followTotal(registry, { name, help, read, labels });
   totalOf(
@@ -111,15 +108,11 @@ export function registerProjectionMetrics({ registry }: ServiceMetrics, projecti
     'Times the projection failed on an error no retry fixes (it then tries again now and then)',
     () => projection.failures,
   );
-  new Gauge({
-    name: 'microbank_projection_position_seconds',
-    help: 'Time part of the stream ID the projection has consumed up to, in seconds since the epoch',
-    labelNames,
-    registers,
-    collect() {
-      this.set(labels, streamIdMillis(projection.position) / 1000);
-    },
-  });
+  gauge(
+    'microbank_projection_position_seconds',
+    'Time part of the stream ID the projection has consumed up to, in seconds since the epoch',
+    () => streamIdMillis(projection.position) / 1000,
+  );
   new Gauge({
     name: 'microbank_projection_lag_seconds',
     help: "Time part of the stream's last ID minus the projection's position, in seconds; absent when Redis does not answer",
