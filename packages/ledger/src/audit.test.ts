@@ -434,7 +434,12 @@ audit('beyond the reconciled transfers it remembers, a step of a forgotten one i
   books.readThrough('transfers', 1_000_000);
   assert.equal(
     books.figures(0).violations.first.map((v) => [v.transfer, v.reason]),
-    [[transfers[0], 'names a transfer that was never requested, or one reconciled before the last 2 the audit remembers']],
+    [
+      [
+        transfers[0],
+        'names a transfer that was never requested, or one reconciled before the last 2 the audit remembers',
+      ],
+    ],
   );
   const remembered = fold(b.steps, { reconciledRemembered: 3 }).figures(0);
   assert.equal(remembered.violations.first[0]?.reason, 'debited 1 after the transfer had settled');
