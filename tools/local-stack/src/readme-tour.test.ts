@@ -1,8 +1,10 @@
 /**
- * The README's five-minute tour, run for real (issue 18): its commands are read from README.md
- * (MICROBANK_TOUR_README names another file, to see the test fail on a changed copy), run one by one
- * against a stack started as the other stack tests start it, and each documented response checked
- * (the convention is in readme-tour.ts). Needs `pnpm build` first, like every stack test.
+ * The README's five-minute tour and the examples of docs/*.md, run for real (issue 18): the
+ * commands are read from README.md's tour and from every ```sh block of docs/ not marked
+ * `<!-- not run: ... -->` (MICROBANK_TOUR_README names another file for the README, to see the test
+ * fail on a changed copy), run one by one against a stack of their own per document, started as
+ * the other stack tests start it, and each documented response checked (the convention is in
+ * readme-tour.ts). Needs `pnpm build` first, like every stack test.
  *
  * What the test changes in the commands, and only this:
  * - Ports: the stack runs in its own temporary data dir on free ports (the README's may be in use),
@@ -22,7 +24,7 @@
  * completes, a killed service comes back); any other command runs once.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,6 +36,7 @@ import {
   fillPlaceholders,
   matchResponse,
   namedEvents,
+  readExamples,
   readPrinted,
   readTour,
   shellWords,
@@ -44,7 +47,24 @@ import { type StackProcess, startStackProcess } from './stack-process.ts';
 
 const run = promisify(execFile);
 const README = process.env.MICROBANK_TOUR_README || join(REPO_ROOT, 'README.md');
-const steps = readTour(readFileSync(README, 'utf8'));
+
+/** A document whose commands run, each on a stack of its own. */
+interface Document {
+  /** How failures name it: README, docs/api.md. */
+  name: string;
+  steps: TourStep[];
+}
+const documents: Document[] = [
+  { name: 'README', steps: readTour(readFileSync(README, 'utf8')) },
+  ...readdirSync(join(REPO_ROOT, 'docs'))
+    .filter((file) => file.endsWith('.md'))
+    .sort()
+    .map((file) => ({
+      name: `docs/${file}`,
+      steps: readExamples(readFileSync(join(REPO_ROOT, 'docs', file), 'utf8')),
+    }))
+    .filter((document) => document.steps.length > 0),
+];
 const READ_ONLY_REDIS = new Set(['XRANGE', 'XREVRANGE', 'XLEN', 'XINFO', 'GET', 'HGETALL', 'TYPE', 'PING', 'SCAN']);
 const EVENTUALLY_MS = 30_000;
 
@@ -59,9 +79,17 @@ interface Context {
   fields: Record<string, string>;
 }
 
-const tour = testSuite<Context>('the README tour, run', {} as Context);
+function documentSuite(document: Document) {
+  const suite = testSuite<Context>(`${document.name}, run`, {} as Context);
+  suite.before((ctx) => startStack(ctx));
+  suite.after((ctx) => stopStack(ctx));
+  for (const step of document.steps) {
+    suite(`${document.name} line ${step.line}: ${step.command.slice(0, 90)}`, (ctx) => runStep(ctx, document, step));
+  }
+  suite.run();
+}
 
-tour.before(async (ctx) => {
+async function startStack(ctx: Context): Promise<void> {
   ctx.dataDir = mkdtempSync(join(tmpdir(), 'microbank-tour-'));
   ctx.exported = {};
   ctx.fields = {};
@@ -73,12 +101,12 @@ tour.before(async (ctx) => {
     console.error((error as Error).message);
     throw error;
   }
-});
+}
 
-tour.after(async (ctx) => {
+async function stopStack(ctx: Context): Promise<void> {
   await ctx.stack?.stop();
   rmSync(ctx.dataDir, { recursive: true, force: true });
-});
+}
 
 /** The README's ports (the stack's defaults) to the started stack's, component by component. */
 async function portMap(plan: StackPlan): Promise<Map<number, number>> {
@@ -150,7 +178,7 @@ async function runWords(ctx: Context, words: string[]): Promise<Ran> {
   }
 }
 
-async function runStep(ctx: Context, step: TourStep): Promise<void> {
+async function runStep(ctx: Context, document: Document, step: TourStep): Promise<void> {
   const exported = exportFromCommand(step.command);
   if (exported) {
     const ran = await runWords(ctx, localise(ctx, shellWords(exported.inner, { ...process.env, ...ctx.exported })));
@@ -184,7 +212,7 @@ async function runStep(ctx: Context, step: TourStep): Promise<void> {
     let last: { ran: Ran; problems: string[] } | undefined;
     try {
       ({ ran } = await waitFor(
-        `README line ${step.line} to hold`,
+        `${document.name} line ${step.line} to hold`,
         async () => {
           const attempt = await runWords(ctx, command);
           last = { ran: attempt, problems: problemsOf(attempt) };
@@ -194,7 +222,7 @@ async function runStep(ctx: Context, step: TourStep): Promise<void> {
         { timeoutMs: EVENTUALLY_MS, intervalMs: 100 },
       ));
     } catch {
-      assert.unreachable(failure(step, last?.problems ?? ['never ran'], last?.ran.output ?? ''));
+      assert.unreachable(failure(document, step, last?.problems ?? ['never ran'], last?.ran.output ?? ''));
       return;
     }
     keepFields(ctx, step, ran);
@@ -203,7 +231,7 @@ async function runStep(ctx: Context, step: TourStep): Promise<void> {
     // Kept even when the answer is not the documented one, so that the next steps still run.
     keepFields(ctx, step, ran);
     const problems = problemsOf(ran);
-    if (problems.length > 0) assert.unreachable(failure(step, problems, ran.output));
+    if (problems.length > 0) assert.unreachable(failure(document, step, problems, ran.output));
   }
 }
 
@@ -216,11 +244,7 @@ function keepFields(ctx: Context, step: TourStep, ran: Ran): void {
   }
 }
 
-const failure = (step: TourStep, problems: string[], output: string) =>
-  `README line ${step.line}: ${step.command}\n  ${problems.join('\n  ')}\n  it printed: ${output.slice(0, 1500)}`;
+const failure = (document: Document, step: TourStep, problems: string[], output: string) =>
+  `${document.name} line ${step.line}: ${step.command}\n  ${problems.join('\n  ')}\n  it printed: ${output.slice(0, 1500)}`;
 
-for (const step of steps) {
-  tour(`README line ${step.line}: ${step.command.slice(0, 90)}`, (ctx) => runStep(ctx, step));
-}
-
-tour.run();
+for (const document of documents) documentSuite(document);
