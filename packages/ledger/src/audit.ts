@@ -200,14 +200,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
   let openings = 0;
   /** Every balance, summed (what is ahead of the cut included). */
   let total = 0;
-  let inFlight = 0;
-  let inFlightTransfers = 0;
+  /** Money debited and not yet credited or refunded, as the figures show it. */
+  const inFlight = { amount: 0, transfers: 0 };
   /** Credits read before their debits, out of the balances until the debits are read. */
-  let ahead = 0;
-  let aheadEntries = 0;
-  let requested = 0;
-  let completed = 0;
-  let rejected = 0;
+  const ahead = { amount: 0, entries: 0 };
+  /** Transfers requested, and settled either way. */
+  const outcomes = { requested: 0, completed: 0, rejected: 0 };
   let violations = 0;
   const listed: Violation[] = [];
   const reported = new Set<string>();
@@ -348,8 +346,8 @@ export function createAudit(options: AuditOptions = {}): Audit {
       if (!record.creditAhead) return;
       const credit = record.credit as CreditEntry;
       record.creditAhead = false;
-      ahead -= credit.amount;
-      aheadEntries--;
+      ahead.amount -= credit.amount;
+      ahead.entries--;
       violation({
         ledger: credit.ledger,
         transfer,
@@ -473,12 +471,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
         const credit = record.credit;
         if (credit && record.creditAhead) {
           record.creditAhead = false;
-          ahead -= credit.amount;
-          aheadEntries--;
+          ahead.amount -= credit.amount;
+          ahead.entries--;
           matchCredit(record, record.debit, credit);
         } else {
-          inFlight += amount;
-          inFlightTransfers++;
+          inFlight.amount += amount;
+          inFlight.transfers++;
         }
         maybeReconcile(record);
         return;
@@ -546,13 +544,13 @@ export function createAudit(options: AuditOptions = {}): Audit {
         matchesRequest(record, 'credit');
         expectRequest(record, account, id);
         if (record.debit) {
-          inFlight -= record.debit.amount;
-          inFlightTransfers--;
+          inFlight.amount -= record.debit.amount;
+          inFlight.transfers--;
           matchCredit(record, record.debit, credit);
         } else {
           record.creditAhead = true;
-          ahead += amount;
-          aheadEntries++;
+          ahead.amount += amount;
+          ahead.entries++;
           waitOn(from, debit, { kind: 'debit-of-credit', record, mark: marks });
         }
         maybeReconcile(record);
@@ -581,8 +579,8 @@ export function createAudit(options: AuditOptions = {}): Audit {
           return;
         }
         record.refund = { ledger: account, amount, at: id };
-        inFlight -= (debit as DebitEntry).amount;
-        inFlightTransfers--;
+        inFlight.amount -= (debit as DebitEntry).amount;
+        inFlight.transfers--;
         if (record.outcome?.kind === 'completed') {
           violation({ ledger: account, transfer, at: id, reason: `refunded, yet completed (${record.outcome.at})` });
         }
@@ -698,7 +696,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
             record = recordOf(transfer, id) as TransferRecord;
             record.request = { from, to, amount, at: id };
           }
-          requested++;
+          outcomes.requested++;
         }
         judgeUnrequested();
         return;
@@ -716,13 +714,13 @@ export function createAudit(options: AuditOptions = {}): Audit {
       }
       const { from, to } = record.request as NonNullable<TransferRecord['request']>;
       if (event.type === 'TransferCompleted') {
-        completed++;
+        outcomes.completed++;
         record.outcome = { kind: 'completed', at: id };
         record.waits += 2;
         waitOn(from, event.data.debit, { kind: 'outcome', entry: 'debit', record, at: event.data.debit, mark: marks });
         waitOn(to, event.data.credit, { kind: 'outcome', entry: 'credit', record, at: event.data.credit, mark: marks });
       } else {
-        rejected++;
+        outcomes.rejected++;
         const refund = event.data.refund;
         record.outcome = { kind: 'rejected', at: id, refund };
         if (refund !== undefined) {
@@ -808,17 +806,17 @@ export function createAudit(options: AuditOptions = {}): Audit {
         if (stuck.length < LISTED) stuck.push({ transfer: record.transfer, ageMs, waiting: waitingFor(record) });
       }
       const stuckIssuances = supply.stuck(now, stuckAfterMs, stuck, LISTED);
-      const balances = total - ahead - supply.ahead.amount;
+      const balances = total - ahead.amount - supply.ahead.amount;
       const supplied = supply.issued + openings;
       return {
-        conserved: violations === 0 && balances + inFlight + supply.issuing.amount === supplied,
+        conserved: violations === 0 && balances + inFlight.amount + supply.issuing.amount === supplied,
         supply: { issued: supply.issued, openings, total: supplied },
         balances,
-        inFlight: { amount: inFlight, transfers: inFlightTransfers },
+        inFlight: { ...inFlight },
         issuing: { ...supply.issuing },
-        ahead: { amount: ahead + supply.ahead.amount, entries: aheadEntries + supply.ahead.entries },
+        ahead: { amount: ahead.amount + supply.ahead.amount, entries: ahead.entries + supply.ahead.entries },
         ledgers: ledgerNames.length,
-        transfers: { requested, completed, rejected, pending: pending.size },
+        transfers: { ...outcomes, pending: pending.size },
         stuck: { afterMs: stuckAfterMs, transfers: stuckTransfers, issuances: stuckIssuances, first: stuck },
         violations: { count: violations, first: [...listed] },
         ...(options.checkpoint ? { checkpoint: options.checkpoint() } : {}),
