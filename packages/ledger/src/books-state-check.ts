@@ -26,9 +26,8 @@ import type { Redis } from 'ioredis';
 import type { Audit } from './audit.ts';
 import { type StepEntry, stepEntry } from './ledger-steps.ts';
 
-/** Ledgers looked at per pass, and steps per ledger per pass. */
-const LEDGERS_PER_PASS = 32;
-const STEPS_PER_LEDGER = 64;
+/** What one pass looks at: this many ledgers, and this many steps of each. */
+const PER_PASS = { ledgers: 32, steps: 64 } as const;
 
 export interface StateCheckOptions {
   redis: Redis;
@@ -118,7 +117,7 @@ export function startStateCheck(options: StateCheckOptions): StateCheck {
       ledgerStepsKey(account, prefix),
       cursors.get(account) ?? '0',
       'COUNT',
-      STEPS_PER_LEDGER,
+      PER_PASS.steps,
     );
     cursors.set(account, cursor);
     const folded = audit.position(account) ?? STREAM_START;
@@ -176,7 +175,7 @@ export function startStateCheck(options: StateCheckOptions): StateCheck {
     await readThrough();
     const names = audit.ledgerNames();
     if (next >= names.length) next = 0;
-    const batch = names.slice(next, next + LEDGERS_PER_PASS);
+    const batch = names.slice(next, next + PER_PASS.ledgers);
     next += batch.length;
     await Promise.all(batch.map(async (account) => Promise.all([checkKept(account), checkSteps(account)])));
   }
