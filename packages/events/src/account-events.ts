@@ -1,7 +1,6 @@
 /** The contracts of events on the accounts stream: one zod schema per event type and version. */
 
-import type { EventCatalog } from '@microbank/streams';
-import { embeddable } from '@microbank/streams';
+import { catalogAtV1, embeddable } from '@microbank/streams';
 import * as z from 'zod';
 
 /** An account's name is a DNS label, because it also names its Kubernetes Service. */
@@ -36,11 +35,8 @@ export type AccountRegistered = {
 /** Every event that may appear on `microbank:accounts`. */
 export type AccountEvent = AccountRegistered;
 
-export const accountEvents: EventCatalog<AccountEvent> = {
-  kind: 'accounts',
-  // A registration is a few hundred bytes; its longest fields together stay under 3 KiB.
-  maxEntryBytes: 8 * 1024,
-  events: {
-    AccountRegistered: { current: 1, versions: { 1: accountRegisteredV1 } },
-  },
-};
+// A registration is a few hundred bytes; its longest fields together stay under 3 KiB.
+export const accountEvents = catalogAtV1<AccountEvent>(
+  { kind: 'accounts', maxEntryBytes: 8 * 1024 },
+  { AccountRegistered: accountRegisteredV1 },
+);

@@ -4,7 +4,7 @@
  * money: kept short (the writer trims it) and never replayed by a service that serves reads.
  */
 
-import type { EventCatalog } from '@microbank/streams';
+import { catalogAtV1 } from '@microbank/streams';
 import * as z from 'zod';
 
 /** ComponentKilled v1: `by` killed `component` (SIGKILL of its process, deletion of its pod). */
@@ -17,8 +17,7 @@ export const componentKilledV1 = z.object({
 
 export type DisruptionEvent = { type: 'ComponentKilled'; data: z.infer<typeof componentKilledV1> };
 
-export const disruptionEvents: EventCatalog<DisruptionEvent> = {
-  kind: 'disruptions',
-  maxEntryBytes: 2 * 1024,
-  events: { ComponentKilled: { current: 1, versions: { 1: componentKilledV1 } } },
-};
+export const disruptionEvents = catalogAtV1<DisruptionEvent>(
+  { kind: 'disruptions', maxEntryBytes: 2 * 1024 },
+  { ComponentKilled: componentKilledV1 },
+);

@@ -1,7 +1,7 @@
 import { decodeEntry, encodeEvent } from '@microbank/streams';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { type AccountRegistered, accountEvents } from './account-events.ts';
+import { type AccountRegistered, accountEvents, accountRegisteredV1 } from './account-events.ts';
 
 const layout = testSuite('entry layout');
 
@@ -18,6 +18,14 @@ const johnData = JSON.stringify(john.data);
 
 layout('an event is three flat fields: type, v and data as JSON', () => {
   assert.equal(encodeEvent(accountEvents, john), ['type', 'AccountRegistered', 'v', '1', 'data', johnData]);
+});
+
+layout('a catalog made by catalogAtV1 is the one written out, every event at version 1', () => {
+  assert.equal(accountEvents, {
+    kind: 'accounts',
+    maxEntryBytes: 8 * 1024,
+    events: { AccountRegistered: { current: 1, versions: { 1: accountRegisteredV1 } } },
+  });
 });
 
 layout('what is encoded decodes to the same event', () => {

@@ -4,7 +4,7 @@
  * (packages/transfer's parked.ts), and their re-application after a fix.
  */
 
-import { decodeEntry, type EventCatalog, isStreamId, type StreamId } from '@microbank/streams';
+import { catalogAtV1, decodeEntry, isStreamId, type StreamId } from '@microbank/streams';
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
 import { amount, transferId } from './ledger-events.ts';
@@ -40,14 +40,10 @@ export type ParkedEvent =
   | TransferParked
   | { type: 'ParkedTransferReapplied'; data: z.infer<typeof parkedTransferReappliedV1> };
 
-export const parkedEvents: EventCatalog<ParkedEvent> = {
-  kind: 'parked transfers',
-  maxEntryBytes: 4 * 1024,
-  events: {
-    TransferParked: { current: 1, versions: { 1: transferParkedV1 } },
-    ParkedTransferReapplied: { current: 1, versions: { 1: parkedTransferReappliedV1 } },
-  },
-};
+export const parkedEvents = catalogAtV1<ParkedEvent>(
+  { kind: 'parked transfers', maxEntryBytes: 4 * 1024 },
+  { TransferParked: transferParkedV1, ParkedTransferReapplied: parkedTransferReappliedV1 },
+);
 
 /** A parked entry as it is read: what was parked, and whether it was re-applied since. */
 export type ParkedTransfer = TransferParked['data'] & {

@@ -4,7 +4,7 @@
  * a ledger only as an Issued event of an issuance recorded here (packages/ledger, issueSupply).
  */
 
-import type { EventCatalog } from '@microbank/streams';
+import { catalogAtV1 } from '@microbank/streams';
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
 import { amount, issuanceId } from './ledger-events.ts';
@@ -14,10 +14,7 @@ export const supplyIssuedV1 = z.object({ issuance: issuanceId, account: accountN
 
 export type SupplyEvent = { type: 'SupplyIssued'; data: z.infer<typeof supplyIssuedV1> };
 
-export const supplyEvents: EventCatalog<SupplyEvent> = {
-  kind: 'supply',
-  maxEntryBytes: 1024,
-  events: {
-    SupplyIssued: { current: 1, versions: { 1: supplyIssuedV1 } },
-  },
-};
+export const supplyEvents = catalogAtV1<SupplyEvent>(
+  { kind: 'supply', maxEntryBytes: 1024 },
+  { SupplyIssued: supplyIssuedV1 },
+);

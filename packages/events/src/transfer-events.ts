@@ -3,7 +3,7 @@
  * transfer is requested (by the API), then completed or rejected (by a processor).
  */
 
-import type { EventCatalog } from '@microbank/streams';
+import { catalogAtV1 } from '@microbank/streams';
 import * as z from 'zod';
 import { accountName } from './account-events.ts';
 import { amount, transferId } from './ledger-events.ts';
@@ -52,12 +52,11 @@ export type TransferEvent =
   | { type: 'TransferCompleted'; data: z.infer<typeof transferCompletedV1> }
   | { type: 'TransferRejected'; data: z.infer<typeof transferRejectedV1> };
 
-export const transferEvents: EventCatalog<TransferEvent> = {
-  kind: 'transfers',
-  maxEntryBytes: 2 * 1024,
-  events: {
-    TransferRequested: { current: 1, versions: { 1: transferRequestedV1 } },
-    TransferCompleted: { current: 1, versions: { 1: transferCompletedV1 } },
-    TransferRejected: { current: 1, versions: { 1: transferRejectedV1 } },
+export const transferEvents = catalogAtV1<TransferEvent>(
+  { kind: 'transfers', maxEntryBytes: 2 * 1024 },
+  {
+    TransferRequested: transferRequestedV1,
+    TransferCompleted: transferCompletedV1,
+    TransferRejected: transferRejectedV1,
   },
-};
+);

@@ -29,6 +29,22 @@ export interface EventCatalog<Event extends CatalogEvent> {
   events: { [Type in Event['type']]: { current: number; versions: Record<number, z.ZodType> } };
 }
 
+/**
+ * The catalog of a stream kind whose every event is at its first version: `schemas` names each
+ * type's v1 schema. Once an event has a later version, its catalog is written out in full (as the
+ * ledger's is), each version beside its schema.
+ */
+export function catalogAtV1<Event extends CatalogEvent>(
+  stream: Pick<EventCatalog<Event>, 'kind' | 'maxEntryBytes'>,
+  schemas: { [Type in Event['type']]: z.ZodType },
+): EventCatalog<Event> {
+  const events = {} as EventCatalog<Event>['events'];
+  for (const type of Object.keys(schemas) as Array<Event['type']>) {
+    events[type] = { current: 1, versions: { 1: schemas[type] } };
+  }
+  return { ...stream, events };
+}
+
 /** Why an entry was skipped, as a kind (for counting and for limiting logs) and a sentence. */
 export type SkipKind =
   | 'too-large'
