@@ -39,6 +39,14 @@ export interface AccountsProjectionOptions {
   snapshots?: SnapshotSetting;
 }
 
+/** How the registry is kept in a snapshot: one per format, whichever service wrote it. */
+const registrySnapshot = (registry: AccountsRegistry) => ({
+  kind: 'registry',
+  format: REGISTRY_SNAPSHOT_FORMAT,
+  capture: () => registrySnapshotState(registry),
+  restore: (stored: string) => restoreRegistry(registry, stored),
+});
+
 export function startAccountsProjection(options: AccountsProjectionOptions): AccountsProjection {
   const registry = createAccountsRegistry();
   const state = startStateProjection<AccountEvent>({
@@ -49,12 +57,7 @@ export function startAccountsProjection(options: AccountsProjectionOptions): Acc
     // The registry is what the stream holds: after Redis lost data, what it holds now.
     reset: () => clearRegistry(registry),
     snapshots: options.snapshots ?? false,
-    snapshot: {
-      kind: 'registry',
-      format: REGISTRY_SNAPSHOT_FORMAT,
-      capture: () => registrySnapshotState(registry),
-      restore: (stored) => restoreRegistry(registry, stored),
-    },
+    snapshot: registrySnapshot(registry),
   });
   return { registry, ...state };
 }

@@ -10,6 +10,14 @@ import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 /** The format of a ledger's snapshot: bump it whenever Ledger or evolveLedger changes meaning. */
 const LEDGER_SNAPSHOT_FORMAT = 2;
 
+/** How a ledger's fold is kept in a snapshot: as one JSON row (ledgerSnapshotState), read back whole or not at all. */
+const ledgerSnapshot = (ledger: Ledger) => ({
+  kind: 'ledger',
+  format: LEDGER_SNAPSHOT_FORMAT,
+  capture: () => ledgerSnapshotState(ledger),
+  restore: (stored: string) => restoreLedger(ledger, stored),
+});
+
 export interface LedgerProjection {
   ledger: Ledger;
   projection: Projection;
@@ -74,12 +82,7 @@ export function startLedgerProjection(options: LedgerProjectionOptions): LedgerP
     lingerMs: options.lingerMs ?? LEDGER_LINGER_MS,
     decode: decodeLedgerEntry,
     apply: (event, id) => evolveLedger(ledger, event, id),
-    snapshot: {
-      kind: 'ledger',
-      format: LEDGER_SNAPSHOT_FORMAT,
-      capture: () => ledgerSnapshotState(ledger),
-      restore: (stored) => restoreLedger(ledger, stored),
-    },
+    snapshot: ledgerSnapshot(ledger),
   });
   return { ledger, ...state };
 }
