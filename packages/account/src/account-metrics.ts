@@ -1,38 +1,35 @@
 /** An account's own metrics: its registration and the instances alive under its name. */
 
-import { followTotal, type ServiceMetrics } from '@microbank/service-runtime';
+import { type MetricRows, registerGauges, registerTotals, type ServiceMetrics } from '@microbank/service-runtime';
 import type { KeptPresence } from '@microbank/streams';
-import { Gauge } from 'prom-client';
 import type { KeptRegistration } from './registration.ts';
+
+/** What the metrics read of the registration and the presence. */
+type AccountCounts = Record<'registrations' | 'failures' | 'othersSeen' | 'liveInstances', number>;
+
+/** The counts of a registration or a presence not started yet. */
+const NOT_STARTED: AccountCounts = { registrations: 0, failures: 0, othersSeen: 0, liveInstances: 0 };
+
+const ACCOUNT_TOTALS: MetricRows<AccountCounts> = {
+  microbank_account_registrations_total: ['Registrations this instance stored (again if lost)', (c) => c.registrations],
+  microbank_account_registration_failures_total: ['Registrations failed on an error no retry fixes', (c) => c.failures],
+  microbank_account_duplicate_claims_total: ['Other live instances seen claiming this account', (c) => c.othersSeen],
+};
+
+const ACCOUNT_GAUGES: MetricRows<AccountCounts> = {
+  microbank_account_live_instances: ['Live instances of this account, this one included', (c) => c.liveInstances],
+};
 
 export function registerAccountMetrics(
   { registry }: ServiceMetrics,
   registration: () => KeptRegistration | undefined,
   presence: () => KeptPresence | undefined,
 ): void {
-  const registers = [registry];
-  const totalOf = (name: string, help: string, read: () => number) => followTotal(registry, { name, help, read });
-  totalOf(
-    'microbank_account_registrations_total',
-    'Registrations appended by this instance (again after a loss)',
-    () => registration()?.registrations ?? 0,
-  );
-  totalOf(
-    'microbank_account_registration_failures_total',
-    'Times the registration could not be stored for a reason no retry fixes',
-    () => registration()?.failures ?? 0,
-  );
-  totalOf(
-    'microbank_account_duplicate_claims_total',
-    'Other live instances seen claiming this account',
-    () => presence()?.othersSeen ?? 0,
-  );
-  new Gauge({
-    name: 'microbank_account_live_instances',
-    help: 'Live instances of this account at the last presence refresh, this one included',
-    registers,
-    collect() {
-      this.set(presence()?.liveInstances ?? 0);
-    },
-  });
+  const counts = (): AccountCounts => {
+    const { registrations, failures } = registration() ?? NOT_STARTED;
+    const { othersSeen, liveInstances } = presence() ?? NOT_STARTED;
+    return { registrations, failures, othersSeen, liveInstances };
+  };
+  registerTotals(registry, counts, ACCOUNT_TOTALS);
+  registerGauges(registry, counts, ACCOUNT_GAUGES);
 }

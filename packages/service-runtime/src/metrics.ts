@@ -33,22 +33,51 @@ export function createMetrics(service: string): ServiceMetrics {
   return { registry, httpRequests, httpDuration };
 }
 
-/** How long a scrape waits for Redis to tell the stream's end before leaving lag out. */
-const LAG_QUERY_TIMEOUT_MS = 500;
+/** Labels every series of a metric carries (its projection's name, say). */
+type Labels = Record<string, string>;
 
 /**
- * A Prometheus counter that follows a running total kept elsewhere (a projection's applied
- * entries, say): on each scrape it adds what the total grew by since the last one.
+ * Metrics as a table, one row per metric, `name: [help, read]`: at each scrape every row's `read`
+ * is given what `source()` returns then.
  */
-export function followTotal(
+export type MetricRows<Source> = Record<string, readonly [help: string, read: (source: Source) => number]>;
+
+/** A gauge per row that shows what its `read` gives at each scrape. */
+export function registerGauges<Source>(
   registry: Registry,
-  {
-    name,
-    help,
-    read,
-    labels = {},
-  }: { name: string; help: string; read: () => number; labels?: Record<string, string> },
+  source: () => Source,
+  rows: MetricRows<Source>,
+  labels: Labels = {},
 ): void {
+  for (const [name, [help, read]] of Object.entries(rows)) {
+    new Gauge({
+      name,
+      help,
+      labelNames: Object.keys(labels),
+      registers: [registry],
+      collect() {
+        this.set(labels, read(source()));
+      },
+    });
+  }
+}
+
+/** A counter per row that tracks the running total its `read` gives (see counterTotal). */
+export function registerTotals<Source>(
+  registry: Registry,
+  source: () => Source,
+  rows: MetricRows<Source>,
+  labels: Labels = {},
+): void {
+  for (const [name, [help, read]] of Object.entries(rows))
+    counterTotal(registry, name, help, () => read(source()), labels);
+}
+
+/**
+ * A Prometheus counter of a running total kept elsewhere (a projection's applied entries, say):
+ * on each scrape it adds what the total grew by since the last one.
+ */
+function counterTotal(registry: Registry, name: string, help: string, read: () => number, labels: Labels): void {
   let seen = 0;
   new Counter({
     name,
@@ -63,61 +92,33 @@ export function followTotal(
   });
 }
 
+/** How long a scrape waits for Redis to tell the stream's end before leaving lag out. */
+const LAG_QUERY_TIMEOUT_MS = 500;
+
+/** A projection's gauges, each labelled with the projection's name. */
+const PROJECTION_GAUGES: MetricRows<Projection> = {
+  microbank_projection_ready: ['1 when the projection has caught up and serves, else 0', (p) => Number(p.ready)],
+  microbank_projection_failed: ['1 while it fails on an error no retry fixes', (p) => Number(p.status === 'failed')],
+  microbank_projection_diverged: ['1 when the stream lost entries it applied', (p) => Number(p.status === 'diverged')],
+  microbank_projection_position_seconds: ['Time part of its stream position', (p) => streamIdMillis(p.position) / 1000],
+};
+
+/** A projection's totals, each labelled with the projection's name. */
+const PROJECTION_TOTALS: MetricRows<Projection> = {
+  microbank_projection_applied_entries_total: ['Stream entries applied to the projection', (p) => p.applied],
+  microbank_projection_skipped_entries_total: ['Stream entries skipped because they did not decode', (p) => p.skipped],
+  microbank_projection_failures_total: ['Times the projection failed on an error no retry fixes', (p) => p.failures],
+};
+
 export function registerProjectionMetrics({ registry }: ServiceMetrics, projection: Projection): void {
-  const labelNames = ['projection'] as const;
   const labels = { projection: projection.name };
-  const registers = [registry];
-  /** A gauge of this projection that shows `read()` at each scrape. */
-  const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.set(labels, read());
-      },
-    });
-  gauge('microbank_projection_ready', '1 when the projection has caught up and serves, else 0', () =>
-    projection.ready ? 1 : 0,
-  );
-  gauge(
-    'microbank_projection_failed',
-    '1 while the projection cannot read a stream for a reason no retry fixes (WRONGTYPE, ...), else 0',
-    () => (projection.status === 'failed' ? 1 : 0),
-  );
-  gauge(
-    'microbank_projection_diverged',
-    '1 when the stream ends before what the projection applied (Redis lost data)',
-    () => (projection.status === 'diverged' ? 1 : 0),
-  );
-  const totalOf = (name: string, help: string, read: () => number) =>
-    followTotal(registry, { name, help, read, labels });
-  totalOf(
-    'microbank_projection_applied_entries_total',
-    'Stream entries applied to the projection',
-    () => projection.applied,
-  );
-  totalOf(
-    'microbank_projection_skipped_entries_total',
-    'Stream entries skipped because they did not decode (malformed, too large, unknown type, future version)',
-    () => projection.skipped,
-  );
-  totalOf(
-    'microbank_projection_failures_total',
-    'Times the projection failed on an error no retry fixes (it then tries again now and then)',
-    () => projection.failures,
-  );
-  gauge(
-    'microbank_projection_position_seconds',
-    'Time part of the stream ID the projection has consumed up to, in seconds since the epoch',
-    () => streamIdMillis(projection.position) / 1000,
-  );
+  registerGauges(registry, () => projection, PROJECTION_GAUGES, labels);
+  registerTotals(registry, () => projection, PROJECTION_TOTALS, labels);
   new Gauge({
     name: 'microbank_projection_lag_seconds',
     help: "Time part of the stream's last ID minus the projection's position, in seconds; absent when Redis does not answer",
-    labelNames,
-    registers,
+    labelNames: ['projection'],
+    registers: [registry],
     async collect() {
       this.reset();
       const end = await withDeadline(projection.streamEnd(), LAG_QUERY_TIMEOUT_MS, 'stream end').catch(() => undefined);
