@@ -1,5 +1,5 @@
 /** The dashboard's configuration: where Redis is, which components to watch, where transfers are made. */
-import { commonSettings, parseConfig, serviceEnv } from '@microbank/service-runtime';
+import { readSettings } from '@microbank/service-runtime';
 import * as z from 'zod';
 
 export interface WatchedComponent {
@@ -33,13 +33,8 @@ const watchVar = z
   });
 
 export function readDashboardConfig(env: Record<string, string | undefined>) {
-  const vars = parseConfig(
-    {
-      ...serviceEnv,
-      WATCH: watchVar,
-      TRANSFER_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    },
-    env,
-  );
-  return { ...commonSettings(vars), watch: vars.WATCH, transferUrl: vars.TRANSFER_URL };
+  return readSettings(env, {
+    watch: ['WATCH', watchVar],
+    transferUrl: ['TRANSFER_URL', z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()],
+  });
 }

@@ -1,6 +1,6 @@
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { ConfigError, millisecondsVar, parseConfig, serviceEnv, snapshotKeyVar } from './config.ts';
+import { ConfigError, millisecondsVar, parseConfig, readSettings, serviceEnv, snapshotKeyVar } from './config.ts';
 
 const config = testSuite('config from the environment');
 
@@ -74,6 +74,36 @@ config('a bad REDIS_URL is named without its password; a bad SNAPSHOT_KEY withou
   assert.match(key, /SNAPSHOT_KEY must be at least 32 characters/);
   assert.match(key, /got 12 characters, not shown/);
   assert.not.match(key, /short-secret/);
+});
+
+const table = {
+  readWaitMaxMs: ['READ_WAIT_MAX_MS', millisecondsVar(2000)],
+  snapshotKey: ['SNAPSHOT_KEY', snapshotKeyVar],
+} as const;
+
+config('readSettings: the common settings, then each setting of the table from its variable', () => {
+  assert.equal(readSettings({ ...good, READ_WAIT_MAX_MS: '300' }, table), {
+    redisUrl: good.REDIS_URL,
+    port: 8081,
+    logLevel: 'info',
+    shutdown: { delayMs: 0, drainMs: 5000 },
+    readWaitMaxMs: 300,
+    snapshotKey: undefined,
+  });
+});
+
+config('readSettings: every bad variable is named, common or not, and no secret is shown', () => {
+  try {
+    readSettings({ REDIS_URL: 'redis://:hunter2@host:x', READ_WAIT_MAX_MS: '0', SNAPSHOT_KEY: 'short-secret' }, table);
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['REDIS_URL', 'PORT', 'READ_WAIT_MAX_MS', 'SNAPSHOT_KEY'])
+      assert.ok(message.includes(name), message);
+    assert.not.match(message, /hunter2|short-secret/);
+    return;
+  }
+  throw new Error('expected a ConfigError');
 });
 
 config.run();

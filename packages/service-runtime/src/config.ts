@@ -74,14 +74,11 @@ export const serviceEnv = {
   SHUTDOWN_DRAIN_MS: millisecondsVar(5_000, 0),
 };
 
+/** serviceEnv's variables, parsed. */
+type CommonVars = z.infer<z.ZodObject<typeof serviceEnv>>;
+
 /** What every service's configuration holds, from serviceEnv's variables. */
-export function commonSettings(vars: {
-  REDIS_URL: string;
-  PORT: number;
-  LOG_LEVEL: string;
-  SHUTDOWN_DELAY_MS: number;
-  SHUTDOWN_DRAIN_MS: number;
-}) {
+export function commonSettings(vars: CommonVars) {
   return {
     redisUrl: vars.REDIS_URL,
     port: vars.PORT,
@@ -91,6 +88,28 @@ export function commonSettings(vars: {
 }
 
 export type CommonSettings = ReturnType<typeof commonSettings>;
+
+/** A service's settings, each named beside the variable it is read from and that variable's schema. */
+export type SettingsTable = Record<string, readonly [variable: string, schema: z.ZodType]>;
+
+/** The settings `table` describes, each typed as its schema's output. */
+export type Settings<Table extends SettingsTable> = { [Setting in keyof Table]: z.output<Table[Setting][1]> };
+
+/**
+ * A service's configuration: commonSettings from serviceEnv's variables, plus each setting of
+ * `table` read from its variable. Throws a ConfigError listing each bad variable by name.
+ */
+export function readSettings<Table extends SettingsTable>(
+  env: Record<string, string | undefined>,
+  table: Table,
+): CommonSettings & Settings<Table> {
+  const vars: CommonVars & Record<string, unknown> = parseConfig(
+    { ...serviceEnv, ...Object.fromEntries(Object.values(table)) },
+    env,
+  );
+  const settings = Object.fromEntries(Object.entries(table).map(([setting, [variable]]) => [setting, vars[variable]]));
+  return { ...commonSettings(vars), ...(settings as Settings<Table>) };
+}
 
 /** Parses `env` with `shape`; throws a ConfigError listing each bad variable by name. */
 export function parseConfig<Shape extends z.ZodRawShape>(
