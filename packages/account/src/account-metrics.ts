@@ -1,6 +1,6 @@
 /** An account's own metrics: its registration and the instances alive under its name. */
 
-import { type MetricRows, registerGauges, registerTotals, type ServiceMetrics } from '@microbank/service-runtime';
+import { type MetricRows, registerMetrics, type ServiceMetrics } from '@microbank/service-runtime';
 import type { KeptPresence } from '@microbank/streams';
 import type { KeptRegistration } from './registration.ts';
 
@@ -30,6 +30,5 @@ export function registerAccountMetrics(
     const { othersSeen, liveInstances } = presence() ?? NOT_STARTED;
     return { registrations, failures, othersSeen, liveInstances };
   };
-  registerTotals(registry, counts, ACCOUNT_TOTALS);
-  registerGauges(registry, counts, ACCOUNT_GAUGES);
+  registerMetrics(registry, counts, { gauges: ACCOUNT_GAUGES, totals: ACCOUNT_TOTALS });
 }

@@ -1,6 +1,6 @@
 /** The audit as Prometheus metrics: conserved or not, the figures it compares, its violations and stuck transfers. */
 import type { Audit, AuditFigures } from '@microbank/ledger';
-import { type MetricRows, registerGauges, type ServiceMetrics } from '@microbank/service-runtime';
+import { type MetricRows, registerMetrics, type ServiceMetrics } from '@microbank/service-runtime';
 
 /** One scrape reads every gauge: the figures are computed once for all of them. */
 const FIGURES_FRESH_MS = 100;
@@ -30,5 +30,5 @@ export function registerAuditMetrics({ registry }: ServiceMetrics, audit: Pick<A
     }
     return figures;
   };
-  registerGauges(registry, current, AUDIT_GAUGES);
+  registerMetrics(registry, current, { gauges: AUDIT_GAUGES });
 }

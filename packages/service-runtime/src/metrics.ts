@@ -42,54 +42,44 @@ type Labels = Record<string, string>;
  */
 export type MetricRows<Source> = Record<string, readonly [help: string, read: (source: Source) => number]>;
 
-/** A gauge per row that shows what its `read` gives at each scrape. */
-export function registerGauges<Source>(
+/**
+ * The metrics of two tables read from one source: `gauges` show what their `read` gives at each
+ * scrape; `totals` are counters of a running total kept elsewhere (a projection's applied entries,
+ * say), to which each scrape adds what the total grew by since the last one.
+ */
+export function registerMetrics<Source>(
   registry: Registry,
   source: () => Source,
-  rows: MetricRows<Source>,
+  { gauges = {}, totals = {} }: { gauges?: MetricRows<Source>; totals?: MetricRows<Source> },
   labels: Labels = {},
 ): void {
-  for (const [name, [help, read]] of Object.entries(rows)) {
+  const labelNames = Object.keys(labels);
+  const registers = [registry];
+  for (const [name, [help, read]] of Object.entries(gauges)) {
     new Gauge({
       name,
       help,
-      labelNames: Object.keys(labels),
-      registers: [registry],
+      labelNames,
+      registers,
       collect() {
         this.set(labels, read(source()));
       },
     });
   }
-}
-
-/** A counter per row that tracks the running total its `read` gives (see counterTotal). */
-export function registerTotals<Source>(
-  registry: Registry,
-  source: () => Source,
-  rows: MetricRows<Source>,
-  labels: Labels = {},
-): void {
-  for (const [name, [help, read]] of Object.entries(rows))
-    counterTotal(registry, name, help, () => read(source()), labels);
-}
-
-/**
- * A Prometheus counter of a running total kept elsewhere (a projection's applied entries, say):
- * on each scrape it adds what the total grew by since the last one.
- */
-function counterTotal(registry: Registry, name: string, help: string, read: () => number, labels: Labels): void {
-  let seen = 0;
-  new Counter({
-    name,
-    help,
-    labelNames: Object.keys(labels),
-    registers: [registry],
-    collect() {
-      const now = read();
-      this.inc(labels, now - seen);
-      seen = now;
-    },
-  });
+  for (const [name, [help, read]] of Object.entries(totals)) {
+    let seen = 0;
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        const now = read(source());
+        this.inc(labels, now - seen);
+        seen = now;
+      },
+    });
+  }
 }
 
 /** How long a scrape waits for Redis to tell the stream's end before leaving lag out. */
@@ -112,8 +102,7 @@ const PROJECTION_TOTALS: MetricRows<Projection> = {
 
 export function registerProjectionMetrics({ registry }: ServiceMetrics, projection: Projection): void {
   const labels = { projection: projection.name };
-  registerGauges(registry, () => projection, PROJECTION_GAUGES, labels);
-  registerTotals(registry, () => projection, PROJECTION_TOTALS, labels);
+  registerMetrics(registry, () => projection, { gauges: PROJECTION_GAUGES, totals: PROJECTION_TOTALS }, labels);
   new Gauge({
     name: 'microbank_projection_lag_seconds',
     help: "Time part of the stream's last ID minus the projection's position, in seconds; absent when Redis does not answer",

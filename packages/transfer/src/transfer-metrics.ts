@@ -1,5 +1,5 @@
 /** The transfer service's own metrics: what its processor did. */
-import { type MetricRows, registerTotals, type ServiceMetrics } from '@microbank/service-runtime';
+import { type MetricRows, registerMetrics, type ServiceMetrics } from '@microbank/service-runtime';
 import type { Processor } from './processor.ts';
 
 const PROCESSOR_TOTALS: MetricRows<Processor> = {
@@ -11,5 +11,5 @@ const PROCESSOR_TOTALS: MetricRows<Processor> = {
 };
 
 export function registerTransferMetrics({ registry }: ServiceMetrics, processor: Processor): void {
-  registerTotals(registry, () => processor, PROCESSOR_TOTALS);
+  registerMetrics(registry, () => processor, { totals: PROCESSOR_TOTALS });
 }
