@@ -26,8 +26,8 @@ export function registerAccountMetrics(
   presence: () => KeptPresence | undefined,
 ): void {
   const counts = (): AccountCounts => {
-    const { registrations, failures } = registration() ?? NOT_STARTED;
-    const { othersSeen, liveInstances } = presence() ?? NOT_STARTED;
+    const { registrations, failures } = registration()?.state ?? NOT_STARTED;
+    const { othersSeen, liveInstances } = presence()?.counts ?? NOT_STARTED;
     return { registrations, failures, othersSeen, liveInstances };
   };
   registerMetrics(registry, counts, { gauges: ACCOUNT_GAUGES, totals: ACCOUNT_TOTALS });

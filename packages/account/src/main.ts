@@ -39,10 +39,10 @@ const app = createAccountApp({
   ...ledger,
   readWaitMaxMs: config.readWaitMaxMs,
   readiness: () => {
-    if (registration?.position === undefined) {
+    if (registration?.state.position === undefined) {
       return {
         ready: false,
-        reason: registration?.problem ?? 'not registered yet: waiting for Redis to take the registration',
+        reason: registration?.state.problem ?? 'not registered yet: waiting for Redis to take the registration',
       };
     }
     return projectionReadiness(ledger.projection);

@@ -75,25 +75,28 @@ export interface KeepRegisteredOptions extends RegisterOptions {
   failedRetryMs: number;
 }
 
-export interface KeptRegistration {
+/** Where the registration stands, and what keeping it has counted. */
+export interface RegistrationState {
   /** The stream position of the registration in place; undefined until one is stored. */
-  readonly position: StreamId | undefined;
+  position: StreamId | undefined;
   /** Why the registration cannot be stored (an error no retry fixes); undefined otherwise. */
-  readonly problem: string | undefined;
+  problem: string | undefined;
   /** Registrations stored, the first included. */
-  readonly registrations: number;
+  registrations: number;
   /** Times storing it failed for a reason no retry fixes. */
-  readonly failures: number;
+  failures: number;
+}
+
+export interface KeptRegistration {
+  /** Kept up to date while the registration is kept. */
+  readonly state: Readonly<RegistrationState>;
   /** Resolves when the keeping has stopped (after `signal` aborted). */
   readonly done: Promise<void>;
 }
 
 export function keepRegistered(options: KeepRegisteredOptions): KeptRegistration {
   const { redis, stream, log, signal, checkEveryMs, failedRetryMs } = options;
-  let position: StreamId | undefined;
-  let problem: string | undefined;
-  let registrations = 0;
-  let failures = 0;
+  const state: RegistrationState = { position: undefined, problem: undefined, registrations: 0, failures: 0 };
   // A reconnect may be a Redis that came back without our registration: look at once.
   let wake = new AbortController();
   const onReady = () => wake.abort();
@@ -102,15 +105,15 @@ export function keepRegistered(options: KeepRegisteredOptions): KeptRegistration
   async function register(): Promise<void> {
     for (;;) {
       try {
-        position = await registerAccount(options);
-        problem = undefined;
-        registrations++;
-        log.info({ ...options.registration, position }, 'registered');
+        state.position = await registerAccount(options);
+        state.problem = undefined;
+        state.registrations++;
+        log.info({ ...options.registration, position: state.position }, 'registered');
         return;
       } catch (error) {
         if (signal.aborted) throw error;
-        failures++;
-        problem = `the registration cannot be stored: ${errorMessage(error)}`;
+        state.failures++;
+        state.problem = `the registration cannot be stored: ${errorMessage(error)}`;
         log.error({ err: errorMessage(error), retryInMs: failedRetryMs }, 'registration failed; not ready');
         await sleep(failedRetryMs, undefined, { signal });
       }
@@ -134,9 +137,10 @@ export function keepRegistered(options: KeepRegisteredOptions): KeptRegistration
           signal.throwIfAborted();
         });
         wake = new AbortController();
+        const { position } = state;
         if (position !== undefined && !(await stillRegistered(position))) {
           log.warn({ position }, 'the registration is gone from the stream (Redis lost data?); registering again');
-          position = undefined;
+          state.position = undefined;
           await register();
         }
       }
@@ -147,19 +151,5 @@ export function keepRegistered(options: KeepRegisteredOptions): KeptRegistration
     }
   })();
 
-  return {
-    get position() {
-      return position;
-    },
-    get problem() {
-      return problem;
-    },
-    get registrations() {
-      return registrations;
-    },
-    get failures() {
-      return failures;
-    },
-    done,
-  };
+  return { state, done };
 }

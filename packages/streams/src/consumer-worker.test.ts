@@ -109,7 +109,7 @@ worker(
       retries.every((ms) => ms >= 20 && ms <= 80),
       `backoffs ${retries}`,
     );
-    assert.equal([running.failed, running.parked, running.claimed], [3, 1, 0]);
+    assert.equal([running.counts.failed, running.counts.parked, running.counts.claimed], [3, 1, 0]);
     assert.is(await pending(ctx), 0);
   },
 );
@@ -133,8 +133,8 @@ worker('an entry failing while Redis is away is never parked; one whose park fai
   );
   await running.stop();
   assert.is(parks, of(unparkable).length, 'a park tried at each delivery of the one entry, none of the other');
-  assert.is(running.parked, 0);
-  assert.is(running.failed, of(away).length + of(unparkable).length);
+  assert.is(running.counts.parked, 0);
+  assert.is(running.counts.failed, of(away).length + of(unparkable).length);
   assert.is(await pending(ctx), 2);
 });
 
@@ -155,7 +155,7 @@ worker('an entry another consumer left idle for claimIdleMs is taken over with i
     of(id).map((delivery) => delivery.deliveries),
     [2],
   );
-  assert.is(survivor.claimed, 1);
+  assert.is(survivor.counts.claimed, 1);
   await waitFor(
     'the entry to be acknowledged',
     () => pending(ctx),

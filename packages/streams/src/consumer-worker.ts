@@ -67,15 +67,26 @@ export interface ConsumerWorkerOptions<About> {
   park(failure: FailedDelivery<About>, reason: string): Promise<boolean>;
   /** Told of each failed entry that stays pending, to be handed over again in `retryInMs`. */
   retrying?(failure: FailedDelivery<About>, retryInMs: number): void;
+  /**
+   * Where the worker counts; the caller's own object when it keeps counts of its own beside these
+   * (a transfer processor's), so both are read in one place. Default: a new one.
+   */
+  counts?: WorkerCounts;
+}
+
+/** What a worker has counted since it started. */
+export interface WorkerCounts {
+  /** Entries taken over from another consumer. */
+  claimed: number;
+  /** Failed handlings, one per delivery of an entry. */
+  failed: number;
+  /** Entries parked. */
+  parked: number;
 }
 
 export interface ConsumerWorker {
-  /** Entries taken over from another consumer. */
-  readonly claimed: number;
-  /** Failed handlings, one per delivery of an entry. */
-  readonly failed: number;
-  /** Entries parked. */
-  readonly parked: number;
+  /** Kept up to date by the worker. */
+  readonly counts: Readonly<WorkerCounts>;
   /** Stops reading, closes `blockRedis`, and resolves once the handling under way is over. */
   stop(): Promise<void>;
 }
@@ -95,9 +106,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
   const maxDeliveries = options.maxDeliveries ?? 5;
   const retryBackoff = options.retryBackoff ?? { firstMs: 500, capMs: 30_000 };
   const stopping = new AbortController();
-  let claimed = 0;
-  let failed = 0;
-  let parked = 0;
+  const counts = options.counts ?? { claimed: 0, failed: 0, parked: 0 };
   /**
    * This consumer's failed entries: how long each waits, idle, before it is handed over again
    * (drawn once per failure, so the jitter stays put while it waits).
@@ -122,7 +131,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
   async function handle(delivered: Delivery[]): Promise<void> {
     if (delivered.length === 0) return;
     const handled = await options.handle(delivered);
-    failed += handled.failed.length;
+    counts.failed += handled.failed.length;
     await Promise.all(handled.failed.map(failedDelivery));
     if (handled.done.length > 0) await redis.xack(stream, group, ...handled.done);
     for (const id of handled.done) retryAfter.delete(id);
@@ -133,7 +142,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
     const { id, deliveries } = failure.delivery;
     if (deliveries >= maxDeliveries && !isTransient(failure.error)) {
       try {
-        if (await options.park(failure, errorMessage(failure.error))) parked++;
+        if (await options.park(failure, errorMessage(failure.error))) counts.parked++;
         retryAfter.delete(id);
         return;
       } catch {
@@ -187,7 +196,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
       const retried = await claim(own, ownIdle);
       const takenOver = await claim(others, claimIdleMs);
       if (takenOver.length > 0) {
-        claimed += takenOver.length;
+        counts.claimed += takenOver.length;
         log.info({ stream, group, entries: takenOver.length }, 'claimed entries another consumer left pending');
       }
       await handle(
@@ -260,15 +269,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
   })();
 
   return {
-    get claimed() {
-      return claimed;
-    },
-    get failed() {
-      return failed;
-    },
-    get parked() {
-      return parked;
-    },
+    counts,
     async stop() {
       stopping.abort();
       blockRedis.disconnect();

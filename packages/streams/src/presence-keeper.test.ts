@@ -42,7 +42,7 @@ keeper('present while kept, others told once each, gone once it leaves', async (
   });
   await waitFor(
     'the first to see the second',
-    async () => first.liveInstances,
+    async () => first.counts.liveInstances,
     (live) => live === 2,
   );
   // Refreshed past its time to live: still there, and the other told of once.
@@ -55,7 +55,7 @@ keeper('present while kept, others told once each, gone once it leaves', async (
     others.map(({ instance, url }) => [instance, url]),
     [['second', '-']],
   );
-  assert.equal([first.othersSeen, second.othersSeen], [1, 0]);
+  assert.equal([first.counts.othersSeen, second.counts.othersSeen], [1, 0]);
   stopping[1]?.abort();
   await second.leave();
   assert.equal(await instancesAt(ctx, key), [['first', 'http://first']]);

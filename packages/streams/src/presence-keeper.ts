@@ -29,27 +29,34 @@ export interface PresenceKeeperOptions {
 }
 
 export interface KeptPresence {
-  /** Live instances at the key at the last refresh, this one included. */
-  readonly liveInstances: number;
-  /** Other instances found live at the key while this one lived (counted only with `onOther`). */
-  readonly othersSeen: number;
+  /** Kept up to date at each refresh. */
+  readonly counts: Readonly<PresenceCounts>;
   /** Waits for the refreshing to end (after `signal` aborted), then leaves. */
   leave(): Promise<void>;
 }
 
+/** What a kept presence has counted. */
+export interface PresenceCounts {
+  /** Live instances at the key at the last refresh, this one included. */
+  liveInstances: number;
+  /** Other instances found live at the key while this one lived (counted only with `onOther`). */
+  othersSeen: number;
+}
+
 export function keepPresence(options: PresenceKeeperOptions): KeptPresence {
   const { redis, key, instance, url, ttlMs, signal, log, onOther } = options;
-  let liveInstances = 0;
+  const counts: PresenceCounts = { liveInstances: 0, othersSeen: 0 };
   const othersSeen = new Set<string>();
   const refreshing = (async () => {
     while (!signal.aborted) {
       try {
         const live = await refreshPresence(redis, key, instance, url, ttlMs);
-        liveInstances = live.length;
+        counts.liveInstances = live.length;
         if (onOther) {
           for (const other of live) {
             if (other.instance === instance || othersSeen.has(other.instance)) continue;
             othersSeen.add(other.instance);
+            counts.othersSeen = othersSeen.size;
             onOther(other);
           }
         }
@@ -60,12 +67,7 @@ export function keepPresence(options: PresenceKeeperOptions): KeptPresence {
     }
   })();
   return {
-    get liveInstances() {
-      return liveInstances;
-    },
-    get othersSeen() {
-      return othersSeen.size;
-    },
+    counts,
     async leave() {
       await refreshing;
       await leavePresence(redis, key, instance, url).catch(() => {});

@@ -72,7 +72,7 @@ cluster('every transfer completes, with its debit and credit on the accounts` ow
       );
       assert.is(status?.status, 'completed');
     }
-    assert.is(processor.settled, 40);
+    assert.is(processor.counts.settled, 40);
     assert.is(await redis.xlen(transfersKey(prefix)), 80, 'each transfer requested and completed once');
   } finally {
     await processor.stop();

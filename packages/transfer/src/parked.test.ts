@@ -253,8 +253,8 @@ parked(
       of(stuck.transfer).map((failure) => failure.deliveries),
       [1, 2],
     );
-    assert.is(running.failed, 3);
-    assert.is(running.parked, 1);
+    assert.is(running.counts.failed, 3);
+    assert.is(running.counts.parked, 1);
     assert.is(await pendingCount(ctx), 0, 'acknowledged');
     const exposed = await metrics.registry.metrics();
     assert.match(exposed, /microbank_transfers_parked_total\{microbank_service="transfer"\} 1\n/);
@@ -262,7 +262,7 @@ parked(
     // The processor goes on: a later transfer settles, the parked one is not run again.
     const later = await request(ctx, 'mary-account', 'john-account', 7);
     assert.is((await settled(ctx, later.transfer))?.status, 'completed');
-    assert.is(running.failed, 3);
+    assert.is(running.counts.failed, 3);
     assert.is((await transferStatus(ctx.redis, stuck.transfer, ctx.prefix))?.status, 'pending');
 
     // Re-applied before the fix: it fails again, and stays parked.

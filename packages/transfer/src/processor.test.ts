@@ -91,8 +91,11 @@ saga('two processors share the work; every transfer settles once, money is conse
     );
   }
   for (const t of transfers) await settledStatus(ctx, t.transfer);
-  assert.ok(first.settled > 0 && second.settled > 0, `shared: ${first.settled} and ${second.settled}`);
-  assert.is(first.settled + second.settled, 200);
+  assert.ok(
+    first.counts.settled > 0 && second.counts.settled > 0,
+    `shared: ${first.counts.settled} and ${second.counts.settled}`,
+  );
+  assert.is(first.counts.settled + second.counts.settled, 200);
   const events = [...(await eventsOf(ctx, 'john-account')), ...(await eventsOf(ctx, 'mary-account'))];
   const debits = events.filter((e) => e.type === 'Debited').map((e) => (e.data as { transfer: string }).transfer);
   const credits = events.filter((e) => e.type === 'Credited').map((e) => (e.data as { transfer: string }).transfer);
@@ -111,7 +114,7 @@ saga('a processor that died mid-transfer: its entry is claimed by another and fi
   const survivor = processor(ctx, 'survivor');
   const settled = await settledStatus(ctx, t.transfer);
   assert.is(settled.status, 'completed');
-  assert.ok(survivor.claimed >= 1, 'claimed');
+  assert.ok(survivor.counts.claimed >= 1, 'claimed');
   assert.is((await eventsOf(ctx, 'john-account')).filter((e) => e.type === 'Debited').length, 1);
   assert.is((await eventsOf(ctx, 'mary-account')).filter((e) => e.type === 'Credited').length, 1);
 });

@@ -21,6 +21,7 @@ import {
   type Log,
   type StreamId,
   startConsumerWorker,
+  type WorkerCounts,
 } from '@microbank/streams';
 import { compactedBefore } from './compaction.ts';
 import { parkEntry } from './parked.ts';
@@ -64,23 +65,27 @@ export interface ProcessorOptions {
   retryBackoff?: Backoff;
 }
 
-export interface Processor {
-  readonly settled: number;
-  /** Entries taken over from another consumer. */
-  readonly claimed: number;
+/**
+ * What a processor has counted since it started: its own counts beside its consumer worker's, which
+ * counts into the same object. A saga's failed delivery (`failed`) is run again after a backoff, or
+ * parked at the entry's maxDeliveries-th delivery (`parked`).
+ */
+export interface ProcessorCounts extends WorkerCounts {
+  /** Transfers this processor settled (completed or rejected). */
+  settled: number;
   /** Entries acknowledged without a saga: not a request, or not decodable. */
-  readonly skipped: number;
-  /** Saga runs that failed, one per delivery of an entry: it is run again after a backoff, or parked. */
-  readonly failed: number;
-  /** Entries parked: their saga failed at their maxDeliveries-th delivery. */
-  readonly parked: number;
+  skipped: number;
+}
+
+export interface Processor {
+  /** Kept up to date while the processor runs. */
+  readonly counts: Readonly<ProcessorCounts>;
   stop(): Promise<void>;
 }
 
 export function startProcessor(options: ProcessorOptions): Processor {
   const { redis, log, consumer, prefix } = options;
-  let settled = 0;
-  let skipped = 0;
+  const counts: ProcessorCounts = { settled: 0, skipped: 0, claimed: 0, failed: 0, parked: 0 };
 
   /**
    * The compaction point, read again at most every COMPACTION_LOOK_MS rather than once per batch (a
@@ -105,14 +110,14 @@ export function startProcessor(options: ProcessorOptions): Processor {
       const { id, fields } = delivery;
       if (point !== undefined && compareStreamIds(id, point) < 0) {
         log.warn({ id, compactedBefore: point }, 'acknowledged a transfers entry from before the compaction point');
-        skipped++;
+        counts.skipped++;
         handled.done.push(id);
         continue;
       }
       const decoded = decodeEntry(transferEvents, fields ?? []);
       if (!decoded.ok || decoded.event.type !== 'TransferRequested') {
         if (!decoded.ok) log.warn({ id, reason: decoded.reason }, 'skipped a transfers entry that does not decode');
-        skipped++;
+        counts.skipped++;
         handled.done.push(id);
         continue;
       }
@@ -131,7 +136,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
           const current = known ? known[i] : await transferStatus(redis, request.transfer, prefix);
           if (current === undefined || current.status === 'pending') {
             await runSaga(redis, request, prefix, options.retentionMs);
-            settled++;
+            counts.settled++;
           }
           handled.done.push(delivery.id);
         } catch (error) {
@@ -141,7 +146,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
               { id: delivery.id, transfer: request.transfer },
               'acknowledged a transfer behind the compaction point',
             );
-            skipped++;
+            counts.skipped++;
             handled.done.push(delivery.id);
             return;
           }
@@ -182,6 +187,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
     blockMs: options.blockMs,
     maxDeliveries: options.maxDeliveries,
     retryBackoff: options.retryBackoff,
+    counts,
     handle: runTransfers,
     park,
     retrying: ({ delivery, error, about }, retryInMs) =>
@@ -202,21 +208,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
   });
 
   return {
-    get settled() {
-      return settled;
-    },
-    get claimed() {
-      return worker.claimed;
-    },
-    get skipped() {
-      return skipped;
-    },
-    get failed() {
-      return worker.failed;
-    },
-    get parked() {
-      return worker.parked;
-    },
+    counts,
     async stop() {
       stopping.abort();
       // Present until its sagas under way are over: a rebuild of the ledgers' state waits for that.

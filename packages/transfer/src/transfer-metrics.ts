@@ -2,7 +2,7 @@
 import { type MetricRows, registerMetrics, type ServiceMetrics } from '@microbank/service-runtime';
 import type { Processor } from './processor.ts';
 
-const PROCESSOR_TOTALS: MetricRows<Processor> = {
+const PROCESSOR_TOTALS: MetricRows<Processor['counts']> = {
   microbank_transfers_settled_total: ['Transfers this processor settled (completed or rejected)', (p) => p.settled],
   microbank_transfers_claimed_total: ['Pending entries this processor claimed from another', (p) => p.claimed],
   microbank_transfers_skipped_total: ['Transfers-stream entries acknowledged without a saga', (p) => p.skipped],
@@ -11,5 +11,5 @@ const PROCESSOR_TOTALS: MetricRows<Processor> = {
 };
 
 export function registerTransferMetrics({ registry }: ServiceMetrics, processor: Processor): void {
-  registerMetrics(registry, () => processor, { totals: PROCESSOR_TOTALS });
+  registerMetrics(registry, () => processor.counts, { totals: PROCESSOR_TOTALS });
 }
