@@ -63,6 +63,10 @@ config('a bad REDIS_URL is named without its password; a bad SNAPSHOT_KEY withou
   assert.match(url, /REDIS_URL must look like redis:\/\//);
   assert.not.match(url, /hunter2/);
   assert.match(url, /redis:\/\/\*\*\*@host/);
+  // A password long enough that its end lies past what a message quotes: hidden all the same.
+  const long = problem({ ...good, REDIS_URL: `redis://:${'p'.repeat(70)}hunter2-tail@host:notaport` });
+  assert.not.match(long, /ppp|hunter2/);
+  assert.match(long, /redis:\/\/\*\*\*@host/);
   const key = (() => {
     try {
       parseConfig({ ...serviceEnv, SNAPSHOT_KEY: snapshotKeyVar }, { ...good, SNAPSHOT_KEY: 'short-secret' });

@@ -129,7 +129,8 @@ export function parseConfig<Shape extends z.ZodRawShape>(
 function shownValue(name: string, value: string | undefined): string {
   if (value === undefined) return '';
   if (SECRETS.has(name)) return ` (got ${value.length} characters, not shown)`;
-  const clipped = withoutPassword(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  const hidden = withoutPassword(value);
+  const clipped = hidden.length > 80 ? `${hidden.slice(0, 80)}…` : hidden;
   return ` (got ${JSON.stringify(clipped)})`;
 }
 
