@@ -7,8 +7,11 @@ import { type Log, type Projection, type SnapshotSetting, startStateProjection }
 import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 
-/** The format of a ledger's snapshot: bump it whenever Ledger or evolveLedger changes meaning. */
-const LEDGER_SNAPSHOT_FORMAT = 2;
+/**
+ * The format of a ledger's snapshot: bump it whenever Ledger or evolveLedger changes meaning.
+ * 3: after numbered entries, an unnumbered (forged) one no longer moves seq, as in the scripts.
+ */
+const LEDGER_SNAPSHOT_FORMAT = 3;
 
 /** How a ledger's fold is kept in a snapshot: as one JSON row (ledgerSnapshotState), read back whole or not at all. */
 const ledgerSnapshot = (ledger: Ledger) => ({
