@@ -192,6 +192,9 @@ matcher("a document's examples: every sh block but those marked not run, and onl
       [16, 'id=$(redis-cli -p 6380 XADD s * a 1)'],
     ],
   );
+  // A shell fence the reader would not run is refused, not skipped.
+  assert.throws(() => readExamples(['```console', 'curl x', '```'].join('\n')), /line 1: a shell example's fence/);
+  assert.throws(() => readExamples(['```sh title=x', 'curl x', '```'].join('\n')), /line 1/);
   // A marker needs its reason.
   assert.equal(readExamples(['<!-- not run: -->', '```sh', 'kubectl get pods', '```'].join('\n')).length, 1);
   assert.equal(exportFromCommand(steps[1]?.command ?? ''), { name: 'id', inner: 'redis-cli -p 6380 XADD s * a 1' });

@@ -33,7 +33,7 @@ export interface TourStep {
   prose?: string;
 }
 
-export const TOUR_HEADING = /^##\s+A five-minute tour\s*$/;
+const TOUR_HEADING = /^##\s+A five-minute tour\s*$/;
 /** The line that keeps the block below it from being run, with its reason. */
 const NOT_RUN = /^<!--\s*not run:\s*\S.*-->\s*$/;
 
@@ -65,6 +65,10 @@ function readSteps(lines: string[], start: number, sectionOnly: boolean): TourSt
       if (inSh && pending) throw new Error(`line ${pending.line}: a command ends in \\ at the end of its block`);
       const opens: boolean = !inSh && !inOther;
       const sh: boolean = opens && /^```(sh|bash|shell)\s*$/.test(raw);
+      // A shell block the test would not see (```console, ```sh title=...) is refused, not skipped.
+      if (opens && !sh && /^```\s*(sh|bash|shell|console|zsh)\b/.test(raw)) {
+        throw new Error(`line ${index + 1}: a shell example's fence is \`\`\`sh, \`\`\`bash or \`\`\`shell alone`);
+      }
       const marked = NOT_RUN.test(previousLine(lines, index));
       inSh = sh && !marked;
       inOther = opens && !inSh;
