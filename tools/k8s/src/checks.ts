@@ -303,11 +303,9 @@ export function checkPodHygiene(objects: readonly K8sObject[], externalSecrets: 
       const image = typeof c.image === 'string' ? c.image : '';
       if (!/[:@]/.test(image.replace(/^[^/]*:\d+\//, '')) || image.endsWith(':latest'))
         sayHere(`image "${image}" needs a pinned tag (not latest) or digest`);
-      for (const [group, key] of [
-        ['requests', 'cpu'],
-        ['requests', 'memory'],
-        ['limits', 'memory'],
-      ] as const)
+      for (const [group = '', key = ''] of ['requests cpu', 'requests memory', 'limits memory'].map((r) =>
+        r.split(' '),
+      ))
         if (asObject(asObject(c.resources)[group])[key] === undefined) sayHere(`resources.${group}.${key} is not set`);
       checkSecurityContext(c, asObject(t.spec.securityContext), sayHere);
       checkProbes(c, !init && !t.runsToCompletion, sayHere);

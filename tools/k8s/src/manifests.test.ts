@@ -6,25 +6,20 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
+import { asObject, containers, guards, hasPort, labelsMatch, list, podTemplates, selectorMatches } from './checks.ts';
 import { checkManifests, type K8sObject, nameOf, renderKustomization } from './index.ts';
 
 /** The manifests (kustomize), at the repository's root; this package only checks them. */
 const k8sDir = join(REPO_ROOT, 'k8s');
 /** The kustomizations of k8s/: the root (what `kubectl apply -k k8s` deploys) and the layers under it. */
-const at = (path: string) => join(k8sDir, path);
-const KUSTOMIZATIONS = {
-  root: k8sDir,
-  base: at('base'),
-  dev: at('overlays/dev'),
-  production: at('overlays/production'),
-};
+const KUSTOMIZATIONS = { root: '', base: 'base', dev: 'overlays/dev', production: 'overlays/production' };
 /** The Secrets the base references and only the dev overlay generates: production requires them to exist. */
 const EXTERNAL_SECRETS = ['microbank-redis', 'microbank-snapshot-key', 'microbank-transfer-clients'] as const;
 
 const cache = new Map<string, K8sObject[]>();
 /** The render of one kustomization of k8s/ (default: the root), once per run; each caller gets a deep copy. */
 function render(layer: keyof typeof KUSTOMIZATIONS = 'root'): K8sObject[] {
-  const dir = KUSTOMIZATIONS[layer];
+  const dir = join(k8sDir, KUSTOMIZATIONS[layer]);
   if (!cache.has(dir)) cache.set(dir, renderKustomization(dir));
   return structuredClone(cache.get(dir) as K8sObject[]);
 }
@@ -32,31 +27,27 @@ function render(layer: keyof typeof KUSTOMIZATIONS = 'root'): K8sObject[] {
 const rendered = testSuite('k8s: the renders of k8s/');
 
 rendered('the base and every overlay pass every check (Secrets outside the render declared external)', () => {
-  assert.equal(checkManifests(render('root')), [], 'k8s');
-  assert.equal(checkManifests(render('dev')), [], 'dev');
+  for (const layer of ['root', 'dev'] as const) assert.equal(checkManifests(render(layer)), [], layer);
   for (const layer of ['base', 'production'] as const) {
     // Production's policies on its render: Redis, the public image, is pinned by tag (7.2.11-alpine) there.
     const production = layer === 'production' ? { tagPinned: ['redis'] } : undefined;
     assert.equal(checkManifests(render(layer), { externalSecrets: EXTERNAL_SECRETS, production }), [], layer);
-    // Without them declared, exactly the Secret references fail: the render must not create the Secrets.
-    for (const problem of checkManifests(render(layer)))
-      assert.match(problem, /: env [A-Z_]+: Secret "microbank-[a-z-]+" is not in the render$/);
+    // Without them declared, exactly the Secret references fail, to each of them: the render creates none.
+    const m = checkManifests(render(layer)).map((p) => /: env \w+: Secret "(.+)" is not in the render$/.exec(p)?.[1]);
+    assert.equal([...new Set(m)].sort(), [...EXTERNAL_SECRETS], layer);
   }
 });
 
 rendered('kubectl kustomize k8s renders exactly the dev overlay', () => assert.equal(render('root'), render('dev')));
 
-rendered('the base and production create no Secret and no chaos monkey or RBAC; dev suspends the monkey', () => {
+rendered('the base and production create no Secret and no chaos monkey or RBAC', () => {
   const chaos = /^(Secret|CronJob|Job|Role|RoleBinding|ClusterRole|ClusterRoleBinding|ServiceAccount)\//;
-  for (const layer of ['base', 'production'] as const) {
+  for (const layer of ['base', 'production'] as const)
     assert.equal(render(layer).map(nameOf).filter(chaos.test, chaos), [], layer);
-  }
-  const cron = render('dev').find((o) => o.kind === 'CronJob') as { spec: { suspend?: boolean } } | undefined;
-  assert.is(cron?.spec.suspend, true);
 });
 
 rendered('no file outside k8s/overlays/dev holds a development secret, generates or defines a Secret', () => {
-  const dev = KUSTOMIZATIONS.dev;
+  const dev = join(k8sDir, KUSTOMIZATIONS.dev);
   const secret = (f: string) => readFileSync(join(dev, `dev-${f}.txt`), 'utf8').trim();
   const literals = ['redis-password', 'snapshot-key'].map(secret);
   const files = readdirSync(k8sDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
@@ -64,6 +55,80 @@ rendered('no file outside k8s/overlays/dev holds a development secret, generates
     const text = readFileSync(file, 'utf8');
     for (const literal of literals) assert.not.ok(text.includes(literal), `${file} holds a development secret`);
     if (file.endsWith('.yaml')) assert.not.match(text, /^secretGenerator:|^kind: Secret$/m, file);
+  }
+});
+// biome-ignore lint/suspicious/noExplicitAny: rendered objects are read freely by path
+type Json = Record<string, any>;
+/** The object `Kind/name` of a render; the first container of a workload's pods; its env variable's value. */
+const get = (objects: K8sObject[], name: string) => objects.find((o) => nameOf(o) === name) as Json;
+const env = (o: Json, name: string) =>
+  list(o.spec?.template?.spec.containers[0].env).find((e) => e.name === name)?.value as string;
+
+rendered('replicas: an account is one pod; account-system and balance two in production, transfer two in both', () => {
+  for (const [layer, two] of Object.entries({ dev: 'transfer', production: 'account-system balance transfer' })) {
+    for (const o of render(layer as 'dev').filter((o) => o.kind === 'Deployment') as Json[])
+      assert.is(
+        o.spec.replicas,
+        two.split(' ').includes(o.metadata.name.slice(10)) ? 2 : 1,
+        `${layer}: ${o.metadata.name}`,
+      );
+  }
+});
+
+/** Where a workload's NetworkPolicies let it out: `Kind/name port` of a pod with that port, `DNS port/protocol`. */
+function egressOf(objects: K8sObject[], name: string): string[] {
+  const pods = podTemplates(objects);
+  const labels = pods.find((t) => nameOf(t.owner) === name)?.labels ?? {};
+  const specs = objects.filter((o) => o.kind === 'NetworkPolicy').map((p) => asObject(p.spec));
+  const guarding = specs.filter((s) => selectorMatches(asObject(s.podSelector), labels) && guards(s, 'egress'));
+  const reach = new Set(guarding.length === 0 ? ['anywhere'] : []);
+  for (const rule of guarding.flatMap((s) => list(s.egress)))
+    for (const { port, protocol } of list(rule.ports))
+      for (const peer of list(rule.to)) {
+        if (peer.namespaceSelector || peer.ipBlock) reach.add(`DNS ${port}/${protocol}`);
+        const to = peer.podSelector ? pods.filter((t) => selectorMatches(asObject(peer.podSelector), t.labels)) : [];
+        for (const t of to)
+          if (containers(t.spec).some((c) => hasPort(c, port))) reach.add(`${nameOf(t.owner)} ${port}`);
+      }
+  return [...reach].sort();
+}
+
+rendered('egress: balance reaches only Redis, DNS and the accounts on their port; transfer only Redis and DNS', () => {
+  const [dns, redis] = [['DNS 53/TCP', 'DNS 53/UDP'], 'StatefulSet/microbank-redis 6379'];
+  for (const objects of [render('dev'), render('production')]) {
+    const accounts = ['john', 'mary'].map((name) => `Deployment/microbank-${name}-account 8080`);
+    assert.equal(egressOf(objects, 'Deployment/microbank-balance'), [...dns, ...accounts, redis]);
+    assert.equal(egressOf(objects, 'Deployment/microbank-transfer'), [...dns, redis]);
+  }
+});
+
+rendered('the chaos monkey (dev) is suspended, may only list and delete pods, runs alone, is never retried', () => {
+  const objects = render('dev');
+  const rules = [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'delete'] }];
+  assert.equal(get(objects, 'Role/microbank-chaos-monkey').rules, rules);
+  const { spec } = get(objects, 'CronJob/microbank-chaos-monkey');
+  assert.equal([spec.suspend, spec.concurrencyPolicy, spec.jobTemplate.spec.backoffLimit], [true, 'Forbid', 0]);
+});
+
+rendered("each account registers its own Service's URL, as balance's pattern; probes on /readyz and /healthz", () => {
+  for (const objects of [render('base'), render('dev'), render('production')]) {
+    const pattern = env(get(objects, 'Deployment/microbank-balance'), 'ACCOUNT_URL_PATTERN');
+    const accounts = objects.filter((o) => env(o, 'ACCOUNT_NAME')) as Json[];
+    assert.is(accounts.length, 2);
+    for (const account of accounts) {
+      const url = env(account, 'ACCOUNT_URL');
+      assert.is(url, pattern.replace('{account}', env(account, 'ACCOUNT_NAME')));
+      const selector = get(objects, `Service/${new URL(url).hostname}`).spec.selector;
+      assert.ok(labelsMatch(selector, account.spec.template.metadata.labels), url);
+    }
+    for (const o of objects.filter((o) => o.kind === 'Deployment') as Json[]) {
+      const { startupProbe: s, readinessProbe: r, livenessProbe: l } = o.spec.template.spec.containers[0];
+      assert.equal(
+        [s, r, l].map((p) => p.httpGet.path),
+        ['/readyz', '/readyz', '/healthz'],
+        o.metadata.name,
+      );
+    }
   }
 });
 rendered.run();
@@ -95,7 +160,7 @@ cli('k8s/ passes: exit 0, by default and when named', () => {
 });
 
 cli('production passes with its Secrets declared external (as the usage shows), fails without', () => {
-  const dir = relative(REPO_ROOT, KUSTOMIZATIONS.production);
+  const dir = relative(REPO_ROOT, join(k8sDir, KUSTOMIZATIONS.production));
   const external = EXTERNAL_SECRETS.flatMap((name) => ['--external-secret', name]);
   assert.is(k8sCheck(dir, ...external).status, 0);
   assert.ok(k8sCheck('--help').stdout.includes(`pnpm k8s:check ${dir} ${external.slice(0, 2).join(' ')}`));

@@ -39,6 +39,8 @@ const workload = (kind: string, name: string, pod: Json, spec: Json = {}) =>
 const policy = (name: string, spec: Json) =>
   obj('networking.k8s.io/v1', 'NetworkPolicy', name, { spec: { podSelector: { matchLabels: pick(name) }, ...spec } });
 const RBAC = 'rbac.authorization.k8s.io/v1';
+/** Redis's configuration, durable and half its memory limit; a line added last overrides one. */
+const conf = (line = '') => `dir /data\nappendonly yes\nappendfsync always\nmaxmemory 32mb\n${line}`;
 const SHA = `@sha256:${'0'.repeat(64)}`;
 const env = [
   { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
@@ -55,30 +57,22 @@ function fixture(): K8sObject[] {
   const resources = { requests: { storage: '1Gi' } };
   const claim = { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources } };
   const mounts = ['conf', 'data'].map((name) => ({ name, mountPath: `/${name}` }));
+  const volumes = [{ name: 'conf', configMap: { name: 'conf' } }];
+  const db = { volumes, containers: [container('db', `redis:7.2.11${SHA}`, 6379, { volumeMounts: mounts })] };
+  const peer = (name: string) => [{ podSelector: { matchLabels: pick(name) } }];
   return structuredClone([
     { ...obj('v1', 'Namespace', 'ns'), metadata: { name: 'ns', labels: labels('ns') } },
     obj('v1', 'Secret', 'db', { data: { password: 'cGFzcw==' } }),
-    obj('v1', 'ConfigMap', 'conf', { data: { 'redis.conf': 'dir /data' } }),
+    obj('v1', 'ConfigMap', 'conf', { data: { conf: conf() } }),
     workload('Deployment', 'app', { containers: [container('app', `app:1.0${SHA}`, 8080, { env })] }, { replicas: 2 }),
-    workload(
-      'StatefulSet',
-      'db',
-      {
-        volumes: [{ name: 'conf', configMap: { name: 'conf' } }],
-        containers: [container('db', `redis:7.2.11${SHA}`, 6379, { volumeMounts: mounts })],
-      },
-      { serviceName: 'db', volumeClaimTemplates: [claim] },
-    ),
+    workload('StatefulSet', 'db', db, { serviceName: 'db', volumeClaimTemplates: [claim] }),
     obj('v1', 'Service', 'app', { spec: { selector: pick('app'), ports: [{ port: 80, targetPort: 'http' }] } }),
     obj('v1', 'Service', 'db', { spec: { selector: pick('db'), ports: [{ port: 6379, targetPort: 'http' }] } }),
-    policy('db', {
-      policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: pick('app') } }], ports: [{ port: 6379 }] }],
-    }),
+    policy('db', { policyTypes: ['Ingress'], ingress: [{ from: peer('app'), ports: [{ port: 6379 }] }] }),
     policy('app', {
       policyTypes: ['Egress'],
       egress: [
-        { to: [{ podSelector: { matchLabels: pick('db') } }], ports: [{ port: 6379 }] },
+        { to: peer('db'), ports: [{ port: 6379 }] },
         { to: [{ namespaceSelector: {} }], ports: [{ port: 53, protocol: 'UDP' }] },
       ],
     }),
@@ -178,6 +172,14 @@ const cases: Edit[] = [
   ['a shutdown pause too short', /SHUTDOWN_DELAY_MS 500 is too short/, 'app', 'E.2.value', '500'],
   ['a shutdown beyond the grace period', /2000 \+ 1000 \+ 10000 ms exceeds the grace period 10000 ms/, 'app', 'P.terminationGracePeriodSeconds', 10],
   ['a password literal in a URL', /env DB_URL: a URL's password must be \$\(VAR\) of a secretKeyRef/, 'app', 'E.1.value', 'redis://u:pw@db:6379'],
+  ['a Redis URL without a password', /env DB_URL: a URL's password must be/, 'app', 'E.1.value', 'redis://db:6379'],
+  ['Redis fsync once a second', /StatefulSet\/db: container db: Redis appendfsync must be always, not always, everysec/, 'ConfigMap/conf', 'data.conf', conf('appendfsync everysec')],
+  ['Redis without its AOF', /Redis appendonly must be yes, not yes, no/, 'ConfigMap/conf', 'data.conf', conf('appendonly no')],
+  ['Redis writing off its claim', /Redis dir must be \/data, not \/data, \/conf/, 'ConfigMap/conf', 'data.conf', conf('dir /conf')],
+  ['Redis maxmemory at its limit', /Redis maxmemory 64mb is not about half its limit 64Mi/, 'ConfigMap/conf', 'data.conf', conf('maxmemory 64mb')],
+  ['redis-server behind a shell', /redis-server is not exec'd: sh -c redis-server/, 'db', 'P.containers.0.command', ['sh', '-c', 'redis-server /conf/conf']],
+  ['an account of two pods', /Deployment\/app: an account is a single writer: 2 replicas/, 'app', 'E.2.name', 'ACCOUNT_NAME'],
+  ['an account rolled out beside its old pod', /an account is a single writer: strategy must be Recreate/, 'app', 'E.2.name', 'ACCOUNT_NAME'],
   ['a URL password from no Secret', /env DB_URL: a URL's password must be/, 'app', 'E.1.value', 'redis://:$(SHUTDOWN_DELAY_MS)@db:6379'],
   ['Redis on a node port', /Service\/db: type NodePort exposes StatefulSet\/db outside the cluster/, 'Service/db', 'spec.type', 'NodePort'],
   ['Redis behind a load balancer', /Service\/app: type LoadBalancer exposes StatefulSet\/db/, 'svc', 'spec', { type: 'LoadBalancer', selector: pick('db'), ports: [{ port: 1 }] }],

@@ -1,4 +1,4 @@
-/** The project's own policies beyond pod hygiene: secrets, argv, ports, Redis, labels, selectors, egress, shutdown. */
+/** The project's own policies beyond pod hygiene: secrets, argv, ports, Redis, accounts, labels, selectors, egress, shutdown. */
 import * as k from './checks.ts';
 
 const { asArray, asObject, list } = k;
@@ -10,6 +10,9 @@ const SECRET_LIKE = /PASSWORD|SECRET|TOKEN|AUTH|(^|_)KEY$/;
 /** The recommended labels (kubernetes.io common labels); a Namespace carries the first four. */
 const LABELS = ['part-of', 'instance', 'version', 'managed-by', 'name', 'component'];
 const COMMON_LABELS = LABELS.map((l) => `app.kubernetes.io/${l}`);
+/** A size in bytes, a Kubernetes quantity (Mi, Gi) or a Redis one (mb, gb): near enough for a ratio. */
+const bytes = (size: unknown, [, n, unit] = /^(\d+)([kmg]?)/i.exec(String(size)) ?? []) =>
+  Number(n) * 1024 ** ' kmg'.indexOf(unit?.toLowerCase() || ' ');
 
 /** Production's policies: images by digest (but those named in tagPinned, without tag), PodDisruptionBudgets. */
 export type Production = { tagPinned?: readonly string[] };
@@ -18,9 +21,16 @@ export type Production = { tagPinned?: readonly string[] };
 export function checkPolicies(objects: readonly k.K8sObject[], production?: Production): string[] {
   const { problems, report } = k.problemList();
   const templates = k.podTemplates(objects);
+  const { find } = k.indexObjects(objects);
   for (const t of templates) {
     // Production: a Deployment of several replicas has a PodDisruptionBudget (a node drain takes one pod at a time).
     const replicas = Number(asObject(t.owner.spec).replicas ?? 1);
+    // An account is a single writer of its stream: one pod, and a rollout stops the old pod before the new starts.
+    if (list(t.spec.containers).some((c) => list(c.env).some((e) => e.name === 'ACCOUNT_NAME'))) {
+      if (replicas !== 1) report(t.owner, `an account is a single writer: ${replicas} replicas`);
+      if (asObject(asObject(t.owner.spec).strategy).type !== 'Recreate')
+        report(t.owner, 'an account is a single writer: strategy must be Recreate');
+    }
     const budgets = objects.filter((b) => b.kind === 'PodDisruptionBudget' && k.namespaceOf(b) === t.namespace);
     const budgeted = budgets.some((b) => k.selectorMatches(asObject(asObject(b.spec).selector), t.labels));
     if (production && t.owner.kind === 'Deployment' && replicas > 1 && !budgeted)
@@ -37,11 +47,11 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
         if (SECRET_LIKE.test(String(e.name)) && (ref === undefined || e.value !== undefined))
           say(`env ${String(e.name)} must come from a secretKeyRef`);
         if (asObject(ref).optional === true) say(`env ${String(e.name)}: a secretKeyRef must not be optional`);
-        // A URL's password (scheme://user:password@host) is $(VAR) of a variable from a Secret, never a literal.
+        // A URL's password (scheme://user:password@host; a Redis URL has one) is $(VAR) of a variable from a Secret.
         const password = /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@/]+)@/.exec(String(e.value))?.[1];
         const from = list(c.env).find((v) => `$(${String(v.name)})` === password)?.valueFrom;
-        if (password && !asObject(from).secretKeyRef)
-          say(`env ${String(e.name)}: a URL's password must be $(VAR) of a secretKeyRef, not a literal`);
+        if ((password || /^rediss?:\/\//.test(String(e.value))) && !asObject(from).secretKeyRef)
+          say(`env ${String(e.name)}: a URL's password must be $(VAR) of a secretKeyRef, not a literal or none`);
       }
       // No password on a command line (argv shows in ps and the API): redis-cli -a/--pass/--user, --requirepass.
       const probes = ['startupProbe', 'readinessProbe', 'livenessProbe'].map(
@@ -55,8 +65,25 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
       // Redis 7.2.11 or later, the first 7.2 with CVE-2025-49844 and CVE-2025-46817/46818/46819 fixed.
       const image = String(c.image);
       const [major = -1, minor = 0, patch = 0] = /^[^:]+:(\d+)\.(\d+)\.(\d+)/.exec(image)?.slice(1).map(Number) ?? [];
-      if (REDIS.test(image) && (major - 7 || minor - 2 || patch - 11) < 0)
-        say(`image ${image} is not a Redis release of 7.2.11 or later`);
+      if (REDIS.test(image)) {
+        if ((major - 7 || minor - 2 || patch - 11) < 0) say(`image ${image} is not a Redis release of 7.2.11 or later`);
+        // Redis is durable: its AOF on, fsynced before every reply, in a directory on its volume claim (any file of
+        // its ConfigMaps that sets one of these sets it so); maxmemory about half its limit, as an AOF rewrite forks.
+        const maps = list(t.spec.volumes).map((v) => find('ConfigMap', t.namespace, `${asObject(v.configMap).name}`));
+        const conf = maps.flatMap((m) => Object.values(asObject(m?.data))).join('\n');
+        const values = (key: string) => [...conf.matchAll(new RegExp(`^${key} +(\\S+)`, 'gm'))].map((m) => `${m[1]}`);
+        const claims = list(asObject(t.owner.spec).volumeClaimTemplates).map((v) => asObject(v.metadata).name);
+        const dirs = list(c.volumeMounts).flatMap((m) => (claims.includes(m.name) ? [String(m.mountPath)] : []));
+        for (const [key, allowed] of Object.entries({ appendonly: ['yes'], appendfsync: ['always'], dir: dirs }))
+          if (values(key).length === 0 || values(key).some((v) => !allowed.includes(v)))
+            say(`Redis ${key} must be ${allowed.join(' or ') || 'on a volume claim'}, not ${values(key).join(', ')}`);
+        const [maxmemory, limit] = [values('maxmemory').at(-1), asObject(asObject(c.resources).limits).memory];
+        const ratio = bytes(maxmemory) / bytes(limit);
+        if (!(ratio >= 0.4 && ratio <= 0.55)) say(`Redis maxmemory ${maxmemory} is not about half its limit ${limit}`);
+        // `exec`: redis-server replaces the shell, so it gets the SIGTERM (then fsyncs and exits).
+        const argv = [...asArray(c.command), ...asArray(c.args)].join(' ');
+        if (c.command && !/(^|exec )redis-server\b/.test(argv)) say(`redis-server is not exec'd: ${argv}`);
+      }
       // Production: an image is pinned by digest, the same bytes on every node and every restart.
       const tagPinned = production?.tagPinned?.includes(image.split('@')[0]?.replace(/:[^/:]*$/, '') ?? '');
       if (production && !/@sha256:[0-9a-f]{64}$/.test(image) && !tagPinned)
