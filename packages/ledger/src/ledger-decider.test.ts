@@ -281,48 +281,20 @@ async function runScript(
   const stream = ledgerKey(account, prefix);
   const keys = [stream, ledgerStateKey(account, prefix), ledgerStepsKey(account, prefix)];
   const request = 'requested' in command ? (command.requested ?? '') : '';
-  let call: Promise<[string, string]>;
-  switch (command.type) {
-    case 'open':
-      call = (scripts.openLedger as Scripts[string])(stream, keys[1] as string, command.account);
-      break;
-    case 'issue':
-      call = (scripts.issueLedger as Scripts[string])(
-        ...keys,
-        command.issuance,
-        command.account,
-        String(command.amount),
-      );
-      break;
-    case 'debit':
-      call = (scripts.debitLedger as Scripts[string])(
-        ...keys,
-        command.transfer,
-        command.to,
-        String(command.amount),
-        request,
-      );
-      break;
-    case 'credit':
-      call = (scripts.creditLedger as Scripts[string])(
-        ...keys,
-        command.transfer,
-        command.from,
-        String(command.amount),
-        command.debit,
-        request,
-      );
-      break;
-    case 'refund':
-      call = (scripts.refundLedger as Scripts[string])(
-        ...keys,
-        command.transfer,
-        command.to,
-        String(command.amount),
-        request,
-      );
-      break;
-  }
+  const amount = 'amount' in command ? String(command.amount) : '';
+  // Each script's arguments after its keys, as ledger-steps.ts passes them.
+  const [script, args]: [string, string[]] =
+    command.type === 'open'
+      ? ['openLedger', [command.account]]
+      : command.type === 'issue'
+        ? ['issueLedger', [command.issuance, command.account, amount]]
+        : command.type === 'debit'
+          ? ['debitLedger', [command.transfer, command.to, amount, request]]
+          : command.type === 'credit'
+            ? ['creditLedger', [command.transfer, command.from, amount, command.debit, request]]
+            : ['refundLedger', [command.transfer, command.to, amount, request]];
+  // Opening a ledger takes its stream and state keys only.
+  const call = (scripts[script] as Scripts[string])(...(command.type === 'open' ? keys.slice(0, 2) : keys), ...args);
   return call.then(
     ([kind, outcome]) => ({ kind, outcome }),
     (error: Error) => ({ failed: error.message }),
