@@ -1,7 +1,8 @@
 /**
- * A real Redis Cluster of three masters from redis-server binaries on free local ports (each with
- * its own temporary dir), joined by `redis-cli --cluster create`: for tests that prove the key
- * design holds where every key's slot matters.
+ * A real Redis Cluster from redis-server binaries on free local ports (each with its own temporary
+ * dir), joined by `redis-cli --cluster create`: for tests that prove the key design holds where
+ * every key's slot matters, and, with replicas, for tests of failover (which node owns a slot, stop
+ * or kill a node, wait until a replica has taken over).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,41 +10,154 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '@microbank/processes';
-import { type RedisServer, startRedisServer } from './redis-server.ts';
+import { freePort, type RedisServer, startRedisServer } from './redis-server.ts';
 
 const run = promisify(execFile);
 
+export interface RedisClusterOptions {
+  /** Primaries (each serving a share of the 16384 slots). Default 3. */
+  masters?: number;
+  /** Replicas of each primary (`--cluster-replicas`). Default 0. */
+  replicasPerMaster?: number;
+  /** `cluster-node-timeout` in ms: how long a silent node has before it is flagged failing. Redis' default is 15000. */
+  nodeTimeoutMs?: number;
+}
+
+/** One line of `CLUSTER NODES`, as one node sees the cluster. */
+export interface ClusterNodeView {
+  id: string;
+  port: number;
+  role: 'primary' | 'replica';
+  /** For a replica, the id of its primary. */
+  primaryId: string | undefined;
+  /** `myself`, `master`, `slave`, `fail?`, `fail`, `handshake`, `noaddr`, ... */
+  flags: string[];
+  /** Slot ranges served (inclusive), for a primary. */
+  slots: Array<[number, number]>;
+}
+
+/** What a node is doing, as far as this runner knows: a paused node answers nothing. */
+export type NodeState = 'running' | 'paused' | 'killed';
+
 export interface RedisCluster {
-  /** `127.0.0.1:<port>` of each master. */
+  /** `127.0.0.1:<port>` of each primary at start (seed nodes for a client). */
   nodes: Array<{ host: string; port: number }>;
+  /** Every node, primaries and replicas. */
+  all: Array<{ host: string; port: number }>;
+  /** The server of a node, by port. */
+  server(port: number): RedisServer;
+  state(port: number): NodeState;
+  /** A command on one node through redis-cli; its raw answer. Fails after `timeoutMs` (default 3000). */
+  command(port: number, args: string[], timeoutMs?: number): Promise<string>;
+  /** `CLUSTER NODES` as seen by the node on `port` (default: the first running node). */
+  topology(port?: number): Promise<ClusterNodeView[]>;
+  /** `CLUSTER KEYSLOT key`. */
+  keySlot(key: string): Promise<number>;
+  /** The primary serving `slot` and its replicas, as seen by `viaPort` (default: the first running node). */
+  shardOf(slot: number, viaPort?: number): Promise<{ primary: number; replicas: number[] }>;
+  /** SIGSTOP: the process freezes, its sockets stay open (the kernel still takes in what is sent to it). */
+  pause(port: number): void;
+  /** SIGCONT after a pause. */
+  resume(port: number): void;
+  /** SIGKILL, then wait for the exit. */
+  kill(port: number): Promise<void>;
+  /**
+   * Waits until every running node sees the node on `port` as the primary of `slot` (so a client that
+   * refreshes its slots from any of them finds it). Resolves with the ms waited.
+   */
+  waitForPrimary(port: number, slot: number, options?: { timeoutMs?: number }): Promise<number>;
   dispose(): Promise<void>;
 }
 
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function startRedisCluster(mastersOrOptions: number | RedisClusterOptions = 3): Promise<RedisCluster> {
+  const options = typeof mastersOrOptions === 'number' ? { masters: mastersOrOptions } : mastersOrOptions;
+  const masters = options.masters ?? 3;
+  const replicas = options.replicasPerMaster ?? 0;
+  const total = masters * (1 + replicas);
   const dir = mkdtempSync(join(tmpdir(), 'microbank-cluster-'));
   const servers: RedisServer[] = [];
+  const states = new Map<number, NodeState>();
+
+  const server = (port: number): RedisServer => {
+    const found = servers.find((candidate) => candidate.port === port);
+    if (!found) throw new Error(`no cluster node on port ${port}`);
+    return found;
+  };
+  const signal = (port: number, name: NodeJS.Signals) => process.kill(Number(server(port).handle), name);
+  const running = () => servers.filter(({ port }) => states.get(port) === 'running').map(({ port }) => port);
+
+  const command = async (port: number, args: string[], timeoutMs = 3000) => {
+    if (states.get(port) !== 'running') throw new Error(`the cluster node on ${port} is ${states.get(port)}`);
+    const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: timeoutMs });
+    return stdout.trim();
+  };
+  const firstRunning = () => {
+    const port = running()[0];
+    if (port === undefined) throw new Error('no cluster node is running');
+    return port;
+  };
+  const topology = async (port = firstRunning()) => parseClusterNodes(await command(port, ['CLUSTER', 'NODES']));
+  const shardOf = async (slot: number, viaPort?: number) => {
+    const view = await topology(viaPort);
+    const primary = view.find(
+      (node) => node.role === 'primary' && !node.flags.includes('fail') && servesSlot(node, slot),
+    );
+    if (!primary) throw new Error(`no primary serves slot ${slot}`);
+    return {
+      primary: primary.port,
+      replicas: view.filter((node) => node.primaryId === primary.id).map((node) => node.port),
+    };
+  };
+
   const dispose = async () => {
-    for (const server of servers) await server.kill();
+    // SIGKILL ends a paused process too.
+    for (const each of servers) await each.kill();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < masters; i++) {
-      servers.push(
-        await startRedisServer({
-          dataDir: join(dir, `node-${i}`),
-          appendfsync: 'everysec',
-          extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
-        }),
-      );
+    for (let i = 0; i < total; i++) {
+      // The cluster bus port would be port + 10000, past 65535 for a high free port: pick it too.
+      const busPort = await freePort();
+      const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'];
+      extraArgs.push('--cluster-port', String(busPort));
+      if (options.nodeTimeoutMs !== undefined) extraArgs.push('--cluster-node-timeout', String(options.nodeTimeoutMs));
+      const started = await startRedisServer({ dataDir: join(dir, `node-${i}`), appendfsync: 'everysec', extraArgs });
+      servers.push(started);
+      states.set(started.port, 'running');
     }
-    const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
-    // The cluster is usable once every node sees all slots assigned.
+    const addresses = servers.map((each) => `127.0.0.1:${each.port}`);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...addresses,
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ]);
+    // The cluster is usable once every node sees all slots assigned, and every node and replica.
     for (const { port } of servers) {
       await waitFor(
         `the cluster node on ${port} to be ok`,
-        async () => (await run('redis-cli', ['-p', String(port), 'CLUSTER', 'INFO'])).stdout.split('\n')[0],
+        async () => (await command(port, ['CLUSTER', 'INFO'])).split('\n')[0],
         (state) => /cluster_state:ok/.test(state ?? ''),
+        { timeoutMs: 15_000, intervalMs: 50 },
+      );
+      await waitFor(
+        `the cluster node on ${port} to know ${total} nodes, ${masters * replicas} of them replicas`,
+        () => topology(port),
+        (view) =>
+          view.length === total &&
+          view.filter((node) => node.role === 'replica' && node.primaryId).length === masters * replicas &&
+          view.every((node) => !node.flags.some((flag) => flag === 'handshake' || flag.startsWith('fail'))),
+        { timeoutMs: 15_000, intervalMs: 50 },
+      );
+    }
+    // A replica counts for WAIT only once its first sync is done.
+    for (const node of (await topology()).filter((each) => each.role === 'replica')) {
+      await waitFor(
+        `the replica on ${node.port} to be in sync`,
+        () => command(node.port, ['INFO', 'replication']),
+        (info) => /master_link_status:up/.test(info) && !/master_sync_in_progress:1/.test(info),
         { timeoutMs: 15_000, intervalMs: 50 },
       );
     }
@@ -51,5 +165,71 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     await dispose();
     throw error;
   }
-  return { nodes: servers.map((server) => ({ host: '127.0.0.1', port: server.port })), dispose };
+  const primaries = (await topology()).filter((node) => node.role === 'primary').map((node) => node.port);
+  const toAddress = (port: number) => ({ host: '127.0.0.1', port });
+
+  return {
+    nodes: primaries.map(toAddress),
+    all: servers.map((each) => toAddress(each.port)),
+    server,
+    state: (port) => states.get(port) ?? 'killed',
+    command,
+    topology,
+    keySlot: async (key) => Number(await command(firstRunning(), ['CLUSTER', 'KEYSLOT', key])),
+    shardOf,
+    pause(port) {
+      signal(port, 'SIGSTOP');
+      states.set(port, 'paused');
+    },
+    resume(port) {
+      signal(port, 'SIGCONT');
+      states.set(port, 'running');
+    },
+    async kill(port) {
+      states.set(port, 'killed');
+      await server(port).kill();
+    },
+    async waitForPrimary(port, slot, { timeoutMs = 30_000 } = {}) {
+      const start = Date.now();
+      await waitFor(
+        `the node on ${port} to be primary of slot ${slot} for every running node`,
+        () => Promise.all(running().map(async (via) => (await shardOf(slot, via)).primary)),
+        (seen) => seen.length > 0 && seen.every((primary) => primary === port),
+        { timeoutMs, intervalMs: 20 },
+      );
+      return Date.now() - start;
+    },
+    dispose,
+  };
+}
+
+function servesSlot(node: ClusterNodeView, slot: number): boolean {
+  return node.slots.some(([from, to]) => from <= slot && slot <= to);
+}
+
+/** Parses `CLUSTER NODES`: `<id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot>...`. */
+export function parseClusterNodes(text: string): ClusterNodeView[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => {
+      const [id = '', address = '', flagList = '', master = '-', , , , , ...slotFields] = line.trim().split(' ');
+      const flags = flagList.split(',');
+      const port = Number(/:(\d+)@/.exec(address)?.[1] ?? Number.NaN);
+      const slots = slotFields
+        // `[slot->-id]` / `[slot-<-id]` are slots being migrated: not served here yet.
+        .filter((field) => !field.startsWith('['))
+        .map((field): [number, number] => {
+          const [from, to = from] = field.split('-');
+          return [Number(from), Number(to)];
+        });
+      return {
+        id,
+        port,
+        role: flags.includes('master') ? 'primary' : 'replica',
+        primaryId: master === '-' ? undefined : master,
+        flags,
+        slots,
+      };
+    });
 }
