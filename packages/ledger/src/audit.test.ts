@@ -267,6 +267,17 @@ audit('a rejection read before its ledger: its DebitDeclined still comes once; a
   assert.match(reasons(given(twice)), /its debit declined after the transfer had settled/);
 });
 
+audit('a refund names the account its debit was for; another one is a violation', () => {
+  const b = bank();
+  b.open('john');
+  b.request('john', 'ghost', 30);
+  b.debit('john', 'ghost', 30);
+  b.reject('unknown-account', b.refund('john', 'mary', 30));
+  const figures = given(b.steps);
+  assert.not.ok(figures.conserved);
+  assert.match(reasons(figures), /refunded for mary, its debit was for ghost/);
+});
+
 audit('a refund without a debit, or on top of a credit, is a violation', () => {
   const none = bank();
   none.open('john');

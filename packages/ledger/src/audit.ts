@@ -557,7 +557,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         return;
       }
       case 'Refunded': {
-        const { transfer, amount } = event.data;
+        const { transfer, amount, to } = event.data;
         fold.steps++;
         const record = recordOf(transfer, id);
         if (isReconciled(record)) {
@@ -573,7 +573,9 @@ export function createAudit(options: AuditOptions = {}): Audit {
               ? `refunded on top of its credit (${record.credit.at})`
               : debit.ledger !== account || debit.amount !== amount
                 ? `refunded ${amount}, its debit was ${debit.amount} on ${debit.ledger}'s ledger`
-                : undefined;
+                : debit.to !== to
+                  ? `refunded for ${to}, its debit was for ${debit.to}`
+                  : undefined;
         if (problem) {
           violation({ ledger: account, transfer, at: id, reason: problem });
           return;
