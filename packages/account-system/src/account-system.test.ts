@@ -1,4 +1,10 @@
-import { type AccountsProjection, accountEvents, startAccountsProjection, streamKey } from '@microbank/events';
+import {
+  type AccountsProjection,
+  accountEvents,
+  accountRegistered,
+  startAccountsProjection,
+  streamKey,
+} from '@microbank/events';
 import { createLogger, createMetrics, POSITION_HEADER } from '@microbank/service-runtime';
 import { appendEvent } from '@microbank/streams';
 import {
@@ -22,12 +28,7 @@ accountSystem.after.each(async (ctx) => {
 });
 const log = createLogger('account-system', 'silent');
 
-function registered(account: string) {
-  return {
-    type: 'AccountRegistered' as const,
-    data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
-  };
-}
+const registered = (account: string) => accountRegistered({ account, url: `http://${account}`, instance: 'test' });
 
 /** account-system's app on its own stream, as main.ts wires it. */
 function openApp(ctx: Context, redisUrl = ctx.redisServer.url, readWaitMaxMs = 2_000) {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { accountEvents, streamKey } from '@microbank/events';
+import { accountEvents, accountRegistered, streamKey } from '@microbank/events';
 import { encodeEvent } from '@microbank/streams';
 import { freePort, spawnNode, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
@@ -17,10 +17,7 @@ faults.after.each(async (ctx) => {
 });
 
 const registration = (account: string) =>
-  encodeEvent(accountEvents, {
-    type: 'AccountRegistered',
-    data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
-  });
+  encodeEvent(accountEvents, accountRegistered({ account, url: `http://${account}`, instance: 'test' }));
 
 async function startService(redisUrl: string) {
   const service = spawnNode('packages/account-system/src/main.ts', { env: { REDIS_URL: redisUrl, PORT: '0' } });

@@ -5,7 +5,7 @@
  * otherwise a registry rebuilt from the stream would never list it again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { accountEvents } from '@microbank/events';
+import { accountEvents, accountRegistered } from '@microbank/events';
 import { openLedger } from '@microbank/ledger';
 import {
   appendEvent,
@@ -52,10 +52,7 @@ async function registerAccount({
   return retry(
     async () => {
       await openLedger(redis, registration.account);
-      return appendEvent(redis, stream, accountEvents, {
-        type: 'AccountRegistered',
-        data: { ...registration, registeredAt: new Date().toISOString() },
-      });
+      return appendEvent(redis, stream, accountEvents, accountRegistered(registration));
     },
     {
       firstMs: 50,

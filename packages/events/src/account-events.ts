@@ -32,6 +32,14 @@ export type AccountRegistered = {
   data: z.infer<typeof accountRegisteredV1>;
 };
 
+/**
+ * The registration of `registration` now: its fields in the order the fast path reads them
+ * (account, url, instance), then registeredAt.
+ */
+export function accountRegistered(registration: Omit<AccountRegistered['data'], 'registeredAt'>): AccountRegistered {
+  return { type: 'AccountRegistered', data: { ...registration, registeredAt: new Date().toISOString() } };
+}
+
 /** Every event that may appear on `microbank:accounts`. */
 export type AccountEvent = AccountRegistered;
 

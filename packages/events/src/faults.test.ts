@@ -14,17 +14,14 @@ import {
 import { REPO_ROOT, readStream, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { accountEvents } from './account-events.ts';
+import { accountEvents, accountRegistered } from './account-events.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
 import { streamKey } from './stream-keys.ts';
 
 const faults = redisSuite('event store under crashes', { perTest: true });
 
 const registration = (account: string) =>
-  encodeEvent(accountEvents, {
-    type: 'AccountRegistered',
-    data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
-  });
+  encodeEvent(accountEvents, accountRegistered({ account, url: `http://${account}`, instance: 'test' }));
 
 faults(
   'after Redis is killed and restarted, the tail applies new entries within 1 s of Redis answering',

@@ -18,7 +18,7 @@ import {
 import { type RedisContext, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { type AccountEvent, type AccountRegistered, accountEvents } from './account-events.ts';
+import { type AccountEvent, accountEvents, accountRegistered } from './account-events.ts';
 import { applyAccountEvent, clearRegistry, createAccountsRegistry } from './accounts-registry.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
 import { streamKey } from './stream-keys.ts';
@@ -35,10 +35,7 @@ hostile.after.each(async () => {
   for (const projection of opened.splice(0)) await projection.stop();
 });
 
-const registered = (account: string): AccountRegistered => ({
-  type: 'AccountRegistered',
-  data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
-});
+const registered = (account: string) => accountRegistered({ account, url: `http://${account}`, instance: 'test' });
 
 function openRegistry(ctx: Context, stream: string, options: Partial<ProjectionOptions<AccountEvent>> = {}) {
   const { log, lines } = recordingLog();

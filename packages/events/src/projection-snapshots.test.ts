@@ -14,8 +14,7 @@ import {
 import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import type { AccountRegistered } from './account-events.ts';
-import { accountEvents } from './account-events.ts';
+import { accountEvents, accountRegistered } from './account-events.ts';
 import { type AccountsProjection, startAccountsProjection } from './accounts-projection.ts';
 import {
   type AccountsRegistry,
@@ -43,12 +42,8 @@ snapshots.after.each(async (ctx) => {
   for (const accounts of ctx.opened.splice(0)) await accounts.close();
 });
 
-function registered(account: string, url = `http://${account}`): AccountRegistered {
-  return {
-    type: 'AccountRegistered',
-    data: { account, url, instance: 'test', registeredAt: new Date().toISOString() },
-  };
-}
+const registered = (account: string, url = `http://${account}`) =>
+  accountRegistered({ account, url, instance: 'test' });
 
 /**
  * A history with what a registry must get right: restarts of the same accounts, a URL that

@@ -11,8 +11,7 @@ import {
 import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import type { AccountRegistered } from './account-events.ts';
-import { accountEvents } from './account-events.ts';
+import { accountEvents, accountRegistered } from './account-events.ts';
 import { decodeAccountEntry } from './entry-fast-path.ts';
 import { streamKey } from './stream-keys.ts';
 
@@ -22,12 +21,7 @@ const projection = redisSuite('projection runner', {
   connect: (url) => connectRedis(url, 'test:commands', recordingLog().log),
 });
 
-function registered(account: string): AccountRegistered {
-  return {
-    type: 'AccountRegistered',
-    data: { account, url: `http://${account}`, instance: 'test', registeredAt: new Date().toISOString() },
-  };
-}
+const registered = (account: string) => accountRegistered({ account, url: `http://${account}`, instance: 'test' });
 
 /** A projection that records every (id, account) it is given, in order, to see gaps and duplicates. */
 function recordingProjection(
