@@ -12,13 +12,14 @@ import {
   transfersKey,
 } from '@microbank/events';
 import {
+  connectRedis,
   decodeEntry,
   decodeEntryBuffers,
   type EventCatalog,
   type Log,
   type Projection,
   retry,
-  startStateProjection,
+  startProjection,
   untilReady,
 } from '@microbank/streams';
 import type { Redis } from 'ioredis';
@@ -90,18 +91,17 @@ export function startTransferFeed(options: {
     onChange(event.type === 'ComponentKilled' ? 'timeline' : 'transfers');
   }
 
-  const state = startStateProjection<TransferEvent | DisruptionEvent>({
-    redisUrl: options.redisUrl,
-    log,
+  const projection = startProjection<TransferEvent | DisruptionEvent>({
     name: 'dashboard-feed',
     streams: [transfers, disruptions],
-    snapshots: false,
+    redis,
+    tailRedis: connectRedis(options.redisUrl, 'dashboard:feed', log),
+    log,
     replay: false,
-    decode: (fields, stream) =>
+    decode: (stream, fields) =>
       stream === transfers ? decodeEntryBuffers(transferEvents, fields) : decodeEntryBuffers(disruptionEvents, fields),
     apply: (event, id) => apply(event, id, true),
   });
-  const { projection } = state;
 
   // The last transfers and kills before now, so that a page opened on a quiet bank, or on a
   // dashboard that just restarted, shows what happened lately.
@@ -134,7 +134,7 @@ export function startTransferFeed(options: {
     projection,
     stop: () => {
       stopping.abort();
-      return state.close();
+      return projection.stop();
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
- * One state folded from one or more streams, as the registry, each ledger, the books and the
- * dashboard's feed are: a commands connection, a tail connection, the projection runner, and signed
- * snapshots in Redis when the service asks. The one way the bank wires a projection.
+ * One state folded from one or more streams, as the registry, each ledger and the books are: a
+ * commands connection, a tail connection, the projection runner, and signed snapshots in Redis
+ * when the service asks. The one way the bank wires a projection that serves a state.
  */
 import type { Redis } from 'ioredis';
 import type { DecodedEntry } from './event-catalog.ts';
@@ -47,8 +47,6 @@ export interface StateProjectionOptions<Event> {
   blockMs?: number;
   /** After a tail read that brought entries, how long to wait before the next (startProjection's lingerMs). */
   lingerMs?: number;
-  /** False for a live view: the streams are taken up at their ends, nothing before is replayed. */
-  replay?: boolean;
   /**
    * Called with the commands connection before the projection sends anything on it: what it sends
    * then is answered before the projection's first read.
@@ -98,7 +96,6 @@ export function startStateProjection<Event>(options: StateProjectionOptions<Even
     batchSize: options.batchSize,
     blockMs: options.blockMs,
     lingerMs: options.lingerMs,
-    replay: options.replay,
     snapshots,
   });
   return {
