@@ -99,6 +99,8 @@ export interface Audit {
   position(account: string): StreamId | undefined;
   /** The ledgers with an entry applied, oldest first (kept as they come, not rebuilt per call). */
   ledgerNames(): readonly string[];
+  /** Each ledger with an entry applied, folded (ledger.ts), in the order of its first entry. */
+  readonly ledgers: ReadonlyMap<string, Ledger>;
   /**
    * Compares what the scripts keep with the fold, once the fold is exactly at `lastId` (the
    * stream's last entry when `kept` was read, atomically, after `mark`): now, when it is there
@@ -243,6 +245,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
   /** Ledgers with at least one entry applied. */
   /** The ledgers with an entry applied, in the order of their first: what the state check walks. */
   const ledgerNames: string[] = [];
+  const ledgers = new Map<string, Ledger>();
   const foldOf = (account: string): LedgerFold => {
     let fold = folds.get(account);
     if (!fold) {
@@ -658,7 +661,10 @@ export function createAudit(options: AuditOptions = {}): Audit {
     applyLedger(account, event, id) {
       marks++;
       const fold = foldOf(account);
-      if (fold.ledger.events === 0) ledgerNames.push(fold.account);
+      if (fold.ledger.events === 0) {
+        ledgerNames.push(fold.account);
+        ledgers.set(fold.account, fold.ledger);
+      }
       // The balance and the numbering first (a gap, a balance below zero), then the entry's checks.
       evolve(fold, event, id);
       applyLedgerEntry(fold, event, id);
@@ -779,6 +785,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
     position: (account) => folds.get(account)?.position,
 
     ledgerNames: () => ledgerNames,
+    ledgers,
 
     compareKept(account, kept, lastId, mark) {
       const fold = folds.get(account);

@@ -42,15 +42,15 @@ import type { Redis } from 'ioredis';
 import { type Audit, createAudit } from './audit.ts';
 import { booksDigest } from './audit-checkpoint.ts';
 import { type StateCheck, startStateCheck } from './books-state-check.ts';
-import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
+import type { Ledger } from './ledger.ts';
 
 /** How often registered accounts without a ledger are looked at again. */
 const LOOK_AGAIN_MS = 5_000;
 
 export interface Books {
   registry: AccountsRegistry;
-  /** Each registered account's ledger, folded. */
-  ledgers: Map<string, Ledger>;
+  /** Each ledger read, folded: the audit's own folds (one fold per entry, not two). */
+  ledgers: ReadonlyMap<string, Ledger>;
   audit: Audit;
   projection: Projection;
   /** The comparison of what the ledger scripts keep with the fold. */
@@ -106,7 +106,6 @@ export function startBooks(options: BooksOptions): Books {
   const transfers = transfersKey(prefix);
   const supply = supplyKey(prefix);
   const registry = createAccountsRegistry();
-  const ledgers = new Map<string, Ledger>();
   /** A stream's name in the checkpoint: its key without the prefix, the same for a copy under another. */
   const prefixLength = (prefix ?? KEY_PREFIX).length + 1;
   const digest = booksDigest(prefixLength);
@@ -222,14 +221,8 @@ export function startBooks(options: BooksOptions): Books {
       }
       const account = accountOfLedger.get(stream);
       if (account === undefined) throw new Error(`${stream} is no ledger`);
-      let ledger = ledgers.get(account);
-      if (!ledger) {
-        ledger = emptyLedger();
-        ledgers.set(account, ledger);
-      }
       audit.applyLedger(account, event as LedgerEvent, id);
       digest.note(stream, id, entryFields);
-      evolveLedger(ledger, event as LedgerEvent, id);
     },
   });
   const { projection, redis } = state;
@@ -246,7 +239,7 @@ export function startBooks(options: BooksOptions): Books {
   });
   return {
     registry,
-    ledgers,
+    ledgers: audit.ledgers,
     audit,
     projection,
     stateCheck,
