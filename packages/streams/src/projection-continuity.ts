@@ -56,16 +56,19 @@ export function projectionContinuity({
     incarnations.set(stream, check.incarnation);
   }
 
+  /** Takes up a stream's incarnation, unless it is known already. */
+  const adopt = async (stream: string) => {
+    if (!incarnations.has(stream)) await checkStream(stream);
+  };
+
   return {
     async checkStreams() {
       lastCheck = performance.now();
       for (const stream of positions.keys()) await checkStream(stream);
     },
-    async adopt(stream) {
-      if (!incarnations.has(stream)) await checkStream(stream);
-    },
+    adopt,
     async adoptFollowed() {
-      for (const stream of positions.keys()) if (!incarnations.has(stream)) await checkStream(stream);
+      for (const stream of positions.keys()) await adopt(stream);
     },
     confirm(reads, streams, markers) {
       const stale = new Set<string>();
