@@ -6,7 +6,7 @@
  * thing atomically on Redis, which is what the bank runs; ledger-decider.test.ts runs random
  * commands through both and holds them equal, outcome by outcome, event by event.
  */
-import { ACCOUNT_NAME_PATTERN, ISSUANCE_ID_PATTERN, type LedgerEvent, MAX_AMOUNT } from '@microbank/events';
+import { ACCOUNT_NAME_PATTERN, ISSUANCE_ID_PATTERN, type LedgerEvent, MAX_AMOUNT, transferId } from '@microbank/events';
 import type { StreamId } from '@microbank/streams';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 
@@ -67,9 +67,8 @@ export const emptyLedgerState = (account: string): LedgerState => ({
 // The limits and checks of ledger-checks.lua.
 const MAX_WHOLE = Number.MAX_SAFE_INTEGER;
 const MAX_DATA_BYTES = 1024;
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$/;
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
-const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+/** The transfer ID's schema pattern (z.uuid(): versions 1-8, variant 8-b, or the nil and max UUIDs), as the scripts check it. */
+const UUID = transferId._zod.def.pattern as RegExp;
 const ENTRY_ID = /^\d+-\d+$/;
 
 class Invalid extends Error {}
@@ -86,7 +85,7 @@ function checkAmount(amount: number): number {
   return amount;
 }
 function checkTransfer(id: string): string {
-  if (!(UUID.test(id) || id === NIL_UUID || id === MAX_UUID)) fail('the transfer ID must be a UUID');
+  if (!UUID.test(id)) fail('the transfer ID must be a UUID');
   return id;
 }
 function checkAccount(name: string, what: string): string {
