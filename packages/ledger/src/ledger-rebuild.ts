@@ -97,35 +97,28 @@ async function foldLedger(redis: RedisClient, account: string, prefix?: string):
   return { state, steps, refusedCredits };
 }
 
-/** Every account the streams name: registered, issued to, or party to a transfer. */
-async function accountsNamed(redis: RedisClient, prefix?: string): Promise<Set<string>> {
-  const accounts = new Set<string>();
+/**
+ * What the accounts, supply and transfers streams tell, each read once: every account they name
+ * (registered, issued to, or party to a transfer), and the refusals the transfers stream shows
+ * (account -> step -> `refused unknown-account`).
+ */
+async function readStreams(
+  redis: RedisClient,
+  prefix?: string,
+): Promise<{ named: Set<string>; refusals: Map<string, Set<string>> }> {
+  const named = new Set<string>();
   for await (const page of entryPages(redis, streamKey('accounts', prefix))) {
     for (const [, fields] of page) {
       const decoded = decodeEntry(accountEvents, fields);
-      if (decoded.ok) accounts.add(decoded.event.data.account);
+      if (decoded.ok) named.add(decoded.event.data.account);
     }
   }
   for await (const page of entryPages(redis, supplyKey(prefix))) {
     for (const [, fields] of page) {
       const decoded = decodeEntry(supplyEvents, fields);
-      if (decoded.ok) accounts.add(decoded.event.data.account);
+      if (decoded.ok) named.add(decoded.event.data.account);
     }
   }
-  for await (const page of entryPages(redis, transfersKey(prefix))) {
-    for (const [, fields] of page) {
-      const decoded = decodeEntry(transferEvents, fields);
-      if (decoded.ok && decoded.event.type === 'TransferRequested') {
-        accounts.add(decoded.event.data.from);
-        accounts.add(decoded.event.data.to);
-      }
-    }
-  }
-  return accounts;
-}
-
-/** The refusals the transfers stream tells of: account -> step -> `refused unknown-account`. */
-async function refusalsOnTransfers(redis: RedisClient, prefix?: string): Promise<Map<string, Set<string>>> {
   const parties = new Map<string, { from: string; to: string }>();
   const refusals = new Map<string, Set<string>>();
   for await (const page of entryPages(redis, transfersKey(prefix))) {
@@ -133,7 +126,11 @@ async function refusalsOnTransfers(redis: RedisClient, prefix?: string): Promise
       const decoded = decodeEntry(transferEvents, fields);
       if (!decoded.ok) continue;
       const { event } = decoded;
-      if (event.type === 'TransferRequested') parties.set(event.data.transfer, event.data);
+      if (event.type === 'TransferRequested') {
+        parties.set(event.data.transfer, event.data);
+        named.add(event.data.from);
+        named.add(event.data.to);
+      }
       if (event.type !== 'TransferRejected' || event.data.reason !== 'unknown-account') continue;
       const party = parties.get(event.data.transfer);
       if (party === undefined) continue;
@@ -145,7 +142,7 @@ async function refusalsOnTransfers(redis: RedisClient, prefix?: string): Promise
       refusals.set(account, (refusals.get(account) ?? new Set()).add(step));
     }
   }
-  return refusals;
+  return { named, refusals };
 }
 
 /**
@@ -158,9 +155,8 @@ export async function rebuildLedgerKeeping(
   accounts?: readonly string[],
   prefix?: string,
 ): Promise<Map<string, LedgerKeeping>> {
-  const named = await accountsNamed(redis, prefix);
+  const { named, refusals } = await readStreams(redis, prefix);
   for (const account of accounts ?? []) named.add(account);
-  const refusals = await refusalsOnTransfers(redis, prefix);
   const folded = new Map<string, FoldedLedger>();
   for (const account of named) folded.set(account, await foldLedger(redis, account, prefix));
   for (const ledger of [...folded.values()]) {
