@@ -17,7 +17,7 @@ import { requestTransfer, transferStatus } from './transfer-log.ts';
 const cluster = testSuite<{ redis: RedisCluster }>('transfers on a Redis Cluster', {} as { redis: RedisCluster });
 
 cluster.before(async (ctx) => {
-  ctx.redis = await startRedisCluster(3);
+  ctx.redis = await startRedisCluster();
 });
 cluster.after(async (ctx) => {
   await ctx.redis?.dispose();

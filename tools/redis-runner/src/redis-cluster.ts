@@ -37,16 +37,11 @@ export interface ClusterNodeView {
 }
 
 /** What a node is doing, as far as this runner knows: a paused node answers nothing. */
-export type NodeState = 'running' | 'paused' | 'killed';
+type NodeState = 'running' | 'paused' | 'killed';
 
 export interface RedisCluster {
   /** `127.0.0.1:<port>` of each primary at start (seed nodes for a client). */
   nodes: Array<{ host: string; port: number }>;
-  /** Every node, primaries and replicas. */
-  all: Array<{ host: string; port: number }>;
-  /** The server of a node, by port. */
-  server(port: number): RedisServer;
-  state(port: number): NodeState;
   /** A command on one node through redis-cli; its raw answer. Fails after `timeoutMs` (default 3000). */
   command(port: number, args: string[], timeoutMs?: number): Promise<string>;
   /** `CLUSTER NODES` as seen by the node on `port` (default: the first running node). */
@@ -63,14 +58,13 @@ export interface RedisCluster {
   kill(port: number): Promise<void>;
   /**
    * Waits until every running node sees the node on `port` as the primary of `slot` (so a client that
-   * refreshes its slots from any of them finds it). Resolves with the ms waited.
+   * refreshes its slots from any of them finds it).
    */
-  waitForPrimary(port: number, slot: number, options?: { timeoutMs?: number }): Promise<number>;
+  waitForPrimary(port: number, slot: number, options?: { timeoutMs?: number }): Promise<void>;
   dispose(): Promise<void>;
 }
 
-export async function startRedisCluster(mastersOrOptions: number | RedisClusterOptions = 3): Promise<RedisCluster> {
-  const options = typeof mastersOrOptions === 'number' ? { masters: mastersOrOptions } : mastersOrOptions;
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const masters = options.masters ?? 3;
   const replicas = options.replicasPerMaster ?? 0;
   const total = masters * (1 + replicas);
@@ -170,9 +164,6 @@ export async function startRedisCluster(mastersOrOptions: number | RedisClusterO
 
   return {
     nodes: primaries.map(toAddress),
-    all: servers.map((each) => toAddress(each.port)),
-    server,
-    state: (port) => states.get(port) ?? 'killed',
     command,
     topology,
     keySlot: async (key) => Number(await command(firstRunning(), ['CLUSTER', 'KEYSLOT', key])),
@@ -190,14 +181,12 @@ export async function startRedisCluster(mastersOrOptions: number | RedisClusterO
       await server(port).kill();
     },
     async waitForPrimary(port, slot, { timeoutMs = 30_000 } = {}) {
-      const start = Date.now();
       await waitFor(
         `the node on ${port} to be primary of slot ${slot} for every running node`,
         () => Promise.all(running().map(async (via) => (await shardOf(slot, via)).primary)),
         (seen) => seen.length > 0 && seen.every((primary) => primary === port),
         { timeoutMs, intervalMs: 20 },
       );
-      return Date.now() - start;
     },
     dispose,
   };
@@ -208,7 +197,7 @@ function servesSlot(node: ClusterNodeView, slot: number): boolean {
 }
 
 /** Parses `CLUSTER NODES`: `<id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot>...`. */
-export function parseClusterNodes(text: string): ClusterNodeView[] {
+function parseClusterNodes(text: string): ClusterNodeView[] {
   return text
     .split('\n')
     .filter((line) => line.trim())
