@@ -221,19 +221,15 @@ async function untilDrained(bank: Bank): Promise<void> {
     'the processors to drain what the sustained load left',
     async () => {
       const groups = (await bank.client.xinfo('GROUPS', transfersKey())) as unknown[][];
-      const group = groups.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === PROCESSORS_GROUP);
-      return group === undefined ? undefined : { pending: Number(group.pending), lag: Number(group.lag) };
+      const field = (group: unknown[], name: string) => group[group.indexOf(name) + 1];
+      const group = groups.find((fields) => field(fields, 'name') === PROCESSORS_GROUP);
+      return group === undefined
+        ? undefined
+        : { pending: Number(field(group, 'pending')), lag: Number(field(group, 'lag')) };
     },
     (group) => group !== undefined && group.pending === 0 && group.lag === 0,
     { timeoutMs: 120_000 },
   );
-}
-
-/** [k1, v1, k2, v2, ...] as [[k1, v1], [k2, v2], ...]. */
-function pairs(fields: unknown[]): Array<[string, unknown]> {
-  const out: Array<[string, unknown]> = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) out.push([String(fields[i]), fields[i + 1]]);
-  return out;
 }
 
 async function latencyAt(bank: Bank, perSecond: number, seconds: number) {
