@@ -23,7 +23,6 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
   const templates = k.podTemplates(objects);
   const { find } = k.indexObjects(objects);
   for (const t of templates) {
-    // Production: a Deployment of several replicas has a PodDisruptionBudget (a node drain takes one pod at a time).
     const replicas = Number(asObject(t.owner.spec).replicas ?? 1);
     // An account is a single writer of its stream: one pod, and a rollout stops the old pod before the new starts.
     if (list(t.spec.containers).some((c) => list(c.env).some((e) => e.name === 'ACCOUNT_NAME'))) {
@@ -31,6 +30,7 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
       if (asObject(asObject(t.owner.spec).strategy).type !== 'Recreate')
         report(t.owner, 'an account is a single writer: strategy must be Recreate');
     }
+    // Production: a Deployment of several replicas has a PodDisruptionBudget (a node drain takes one pod at a time).
     const budgets = objects.filter((b) => b.kind === 'PodDisruptionBudget' && k.namespaceOf(b) === t.namespace);
     const budgeted = budgets.some((b) => k.selectorMatches(asObject(asObject(b.spec).selector), t.labels));
     if (production && t.owner.kind === 'Deployment' && replicas > 1 && !budgeted)
