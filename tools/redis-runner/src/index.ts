@@ -8,6 +8,8 @@ import {
   startRedisServer,
 } from './redis-server.ts';
 
+export * from './cluster-nodes.ts';
+export * from './cluster-view.ts';
 export * from './redis-cluster.ts';
 export { dockerAnswers, REDIS_IMAGE, type RedisContainerOptions, startRedisContainer } from './redis-container.ts';
 export * from './redis-server.ts';

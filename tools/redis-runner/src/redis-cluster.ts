@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '@microbank/processes';
+import { type ClusterNodeView, clusterCommand, clusterTopology, shardIn, waitForWholeCluster } from './cluster-view.ts';
 import { freePort, type RedisServer, startRedisServer } from './redis-server.ts';
 
 const run = promisify(execFile);
@@ -21,19 +22,6 @@ export interface RedisClusterOptions {
   replicasPerMaster?: number;
   /** `cluster-node-timeout` in ms: how long a silent node has before it is flagged failing. Redis' default is 15000. */
   nodeTimeoutMs?: number;
-}
-
-/** One line of `CLUSTER NODES`, as one node sees the cluster. */
-export interface ClusterNodeView {
-  id: string;
-  port: number;
-  role: 'primary' | 'replica';
-  /** For a replica, the id of its primary. */
-  primaryId: string | undefined;
-  /** `myself`, `master`, `slave`, `fail?`, `fail`, `handshake`, `noaddr`, ... */
-  flags: string[];
-  /** Slot ranges served (inclusive), for a primary. */
-  slots: Array<[number, number]>;
 }
 
 /** What a node is doing, as far as this runner knows: a paused node answers nothing. */
@@ -82,25 +70,21 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 
   const command = async (port: number, args: string[], timeoutMs = 3000) => {
     if (states.get(port) !== 'running') throw new Error(`the cluster node on ${port} is ${states.get(port)}`);
-    const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: timeoutMs });
-    return stdout.trim();
+    return clusterCommand(port, args, timeoutMs);
   };
   const firstRunning = () => {
     const port = running()[0];
     if (port === undefined) throw new Error('no cluster node is running');
     return port;
   };
-  const topology = async (port = firstRunning()) => parseClusterNodes(await command(port, ['CLUSTER', 'NODES']));
+  const topology = async (port = firstRunning()) => {
+    if (states.get(port) !== 'running') throw new Error(`the cluster node on ${port} is ${states.get(port)}`);
+    return clusterTopology(port);
+  };
   const shardOf = async (slot: number, viaPort?: number) => {
-    const view = await topology(viaPort);
-    const primary = view.find(
-      (node) => node.role === 'primary' && !node.flags.includes('fail') && servesSlot(node, slot),
-    );
-    if (!primary) throw new Error(`no primary serves slot ${slot}`);
-    return {
-      primary: primary.port,
-      replicas: view.filter((node) => node.primaryId === primary.id).map((node) => node.port),
-    };
+    const shard = shardIn(await topology(viaPort), slot);
+    if (!shard) throw new Error(`no primary serves slot ${slot}`);
+    return { primary: shard.primary.port, replicas: shard.replicas.map((node) => node.port) };
   };
 
   const dispose = async () => {
@@ -128,33 +112,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       String(replicas),
       '--cluster-yes',
     ]);
-    // The cluster is usable once every node sees all slots assigned, and every node and replica.
-    for (const { port } of servers) {
-      await waitFor(
-        `the cluster node on ${port} to be ok`,
-        async () => (await command(port, ['CLUSTER', 'INFO'])).split('\n')[0],
-        (state) => /cluster_state:ok/.test(state ?? ''),
-        { timeoutMs: 15_000, intervalMs: 50 },
-      );
-      await waitFor(
-        `the cluster node on ${port} to know ${total} nodes, ${masters * replicas} of them replicas`,
-        () => topology(port),
-        (view) =>
-          view.length === total &&
-          view.filter((node) => node.role === 'replica' && node.primaryId).length === masters * replicas &&
-          view.every((node) => !node.flags.some((flag) => flag === 'handshake' || flag.startsWith('fail'))),
-        { timeoutMs: 15_000, intervalMs: 50 },
-      );
-    }
-    // A replica counts for WAIT only once its first sync is done.
-    for (const node of (await topology()).filter((each) => each.role === 'replica')) {
-      await waitFor(
-        `the replica on ${node.port} to be in sync`,
-        () => command(node.port, ['INFO', 'replication']),
-        (info) => /master_link_status:up/.test(info) && !/master_sync_in_progress:1/.test(info),
-        { timeoutMs: 15_000, intervalMs: 50 },
-      );
-    }
+    await waitForWholeCluster(
+      servers.map(({ port }) => port),
+      { primaries: masters, replicasPerPrimary: replicas },
+    );
   } catch (error) {
     await dispose();
     throw error;
@@ -190,35 +151,4 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     },
     dispose,
   };
-}
-
-function servesSlot(node: ClusterNodeView, slot: number): boolean {
-  return node.slots.some(([from, to]) => from <= slot && slot <= to);
-}
-
-/** Parses `CLUSTER NODES`: `<id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot>...`. */
-function parseClusterNodes(text: string): ClusterNodeView[] {
-  return text
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => {
-      const [id = '', address = '', flagList = '', master = '-', , , , , ...slotFields] = line.trim().split(' ');
-      const flags = flagList.split(',');
-      const port = Number(/:(\d+)@/.exec(address)?.[1] ?? Number.NaN);
-      const slots = slotFields
-        // `[slot->-id]` / `[slot-<-id]` are slots being migrated: not served here yet.
-        .filter((field) => !field.startsWith('['))
-        .map((field): [number, number] => {
-          const [from, to = from] = field.split('-');
-          return [Number(from), Number(to)];
-        });
-      return {
-        id,
-        port,
-        role: flags.includes('master') ? 'primary' : 'replica',
-        primaryId: master === '-' ? undefined : master,
-        flags,
-        slots,
-      };
-    });
 }
