@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Deploys microbank (kubectl apply -k k8s), waits for every rollout, prints each service's NodePort.
+# Deploys microbank (kubectl apply -k k8s/namespace, then -k k8s), waits for every rollout, prints each service's NodePort.
 set -euo pipefail
 
 usage() {
   echo "usage: $(basename "$0")" >&2
-  echo "  Applies k8s/ to the current kubectl context and waits until every workload is rolled out." >&2
+  echo "  Applies k8s/namespace, then k8s/, to the current kubectl context and waits until every workload is rolled out." >&2
   echo "  MICROBANK_ROLLOUT_TIMEOUT (default 300s) bounds each rollout." >&2
   exit 2
 }
@@ -16,6 +16,9 @@ namespace=microbank
 timeout="${MICROBANK_ROLLOUT_TIMEOUT:-300s}"
 selector=app.kubernetes.io/part-of=microbank
 
+# The namespace first, from its own kustomization: the bank's (k8s/) never holds it, so deleting
+# or pruning the bank never deletes the namespace and the Redis claims in it.
+kubectl apply -k "$root/k8s/namespace"
 kubectl apply -k "$root/k8s"
 
 # Redis first (statefulsets are listed before deployments): the services get ready only after

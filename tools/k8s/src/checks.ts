@@ -110,8 +110,11 @@ export function hasPort(container: Json, port: unknown): boolean {
 
 const json = JSON.stringify;
 
-/** Every reference between the objects of a render that points at nothing, or at the wrong thing. */
-export function checkCrossReferences(objects: readonly K8sObject[]): string[] {
+/**
+ * Every reference between the objects of a render that points at nothing, or at the wrong thing. `namespaces`: those
+ * created apart from the render (k8s/namespace, applied once before the bank), where its objects may sit too.
+ */
+export function checkCrossReferences(objects: readonly K8sObject[], namespaces: readonly string[] = []): string[] {
   const { problems, report } = problemList();
   const { find, duplicates } = indexObjects(objects);
   for (const o of duplicates) report(o, 'defined twice');
@@ -119,7 +122,8 @@ export function checkCrossReferences(objects: readonly K8sObject[]): string[] {
   for (const o of objects.filter((x) => !isClusterScoped(x))) {
     const ns = o.metadata.namespace;
     if (!ns) report(o, 'metadata.namespace is not set');
-    else if (!find('Namespace', '', ns)) report(o, `namespace "${ns}" is not created by the render`);
+    else if (!find('Namespace', '', ns) && !namespaces.includes(ns))
+      report(o, `namespace "${ns}" is neither rendered nor created apart`);
   }
   checkWorkloads(templates, find, report);
   checkServices(objects, templates, report);

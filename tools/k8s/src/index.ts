@@ -14,6 +14,8 @@ export interface CheckOptions {
    * as the production overlay requires): a reference to one is not reported. Their keys are unknown.
    */
   externalSecrets?: readonly string[];
+  /** Namespaces created apart from the render (k8s/namespace): objects may sit in them. */
+  namespaces?: readonly string[];
   /** Production's policies too: every image pinned by digest (but `tagPinned`), PodDisruptionBudgets for replicas. */
   production?: Production;
 }
@@ -32,6 +34,6 @@ export function checkManifests(objects: readonly unknown[], options: CheckOption
     }
   }
   for (const object of valid) problems.push(...checkSchema(object), ...checkUnknownFields(object));
-  problems.push(...checkCrossReferences(valid), ...checkPodHygiene(valid, options.externalSecrets));
+  problems.push(...checkCrossReferences(valid, options.namespaces), ...checkPodHygiene(valid, options.externalSecrets));
   return [...problems, ...checkPolicies(valid, options.production)];
 }

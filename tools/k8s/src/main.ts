@@ -46,12 +46,14 @@ if (missing) usageError(`${missing.label} is not a directory`);
 
 let objectCount = 0;
 let problemCount = 0;
+// The namespace is applied apart, once (k8s/namespace): the overlays' objects sit in it without rendering it.
+const namespaces = renderKustomization(join(repoRoot, 'k8s', 'namespace')).map((o) => o.metadata.name);
 for (const { label, path } of targets) {
   let problems: string[];
   try {
     const objects = renderKustomization(path);
     objectCount += objects.length;
-    problems = checkManifests(objects, { externalSecrets });
+    problems = checkManifests(objects, { externalSecrets, namespaces });
   } catch (error) {
     problems = [(error as Error).message];
   }

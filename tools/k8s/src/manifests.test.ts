@@ -12,7 +12,13 @@ import { checkManifests, type K8sObject, nameOf, renderKustomization } from './i
 /** The manifests (kustomize), at the repository's root; this package only checks them. */
 const k8sDir = join(REPO_ROOT, 'k8s');
 /** The kustomizations of k8s/: the root (what `kubectl apply -k k8s` deploys) and the layers under it. */
-const KUSTOMIZATIONS = { root: '', base: 'base', dev: 'overlays/dev', production: 'overlays/production' };
+const KUSTOMIZATIONS = {
+  root: '',
+  namespace: 'namespace',
+  base: 'base',
+  dev: 'overlays/dev',
+  production: 'overlays/production',
+};
 /** The Secrets the base references and only the dev overlay generates: production requires them to exist. */
 const EXTERNAL_SECRETS = ['microbank-redis', 'microbank-snapshot-key', 'microbank-transfer-clients'] as const;
 
@@ -26,19 +32,44 @@ function render(layer: keyof typeof KUSTOMIZATIONS = 'root'): K8sObject[] {
 
 const rendered = testSuite('k8s: the renders of k8s/');
 
-rendered('the base and every overlay pass every check (Secrets outside the render declared external)', () => {
-  for (const layer of ['root', 'dev'] as const) assert.equal(checkManifests(render(layer)), [], layer);
-  for (const layer of ['base', 'production'] as const) {
-    // Production's policies on its render: Redis, the public image, is pinned by tag (7.2.11-alpine) there.
-    const production = layer === 'production' ? { tagPinned: ['redis'] } : undefined;
-    assert.equal(checkManifests(render(layer), { externalSecrets: EXTERNAL_SECRETS, production }), [], layer);
-    // Without them declared, exactly the Secret references fail, to each of them: the render creates none.
-    const m = checkManifests(render(layer)).map((p) => /: env \w+: Secret "(.+)" is not in the render$/.exec(p)?.[1]);
-    assert.equal([...new Set(m)].sort(), [...EXTERNAL_SECRETS], layer);
-  }
-});
+/** The namespace, applied apart and once (k8s/namespace), where every other layer's objects sit. */
+const namespaces = () => render('namespace').map((o) => o.metadata.name);
+
+rendered(
+  'the namespace, the base and every overlay pass every check (Secrets outside the render declared external)',
+  () => {
+    assert.equal(checkManifests(render('namespace')), []);
+    assert.equal(namespaces(), ['microbank']);
+    for (const layer of ['root', 'dev'] as const)
+      assert.equal(checkManifests(render(layer), { namespaces: namespaces() }), [], layer);
+    for (const layer of ['base', 'production'] as const) {
+      // Production's policies on its render: Redis, the public image, is pinned by tag (7.2.11-alpine) there.
+      const production = layer === 'production' ? { tagPinned: ['redis'] } : undefined;
+      const options = { externalSecrets: EXTERNAL_SECRETS, production, namespaces: namespaces() };
+      assert.equal(checkManifests(render(layer), options), [], layer);
+      // Without them declared, exactly the Secret references fail, to each of them: the render creates none.
+      const unsecret = checkManifests(render(layer), { namespaces: namespaces() });
+      const m = unsecret.map((p) => /: env \w+: Secret "(.+)" is not in the render$/.exec(p)?.[1]);
+      assert.equal([...new Set(m)].sort(), [...EXTERNAL_SECRETS], layer);
+    }
+  },
+);
 
 rendered('kubectl kustomize k8s renders exactly the dev overlay', () => assert.equal(render('root'), render('dev')));
+
+rendered(
+  'only k8s/namespace renders the Namespace: deleting the bank (delete -k, apply --prune) keeps its claims',
+  () => {
+    for (const layer of ['root', 'base', 'dev', 'production'] as const)
+      assert.equal(
+        render(layer).filter((o) => o.kind === 'Namespace' || o.kind === 'PersistentVolumeClaim'),
+        [],
+        layer,
+      );
+    const redis = get(render('dev'), 'StatefulSet/microbank-redis');
+    assert.equal(redis.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Retain', whenScaled: 'Retain' });
+  },
+);
 
 rendered('the base and production create no Secret and no chaos monkey or RBAC', () => {
   const chaos = /^(Secret|CronJob|Job|Role|RoleBinding|ClusterRole|ClusterRoleBinding|ServiceAccount)\//;

@@ -1,7 +1,7 @@
 /** Every check, broken once on purpose: a small valid fixture render with one field changed must be reported. */
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { checkManifests, type K8sObject, type Production } from './index.ts';
+import { type CheckOptions, checkManifests, type K8sObject, type Production } from './index.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: fixture objects are built and edited freely by path
 type Json = Record<string, any>;
@@ -42,6 +42,10 @@ const RBAC = 'rbac.authorization.k8s.io/v1';
 /** Redis's configuration, durable and half its memory limit; a line added last overrides one. */
 const conf = (line = '') => `dir /data\nappendonly yes\nappendfsync always\nmaxmemory 32mb\n${line}`;
 const SHA = `@sha256:${'0'.repeat(64)}`;
+const RETAIN = { whenDeleted: 'Retain', whenScaled: 'Retain' };
+/** The checks, with the fixture's namespace ns created apart (as k8s/namespace is). */
+const check = (objects: unknown[], options: CheckOptions = {}) =>
+  checkManifests(objects, { namespaces: ['ns'], ...options });
 const env = [
   { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
   { name: 'DB_URL', value: 'redis://:$(DB_PASSWORD)@db:6379' },
@@ -50,7 +54,7 @@ const env = [
 ];
 
 /**
- * A small render that passes every check: a Namespace, an app Deployment reading a Secret and reaching a Redis
+ * A small render that passes every check (in namespace ns, created apart): an app Deployment reading a Secret and reaching a Redis
  * StatefulSet (with a ConfigMap volume and a claim template) through its Service, NetworkPolicies both ways, RBAC.
  */
 function fixture(): K8sObject[] {
@@ -61,11 +65,14 @@ function fixture(): K8sObject[] {
   const db = { volumes, containers: [container('db', `redis:7.2.11${SHA}`, 6379, { volumeMounts: mounts })] };
   const peer = (name: string) => [{ podSelector: { matchLabels: pick(name) } }];
   return structuredClone([
-    { ...obj('v1', 'Namespace', 'ns'), metadata: { name: 'ns', labels: labels('ns') } },
     obj('v1', 'Secret', 'db', { data: { password: 'cGFzcw==' } }),
     obj('v1', 'ConfigMap', 'conf', { data: { conf: conf() } }),
     workload('Deployment', 'app', { containers: [container('app', `app:1.0${SHA}`, 8080, { env })] }, { replicas: 2 }),
-    workload('StatefulSet', 'db', db, { serviceName: 'db', volumeClaimTemplates: [claim] }),
+    workload('StatefulSet', 'db', db, {
+      serviceName: 'db',
+      volumeClaimTemplates: [claim],
+      persistentVolumeClaimRetentionPolicy: RETAIN,
+    }),
     obj('v1', 'Service', 'app', { spec: { selector: pick('app'), ports: [{ port: 80, targetPort: 'http' }] } }),
     obj('v1', 'Service', 'db', { spec: { selector: pick('db'), ports: [{ port: 6379, targetPort: 'http' }] } }),
     policy('db', { policyTypes: ['Ingress'], ingress: [{ from: peer('app'), ports: [{ port: 6379 }] }] }),
@@ -112,7 +119,7 @@ const none = { matchLabels: { a: 'b' } };
 
 // biome-ignore format: one line per case
 const cases: Edit[] = [
-  ['an object without a name', /document 0 \(Namespace\): metadata\.name is required/, 'Namespace/ns', 'metadata.name', ''],
+  ['an object without a name', /document 4 \(Service\): metadata\.name is required/, 'svc', 'metadata.name', ''],
   ['a wrong type', /Deployment\/app: schema: spec\.replicas must be integer/, 'app', 'spec.replicas', 'two'],
   ['a value outside an enum', /imagePullPolicy must be equal to one of the allowed values/, 'app', 'C.imagePullPolicy', 'x'],
   ['a malformed quantity', /limits\.memory must match format "quantity"/, 'app', 'C.resources.limits.memory', '64 MB'],
@@ -121,7 +128,9 @@ const cases: Edit[] = [
   ['a kind its apiVersion lacks', /no schema for apiVersion apps\/v9 kind Deployment/, 'app', 'apiVersion', 'apps/v9'],
   ['an unknown field', /containers\[0\]\.imagePullPolicyy: unknown field/, 'app', 'C.imagePullPolicyy', 'Always'],
   ['an object without a namespace', /Service\/app: metadata\.namespace is not set/, 'svc', 'metadata.namespace', DROP],
-  ['a namespace not rendered', /Service\/app: namespace "x" is not created by the render/, 'svc', 'metadata.namespace', 'x'],
+  ['a namespace not rendered', /Service\/app: namespace "x" is neither rendered nor created apart/, 'svc', 'metadata.namespace', 'x'],
+  ['claims dropped when their StatefulSet is deleted', /StatefulSet\/db: persistentVolumeClaimRetentionPolicy must be Retain/, 'db', 'spec.persistentVolumeClaimRetentionPolicy.whenDeleted', 'Delete'],
+  ['claims dropped when scaled down', /StatefulSet\/db: persistentVolumeClaimRetentionPolicy must be Retain/, 'db', 'spec.persistentVolumeClaimRetentionPolicy', DROP],
   ['a selector missing its own pods', /Deployment\/app: spec\.selector .* does not match its own pod/, 'app', 'spec.selector', none],
   ['a restartPolicy other than Always', /restartPolicy must be Always, not OnFailure/, 'app', 'P.restartPolicy', 'OnFailure'],
   ['a serviceName not rendered', /spec\.serviceName "x" is not a Service/, 'db', 'spec.serviceName', 'x'],
@@ -196,26 +205,32 @@ function assertReported(problems: string[], expected: RegExp) {
 }
 
 policies("the fixture passes every check, production's too", () =>
-  assert.equal([...checkManifests(fixture()), ...checkManifests(fixture(), { production: PROD })], []),
+  assert.equal([...check(fixture()), ...check(fixture(), { production: PROD })], []),
 );
 for (const [what, expected, target, path, value, production] of cases) {
-  policies(`${what} is reported`, () =>
-    assertReported(checkManifests(broken(target, path, value), { production }), expected),
-  );
+  policies(`${what} is reported`, () => assertReported(check(broken(target, path, value), { production }), expected));
 }
 policies("production's policies only when asked; an image by tag only when named", () => {
   const tagged = broken('db', 'P.containers.0.image', 'redis:7.2.11');
-  assert.equal([...checkManifests(tagged), ...checkManifests(tagged, { production: PROD })], []);
-  assertReported(checkManifests(tagged, { production: {} }), /image redis:7\.2\.11 is not/);
+  assert.equal([...check(tagged), ...check(tagged, { production: PROD })], []);
+  assertReported(check(tagged, { production: {} }), /image redis:7\.2\.11 is not/);
 });
 policies('a document that is no object, and one defined twice, are reported', () => {
   const objects = fixture();
-  assertReported(checkManifests([...objects, {}]), /document 13: not a Kubernetes object/);
-  assertReported(checkManifests([...objects, objects[5]]), /Service\/app: defined twice/);
+  assertReported(check([...objects, {}]), /document 12: not a Kubernetes object/);
+  assertReported(check([...objects, objects[4]]), /Service\/app: defined twice/);
 });
 policies('a Secret declared external is not reported missing; any other still is', () => {
   const objects = broken('app', 'E.0.valueFrom.secretKeyRef.name', 'vault');
-  assert.equal(checkManifests(objects, { externalSecrets: ['vault'] }), []);
-  assertReported(checkManifests(objects, { externalSecrets: ['x'] }), /Secret "vault" is not in the render/);
+  assert.equal(check(objects, { externalSecrets: ['vault'] }), []);
+  assertReported(check(objects, { externalSecrets: ['x'] }), /Secret "vault" is not in the render/);
+});
+policies('deleting a render never deletes a claim: a Namespace beside claims, a claim object, are reported', () => {
+  const namespace = { ...obj('v1', 'Namespace', 'ns'), metadata: { name: 'ns', labels: labels('ns') } };
+  assert.equal(checkManifests([namespace]), []);
+  const beside = /Namespace\/ns: deleting this render deletes the namespace, and with it the claims of StatefulSet\/db/;
+  assertReported(checkManifests([namespace, ...fixture()]), beside);
+  const claim = obj('v1', 'PersistentVolumeClaim', 'data', { spec: { accessModes: ['ReadWriteOnce'] } });
+  assertReported(check([...fixture(), claim]), /PersistentVolumeClaim\/data: deleting this render deletes the claim/);
 });
 policies.run();

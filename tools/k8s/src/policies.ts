@@ -1,4 +1,4 @@
-/** The project's own policies beyond pod hygiene: secrets, argv, ports, Redis, accounts, labels, selectors, egress, shutdown. */
+/** The project's own policies beyond pod hygiene: secrets, argv, ports, Redis, accounts, claims, labels, selectors, egress, shutdown. */
 import * as k from './checks.ts';
 
 const { asArray, asObject, list } = k;
@@ -97,6 +97,20 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
       if (delay + drain + 10_000 > grace) say(`${delay} + ${drain} + 10000 ms exceeds the grace period ${grace} ms`);
       if (asObject(c.lifecycle).preStop !== undefined) say('a preStop hook doubles the pause');
     }
+  }
+  // Deleting the render (kubectl delete -k, apply --prune) never deletes a volume claim: no Namespace beside the claims
+  // (deleting a Namespace deletes all in it; k8s/namespace is applied apart), no claim as an object of the render, and
+  // a StatefulSet that keeps its claims when deleted or scaled down.
+  for (const o of objects) {
+    const spec = asObject(o.spec);
+    const owns = o.kind === 'PersistentVolumeClaim' || list(spec.volumeClaimTemplates).length > 0;
+    const ns = objects.find((n) => n.kind === 'Namespace' && n.metadata.name === k.namespaceOf(o));
+    if (owns && ns) report(ns, `deleting this render deletes the namespace, and with it the claims of ${k.nameOf(o)}`);
+    if (o.kind === 'PersistentVolumeClaim')
+      report(o, 'deleting this render deletes the claim: use volumeClaimTemplates');
+    const retention = asObject(spec.persistentVolumeClaimRetentionPolicy);
+    if (owns && o.kind === 'StatefulSet' && (retention.whenDeleted !== 'Retain' || retention.whenScaled !== 'Retain'))
+      report(o, 'persistentVolumeClaimRetentionPolicy must be Retain whenDeleted and whenScaled');
   }
   for (const o of objects) {
     for (const l of COMMON_LABELS.slice(0, o.kind === 'Namespace' ? 4 : 6).filter((l) => !o.metadata.labels?.[l]))

@@ -105,9 +105,10 @@ usage('the scripts address what k8s/ (the dev overlay) deploys: namespace, compo
   const read = (name: string) => readFileSync(script(name), 'utf8');
   for (const name of ['deploy.sh', 'kill-pod.sh', 'streams.sh'])
     assert.match(read(name), /^namespace=microbank$/m, name);
-  assert.ok(objects.every((o) => o.kind === 'Namespace' || o.metadata.namespace === 'microbank'));
-  // deploy.sh applies $root/k8s: the root kustomization, which is the dev overlay and nothing else.
-  assert.match(read('deploy.sh'), /^kubectl apply -k "\$root\/k8s"$/m);
+  assert.ok(objects.every((o) => o.metadata.namespace === 'microbank'));
+  // deploy.sh applies $root/k8s/namespace, then $root/k8s: the root kustomization, which is the dev overlay and
+  // nothing else.
+  assert.match(read('deploy.sh'), /^kubectl apply -k "\$root\/k8s\/namespace"\nkubectl apply -k "\$root\/k8s"$/m);
   assert.match(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'), /^resources:\n {2}- overlays\/dev\n*$/m);
   const nodePorts = objects.filter((o) => o.spec?.type === 'NodePort');
   assert.ok(nodePorts.length > 0, 'deploy.sh lists NodePorts');
@@ -199,7 +200,7 @@ killPod.run();
 
 const deploy = suiteWithFake('tools/k8s/scripts/deploy.sh');
 
-deploy('applies k8s/, waits for each rollout, prints the NodePorts and "Happy banking!"', (fake) => {
+deploy('applies k8s/namespace then k8s/, waits for each rollout, prints the NodePorts and "Happy banking!"', (fake) => {
   const deployments = ['account-system', 'balance'].map((name) => `deployment.apps/microbank-${name}`);
   const rollouts = ['statefulset.apps/microbank-redis', ...deployments];
   fake.answer('statefulsets,deployments', `${rollouts.join('\n')}\n`);
@@ -207,7 +208,10 @@ deploy('applies k8s/, waits for each rollout, prints the NodePorts and "Happy ba
   fake.answer('services', 'microbank-account-system 31913\nmicrobank-balance 32635\n');
   const result = fake.run('bash', [script('deploy.sh')]);
   assert.is(result.status, 0, result.stderr);
-  assert.equal(fake.calls()[0], ['apply', '-k', join(repoRoot, 'k8s')]);
+  assert.equal(fake.calls().slice(0, 2), [
+    ['apply', '-k', join(repoRoot, 'k8s', 'namespace')],
+    ['apply', '-k', join(repoRoot, 'k8s')],
+  ]);
   assert.equal(objectsOf(fake, 'rollout'), rollouts);
   assert.match(result.stdout, /microbank-account-system +http:\/\/172\.18\.0\.2:31913/);
   assert.match(result.stdout, /microbank-balance +http:\/\/172\.18\.0\.2:32635/);
