@@ -4,11 +4,11 @@
  */
 import { disruptionEvents, streamKey } from '@microbank/events';
 import { encodeEvent } from '@microbank/streams';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 const KEEP = 1_000;
 
-export async function recordKill(redis: Redis, component: string, by: string, handle: string): Promise<void> {
+export async function recordKill(redis: Redis | Cluster, component: string, by: string, handle: string): Promise<void> {
   const fields = encodeEvent(disruptionEvents, {
     type: 'ComponentKilled',
     data: { component, by, handle, at: new Date().toISOString() },

@@ -1,4 +1,6 @@
 /** @microbank/local-stack: the local stack's plan and controls, for tests and tools. */
+export * from './cluster-faults.ts';
+export * from './cluster-redis.ts';
 export * from './disruptions.ts';
 export * from './kill-component.ts';
 export * from './operator-redis.ts';

@@ -4,7 +4,7 @@
  */
 import { isLiveProcess, stopPid } from '@microbank/processes';
 import { readPid, writePid } from './pid-files.ts';
-import { componentsOf, readPlan } from './stack-plan.ts';
+import { readPlan, redisComponentsOf } from './stack-plan.ts';
 
 const STACK_MARKER = 'local-stack/src/main.ts';
 
@@ -19,12 +19,12 @@ export function recordStack(dataDir: string): void {
   writePid(dataDir, 'stack', { handle: String(process.pid), marker: STACK_MARKER });
 }
 
-/** Stops (SIGTERM, then SIGKILL after 10 s) what an earlier stack left running: services first, Redis last. */
+/** Stops (SIGTERM, then SIGKILL after 10 s) what an earlier stack left running: services first, Redis (each node) last. */
 export async function stopLeftovers(dataDir: string, say: (line: string) => void): Promise<void> {
   const plan = readPlan(dataDir);
   if (!plan) return;
-  const [redis, ...services] = componentsOf(plan);
-  for (const component of [...services, redis as string]) {
+  const services = plan.services.map((spec) => spec.name);
+  for (const component of [...services, ...redisComponentsOf(plan)]) {
     const record = readPid(dataDir, component);
     const pid = Number(record?.handle);
     if (!record || !isLiveProcess(pid, record.marker)) continue;

@@ -1,6 +1,7 @@
 /**
- * `pnpm start [--from-sources]`: the local stack. Builds the services' bundles (what the image
- * runs), then runs Redis (AOF in <data dir>/redis) and the four services, each kept running;
+ * `pnpm start [--from-sources] [--cluster]`: the local stack. Builds the services' bundles (what the
+ * image runs), then runs Redis (AOF in <data dir>/redis; with --cluster a Redis Cluster of 3 primaries
+ * × 2 replicas, each node in <data dir>/redis-cluster/redis-<n>) and the services, each kept running;
  * john-account registers before mary-account; the URLs are printed once all are ready; Ctrl-C or
  * SIGTERM stops everything, Redis last. --from-sources runs the TypeScript sources through tsx.
  * The services' JSON logs are shown as readable lines; --json-logs shows them as they are.
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildServices } from '@microbank/build';
 import { streamKey } from '@microbank/events';
-import { redisUnavailable } from '@microbank/redis-runner';
+import { findRedisServerBinary, redisUnavailable } from '@microbank/redis-runner';
+import { type StackClusterRedis, startClusterRedis } from './cluster-redis.ts';
 import { recordStack, runningStack, stopLeftovers } from './leftovers.ts';
 import { removeStackFiles } from './pid-files.ts';
 import { readableLine } from './readable-logs.ts';
@@ -23,6 +25,7 @@ const { values: flags } = parseArgs({
   options: {
     'from-sources': { type: 'boolean', default: false },
     'json-logs': { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const fromSources = flags['from-sources'] ?? false;
@@ -39,7 +42,7 @@ function fail(message: string): never {
 
 let settings: ReturnType<typeof stackSettings>;
 try {
-  settings = stackSettings();
+  settings = stackSettings(process.env, { cluster: flags.cluster ?? false });
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   fail(error.message);
@@ -48,6 +51,9 @@ const { dataDir } = settings;
 
 const missing = await redisUnavailable();
 if (missing) fail(missing);
+// The cluster's nodes are redis-server processes on this machine (no container path for them).
+if (settings.cluster && !findRedisServerBinary())
+  fail('--cluster runs redis-server and redis-cli from PATH: install Redis (apt-get install redis-server redis-tools)');
 const other = runningStack(dataDir);
 if (other !== undefined)
   fail(`a stack is already running on ${dataDir} (pid ${other}): stop it first (Ctrl-C in its terminal)`);
@@ -57,7 +63,14 @@ recordStack(dataDir);
 const plan = await planStack(settings);
 width = Math.max(...componentsOf(plan).map((name) => name.length), width);
 try {
-  await freePortOrExplain(plan.redisPort, 'redis');
+  if (plan.redisCluster) {
+    for (const node of plan.redisCluster.nodes) {
+      await freePortOrExplain(node.port, node.name);
+      await freePortOrExplain(node.busPort, `${node.name}'s cluster bus`);
+    }
+  } else {
+    await freePortOrExplain(plan.redisPort, 'redis');
+  }
   for (const spec of plan.services) await freePortOrExplain(spec.port, spec.name);
 } catch (error) {
   fail((error as Error).message);
@@ -76,6 +89,7 @@ const secrets = stackSecrets(dataDir);
 
 const services: Supervised[] = [];
 let redis: Supervised | undefined;
+let cluster: StackClusterRedis | undefined;
 let stopping = false;
 const stop = async (signal: string) => {
   if (stopping) return;
@@ -85,6 +99,7 @@ const stop = async (signal: string) => {
     await Promise.all(services.map((service) => service.stop()));
   } finally {
     await redis?.stop();
+    await cluster?.stop();
   }
   removeStackFiles(dataDir);
   say('stack', 'stopped');
@@ -97,7 +112,21 @@ say(
   'stack',
   `data in ${dataDir}; running the services from ${fromSources ? 'their TypeScript sources' : 'their bundles'}`,
 );
-redis = supervise('redis', redisRunner(plan.redisPort, join(dataDir, 'redis'), say), dataDir, say);
+if (plan.redisCluster) {
+  const { nodes, primaries, replicasPerPrimary, nodeTimeoutMs } = plan.redisCluster;
+  try {
+    cluster = await startClusterRedis(plan.redisCluster, dataDir, say, { cancelled: () => stopping });
+  } catch (error) {
+    if (stopping) process.exit(0);
+    fail(`the Redis Cluster did not form: ${(error as Error).message}`);
+  }
+  say(
+    'stack',
+    `Redis Cluster ${cluster.formed === 'created' ? 'created' : 'rejoined from its nodes.conf'}: ${primaries} primaries × ${replicasPerPrimary} replicas on ports ${nodes.map((node) => node.port).join(', ')} (cluster-node-timeout ${nodeTimeoutMs} ms)`,
+  );
+} else {
+  redis = supervise('redis', redisRunner(plan.redisPort, join(dataDir, 'redis'), say), dataDir, say);
+}
 const started = new Set<string>();
 const start = (name: string) => {
   const spec = plan.services.find((candidate) => candidate.name === name);
@@ -116,10 +145,13 @@ for (const spec of plan.services) await waitUntilReady(spec.port, () => stopping
 if (!stopping) {
   say('stack', `microbank is up; watch it live: ${serviceUrl(plan, 'dashboard')}`);
   for (const spec of plan.services) say('stack', `  ${spec.name.padEnd(width)} ${serviceUrl(plan, spec.name)}`);
-  say('stack', `  ${'redis'.padEnd(width)} redis-cli -p ${plan.redisPort} XRANGE ${streamKey('accounts')} - +`);
   say(
     'stack',
-    `try: curl ${serviceUrl(plan, 'account-system', '/accounts')}    stop: Ctrl-C    kill one: pnpm kill <component>`,
+    `  ${'redis'.padEnd(width)} redis-cli${plan.redisCluster ? ' -c' : ''} -p ${plan.redisPort} XRANGE ${streamKey('accounts')} - +`,
+  );
+  say(
+    'stack',
+    `try: curl ${serviceUrl(plan, 'account-system', '/accounts')}    stop: Ctrl-C    kill one: pnpm kill <component>${plan.redisCluster ? '    fail over: pnpm kill primary | replica | failover [slot or key]' : ''}`,
   );
   say(
     'stack',

@@ -3,13 +3,21 @@
  * default to the README's (Redis 6380, services 8081-8086) and move together with
  * MICROBANK_PORT_BASE / MICROBANK_REDIS_PORT; 0 picks free ports, as the tests do.
  * MICROBANK_EXTRA_ACCOUNTS adds accounts (account-1, account-2, ...) beside john and mary, for
- * load runs. A running stack writes its plan into its data dir, so `pnpm kill`, `pnpm chaos` and
- * the tests find it.
+ * load runs. With `--cluster` the stack runs a Redis Cluster of 3 primaries × 2 replicas instead of
+ * one Redis: nodes redis-1 to redis-9 on MICROBANK_REDIS_PORT and the eight ports after it (their
+ * cluster bus 10000 above), each node then keeping the ports its nodes.conf records. A running
+ * stack writes its plan into its data dir, so `pnpm kill`, `pnpm chaos` and the tests find it.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@microbank/processes';
-import { freePort } from '@microbank/redis-runner';
+import {
+  type ClusterNodeSpec,
+  type ClusterShape,
+  DEFAULT_NODE_TIMEOUT_MS,
+  freePort,
+  planClusterNodes,
+} from '@microbank/redis-runner';
 
 /** The program a service runs: its bundle is packages/<program>/dist/main.mjs. */
 export type Program = 'account' | 'account-system' | 'balance' | 'transfer' | 'dashboard';
@@ -24,10 +32,19 @@ export interface ServiceSpec {
 
 export interface StackPlan {
   dataDir: string;
+  /** The single Redis's port; on a cluster, the first node's. */
   redisPort: number;
+  /** What the services get as REDIS_URL: on a cluster, every node as a seed, comma-separated. */
   redisUrl: string;
+  /** With `pnpm start --cluster`: the Redis Cluster the stack runs instead of one Redis. */
+  redisCluster?: StackCluster;
   /** In start order: john-account before mary-account, as the seed's body lists them. */
   services: ServiceSpec[];
+}
+
+export interface StackCluster extends ClusterShape {
+  nodeTimeoutMs: number;
+  nodes: ClusterNodeSpec[];
 }
 
 export interface StackSettings {
@@ -38,6 +55,8 @@ export interface StackSettings {
   redisPort: number;
   /** Accounts beyond john and mary: account-1 to account-<n>. */
   extraAccounts: number;
+  /** Present with `--cluster`: a Redis Cluster of 3 primaries × 2 replicas instead of one Redis. */
+  cluster?: { nodeTimeoutMs: number };
 }
 
 export const DEFAULT_PORT_BASE = 8080;
@@ -57,11 +76,19 @@ const EXTRA_ACCOUNTS_OFFSET = 9;
 /** The opening issuance of each of the stack's accounts: what the bank issues it (`ISSUANCE`). */
 export const ISSUANCE_PER_ACCOUNT = 100;
 const MAX_EXTRA_ACCOUNTS = 100;
+/** The local cluster: each primary with two replicas, so one can be killed while the other still confirms writes. */
+export const STACK_CLUSTER_SHAPE: ClusterShape = { primaries: 3, replicasPerPrimary: 2 };
 
 export class SettingsError extends Error {}
 
-/** The stack's settings from the environment; a bad value is named. */
-export function stackSettings(env: Record<string, string | undefined> = process.env): StackSettings {
+/**
+ * The stack's settings from the environment; a bad value is named. With `cluster`,
+ * MICROBANK_CLUSTER_NODE_TIMEOUT_MS sets the nodes' cluster-node-timeout (default 5000; tests use less).
+ */
+export function stackSettings(
+  env: Record<string, string | undefined> = process.env,
+  { cluster = false }: { cluster?: boolean } = {},
+): StackSettings {
   const port = (name: string, fallback: number, max: number) => {
     const value = env[name];
     if (value === undefined || value === '') return fallback;
@@ -78,23 +105,56 @@ export function stackSettings(env: Record<string, string | undefined> = process.
     }
     return Number(value);
   };
-  return {
+  const settings: StackSettings = {
     dataDir: env.MICROBANK_DATA_DIR || join(REPO_ROOT, '.data'),
     portBase: port('MICROBANK_PORT_BASE', DEFAULT_PORT_BASE, 65535 - EXTRA_ACCOUNTS_OFFSET - MAX_EXTRA_ACCOUNTS),
     redisPort: port('MICROBANK_REDIS_PORT', DEFAULT_REDIS_PORT, 65535),
     extraAccounts: count('MICROBANK_EXTRA_ACCOUNTS', MAX_EXTRA_ACCOUNTS),
   };
+  if (cluster) {
+    const value = env.MICROBANK_CLUSTER_NODE_TIMEOUT_MS;
+    let nodeTimeoutMs = DEFAULT_NODE_TIMEOUT_MS;
+    if (value !== undefined && value !== '') {
+      if (!/^\d{3,6}$/.test(value) || Number(value) < 100 || Number(value) > 120_000) {
+        throw new SettingsError(
+          `MICROBANK_CLUSTER_NODE_TIMEOUT_MS must be milliseconds 100-120000 (got ${JSON.stringify(value.slice(0, 40))})`,
+        );
+      }
+      nodeTimeoutMs = Number(value);
+    }
+    settings.cluster = { nodeTimeoutMs };
+  }
+  return settings;
 }
+
+/** Where the nodes of the stack's cluster keep their data: one dir each, apart from the single Redis's. */
+export const clusterDir = (dataDir: string) => join(dataDir, 'redis-cluster');
 
 export async function planStack(settings: StackSettings): Promise<StackPlan> {
   const portOf = async (offset: number) => (settings.portBase === 0 ? freePort() : settings.portBase + offset);
-  const redisPort = settings.redisPort === 0 ? await freePort() : settings.redisPort;
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  let redisCluster: StackCluster | undefined;
+  let redisPort: number;
+  let redisUrl: string;
+  // What every service is told of Redis (the settings contract of packages/service-runtime).
+  let redisEnv: Record<string, string>;
+  if (settings.cluster) {
+    const count = STACK_CLUSTER_SHAPE.primaries * (1 + STACK_CLUSTER_SHAPE.replicasPerPrimary);
+    const nodes = await planClusterNodes(clusterDir(settings.dataDir), count, settings.redisPort);
+    redisCluster = { ...STACK_CLUSTER_SHAPE, nodeTimeoutMs: settings.cluster.nodeTimeoutMs, nodes };
+    redisPort = (nodes[0] as ClusterNodeSpec).port;
+    // Every node is a seed: the client finds the cluster through whichever answers.
+    redisUrl = nodes.map((node) => `redis://127.0.0.1:${node.port}`).join(',');
+    redisEnv = { REDIS_URL: redisUrl, REDIS_CLUSTER: 'true', REDIS_CONFIRM_REPLICAS: '1' };
+  } else {
+    redisPort = settings.redisPort === 0 ? await freePort() : settings.redisPort;
+    redisUrl = `redis://127.0.0.1:${redisPort}`;
+    redisEnv = { REDIS_URL: redisUrl };
+  }
   const service = (name: string, program: Program, port: number, env: Record<string, string> = {}): ServiceSpec => ({
     name,
     program,
     port,
-    env: { REDIS_URL: redisUrl, PORT: String(port), ...env },
+    env: { ...redisEnv, PORT: String(port), ...env },
   });
   const account = async (name: string, offset: number) => {
     const port = await portOf(offset);
@@ -107,6 +167,7 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
     dataDir: settings.dataDir,
     redisPort,
     redisUrl,
+    ...(redisCluster && { redisCluster }),
     services: [
       service('account-system', 'account-system', await portOf(PORT_OFFSETS['account-system'])),
       service('balance', 'balance', await portOf(PORT_OFFSETS.balance)),
@@ -134,9 +195,14 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
   return plan;
 }
 
-/** Every component of a plan, Redis first: what `pnpm kill` and `pnpm chaos` take. */
+/** Every component of a plan, Redis first (each node of a cluster): what `pnpm kill` and `pnpm chaos` take. */
 export function componentsOf(plan: StackPlan): string[] {
-  return ['redis', ...plan.services.map((spec) => spec.name)];
+  return [...redisComponentsOf(plan), ...plan.services.map((spec) => spec.name)];
+}
+
+/** `redis`, or the cluster's nodes: `redis-1` ... `redis-9`. */
+export function redisComponentsOf(plan: StackPlan): string[] {
+  return plan.redisCluster ? plan.redisCluster.nodes.map((node) => node.name) : ['redis'];
 }
 
 /** The names of the stack's accounts, john and mary first. */

@@ -16,9 +16,14 @@ export interface StackProcess {
  */
 export async function startStackProcess(
   dataDir: string,
-  { timeoutMs = 90_000, env = {} }: { timeoutMs?: number; env?: Record<string, string> } = {},
+  {
+    timeoutMs = 90_000,
+    env = {},
+    args = [],
+  }: { timeoutMs?: number; env?: Record<string, string> /** e.g. `--cluster` */; args?: string[] } = {},
 ): Promise<StackProcess> {
   const stack = spawnNode('tools/local-stack/src/main.ts', {
+    args,
     inheritEnv: true,
     env: { MICROBANK_PORT_BASE: '0', MICROBANK_REDIS_PORT: '0', ...env, MICROBANK_DATA_DIR: dataDir },
   });

@@ -18,7 +18,8 @@ export interface Running {
 }
 
 export interface Runner {
-  launch(): Promise<Running>;
+  /** Starts it; `stopping` aborts once the stack stops, for a launch that waits before it starts. */
+  launch(stopping: AbortSignal): Promise<Running>;
 }
 
 export type Say = (component: string, line: string) => void;
@@ -37,13 +38,15 @@ export function supervise(name: string, runner: Runner, dataDir: string, say: Sa
   let current: Running | undefined;
   let restarts = 0;
   let backoff = FIRST_BACKOFF_MS;
+  const stopping = new AbortController();
 
   const loop = (async () => {
     while (!stopped) {
       const startedAt = Date.now();
       try {
-        current = await runner.launch();
+        current = await runner.launch(stopping.signal);
       } catch (error) {
+        if (stopped) return;
         say(
           name,
           `could not start: ${error instanceof Error ? error.message : String(error)}; retrying in ${backoff} ms`,
@@ -51,6 +54,11 @@ export function supervise(name: string, runner: Runner, dataDir: string, say: Sa
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         continue;
+      }
+      // Stopped while it was starting: nobody else ends what just started.
+      if (stopped) {
+        await current.terminate();
+        return;
       }
       writePid(dataDir, name, { handle: current.handle, marker: current.marker });
       const how = await current.exited;
@@ -73,6 +81,7 @@ export function supervise(name: string, runner: Runner, dataDir: string, say: Sa
     },
     async stop() {
       stopped = true;
+      stopping.abort();
       await current?.terminate();
       await loop;
     },
