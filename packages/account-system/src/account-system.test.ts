@@ -31,9 +31,9 @@ const log = createLogger('account-system', 'silent');
 const registered = (account: string) => accountRegistered({ account, url: `http://${account}`, instance: 'test' });
 
 /** account-system's app on its own stream, as main.ts wires it. */
-function openApp(ctx: Context, redisUrl = ctx.redisServer.url, readWaitMaxMs = 2_000) {
+function openApp(ctx: Context, redisAt = ctx.redisServer.url, readWaitMaxMs = 2_000) {
   const stream = streamKey('accounts', uniquePrefix());
-  const accounts = startAccountsProjection({ redisUrl, log, name: 'account-system', stream });
+  const accounts = startAccountsProjection({ redisAt, log, name: 'account-system', stream });
   ctx.opened.push(accounts);
   const app = createAccountSystemApp({ log, metrics: createMetrics('account-system'), ...accounts, readWaitMaxMs });
   const append = (account: string) => appendEvent(accounts.redis as Redis, stream, accountEvents, registered(account));
@@ -65,13 +65,13 @@ accountSystem('GET /accounts lists each account once, in first-registration orde
 
 accountSystem('a history written before start is replayed', async (ctx) => {
   const stream = streamKey('accounts', uniquePrefix());
-  const writer = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'writer', stream });
+  const writer = startAccountsProjection({ redisAt: ctx.redisServer.url, log, name: 'writer', stream });
   ctx.opened.push(writer);
   await writer.projection.whenReady();
   for (const name of ['john-account', 'mary-account', 'john-account']) {
     await appendEvent(writer.redis, stream, accountEvents, registered(name));
   }
-  const accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'account-system', stream });
+  const accounts = startAccountsProjection({ redisAt: ctx.redisServer.url, log, name: 'account-system', stream });
   ctx.opened.push(accounts);
   const app = createAccountSystemApp({ log, metrics: createMetrics('a'), ...accounts, readWaitMaxMs: 2000 });
   await accounts.projection.whenReady();

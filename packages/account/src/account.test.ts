@@ -30,7 +30,7 @@ async function accountApp(redisServer: TestRedis) {
   const redis = new Redis(redisServer.url);
   await issueSupply(redis, { issuance: 'opening:john-account', account: 'john-account', amount: 100 }, prefix);
   const ledger = startLedgerProjection({
-    redisUrl: redisServer.url,
+    redisAt: redisServer.url,
     account: 'john-account',
     log: silentLog,
     snapshots: false,

@@ -16,9 +16,9 @@ import { readAccountConfig } from './config.ts';
 import { type KeptRegistration, keepRegistered } from './registration.ts';
 
 const { config, log, metrics } = serviceBasics('account', readAccountConfig, (account) => account.account);
-const redis = connectRedis(config.redisUrl, `${config.account}:commands`, log);
+const redis = connectRedis(config.redis, `${config.account}:commands`, log);
 const ledger = startLedgerProjection({
-  redisUrl: config.redisUrl,
+  redisAt: config.redis,
   account: config.account,
   log,
   snapshots: snapshotsSignedWith(config.snapshotKey, log),

@@ -4,9 +4,11 @@
  * registration is still on the stream, and registers again when it is not (Redis lost its data):
  * otherwise a registry rebuilt from the stream would never list it again.
  */
+
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accountEvents, accountRegistered } from '@microbank/events';
 import { openLedger } from '@microbank/ledger';
+import type { RedisClient } from '@microbank/streams';
 import {
   appendEvent,
   errorMessage,
@@ -16,7 +18,6 @@ import {
   retry,
   type StreamId,
 } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 
 export interface Registration {
   account: string;
@@ -25,7 +26,7 @@ export interface Registration {
 }
 
 export interface RegisterOptions {
-  redis: Redis;
+  redis: RedisClient;
   stream: string;
   registration: Registration;
   log: Log;

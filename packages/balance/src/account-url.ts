@@ -6,9 +6,10 @@
  * presence says nothing (Redis away, an instance that has not refreshed yet), the registration's
  * URL all the same.
  */
+
 import { presenceKey } from '@microbank/events';
+import type { RedisClient } from '@microbank/streams';
 import { type LiveInstance, livePresence } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 
 /** How long one look at an account's presence is reused: a burst of reads asks Redis once. */
 const PRESENCE_CACHE_MS = 500;
@@ -23,7 +24,7 @@ export interface AccountUrls {
   urlOf(account: string, registeredUrl: string): Promise<string>;
 }
 
-export function accountUrls(redis: Redis): AccountUrls {
+export function accountUrls(redis: RedisClient): AccountUrls {
   const cache = new Map<string, { at: number; live: Promise<LiveInstance[]> }>();
   return {
     async urlOf(account, registeredUrl) {

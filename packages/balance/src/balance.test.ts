@@ -62,10 +62,10 @@ balance.after(async (ctx) => {
   ctx.silentAccount.close();
 });
 
-async function openApp(ctx: Context, registered: Record<string, string>, redisUrl = ctx.redisServer.url) {
+async function openApp(ctx: Context, registered: Record<string, string>, redisAt = ctx.redisServer.url) {
   const prefix = uniquePrefix();
   const stream = streamKey('accounts', prefix);
-  const accounts = startBooks({ redisUrl, log, name: 'balance', prefix });
+  const accounts = startBooks({ redisAt, log, name: 'balance', prefix });
   ctx.opened.push(accounts);
   const app = createBalanceApp({
     log,
@@ -75,7 +75,7 @@ async function openApp(ctx: Context, registered: Record<string, string>, redisUr
     urls: accountUrls(accounts.redis),
     client: accountClient({ timeoutMs: 300, concurrency: 4, queue: 8, maxTotal: 64 }),
   });
-  if (redisUrl !== ctx.redisServer.url) return app;
+  if (redisAt !== ctx.redisServer.url) return app;
   await accounts.projection.whenReady();
   let last = '0-0';
   for (const [account, url] of Object.entries(registered)) {
@@ -160,7 +160,7 @@ balance('before its registry has caught up, balance answers 503 JSON', async (ct
 
 balance('as a process: serves a balance over a real socket and stops on SIGTERM', async (ctx) => {
   const stream = streamKey('accounts');
-  const writer = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'writer', stream });
+  const writer = startAccountsProjection({ redisAt: ctx.redisServer.url, log, name: 'writer', stream });
   await writer.projection.whenReady();
   await appendEvent(writer.redis, stream, accountEvents, {
     type: 'AccountRegistered',
@@ -191,7 +191,7 @@ balance(
   'GET /audit: conserved through a transfer, in the ledgers` words; a forged credit turns it red',
   async (ctx) => {
     const prefix = uniquePrefix();
-    const books = startBooks({ redisUrl: ctx.redisServer.url, log, name: 'balance', prefix });
+    const books = startBooks({ redisAt: ctx.redisServer.url, log, name: 'balance', prefix });
     ctx.opened.push(books);
     const metrics = createMetrics('balance');
     registerAuditMetrics(metrics, books.audit);

@@ -80,7 +80,7 @@ const log = createLogger('balance', 'silent');
 async function balanceWith(ctx: Context, registered: Record<string, string>, pattern = 'http://127.0.0.1:*') {
   const prefix = uniquePrefix();
   const stream = streamKey('accounts', prefix);
-  const accounts = startBooks({ redisUrl: ctx.redisServer.url, log, name: 'balance', prefix });
+  const accounts = startBooks({ redisAt: ctx.redisServer.url, log, name: 'balance', prefix });
   await accounts.projection.whenReady();
   let last = '0-0';
   for (const [account, url] of Object.entries(registered)) {

@@ -8,7 +8,7 @@ import { registerAuditMetrics } from './audit-metrics.ts';
 import { readBalanceConfig } from './config.ts';
 
 const { config, log, metrics } = serviceBasics('balance', readBalanceConfig);
-const books = startBooks({ redisUrl: config.redisUrl, log, name: 'balance', stuckAfterMs: config.auditStuckAfterMs });
+const books = startBooks({ redisAt: config.redis, log, name: 'balance', stuckAfterMs: config.auditStuckAfterMs });
 registerProjectionMetrics(metrics, books.projection);
 registerAuditMetrics(metrics, books.audit);
 const client = accountClient({

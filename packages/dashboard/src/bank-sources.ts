@@ -5,7 +5,7 @@
  */
 import { ledgerKey, streamKey, transfersKey } from '@microbank/events';
 import { type Books, startBooks } from '@microbank/ledger';
-import { connectRedis, type Log } from '@microbank/streams';
+import { connectRedis, type Log, type RedisAt } from '@microbank/streams';
 import { type BankView, bankView } from './bank-view.ts';
 import { type ComponentWatch, watchComponents } from './component-watch.ts';
 import type { WatchedComponent } from './config.ts';
@@ -23,17 +23,17 @@ export interface BankSources {
 }
 
 export function startBankSources(options: {
-  redisUrl: string;
+  redisAt: RedisAt;
   log: Log;
   watch: readonly WatchedComponent[];
   transferFormEnabled: boolean;
 }): BankSources {
-  const { redisUrl, log } = options;
-  const books = startBooks({ redisUrl, log, name: 'dashboard' });
+  const { redisAt, log } = options;
+  const books = startBooks({ redisAt, log, name: 'dashboard' });
   let watch: ComponentWatch | undefined;
   let raw: RawStreams | undefined;
   const feed = startTransferFeed({
-    redisUrl,
+    redisAt,
     redis: books.redis,
     log,
     onChange: (section) => view.touch(section),
@@ -57,7 +57,7 @@ export function startBankSources(options: {
     for (const section of ['accounts', 'audit', 'transfers'] as const) view.touch(section);
   }, BOOKS_LOOK_MS);
   booksLook.unref();
-  const watchRedis = connectRedis(redisUrl, 'dashboard:watch', log);
+  const watchRedis = connectRedis(redisAt, 'dashboard:watch', log);
   watch = watchComponents({
     components: options.watch,
     redis: watchRedis,

@@ -5,9 +5,10 @@
  * (alive by their presence, with what each holds in the saga's group). One poll for
  * the whole dashboard, however many pages are open.
  */
+
 import { PROCESSORS_GROUP, processorsPresenceKey, transfersKey } from '@microbank/events';
+import type { RedisClient } from '@microbank/streams';
 import { errorMessage, type Log, livePresence } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 import type { WatchedComponent } from './config.ts';
 import type { ComponentView, Health } from './sections.ts';
 
@@ -39,7 +40,7 @@ const SHOWN_DOWN_MS = 1_000;
 
 export function watchComponents(options: {
   components: readonly WatchedComponent[];
-  redis: Redis;
+  redis: RedisClient;
   log: Log;
   intervalMs?: number;
   onTransition: (transition: Transition) => void;

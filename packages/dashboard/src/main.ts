@@ -8,7 +8,7 @@ import { createDashboardApp } from './server-app.ts';
 
 const { config, log, metrics } = serviceBasics('dashboard', readDashboardConfig);
 const sources = startBankSources({
-  redisUrl: config.redisUrl,
+  redisAt: config.redis,
   log,
   watch: config.watch,
   transferFormEnabled: config.transferUrl !== undefined,

@@ -4,9 +4,10 @@
  * Parked transfers are exceptional, so the stream is read whole (its last PARKED_READ entries)
  * every PARKED_LOOK_MS, and the page is told only when it changed.
  */
+
 import { parkedKey, parkedOf } from '@microbank/events';
+import type { RedisClient } from '@microbank/streams';
 import { errorMessage, type Log, type StreamId } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 import type { ParkedView } from './sections.ts';
 
 const PARKED_LOOK_MS = 2_000;
@@ -19,7 +20,7 @@ export interface ParkedWatch {
   stop(): void;
 }
 
-export function watchParked(redis: Redis, log: Log, onChange: () => void): ParkedWatch {
+export function watchParked(redis: RedisClient, log: Log, onChange: () => void): ParkedWatch {
   let shown: ParkedView = { waiting: 0, recent: [] };
   let last = '';
   let looking = false;

@@ -2,7 +2,7 @@
  * The streams themselves, as `redis-cli XRANGE` shows them: the last few entries of each, with
  * their IDs and fields, read again only when the stream moved (and at most twice a second).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@microbank/streams';
 import type { RawEntry } from './sections.ts';
 
 const ENTRIES = 6;
@@ -15,7 +15,11 @@ export interface RawStreams {
 }
 
 /** `streams()` names the streams to show and how far each has got (a changed position means: read again). */
-export function watchRawStreams(redis: Redis, streams: () => Map<string, string>, onChange: () => void): RawStreams {
+export function watchRawStreams(
+  redis: RedisClient,
+  streams: () => Map<string, string>,
+  onChange: () => void,
+): RawStreams {
   const shown = new Map<string, { position: string; entries: RawEntry[] }>();
   const timer = setInterval(async () => {
     for (const [stream, position] of streams()) {

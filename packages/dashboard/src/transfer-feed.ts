@@ -3,6 +3,7 @@
  * replayed: it takes the streams up at their ends) of the transfers stream and of
  * `microbank:disruptions`, seeded with the last transfers so that a page opened now is not empty.
  */
+
 import {
   type DisruptionEvent,
   disruptionEvents,
@@ -11,6 +12,7 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
+import type { RedisClient } from '@microbank/streams';
 import {
   connectRedis,
   decodeEntry,
@@ -18,11 +20,11 @@ import {
   type EventCatalog,
   type Log,
   type Projection,
+  type RedisAt,
   retry,
   startProjection,
   untilReady,
 } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 import type { RecentTransfer } from './sections.ts';
 
 export interface Kill {
@@ -46,8 +48,8 @@ export interface TransferFeed {
 }
 
 export function startTransferFeed(options: {
-  redisUrl: string;
-  redis: Redis;
+  redisAt: RedisAt;
+  redis: RedisClient;
   log: Log;
   /** What changed: the transfers shown, or the kills on the timeline. */
   onChange: (section: 'transfers' | 'timeline') => void;
@@ -95,7 +97,7 @@ export function startTransferFeed(options: {
     name: 'dashboard-feed',
     streams: [transfers, disruptions],
     redis,
-    tailRedis: connectRedis(options.redisUrl, 'dashboard:feed', log),
+    tailRedis: connectRedis(options.redisAt, 'dashboard:feed', log),
     log,
     replay: false,
     decode: (stream, fields) =>

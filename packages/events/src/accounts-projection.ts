@@ -1,7 +1,13 @@
 /** Wiring for services that keep a registry: two connections, the registry, the projection runner. */
 
-import { type Log, type Projection, type SnapshotSetting, startStateProjection } from '@microbank/streams';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@microbank/streams';
+import {
+  type Log,
+  type Projection,
+  type RedisAt,
+  type SnapshotSetting,
+  startStateProjection,
+} from '@microbank/streams';
 import type { AccountEvent } from './account-events.ts';
 import {
   type AccountsRegistry,
@@ -19,12 +25,12 @@ export interface AccountsProjection {
   registry: AccountsRegistry;
   projection: Projection;
   /** The command connection, also usable for metrics queries. */
-  redis: Redis;
+  redis: RedisClient;
   close(): Promise<void>;
 }
 
 export interface AccountsProjectionOptions {
-  redisUrl: string;
+  redisAt: RedisAt;
   log: Log;
   /** Names the projection and its connections, e.g. "account-system". */
   name: string;

@@ -85,7 +85,7 @@ function openRegistry(
 ) {
   const { log, lines } = recordingLog();
   const accounts = startAccountsProjection({
-    redisUrl: ctx.redisServer.url,
+    redisAt: ctx.redisServer.url,
     log,
     name: 'test',
     stream,

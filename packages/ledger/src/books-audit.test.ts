@@ -50,7 +50,7 @@ books.after.each(async (ctx) => {
 
 function startAudit(ctx: Context, prefix: string, options: Partial<BooksOptions> = {}): Books {
   const started = startBooks({
-    redisUrl: ctx.redisServer.url,
+    redisAt: ctx.redisServer.url,
     log,
     name: 'books',
     prefix,

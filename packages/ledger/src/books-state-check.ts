@@ -13,7 +13,9 @@
  *    audit learns that everything appended before Redis's TIME has been read (Audit.readThrough),
  *    so that a ledger entry naming a transfer never requested is found while those streams are idle.
  */
+
 import { COMPACTED_BEFORE, decodeLedgerEntry, ledgerKey, ledgerStateKey, ledgerStepsKey } from '@microbank/events';
+import type { RedisClient } from '@microbank/streams';
 import {
   compareStreamIds,
   errorMessage,
@@ -22,7 +24,6 @@ import {
   STREAM_START,
   type StreamId,
 } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 import type { Audit } from './audit.ts';
 import { type StepEntry, stepEntry } from './ledger-steps.ts';
 
@@ -30,7 +31,7 @@ import { type StepEntry, stepEntry } from './ledger-steps.ts';
 const PER_PASS = { ledgers: 32, steps: 64 } as const;
 
 export interface StateCheckOptions {
-  redis: Redis;
+  redis: RedisClient;
   audit: Audit;
   projection: Projection;
   log: Log;

@@ -11,6 +11,7 @@
  * empty streams would make every XREAD name them all. A registered account without a ledger is
  * looked for again now and then.
  */
+
 import {
   type AccountEvent,
   type AccountsRegistry,
@@ -31,14 +32,15 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
+import type { RedisClient } from '@microbank/streams';
 import {
   type DecodedEntry,
   decodeEntryBuffers,
   type Log,
   type Projection,
+  type RedisAt,
   startStateProjection,
 } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 import { type Audit, createAudit } from './audit.ts';
 import { booksDigest } from './audit-checkpoint.ts';
 import { type StateCheck, startStateCheck } from './books-state-check.ts';
@@ -56,12 +58,12 @@ export interface Books {
   /** The comparison of what the ledger scripts keep with the fold. */
   stateCheck: StateCheck;
   /** The command connection. */
-  redis: Redis;
+  redis: RedisClient;
   close(): Promise<void>;
 }
 
 export interface BooksOptions {
-  redisUrl: string;
+  redisAt: RedisAt;
   log: Log;
   /** Names the projection and its connections. */
   name: string;
@@ -101,7 +103,7 @@ interface Unreadable {
 type BooksEvent = AccountEvent | LedgerEvent | TransferEvent | SupplyEvent | Unreadable;
 
 export function startBooks(options: BooksOptions): Books {
-  const { redisUrl, log, name, prefix, blockMs } = options;
+  const { redisAt, log, name, prefix, blockMs } = options;
   const accounts = streamKey('accounts', prefix);
   const transfers = transfersKey(prefix);
   const supply = supplyKey(prefix);
@@ -161,7 +163,7 @@ export function startBooks(options: BooksOptions): Books {
 
   const compaction = compactionKey(prefix);
   const state = startStateProjection<BooksEvent>({
-    redisUrl,
+    redisAt,
     log,
     name,
     streams: [accounts, transfers, supply],

@@ -2,9 +2,16 @@
  * One account's ledger as a projection: replay then tail, from a signed snapshot when there is a
  * good one (as the registry does). The account's GET /balance answers from it.
  */
+
 import { decodeLedgerEntry, type LedgerEvent, ledgerKey } from '@microbank/events';
-import { type Log, type Projection, type SnapshotSetting, startStateProjection } from '@microbank/streams';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@microbank/streams';
+import {
+  type Log,
+  type Projection,
+  type RedisAt,
+  type SnapshotSetting,
+  startStateProjection,
+} from '@microbank/streams';
 import { emptyLedger, evolveLedger, type Ledger } from './ledger.ts';
 
 /**
@@ -24,12 +31,12 @@ const ledgerSnapshot = (ledger: Ledger) => ({
 export interface LedgerProjection {
   ledger: Ledger;
   projection: Projection;
-  redis: Redis;
+  redis: RedisClient;
   close(): Promise<void>;
 }
 
 export interface LedgerProjectionOptions {
-  redisUrl: string;
+  redisAt: RedisAt;
   account: string;
   log: Log;
   /** Sign snapshots with `secret` and start from them; or always replay (false). */

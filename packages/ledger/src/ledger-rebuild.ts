@@ -35,7 +35,6 @@ import {
   transfersKey,
 } from '@microbank/events';
 import { decodeEntry, entryPages, type StreamId, streamIdMillis } from '@microbank/streams';
-import type { Redis } from 'ioredis';
 import { emptyLedger, evolveLedger } from './ledger.ts';
 import { type RedisClient, stepEntry } from './ledger-steps.ts';
 
@@ -226,7 +225,7 @@ export function keepingDifferences(rebuilt: LedgerKeeping, kept: LedgerKeeping):
  * which RENAME cannot say, and a crash leaves no temporary key behind.)
  */
 export async function rewriteLedgerKeeping(
-  redis: Redis,
+  redis: RedisClient,
   account: string,
   prefix?: string,
   attempts = 5,

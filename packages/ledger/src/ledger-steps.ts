@@ -7,6 +7,7 @@
  * answers read. ledger-decider.ts states the same rules in TypeScript, and ledger-decider.test.ts
  * holds the two equal. Every function works on a single Redis and on a Redis Cluster alike.
  */
+
 import {
   COMPACTED_BEFORE,
   ledgerKey,
@@ -15,11 +16,9 @@ import {
   supplyIssuancesKey,
   supplyKey,
 } from '@microbank/events';
-import { defineScript, type StreamId } from '@microbank/streams';
-import type { Cluster, Redis } from 'ioredis';
+import { defineScript, type RedisClient, type StreamId } from '@microbank/streams';
 
-/** A single Redis or a Redis Cluster: the ledger's keys of one account always share a slot. */
-export type RedisClient = Redis | Cluster;
+export type { RedisClient };
 
 type Reply = Promise<[string, string]>;
 type Scripted = {

@@ -1,5 +1,6 @@
 /** A service's own copy of the accounts registry, as account-system and transfer keep one. */
 import { type AccountsProjection, startAccountsProjection } from '@microbank/events';
+import type { RedisSettings } from '@microbank/streams';
 import { registerProjectionMetrics } from './metrics.ts';
 import { type ServiceBasics, snapshotsSignedWith } from './service-basics.ts';
 
@@ -9,10 +10,10 @@ import { type ServiceBasics, snapshotsSignedWith } from './service-basics.ts';
  */
 export function keepAccountsRegistry(
   service: string,
-  { config, log, metrics }: ServiceBasics<{ redisUrl: string; snapshotKey: string | undefined }>,
+  { config, log, metrics }: ServiceBasics<{ redis: RedisSettings; snapshotKey: string | undefined }>,
 ): AccountsProjection {
   const accounts = startAccountsProjection({
-    redisUrl: config.redisUrl,
+    redisAt: config.redis,
     log,
     name: service,
     snapshots: snapshotsSignedWith(config.snapshotKey, log),

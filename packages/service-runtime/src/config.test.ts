@@ -19,7 +19,9 @@ function problem(env: Record<string, string | undefined>): string {
 config('reads a good environment, with defaults', () => {
   const vars = parseConfig({ ...serviceEnv, READ_WAIT_MAX_MS: millisecondsVar(2000) }, good);
   assert.equal(vars, {
-    REDIS_URL: good.REDIS_URL,
+    REDIS_URL: [good.REDIS_URL],
+    REDIS_CLUSTER: 'false',
+    REDIS_CONFIRM_TIMEOUT_MS: 1000,
     PORT: 8081,
     LOG_LEVEL: 'info',
     SHUTDOWN_DELAY_MS: 0,
@@ -30,7 +32,7 @@ config('reads a good environment, with defaults', () => {
 
 config('accepts a password in REDIS_URL and rediss://', () => {
   for (const url of ['redis://:s3cret@microbank-redis:6379', 'rediss://user:pw@host:6380/0']) {
-    assert.is(parseConfig(serviceEnv, { ...good, REDIS_URL: url }).REDIS_URL, url);
+    assert.equal(parseConfig(serviceEnv, { ...good, REDIS_URL: url }).REDIS_URL, [url]);
   }
 });
 
@@ -80,6 +82,36 @@ config('a bad REDIS_URL is named without its password; a bad SNAPSHOT_KEY withou
   assert.not.match(key, /short-secret/);
 });
 
+config('a cluster: its seed nodes in REDIS_URL, each write confirmed by one replica unless told otherwise', () => {
+  const seeds = 'redis://:pw@10.0.0.1:6379,redis://:pw@10.0.0.2:6379';
+  const cluster = readSettings({ ...good, REDIS_URL: seeds, REDIS_CLUSTER: 'true' }, {});
+  assert.equal(cluster.redis, {
+    urls: ['redis://:pw@10.0.0.1:6379', 'redis://:pw@10.0.0.2:6379'],
+    cluster: true,
+    confirm: { replicas: 1, timeoutMs: 1000 },
+  });
+  const off = readSettings({ ...good, REDIS_CLUSTER: 'true', REDIS_CONFIRM_REPLICAS: '0' }, {});
+  assert.equal(off.redis.confirm, { replicas: 0, timeoutMs: 1000 });
+  const two = readSettings({ ...good, REDIS_CONFIRM_REPLICAS: '2', REDIS_CONFIRM_TIMEOUT_MS: '250' }, {});
+  assert.equal(two.redis, { urls: [good.REDIS_URL], cluster: false, confirm: { replicas: 2, timeoutMs: 250 } });
+});
+
+config('bad cluster settings are named, and no password of a list of URLs is shown', () => {
+  const several = () =>
+    readSettings({ ...good, REDIS_URL: 'redis://:first-secret@a:1,redis://:second-secret@b:2' }, {});
+  assert.throws(several, (error: Error) => /REDIS_URL names several nodes/.test(error.message));
+  const message = problem({
+    ...good,
+    REDIS_URL: 'redis://:first-secret@a:1,redis://:sec/ret,two@b:x',
+    REDIS_CLUSTER: 'yes',
+    REDIS_CONFIRM_REPLICAS: '-1',
+  });
+  for (const name of ['REDIS_URL', 'REDIS_CLUSTER must be true or false', 'REDIS_CONFIRM_REPLICAS']) {
+    assert.ok(message.includes(name), message);
+  }
+  assert.not.match(message, /secret|sec\/ret|two/);
+});
+
 const table = {
   readWaitMaxMs: ['READ_WAIT_MAX_MS', millisecondsVar(2000)],
   snapshotKey: ['SNAPSHOT_KEY', snapshotKeyVar],
@@ -87,7 +119,7 @@ const table = {
 
 config('readSettings: the common settings, then each setting of the table from its variable', () => {
   assert.equal(readSettings({ ...good, READ_WAIT_MAX_MS: '300' }, table), {
-    redisUrl: good.REDIS_URL,
+    redis: { urls: [good.REDIS_URL], cluster: false, confirm: { replicas: 0, timeoutMs: 1000 } },
     port: 8081,
     logLevel: 'info',
     shutdown: { delayMs: 0, drainMs: 5000 },

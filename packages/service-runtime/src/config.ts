@@ -1,4 +1,5 @@
 /** Configuration from the environment, validated at start; a bad value stops the process naming the variable. */
+import type { RedisSettings } from '@microbank/streams';
 import * as z from 'zod';
 
 export class ConfigError extends Error {}
@@ -7,8 +8,8 @@ const required = (what: string) => ({
   error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
 });
 
-/** REDIS_URL: `redis://[:password@]host:port[/db]` (or `rediss://` for TLS). */
-export const redisUrlVar = z.string(required('a redis:// URL')).refine((value) => {
+/** One Redis URL: `redis://[:password@]host:port[/db]` (or `rediss://` for TLS). */
+function isRedisUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return (
@@ -19,7 +20,16 @@ export const redisUrlVar = z.string(required('a redis:// URL')).refine((value) =
   } catch {
     return false;
   }
-}, 'must look like redis://[:password@]host:port');
+}
+
+/**
+ * REDIS_URL: `redis://[:password@]host:port[/db]` (or `rediss://` for TLS); on a cluster
+ * (REDIS_CLUSTER=true), one or more seed nodes, comma-separated. Read as the list of URLs.
+ */
+export const redisUrlVar = z
+  .string(required('a redis:// URL'))
+  .refine((value) => value.split(',').every(isRedisUrl), 'must look like redis://[:password@]host:port')
+  .transform((value) => value.split(','));
 
 /** A TCP port; 0 asks the system for a free one (tests use that). */
 export const portVar = z
@@ -66,6 +76,19 @@ const SECRETS = new Set(['SNAPSHOT_KEY']);
 /** The variables every service reads. */
 export const serviceEnv = {
   REDIS_URL: redisUrlVar,
+  /** REDIS_URL names Redis Cluster seed nodes. */
+  REDIS_CLUSTER: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  /**
+   * How many replicas confirm each write the bank acknowledges (WAIT); 0 switches that off. By
+   * default 1 on a cluster, 0 on a single Redis (which has no replica).
+   */
+  REDIS_CONFIRM_REPLICAS: z
+    .string()
+    .regex(/^\d$/, 'must be a whole number of replicas, 0-9')
+    .transform(Number)
+    .optional(),
+  /** How long a write waits for its replicas before its outcome is answered as indeterminate. */
+  REDIS_CONFIRM_TIMEOUT_MS: millisecondsVar(1_000),
   PORT: portVar,
   LOG_LEVEL: logLevelVar,
   /** How long a stopping service keeps accepting connections (Kubernetes takes it out of the endpoints meanwhile). */
@@ -79,8 +102,19 @@ type CommonVars = z.infer<z.ZodObject<typeof serviceEnv>>;
 
 /** What every service's configuration holds, from serviceEnv's variables. */
 export function commonSettings(vars: CommonVars) {
+  const cluster = vars.REDIS_CLUSTER === 'true';
+  if (!cluster && vars.REDIS_URL.length > 1) {
+    throw new ConfigError(
+      "invalid configuration: REDIS_URL names several nodes: a Redis Cluster's, with REDIS_CLUSTER=true",
+    );
+  }
+  const redis: RedisSettings = {
+    urls: vars.REDIS_URL,
+    cluster,
+    confirm: { replicas: vars.REDIS_CONFIRM_REPLICAS ?? (cluster ? 1 : 0), timeoutMs: vars.REDIS_CONFIRM_TIMEOUT_MS },
+  };
   return {
-    redisUrl: vars.REDIS_URL,
+    redis,
     port: vars.PORT,
     logLevel: vars.LOG_LEVEL,
     shutdown: { delayMs: vars.SHUTDOWN_DELAY_MS, drainMs: vars.SHUTDOWN_DRAIN_MS },
@@ -134,9 +168,13 @@ function shownValue(name: string, value: string | undefined): string {
   return ` (got ${JSON.stringify(clipped)})`;
 }
 
-/** A URL's user-info replaced by "***" (anything that looks like one, parseable or not). */
+/**
+ * A URL's user-info replaced by "***" (anything that looks like one, parseable or not): all from
+ * the first `://` to the last `@`, so that a list of URLs, or a password holding a `/` or a `,`,
+ * shows none of it.
+ */
 export function withoutPassword(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1***@');
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, '$1***@');
 }
 
 /** For a service's main: runs `read`, and on a ConfigError prints it and exits 1 instead of throwing. */

@@ -8,10 +8,12 @@
  * held before a restart under the same name, and entries another consumer has left idle for
  * claimIdleMs (it died, or backs off longer than that).
  */
+
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Cluster, type Redis, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
 import { errorMessage } from './errors.ts';
 import type { Log } from './log.ts';
+import type { RedisClient } from './redis-connection.ts';
 import { readyOrReconnect, untilReady } from './redis-connection.ts';
 import { isPermanentRedisError, isRedisUnavailable } from './redis-errors.ts';
 import { type Backoff, backoffDelay, retry } from './retry.ts';
@@ -41,9 +43,9 @@ export interface Handled<About> {
 
 export interface ConsumerWorkerOptions<About> {
   /** For the group, the pending list and the acknowledgements. */
-  redis: Redis | Cluster;
+  redis: RedisClient;
   /** Dedicated to the blocking XREADGROUP; the worker closes it when stopped. */
-  blockRedis: Redis | Cluster;
+  blockRedis: RedisClient;
   log: Log;
   stream: string;
   /** Made (with the stream) from the stream's start if it does not exist. */

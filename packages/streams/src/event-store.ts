@@ -4,11 +4,11 @@
  * replies: ioredis then skips converting every field to a string, and a decoder converts only
  * what it needs.
  */
-import type { Cluster, Redis } from 'ioredis';
+
 import type { BatchSizer } from './batch-sizer.ts';
 import { type CatalogEvent, type EventCatalog, encodeEvent } from './event-catalog.ts';
 import { defineScript } from './lua-scripts.ts';
-import { untilReady } from './redis-connection.ts';
+import { isCluster, type RedisClient, untilReady } from './redis-connection.ts';
 import type { StreamEntry } from './stream-entry.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
 
@@ -16,7 +16,7 @@ export type { StreamEntry } from './stream-entry.ts';
 
 /** Appends one event of `catalog`'s; returns the ID Redis gave it, its position on the stream. */
 export async function appendEvent<Event extends CatalogEvent>(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   catalog: EventCatalog<Event>,
   event: Event,
@@ -33,7 +33,7 @@ export async function appendEvent<Event extends CatalogEvent>(
  * stretch is read again with huge entries left in Redis (readCapped).
  */
 export async function* readBatches(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   after: StreamId,
   until: StreamId,
@@ -79,7 +79,7 @@ export async function* readBatches(
  * Replays read with readBatches (buffers, sized and bounded in bytes).
  */
 export async function* entryPages(
-  redis: Redis | Cluster,
+  redis: RedisClient,
   stream: string,
   start = '-',
   end = '+',
@@ -103,8 +103,12 @@ export class ReadTooLarge extends Error {}
  * bytes arrive while it is pending: a reply cannot be stopped any other way, and buffering it
  * whole is what would exhaust the process's memory.
  */
-export async function watchedRead<T>(redis: Redis, limit: number, read: () => Promise<T>): Promise<T> {
-  const socket = (redis as unknown as { stream?: NodeJS.EventEmitter }).stream;
+export async function watchedRead<T>(redis: RedisClient, limit: number, read: () => Promise<T>): Promise<T> {
+  // A cluster client reads through a connection per node: the bytes of all of them are counted
+  // (a tail's connection serves its reads only).
+  const sockets = (isCluster(redis) ? redis.nodes() : [redis]).map(
+    (node) => (node as unknown as { stream?: NodeJS.EventEmitter }).stream,
+  );
   let bytes = 0;
   let dropped = false;
   const onData = (chunk: Buffer) => {
@@ -114,14 +118,14 @@ export async function watchedRead<T>(redis: Redis, limit: number, read: () => Pr
       redis.disconnect(true);
     }
   };
-  socket?.on('data', onData);
+  for (const socket of sockets) socket?.on('data', onData);
   try {
     return await read();
   } catch (error) {
     if (dropped) throw new ReadTooLarge(`a read brought more than ${limit} bytes; cut off`);
     throw error;
   } finally {
-    socket?.off('data', onData);
+    for (const socket of sockets) socket?.off('data', onData);
   }
 }
 
@@ -131,7 +135,7 @@ export async function watchedRead<T>(redis: Redis, limit: number, read: () => Pr
  * XRANGE (a Lua script), so only for the stretch of a stream where XRANGE was cut off.
  */
 export async function readCapped(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   after: StreamId,
   until: StreamId,
@@ -150,20 +154,22 @@ export async function readCapped(
 export type StreamsRead = Array<[stream: string, entries: StreamEntry[]]>;
 
 /**
- * Waits up to `blockMs` for entries after each stream's position (XREAD BLOCK, at most `count`
- * per stream); an empty list when none came or the wait was unblocked.
+ * Entries after each stream's position (XREAD, at most `count` per stream), waiting up to
+ * `blockMs` for some when given (BLOCK); an empty list when none came or the wait was unblocked.
  */
 export async function readAfter(
-  tailRedis: Redis,
+  tailRedis: RedisClient,
   positions: ReadonlyArray<readonly [stream: string, after: StreamId]>,
-  blockMs: number,
+  blockMs: number | undefined,
   count: number,
 ): Promise<StreamsRead> {
   const keys = positions.map(([stream]) => stream);
   const ids = positions.map(([, after]) => after);
-  const reply = (await tailRedis.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids)) as Array<
-    [Buffer, StreamEntry[]]
-  > | null;
+  const reply = (
+    blockMs === undefined
+      ? await tailRedis.xreadBuffer('COUNT', count, 'STREAMS', ...keys, ...ids)
+      : await tailRedis.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids)
+  ) as Array<[Buffer, StreamEntry[]]> | null;
   return (reply ?? []).map(([stream, entries]) => [stream.toString('utf8'), entries]);
 }
 
@@ -171,7 +177,7 @@ export async function readAfter(
  * The stream's last generated ID (or STREAM_START when there is no stream). Unlike the last
  * entry's ID, it does not move back when entries at the end are deleted by hand.
  */
-export async function streamEnd(redis: Redis, stream: string): Promise<StreamId> {
+export async function streamEnd(redis: RedisClient, stream: string): Promise<StreamId> {
   return (await streamInfo(redis, stream))?.lastGeneratedId ?? STREAM_START;
 }
 
@@ -187,7 +193,7 @@ export interface StreamInfo {
   recordedFirstEntryId: StreamId;
 }
 
-export async function streamInfo(redis: Redis, stream: string): Promise<StreamInfo | undefined> {
+export async function streamInfo(redis: RedisClient, stream: string): Promise<StreamInfo | undefined> {
   let reply: unknown[];
   try {
     reply = (await redis.xinfo('STREAM', stream)) as unknown[];

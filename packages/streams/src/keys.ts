@@ -15,10 +15,36 @@ export function snapshotKey(stream: string, projection: string, format: number):
 }
 
 /**
- * `<stream>:incarnation`: a random value that lives and dies with the stream's data. A
- * reader remembers it; when it has changed, the stream was lost and written anew (Redis back on
- * an empty volume), whatever was appended since. It shares the stream's hash tag, if any.
+ * What decides a key's Redis Cluster slot: its hash tag (what the first `{...}` holds, when not
+ * empty), else the whole key. Keys of one tag share a slot; a command over several keys must
+ * name keys of one tag only (on a cluster, anything else is refused with CROSSSLOT).
+ */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+/**
+ * `<stream>:incarnation`, or `{<stream>}:incarnation` for a stream without a hash tag (so that it
+ * shares the stream's slot: `microbank:accounts` -> `{microbank:accounts}:incarnation`): a random
+ * value that lives and dies with the stream's data. A reader remembers it; when it has changed, the
+ * stream was lost and written anew (Redis back on an empty volume), whatever was appended since.
+ * It is read behind every read of the stream, on the same connection: on a cluster that is the
+ * stream's node only when both keys are in one slot.
  */
 export function incarnationKey(stream: string): string {
-  return key(stream, 'incarnation');
+  return key(hashTagOf(stream) === stream ? `{${stream}}` : stream, 'incarnation');
+}
+
+/** `keys` by hash tag (on a cluster, one group per slot at most), each group in the order given. */
+export function byHashTag<T>(items: readonly T[], keyOf: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const tag = hashTagOf(keyOf(item));
+    const group = groups.get(tag);
+    if (group) group.push(item);
+    else groups.set(tag, [item]);
+  }
+  return [...groups.values()];
 }

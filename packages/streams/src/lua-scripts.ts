@@ -3,8 +3,9 @@
  * in its header), loaded from beside the code: `src/scripts/` when running the sources, the
  * bundle's `scripts/` (the build copies them) when running a bundle.
  */
+
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 
 /** The text of a script file, found from the module (or bundle) at `base`. */
 export function scriptText(file: string, base: string | URL): string {
@@ -16,7 +17,7 @@ export function scriptText(file: string, base: string | URL): string {
  * `prelude`, a file beside it, is put before its text (the checks a family of scripts shares).
  */
 export function defineScript(
-  redis: Redis | Cluster,
+  redis: RedisClient,
   command: string,
   file: string,
   base: string | URL,

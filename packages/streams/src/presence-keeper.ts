@@ -5,14 +5,15 @@
  * watches for other instances claiming the same name; a transfer processor is present under
  * processorsPresenceKey with no URL ('-') and minds nobody else.
  */
+
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cluster, Redis } from 'ioredis';
 import { errorMessage } from './errors.ts';
 import type { Log } from './log.ts';
 import { type LiveInstance, leavePresence, refreshPresence } from './presence.ts';
+import type { RedisClient } from './redis-connection.ts';
 
 export interface PresenceKeeperOptions {
-  redis: Redis | Cluster;
+  redis: RedisClient;
   /** presenceKey(account) or processorsPresenceKey(prefix). */
   key: string;
   instance: string;

@@ -4,8 +4,9 @@
  * stream. An account's registration says where it answers; presence says whether it still does,
  * and sees two live instances claiming one name.
  */
-import type { Cluster, Redis } from 'ioredis';
+
 import { defineScript } from './lua-scripts.ts';
+import type { RedisClient } from './redis-connection.ts';
 
 export interface LiveInstance {
   instance: string;
@@ -14,12 +15,12 @@ export interface LiveInstance {
   expiresAt: number;
 }
 
-type Scripted = (Redis | Cluster) & {
+type Scripted = RedisClient & {
   refreshPresence(key: string, member: string, ttlMs: number): Promise<string[]>;
   livePresence(key: string): Promise<string[]>;
 };
 
-function scripted(redis: Redis | Cluster): Scripted {
+function scripted(redis: RedisClient): Scripted {
   defineScript(redis, 'refreshPresence', 'refresh-presence-1.lua', import.meta.url);
   defineScript(redis, 'livePresence', 'live-presence-1.lua', import.meta.url);
   return redis as Scripted;
@@ -48,7 +49,7 @@ function instancesOf(reply: string[]): LiveInstance[] {
  * processorsPresenceKey) for `ttlMs` more; resolves to every live instance there.
  */
 export async function refreshPresence(
-  redis: Redis | Cluster,
+  redis: RedisClient,
   key: string,
   instance: string,
   url: string,
@@ -58,11 +59,11 @@ export async function refreshPresence(
 }
 
 /** The live instances at `key`, the one alive longest last. */
-export async function livePresence(redis: Redis | Cluster, key: string): Promise<LiveInstance[]> {
+export async function livePresence(redis: RedisClient, key: string): Promise<LiveInstance[]> {
   return instancesOf(await scripted(redis).livePresence(key));
 }
 
 /** A graceful stop: the instance is gone now, not when its presence runs out. */
-export async function leavePresence(redis: Redis | Cluster, key: string, instance: string, url: string): Promise<void> {
+export async function leavePresence(redis: RedisClient, key: string, instance: string, url: string): Promise<void> {
   await redis.zrem(key, memberOf(instance, url));
 }

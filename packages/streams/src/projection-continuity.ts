@@ -5,8 +5,8 @@
  * on top of the old ones.
  */
 
-import type { Redis } from 'ioredis';
 import type { StreamsRead } from './event-store.ts';
+import type { RedisClient } from './redis-connection.ts';
 import { checkContinuity, incarnationChanged } from './stream-continuity.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
 
@@ -37,11 +37,11 @@ export function projectionContinuity({
   positions,
   retryOn,
 }: {
-  redis: Redis;
+  redis: RedisClient;
   /** The position of each stream read, as the reader keeps them. */
   positions: ReadonlyMap<string, StreamId>;
   /** Runs a check with the reader's retries. */
-  retryOn: <T>(connection: Redis, what: string, step: () => Promise<T>) => Promise<T>;
+  retryOn: <T>(connection: RedisClient, what: string, step: () => Promise<T>) => Promise<T>;
 }): ProjectionContinuity {
   /** Each stream's incarnation marker as the reader adopted it. */
   const incarnations = new Map<string, string>();

@@ -12,8 +12,8 @@
  * events is what `decode` and `apply` do; what it tells the projection that serves the state
  * (projection.ts) goes through a ReaderListener.
  */
+
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import { errorMessage } from './errors.ts';
 import type { DecodedEntry } from './event-catalog.ts';
 import type { StreamEntry } from './event-store.ts';
@@ -29,6 +29,7 @@ import {
 import { catchUp } from './projection-replay.ts';
 import type { ProjectionSnapshots } from './projection-snapshots.ts';
 import { projectionTail } from './projection-tail.ts';
+import type { RedisClient } from './redis-connection.ts';
 import { readyOrReconnect } from './redis-connection.ts';
 import { isPermanentRedisError } from './redis-errors.ts';
 import { retry } from './retry.ts';
@@ -41,9 +42,9 @@ export interface ProjectionReaderOptions<Event> {
   /** The streams it follows from the start; the first is its primary stream. `follow` adds more. */
   streams: readonly string[];
   /** Connection for ordinary commands (catch-up reads). Shared; the caller closes it. */
-  redis: Redis;
+  redis: RedisClient;
   /** Connection dedicated to the blocking tail. The projection owns it and closes it on stop. */
-  tailRedis: Redis;
+  tailRedis: RedisClient;
   log: Log;
   /** Reads one entry of `stream`; never throws. */
   decode: (stream: string, fields: readonly Buffer[]) => DecodedEntry<Event>;
@@ -136,7 +137,7 @@ export function startProjectionReader<Event>(
     listener.consumed(stream, position, entries.length);
   }
 
-  function retryOn<T>(connection: Redis, what: string, step: () => Promise<T>): Promise<T> {
+  function retryOn<T>(connection: RedisClient, what: string, step: () => Promise<T>): Promise<T> {
     return retry(step, {
       ...READ_RETRY,
       signal: stopping.signal,

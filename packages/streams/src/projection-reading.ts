@@ -3,11 +3,12 @@
  * projection that serves its state (projection.ts), and what the reader's catch-up
  * (projection-replay.ts) and tail (projection-tail.ts) read with.
  */
-import type { Redis } from 'ioredis';
+
 import type { StreamEntry } from './event-store.ts';
 import type { Log } from './log.ts';
 import type { ProjectionContinuity } from './projection-continuity.ts';
 import type { Positions } from './projection-snapshots.ts';
+import type { RedisClient } from './redis-connection.ts';
 import type { SkipLog } from './skip-log.ts';
 import type { StreamId } from './stream-id.ts';
 
@@ -58,8 +59,8 @@ export interface ProjectionReader {
 /** What the catch-up (projection-replay.ts) and the tail (projection-tail.ts) share of the reader. */
 export interface ReaderContext {
   name: string;
-  redis: Redis;
-  tailRedis: Redis;
+  redis: RedisClient;
+  tailRedis: RedisClient;
   log: Log;
   primary: string;
   maxBatch: number;
@@ -73,5 +74,5 @@ export interface ReaderContext {
   /** Decodes and applies `entries` of `stream`, and moves its position past them. */
   consume(stream: string, entries: StreamEntry[]): void;
   /** Runs `step` until it completes, waiting for the connection before each attempt; a permanent error is thrown. */
-  retryOn<T>(connection: Redis, what: string, step: () => Promise<T>): Promise<T>;
+  retryOn<T>(connection: RedisClient, what: string, step: () => Promise<T>): Promise<T>;
 }

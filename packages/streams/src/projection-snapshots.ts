@@ -13,10 +13,11 @@
  *   hmac       HMAC-SHA256 of format, positions and state, keyed with the services' secret
  *   writtenAt  when, for people reading it with redis-cli
  */
+
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { errorMessage } from './errors.ts';
 import type { Log } from './log.ts';
+import type { RedisClient } from './redis-connection.ts';
 import { compareStreamIds, isStreamId, type StreamId } from './stream-id.ts';
 
 /** Per stream, the ID of the last entry a state includes. */
@@ -39,7 +40,7 @@ export interface ProjectionSnapshots {
 }
 
 export interface RedisSnapshotsOptions {
-  redis: Redis;
+  redis: RedisClient;
   key: string;
   format: number;
   /** The secret the HMAC is keyed with (SNAPSHOT_KEY): the same in every service that shares the snapshot. */

@@ -1,5 +1,6 @@
 /**
- * A projection reader's tail: one XREAD BLOCK of every stream followed, the incarnation markers
+ * A projection reader's tail: one XREAD BLOCK of every stream followed (on a cluster, one XREAD
+ * per slot without blocking, and a short poll, when they span several), the incarnation markers
  * read right behind it, a wait after a read that brought entries (lingerMs) that a position waited
  * for or a stream followed ends at once, and a blocked read woken (CLIENT UNBLOCK) when a stream
  * is followed. A failed read is retried once the connection is back, after checking the streams.
@@ -11,9 +12,13 @@ import { errorMessage } from './errors.ts';
 import { ReadTooLarge, readAfter, readCapped, type StreamsRead, watchedRead } from './event-store.ts';
 import { Diverged } from './projection-continuity.ts';
 import { type ReaderContext, TAIL_WATCHDOG_MARGIN_MS } from './projection-reading.ts';
-import { readyOrReconnect } from './redis-connection.ts';
+import { clientOnNodeOf, readTogether, readyOrReconnect } from './redis-connection.ts';
 import { isPermanentRedisError } from './redis-errors.ts';
 import { askIncarnations } from './stream-continuity.ts';
+import type { StreamId } from './stream-id.ts';
+
+/** How long a tail that reads several groups without blocking (a cluster's) waits after a read that brought nothing. */
+const POLL_MS = 25;
 
 export interface Tail {
   /** Tails until stopped; throws Diverged, a permanent error, or anything once stopped. */
@@ -32,59 +37,44 @@ export function projectionTail(
   const tailSizer = batchSizer(reader.maxBatch);
   /** The tail connection's client ID while it blocks, so that `follow` can wake it (CLIENT UNBLOCK). */
   let tailClientId: Promise<number> | undefined;
+  /** A stream of the slot whose node that ID is of (on a cluster, the tail has a connection per node). */
+  let tailStream: string | undefined;
   let tailBlocked = false;
   /** Ends the wait after a read (lingerMs) at once, while there is one. */
   let endLinger: (() => void) | undefined;
   /** A stream was followed since the last read was sent: the next read comes without a wait. */
   let followedSinceRead = false;
+  // A cluster client's node connections come and go with its own 'close' too (all of them).
   tailRedis.on('close', () => {
     tailClientId = undefined;
   });
 
-  /** Reads what came since the last read, and applies it; true when it brought entries. */
+  /**
+   * Reads what came since the last read, and applies it; true when it brought entries. The streams
+   * one command may read together (readTogether: all of them on a single Redis, those of one slot on
+   * a cluster) are one group: a single group is read with a blocking XREAD; several (a cluster's
+   * books follow ledgers on many slots) are each read at once without blocking, and the tail polls.
+   */
   async function tailOnce(): Promise<boolean> {
-    if (tailClientId === undefined) {
-      // Sent before the XREAD on the same connection, so it is answered while the read blocks.
-      const asked = tailRedis.client('ID').then(Number);
+    const groups = readTogether(tailRedis, [...positions], ([stream]) => stream);
+    const block = groups.length === 1;
+    const [only] = groups;
+    if (block && only && tailClientId === undefined) {
+      // Sent before the XREAD on the connection that reads this slot, so it is answered while the
+      // read blocks; a keyless command goes to that node only in a pipeline with a key of its slot.
+      const asked = clientOnNodeOf(tailRedis, only[0]?.[0] ?? primary, 'ID').then(Number);
       asked.catch(() => {
         if (tailClientId === asked) tailClientId = undefined;
       });
       tailClientId = asked;
+      tailStream = only[0]?.[0];
     }
-    tailBlocked = true;
+    tailBlocked = block;
     followedSinceRead = false;
     let brought = false;
     try {
-      const reading = [...positions];
-      const streams = reading.map(([stream]) => stream);
-      const read = watchedRead(tailRedis, 2 * tailSizer.byteBudget, () =>
-        readAfter(tailRedis, reading, blockMs, tailSizer.count),
-      );
-      // Queued behind the read on its connection, so Redis answers it right after the entries:
-      // the incarnation they came from, even when Redis lost data and was written to before.
-      const markersAsked = askIncarnations(tailRedis, streams);
-      markersAsked.catch(() => {});
-      let reads: StreamsRead;
-      let markers: Array<string | null>;
-      try {
-        [reads, markers] = await withDeadline(
-          (async () => [await read, await markersAsked] as const)(),
-          blockMs + TAIL_WATCHDOG_MARGIN_MS,
-          'tail read',
-          () => tailRedis.disconnect(true),
-        );
-      } catch (error) {
-        if (!(error instanceof ReadTooLarge)) throw error;
-        // Read what came since with huge entries left in Redis, one bounded read per stream.
-        const count = tailSizer.count;
-        tailSizer.overflowed();
-        reads = [];
-        for (const [stream, position] of reading) {
-          reads.push([stream, await readCapped(redis, stream, position, '+', count, tailSizer.byteBudget)]);
-        }
-        markers = await askIncarnations(redis, streams);
-      }
-      for (const [stream, entries] of continuity.confirm(reads, streams, markers)) {
+      const reads = await Promise.all(groups.map((group) => readGroup(group, block ? blockMs : undefined)));
+      for (const [stream, entries] of reads.flat()) {
         tailSizer.observe(entries);
         reader.consume(stream, entries);
         brought ||= entries.length > 0;
@@ -94,18 +84,54 @@ export function projectionTail(
     }
     reader.skips.tick();
     listener.tailed();
+    if (!block && !brought && !signal.aborted) await linger(POLL_MS);
     return brought;
   }
 
-  /** Waits lingerMs, or until endLinger is called. */
-  function linger(): Promise<void> {
+  /**
+   * Reads one group of streams (waiting up to `waitMs` for entries when given), with their
+   * incarnation markers read right behind, on the same connection: the entries are confirmed to
+   * come from the incarnations adopted.
+   */
+  async function readGroup(reading: Array<[string, StreamId]>, waitMs: number | undefined): Promise<StreamsRead> {
+    const streams = reading.map(([stream]) => stream);
+    const count = tailSizer.count;
+    let reads: StreamsRead;
+    let markers: Array<string | null>;
+    try {
+      const read = watchedRead(tailRedis, 2 * tailSizer.byteBudget, () => readAfter(tailRedis, reading, waitMs, count));
+      // Queued behind the read on its connection, so Redis answers it right after the entries:
+      // the incarnation they came from, even when Redis lost data and was written to before.
+      const markersAsked = askIncarnations(tailRedis, streams);
+      markersAsked.catch(() => {});
+      [reads, markers] = await withDeadline(
+        (async () => [await read, await markersAsked] as const)(),
+        (waitMs ?? 0) + TAIL_WATCHDOG_MARGIN_MS,
+        'tail read',
+        () => tailRedis.disconnect(true),
+      );
+    } catch (error) {
+      if (!(error instanceof ReadTooLarge)) throw error;
+      // Read what came since with huge entries left in Redis, one bounded read per stream.
+      tailSizer.overflowed();
+      reads = [];
+      for (const [stream, position] of reading) {
+        reads.push([stream, await readCapped(redis, stream, position, '+', count, tailSizer.byteBudget)]);
+      }
+      markers = await askIncarnations(redis, streams);
+    }
+    return continuity.confirm(reads, streams, markers);
+  }
+
+  /** Waits `ms`, or until endLinger is called. */
+  function linger(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const end = () => {
         clearTimeout(timer);
         endLinger = undefined;
         resolve();
       };
-      const timer = setTimeout(end, lingerMs);
+      const timer = setTimeout(end, ms);
       endLinger = end;
     });
   }
@@ -121,12 +147,14 @@ export function projectionTail(
         // No wait while a read waits for a position (it may have been asked for while this read was
         // on its way, or be beyond what it brought), nor for a stream just followed.
         if (brought && lingerMs > 0 && listener.waiting === 0 && !followedSinceRead && !signal.aborted) {
-          await linger();
+          await linger(lingerMs);
         }
       } catch (error) {
         if (signal.aborted || error instanceof Diverged || isPermanentRedisError(error)) throw error;
         if (failing === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');
         failing++;
+        // On a cluster the slot may be served by another node now, with another client ID.
+        tailClientId = undefined;
         await readyOrReconnect(tailRedis, TAIL_WATCHDOG_MARGIN_MS, signal);
         // A reconnect may be a Redis that restarted on another volume.
         await continuity.checkStreams();
@@ -141,7 +169,8 @@ export function projectionTail(
       followedSinceRead = true;
       endLinger?.();
       if (tailBlocked && tailClientId !== undefined) {
-        tailClientId.then((id) => redis.client('UNBLOCK', id)).catch(() => {});
+        const stream = tailStream ?? primary;
+        tailClientId.then((id) => clientOnNodeOf(redis, stream, 'UNBLOCK', id)).catch(() => {});
       }
     },
     hurry() {

@@ -1,25 +1,109 @@
-/** Opens ioredis connections with the failure behaviour the event store relies on. */
-import { type Cluster, Redis } from 'ioredis';
+/**
+ * Opens ioredis connections with the failure behaviour the event store relies on: to a single
+ * Redis, or to a Redis Cluster (its seed nodes named, the rest found) when the settings say so.
+ */
+import { type ChainableCommander, Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { byHashTag } from './keys.ts';
 import type { Log } from './log.ts';
 import { backoffDelay } from './retry.ts';
+
+/** A connection to a single Redis or to a Redis Cluster: every command the product sends works on both. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * How many replicas must confirm a write the bank acknowledges (WAIT), and how long it waits for
+ * them (confirmed-write.ts). Zero replicas: writes are not confirmed (a single Redis has none).
+ */
+export interface Confirmation {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/** Where Redis is, and how the writes on it are confirmed. */
+export interface RedisSettings {
+  /** A single Redis's URL, or a cluster's seed nodes (`redis://[:password@]host:port`). */
+  urls: readonly string[];
+  /** The URLs name Redis Cluster seed nodes. */
+  cluster: boolean;
+  confirm: Confirmation;
+}
+
+/** Settings, or a single Redis's URL (its writes not confirmed: tests and tools). */
+export type RedisAt = RedisSettings | string;
+
+/** The settings a bare URL stands for. */
+export function redisSettings(at: RedisAt): RedisSettings {
+  return typeof at === 'string' ? { urls: [at], cluster: false, confirm: NOT_CONFIRMED } : at;
+}
+
+export const NOT_CONFIRMED: Confirmation = { replicas: 0, timeoutMs: 0 };
 
 /** The longest wait between two reconnect attempts: a restarted Redis is found within this. */
 export const RECONNECT_CAP_MS = 500;
 
 /**
+ * How long a cluster client keeps a command through a failover before failing it: the default
+ * cluster-node-timeout (5 s here) plus a replica's election (up to about 2 s), with room. The client
+ * retries every FAILOVER_RETRY_MS, on a closed connection, CLUSTERDOWN, TRYAGAIN or a redirect.
+ */
+export const FAILOVER_RIDE_OUT_MS = 12_000;
+const FAILOVER_RETRY_MS = 200;
+
+/** The confirmation each connection's writes get (confirmedWrite reads it). */
+const confirmations = new WeakMap<RedisClient, Confirmation>();
+
+/** How the writes on `redis` are confirmed: as its settings said, or not at all for a connection made otherwise. */
+export function confirmationOf(redis: RedisClient): Confirmation {
+  return confirmations.get(redis) ?? NOT_CONFIRMED;
+}
+
+/**
  * A connection whose commands fail fast while Redis is away instead of queueing:
  * callers retry with their own backoff from the last stream position they hold, so a
  * command is never replayed behind their back (ioredis would otherwise resend a pending
- * XREAD after a reconnect, or hold it forever, see ioredis#1285).
+ * XREAD after a reconnect, or hold it forever, see ioredis#1285). A cluster client does
+ * resend a command whose node went away, to the slot's new primary, within
+ * FAILOVER_RIDE_OUT_MS: every command the product sends may run twice (the scripts are
+ * idempotent, a read names its positions).
  */
-export function connectRedis(url: string, name: string, log: Log): Redis {
-  const redis = new Redis(url, {
-    connectionName: name,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt) => backoffDelay(attempt, { firstMs: 25, capMs: RECONNECT_CAP_MS }),
-  });
+export function connectRedis(url: string, name: string, log: Log): Redis;
+export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient;
+export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient {
+  const settings = redisSettings(at);
+  const shared: RedisOptions = { connectionName: name, autoResendUnfulfilledCommands: false };
+  let redis: RedisClient;
+  if (settings.cluster) {
+    const [first] = settings.urls;
+    const { username, password } = new URL(first ?? 'redis://');
+    const options: ClusterOptions = {
+      enableOfflineQueue: false,
+      retryDelayOnFailover: FAILOVER_RETRY_MS,
+      retryDelayOnClusterDown: FAILOVER_RETRY_MS,
+      retryDelayOnTryAgain: FAILOVER_RETRY_MS,
+      maxRedirections: Math.ceil(FAILOVER_RIDE_OUT_MS / FAILOVER_RETRY_MS),
+      clusterRetryStrategy: (attempt) => backoffDelay(attempt, { firstMs: 25, capMs: RECONNECT_CAP_MS }),
+      redisOptions: {
+        ...shared,
+        username: decodeURIComponent(username) || undefined,
+        password: decodeURIComponent(password) || undefined,
+      },
+    };
+    redis = new Cluster(
+      settings.urls.map((url) => {
+        const { hostname, port } = new URL(url);
+        return { host: hostname, port: Number(port || 6379) };
+      }),
+      options,
+    );
+  } else {
+    redis = new Redis(settings.urls[0] ?? '', {
+      ...shared,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: (attempt) => backoffDelay(attempt, { firstMs: 25, capMs: RECONNECT_CAP_MS }),
+    });
+  }
+  confirmations.set(redis, settings.confirm);
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;
@@ -34,8 +118,40 @@ export function connectRedis(url: string, name: string, log: Log): Redis {
   return redis;
 }
 
+/** A cluster client: a command over several keys must name keys of one slot (byHashTag). */
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return redis instanceof Cluster;
+}
+
+/**
+ * `items` in groups that one command may read together on `redis`: all of them on a single Redis,
+ * those of one hash tag on a cluster.
+ */
+export function readTogether<T>(redis: RedisClient, items: readonly T[], keyOf: (item: T) => string): T[][] {
+  if (items.length === 0) return [];
+  return isCluster(redis) ? byHashTag(items, keyOf) : [[...items]];
+}
+
+/**
+ * Sends `CLIENT <args>` to the node that serves `key`'s slot (on a cluster, a keyless command goes
+ * to that node only in a pipeline with a keyed one) and answers its reply.
+ */
+export async function clientOnNodeOf(
+  redis: RedisClient,
+  key: string,
+  ...args: Array<string | number>
+): Promise<unknown> {
+  const replies = await (redis.pipeline() as unknown as { client(...a: Array<string | number>): ChainableCommander })
+    .client(...args)
+    .exists(key)
+    .exec();
+  const [error, reply] = replies?.[0] ?? [new Error(`CLIENT ${args[0]} got no answer`)];
+  if (error) throw error;
+  return reply;
+}
+
 /** Resolves when the connection is ready to take commands (at once if it already is). */
-export function untilReady(redis: Redis | Cluster, signal?: AbortSignal): Promise<void> {
+export function untilReady(redis: RedisClient, signal?: AbortSignal): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = () => {
@@ -57,7 +173,7 @@ export function untilReady(redis: Redis | Cluster, signal?: AbortSignal): Promis
  * Waits for the connection to be ready; when it is not within `ms` (a socket that died during
  * ioredis' connect handshake hangs there forever), drops it so that ioredis connects afresh.
  */
-export async function readyOrReconnect(connection: Redis | Cluster, ms: number, signal?: AbortSignal): Promise<void> {
+export async function readyOrReconnect(connection: RedisClient, ms: number, signal?: AbortSignal): Promise<void> {
   for (;;) {
     const deadline = AbortSignal.timeout(ms);
     try {
@@ -70,7 +186,7 @@ export async function readyOrReconnect(connection: Redis | Cluster, ms: number, 
 }
 
 /** Closes politely (QUIT) when connected, at once otherwise. */
-export async function closeRedis(redis: Redis | Cluster): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status !== 'ready') {
     redis.disconnect();
     return;

@@ -6,7 +6,7 @@ import { startStateProjection } from './state-projection.ts';
 const state = testSuite('state projection');
 
 const options = {
-  redisUrl: 'redis://127.0.0.1:1',
+  redisAt: 'redis://127.0.0.1:1',
   log: silentLog,
   name: 'test',
   decode: () => ({ ok: true as const, event: {} }),

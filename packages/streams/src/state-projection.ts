@@ -3,13 +3,14 @@
  * commands connection, a tail connection, the projection runner, and signed snapshots in Redis
  * when the service asks. The one way the bank wires a projection that serves a state.
  */
-import type { Redis } from 'ioredis';
+
 import type { DecodedEntry } from './event-catalog.ts';
 import { snapshotKey } from './keys.ts';
 import type { Log } from './log.ts';
 import { type Projection, startProjection } from './projection.ts';
 import { type RedisSnapshotsOptions, redisSnapshots } from './projection-snapshots.ts';
-import { closeRedis, connectRedis } from './redis-connection.ts';
+import type { RedisClient } from './redis-connection.ts';
+import { closeRedis, connectRedis, type RedisAt } from './redis-connection.ts';
 import type { StreamId } from './stream-id.ts';
 
 /**
@@ -19,7 +20,7 @@ import type { StreamId } from './stream-id.ts';
 export type SnapshotSetting = false | Pick<RedisSnapshotsOptions, 'secret' | 'everyEntries' | 'maxAgeMs'>;
 
 export interface StateProjectionOptions<Event> {
-  redisUrl: string;
+  redisAt: RedisAt;
   log: Log;
   /** Names the projection and its connections, e.g. "account-system". */
   name: string;
@@ -51,24 +52,24 @@ export interface StateProjectionOptions<Event> {
    * Called with the commands connection before the projection sends anything on it: what it sends
    * then is answered before the projection's first read.
    */
-  beforeReading?: (redis: Redis) => void;
+  beforeReading?: (redis: RedisClient) => void;
 }
 
 export interface StateProjection {
   projection: Projection;
   /** The commands connection, also usable for the service's own queries. */
-  redis: Redis;
+  redis: RedisClient;
   close(): Promise<void>;
 }
 
 export function startStateProjection<Event>(options: StateProjectionOptions<Event>): StateProjection {
-  const { redisUrl, log, name, streams, snapshot } = options;
+  const { redisAt, log, name, streams, snapshot } = options;
   const [primary] = streams;
   if (primary === undefined) throw new Error(`projection ${name} follows no stream`);
   if (options.snapshots !== false && snapshot === undefined) {
     throw new Error(`projection ${name} takes snapshots but does not say what one is`);
   }
-  const redis = connectRedis(redisUrl, `${name}:commands`, log);
+  const redis = connectRedis(redisAt, `${name}:commands`, log);
   const snapshots =
     options.snapshots === false || snapshot === undefined
       ? undefined
@@ -88,7 +89,7 @@ export function startStateProjection<Event>(options: StateProjectionOptions<Even
     name,
     streams,
     redis,
-    tailRedis: connectRedis(redisUrl, `${name}:tail`, log),
+    tailRedis: connectRedis(redisAt, `${name}:tail`, log),
     log,
     decode: (stream, fields) => decode(fields, stream),
     apply: options.apply,

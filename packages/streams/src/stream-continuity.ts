@@ -13,10 +13,11 @@
  * the stream, and reads it again right behind every read (askIncarnations), so that entries of
  * another incarnation are never taken for the continuation of the one it applied.
  */
+
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { parseStreamInfo } from './event-store.ts';
 import { incarnationKey } from './keys.ts';
+import { type RedisClient, readTogether } from './redis-connection.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
 
 export interface ContinuityCheck {
@@ -31,7 +32,7 @@ export interface ContinuityCheck {
  * reply error (WRONGTYPE: the key is no longer a stream) is thrown as it is.
  */
 export async function checkContinuity(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   position: StreamId,
   incarnation: string | undefined,
@@ -75,11 +76,21 @@ export async function checkContinuity(
 }
 
 /**
- * The incarnation markers of `streams`, in order, as they are now. Sent on a connection right
- * behind a read, it is answered just after the read: it tells which incarnation the entries came from.
+ * The incarnation markers of `streams`, in order, as they are now: one MGET per hash tag (one on a
+ * single Redis holding no tag). Sent on a connection right behind a read of the same streams, it is
+ * answered just after the read: it tells which incarnation the entries came from.
  */
-export function askIncarnations(redis: Redis, streams: readonly string[]): Promise<Array<string | null>> {
-  return redis.mget(streams.map(incarnationKey));
+export async function askIncarnations(redis: RedisClient, streams: readonly string[]): Promise<Array<string | null>> {
+  const groups = readTogether(redis, streams, (stream) => stream);
+  if (groups.length === 1) return redis.mget(streams.map(incarnationKey));
+  const markers = new Map<string, string | null>();
+  await Promise.all(
+    groups.map(async (group) => {
+      const values = await redis.mget(group.map(incarnationKey));
+      for (const [i, stream] of group.entries()) markers.set(stream, values[i] ?? null);
+    }),
+  );
+  return streams.map((stream) => markers.get(stream) ?? null);
 }
 
 /** Why entries read from `stream` with `marker` beside them are not of the incarnation `adopted`; undefined when they are. */

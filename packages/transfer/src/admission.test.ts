@@ -44,7 +44,7 @@ const HIGH_WATER = 0.9;
 full.before(async (ctx) => {
   ctx.prefix = uniquePrefix();
   const stream = streamKey('accounts', ctx.prefix);
-  ctx.accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'transfer', stream });
+  ctx.accounts = startAccountsProjection({ redisAt: ctx.redisServer.url, log, name: 'transfer', stream });
   await ctx.accounts.projection.whenReady();
   let last = '0-0';
   for (const account of ['john-account', 'mary-account']) {

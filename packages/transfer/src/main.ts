@@ -15,7 +15,7 @@ const { config, log, metrics } = basics;
 const accounts = keepAccountsRegistry('transfer', basics);
 const processor = startProcessor({
   redis: accounts.redis,
-  blockRedis: connectRedis(config.redisUrl, 'transfer:processor', log),
+  blockRedis: connectRedis(config.redis, 'transfer:processor', log),
   log,
   consumer: `${hostname()}/${process.pid}`,
   claimIdleMs: config.claimIdleMs,

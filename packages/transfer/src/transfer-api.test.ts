@@ -46,7 +46,7 @@ const log = createLogger('transfer', 'silent');
 api.before(async (ctx) => {
   ctx.prefix = uniquePrefix();
   const stream = streamKey('accounts', ctx.prefix);
-  ctx.accounts = startAccountsProjection({ redisUrl: ctx.redisServer.url, log, name: 'transfer', stream });
+  ctx.accounts = startAccountsProjection({ redisAt: ctx.redisServer.url, log, name: 'transfer', stream });
   await ctx.accounts.projection.whenReady();
   let last = '0-0';
   for (const account of ['john-account', 'mary-account']) {
@@ -222,7 +222,7 @@ api('an overdraft is rejected with its reason and moves nothing', async (ctx) =>
 
 api('while the registry catches up, a transfer is refused with 503 (nothing recorded)', async (ctx) => {
   const waiting = startAccountsProjection({
-    redisUrl: 'redis://127.0.0.1:1',
+    redisAt: 'redis://127.0.0.1:1',
     log,
     name: 'transfer',
   });
@@ -343,12 +343,12 @@ api(
     // A service whose registry does not know the accounts (a stream of its own, empty), and one whose
     // registry is not ready at all: neither refuses the retry of an accepted transfer.
     const empty = startAccountsProjection({
-      redisUrl: ctx.redisServer.url,
+      redisAt: ctx.redisServer.url,
       log,
       name: 'transfer',
       stream: `${ctx.prefix}:empty`,
     });
-    const away = startAccountsProjection({ redisUrl: 'redis://127.0.0.1:1', log, name: 'transfer' });
+    const away = startAccountsProjection({ redisAt: 'redis://127.0.0.1:1', log, name: 'transfer' });
     try {
       await empty.projection.whenReady();
       for (const [what, projection] of [

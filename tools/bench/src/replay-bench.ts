@@ -43,7 +43,7 @@ export async function cheapestRead(redis: Redis, stream: string, batch = PROJECT
 /** Starts the registry projection as the services do, but without snapshots; ms until ready. */
 export async function rebuildRegistry(redisUrl: string, expectAccounts: number): Promise<number> {
   const started = performance.now();
-  const accounts = startAccountsProjection({ redisUrl, log: silentLog, name: 'bench', snapshots: false });
+  const accounts = startAccountsProjection({ redisAt: redisUrl, log: silentLog, name: 'bench', snapshots: false });
   try {
     await accounts.projection.whenReady();
     const ms = performance.now() - started;
@@ -59,7 +59,7 @@ export async function rebuildRegistry(redisUrl: string, expectAccounts: number):
 /** Starts `account`'s ledger projection as the account service does, but without snapshots; ms until ready. */
 export async function rebuildLedger(redisUrl: string, account: string, expectEntries: number): Promise<number> {
   const started = performance.now();
-  const ledger = startLedgerProjection({ redisUrl, account, log: silentLog, snapshots: false });
+  const ledger = startLedgerProjection({ redisAt: redisUrl, account, log: silentLog, snapshots: false });
   try {
     await ledger.projection.whenReady();
     const ms = performance.now() - started;

@@ -79,7 +79,7 @@ tool('archives, trims, and the books replayed afterwards still audit green', asy
   );
 
   const books = startBooks({
-    redisUrl: ctx.redisServer.url,
+    redisAt: ctx.redisServer.url,
     log: silentLog,
     name: 'after',
     prefix: ctx.prefix,

@@ -22,7 +22,7 @@ export interface CompactRequest {
 /** Runs a compaction, printing what an operator reads; resolves to the exit code. */
 export async function runCompact(redis: Redis, request: CompactRequest, say: (line: string) => void): Promise<number> {
   const { prefix } = request;
-  const books = startBooks({ redisUrl: request.redisUrl, log: silentLog, name: 'compact', prefix, stateCheckMs: 0 });
+  const books = startBooks({ redisAt: request.redisUrl, log: silentLog, name: 'compact', prefix, stateCheckMs: 0 });
   try {
     await books.projection.whenReady();
     const figures = books.audit.figures();
