@@ -6,8 +6,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
 import { asObject, containers, guards, hasPort, labelsMatch, list, podTemplates, selectorMatches } from './checks.ts';
 import { checkManifests, type K8sObject, nameOf, renderKustomization } from './index.ts';
+import { checkUpgrade, immutableFields } from './upgrades.ts';
 
 /** The manifests (kustomize), at the repository's root; this package only checks them. */
 const k8sDir = join(REPO_ROOT, 'k8s');
@@ -94,6 +96,28 @@ type Json = Record<string, any>;
 const get = (objects: K8sObject[], name: string) => objects.find((o) => nameOf(o) === name) as Json;
 const env = (o: Json, name: string) =>
   list(o.spec?.template?.spec.containers[0].env).find((e) => e.name === name)?.value as string;
+
+/** The release an overlay of k8s/ was last recorded at (k8s/released/<overlay>.yaml). */
+const releaseOf = (overlay: string) => parse(readFileSync(join(k8sDir, 'released', `${overlay}.yaml`), 'utf8'));
+
+rendered(
+  'upgrades: dev over its release (the first shipped), production over dev; both found again when broken',
+  () => {
+    assert.equal(checkUpgrade(releaseOf('dev'), render('dev'), 'dev'), []);
+    assert.equal(checkUpgrade(immutableFields(render('dev')), render('production'), 'dev'), []);
+    // What the review found: the governing Service renamed after the first release, a bigger claim in production.
+    const renamed = render('dev');
+    get(renamed, 'StatefulSet/microbank-redis').spec.serviceName = 'microbank-redis-headless';
+    assert.match(
+      checkUpgrade(releaseOf('dev'), renamed, 'dev').join('\n'),
+      /StatefulSet\/microbank-redis: .* serviceName/,
+    );
+    const bigger = render('production');
+    get(bigger, 'StatefulSet/microbank-redis').spec.volumeClaimTemplates[0].spec.resources.requests.storage = '10Gi';
+    const refused = checkUpgrade(immutableFields(render('dev')), bigger, 'dev');
+    assert.match(refused.join('\n'), /StatefulSet\/microbank-redis: upgrading from dev changes volumeClaimTemplates/);
+  },
+);
 
 rendered('replicas: an account is one pod; account-system and balance two in production, transfer two in both', () => {
   for (const [layer, two] of Object.entries({ dev: 'transfer', production: 'account-system balance transfer' })) {
@@ -221,11 +245,29 @@ cli(
   }),
 );
 
+cli(
+  'k8s passes as an upgrade of its release; a copy whose Redis changed its governing Service does not',
+  withCopyOfK8s((copy) => {
+    const released = join('k8s', 'released', 'dev.yaml');
+    assert.is(k8sCheck('k8s', '--upgrade-from', released, '--upgrade-from', 'k8s/overlays/dev').status, 0);
+    const file = join(copy, 'base', 'redis', 'statefulset.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(/^ {2}serviceName: .*$/m, '  serviceName: microbank-redis-0'),
+    );
+    const result = k8sCheck(copy, '--upgrade-from', released);
+    assert.is(result.status, 1);
+    const changed = `StatefulSet/microbank-redis: upgrading from ${released} changes serviceName`;
+    assert.ok(result.stdout.includes(`${copy}: ${changed}`), result.stdout);
+  }),
+);
+
 cli('bad usage exits 2 with the usage, before rendering anything', () => {
-  for (const args of [['--strict'], ['k8s', 'nowhere'], ['k8s', '--external-secret'], ['--external-secret', 'k8s/x']]) {
+  const usages = [['--strict'], ['k8s', 'nowhere'], ['k8s', '--external-secret'], ['--external-secret', 'k8s/x']];
+  for (const args of [...usages, ['--upgrade-from', 'nowhere'], ['--record-release', 'k8s']]) {
     const result = k8sCheck(...args);
     assert.is(result.status, 2, args.join(' '));
-    assert.match(result.stderr, /^usage: pnpm k8s:check \[--external-secret NAME \.\.\.\] \[dir \.\.\.\]/m);
+    assert.match(result.stderr, /^usage: pnpm k8s:check \[--external-secret NAME \.\.\.\] \[--upgrade-from/m);
     assert.is(result.stdout, '');
   }
 });
