@@ -211,7 +211,8 @@ function checkReachability(policies: K8sObject[], templates: readonly PodTemplat
         const selector = asStringMap(asObject(svc.spec).selector);
         const target = svcPort.targetPort ?? svcPort.port;
         const servers = templates.filter((t) => t.namespace === client.namespace && labelsMatch(selector, t.labels));
-        for (const server of servers) {
+        // A URL of the pod's own Service is an address it publishes (an account's ACCOUNT_URL), not one it calls.
+        for (const server of servers.filter((t) => t !== client)) {
           const ports = containers(server.spec).flatMap((sc) => list(sc.ports));
           const targetPorts = ports.filter((p) => p.name === target || p.containerPort === target);
           const accepted = new Set([undefined, target, ...targetPorts.flatMap((tp) => [tp.containerPort, tp.name])]);

@@ -130,31 +130,74 @@ rendered('replicas: an account is one pod; account-system and balance two in pro
   }
 });
 
-/** Where a workload's NetworkPolicies let it out: `Kind/name port` of a pod with that port, `DNS port/protocol`. */
-function egressOf(objects: K8sObject[], name: string): string[] {
+/**
+ * Whom a workload's NetworkPolicies let in (ingress) or out to (egress), a rule's port at a time: `Kind/name port` of
+ * a pod (out: one with that port), `any namespace`, an ipBlock's CIDR, `anyone` (a rule naming no peer).
+ */
+function peersOf(objects: K8sObject[], name: string, direction: 'ingress' | 'egress'): string[] {
   const pods = podTemplates(objects);
   const labels = pods.find((t) => nameOf(t.owner) === name)?.labels ?? {};
   const specs = objects.filter((o) => o.kind === 'NetworkPolicy').map((p) => asObject(p.spec));
-  const guarding = specs.filter((s) => selectorMatches(asObject(s.podSelector), labels) && guards(s, 'egress'));
-  const reach = new Set(guarding.length === 0 ? ['anywhere'] : []);
-  for (const rule of guarding.flatMap((s) => list(s.egress)))
-    for (const { port, protocol } of list(rule.ports))
-      for (const peer of list(rule.to)) {
-        if (peer.namespaceSelector || peer.ipBlock) reach.add(`DNS ${port}/${protocol}`);
-        const to = peer.podSelector ? pods.filter((t) => selectorMatches(asObject(peer.podSelector), t.labels)) : [];
+  const guarding = specs.filter((s) => selectorMatches(asObject(s.podSelector), labels) && guards(s, direction));
+  const peers = new Set(guarding.length === 0 ? ['anything, unguarded'] : []);
+  for (const rule of guarding.flatMap((s) => list(s[direction])))
+    for (const { port, protocol } of list(rule.ports)) {
+      const at = `${port}/${protocol}`;
+      const ruled = list(direction === 'ingress' ? rule.from : rule.to);
+      if (ruled.length === 0) peers.add(`anyone ${at}`);
+      for (const peer of ruled) {
+        if (peer.namespaceSelector) peers.add(`any namespace ${at}`);
+        if (peer.ipBlock) peers.add(`${asObject(peer.ipBlock).cidr} ${at}`);
+        if (!peer.podSelector || peer.namespaceSelector) continue;
+        const to = pods.filter((t) => selectorMatches(asObject(peer.podSelector), t.labels));
         for (const t of to)
-          if (containers(t.spec).some((c) => hasPort(c, port))) reach.add(`${nameOf(t.owner)} ${port}`);
+          if (direction === 'ingress' || containers(t.spec).some((c) => hasPort(c, port)))
+            peers.add(`${nameOf(t.owner)} ${at}`);
       }
-  return [...reach].sort();
+    }
+  return [...peers].sort();
 }
 
-rendered('egress: balance reaches only Redis, DNS and the accounts on their port; transfer only Redis and DNS', () => {
-  const [dns, redis] = [['DNS 53/TCP', 'DNS 53/UDP'], 'StatefulSet/microbank-redis 6379'];
-  for (const objects of [render('dev'), render('production')]) {
-    const accounts = ['john', 'mary'].map((name) => `Deployment/microbank-${name}-account 8080`);
-    assert.equal(egressOf(objects, 'Deployment/microbank-balance'), [...dns, ...accounts, redis]);
-    assert.equal(egressOf(objects, 'Deployment/microbank-transfer'), [...dns, redis]);
+rendered('network: a default deny, and exactly the peers each component needs, in and out', () => {
+  const dns = ['169.254.20.10/32 53/TCP', '169.254.20.10/32 53/UDP', 'any namespace 53/TCP', 'any namespace 53/UDP'];
+  const deployment = (name: string) => `Deployment/microbank-${name}`;
+  const redis = ['StatefulSet/microbank-redis 6379/TCP'];
+  const accounts = ['john-account', 'mary-account'].map((a) => `${deployment(a)} 8080/TCP`);
+  const services = ['account-system', 'balance', 'dashboard', 'john-account', 'mary-account', 'transfer'];
+  const anyone = ['anyone http/TCP'];
+  const account = {
+    ingress: ['balance', 'dashboard'].map((s) => `${deployment(s)} http/TCP`),
+    egress: [...dns, ...redis],
+  };
+  const expected: Record<string, { ingress: string[]; egress: string[] }> = {
+    'account-system': { ingress: anyone, egress: [...dns, ...redis] },
+    balance: { ingress: anyone, egress: [...dns, ...accounts, ...redis] },
+    transfer: { ingress: anyone, egress: [...dns, ...redis] },
+    dashboard: {
+      ingress: anyone,
+      egress: [
+        ...dns,
+        ...redis,
+        ...accounts,
+        ...['account-system', 'balance', 'transfer'].map((s) => `${deployment(s)} 8080/TCP`),
+      ],
+    },
+    'john-account': account,
+    'mary-account': account,
+  };
+  for (const [layer, objects] of Object.entries({ dev: render('dev'), production: render('production') })) {
+    for (const [name, { ingress, egress }] of Object.entries(expected)) {
+      assert.equal(peersOf(objects, deployment(name), 'ingress'), ingress.sort(), `${layer}: ${name} ingress`);
+      assert.equal(peersOf(objects, deployment(name), 'egress'), egress.sort(), `${layer}: ${name} egress`);
+    }
+    const redisIn = services.map((s) => `${deployment(s)} 6379/TCP`);
+    assert.equal(peersOf(objects, 'StatefulSet/microbank-redis', 'ingress'), redisIn.sort(), `${layer}: redis`);
+    assert.equal(peersOf(objects, 'StatefulSet/microbank-redis', 'egress'), [], `${layer}: redis`);
   }
+  // The chaos monkey (dev): nobody in; DNS and the Kubernetes API out.
+  const api = ['anyone 443/TCP', 'anyone 6443/TCP'];
+  assert.equal(peersOf(render('dev'), 'CronJob/microbank-chaos-monkey', 'ingress'), []);
+  assert.equal(peersOf(render('dev'), 'CronJob/microbank-chaos-monkey', 'egress'), [...dns, ...api].sort());
 });
 
 rendered('the chaos monkey (dev) is suspended, may only list and delete pods, runs alone, is never retried', () => {

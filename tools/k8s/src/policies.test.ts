@@ -83,6 +83,11 @@ function fixture(): K8sObject[] {
         { to: [{ namespaceSelector: {} }], ports: [{ port: 53, protocol: 'UDP' }] },
       ],
     }),
+    // The default deny: both ways, for every pod; the policies above let through what is needed.
+    {
+      ...policy('deny', { policyTypes: ['Ingress', 'Egress'] }),
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    },
     obj('v1', 'ServiceAccount', 'ops'),
     obj(RBAC, 'Role', 'ops', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] }),
     obj(RBAC, 'RoleBinding', 'ops', {
@@ -115,6 +120,14 @@ function broken(target: string, path: string, value: unknown): K8sObject[] {
   return objects;
 }
 const url = (host: string): unknown => `redis://:$(DB_PASSWORD)@${host}`;
+const NODE_LOCAL = { ipBlock: { cidr: '169.254.20.10/32' } };
+/** An egress rule to any address on the Kubernetes API's ports: only a pod with a token may have one. */
+const API = {
+  ports: [
+    { port: 443, protocol: 'TCP' },
+    { port: 6443, protocol: 'TCP' },
+  ],
+};
 const none = { matchLabels: { a: 'b' } };
 
 // biome-ignore format: one line per case
@@ -177,6 +190,11 @@ const cases: Edit[] = [
   ['an egress rule with no ports', /egress\[0\]: no ports, so every port/, 'NetworkPolicy/app', 'spec.egress.0.ports', DROP],
   ['an egress rule to anywhere', /egress\[0\]: no "to", so every destination/, 'NetworkPolicy/app', 'spec.egress.0.to', DROP],
   ['an egress rule to an ipBlock', /egress\[0\]: ipBlock/, 'NetworkPolicy/app', 'spec.egress.0.to.0', { ipBlock: { cidr: '0.0.0.0/0' } }],
+  ['a pod whose ingress nothing guards', /Deployment\/app: no NetworkPolicy guards its ingress/, 'NetworkPolicy/deny', 'spec.policyTypes', ['Egress']],
+  ['a pod whose egress nothing guards', /StatefulSet\/db: no NetworkPolicy guards its egress/, 'NetworkPolicy/deny', 'spec.policyTypes', ['Ingress']],
+  ['node-local DNS on a port other than 53', /egress\[0\]: ipBlock \{"cidr":"169\.254\.20\.10\/32"\}/, 'NetworkPolicy/app', 'spec.egress.0.to.0', NODE_LOCAL],
+  ['another ipBlock on port 53', /egress\[1\]: ipBlock \{"cidr":"169\.254\.20\.10\/24"\}/, 'NetworkPolicy/app', 'spec.egress.1.to.0', { ipBlock: { cidr: '169.254.20.10/24' } }],
+  ['the API server\'s ports, anywhere, for a pod with no token', /egress\[0\]: no "to", so every destination/, 'NetworkPolicy/app', 'spec.egress.0', API],
   ['egress to other namespaces beyond DNS', /egress\[1\]: other namespaces on a port other than DNS/, 'NetworkPolicy/app', 'spec.egress.1.ports.0.port', 443],
   ['a shutdown pause too short', /SHUTDOWN_DELAY_MS 500 is too short/, 'app', 'E.2.value', '500'],
   ['a shutdown beyond the grace period', /2000 \+ 1000 \+ 10000 ms exceeds the grace period 10000 ms/, 'app', 'P.terminationGracePeriodSeconds', 10],
@@ -217,13 +235,21 @@ policies("production's policies only when asked; an image by tag only when named
 });
 policies('a document that is no object, and one defined twice, are reported', () => {
   const objects = fixture();
-  assertReported(check([...objects, {}]), /document 12: not a Kubernetes object/);
+  assertReported(check([...objects, {}]), /document 13: not a Kubernetes object/);
   assertReported(check([...objects, objects[4]]), /Service\/app: defined twice/);
 });
 policies('a Secret declared external is not reported missing; any other still is', () => {
   const objects = broken('app', 'E.0.valueFrom.secretKeyRef.name', 'vault');
   assert.equal(check(objects, { externalSecrets: ['vault'] }), []);
   assertReported(check(objects, { externalSecrets: ['x'] }), /Secret "vault" is not in the render/);
+});
+policies('node-local DNS by ipBlock on 53, and the API server anywhere for a pod with a token, pass', () => {
+  const dns = broken('NetworkPolicy/app', 'spec.egress.1.to.1', NODE_LOCAL);
+  assert.equal(check(dns), []);
+  const api = broken('NetworkPolicy/app', 'spec.egress.2', API);
+  const app = api.find((o) => o.kind === 'Deployment') as Json;
+  Object.assign(app.spec.template.spec, { serviceAccountName: 'ops', automountServiceAccountToken: true });
+  assert.equal(check(api), []);
 });
 policies('deleting a render never deletes a claim: a Namespace beside claims, a claim object, are reported', () => {
   const namespace = { ...obj('v1', 'Namespace', 'ns'), metadata: { name: 'ns', labels: labels('ns') } };

@@ -5,6 +5,8 @@ const { asArray, asObject, list } = k;
 /** An official Redis image, by tag or digest. */
 const REDIS = /^(docker\.io\/)?(library\/)?redis[:@]/;
 
+/** Node-local DNS (NodeLocal DNSCache): the one address an egress rule may name by ipBlock. */
+const NODE_LOCAL_DNS = JSON.stringify({ cidr: '169.254.20.10/32' });
 /** Env names that hold a credential. */
 const SECRET_LIKE = /PASSWORD|SECRET|TOKEN|AUTH|(^|_)KEY$/;
 /** The recommended labels (kubernetes.io common labels); a Namespace carries the first four. */
@@ -133,19 +135,39 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
       }
     };
     walk(o, '');
-    // An egress rule names its ports and peers; other namespaces only for DNS (53), never an ipBlock.
+    // An egress rule names its ports and peers; other namespaces only for DNS (53), and one ipBlock: node-local DNS.
+    // No peer only towards the Kubernetes API (443, 6443), which no selector names, and only for pods with a token.
     if (o.kind !== 'NetworkPolicy' || !k.guards(asObject(o.spec), 'egress')) continue;
+    const selected = templates.filter(
+      (t) => t.namespace === k.namespaceOf(o) && k.selectorMatches(asObject(asObject(o.spec).podSelector), t.labels),
+    );
     for (const [i, rule] of list(asObject(o.spec).egress).entries()) {
       const say = (message: string) => report(o, `egress[${i}]: ${message}`);
       const ports = list(rule.ports);
+      const dnsOnly = ports.every((q) => q.port === 53 && q.endPort === undefined);
+      const apiOnly = ports.every((q) => (q.port === 443 || q.port === 6443) && q.protocol === 'TCP');
       if (ports.length === 0) say('no ports, so every port');
-      if (list(rule.to).length === 0) say('no "to", so every destination');
+      const tokens = selected.every((t) => t.spec.automountServiceAccountToken === true);
+      if (list(rule.to).length === 0 && !(apiOnly && tokens)) say('no "to", so every destination');
       for (const peer of list(rule.to)) {
-        if (peer.ipBlock !== undefined) say(`ipBlock ${JSON.stringify(peer.ipBlock)}`);
-        if (peer.namespaceSelector !== undefined && ports.some((q) => q.port !== 53 || q.endPort !== undefined))
-          say('other namespaces on a port other than DNS (53)');
+        if (peer.ipBlock !== undefined && !(NODE_LOCAL_DNS === JSON.stringify(peer.ipBlock) && dnsOnly))
+          say(`ipBlock ${JSON.stringify(peer.ipBlock)}`);
+        if (peer.namespaceSelector !== undefined && !dnsOnly) say('other namespaces on a port other than DNS (53)');
       }
     }
   }
+  // A default deny: every pod's ingress and egress are guarded by some NetworkPolicy, so only what a rule lets through passes.
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => ({ o, spec: asObject(o.spec) }));
+  for (const t of templates)
+    for (const direction of ['ingress', 'egress'] as const)
+      if (
+        !policies.some(
+          ({ o, spec }) =>
+            k.namespaceOf(o) === t.namespace &&
+            k.selectorMatches(asObject(spec.podSelector), t.labels) &&
+            k.guards(spec, direction),
+        )
+      )
+        report(t.owner, `no NetworkPolicy guards its ${direction}: everything may pass`);
   return problems;
 }
