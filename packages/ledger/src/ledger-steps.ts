@@ -16,19 +16,16 @@ import {
   supplyIssuancesKey,
   supplyKey,
 } from '@microbank/events';
-import { defineScript, type RedisClient, type StreamId } from '@microbank/streams';
+import { confirmedWrite, defineScript, type RedisClient, type StreamId } from '@microbank/streams';
 
 export type { RedisClient };
 
 type Reply = Promise<[string, string]>;
-type Scripted = {
-  openLedger(stream: string, state: string, account: string): Reply;
-  issueLedger(...args: string[]): Reply;
-  debitLedger(...args: string[]): Reply;
-  creditLedger(...args: string[]): Reply;
-  refundLedger(...args: string[]): Reply;
-  recordIssuance(...args: string[]): Reply;
-};
+/** The ledger scripts, by the command each is defined under. */
+type Scripted = Record<
+  'openLedger' | 'issueLedger' | 'debitLedger' | 'creditLedger' | 'refundLedger' | 'recordIssuance',
+  (...args: string[]) => Reply
+>;
 
 /**
  * Defines `file` on `redis` under `command`, preceded by the checks every ledger script shares
@@ -38,14 +35,22 @@ export function defineLedgerScript(redis: RedisClient, command: string, file: st
   defineScript(redis, command, file, import.meta.url, 'ledger-checks.lua');
 }
 
-function scripted(redis: RedisClient): Scripted {
+/**
+ * Runs a ledger script as a confirmed write (confirmedWrite): when the connection's writes are
+ * confirmed by replicas, its outcome is answered only once they hold it, else Unconfirmed is
+ * thrown; that is true of a step made before (a repeat, which writes nothing) too. Every step goes
+ * this way: a saga takes its next step only after this one is confirmed.
+ */
+function run(redis: RedisClient, script: keyof Scripted, ...args: string[]): Reply {
   defineLedgerScript(redis, 'openLedger', 'open-ledger-2.lua');
   defineLedgerScript(redis, 'issueLedger', 'issue-3.lua');
   defineLedgerScript(redis, 'debitLedger', 'debit-3.lua');
   defineLedgerScript(redis, 'creditLedger', 'credit-3.lua');
   defineLedgerScript(redis, 'refundLedger', 'refund-3.lua');
   defineLedgerScript(redis, 'recordIssuance', 'record-issuance-2.lua');
-  return redis as unknown as Scripted;
+  return confirmedWrite(redis, (pipeline) => {
+    (pipeline as unknown as Record<keyof Scripted, (...a: string[]) => unknown>)[script](...args);
+  });
 }
 
 const keysOf = (account: string, prefix?: string) => [
@@ -86,7 +91,7 @@ export async function openLedger(
   prefix?: string,
 ): Promise<StepResult<{ position: StreamId }>> {
   const [stream, state] = keysOf(account, prefix) as [string, string];
-  const [kind, position] = await scripted(redis).openLedger(stream, state, account);
+  const [kind, position] = await run(redis, 'openLedger', stream, state, account);
   return { outcome: { position }, repeated: kind === 'repeat' };
 }
 
@@ -114,7 +119,9 @@ export class IssuanceChangedError extends Error {
  * on the supply stream first (issueSupply does both).
  */
 export async function issue(redis: RedisClient, i: Issuance, prefix?: string): Promise<StepResult<StreamId>> {
-  const [kind, outcome] = await scripted(redis).issueLedger(
+  const [kind, outcome] = await run(
+    redis,
+    'issueLedger',
     ...keysOf(i.account, prefix),
     i.issuance,
     i.account,
@@ -127,7 +134,9 @@ export async function issue(redis: RedisClient, i: Issuance, prefix?: string): P
 
 /** Records `i` on the supply stream (SupplyIssued), once; resolves to its position there. */
 export async function recordIssuance(redis: RedisClient, i: Issuance, prefix?: string): Promise<StepResult<StreamId>> {
-  const [kind, outcome] = await scripted(redis).recordIssuance(
+  const [kind, outcome] = await run(
+    redis,
+    'recordIssuance',
     supplyKey(prefix),
     supplyIssuancesKey(prefix),
     i.issuance,
@@ -164,7 +173,9 @@ async function transferStep(
   prefix: string | undefined,
   ...more: string[]
 ) {
-  const [kind, outcome] = await scripted(redis)[step](
+  const [kind, outcome] = await run(
+    redis,
+    step,
     ...keysOf(t[on], prefix),
     t.transfer,
     on === 'from' ? t.to : t.from,

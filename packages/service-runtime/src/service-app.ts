@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { HttpBindings } from '@hono/node-server';
-import { isRedisFull, isRedisUnavailable } from '@microbank/streams';
+import { isRedisFull, isRedisNotNow, Unconfirmed } from '@microbank/streams';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -81,8 +81,18 @@ export function createServiceApp({ log, metrics, readiness }: ServiceAppOptions)
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
-    if (isRedisUnavailable(error)) {
+    if (isRedisNotNow(error)) {
       return c.json(errorBody(503, 'Redis is not answering right now; try again'), 503, { 'retry-after': '1' });
+    }
+    if (error instanceof Unconfirmed) {
+      return c.json(
+        errorBody(
+          503,
+          'the write was made but no replica confirmed it yet: its outcome is indeterminate; send it again',
+        ),
+        503,
+        { 'retry-after': '1' },
+      );
     }
     if (isRedisFull(error)) {
       log.warn({ method: c.req.method, path: c.req.path }, 'Redis is full: a write was refused');

@@ -6,6 +6,12 @@
  * a lone WAIT goes to any node, so it rides in the pipeline of the keyed write, which is sent to that
  * key's primary as a whole (redis-cluster.test.ts proves the routing).
  *
+ * A write that repeats one made before (a script that finds its step done) writes nothing. Redis
+ * (7.0 here) moves a connection's WAIT offset to the primary's replication offset after *every*
+ * command, not only after writes: WAIT behind a command that wrote nothing still waits for all the
+ * primary held then, the first write included. confirmed-write.test.ts holds Redis to that; were it
+ * to change, a repeat would have to write its record again.
+ *
  * Not covered: ioredis sends a script again on its own after NOSCRIPT, outside the pipeline and so
  * after the WAIT. A connection meets NOSCRIPT only when the script cache of the server it is still
  * connected to was flushed (SCRIPT FLUSH): a new primary is a new connection, which sends the

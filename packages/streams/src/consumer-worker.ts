@@ -10,12 +10,12 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ReplyError } from 'ioredis';
+import { Unconfirmed } from './confirmed-write.ts';
 import { errorMessage } from './errors.ts';
 import type { Log } from './log.ts';
 import type { RedisClient } from './redis-connection.ts';
 import { readyOrReconnect, untilReady } from './redis-connection.ts';
-import { isPermanentRedisError, isRedisUnavailable } from './redis-errors.ts';
+import { isPermanentRedisError, isRedisFull, isRedisNotNow } from './redis-errors.ts';
 import { type Backoff, backoffDelay, retry } from './retry.ts';
 import type { StreamId } from './stream-id.ts';
 
@@ -97,9 +97,11 @@ type Entry = [id: string, fields: string[] | null];
 /** A row of XPENDING's extended form. */
 type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
 
-/** An error that says "not now" (Redis away, loading, busy): no reason to park an entry. */
-const isTransient = (error: unknown) =>
-  isRedisUnavailable(error) || (error instanceof ReplyError && !isPermanentRedisError(error));
+/**
+ * An error that says "not now" (Redis away, loading, busy, full, failing over, or a write its
+ * replicas did not confirm yet): no reason to park an entry.
+ */
+const isTransient = (error: unknown) => isRedisNotNow(error) || isRedisFull(error) || error instanceof Unconfirmed;
 
 export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>): ConsumerWorker {
   const { redis, blockRedis, log, stream, group, consumer, claimIdleMs } = options;

@@ -6,6 +6,7 @@
  */
 
 import type { BatchSizer } from './batch-sizer.ts';
+import { confirmedWrite } from './confirmed-write.ts';
 import { type CatalogEvent, type EventCatalog, encodeEvent } from './event-catalog.ts';
 import { defineScript } from './lua-scripts.ts';
 import { isCluster, type RedisClient, untilReady } from './redis-connection.ts';
@@ -14,14 +15,20 @@ import { STREAM_START, type StreamId } from './stream-id.ts';
 
 export type { StreamEntry } from './stream-entry.ts';
 
-/** Appends one event of `catalog`'s; returns the ID Redis gave it, its position on the stream. */
+/**
+ * Appends one event of `catalog`'s; returns the ID Redis gave it, its position on the stream. A
+ * confirmed write (confirmed-write.ts): on a connection whose writes replicas confirm, it throws
+ * Unconfirmed when they did not in time (the event may stand or be lost: append it again).
+ */
 export async function appendEvent<Event extends CatalogEvent>(
   redis: RedisClient,
   stream: string,
   catalog: EventCatalog<Event>,
   event: Event,
 ): Promise<StreamId> {
-  const id = await redis.xadd(stream, '*', ...encodeEvent(catalog, event));
+  const id = await confirmedWrite<string | null>(redis, (pipeline) =>
+    pipeline.xadd(stream, '*', ...encodeEvent(catalog, event)),
+  );
   if (id === null) throw new Error(`XADD to ${stream} returned no ID`);
   return id;
 }

@@ -21,10 +21,23 @@ export function isPermanentRedisError(error: unknown): boolean {
   return error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
 }
 
-/** Errors of a Redis that is away or restarting: the request may be sent again (with the same key). */
+/**
+ * Errors of a Redis that is away or restarting, or of a cluster client that could not ride a
+ * failover out: the request may be sent again (with the same key).
+ */
 const UNAVAILABLE =
-  /Stream isn't writeable|Connection is closed|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|^LOADING|Command timed out/;
+  /Stream isn't writeable|Connection is closed|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|^LOADING|Command timed out|Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available/;
 
-export function isRedisUnavailable(error: unknown): boolean {
+function isRedisUnavailable(error: unknown): boolean {
   return error instanceof Error && (UNAVAILABLE.test(error.message) || error.name === 'MaxRetriesPerRequestError');
+}
+
+/**
+ * "Not now", short of full: Redis away, loading, busy, or a cluster changing roles (CLUSTERDOWN,
+ * TRYAGAIN, READONLY, NOREPLICAS: a primary with no replica in reach refuses writes). The same
+ * command later passes. A full Redis (isRedisFull) is left out: it is answered on its own.
+ */
+export function isRedisNotNow(error: unknown): boolean {
+  if (isRedisUnavailable(error)) return true;
+  return error instanceof ReplyError && !isPermanentRedisError(error) && !isRedisFull(error);
 }

@@ -6,7 +6,9 @@
  *                    answer the same transfer and its status now, whatever refusal a new request
  *                    would meet; the same key with another body: 422. A credential that may not debit `from`: 403. Bad
  *                    input of any kind: a 4xx JSON body, nothing recorded. Redis near its
- *                    maxmemory: 503 with Retry-After for a new transfer (admission.ts).
+ *                    maxmemory: 503 with Retry-After for a new transfer (admission.ts). Recorded
+ *                    but not confirmed by the replicas in time (REDIS_CONFIRM_REPLICAS): 503
+ *                    {"error":"indeterminate","transfer"}; the same request again answers the outcome.
  *   GET /transfers/:id  its status: pending, completed or rejected (with the reason), and where
  *                    the money moved (positions a balance read can wait for); only to the client
  *                    that requested it or one that may debit its `from` (404 to anyone else).
@@ -54,6 +56,19 @@ const keyReused = (transfer: string) =>
     transfer,
   });
 
+/**
+ * A request recorded on the primary that its replicas did not confirm in time: it may be lost in a
+ * failover, or stand. Never a success that may vanish: the client sends it again with the same
+ * Idempotency-Key (or asks GET /transfers/:id), and that answer is the outcome.
+ */
+const indeterminate = (transfer: string) =>
+  httpError(
+    503,
+    'the transfer was recorded but no replica confirmed it yet: it may stand or be lost; send the same request again with the same Idempotency-Key',
+    { error: 'indeterminate', transfer },
+    { 'retry-after': '1' },
+  );
+
 export function createTransferApp(options: TransferAppOptions): Hono {
   const { registry, projection, redis, credentials, admission, prefix, retentionMs } = options;
   const app = projectionServiceApp({ ...options, writesThrough: redis });
@@ -89,6 +104,7 @@ export function createTransferApp(options: TransferAppOptions): Hono {
       }
       const requested = await requestTransfer(redis, request, who.client, idempotency.key, prefix, retentionMs);
       if (requested.kind === 'key-reused') throw keyReused(requested.transfer);
+      if (!requested.confirmed) throw indeterminate(requested.transfer);
       const status =
         requested.kind === 'new'
           ? 'pending'

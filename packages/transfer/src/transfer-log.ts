@@ -15,7 +15,7 @@ import {
   transfersKey,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
-import { defineScript, encodeEvent, type StreamId } from '@microbank/streams';
+import { confirmedWrite, defineScript, encodeEvent, type StreamId, Unconfirmed } from '@microbank/streams';
 
 export interface TransferRequest {
   from: string;
@@ -41,15 +41,19 @@ export interface TransferStatus extends TransferRequest {
   settled?: StreamId;
 }
 
-type Scripted = {
-  requestTransfer(...args: string[]): Promise<[string, string, string]>;
-  settleTransfer(...args: string[]): Promise<[string, string]>;
-};
+type Script = 'requestTransfer' | 'settleTransfer';
 
-function scripted(redis: RedisClient): Scripted {
+/**
+ * Runs a transfers script as a confirmed write (confirmedWrite): answered once the replicas the
+ * connection asks for hold it, else Unconfirmed is thrown; a request or a settlement made before
+ * (a repeat, which writes nothing) is answered once the replicas hold what the primary held.
+ */
+function run<Reply>(redis: RedisClient, script: Script, ...args: string[]): Promise<Reply> {
   defineScript(redis, 'requestTransfer', 'request-transfer-3.lua', import.meta.url);
   defineScript(redis, 'settleTransfer', 'settle-transfer-2.lua', import.meta.url);
-  return redis as unknown as Scripted;
+  return confirmedWrite(redis, (pipeline) => {
+    (pipeline as unknown as Record<Script, (...a: string[]) => unknown>)[script](...args);
+  });
 }
 
 const dataOf = (event: TransferEvent) => encodeEvent(transferEvents, event)[5] as string;
@@ -62,9 +66,14 @@ export function fingerprintOf({ from, to, amount }: TransferRequest): string {
   return createHash('sha256').update(`${from}\n${to}\n${amount}`).digest('hex');
 }
 
+/**
+ * What a request made: a new transfer, the one its key made before, or nothing (the key made
+ * another). `confirmed` false: it was recorded, but the replicas asked did not confirm it in time;
+ * it may be lost in a failover, and the same request again (the same key) settles it.
+ */
 export type Requested =
-  | { kind: 'new'; transfer: string; position: StreamId }
-  | { kind: 'same'; transfer: string }
+  | { kind: 'new'; transfer: string; position: StreamId; confirmed: boolean }
+  | { kind: 'same'; transfer: string; confirmed: boolean }
   | { kind: 'key-reused'; transfer: string };
 
 /** Where a client's Idempotency-Key is kept: keys are scoped to the client that sent them. */
@@ -77,7 +86,10 @@ export async function transferOfKey(
   key: string,
   prefix?: string,
 ): Promise<{ transfer: string; fingerprint: string } | undefined> {
-  const known = await redis.get(idempotencyKey(clientKey(client, key), prefix));
+  // A confirmed read: answered once the replicas hold what the primary held (confirmed-write.ts).
+  const known = await confirmedWrite<string | null>(redis, (pipeline) =>
+    pipeline.get(idempotencyKey(clientKey(client, key), prefix)),
+  );
   if (known === null) return undefined;
   const [transfer = '', fingerprint = ''] = known.split(' ');
   return { transfer, fingerprint };
@@ -97,7 +109,10 @@ export async function requestTransfer(
   const fingerprint = fingerprintOf(request);
   const event = dataOf({ type: 'TransferRequested', data: { transfer, ...request, key, requestedAt, client } });
   const pending: TransferStatus = { transfer, status: 'pending', ...request, requestedAt, client };
-  const [kind, known, detail] = await scripted(redis).requestTransfer(
+  let confirmed = true;
+  const [kind, known, detail] = await run<[string, string, string]>(
+    redis,
+    'requestTransfer',
     transfersKey(prefix),
     idempotencyKey(clientKey(client, key), prefix),
     transferStatusKey(transfer, prefix),
@@ -106,9 +121,15 @@ export async function requestTransfer(
     event,
     JSON.stringify(pending),
     String(retentionMs),
-  );
-  if (kind === 'new') return { kind: 'new', transfer: known, position: detail };
-  return detail === fingerprint ? { kind: 'same', transfer: known } : { kind: 'key-reused', transfer: known };
+  ).catch((error) => {
+    if (!(error instanceof Unconfirmed)) throw error;
+    confirmed = false;
+    return error.reply as [string, string, string];
+  });
+  if (kind === 'new') return { kind: 'new', transfer: known, position: detail, confirmed };
+  return detail === fingerprint
+    ? { kind: 'same', transfer: known, confirmed }
+    : { kind: 'key-reused', transfer: known };
 }
 
 export async function transferStatus(
@@ -184,7 +205,9 @@ export async function settleTransfer(
             ...(settlement.refund ? { refund: { account: from, position: settlement.refund } } : {}),
           },
         ];
-  const [kind] = await scripted(redis).settleTransfer(
+  const [kind] = await run<[string, string]>(
+    redis,
+    'settleTransfer',
     transfersKey(prefix),
     transferStatusKey(transfer, prefix),
     event.type,

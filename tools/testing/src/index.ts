@@ -9,6 +9,7 @@ export * from './read-stream.ts';
 export * from './recording-log.ts';
 export * from './redis-clock.ts';
 export * from './redis-suite.ts';
+export * from './replicated-redis.ts';
 export * from './seed-walkthrough.ts';
 export * from './test-redis.ts';
 export * from './test-suite.ts';

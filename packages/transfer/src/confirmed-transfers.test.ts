@@ -1,0 +1,155 @@
+/**
+ * Money and replicas: on a primary whose writes one replica must confirm (REDIS_CONFIRM_REPLICAS=1),
+ * with that replica frozen, a transfer request is answered as indeterminate (503 with its ID), never
+ * as accepted, and so is the same request sent again, until the replica holds it; a saga stops at a
+ * step its replica did not confirm, before the next one; a step or a settlement made before is not
+ * answered as confirmed either (a repeat writes nothing: confirmed-write.ts says why it is covered).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type AccountsProjection,
+  accountEvents,
+  accountRegistered,
+  ledgerStepsKey,
+  startAccountsProjection,
+  streamKey,
+} from '@microbank/events';
+import { debit, issueSupply, openingIssuance } from '@microbank/ledger';
+import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { appendEvent, Unconfirmed } from '@microbank/streams';
+import { type ReplicatedRedis, startReplicatedRedis, testSuite, uniquePrefix } from '@microbank/testing';
+import type { Hono } from 'hono';
+import * as assert from 'uvu/assert';
+import { createTransferApp } from './app.ts';
+import { credentialsOf, newCredential } from './credentials.ts';
+import { runSaga } from './saga.ts';
+import { settleTransfer, transferStatus } from './transfer-log.ts';
+
+interface Context {
+  redis: ReplicatedRedis;
+  accounts: AccountsProjection;
+  app: Hono;
+  prefix: string;
+}
+const confirmed = testSuite<Context>('transfers confirmed by a replica', {} as Context);
+const operator = newCredential('operator');
+const log = createLogger('transfer', 'silent');
+
+confirmed.before(async (ctx) => {
+  ctx.redis = await startReplicatedRedis();
+  ctx.prefix = uniquePrefix();
+  const stream = streamKey('accounts', ctx.prefix);
+  ctx.accounts = startAccountsProjection({
+    redisAt: { urls: [ctx.redis.primary.url], cluster: false, confirm: { replicas: 1, timeoutMs: 300 } },
+    log,
+    name: 'transfer',
+    stream,
+  });
+  await ctx.accounts.projection.whenReady();
+  let last = '0-0';
+  for (const account of ['john-account', 'mary-account']) {
+    await issueSupply(ctx.accounts.redis, { issuance: openingIssuance(account), account, amount: 100 }, ctx.prefix);
+    last = await appendEvent(
+      ctx.accounts.redis,
+      stream,
+      accountEvents,
+      accountRegistered({ account, url: 'http://127.0.0.1:1', instance: 't' }),
+    );
+  }
+  await ctx.accounts.projection.waitForPosition(last, 5_000);
+  ctx.app = createTransferApp({
+    log,
+    metrics: createMetrics('transfer'),
+    ...ctx.accounts,
+    credentials: credentialsOf([{ client: 'operator', sha256: operator.sha256, debits: '*' }]),
+    admission: { admitting: true },
+    prefix: ctx.prefix,
+  });
+});
+confirmed.after.each((ctx) => ctx.redis.thaw());
+confirmed.after(async (ctx) => {
+  await ctx.accounts?.close();
+  await ctx.redis?.dispose();
+});
+
+const request = (ctx: Context, key: string) =>
+  ctx.app.request('/transfers', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': key,
+      authorization: `Bearer ${operator.credential}`,
+    },
+    body: JSON.stringify({ from: 'john-account', to: 'mary-account', amount: 10 }),
+  });
+
+/** Runs `step`, expecting Unconfirmed. */
+async function unconfirmed(step: () => Promise<unknown>, what: string): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    assert.instance(error, Unconfirmed, what);
+    return;
+  }
+  assert.unreachable(`${what}: answered as confirmed while the replica was frozen`);
+}
+
+confirmed(
+  'a request its replica did not confirm is indeterminate (503 and its ID), again on a retry, until confirmed',
+  async (ctx) => {
+    const key = randomUUID();
+    ctx.redis.freeze();
+    const first = await request(ctx, key);
+    assert.is(first.status, 503);
+    assert.is(first.headers.get('retry-after'), '1');
+    const body = (await first.json()) as { error: string; transfer: string };
+    assert.is(body.error, 'indeterminate');
+    assert.match(body.transfer, /^[0-9a-f-]{36}$/);
+
+    const again = await request(ctx, key);
+    assert.is(again.status, 503, 'the same request again, still unconfirmed');
+    assert.is(((await again.json()) as { transfer: string }).transfer, body.transfer);
+
+    ctx.redis.thaw();
+    const settled = await request(ctx, key);
+    assert.is(settled.status, 202, 'confirmed once the replica holds it');
+    assert.equal(await settled.json(), { transfer: body.transfer, status: 'pending' });
+  },
+);
+
+confirmed('a saga stops at a step its replica did not confirm: no credit before the debit is held', async (ctx) => {
+  const key = randomUUID();
+  const accepted = (await (await request(ctx, key)).json()) as { transfer: string };
+  const status = await transferStatus(ctx.accounts.redis, accepted.transfer, ctx.prefix);
+  if (!status) throw new Error('no status');
+  ctx.redis.freeze();
+  await unconfirmed(() => runSaga(ctx.accounts.redis, status, ctx.prefix), 'the saga');
+  const steps = ctx.accounts.redis;
+  assert.ok(await steps.hexists(ledgerStepsKey('john-account', ctx.prefix), `debit:${accepted.transfer}`), 'debited');
+  assert.not.ok(
+    await steps.hexists(ledgerStepsKey('mary-account', ctx.prefix), `credit:${accepted.transfer}`),
+    'no credit was made after a debit not confirmed',
+  );
+  ctx.redis.thaw();
+  const settlement = await runSaga(ctx.accounts.redis, status, ctx.prefix);
+  assert.is(settlement.type, 'TransferCompleted', 'run again once confirmed, it completes');
+});
+
+confirmed(
+  'a step or a settlement made before is not answered as confirmed while its replica is frozen',
+  async (ctx) => {
+    const accepted = (await (await request(ctx, randomUUID())).json()) as { transfer: string };
+    const status = await transferStatus(ctx.accounts.redis, accepted.transfer, ctx.prefix);
+    if (!status) throw new Error('no status');
+    const settlement = await runSaga(ctx.accounts.redis, status, ctx.prefix);
+    ctx.redis.freeze();
+    const transfer = { ...status, requested: status.position };
+    await unconfirmed(() => debit(ctx.accounts.redis, transfer, ctx.prefix), 'a debit made before');
+    await unconfirmed(
+      () => settleTransfer(ctx.accounts.redis, status, settlement, ctx.prefix),
+      'a settlement made before',
+    );
+  },
+);
+
+confirmed.run();
