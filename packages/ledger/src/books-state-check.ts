@@ -59,24 +59,28 @@ export function startStateCheck(options: StateCheckOptions): StateCheck {
   let running: Promise<void> | undefined;
   let stopped = false;
 
+  /**
+   * Tells the audit which of the transfers and supply streams it has read through, and when (the
+   * time of the stream's own Redis, read with its last entry). One transaction per stream: on a
+   * cluster they are in two slots. The compaction point (in the transfers' slot) comes first: what
+   * is behind it is not read, and not missing.
+   */
   async function readThrough(): Promise<void> {
-    const replies = (await redis
-      .multi()
-      .hget(compaction, 'before')
-      .time()
-      .xrevrange(transfers, '+', '-', 'COUNT', 1)
-      .xrevrange(supply, '+', '-', 'COUNT', 1)
-      .exec()) as Array<[Error | null, unknown]>;
-    // The compaction point first: what is behind it is not read, and not missing.
-    const point = replies[0]?.[1];
-    if (typeof point === 'string') audit.compactedBefore(point);
-    const [seconds, micros] = (replies[1]?.[1] ?? []) as [string, string];
-    const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-    for (const [at, stream, kind] of [
-      [2, transfers, 'transfers'],
-      [3, supply, 'supply'],
+    for (const [stream, kind] of [
+      [transfers, 'transfers'],
+      [supply, 'supply'],
     ] as const) {
-      const last = ((replies[at]?.[1] ?? []) as Array<[StreamId, string[]]>)[0]?.[0];
+      const transaction = redis.multi();
+      if (kind === 'transfers') transaction.hget(compaction, 'before');
+      const replies = (await transaction.time().xrevrange(stream, '+', '-', 'COUNT', 1).exec()) as Array<
+        [Error | null, unknown]
+      >;
+      const [time, latest] = kind === 'transfers' ? replies.slice(1) : replies;
+      const point = kind === 'transfers' ? replies[0]?.[1] : undefined;
+      if (typeof point === 'string') audit.compactedBefore(point);
+      const [seconds, micros] = (time?.[1] ?? []) as [string, string];
+      const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+      const last = ((latest?.[1] ?? []) as Array<[StreamId, string[]]>)[0]?.[0];
       const read = projection.positions.get(stream) ?? STREAM_START;
       if (last === undefined || compareStreamIds(last, read) <= 0) audit.readThrough(kind, now);
     }

@@ -126,12 +126,12 @@ export function startBooks(options: BooksOptions): Books {
   async function followExisting(accounts: string[]): Promise<void> {
     for (let at = 0; at < accounts.length; at += 1_000) {
       const batch = accounts.slice(at, at + 1_000);
-      const pipeline = redis.pipeline();
-      for (const account of batch) pipeline.exists(ledgerStateKey(account, prefix));
-      const replies = (await pipeline.exec()) ?? [];
+      // One command per account, all sent at once: on a cluster each key is in a slot of its own.
+      const replies = await Promise.all(
+        batch.map((account) => redis.exists(ledgerStateKey(account, prefix)).catch(() => 0)),
+      );
       batch.forEach((account, i) => {
-        const [error, exists] = replies[i] ?? [null, 0];
-        if (!error && exists === 1) {
+        if (replies[i] === 1) {
           ledgerless.delete(account);
           const stream = ledgerKey(account, prefix);
           accountOfLedger.set(stream, account);
