@@ -63,6 +63,7 @@ export function startBankSources(options: {
     redis: watchRedis,
     log,
     onTransition: (transition) => view.noteTransition(transition),
+    onClusterChange: (change, at) => view.noteClusterChange(change, at),
     onChange: () => view.touch('components'),
   });
   raw = watchRawStreams(

@@ -6,6 +6,7 @@
  */
 import { streamKey } from '@microbank/events';
 import type { AuditFigures, Books } from '@microbank/ledger';
+import type { ClusterChange } from './cluster-nodes.ts';
 import type { Transition } from './component-watch.ts';
 import type { RawStreams } from './raw-streams.ts';
 import type { ComponentView, ParkedView, SectionName, Sections, SectionsUpdate, TimelineMark } from './sections.ts';
@@ -20,6 +21,7 @@ export interface BankView {
   /** Marks a section changed. */
   touch(section: SectionName): void;
   noteTransition(transition: Transition): void;
+  noteClusterChange(change: ClusterChange, at: number): void;
   /** The sections changed after `since` (all of them for 0), rendered. */
   changes(since: number): SectionsUpdate;
 }
@@ -88,6 +90,17 @@ export function bankView(sources: {
       else if (from === 'down') observed.push({ at, component, what: 'back' });
       else if (restarted) observed.push({ at, component, what: 'restarted' });
       else return;
+      if (observed.length > TIMELINE) observed.shift();
+      this.touch('timeline');
+    },
+    noteClusterChange(change, at) {
+      const component = `redis ${change.node}`;
+      if (change.what === 'failover') {
+        const replaced = change.replaced ? ` in place of ${change.replaced}` : '';
+        observed.push({ at, component, what: 'failover', detail: `primary of ${change.slots}${replaced}` });
+      } else {
+        observed.push({ at, component, what: change.what });
+      }
       if (observed.length > TIMELINE) observed.shift();
       this.touch('timeline');
     },

@@ -1,6 +1,6 @@
 /**
- * Watches every component the way a person would want to see it: Redis (PING, and its run_id to
- * see a restart), each service (its /healthz for who runs, its /readyz for how it is: ready,
+ * Watches every component the way a person would want to see it: Redis (its run_id to see a
+ * restart; on a cluster, every node with its role and slots, cluster-nodes.ts), each service (its /healthz for who runs, its /readyz for how it is: ready,
  * catching up, failed, diverged, or down when it does not answer), and the transfer processors
  * (alive by their presence, with what each holds in the saga's group). One poll for
  * the whole dashboard, however many pages are open.
@@ -8,9 +8,11 @@
 
 import { PROCESSORS_GROUP, processorsPresenceKey, transfersKey } from '@microbank/events';
 import type { RedisClient } from '@microbank/streams';
-import { errorMessage, type Log, livePresence } from '@microbank/streams';
+import { errorMessage, isCluster, type Log, livePresence } from '@microbank/streams';
+import type { Cluster } from 'ioredis';
+import { type ClusterChange, clusterChanges, readClusterNodes, slotsWithoutPrimary } from './cluster-nodes.ts';
 import type { WatchedComponent } from './config.ts';
-import type { ComponentView, Health } from './sections.ts';
+import type { ComponentView, Health, RedisNodeView } from './sections.ts';
 
 export interface Transition {
   at: number;
@@ -44,6 +46,8 @@ export function watchComponents(options: {
   log: Log;
   intervalMs?: number;
   onTransition: (transition: Transition) => void;
+  /** A Redis Cluster's failover, or one of its nodes down or back. */
+  onClusterChange?: (change: ClusterChange, at: number) => void;
   onChange: () => void;
 }): ComponentWatch {
   const { components, redis, onTransition, onChange } = options;
@@ -112,7 +116,29 @@ export function watchComponents(options: {
     }
   }
 
+  /** The cluster's nodes at the last look, and the node that told. */
+  let clusterSeen: { nodes: RedisNodeView[]; via: string } | undefined;
+
+  async function askCluster(cluster: Cluster): Promise<void> {
+    try {
+      const seen = await readClusterNodes(cluster, clusterSeen?.via, ASK_TIMEOUT_MS);
+      const at = Date.now();
+      for (const change of clusterChanges(clusterSeen?.nodes ?? [], seen.nodes)) options.onClusterChange?.(change, at);
+      clusterSeen = seen;
+      const uncovered = slotsWithoutPrimary(seen.nodes);
+      record('redis', 'redis', {
+        health: uncovered === 0 ? 'ready' : 'not-ready',
+        reason: uncovered === 0 ? undefined : `${uncovered} slots have no primary up`,
+        nodes: seen.nodes,
+      });
+    } catch (error) {
+      // What the nodes were last seen as stays shown: the tile says none answers.
+      record('redis', 'redis', { health: 'down', reason: errorMessage(error), nodes: clusterSeen?.nodes });
+    }
+  }
+
   async function askRedis(): Promise<void> {
+    if (isCluster(redis)) return askCluster(redis);
     try {
       const info = await redis.info('server');
       record('redis', 'redis', { health: 'ready' }, /run_id:(\w+)/.exec(info)?.[1]);

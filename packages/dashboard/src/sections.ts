@@ -82,14 +82,34 @@ export interface ComponentView {
   since: number;
   /** Processors: entries they hold unacknowledged. */
   pending?: number;
+  /** Redis on a cluster: its nodes, as `CLUSTER NODES` on one of them says (cluster-nodes.ts). */
+  nodes?: RedisNodeView[];
+}
+
+/** A node of a Redis Cluster, as one node's `CLUSTER NODES` sees it. */
+export interface RedisNodeView {
+  id: string;
+  /** `host:port`. */
+  address: string;
+  role: 'primary' | 'replica';
+  /** A replica: the address of the primary it follows. */
+  follows?: string;
+  /** The slot ranges a primary serves (inclusive), e.g. [[0, 5460]]. */
+  slots: Array<[number, number]>;
+  /** connected: up; failing: one node lost it (`fail?`); fail: the cluster agreed it is down. */
+  state: 'connected' | 'failing' | 'fail';
 }
 
 export interface TimelineMark {
   at: number;
   component: string;
-  /** killed: by a chaos tool; down / back: seen by the dashboard; restarted: a new process seen. */
-  what: 'killed' | 'down' | 'back' | 'restarted';
+  /**
+   * killed: by a chaos tool; down / back: seen by the dashboard; restarted: a new process seen;
+   * failover: a Redis Cluster replica became the primary of slots (`detail` says which, and of whom).
+   */
+  what: 'killed' | 'down' | 'back' | 'restarted' | 'failover';
   by?: string;
+  detail?: string;
 }
 
 /** A stream entry as `redis-cli XRANGE` shows it (long fields cut by raw-streams.ts). */

@@ -14,6 +14,7 @@ import type {
   ComponentView,
   LiveEvent,
   RecentTransfer,
+  RedisNodeView,
   Sections,
   SectionsUpdate,
   StreamsSection,
@@ -144,9 +145,37 @@ function drawComponents(components: ComponentView[]): void {
         if (c.position) tile.append(element('p', `at ${c.position}`));
         if (c.pending !== undefined) tile.append(element('p', `holds ${c.pending} unsettled`));
         if (c.reason && c.health !== 'ready') tile.append(element('p', c.reason));
+        if (c.nodes) {
+          tile.classList.add('cluster');
+          tile.append(drawNodes(c.nodes));
+        }
         return tile;
       }),
   );
+}
+
+const slotRanges = (slots: RedisNodeView['slots']) =>
+  slots.map(([from, to]) => (from === to ? String(from) : `${from}-${to}`)).join(' ');
+
+/** A Redis Cluster's nodes: primaries first, each followed by its replicas. */
+function drawNodes(nodes: RedisNodeView[]): HTMLUListElement {
+  const list = element('ul', undefined, 'nodes');
+  const primaries = nodes.filter((n) => n.role === 'primary').sort((a, b) => a.address.localeCompare(b.address));
+  const followers = (primary: RedisNodeView) => nodes.filter((n) => n.follows === primary.address);
+  const orphans = nodes.filter((n) => n.role === 'replica' && !primaries.some((p) => p.address === n.follows));
+  for (const node of [...primaries.flatMap((p) => [p, ...followers(p)]), ...orphans]) {
+    const slots = slotRanges(node.slots);
+    const role = node.role === 'primary' ? `primary of ${slots || 'no slots'}` : `replica of ${node.follows ?? '?'}`;
+    const item = element('li', undefined, `node ${node.role} ${node.state}`);
+    item.dataset.node = node.address;
+    item.dataset.role = node.role;
+    item.dataset.state = node.state;
+    item.dataset.slots = slots;
+    if (node.follows) item.dataset.follows = node.follows;
+    item.append(element('span', node.address, 'address'), ` ${role} · `, element('span', node.state, 'state'));
+    list.append(item);
+  }
+  return list;
 }
 
 const order = (c: ComponentView) => ({ redis: 0, service: 1, processor: 2 })[c.kind] ?? 3;
@@ -155,7 +184,8 @@ function drawTimeline(marks: TimelineMark[]): void {
   const list = byId('timeline');
   list.replaceChildren(
     ...[...marks].reverse().map((m) => {
-      const item = element('li', `${time(m.at)} ${m.component} ${m.what}${m.by ? ` (${m.by})` : ''}`, m.what);
+      const said = `${m.by ? ` (${m.by})` : ''}${m.detail ? `: ${m.detail}` : ''}`;
+      const item = element('li', `${time(m.at)} ${m.component} ${m.what}${said}`, m.what);
       item.dataset.what = m.what;
       item.dataset.component = m.component;
       return item;
@@ -170,7 +200,7 @@ function drawTimeline(marks: TimelineMark[]): void {
       .map((m) => {
         const tick = element('span', undefined, m.what);
         tick.style.left = `${(100 * (span - (now - m.at))) / span}%`;
-        tick.title = `${time(m.at)} ${m.component} ${m.what}`;
+        tick.title = `${time(m.at)} ${m.component} ${m.what}${m.detail ? `: ${m.detail}` : ''}`;
         return tick;
       }),
   );
