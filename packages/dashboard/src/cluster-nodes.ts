@@ -3,6 +3,7 @@
  * answers, parsed, and what changed between two looks (a replica taking over a primary's slots, a
  * node going down or coming back) for the timeline.
  */
+import { once } from 'node:events';
 import { withDeadline } from '@microbank/streams';
 import type { Cluster } from 'ioredis';
 import type { RedisNodeView } from './sections.ts';
@@ -58,13 +59,15 @@ export function slotsWithoutPrimary(nodes: readonly RedisNodeView[]): number {
  * `CLUSTER NODES` from the first node that answers, `preferred` first (the one that answered last:
  * nodes' views differ for a moment during a failover, and reading one node keeps the timeline from
  * flickering between them). Each node gets `timeoutMs`; a node that is down rejects at once (a
- * cluster client does not reconnect to a lost node).
+ * cluster client does not reconnect to a lost node, and drops it once the slots say it is gone).
  */
 export async function readClusterNodes(
   cluster: Cluster,
   preferred: string | undefined,
   timeoutMs: number,
 ): Promise<{ nodes: RedisNodeView[]; via: string }> {
+  // A new client learns its nodes once connected: the dashboard's first look waits for that.
+  if (cluster.nodes('all').length === 0) await once(cluster, 'ready', { signal: AbortSignal.timeout(timeoutMs) });
   const candidates = cluster
     .nodes('all')
     .map((node) => ({ node, address: `${node.options.host}:${node.options.port}` }))
