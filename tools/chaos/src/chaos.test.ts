@@ -282,7 +282,15 @@ chaos('the money check fails when one key made two transfers (a retry that would
   } finally {
     redis.disconnect();
   }
-  const accepted = { transfer: first, key, from: 'john-account', to: 'mary-account', amount: 1, sends: 2 };
+  const accepted = {
+    transfer: first,
+    key,
+    from: 'john-account',
+    to: 'mary-account',
+    amount: 1,
+    sends: 2,
+    indeterminate: [],
+  };
   const money = await verifyMoney(ctx.stack.plan, [accepted], 10_000);
   assert.ok(
     money.wrongEntries.some((line) => line.includes(`its key ${key} made 2 requests`)),

@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  accountsOf,
   componentsOf,
   isComponentPaused,
   killComponent,
@@ -16,13 +17,21 @@ import {
   type StackPlan,
   serviceUrl,
 } from '@microbank/local-stack';
-import { connectRedis, silentLog } from '@microbank/streams';
+import { NOT_CONFIRMED } from '@microbank/streams';
+import {
+  type ClusterFaultCounts,
+  type ClusterFaultRecord,
+  clusterFaultPlan,
+  disruptCluster,
+  FAULT_OF,
+} from './cluster-disruptions.ts';
 import { disruptionPlan } from './kill-plan.ts';
 import { type ReadCounts, startReadLoad, startRegistrationLoad } from './load.ts';
 import { type MemoryPressure, type PressureWindow, startMemoryPressure } from './memory-pressure.ts';
 import { type MoneyVerdict, verifyMoney } from './money-verify.ts';
 import { type PauseRecord, pauseKeeper } from './pauses.ts';
 import { stackUrls, timeUntilUp } from './probes.ts';
+import { connectStackRedis, SERVICES_CONFIRMATION } from './stack-redis.ts';
 import { startTransferLoad, type TransferCounts } from './transfer-load.ts';
 import { type Verdict, verifyNothingLost } from './verify.ts';
 
@@ -39,6 +48,12 @@ export interface ChaosOptions {
   components: readonly string[];
   /** Now and then, Redis's maxmemory just above what it uses, for a few seconds. */
   memoryPressure?: boolean;
+  /** On a stack with a Redis Cluster: this many of each fault on it, mixed with the kills and pauses. */
+  clusterFaults?: ClusterFaultCounts;
+  /** How many clients send transfers at once (default 8). */
+  transferClients?: number;
+  /** Where the transfers are sent, as base URLs (default: the stack's transfer replicas). */
+  transferTargets?: string[];
   verify: boolean;
   /** How long the stack may take to go quiet after the last disruption. */
   quietMs?: number;
@@ -66,9 +81,11 @@ export interface ChaosReport {
   /** Components paused (stopped) once the run was over: must be none. */
   pausedAtEnd: string[];
   memoryPressure?: { windows: PressureWindow[]; restored: boolean; maxmemory: string };
+  /** The faults on the Redis Cluster, in order. */
+  clusterFaults?: ClusterFaultRecord[];
   /** Cut short by the signal: nothing was checked. */
   interrupted: boolean;
-  appends?: { acknowledged: number; retries: number; lost: number };
+  appends?: { acknowledged: number; retries: number; unconfirmed: number; lost: number };
   reads?: ReadCounts;
   verdict?: Verdict;
   transfers?: TransferCounts;
@@ -93,12 +110,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   if (signal?.aborted) continueAll();
   else signal?.addEventListener('abort', continueAll, { once: true });
 
-  const { redisUrl } = plan;
-  const recorder = connectRedis(redisUrl, 'chaos:disruptions', silentLog);
+  const { redisUrl, redisCluster } = plan;
+  const faultsWanted = options.clusterFaults ?? { primaryKills: 0, failovers: 0, replicaKills: 0 };
+  const faultsLeft = { ...faultsWanted };
+  const faultCount = (counts: ClusterFaultCounts) => counts.primaryKills + counts.failovers + counts.replicaKills;
+  if (faultCount(faultsWanted) > 0 && !redisCluster) throw new Error('cluster faults need a stack on a Redis Cluster');
+  const faults = clusterFaultPlan(seed, accountsOf(plan));
+  const faultRecords: ClusterFaultRecord[] = [];
+  const recorder = connectStackRedis(plan, 'chaos:disruptions');
   const runId = seed.toString(36);
   // The registered accounts answer at john-account's service, so balance can answer for them.
+  // On a cluster they are confirmed as the services confirm theirs: what is acknowledged is checked.
   const appends = options.verify
-    ? startRegistrationLoad(redisUrl, runId, serviceUrl(plan, 'john-account'), 20)
+    ? startRegistrationLoad(
+        connectStackRedis(plan, 'chaos:appends', redisCluster ? SERVICES_CONFIRMATION : NOT_CONFIRMED),
+        runId,
+        serviceUrl(plan, 'john-account'),
+        20,
+      )
     : undefined;
   const reads = options.verify
     ? startReadLoad(
@@ -108,7 +137,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       )
     : undefined;
   const ledgerless = () => appends?.acknowledged.slice(-50).map(({ account }) => account) ?? [];
-  const transfers = options.verify ? startTransferLoad(plan, seed, 8, 5, ledgerless) : undefined;
+  const transfers = options.verify
+    ? startTransferLoad(plan, seed, options.transferClients ?? 8, 5, ledgerless, options.transferTargets)
+    : undefined;
   const pressure: MemoryPressure | undefined = options.memoryPressure
     ? startMemoryPressure(redisUrl, seed, started, say)
     : undefined;
@@ -123,11 +154,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let ended = false;
   try {
     while (
-      (kills.length < wanted.kills || pauses.length < wanted.pauses) &&
+      (kills.length < wanted.kills || pauses.length < wanted.pauses || faultCount(faultsLeft) > 0) &&
       Date.now() - started < options.durationMs &&
       !signal?.aborted
     ) {
       if (!(await sleep(options.intervalMs, true, { signal }).catch(() => false))) break;
+      const killsOrPauses = wanted.kills - kills.length + wanted.pauses - pauses.length;
+      if (redisCluster && faults.comesNext(faultsLeft, killsOrPauses)) {
+        const { fault, target } = faults.next(faultsLeft);
+        const kind = (Object.keys(FAULT_OF) as Array<keyof ClusterFaultCounts>).find(
+          (each) => FAULT_OF[each] === fault,
+        );
+        if (kind) faultsLeft[kind]--;
+        const done = await disruptCluster(plan, redisCluster, fault, target, started);
+        faultRecords.push(done.record);
+        if (done.handle) void recordKill(recorder, done.record.node, 'pnpm chaos', done.handle).catch(() => undefined);
+        const { failedOverAfterMs, wholeAfterMs } = done.record;
+        say(
+          `${fault.padEnd(8)} ${String(faultRecords.length).padStart(3)} at ${at(done.record.atMs)}: ${done.message}; ${failedOverAfterMs === undefined ? '' : `served again after ${failedOverAfterMs} ms, `}${wholeAfterMs === undefined ? 'the cluster NOT whole again in time' : `whole again after ${wholeAfterMs} ms`}`,
+        );
+        continue;
+      }
+      if (killsOrPauses <= 0) continue;
       const next = picks.next({ kills: wanted.kills - kills.length, pauses: wanted.pauses - pauses.length });
       const { component } = next;
       if (next.kind === 'pause' && paused.isPaused(component)) {
@@ -153,7 +201,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       const record: KillRecord = { component, atMs: Date.now() - started };
       kills.push(record);
-      void recordKill(recorder, component, 'pnpm chaos', handle);
+      void recordKill(recorder, component, 'pnpm chaos', handle).catch(() => undefined);
       const whilePaused = paused.isPaused(component) ? ' (it was paused)' : '';
       paused.killed(component);
       say(`kill  ${String(kills.length).padStart(3)}: ${component} (${handle}) at ${at(record.atMs)}${whilePaused}`);
@@ -202,23 +250,33 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     passed:
       !interrupted &&
       kills.every((kill) => kill.backAfterMs !== undefined) &&
+      faultRecords.every(
+        (fault) =>
+          fault.wholeAfterMs !== undefined && (fault.fault === 'replica' || fault.failedOverAfterMs !== undefined),
+      ) &&
       continued.every((pause) => pause.backAfterMs !== undefined) &&
       pausedAtEnd.length === 0 &&
       pressureEnd?.restored !== false,
   };
   if (pressureEnd) report.memoryPressure = pressureEnd;
+  if (redisCluster) report.clusterFaults = faultRecords;
   if (interrupted) return report;
   const quietMs = options.quietMs ?? 60_000;
   if (appends && reads) {
     const verdict = await verifyNothingLost(plan, appends.acknowledged, quietMs);
     const lost = new Set([...verdict.lostInAccountSystem, ...verdict.lostInBalance]).size;
-    report.appends = { acknowledged: appends.acknowledged.length, retries: appends.retries, lost };
+    report.appends = {
+      acknowledged: appends.acknowledged.length,
+      retries: appends.retries,
+      unconfirmed: appends.unconfirmed,
+      lost,
+    };
     report.reads = reads.counts;
     report.verdict = verdict;
     report.passed = report.passed && verdict.passed;
   }
   if (transfers) {
-    const money = await verifyMoney(plan, transfers.accepted, quietMs);
+    const money = await verifyMoney(plan, transfers.accepted, quietMs, transfers.indeterminate);
     report.transfers = transfers.counts;
     report.money = money;
     report.passed =

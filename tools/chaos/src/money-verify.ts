@@ -1,8 +1,12 @@
 /**
  * After the monkey stops and the stack is quiet: did money behave? Read from the ledgers
  * themselves, every one from its first entry:
- *  - every transfer the API accepted is completed or rejected, and none of the processors' group's
- *    pending entries is left;
+ *  - every transfer the API accepted (202) is on the transfers stream, the one request its key made
+ *    (one not there is lost: acknowledged, then gone in a failover), and is completed or rejected;
+ *    none of the processors' group's pending entries is left;
+ *  - every transfer answered `503 indeterminate` ends with exactly one outcome: the definite answer
+ *    it was retried into, or (the load stopped first) what GET /transfers/:id finds; its key made at
+ *    most one request, and none when the definite answer was a refusal;
  *  - each transfer's debit and credit appear at most once each; a completed one has exactly one
  *    of each, on the right ledgers, of its amount; a rejected one has no credit, and a debit only
  *    together with its refund;
@@ -25,9 +29,9 @@ import {
 } from '@microbank/events';
 import { checkLedger, emptyLedger, evolveLedger, type Ledger } from '@microbank/ledger';
 import { accountsOf, type StackPlan, serviceUrl, stackCredential } from '@microbank/local-stack';
-import { closeRedis, connectRedis, decodeEntry, silentLog, untilReady } from '@microbank/streams';
-import type { Redis } from 'ioredis';
-import type { AcceptedTransfer } from './transfer-load.ts';
+import { closeRedis, decodeEntry, type RedisClient, untilReady } from '@microbank/streams';
+import { connectStackRedis } from './stack-redis.ts';
+import type { AcceptedTransfer, IndeterminateTransfer } from './transfer-load.ts';
 
 export interface MoneyVerdict {
   transfers: {
@@ -38,6 +42,22 @@ export interface MoneyVerdict {
     /** Accepted after more than one send (an answer lost), and of those, the ones requested once. */
     retried: number;
     retriedRequestedOnce: number;
+    /** Accepted (202) and not on the transfers stream: an acknowledged transfer lost. */
+    lost: string[];
+  };
+  /** The transfers answered indeterminate, by how each ended. */
+  indeterminate: {
+    transfers: number;
+    /** Retried into a 202: checked as every accepted transfer is. */
+    accepted: number;
+    /** Retried into a refusal (a 4xx): the first request was lost, and nothing was made. */
+    refused: number;
+    /** The load stopped first: found by GET /transfers/:id with a definite status... */
+    found: number;
+    /** ...or not found, and its key made no request: it never stood. */
+    neverMade: number;
+    /** Ones with no single outcome (two requests for a key, a refusal for one that stands, ...), with why. */
+    problems: string[];
   };
   pendingInGroup: number;
   /** Transfers whose ledger entries break a rule, with why. */
@@ -68,13 +88,30 @@ export async function verifyMoney(
   plan: StackPlan,
   accepted: readonly AcceptedTransfer[],
   quietMs: number,
+  indeterminate: readonly IndeterminateTransfer[] = [],
 ): Promise<MoneyVerdict> {
-  const redis = connectRedis(plan.redisUrl, 'chaos:money', silentLog);
+  const redis = connectStackRedis(plan, 'chaos:money');
   try {
     await untilReady(redis, AbortSignal.timeout(quietMs));
     const deadline = Date.now() + quietMs;
-    const statuses = await settledStatuses(plan, accepted, deadline);
     const pendingInGroup = await waitForEmptyGroup(redis, deadline);
+    // Every key the load sent made exactly one request on the transfers stream, whatever the
+    // number of sends: a retry after a lost answer never made a second transfer.
+    const requestsByKey = new Map<string, string[]>();
+    const transfers = (await redis.xrange(transfersKey(), '-', '+')) as Array<[string, string[]]>;
+    for (const [, fields] of transfers) {
+      const decoded = decodeEntry(transferEvents, fields);
+      if (!decoded.ok || decoded.event.type !== 'TransferRequested') continue;
+      const { key, transfer } = decoded.event.data;
+      requestsByKey.set(key, [...(requestsByKey.get(key) ?? []), transfer]);
+    }
+    const requested = new Set([...requestsByKey.values()].flat());
+    // A lost transfer has no status to wait for: only the ones on the stream are waited on.
+    const statuses = await settledStatuses(
+      plan,
+      accepted.map((t) => (requested.has(t.transfer) ? t.transfer : undefined)),
+      deadline,
+    );
 
     const accounts = accountsOf(plan);
     const ledgers = new Map<string, Ledger>();
@@ -108,27 +145,19 @@ export async function verifyMoney(
       ledgers.set(account, ledger);
     }
 
-    // Every key the load sent made exactly one request on the transfers stream, whatever the
-    // number of sends: a retry after a lost answer never made a second transfer.
-    const requestsByKey = new Map<string, string[]>();
-    const transfers = (await redis.xrange(transfersKey(), '-', '+')) as Array<[string, string[]]>;
-    for (const [, fields] of transfers) {
-      const decoded = decodeEntry(transferEvents, fields);
-      if (!decoded.ok || decoded.event.type !== 'TransferRequested') continue;
-      const { key, transfer } = decoded.event.data;
-      requestsByKey.set(key, [...(requestsByKey.get(key) ?? []), transfer]);
-    }
     let completed = 0;
     let rejected = 0;
     let retried = 0;
     let retriedRequestedOnce = 0;
     const unsettled: string[] = [];
+    const lost: string[] = [];
     for (const [i, t] of accepted.entries()) {
       const status = statuses[i];
       const entries = seen.get(t.transfer) ?? { debits: [], credits: [], refunds: [] };
       const problem = (why: string) => wrongEntries.push(`${t.transfer} (${t.from} -> ${t.to}, ${t.amount}): ${why}`);
       const requests = requestsByKey.get(t.key) ?? [];
       const once = requests.length === 1 && requests[0] === t.transfer;
+      if (!requested.has(t.transfer)) lost.push(`${t.transfer} (key ${t.key}, ${t.from} -> ${t.to}, ${t.amount})`);
       if (!once) problem(`its key ${t.key} made ${requests.length} requests (${requests.join(', ')})`);
       if (t.sends > 1) {
         retried++;
@@ -148,10 +177,11 @@ export async function verifyMoney(
         rejected++;
         if (entries.credits.length > 0) problem('rejected but credited');
         if (entries.debits.length !== entries.refunds.length) problem('rejected with a debit not given back');
-      } else {
+      } else if (requested.has(t.transfer)) {
         unsettled.push(t.transfer);
       }
     }
+    const uncertain = await indeterminateOutcomes(plan, indeterminate, requestsByKey, deadline);
     // Transfers this run did not make (before it, by hand): at most one of each step, never both ways.
     const acceptedIds = new Set(accepted.map((t) => t.transfer));
     for (const [transfer, entries] of seen) {
@@ -193,12 +223,15 @@ export async function verifyMoney(
       stateMismatches.length === 0 &&
       audit?.stuck === 0 &&
       unsettled.length === 0 &&
+      lost.length === 0 &&
+      uncertain.problems.length === 0 &&
       pendingInGroup === 0 &&
       wrongEntries.length === 0 &&
       negative.length === 0 &&
       replayMismatches.length === 0;
     return {
-      transfers: { accepted: accepted.length, completed, rejected, unsettled, retried, retriedRequestedOnce },
+      transfers: { accepted: accepted.length, completed, rejected, unsettled, retried, retriedRequestedOnce, lost },
+      indeterminate: uncertain,
       pendingInGroup,
       wrongEntries,
       negative,
@@ -216,23 +249,70 @@ export async function verifyMoney(
   }
 }
 
-/** Each accepted transfer's status once settled (or as it stands at the deadline). */
+/** How each transfer answered indeterminate ended: one outcome each, or a problem named. */
+async function indeterminateOutcomes(
+  plan: StackPlan,
+  indeterminate: readonly IndeterminateTransfer[],
+  requestsByKey: ReadonlyMap<string, string[]>,
+  deadline: number,
+): Promise<MoneyVerdict['indeterminate']> {
+  const result = {
+    transfers: indeterminate.length,
+    accepted: 0,
+    refused: 0,
+    found: 0,
+    neverMade: 0,
+    problems: [] as string[],
+  };
+  for (const t of indeterminate) {
+    const requests = requestsByKey.get(t.key) ?? [];
+    const problem = (why: string) =>
+      result.problems.push(`key ${t.key} (answered indeterminate as ${t.ids.join(', ')}): ${why}`);
+    if (requests.length > 1) problem(`${requests.length} transfers for one key (${requests.join(', ')})`);
+    const { outcome } = t;
+    if (outcome && 'transfer' in outcome) {
+      // Checked with the accepted ones (on the stream, settled once); here only that it is the key's.
+      result.accepted++;
+      if (requests.length === 1 && requests[0] !== outcome.transfer)
+        problem(`retried into ${outcome.transfer}, but its key's request is ${requests[0]}`);
+    } else if (outcome) {
+      result.refused++;
+      if (requests.length > 0)
+        problem(`refused (${outcome.status} ${outcome.text}) after retrying, yet ${requests[0]} stands`);
+    } else if (requests.length === 0) {
+      const [status] = await settledStatuses(plan, [t.ids.at(-1)], Date.now());
+      if (status === undefined) result.neverMade++;
+      else problem(`GET /transfers/${t.ids.at(-1)} finds it ${status}, yet its key made no request`);
+    } else {
+      const [status] = await settledStatuses(plan, [requests[0]], deadline);
+      if (status === 'completed' || status === 'rejected') result.found++;
+      else problem(`its request ${requests[0]} is ${status ?? 'not found'} by GET /transfers/:id`);
+    }
+  }
+  return result;
+}
+
+/**
+ * Each transfer's status once settled (or as it stands at the deadline); undefined for one not
+ * asked (undefined in `transfers`) or never found. A deadline already passed asks once.
+ */
 async function settledStatuses(
   plan: StackPlan,
-  accepted: readonly AcceptedTransfer[],
+  transfers: ReadonlyArray<string | undefined>,
   deadline: number,
 ): Promise<Array<string | undefined>> {
   const statuses: Array<string | undefined> = [];
   const authorization = `Bearer ${stackCredential(plan.dataDir)}`;
-  for (const t of accepted) {
+  for (const transfer of transfers) {
     let status: string | undefined;
-    while (Date.now() < deadline) {
+    for (let asked = false; transfer !== undefined && (!asked || Date.now() < deadline); asked = true) {
       try {
-        const response = await fetch(serviceUrl(plan, 'transfer-1', `/transfers/${t.transfer}`), {
+        const response = await fetch(serviceUrl(plan, 'transfer-1', `/transfers/${transfer}`), {
           headers: { authorization },
           signal: AbortSignal.timeout(2_000),
         });
         if (response.ok) status = ((await response.json()) as { status: string }).status;
+        else await response.body?.cancel();
       } catch {
         // the service is still coming back
       }
@@ -244,7 +324,7 @@ async function settledStatuses(
   return statuses;
 }
 
-async function waitForEmptyGroup(redis: Redis, deadline: number): Promise<number> {
+async function waitForEmptyGroup(redis: RedisClient, deadline: number): Promise<number> {
   for (;;) {
     const [pending] = (await redis.xpending(transfersKey(), PROCESSORS_GROUP)) as [number];
     if (pending === 0 || Date.now() >= deadline) return pending;

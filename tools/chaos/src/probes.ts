@@ -1,6 +1,6 @@
 /**
- * Is a component of the local stack up? For a service: /readyz answers 200. For Redis: PING answers
- * PONG. And how long it takes to be up again.
+ * Is a component of the local stack up? For a service: /readyz answers 200. For Redis (or a node
+ * of its cluster): PING answers PONG. And how long it takes to be up again.
  */
 import { readPid, type StackPlan, serviceUrl } from '@microbank/local-stack';
 import { waitFor } from '@microbank/processes';
@@ -15,8 +15,9 @@ export function stackUrls(plan: StackPlan) {
 }
 
 export async function isUp(plan: StackPlan, component: string): Promise<boolean> {
-  if (component === 'redis') {
-    return waitForPong(plan.redisPort, 300).then(
+  const node = plan.redisCluster?.nodes.find((each) => each.name === component);
+  if (component === 'redis' || node) {
+    return waitForPong(node?.port ?? plan.redisPort, 300).then(
       () => true,
       () => false,
     );

@@ -1,4 +1,5 @@
 /** The chaos run's summary, as a person reads it. */
+import { transfersKey } from '@microbank/events';
 import type { ChaosReport } from './chaos.ts';
 
 export function formatReport(report: ChaosReport, intervalMs: number): string {
@@ -16,6 +17,20 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
   lines.push(
     `chaos: seed ${report.seed}, ${report.kills.length} kills and ${report.pauses.length} pauses, one every ${seconds(intervalMs)}, run took ${seconds(report.durationMs)}${report.interrupted ? ' (INTERRUPTED: nothing checked)' : ''}`,
   );
+  if (report.clusterFaults) {
+    const faults = report.clusterFaults;
+    const of = (fault: string) => faults.filter((each) => each.fault === fault);
+    const ms = (values: Array<number | undefined>) => {
+      const known = values.filter((value): value is number => value !== undefined);
+      const missing = values.length - known.length;
+      return `${range(known, (value) => `${value}`)} ms${missing > 0 ? ` (${missing} NEVER)` : ''}`;
+    };
+    lines.push(
+      `  cluster faults: ${of('primary').length} primary SIGKILLs, ${of('failover').length} CLUSTER FAILOVERs, ${of('replica').length} replica SIGKILLs (${faults.filter((each) => each.target === transfersKey()).length} aimed at the transfers stream's shard)`,
+      `  served again after a primary SIGKILL: ${ms(of('primary').map((each) => each.failedOverAfterMs))}; after CLUSTER FAILOVER: ${ms(of('failover').map((each) => each.failedOverAfterMs))}`,
+      `  cluster whole again (node back, replicas in sync): ${ms(faults.map((each) => each.wholeAfterMs))}`,
+    );
+  }
   lines.push(`  kills by component:      ${byComponent(report.killsByComponent)}`);
   lines.push(`  longest time to up again: ${byComponent(report.longestRecoveryMs, ' ms')}`);
   if (report.pauses.length > 0) {
@@ -46,7 +61,7 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
   if (report.appends && report.reads && report.verdict) {
     const { appends, reads, verdict } = report;
     lines.push(
-      `  appends:  ${appends.acknowledged} acknowledged by Redis, ${appends.lost} lost, ${appends.retries} retried while Redis was away`,
+      `  appends:  ${appends.acknowledged} acknowledged by Redis, ${appends.lost} lost, ${appends.retries} retried while Redis was away, ${appends.unconfirmed} not confirmed by a replica (not checked)`,
     );
     lines.push(
       `  reads:    ${reads.attempted} attempted, ${reads.answered} answered, ${reads.refused} refused with 503, ${reads.unreachable} unreachable, ${reads.other} other`,
@@ -67,6 +82,8 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       items.length === 0 ? 'none' : `${items.length}: ${items.slice(0, 5).join('; ')}`;
     lines.push(
       `  transfers: ${transfers.accepted} accepted, ${money.transfers.completed} completed, ${money.transfers.rejected} rejected, ${money.transfers.unsettled.length} unsettled, ${transfers.resent} sends repeated with the same key; ${money.transfers.retried} accepted after a lost answer, ${money.transfers.retriedRequestedOnce} of them requested exactly once; ${transfers.unanswered.length} never answered`,
+      `  acknowledged (202) and lost: ${list(money.transfers.lost)}`,
+      `  indeterminate: ${transfers.indeterminate.answers} answers (503 indeterminate) to ${money.indeterminate.transfers} transfers; each ended once: ${money.indeterminate.accepted} retried into a 202, ${money.indeterminate.refused} into a refusal, ${money.indeterminate.found} found by GET /transfers/:id, ${money.indeterminate.neverMade} never made; problems ${list(money.indeterminate.problems)}`,
       `  refusals: ${transfers.refused.full} 503 short of room (admission), ${transfers.refused.outOfRoom} 503 out of room (a write Redis refused), ${transfers.refused.other} other 503; ${transfers.unexpected.length} unexpected answers (a 500, another 5xx or 4xx)`,
     );
     lines.push(

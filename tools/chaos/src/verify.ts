@@ -6,9 +6,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { streamKey } from '@microbank/events';
 import { componentsOf, isComponentPaused, type StackPlan } from '@microbank/local-stack';
-import { connectRedis, silentLog, streamEnd, untilReady } from '@microbank/streams';
+import { streamEnd, untilReady } from '@microbank/streams';
 import type { Acknowledged } from './load.ts';
 import { isUp, reportedPosition, stackUrls } from './probes.ts';
+import { connectStackRedis } from './stack-redis.ts';
 
 export interface Verdict {
   componentsDown: string[];
@@ -42,7 +43,7 @@ export async function verifyNothingLost(
   }
   const componentsPaused = components.filter((component) => isComponentPaused(plan.dataDir, component));
 
-  const redis = connectRedis(plan.redisUrl, 'chaos:verify', silentLog);
+  const redis = connectStackRedis(plan, 'chaos:verify');
   let end: string;
   try {
     await untilReady(redis, AbortSignal.timeout(quietMs));
