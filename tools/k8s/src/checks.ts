@@ -192,14 +192,31 @@ function checkServices(objects: readonly K8sObject[], templates: readonly PodTem
 function checkReachability(policies: K8sObject[], templates: readonly PodTemplate[], find: Finder, problems: string[]) {
   for (const client of templates) {
     for (const [i, c] of containers(client.spec).entries()) {
-      for (const env of list(c.env)) {
-        const url = /^([a-z][a-z0-9+.-]*):\/\/(?:[^@/]*@)?([a-z0-9-]+)(?::(\d+))?(?:[/?#]|$)/.exec(String(env.value));
-        if (typeof env.value !== 'string' || !url || url[2] === 'localhost') continue;
-        const [, scheme, host, explicitPort] = url;
+      // A list of URLs (Redis Cluster seeds) is checked URL by URL; a host <pod>.<service> is a pod by its DNS name.
+      const values = list(c.env).flatMap((env) =>
+        String(env.value ?? '')
+          .split(',')
+          .map((value) => ({ env, value })),
+      );
+      for (const { env, value } of values) {
+        const url = /^([a-z][a-z0-9+.-]*):\/\/(?:[^@/]*@)?(?:([a-z0-9-]+)\.)?([a-z0-9-]+)(?::(\d+))?(?:[/?#]|$)/.exec(
+          value,
+        );
+        if (!url || url[3] === 'localhost') continue;
+        const [, scheme, pod, host, explicitPort] = url;
         const where = `${nameOf(client.owner)}: ${client.at}.containers[${i}] (${String(c.name)}): env ${String(env.name)}`;
         const svc = find('Service', client.namespace, host as string);
         if (!svc) {
           problems.push(`${where}: host "${host}" is not a Service in the render`);
+          continue;
+        }
+        const governed = templates.filter((t) => asObject(t.owner.spec).serviceName === host);
+        const replicas = (t: PodTemplate) => Number(asObject(t.owner.spec).replicas ?? 1);
+        const pods = governed.flatMap((t) =>
+          [...Array(replicas(t)).keys()].map((n) => `${t.owner.metadata.name}-${n}`),
+        );
+        if (pod !== undefined && !pods.includes(pod)) {
+          problems.push(`${where}: "${pod}.${host}" is no pod of a StatefulSet governed by Service "${host}"`);
           continue;
         }
         const port = Number(explicitPort ?? ({ https: 443, http: 80 } as Json)[scheme as string] ?? Number.NaN);

@@ -20,6 +20,7 @@ const KUSTOMIZATIONS = {
   base: 'base',
   dev: 'overlays/dev',
   production: 'overlays/production',
+  cluster: 'overlays/cluster',
 };
 /** The Secrets the base references and only the dev overlay generates: production requires them to exist. */
 const EXTERNAL_SECRETS = ['microbank-redis', 'microbank-snapshot-key', 'microbank-transfer-clients'] as const;
@@ -44,16 +45,25 @@ rendered(
     assert.equal(namespaces(), ['microbank']);
     for (const layer of ['root', 'dev'] as const)
       assert.equal(checkManifests(render(layer), { namespaces: namespaces() }), [], layer);
-    for (const layer of ['base', 'production'] as const) {
+    for (const layer of ['base', 'production', 'cluster'] as const) {
       // Production's policies on its render: Redis, the public image, is pinned by tag (7.2.11-alpine) there.
       const production = layer === 'production' ? { tagPinned: ['redis'] } : undefined;
       const options = { externalSecrets: EXTERNAL_SECRETS, production, namespaces: namespaces() };
-      assert.equal(checkManifests(render(layer), options), [], layer);
+      // The base has no Redis (each overlay adds one): exactly the services' REDIS_URL finds no Service there.
+      const problems = checkManifests(render(layer), options);
+      const noRedis = (p: string) => layer === 'base' && /REDIS_URL: host "microbank-redis" is not a Service/.test(p);
+      assert.equal(
+        problems.filter((p) => !noRedis(p)),
+        [],
+        layer,
+      );
       // Without them declared, exactly the Secret references fail, to each of them: the render creates none.
       const unsecret = checkManifests(render(layer), { namespaces: namespaces() });
       const m = unsecret.map((p) => /: env \w+: Secret "(.+)" is not in the render$/.exec(p)?.[1]);
-      assert.equal([...new Set(m)].sort(), [...EXTERNAL_SECRETS], layer);
+      assert.equal([...new Set(m.filter(Boolean))].sort(), [...EXTERNAL_SECRETS], layer);
     }
+    const base = checkManifests(render('base'), { externalSecrets: EXTERNAL_SECRETS, namespaces: namespaces() });
+    assert.is(base.length, 6, base.join('\n'));
   },
 );
 
@@ -198,6 +208,51 @@ rendered('network: a default deny, and exactly the peers each component needs, i
   const api = ['anyone 443/TCP', 'anyone 6443/TCP'];
   assert.equal(peersOf(render('dev'), 'CronJob/microbank-chaos-monkey', 'ingress'), []);
   assert.equal(peersOf(render('dev'), 'CronJob/microbank-chaos-monkey', 'egress'), [...dns, ...api].sort());
+});
+
+rendered('the cluster overlay: six Redis nodes kept on claims, formed by a Job, the services its clients', () => {
+  const objects = render('cluster');
+  assert.equal(objects.filter((o) => o.metadata.name === 'microbank-redis').map(nameOf), []);
+  const { spec } = get(objects, 'StatefulSet/microbank-redis-cluster');
+  assert.equal([spec.replicas, spec.podManagementPolicy, spec.serviceName], [6, 'Parallel', 'microbank-redis-cluster']);
+  assert.equal(spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Retain', whenScaled: 'Retain' });
+  const single = get(render('dev'), 'StatefulSet/microbank-redis').spec.volumeClaimTemplates;
+  assert.equal(
+    spec.volumeClaimTemplates.map((c: Json) => [c.metadata.name, c.spec]),
+    single.map((c: Json) => [c.metadata.name, c.spec]),
+  );
+  const [spread] = spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+  assert.is(spread.podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
+  assert.is(get(objects, 'Service/microbank-redis-cluster').spec.clusterIP, 'None');
+  const budget = get(objects, 'PodDisruptionBudget/microbank-redis-cluster').spec;
+  assert.is(budget.maxUnavailable, 1);
+  assert.ok(selectorMatches(budget.selector, spec.template.metadata.labels));
+  const pods = [...Array(6).keys()].map((n) => `microbank-redis-cluster-${n}.microbank-redis-cluster:6379`);
+  const job = get(objects, 'Job/microbank-redis-cluster-bootstrap');
+  assert.is(env(job, 'NODES'), pods.join(' '));
+  for (const o of objects.filter((o) => o.kind === 'Deployment')) {
+    const seeds = pods.map((pod) => `redis://:$(REDIS_PASSWORD)@${pod}`).join(',');
+    assert.equal(
+      ['REDIS_URL', 'REDIS_CLUSTER', 'REDIS_CONFIRM_REPLICAS'].map((name) => env(o, name)),
+      [seeds, 'true', '1'],
+    );
+  }
+  // The network: the services, the Job and the nodes themselves in; the nodes and DNS out.
+  const dns = ['169.254.20.10/32 53/TCP', '169.254.20.10/32 53/UDP', 'any namespace 53/TCP', 'any namespace 53/UDP'];
+  const node = 'StatefulSet/microbank-redis-cluster';
+  const services = ['account-system', 'balance', 'dashboard', 'john-account', 'mary-account', 'transfer'];
+  const clients = [...services.map((s) => `Deployment/microbank-${s}`), 'Job/microbank-redis-cluster-bootstrap', node];
+  assert.equal(peersOf(objects, node, 'ingress'), [...clients.map((c) => `${c} 6379/TCP`), `${node} 16379/TCP`].sort());
+  assert.equal(peersOf(objects, node, 'egress'), [...dns, `${node} 16379/TCP`, `${node} 6379/TCP`].sort());
+  assert.equal(peersOf(objects, 'Job/microbank-redis-cluster-bootstrap', 'ingress'), []);
+  assert.equal(
+    peersOf(objects, 'Job/microbank-redis-cluster-bootstrap', 'egress'),
+    [...dns, `${node} 6379/TCP`].sort(),
+  );
+  assert.equal(peersOf(objects, 'Deployment/microbank-transfer', 'egress'), [...dns, `${node} 6379/TCP`].sort());
+  // Moving onto the cluster from dev or production keeps every field an update may not change.
+  for (const from of ['dev', 'production'] as const)
+    assert.equal(checkUpgrade(immutableFields(render(from)), objects, from), [], from);
 });
 
 rendered('the chaos monkey (dev) is suspended, may only list and delete pods, runs alone, is never retried', () => {

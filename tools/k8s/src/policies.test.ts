@@ -203,6 +203,10 @@ const cases: Edit[] = [
   ['Redis fsync once a second', /StatefulSet\/db: container db: Redis appendfsync must be always, not always, everysec/, 'ConfigMap/conf', 'data.conf', conf('appendfsync everysec')],
   ['Redis without its AOF', /Redis appendonly must be yes, not yes, no/, 'ConfigMap/conf', 'data.conf', conf('appendonly no')],
   ['Redis writing off its claim', /Redis dir must be \/data, not \/data, \/conf/, 'ConfigMap/conf', 'data.conf', conf('dir /conf')],
+  ['a Redis Cluster node writing without a replica', /Redis Cluster min-replicas-to-write must be 1 or more, not 0/, 'ConfigMap/conf', 'data.conf', conf('cluster-enabled yes\nmin-replicas-to-write 0')],
+  ['a Redis Cluster node that never asks for a replica', /Redis Cluster min-replicas-to-write must be 1 or more, not $/, 'ConfigMap/conf', 'data.conf', conf('cluster-enabled yes')],
+  ['a literal password in a seed of a list', /env DB_URL: a URL's password must be/, 'app', 'E.1.value', 'redis://:$(DB_PASSWORD)@db:6379,redis://:pw@db:6379'],
+  ['a seed naming no pod of the StatefulSet', /env DB_URL: "db-1\.db" is no pod of a StatefulSet governed by Service "db"/, 'app', 'E.1.value', 'redis://:$(DB_PASSWORD)@db-0.db:6379,redis://:$(DB_PASSWORD)@db-1.db:6379'],
   ['Redis maxmemory at its limit', /Redis maxmemory 64mb is not about half its limit 64Mi/, 'ConfigMap/conf', 'data.conf', conf('maxmemory 64mb')],
   ['redis-server behind a shell', /redis-server is not exec'd: sh -c redis-server/, 'db', 'P.containers.0.command', ['sh', '-c', 'redis-server /conf/conf']],
   ['an account of two pods', /Deployment\/app: an account is a single writer: 2 replicas/, 'app', 'E.2.name', 'ACCOUNT_NAME'],
@@ -251,6 +255,35 @@ policies('node-local DNS by ipBlock on 53, and the API server anywhere for a pod
   Object.assign(app.spec.template.spec, { serviceAccountName: 'ops', automountServiceAccountToken: true });
   assert.equal(check(api), []);
 });
+policies(
+  'Redis Cluster seeds by pod name pass; a Job running redis-cli is no Redis server, and has no version label',
+  () => {
+    const seeds = broken(
+      'app',
+      'E.1.value',
+      'redis://:$(DB_PASSWORD)@db-0.db:6379,redis://:$(DB_PASSWORD)@db-0.db:6379',
+    );
+    assert.equal(check(seeds), []);
+    const pod = { automountServiceAccountToken: false, restartPolicy: 'Never' };
+    const cli = { ...container('cli', `redis:7.2.11${SHA}`, 8081), command: ['sh', '/scripts/bootstrap.sh'] };
+    const job = obj('batch/v1', 'Job', 'bootstrap', {
+      spec: { template: { metadata: { labels: labels('bootstrap') }, spec: { ...pod, containers: [cli] } } },
+    }) as Json;
+    delete job.spec.template.metadata.labels['app.kubernetes.io/version'];
+    const deny = { policyTypes: ['Ingress', 'Egress'] };
+    const guarded = [
+      ...fixture(),
+      job,
+      { ...policy('bootstrap', deny), spec: { podSelector: { matchLabels: pick('bootstrap') }, ...deny } },
+    ];
+    assert.equal(check(guarded), []);
+    job.spec.template.metadata.labels['app.kubernetes.io/version'] = 'x';
+    assertReported(
+      check(guarded),
+      /Job\/bootstrap: the pod template's label app\.kubernetes\.io\/version is set on a Job/,
+    );
+  },
+);
 policies('deleting a render never deletes a claim: a Namespace beside claims, a claim object, are reported', () => {
   const namespace = { ...obj('v1', 'Namespace', 'ns'), metadata: { name: 'ns', labels: labels('ns') } };
   assert.equal(checkManifests([namespace]), []);

@@ -12,6 +12,7 @@ const SECRET_LIKE = /PASSWORD|SECRET|TOKEN|AUTH|(^|_)KEY$/;
 /** The recommended labels (kubernetes.io common labels); a Namespace carries the first four. */
 const LABELS = ['part-of', 'instance', 'version', 'managed-by', 'name', 'component'];
 const COMMON_LABELS = LABELS.map((l) => `app.kubernetes.io/${l}`);
+const VERSION = 'app.kubernetes.io/version';
 /** A size in bytes, a Kubernetes quantity (Mi, Gi) or a Redis one (mb, gb): near enough for a ratio. */
 const bytes = (size: unknown, [, n, unit] = /^(\d+)([kmg]?)/i.exec(String(size)) ?? []) =>
   Number(n) * 1024 ** ' kmg'.indexOf(unit?.toLowerCase() || ' ');
@@ -37,9 +38,16 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
     const budgeted = budgets.some((b) => k.selectorMatches(asObject(asObject(b.spec).selector), t.labels));
     if (production && t.owner.kind === 'Deployment' && replicas > 1 && !budgeted)
       report(t.owner, `${replicas} replicas and no PodDisruptionBudget selects its pods`);
-    // Every pod template carries its owner's recommended labels.
-    for (const l of COMMON_LABELS.filter((l) => t.labels[l] !== t.owner.metadata.labels?.[l]))
-      report(t.owner, `the pod template's label ${l} differs from the object's`);
+    // Every pod template carries its owner's recommended labels; a Job's, no version: its template is immutable, so a
+    // label that changes with every release would make every upgrade fail.
+    const job = t.owner.kind === 'Job';
+    for (const l of COMMON_LABELS.filter(
+      (l) => t.labels[l] !== (job && l === VERSION ? undefined : t.owner.metadata.labels?.[l]),
+    ))
+      report(
+        t.owner,
+        `the pod template's label ${l} ${job && l === VERSION ? 'is set on a Job' : "differs from the object's"}`,
+      );
     for (const c of [...list(t.spec.initContainers), ...list(t.spec.containers)]) {
       const say = (message: string) => report(t.owner, `container ${String(c.name)}: ${message}`);
       // A password, key or token is read from a Secret (a secretKeyRef, not optional), never written as a literal.
@@ -49,11 +57,14 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
         if (SECRET_LIKE.test(String(e.name)) && (ref === undefined || e.value !== undefined))
           say(`env ${String(e.name)} must come from a secretKeyRef`);
         if (asObject(ref).optional === true) say(`env ${String(e.name)}: a secretKeyRef must not be optional`);
-        // A URL's password (scheme://user:password@host; a Redis URL has one) is $(VAR) of a variable from a Secret.
-        const password = /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@/]+)@/.exec(String(e.value))?.[1];
-        const from = list(c.env).find((v) => `$(${String(v.name)})` === password)?.valueFrom;
-        if ((password || /^rediss?:\/\//.test(String(e.value))) && !asObject(from).secretKeyRef)
-          say(`env ${String(e.name)}: a URL's password must be $(VAR) of a secretKeyRef, not a literal or none`);
+        // A URL's password (scheme://user:password@host; a Redis URL has one) is $(VAR) of a variable from a Secret;
+        // in each URL of a list (Redis Cluster seeds).
+        for (const url of String(e.value ?? '').split(',')) {
+          const password = /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@/]+)@/.exec(url)?.[1];
+          const from = list(c.env).find((v) => `$(${String(v.name)})` === password)?.valueFrom;
+          if ((password || /^rediss?:\/\//.test(url)) && !asObject(from).secretKeyRef)
+            say(`env ${String(e.name)}: a URL's password must be $(VAR) of a secretKeyRef, not a literal or none`);
+        }
       }
       // No password on a command line (argv shows in ps and the API): redis-cli -a/--pass/--user, --requirepass.
       const probes = ['startupProbe', 'readinessProbe', 'livenessProbe'].map(
@@ -67,8 +78,11 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
       // Redis 7.2.11 or later, the first 7.2 with CVE-2025-49844 and CVE-2025-46817/46818/46819 fixed.
       const image = String(c.image);
       const [major = -1, minor = 0, patch = 0] = /^[^:]+:(\d+)\.(\d+)\.(\d+)/.exec(image)?.slice(1).map(Number) ?? [];
-      if (REDIS.test(image)) {
-        if ((major - 7 || minor - 2 || patch - 11) < 0) say(`image ${image} is not a Redis release of 7.2.11 or later`);
+      // A Redis image running redis-server (its default command, or one that names it); redis-cli alone is a client.
+      const argv = [...asArray(c.command), ...asArray(c.args)].join(' ');
+      if (REDIS.test(image) && (major - 7 || minor - 2 || patch - 11) < 0)
+        say(`image ${image} is not a Redis release of 7.2.11 or later`);
+      if (REDIS.test(image) && (!c.command || argv.includes('redis-server'))) {
         // Redis is durable: its AOF on, fsynced before every reply, in a directory on its volume claim (any file of
         // its ConfigMaps that sets one of these sets it so); maxmemory about half its limit, as an AOF rewrite forks.
         const maps = list(t.spec.volumes).map((v) => find('ConfigMap', t.namespace, `${asObject(v.configMap).name}`));
@@ -79,11 +93,15 @@ export function checkPolicies(objects: readonly k.K8sObject[], production?: Prod
         for (const [key, allowed] of Object.entries({ appendonly: ['yes'], appendfsync: ['always'], dir: dirs }))
           if (values(key).length === 0 || values(key).some((v) => !allowed.includes(v)))
             say(`Redis ${key} must be ${allowed.join(' or ') || 'on a volume claim'}, not ${values(key).join(', ')}`);
+        // A Redis Cluster primary refuses writes when no replica has kept up: what a failover would lose is never accepted.
+        if (values('cluster-enabled').includes('yes') && !(Number(values('min-replicas-to-write').at(-1)) >= 1))
+          say(
+            `Redis Cluster min-replicas-to-write must be 1 or more, not ${values('min-replicas-to-write').join(', ')}`,
+          );
         const [maxmemory, limit] = [values('maxmemory').at(-1), asObject(asObject(c.resources).limits).memory];
         const ratio = bytes(maxmemory) / bytes(limit);
         if (!(ratio >= 0.4 && ratio <= 0.55)) say(`Redis maxmemory ${maxmemory} is not about half its limit ${limit}`);
         // `exec`: redis-server replaces the shell, so it gets the SIGTERM (then fsyncs and exits).
-        const argv = [...asArray(c.command), ...asArray(c.args)].join(' ');
         if (c.command && !/(^|exec )redis-server\b/.test(argv)) say(`redis-server is not exec'd: ${argv}`);
       }
       // Production: an image is pinned by digest, the same bytes on every node and every restart.
