@@ -84,7 +84,13 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       `  transfers: ${transfers.accepted} accepted, ${money.transfers.completed} completed, ${money.transfers.rejected} rejected, ${money.transfers.unsettled.length} unsettled, ${transfers.resent} sends repeated with the same key; ${money.transfers.retried} accepted after a lost answer, ${money.transfers.retriedRequestedOnce} of them requested exactly once; ${transfers.unanswered.length} never answered`,
       `  acknowledged (202) and lost: ${list(money.transfers.lost)}`,
       `  indeterminate: ${transfers.indeterminate.answers} answers (503 indeterminate) to ${money.indeterminate.transfers} transfers; each ended once: ${money.indeterminate.accepted} retried into a 202, ${money.indeterminate.refused} into a refusal, ${money.indeterminate.found} found by GET /transfers/:id, ${money.indeterminate.neverMade} never made; problems ${list(money.indeterminate.problems)}`,
-      `  refusals: ${transfers.refused.full} 503 short of room (admission), ${transfers.refused.outOfRoom} 503 out of room (a write Redis refused), ${transfers.refused.other} other 503; ${transfers.unexpected.length} unexpected answers (a 500, another 5xx or 4xx)`,
+      `  refusals: ${transfers.refused.full} 503 short of room (admission), ${transfers.refused.outOfRoom} 503 out of room (a write Redis refused), ${transfers.refused.other} other 503${
+        Object.keys(transfers.otherReasons).length > 0
+          ? ` (${Object.entries(transfers.otherReasons)
+              .map(([reason, n]) => `${n} ${reason}`)
+              .join(', ')})`
+          : ''
+      }; ${transfers.unexpected.length} unexpected answers (a 500, another 5xx or 4xx)`,
     );
     lines.push(
       `  money:    supply ${money.issued} (the supply stream), issued into the ledgers ${money.issuedIntoLedgers}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances}, supply ${money.audit.supply}, ${money.audit.stuck} stuck, violations ${list(money.audit.violations.map((v) => JSON.stringify(v)))})` : 'unanswered'}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,

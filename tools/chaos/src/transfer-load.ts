@@ -51,6 +51,8 @@ export interface TransferCounts {
   resent: number;
   /** The 503s, by why: `full` is admission control (Redis near its maxmemory), `outOfRoom` a write Redis refused (OOM). */
   refused: { full: number; outOfRoom: number; other: number };
+  /** The other 503s by their `error` (or first words): what a failover made the API answer. */
+  otherReasons: Record<string, number>;
   /** `503 indeterminate` answers (recorded, not confirmed by a replica in time), and the transfers that got one. */
   indeterminate: { answers: number; transfers: number };
   /** Answers other than 202, 503 and the fair 422 (a 500, any other 5xx or 4xx): each is a failure of the check. */
@@ -91,6 +93,7 @@ export function startTransferLoad(
     accepted: 0,
     resent: 0,
     refused: { full: 0, outOfRoom: 0, other: 0 },
+    otherReasons: {},
     indeterminate: { answers: 0, transfers: 0 },
     unexpected: [],
     unanswered: [],
@@ -149,7 +152,11 @@ export function startTransferLoad(
       } else if (status === 503) {
         if (/"error":"full"/.test(text)) counts.refused.full++;
         else if (/out of room/.test(text)) counts.refused.outOfRoom++;
-        else counts.refused.other++;
+        else {
+          counts.refused.other++;
+          const reason = /"error":"([^"]+)"/.exec(text)?.[1] ?? text.slice(0, 60);
+          counts.otherReasons[reason] = (counts.otherReasons[reason] ?? 0) + 1;
+        }
       }
       if (status === 0 || status === 503) {
         if (stopped && performance.now() - stoppedAt > answerWaitMs) {
