@@ -17,8 +17,16 @@
  * connected to was flushed (SCRIPT FLUSH): a new primary is a new connection, which sends the
  * script's text first.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChainableCommander } from 'ioredis';
-import { confirmationOf, type RedisClient } from './redis-connection.ts';
+import {
+  confirmationOf,
+  FAILOVER_RETRY_MS,
+  FAILOVER_RIDE_OUT_MS,
+  isCluster,
+  type RedisClient,
+} from './redis-connection.ts';
 
 /**
  * The write was made on the primary, and fewer replicas than asked confirmed it in time: it may yet
@@ -45,20 +53,35 @@ export class Unconfirmed extends Error {
  */
 export async function confirmedWrite<T>(redis: RedisClient, write: (pipeline: ChainableCommander) => void): Promise<T> {
   const { replicas, timeoutMs } = confirmationOf(redis);
-  const pipeline = redis.pipeline();
-  write(pipeline);
-  const written = pipeline.length;
-  if (written === 0) throw new Error('confirmedWrite was given no command');
-  if (replicas > 0) pipeline.call('WAIT', String(replicas), String(timeoutMs));
-  const replies = (await pipeline.exec()) ?? [];
-  if (replies.length !== pipeline.length) throw new Error('the write pipeline was discarded (the connection closed)');
-  for (const [error] of replies.slice(0, written)) if (error) throw error;
-  const reply = replies[written - 1]?.[1] as T;
-  if (replicas === 0) return reply;
-  const [waitError, confirmedBy] = replies[written] ?? [];
-  // The write was made; WAIT failing (the connection closed under it) confirms nothing.
-  if (waitError || typeof confirmedBy !== 'number' || confirmedBy < replicas) {
-    throw new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas);
+  const started = performance.now();
+  for (;;) {
+    const pipeline = redis.pipeline();
+    write(pipeline);
+    const written = pipeline.length;
+    if (written === 0) throw new Error('confirmedWrite was given no command');
+    if (replicas > 0) pipeline.call('WAIT', String(replicas), String(timeoutMs));
+    const replies = (await pipeline.exec()) ?? [];
+    if (replies.length !== pipeline.length) throw new Error('the write pipeline was discarded (the connection closed)');
+    const failed = replies.slice(0, written).find(([error]) => error)?.[0];
+    if (failed && isCluster(redis) && isRedirect(failed) && performance.now() - started < FAILOVER_RIDE_OUT_MS) {
+      // Not made: the slot has moved (a failover, a resharding) or is moving. ioredis follows a
+      // redirect by itself only for a pipeline of reads, and this one holds a WAIT: learn where the
+      // slot is now, and send it all again, as the cluster client does for a lone command.
+      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      await sleep(FAILOVER_RETRY_MS);
+      continue;
+    }
+    if (failed) throw failed;
+    const reply = replies[written - 1]?.[1] as T;
+    if (replicas === 0) return reply;
+    const [waitError, confirmedBy] = replies[written] ?? [];
+    // The write was made; WAIT failing (the connection closed under it) confirms nothing.
+    if (waitError || typeof confirmedBy !== 'number' || confirmedBy < replicas) {
+      throw new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas);
+    }
+    return reply;
   }
-  return reply;
 }
+
+/** A reply that says the command was not made here, not now: sent again later it is. */
+const isRedirect = (error: Error) => /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(error.message);

@@ -47,7 +47,8 @@ export const RECONNECT_CAP_MS = 500;
  * retries every FAILOVER_RETRY_MS, on a closed connection, CLUSTERDOWN, TRYAGAIN or a redirect.
  */
 export const FAILOVER_RIDE_OUT_MS = 12_000;
-const FAILOVER_RETRY_MS = 200;
+export const FAILOVER_RETRY_MS = 200;
+const SLOTS_REFRESH_MS = 2_000;
 
 /** The confirmation each connection's writes get (confirmedWrite reads it). */
 const confirmations = new WeakMap<RedisClient, Confirmation>();
@@ -82,6 +83,10 @@ export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient {
       retryDelayOnTryAgain: FAILOVER_RETRY_MS,
       maxRedirections: Math.ceil(FAILOVER_RIDE_OUT_MS / FAILOVER_RETRY_MS),
       clusterRetryStrategy: (attempt) => backoffDelay(attempt, { firstMs: 25, capMs: RECONNECT_CAP_MS }),
+      // ioredis learns a slot's new node from a MOVED only for a lone command or a pipeline of
+      // reads: a transaction or a pipeline with a write would go on asking the old node. So the map
+      // of slots is also read again every SLOTS_REFRESH_MS, whatever happens.
+      slotsRefreshInterval: SLOTS_REFRESH_MS,
       redisOptions: {
         ...shared,
         username: decodeURIComponent(username) || undefined,

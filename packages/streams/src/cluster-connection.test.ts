@@ -1,0 +1,103 @@
+/**
+ * connectRedis' cluster client on a real Redis Cluster of 3 primaries × 2 replicas (node timeout
+ * 1 s): writes sent all through a primary's SIGKILL and its replica's election are held and then
+ * made on the new primary, never failed with a closed connection or a CLUSTERDOWN (the failover is
+ * ridden out, not surfaced); each is confirmed by a replica or answered Unconfirmed, nothing else.
+ * And a tail reads a stream and its incarnation marker from the stream's own node.
+ */
+import { type RedisCluster, startRedisCluster, testSuite, waitFor } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { confirmedWrite, Unconfirmed } from './confirmed-write.ts';
+import { hashTagOf, incarnationKey } from './keys.ts';
+import { silentLog } from './log.ts';
+import { closeRedis, connectRedis, isCluster, readTogether, untilReady } from './redis-connection.ts';
+
+const cluster = testSuite<{ redis: RedisCluster }>(
+  'a cluster client through a failover',
+  {} as { redis: RedisCluster },
+);
+
+cluster.before(async (ctx) => {
+  ctx.redis = await startRedisCluster({ masters: 3, replicasPerMaster: 2, nodeTimeoutMs: 1_000 });
+});
+cluster.after(async (ctx) => {
+  await ctx.redis?.dispose();
+});
+
+const connect = (ctx: { redis: RedisCluster }) =>
+  connectRedis(
+    {
+      urls: ctx.redis.nodes.map(({ host, port }) => `redis://${host}:${port}`),
+      cluster: true,
+      confirm: { replicas: 1, timeoutMs: 2_000 },
+    },
+    'test:ride-out',
+    silentLog,
+  );
+
+cluster('writes sent through a primary`s death are made on its successor, none failed', async (ctx) => {
+  const redis = connect(ctx);
+  await untilReady(redis);
+  assert.ok(isCluster(redis));
+  try {
+    const key = '{ride-out}:count';
+    const slot = await ctx.redis.keySlot(key);
+    const { primary } = await ctx.redis.shardOf(slot);
+    const outcomes: Array<'confirmed' | 'unconfirmed' | string> = [];
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        outcomes.push(
+          await confirmedWrite(redis, (pipeline) => pipeline.incr(key)).then(
+            () => 'confirmed',
+            (error: Error) => (error instanceof Unconfirmed ? 'unconfirmed' : error.message),
+          ),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    await waitFor(
+      'writes before the kill',
+      () => outcomes.length,
+      (n) => n >= 10,
+    );
+    await ctx.redis.kill(primary);
+    const successor = await waitFor(
+      'a replica to take over the slot',
+      async () => (await ctx.redis.shardOf(slot, ctx.redis.nodes.find(({ port }) => port !== primary)?.port)).primary,
+      (port) => port !== primary,
+      { timeoutMs: 20_000 },
+    );
+    const afterFailover = outcomes.length;
+    await waitFor(
+      'confirmed writes on the successor',
+      () => outcomes.slice(afterFailover),
+      (later) => later.filter((outcome) => outcome === 'confirmed').length >= 10,
+      { timeoutMs: 20_000 },
+    );
+    writing = false;
+    await writer;
+    const failed = outcomes.filter((outcome) => outcome !== 'confirmed' && outcome !== 'unconfirmed');
+    assert.equal(failed, [], `no write failed through the failover to ${successor}`);
+  } finally {
+    await closeRedis(redis);
+  }
+});
+
+cluster('streams are read together only within a slot; an untagged stream`s marker is in its slot', async (ctx) => {
+  const redis = connect(ctx);
+  await untilReady(redis);
+  try {
+    const streams = ['microbank:accounts', 'microbank:ledger:{john-account}', 'microbank:ledger:{mary-account}'];
+    const groups = readTogether(redis, streams, (stream) => stream);
+    assert.equal(groups, [[streams[0]], [streams[1]], [streams[2]]]);
+    for (const stream of streams) {
+      assert.is(hashTagOf(incarnationKey(stream)), hashTagOf(stream));
+      assert.is(await ctx.redis.keySlot(incarnationKey(stream)), await ctx.redis.keySlot(stream), stream);
+    }
+  } finally {
+    await closeRedis(redis);
+  }
+});
+
+cluster.run();
