@@ -106,6 +106,38 @@ nodes(
   },
 );
 
+nodes('a replica writing its first AOF refuses a SIGTERM; stop() ends it all the same', async (ctx) => {
+  // What a replica does after each full sync (so after every restart of the cluster): it rewrites
+  // its AOF from scratch, and Redis 7.0 will not shut down meanwhile. Made slow here to be seen.
+  const view = await clusterTopology(ctx.nodes[0]?.port as number);
+  const replica = ctx.servers.find((server) =>
+    view.some((node) => node.port === server.port && node.role === 'replica'),
+  );
+  assert.ok(replica, 'a replica');
+  const keys = Number(await clusterCommand(replica.port, ['DBSIZE']));
+  assert.ok(keys > 0, 'the replica holds keys to rewrite');
+  await clusterCommand(replica.port, ['CONFIG', 'SET', 'rdb-key-save-delay', String(Math.ceil(1_500_000 / keys))]);
+  await clusterCommand(replica.port, ['CONFIG', 'SET', 'appendonly', 'no']);
+  await clusterCommand(replica.port, ['CONFIG', 'SET', 'appendonly', 'yes']);
+  await waitFor(
+    'the replica to be writing its first AOF',
+    () => clusterCommand(replica.port, ['INFO', 'persistence']),
+    (info) => /aof_rewrite_in_progress:1/.test(info),
+    { timeoutMs: 5_000 },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([
+    replica.stop().then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), 10_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  assert.ok(stopped, 'the replica exited within 10 s');
+  await replica.restart();
+  assert.is(await formCluster(ctx.nodes, SHAPE), 'rejoined');
+});
+
 nodes(
   'a killed primary is failed over, and started again on its port and dir it comes back as a replica',
   async (ctx) => {

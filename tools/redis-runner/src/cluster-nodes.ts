@@ -5,11 +5,12 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type WaitOptions, waitFor } from '@microbank/processes';
 import { clusterCommand, clusterTopology, waitForWholeCluster } from './cluster-view.ts';
-import { freePort, type RedisServer, startRedisServer, waitForPong } from './redis-server.ts';
+import { type RedisServer, startRedisServer, waitForPong } from './redis-server.ts';
 
 const run = promisify(execFile);
 
@@ -60,6 +61,16 @@ export function clusterNodeArgs(busPort: number, nodeTimeoutMs: number): string[
   ];
 }
 
+async function portIsFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (listening) await new Promise((resolve) => server.close(resolve));
+  return listening;
+}
+
 /** What a node's nodes.conf says of itself (its id, port and bus port), or undefined before its first start. */
 export function recordedNode(dataDir: string): { id: string; port: number; busPort: number } | undefined {
   let text: string;
@@ -78,14 +89,17 @@ export function recordedNode(dataDir: string): { id: string; port: number; busPo
 /**
  * Where each of `count` nodes runs: in `<dir>/redis-<n>`; a node that ran before keeps the ports
  * its nodes.conf records (its peers know it there); a new one takes `firstPort + n - 1` and that +
- * 10000 for its bus, or free ports when `firstPort` is 0.
+ * 10000 for its bus, or free ports (10000-29999) when `firstPort` is 0.
  */
 export async function planClusterNodes(dir: string, count: number, firstPort: number): Promise<ClusterNodeSpec[]> {
   const taken = new Set<number>();
+  // Below the kernel's ephemeral range (Linux 32768-60999, macOS 49152-65535): a port from there,
+  // free while a node is down, can meanwhile become some connection's source port, and the node
+  // could not start on it again.
   const free = async () => {
     for (;;) {
-      const port = await freePort();
-      if (!taken.has(port)) return port;
+      const port = 10_000 + Math.floor(Math.random() * 20_000);
+      if (!taken.has(port) && (await portIsFree(port))) return port;
     }
   };
   const nodes: ClusterNodeSpec[] = [];

@@ -3,6 +3,9 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const STOP_GRACE_MS = 15_000;
 
 export interface RedisServerOptions {
   /** 0 (the default) picks a free port. */
@@ -105,13 +108,25 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     await Promise.race([waitForPong(port, 15_000), failed]);
   };
 
-  /** Signals the current process unless it has exited, and waits for its exit. */
-  const end = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const kill = async () => {
+    if (running()) child.kill('SIGKILL');
     await exited;
   };
-  const kill = () => end('SIGKILL');
-  const stop = () => end('SIGTERM');
+  /**
+   * SIGTERM, again each second while it runs: Redis refuses a shutdown while it writes its first AOF
+   * (a replica just after a full sync logs "Writing initial AOF, can't exit") and forgets that
+   * SIGTERM. SIGKILL after STOP_GRACE_MS: an fsynced AOF loses nothing to it.
+   */
+  const stop = async () => {
+    const deadline = Date.now() + STOP_GRACE_MS;
+    const ended = exited.then(() => true);
+    while (running() && Date.now() < deadline) {
+      child.kill('SIGTERM');
+      if (await Promise.race([ended, sleep(1_000).then(() => false)])) return;
+    }
+    await kill();
+  };
 
   return launched({ port, dataDir, launch, kill, stop, handle: () => String(child.pid), exited: () => exited });
 }
