@@ -160,7 +160,9 @@ const slotRanges = (slots: RedisNodeView['slots']) =>
 /** A Redis Cluster's nodes: primaries first, each followed by its replicas. */
 function drawNodes(nodes: RedisNodeView[]): HTMLUListElement {
   const list = element('ul', undefined, 'nodes');
-  const primaries = nodes.filter((n) => n.role === 'primary').sort((a, b) => a.address.localeCompare(b.address));
+  // In slot order; a primary serving none (a failed one) last.
+  const firstSlot = (n: RedisNodeView) => n.slots[0]?.[0] ?? Number.MAX_SAFE_INTEGER;
+  const primaries = nodes.filter((n) => n.role === 'primary').sort((a, b) => firstSlot(a) - firstSlot(b));
   const followers = (primary: RedisNodeView) => nodes.filter((n) => n.follows === primary.address);
   const orphans = nodes.filter((n) => n.role === 'replica' && !primaries.some((p) => p.address === n.follows));
   for (const node of [...primaries.flatMap((p) => [p, ...followers(p)]), ...orphans]) {
