@@ -8,6 +8,7 @@ export const GROUPS = [
   'serve',
   'visibility',
   'transfers',
+  'cluster',
   'memory',
   'dashboard',
 ] as const;
@@ -35,10 +36,13 @@ export interface BenchOptions {
   compareWith?: string;
   /** Pairs of runs (theirs, ours) of the comparison. */
   comparePairs: number;
+  /** Primaries SIGKILLed by the cluster group, and the cluster's cluster-node-timeout. */
+  clusterKills: number;
+  clusterNodeTimeoutMs: number;
 }
 
 export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100k,1M,10M] [--groups LIST] [--serve-seconds N]
-                  [--compare-with DIR [--compare-pairs N]]
+                  [--compare-with DIR [--compare-pairs N]] [--no-cluster] [--cluster-kills N] [--cluster-node-timeout MS]
   --quick          fewer runs, shorter load, no 10M history (about 3 minutes)
   --json FILE      also write every figure to FILE
   --sizes LIST     only these histories (default: all; --quick: 10k,100k,1M)
@@ -48,7 +52,10 @@ export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100
   --compare-with DIR   also the transfers group of the checkout at DIR (pnpm install done there), run
                    alternately with this tree's (DIR's, ours, DIR's, ours, ...), the same options;
                    side by side with the ratio. Alone (no --groups), only that is run
-  --compare-pairs N    pairs of runs of the comparison (default 5; --quick 3)`;
+  --compare-pairs N    pairs of runs of the comparison (default 5; --quick 3)
+  --no-cluster     leave out the cluster group (the transfers bank on a Redis Cluster, and its failovers)
+  --cluster-kills N    primaries SIGKILLed one after another by the cluster group (default 20; --quick 2)
+  --cluster-node-timeout MS  the cluster's cluster-node-timeout (default 5000, the goal's; --quick 1000)`;
 
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
   let values: ReturnType<typeof parseCommandLine>['values'];
@@ -68,16 +75,24 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   });
   const compareWith = values['compare-with'];
   const givenGroups = values.groups?.split(',');
-  const groups = (givenGroups ?? (compareWith ? [] : [...GROUPS])).map((group) => {
-    if (!(GROUPS as readonly string[]).includes(group))
-      throw new Error(`unknown group ${group}; groups are ${GROUPS.join(', ')}`);
-    return group as Group;
-  });
-  const seconds = (flag: 'serve-seconds' | 'dashboard-seconds' | 'compare-pairs', fallback: number) => {
+  const groups = (givenGroups ?? (compareWith ? [] : [...GROUPS]))
+    .map((group) => {
+      if (!(GROUPS as readonly string[]).includes(group))
+        throw new Error(`unknown group ${group}; groups are ${GROUPS.join(', ')}`);
+      return group as Group;
+    })
+    .filter((group) => !(values['no-cluster'] && group === 'cluster'));
+  const seconds = (
+    flag: 'serve-seconds' | 'dashboard-seconds' | 'compare-pairs' | 'cluster-kills' | 'cluster-node-timeout',
+    fallback: number,
+  ) => {
     const given = Number(values[flag] ?? fallback);
     if (!Number.isInteger(given) || given < 1) throw new Error(`--${flag} must be a whole number >= 1`);
     return given;
   };
+  const nodeTimeoutMs = seconds('cluster-node-timeout', quick ? 1_000 : 5_000);
+  // The local stack refuses others (MICROBANK_CLUSTER_NODE_TIMEOUT_MS).
+  if (nodeTimeoutMs < 100 || nodeTimeoutMs > 120_000) throw new Error('--cluster-node-timeout must be 100-120000 ms');
   return {
     quick,
     groups,
@@ -93,6 +108,8 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     memoryRetentionMs: quick ? 5_000 : 15_000,
     compareWith,
     comparePairs: seconds('compare-pairs', quick ? 3 : 5),
+    clusterKills: seconds('cluster-kills', quick ? 2 : 20),
+    clusterNodeTimeoutMs: nodeTimeoutMs,
   };
 }
 
@@ -108,6 +125,9 @@ function parseCommandLine(args: readonly string[]) {
       'dashboard-seconds': { type: 'string' },
       'compare-with': { type: 'string' },
       'compare-pairs': { type: 'string' },
+      'no-cluster': { type: 'boolean', default: false },
+      'cluster-kills': { type: 'string' },
+      'cluster-node-timeout': { type: 'string' },
     },
   });
 }

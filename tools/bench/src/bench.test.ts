@@ -94,6 +94,12 @@ bench('the command line: --quick is smaller, sizes are checked, unknown flags re
   ]);
   assert.throws(() => parseBenchArgs(['--compare-pairs', '0']), /--compare-pairs must be a whole number/);
   assert.throws(() => parseBenchArgs(['--serve-seconds', '1.5']), /--serve-seconds must be a whole number/);
+  // --no-cluster leaves the cluster group out, whether the groups were named or not.
+  assert.not.ok(parseBenchArgs(['--no-cluster']).groups.includes('cluster'));
+  assert.equal(parseBenchArgs(['--groups', 'cluster,memory', '--no-cluster']).groups, ['memory']);
+  assert.equal(parseBenchArgs(['--cluster-kills', '3', '--cluster-node-timeout', '2000']).clusterKills, 3);
+  assert.throws(() => parseBenchArgs(['--cluster-kills', '0']), /--cluster-kills must be a whole number/);
+  assert.throws(() => parseBenchArgs(['--cluster-node-timeout', '50']), /--cluster-node-timeout must be 100-120000 ms/);
 });
 
 bench('the command line: the defaults, and what --quick changes', () => {
@@ -111,10 +117,12 @@ bench('the command line: the defaults, and what --quick changes', () => {
       memoryRetentionMs: defaults.memoryRetentionMs,
       compareWith: defaults.compareWith,
       comparePairs: defaults.comparePairs,
+      clusterKills: defaults.clusterKills,
+      clusterNodeTimeoutMs: defaults.clusterNodeTimeoutMs,
     },
     {
       quick: false,
-      groups: ['replay', 'restart_to_ready', 'serve', 'visibility', 'transfers', 'memory', 'dashboard'],
+      groups: ['replay', 'restart_to_ready', 'serve', 'visibility', 'transfers', 'cluster', 'memory', 'dashboard'],
       jsonFile: undefined,
       rounds: 5,
       serveSeconds: 5,
@@ -124,6 +132,8 @@ bench('the command line: the defaults, and what --quick changes', () => {
       memoryRetentionMs: 15_000,
       compareWith: undefined,
       comparePairs: 5,
+      clusterKills: 20,
+      clusterNodeTimeoutMs: 5_000,
     },
   );
   const quick = parseBenchArgs(['--quick']);
@@ -132,6 +142,7 @@ bench('the command line: the defaults, and what --quick changes', () => {
     [true, 3, 2, 15, 3],
   );
   assert.equal([quick.memoryTransfers, quick.memoryRetentionMs], [5_000, 5_000]);
+  assert.equal([quick.clusterKills, quick.clusterNodeTimeoutMs], [2, 1_000]);
   assert.equal(quick.groups, defaults.groups);
   // A value given wins over --quick's, in either order.
   const given = parseBenchArgs(['--serve-seconds', '7', '--quick', '--sizes', '10M', '--dashboard-seconds=30']);

@@ -1,5 +1,6 @@
 /** `pnpm bench [--quick] [--json FILE]`: recovery and serving figures next to their limits, same machine, same run. */
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { parseBenchArgs, USAGE } from './bench-options.ts';
 import { checkTargets, formatReport } from './report.ts';
 import { runBench } from './run-bench.ts';
@@ -18,6 +19,8 @@ try {
 
 const started = performance.now();
 const figures = await runBench(options);
+// The machine is shared: what else ran beside the bench shows in its figures.
+figures.machine.loadAtEnd = os.loadavg()[0];
 const targets = checkTargets(figures);
 process.stdout.write(`${formatReport(figures, targets)}\n`);
 if (options.jsonFile) {

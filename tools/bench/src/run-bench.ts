@@ -6,6 +6,7 @@ import { buildServices, bundlePath } from '@microbank/build';
 import { ledgerKey, streamKey } from '@microbank/events';
 import type { BenchOptions, Group } from './bench-options.ts';
 import { startBenchRedis } from './bench-redis.ts';
+import { clusterBench } from './cluster-bench.ts';
 import { compareBench } from './compare-bench.ts';
 import { dashboardBench } from './dashboard-bench.ts';
 import { fillHistory, fillLedger } from './fill-history.ts';
@@ -41,6 +42,7 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
         cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
         node: process.versions.node,
         redis: redis.version,
+        loadAtStart: os.loadavg()[0] ?? 0,
       },
       quick: options.quick,
       startedAt: new Date().toISOString(),
@@ -114,6 +116,21 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
     if (taking('transfers')) {
       note('transfers (a bank of 10 accounts, two transfer replicas, balance; Redis with fsync always)');
       figures.transfers = await transfersBench(buildDir, options.quick);
+    }
+
+    if (taking('cluster')) {
+      note(
+        `cluster (the same bank on a Redis Cluster of 3 primaries x 2 replicas, replica confirmation on; ${options.clusterKills} primary kills, cluster-node-timeout ${options.clusterNodeTimeoutMs} ms)`,
+      );
+      const started = performance.now();
+      figures.cluster = await clusterBench(buildDir, {
+        quick: options.quick,
+        kills: options.clusterKills,
+        nodeTimeoutMs: options.clusterNodeTimeoutMs,
+      });
+      note(
+        `cluster took ${Math.round((performance.now() - started) / 1_000)} s; its logged warnings in ${figures.cluster.logFile}`,
+      );
     }
 
     if (taking('memory')) {

@@ -17,8 +17,8 @@ import { bundlePath } from '@microbank/build';
 import { transfersKey } from '@microbank/events';
 import { credit, debit, issueSupply, openingIssuance } from '@microbank/ledger';
 import { type NodeProcess, spawnNode } from '@microbank/processes';
-import { connectRedis, silentLog, untilReady } from '@microbank/streams';
-import { startTestRedis, type TestRedis, waitFor } from '@microbank/testing';
+import { connectRedis, type RedisAt, type RedisClient, silentLog, untilReady } from '@microbank/streams';
+import { startTestRedis, waitFor } from '@microbank/testing';
 import {
   newCredential,
   PROCESSORS_GROUP,
@@ -26,7 +26,7 @@ import {
   settleTransfer,
   type TransferStatus,
 } from '@microbank/transfer';
-import type { Redis } from 'ioredis';
+import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
 import { percentile } from './stats.ts';
 
@@ -43,27 +43,38 @@ export interface TransferFigures {
   /** Transfers the killed processor held when it died. */
   recoveredTransfers: number;
   floorPerSecond: number;
+  /** Cores used during the sustained load, by kind of process. */
+  cpu: CpuUse;
 }
 
 const ACCOUNTS = 10;
 const OPENING_ISSUANCE = 1_000_000_000;
 
-interface Bank {
-  redis: TestRedis;
+/** The Redis a bank runs on: one server, or a cluster (cluster-bench.ts). */
+export interface BankRedis {
+  /** What every service is told of Redis (the settings contract: REDIS_URL, REDIS_CLUSTER, ...). */
+  env: Record<string, string>;
+  /** Where the bench's own connections go. */
+  at: RedisAt;
+  /** The Redis processes now, each with the kind its CPU is counted under (`Redis`, `Redis primaries`, ...). */
+  processes(): Promise<Array<{ kind: string; pid: number }>>;
+}
+
+export interface Bank {
+  redis: BankRedis;
   /** The bench's client's `Authorization` header: an operator who may debit every account. */
   authorization: string;
-  client: Redis;
+  client: RedisClient;
   transferPorts: number[];
   transfers: NodeProcess[];
   all: NodeProcess[];
   accountNames: string[];
 }
 
-async function startBank(buildDir: string): Promise<Bank> {
-  const redis = await startTestRedis();
-  const client = connectRedis(redis.url, 'bench', silentLog);
+export async function startBank(buildDir: string, redis: BankRedis): Promise<Bank> {
+  const client = connectRedis(redis.at, 'bench', silentLog);
   await untilReady(client);
-  const env = { REDIS_URL: redis.url, PORT: '0', SNAPSHOT_KEY: BENCH_SNAPSHOT_KEY, LOG_LEVEL: 'warn' };
+  const env = { ...redis.env, PORT: '0', SNAPSHOT_KEY: BENCH_SNAPSHOT_KEY, LOG_LEVEL: 'warn' };
   const all: NodeProcess[] = [];
   const accountNames = Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i + 1}`);
   for (const name of accountNames) {
@@ -109,17 +120,37 @@ async function startBank(buildDir: string): Promise<Bank> {
   };
 }
 
-async function stopBank(bank: Bank): Promise<void> {
+export async function stopBank(bank: Bank): Promise<void> {
   await Promise.all(bank.all.map((service) => service.stop()));
   bank.client.disconnect();
-  await bank.redis.dispose();
+}
+
+/** Two different accounts of the bank, at random. */
+export function randomPair(bank: Bank): { from: string; to: string } {
+  const from = Math.floor(Math.random() * ACCOUNTS);
+  const to = (from + 1 + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS;
+  return { from: bank.accountNames[from] as string, to: bank.accountNames[to] as string };
 }
 
 /** POSTs one transfer between two different random accounts; resolves to its id (or undefined on a non-202). */
-function postTransfer(bank: Bank, agent: http.Agent, port: number): Promise<string | undefined> {
-  const from = Math.floor(Math.random() * ACCOUNTS);
-  const to = (from + 1 + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS;
-  const body = JSON.stringify({ from: bank.accountNames[from], to: bank.accountNames[to], amount: 1 });
+async function postTransfer(bank: Bank, agent: http.Agent, port: number): Promise<string | undefined> {
+  const answer = await sendTransfer(bank, agent, port, randomPair(bank), randomUUID());
+  return answer.status === 202 ? answer.transfer : undefined;
+}
+
+/**
+ * One POST /transfers of 1 from `pair.from` to `pair.to` under `key`: its status and the transfer
+ * it names (a 202, or a 503 indeterminate). A request not answered within `timeoutMs` fails.
+ */
+export function sendTransfer(
+  bank: Bank,
+  agent: http.Agent,
+  port: number,
+  pair: { from: string; to: string },
+  key: string,
+  timeoutMs?: number,
+): Promise<{ status: number; transfer?: string; body: string }> {
+  const body = JSON.stringify({ ...pair, amount: 1 });
   return new Promise((resolve, reject) => {
     const request = http.request(
       {
@@ -130,7 +161,7 @@ function postTransfer(bank: Bank, agent: http.Agent, port: number): Promise<stri
         agent,
         headers: {
           'content-type': 'application/json',
-          'idempotency-key': randomUUID(),
+          'idempotency-key': key,
           authorization: bank.authorization,
           'content-length': body.length,
         },
@@ -139,11 +170,18 @@ function postTransfer(bank: Bank, agent: http.Agent, port: number): Promise<stri
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
-          if (response.statusCode !== 202) return resolve(undefined);
-          resolve((JSON.parse(Buffer.concat(chunks).toString()) as { transfer: string }).transfer);
+          const text = Buffer.concat(chunks).toString();
+          let transfer: string | undefined;
+          try {
+            transfer = (JSON.parse(text) as { transfer?: string }).transfer;
+          } catch {}
+          resolve({ status: response.statusCode ?? 0, transfer, body: text });
         });
       },
     );
+    if (timeoutMs !== undefined) {
+      request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    }
     request.on('error', reject);
     request.end(body);
   });
@@ -158,22 +196,30 @@ function transferEntry(fields: string[]): { type?: string; transfer?: string } {
   return { type: fields[1], transfer: /"transfer":"([^"]+)"/.exec(fields[5] ?? '')?.[1] };
 }
 
-/** Watches the transfers stream for settlements; calls `onSettled(transfer, seenAt)`. */
-function watchSettlements(bank: Bank, onSettled: (transfer: string, at: number) => void) {
-  const reader = connectRedis(bank.redis.url, 'bench:watch', silentLog);
+/**
+ * Watches the transfers stream for settlements; calls `onSettled(transfer, seenAt, type)`. A read
+ * that fails (the stream's primary killed on a cluster) is tried again from the same position.
+ */
+export function watchSettlements(bank: Bank, onSettled: (transfer: string, at: number, type: string) => void) {
+  const reader = connectRedis(bank.redis.at, 'bench:watch', silentLog);
   let stopped = false;
   const done = (async () => {
     await untilReady(reader);
     let after = '$';
     while (!stopped) {
-      const reply = (await reader.xread('COUNT', 5_000, 'BLOCK', 200, 'STREAMS', transfersKey(), after)) as Array<
-        [string, Array<[string, string[]]>]
-      > | null;
+      let reply: Array<[string, Array<[string, string[]]>]> | null;
+      try {
+        reply = (await reader.xread('COUNT', 5_000, 'BLOCK', 200, 'STREAMS', transfersKey(), after)) as typeof reply;
+      } catch {
+        await sleep(20);
+        continue;
+      }
       const now = performance.now();
       for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+        // '$' read once: from then on, from the last entry seen, so nothing is skipped over a failed read.
         after = id;
         const { type, transfer } = transferEntry(fields);
-        if (transfer && (type === 'TransferCompleted' || type === 'TransferRejected')) onSettled(transfer, now);
+        if (transfer && (type === 'TransferCompleted' || type === 'TransferRejected')) onSettled(transfer, now, type);
       }
     }
   })();
@@ -186,7 +232,7 @@ function watchSettlements(bank: Bank, onSettled: (transfer: string, at: number) 
   };
 }
 
-async function sustained(bank: Bank, seconds: number) {
+export async function sustained(bank: Bank, seconds: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   let settled = 0;
   let accepted = 0;
@@ -201,22 +247,33 @@ async function sustained(bank: Bank, seconds: number) {
   });
   await sleep(2_000); // warm-up
   counting = true;
+  const cpuBefore = await cpuTime(await bankProcesses(bank));
   const started = performance.now();
   await sleep(seconds * 1_000);
   const elapsed = (performance.now() - started) / 1_000;
+  const cpu = cpuUse(cpuBefore, await cpuTime(await bankProcesses(bank)), elapsed);
   counting = false;
   stop = true;
   await Promise.all(clients);
   await watch.stop();
   agent.destroy();
-  return { settledPerSecond: settled / elapsed, acceptedPerSecond: accepted / elapsed };
+  return { settledPerSecond: settled / elapsed, acceptedPerSecond: accepted / elapsed, cpu };
+}
+
+/** Every process of the bank by the kind its CPU is counted under; the bench itself as `bench (load)`. */
+async function bankProcesses(bank: Bank): Promise<Array<{ kind: string; pid: number }>> {
+  return [
+    ...(await bank.redis.processes()),
+    ...bank.all.map((service) => ({ kind: 'services', pid: service.pid })),
+    { kind: 'bench (load)', pid: process.pid },
+  ];
 }
 
 /**
  * Waits until the processors' group is drained: no lag (every request read) and none of the
  * group's pending entries left (every one acknowledged, its transfer settled).
  */
-async function untilDrained(bank: Bank): Promise<void> {
+export async function untilDrained(bank: Bank): Promise<void> {
   await waitFor(
     'the processors to drain what the sustained load left',
     async () => {
@@ -232,7 +289,7 @@ async function untilDrained(bank: Bank): Promise<void> {
   );
 }
 
-async function latencyAt(bank: Bank, perSecond: number, seconds: number) {
+export async function latencyAt(bank: Bank, perSecond: number, seconds: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const sentAt = new Map<string, number>();
   const early = new Map<string, number>();
@@ -376,29 +433,45 @@ async function floor(count: number): Promise<number> {
   }
 }
 
+/** Seconds of the sustained load, and of the fixed rate, and that rate: the cluster bench takes the same. */
+export const transferLoad = (quick: boolean) => ({
+  sustainedSeconds: quick ? 3 : 10,
+  latencySeconds: quick ? 3 : 10,
+  perSecond: 500,
+});
+
 export async function transfersBench(buildDir: string, quick: boolean): Promise<TransferFigures> {
-  const bank = await startBank(buildDir);
+  const server = await startTestRedis();
+  const redis: BankRedis = {
+    env: { REDIS_URL: server.url },
+    at: server.url,
+    processes: async () => [{ kind: 'Redis', pid: Number(server.handle) }],
+  };
+  const bank = await startBank(buildDir, redis);
   try {
-    const seconds = quick ? 3 : 10;
+    const load = transferLoad(quick);
+    const seconds = load.sustainedSeconds;
     const throughput = await sustained(bank, seconds);
     // The latency is of a bank at 500/s, not of the backlog the sustained load left behind.
     await untilDrained(bank);
-    const latency = await latencyAt(bank, 500, quick ? 3 : 10);
+    const latency = await latencyAt(bank, load.perSecond, load.latencySeconds);
     const recovered = await recovery(bank);
     return {
       accounts: ACCOUNTS,
       sustainedPerSecond: throughput.settledPerSecond,
       sustainedSeconds: seconds,
       acceptedPerSecond: throughput.acceptedPerSecond,
-      offeredPerSecond: 500,
+      offeredPerSecond: load.perSecond,
       p50Ms: latency.p50,
       p99Ms: latency.p99,
       latencySamples: latency.samples,
       recoveryMs: recovered.ms,
       recoveredTransfers: recovered.transfers,
       floorPerSecond: await floor(quick ? 5_000 : 20_000),
+      cpu: throughput.cpu,
     };
   } finally {
     await stopBank(bank);
+    await server.dispose();
   }
 }
