@@ -49,9 +49,13 @@ for node in "$@"; do
 done
 # shellcheck disable=SC2086 # one word per address
 redis-cli --cluster create $addresses --cluster-replicas 1 --cluster-yes
-# Done when every node says ok and the first one sees every replica (a replica's role spreads by gossip).
+# Done when every node says ok, the first one sees every replica (a replica's role spreads by gossip),
+# and every replica's link to its primary is up: until then a primary refuses writes
+# (min-replicas-to-write), NOREPLICAS.
 replicas() { redis-cli -h "${1%:*}" -p "${1##*:}" cluster nodes | grep -c ' slave' || true; }
-until [ "$(replicas "$1")" -eq $(($# / 2)) ] && ! fields cluster_state | grep -qv '=ok$'; do
-  in_time "$(($# / 2)) replicas and cluster_state ok everywhere"
+links() { for node in $NODES; do redis-cli -h "${node%:*}" -p "${node##*:}" info replication | grep '^master_link_status:' || true; done; }
+until [ "$(replicas "$1")" -eq $(($# / 2)) ] && ! fields cluster_state | grep -qv '=ok$' &&
+  [ "$(links | tr -d '\r' | grep -c ':up$')" -eq $(($# / 2)) ]; do
+  in_time "$(($# / 2)) linked replicas and cluster_state ok everywhere"
 done
-echo "bootstrap: the cluster is formed: $# nodes, $(($# / 2)) of them replicas, cluster_state ok"
+echo "bootstrap: the cluster is formed: $# nodes, $(($# / 2)) of them linked replicas, cluster_state ok"

@@ -90,13 +90,26 @@ bootstrapped('the configuration is the contract: what redis.conf says is what th
 bootstrapped('bootstrap forms 3 primaries with a replica each; run again it changes nothing', () => {
   const first = bootstrap(context.ports);
   assert.is(first.status, 0, first.stdout + first.stderr);
-  assert.match(first.stdout, /^bootstrap: the cluster is formed: 6 nodes, 3 of them replicas, cluster_state ok$/m);
+  assert.match(
+    first.stdout,
+    /^bootstrap: the cluster is formed: 6 nodes, 3 of them linked replicas, cluster_state ok$/m,
+  );
   const [port = 0] = context.ports;
   const formed = topology(port);
   assert.is(formed.filter((n) => /\bmaster\b/.test(n)).length, 3, formed.join('\n'));
   assert.is(formed.filter((n) => /\bslave\b/.test(n)).length, 3, formed.join('\n'));
   // Clients are sent to nodes by the names they announce, not by address.
   assert.match(cli(port, 'cluster', 'slots'), /^node-\d$/m);
+  // Each primary takes a write at once (no NOREPLICAS): its replica is linked (min-replicas-to-write 1). One key in
+  // each primary's slots (slots 4208, 10563, 13381); exactly one node answers OK, the others MOVED.
+  for (const key of ['{mary-account}', '{john-account}', 'microbank:accounts']) {
+    const replies = context.ports.map((p) => cli(p, 'set', key, '1').trim().split(' ')[0]);
+    assert.equal(
+      replies.filter((r) => r !== 'MOVED'),
+      ['OK'],
+      `${key}: ${replies.join(' ')}`,
+    );
+  }
   const again = bootstrap(context.ports);
   assert.is(again.status, 0, again.stderr);
   assert.match(again.stdout, /^bootstrap: the cluster is formed already: nothing done$/m);
