@@ -39,6 +39,16 @@ bench('--quick at the smallest size takes every group of figures and writes them
     const transfers = figures.transfers;
     assert.ok((transfers?.sustainedPerSecond ?? 0) > 0 && (transfers?.floorPerSecond ?? 0) > 0, 'transfer figures');
     assert.ok((transfers?.latencySamples ?? 0) > 0, 'latencies taken');
+    // The tiny cluster part of --quick: 2 primary kills with a node timeout of 1 s (about a minute here).
+    const cluster = figures.cluster;
+    assert.ok((cluster?.sustainedPerSecond ?? 0) > 0 && (cluster?.latencySamples ?? 0) > 0, 'cluster figures');
+    assert.is(cluster?.kills.length, 2);
+    assert.ok(Number.isFinite(cluster?.recoveryP99Ms), 'every kill was recovered from');
+    assert.ok((cluster?.trickle.accepted ?? 0) > 0, 'transfers were accepted during the kills');
+    assert.ok(
+      figures.targets.some((t) => t.target.startsWith('cluster failover')),
+      'the failover target was checked',
+    );
     const memory = figures.memory;
     assert.is(memory?.afterRetention.workingStateKept, 0, 'the working state expired');
     assert.ok((memory?.afterCompaction.usedMemoryBytes ?? 0) > 0, 'bytes per transfer after compaction');
@@ -57,6 +67,8 @@ bench('--quick at the smallest size takes every group of figures and writes them
       'serve:',
       'visibility:',
       'transfers:',
+      'cluster:',
+      'cluster failover:',
       'memory:',
       'targets',
     ]) {
