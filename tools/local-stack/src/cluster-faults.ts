@@ -133,6 +133,6 @@ export async function injectClusterFault(
     slot,
     key,
     slots,
-    message: `${replicaName} (port ${replica.port}) took over slots ${slots} (${aimed}) from ${primaryName} with CLUSTER FAILOVER in ${Date.now() - startedAt} ms; ${primaryName} is now its replica`,
+    message: `${replicaName} (port ${replica.port}) took over slots ${slots} (${aimed}) from ${primaryName} with CLUSTER FAILOVER in ${Date.now() - startedAt} ms; ${primaryName} becomes its replica`,
   };
 }

@@ -72,10 +72,22 @@ async function pnpmKill(ctx: Context, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-async function shardOfSlot(ctx: Context, slot: number) {
+type ShardView = NonNullable<ReturnType<typeof shardIn>>;
+
+async function shardOfSlot(ctx: Context, slot: number): Promise<ShardView> {
   const shard = shardIn(await clusterTopology(ctx.cluster.nodes[0]?.port as number), slot);
   if (!shard) throw new Error(`no primary serves slot ${slot}`);
   return shard;
+}
+
+/** Until every node sees the shard of `slot` as `accept` wants it. */
+async function waitForShard(ctx: Context, slot: number, accept: (shard: ShardView) => boolean) {
+  await waitFor(
+    `every node to see the shard of slot ${slot} as expected`,
+    () => Promise.all(ports(ctx).map(async (port) => shardIn(await clusterTopology(port), slot))),
+    (seen) => seen.every((shard) => shard !== undefined && accept(shard)),
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
 }
 
 /** Until the node has a new process, sees itself as `role`, and the cluster is whole again. */
@@ -135,14 +147,13 @@ stackCluster(
     assert.match(said, `slot ${slot} (microbank:{transfers})`);
 
     await waitForComeback(ctx, name, pidBefore, 'replica');
-    const after = await shardOfSlot(ctx, slot);
-    assert.ok(
-      before.replicas.some((replica) => replica.id === after.primary.id),
-      'one of its replicas serves the slot now',
-    );
-    assert.ok(
-      after.replicas.some((replica) => replica.id === before.primary.id),
-      'and the killed node is its replica',
+    // One of its replicas serves the slot now, and the killed node is that one's replica.
+    await waitForShard(
+      ctx,
+      slot,
+      (after) =>
+        before.replicas.some((replica) => replica.id === after.primary.id) &&
+        after.replicas.some((replica) => replica.id === before.primary.id),
     );
     assert.ok(
       ctx.said.some((line) => line.startsWith(`${name} | its peers have failed it over`)),
@@ -159,11 +170,12 @@ stackCluster('pnpm kill failover <slot>: one replica of that slot`s shard takes 
   assert.ok(promoted, said);
   assert.is(promoted[4], nameOf(ctx, before.primary.port));
   assert.ok(before.replicas.some((replica) => replica.port === Number(promoted[2])));
-  const after = await shardOfSlot(ctx, 0);
-  assert.is(after.primary.port, Number(promoted[2]));
-  assert.ok(
-    after.replicas.some((replica) => replica.id === before.primary.id),
-    'the old primary is its replica',
+  // Every node learns of it by gossip: the promoted one serves slot 0, the old primary is its replica.
+  await waitForShard(
+    ctx,
+    0,
+    (after) =>
+      after.primary.port === Number(promoted[2]) && after.replicas.some((replica) => replica.id === before.primary.id),
   );
   await waitForWholeCluster(ports(ctx), ctx.cluster, { timeoutMs: 30_000 });
 });
