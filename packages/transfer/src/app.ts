@@ -91,7 +91,7 @@ export function createTransferApp(options: TransferAppOptions): Hono {
         request = admitted(who, c.req.header('content-type') ?? '', text);
       } catch (error) {
         // A key this client used before answers what it made, whatever refusal a new request
-        // would meet now (an account gone from the registry, a replica catching up, Redis short of
+        // would meet now (an account gone from the registry, an instance catching up, Redis short of
         // room): a retry must never be told to send a new transfer while the first one pays. The
         // key's answer comes first; it is looked up here, on the way to a refusal, because a
         // request that passes needs no lookup of its own: the request script answers a key used
