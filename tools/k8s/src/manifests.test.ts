@@ -8,7 +8,15 @@ import { REPO_ROOT, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { asObject, containers, guards, hasPort, labelsMatch, list, podTemplates, selectorMatches } from './checks.ts';
-import { checkManifests, type K8sObject, nameOf, renderKustomization } from './index.ts';
+import {
+  checkManifests,
+  checkSchema,
+  checkUnknownFields,
+  type K8sObject,
+  nameOf,
+  parseObjects,
+  renderKustomization,
+} from './index.ts';
 import { checkUpgrade, immutableFields } from './upgrades.ts';
 
 /** The manifests (kustomize), at the repository's root; this package only checks them. */
@@ -250,6 +258,19 @@ rendered('the cluster overlay: six Redis nodes kept on claims, formed by a Job, 
     [...dns, `${node} 6379/TCP`].sort(),
   );
   assert.equal(peersOf(objects, 'Deployment/microbank-transfer', 'egress'), [...dns, `${node} 6379/TCP`].sort());
+  // The migration's NetworkPolicy (applied by hand): valid, and it opens 6379 between both Redis kinds only.
+  const [migration] = parseObjects(
+    readFileSync(join(k8sDir, KUSTOMIZATIONS.cluster, 'migration', 'network-policy.yaml'), 'utf8'),
+  );
+  assert.ok(migration);
+  assert.equal([...checkSchema(migration), ...checkUnknownFields(migration)], []);
+  const opened = [render('dev'), objects].flatMap((o) =>
+    podTemplates(o).filter((t) => selectorMatches(asObject(migration.spec).podSelector as Json, t.labels)),
+  );
+  assert.equal(
+    opened.map((t) => nameOf(t.owner)),
+    ['StatefulSet/microbank-redis', node],
+  );
   // Moving onto the cluster from dev or production keeps every field an update may not change.
   for (const from of ['dev', 'production'] as const)
     assert.equal(checkUpgrade(immutableFields(render(from)), objects, from), [], from);
