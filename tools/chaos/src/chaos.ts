@@ -117,6 +117,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   if (faultCount(faultsWanted) > 0 && !redisCluster) throw new Error('cluster faults need a stack on a Redis Cluster');
   const faults = clusterFaultPlan(seed, accountsOf(plan));
   const faultRecords: ClusterFaultRecord[] = [];
+  let faultsSkipped = 0;
   const recorder = connectStackRedis(plan, 'chaos:disruptions');
   const runId = seed.toString(36);
   // The registered accounts answer at john-account's service, so balance can answer for them.
@@ -165,8 +166,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const kind = (Object.keys(FAULT_OF) as Array<keyof ClusterFaultCounts>).find(
           (each) => FAULT_OF[each] === fault,
         );
-        if (kind) faultsLeft[kind]--;
-        const done = await disruptCluster(plan, redisCluster, fault, target, started);
+        if (!kind) throw new Error(`unknown cluster fault ${fault}`);
+        let done: Awaited<ReturnType<typeof disruptCluster>>;
+        try {
+          done = await disruptCluster(plan, redisCluster, fault, target, started);
+        } catch (error) {
+          // E.g. no replica in reach to fail over to: skipped, done later if the run lasts.
+          say(`skip a ${fault} at ${target}: ${(error as Error).message}`);
+          if (++faultsSkipped >= 10)
+            throw new Error(`10 cluster faults in a row could not be made: ${(error as Error).message}`);
+          continue;
+        }
+        faultsSkipped = 0;
+        faultsLeft[kind]--;
         faultRecords.push(done.record);
         if (done.handle) void recordKill(recorder, done.record.node, 'pnpm chaos', done.handle).catch(() => undefined);
         const { failedOverAfterMs, wholeAfterMs } = done.record;

@@ -31,8 +31,10 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       `  cluster whole again (node back, replicas in sync): ${ms(faults.map((each) => each.wholeAfterMs))}`,
     );
   }
-  lines.push(`  kills by component:      ${byComponent(report.killsByComponent)}`);
-  lines.push(`  longest time to up again: ${byComponent(report.longestRecoveryMs, ' ms')}`);
+  if (report.kills.length > 0 || !report.clusterFaults) {
+    lines.push(`  kills by component:      ${byComponent(report.killsByComponent)}`);
+    lines.push(`  longest time to up again: ${byComponent(report.longestRecoveryMs, ' ms')}`);
+  }
   if (report.pauses.length > 0) {
     // The lengths of the pauses that ran their course (a kill ends a pause early).
     const byPaused = new Map<string, number[]>();
