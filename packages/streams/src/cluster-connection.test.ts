@@ -10,7 +10,14 @@ import * as assert from 'uvu/assert';
 import { confirmedWrite, Unconfirmed } from './confirmed-write.ts';
 import { hashTagOf, incarnationKey } from './keys.ts';
 import { silentLog } from './log.ts';
-import { closeRedis, connectRedis, isCluster, readTogether, untilReady } from './redis-connection.ts';
+import {
+  COMMAND_TIMEOUT_MS,
+  closeRedis,
+  connectRedis,
+  isCluster,
+  readTogether,
+  untilReady,
+} from './redis-connection.ts';
 
 const cluster = testSuite<{ redis: RedisCluster }>(
   'a cluster client through a failover',
@@ -99,5 +106,31 @@ cluster('streams are read together only within a slot; an untagged stream`s mark
     await closeRedis(redis);
   }
 });
+
+cluster(
+  'a shard that stops answering without closing (all its nodes frozen): a write sent to it fails in time',
+  async (ctx) => {
+    const redis = connect(ctx);
+    await untilReady(redis);
+    const key = '{frozen}:count';
+    const { primary, replicas } = await ctx.redis.shardOf(await ctx.redis.keySlot(key));
+    try {
+      await confirmedWrite(redis, (pipeline) => pipeline.incr(key));
+      // No failover can replace it: its connection stays open and nothing answers on it.
+      for (const port of [primary, ...replicas]) ctx.redis.pause(port);
+      const sent = performance.now();
+      const outcome = await confirmedWrite(redis, (pipeline) => pipeline.incr(key)).then(
+        () => 'answered',
+        (error: Error) => error.message,
+      );
+      const waitedMs = performance.now() - sent;
+      assert.match(outcome, /timed out/);
+      assert.ok(waitedMs <= COMMAND_TIMEOUT_MS + 5_000, `failed after ${Math.round(waitedMs)} ms`);
+    } finally {
+      for (const port of [primary, ...replicas]) ctx.redis.resume(port);
+      await closeRedis(redis);
+    }
+  },
+);
 
 cluster.run();

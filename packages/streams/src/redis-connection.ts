@@ -49,6 +49,8 @@ export const RECONNECT_CAP_MS = 500;
 export const FAILOVER_RIDE_OUT_MS = 12_000;
 export const FAILOVER_RETRY_MS = 200;
 const SLOTS_REFRESH_MS = 2_000;
+/** The longest a command on a cluster waits for its answer. */
+export const COMMAND_TIMEOUT_MS = 15_000;
 
 /** The confirmation each connection's writes get (confirmedWrite reads it). */
 const confirmations = new WeakMap<RedisClient, Confirmation>();
@@ -89,6 +91,10 @@ export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient {
       slotsRefreshInterval: SLOTS_REFRESH_MS,
       redisOptions: {
         ...shared,
+        // A node that stops answering without closing its connection (frozen, cut off by the
+        // network) is replaced by a failover, but what was sent to it would wait for it forever:
+        // no command waits longer than this (a blocking read blocks for less, see projection-tail.ts).
+        commandTimeout: COMMAND_TIMEOUT_MS,
         username: decodeURIComponent(username) || undefined,
         password: decodeURIComponent(password) || undefined,
       },
