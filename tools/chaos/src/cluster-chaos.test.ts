@@ -29,6 +29,13 @@ interface Context {
 const NODE_TIMEOUT_MS = 1_000;
 const CLIENTS = 4;
 
+/** The stack's warnings and errors of late, for a failure's explanation. */
+const troubles = (ctx: Context) =>
+  ctx.stack.process.lines
+    .filter((line) => /\b(WARN|ERROR|FATAL)\b/.test(line) && !line.startsWith('redis-'))
+    .slice(-40)
+    .join('\n');
+
 const cluster = testSuite<Context>('chaos check against the local stack on a Redis Cluster', {} as Context);
 
 cluster.before(async (ctx) => {
@@ -67,7 +74,7 @@ cluster(
       quietMs: 30_000,
       say: (line) => lines.push(line),
     });
-    const explain = `${lines.join('\n')}\n${formatReport(report, 300)}`;
+    const explain = `${lines.join('\n')}\n${formatReport(report, 300)}\n${troubles(ctx)}`;
     const faults = report.clusterFaults ?? [];
     assert.equal(
       [faults.filter((f) => f.fault === 'primary').length, faults.filter((f) => f.fault === 'failover').length],
@@ -136,7 +143,7 @@ cluster(
   'a failover while the replicas lag, with confirmation: the window is answered indeterminate, nothing acknowledged lost',
   async (ctx) => {
     const { load, money, lines } = await laggingFailoverUnderLoad(ctx, 77, (l) => l.counts.indeterminate.answers >= 2);
-    const explain = `${lines.join('\n')}\n${JSON.stringify({ counts: load.counts, money }, null, 2)}`;
+    const explain = `${lines.join('\n')}\n${JSON.stringify({ counts: load.counts, money }, null, 2)}\n${troubles(ctx)}`;
     assert.ok(load.counts.indeterminate.transfers >= 1, `requests answered indeterminate\n${explain}`);
     assert.equal(money.transfers.lost, [], `no acknowledged transfer lost\n${explain}`);
     assert.equal(money.indeterminate.problems, [], `one outcome each\n${explain}`);
@@ -174,7 +181,7 @@ cluster(
       await unconfirmed.stop();
     }
     const { load, money, lines } = result;
-    const explain = `${lines.join('\n')}\n${JSON.stringify({ counts: load.counts, money }, null, 2)}`;
+    const explain = `${lines.join('\n')}\n${JSON.stringify({ counts: load.counts, money }, null, 2)}\n${troubles(ctx)}`;
     assert.is(load.counts.indeterminate.answers, 0, 'with confirmation off nothing is answered indeterminate');
     assert.ok(money.transfers.lost.length >= 1, `the check finds an acknowledged transfer lost\n${explain}`);
     assert.is(money.passed, false, explain);

@@ -70,6 +70,8 @@ export interface MoneyVerdict {
   /** Accounts whose GET /balance differs from the fold of their ledger. */
   replayMismatches: string[];
   audit: { conserved: boolean; balances: number; supply: number; stuck: number; violations: unknown[] } | undefined;
+  /** When balance's /audit never answered 200: its last answer. */
+  auditUnanswered?: string;
   /** The bank's issued supply, summed from the supply stream on its own (SupplyIssued). */
   issued: number;
   /** Ledgers whose script-kept state (balance, seq, opening) is not the fold of their stream, with why. */
@@ -210,8 +212,8 @@ export async function verifyMoney(
       .filter(([, ledger]) => ledger.lowest < 0)
       .map(([account, ledger]) => `${account} (lowest ${ledger.lowest})`);
     const balances = [...ledgers.values()].reduce((sum, ledger) => sum + ledger.balance, 0);
-    const replayMismatches = await compareLiveBalances(plan, ledgers);
-    const audit = await auditFigures(plan, balances, deadline);
+    const replayMismatches = await compareLiveBalances(plan, ledgers, deadline);
+    const { figures: audit, unanswered: auditUnanswered } = await auditFigures(plan, balances, deadline);
     const conserved =
       balances === issuedIntoLedgers &&
       issuedIntoLedgers === issued &&
@@ -241,6 +243,7 @@ export async function verifyMoney(
       replayMismatches,
       stateMismatches,
       audit,
+      ...(auditUnanswered !== undefined && { auditUnanswered }),
       conserved,
       passed,
     };
@@ -332,26 +335,40 @@ async function waitForEmptyGroup(redis: RedisClient, deadline: number): Promise<
   }
 }
 
-async function compareLiveBalances(plan: StackPlan, ledgers: Map<string, Ledger>): Promise<string[]> {
+/** Each account's GET /balance at its ledger's end (waiting, up to the deadline, for one not ready) against the fold. */
+async function compareLiveBalances(plan: StackPlan, ledgers: Map<string, Ledger>, deadline: number): Promise<string[]> {
   const mismatches: string[] = [];
   for (const [account, ledger] of ledgers) {
     const position = ledger.position ?? '0-0';
-    try {
-      const response = await fetch(serviceUrl(plan, account, `/balance?position=${position}`), {
-        signal: AbortSignal.timeout(5_000),
-      });
-      const { balance } = (await response.json()) as { balance: number };
-      if (balance !== ledger.balance)
-        mismatches.push(`${account}: serves ${balance}, its ledger folds to ${ledger.balance}`);
-    } catch (error) {
-      mismatches.push(`${account}: no balance (${(error as Error).message})`);
+    let answer = 'no answer';
+    for (let asked = false; !asked || Date.now() < deadline; asked = true) {
+      try {
+        const response = await fetch(serviceUrl(plan, account, `/balance?position=${position}`), {
+          signal: AbortSignal.timeout(5_000),
+        });
+        const text = await response.text();
+        if (response.ok) {
+          const { balance } = JSON.parse(text) as { balance: number };
+          answer = balance === ledger.balance ? 'same' : `serves ${balance}, its ledger folds to ${ledger.balance}`;
+          break;
+        }
+        answer = `answers ${response.status} ${text.slice(0, 160)}`;
+      } catch (error) {
+        answer = `no balance (${(error as Error).message})`;
+      }
+      await sleep(200);
     }
+    if (answer !== 'same') mismatches.push(`${account}: ${answer}`);
   }
   return mismatches;
 }
 
 /** balance's audit once it has read everything (its balances equal the fold's), or as it stands. */
-async function auditFigures(plan: StackPlan, balances: number, deadline: number) {
+async function auditFigures(
+  plan: StackPlan,
+  balances: number,
+  deadline: number,
+): Promise<{ figures?: MoneyVerdict['audit']; unanswered?: string }> {
   let figures:
     | {
         conserved: boolean;
@@ -362,23 +379,26 @@ async function auditFigures(plan: StackPlan, balances: number, deadline: number)
         violations: { count: number; first: unknown[] };
       }
     | undefined;
+  let unanswered = 'no answer';
   while (Date.now() < deadline + 5_000) {
     try {
       const response = await fetch(serviceUrl(plan, 'balance', '/audit'), { signal: AbortSignal.timeout(2_000) });
       if (response.ok) figures = (await response.json()) as typeof figures;
-    } catch {
-      // not back yet
+      else unanswered = `${response.status} ${(await response.text()).slice(0, 200)}`;
+    } catch (error) {
+      unanswered = (error as Error).message;
     }
     if (figures && figures.balances === balances && figures.inFlight.amount === 0) break;
     await sleep(100);
   }
-  return (
-    figures && {
+  if (!figures) return { unanswered };
+  return {
+    figures: {
       conserved: figures.conserved,
       balances: figures.balances,
       supply: figures.supply.total,
       stuck: figures.stuck.transfers + figures.stuck.issuances,
       violations: figures.violations.first,
-    }
-  );
+    },
+  };
 }

@@ -95,7 +95,7 @@ export function formatReport(report: ChaosReport, intervalMs: number): string {
       }; ${transfers.unexpected.length} unexpected answers (a 500, another 5xx or 4xx)`,
     );
     lines.push(
-      `  money:    supply ${money.issued} (the supply stream), issued into the ledgers ${money.issuedIntoLedgers}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances}, supply ${money.audit.supply}, ${money.audit.stuck} stuck, violations ${list(money.audit.violations.map((v) => JSON.stringify(v)))})` : 'unanswered'}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,
+      `  money:    supply ${money.issued} (the supply stream), issued into the ledgers ${money.issuedIntoLedgers}, balances ${money.balances}, audit ${money.audit ? `${money.audit.conserved ? 'conserved' : 'NOT CONSERVED'} (balances ${money.audit.balances}, supply ${money.audit.supply}, ${money.audit.stuck} stuck, violations ${list(money.audit.violations.map((v) => JSON.stringify(v)))})` : `unanswered (${money.auditUnanswered ?? '?'})`}: ${money.conserved ? 'CONSERVED' : 'NOT CONSERVED'}`,
       `  state:    every ledger's script-kept state = the fold of its stream: ${money.stateMismatches.length === 0 ? 'yes' : list(money.stateMismatches)}`,
     );
     lines.push(`  ledgers:  negative balances ${list(money.negative)}; wrong entries ${list(money.wrongEntries)}`);
