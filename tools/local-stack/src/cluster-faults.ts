@@ -67,6 +67,33 @@ async function shardServing(cluster: StackCluster, slot: number) {
   });
 }
 
+/**
+ * The shard serving `slot`, with `synced` set when its primary answers and sees itself serve the
+ * slot and one of its replicas answers with its replication link to that primary up and in sync.
+ */
+async function settledShard(cluster: StackCluster, slot: number) {
+  const { primary, replicas } = await shardServing(cluster, slot);
+  let synced: ClusterNodeView | undefined;
+  const itself = shardIn(await clusterTopology(primary.port), slot);
+  if (itself?.primary.id === primary.id) {
+    for (const replica of replicas.filter((each) => !suspected(each))) {
+      const info = await clusterCommand(replica.port, ['INFO', 'replication'], 1_000).catch(() => '');
+      if (
+        info.includes(`master_port:${primary.port}`) &&
+        /master_link_status:up/.test(info) &&
+        /master_sync_in_progress:0/.test(info)
+      ) {
+        synced = replica;
+        break;
+      }
+    }
+  }
+  return { primary, replicas, synced };
+}
+
+/** Flagged failing (`fail?`) or failed (`fail`) by the node that was asked. */
+const suspected = (node: ClusterNodeView) => node.flags.some((flag) => flag.startsWith('fail'));
+
 export async function injectClusterFault(
   plan: StackPlan,
   fault: ClusterFault,
@@ -76,7 +103,15 @@ export async function injectClusterFault(
   const cluster = plan.redisCluster;
   if (!cluster) throw new Error('the stack runs one Redis, not a cluster: start it with `pnpm start --cluster`');
   const { slot, key } = await slotOf(cluster, target);
-  const { primary, replicas } = await shardServing(cluster, slot);
+  // Right after a fault the shard may be mid-failover (its primary dead but not yet suspected by
+  // every node, its replicas not yet following a new one): wait until the nodes themselves say it
+  // is settled, as a fault on a settled shard is the one whose outcome this says.
+  const { primary, replicas, synced } = await waitFor(
+    `the shard of slot ${slot} to have a primary and an in-sync replica in reach`,
+    () => settledShard(cluster, slot),
+    (shard) => shard.synced !== undefined,
+    { timeoutMs: 3 * cluster.nodeTimeoutMs + 5_000, intervalMs: 100 },
+  );
   const specOf = (view: ClusterNodeView): ClusterNodeSpec => {
     const spec = cluster.nodes.find((node) => node.port === view.port);
     if (!spec) throw new Error(`the node on port ${view.port} is not one of the stack's`);
@@ -85,7 +120,7 @@ export async function injectClusterFault(
   const slots = describeSlots(primary.slots);
   const aimed = `slot ${slot}${key ? ` (${key})` : ''}`;
   const primaryName = specOf(primary).name;
-  const live = replicas.filter((replica) => !replica.flags.some((flag) => flag.startsWith('fail')));
+  const live = replicas.filter((replica) => !suspected(replica));
   const names = (views: ClusterNodeView[]) => views.map((view) => specOf(view).name).join(', ') || 'none';
 
   if (fault === 'primary') {
@@ -101,8 +136,8 @@ export async function injectClusterFault(
     };
   }
 
-  const replica = live[0];
-  if (!replica) throw new Error(`${primaryName} (slots ${slots}) has no replica in reach`);
+  // The replica that is in sync: a manual failover waits for the replica to catch up with the primary.
+  const replica = synced as ClusterNodeView;
   const replicaName = specOf(replica).name;
   if (fault === 'replica') {
     const handle = killComponent(plan.dataDir, replicaName);

@@ -198,8 +198,26 @@ stackCluster('pnpm kill replica <key>: a replica of that key`s shard is killed a
 });
 
 stackCluster(
+  'pnpm kill failover at once after pnpm kill primary on the same shard waits for it to settle, then promotes a replica',
+  async (ctx) => {
+    const slot = 9_000;
+    const before = await shardOfSlot(ctx, slot);
+    const killedName = nameOf(ctx, before.primary.port) as string;
+    assert.match(await pnpmKill(ctx, 'primary', String(slot)), `killed ${killedName} `);
+    const said = await pnpmKill(ctx, 'failover', String(slot));
+    const promoted =
+      /^(redis-\d) \(port (\d+)\) took over slots \S+ \(slot 9000\) from (redis-\d) with CLUSTER FAILOVER/.exec(said);
+    assert.ok(promoted, said);
+    assert.is.not(promoted[3], killedName, 'from the replica that had taken over, not from the killed node');
+    await waitForShard(ctx, slot, (after) => after.primary.port === Number(promoted[2]));
+    await waitForWholeCluster(ports(ctx), ctx.cluster, { timeoutMs: 30_000 });
+  },
+);
+
+stackCluster(
   'a full stop and start of every node loses nothing: the same nodes rejoin, not a new cluster',
   async (ctx) => {
+    await waitForWholeCluster(ports(ctx), ctx.cluster, { timeoutMs: 30_000 });
     const seeds = () => ctx.cluster.nodes.map(({ port }) => ({ host: '127.0.0.1', port }));
     const writer = new Cluster(seeds(), { redisOptions: { commandTimeout: 5_000 } });
     writer.on('error', () => {});
