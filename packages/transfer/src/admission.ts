@@ -24,8 +24,7 @@ export function startAdmission(redis: RedisClient, highWater: number, everyMs = 
   let stopped = false;
   const look = async () => {
     try {
-      // A single Redis. (On a Redis Cluster a client's INFO reaches one node of its choosing; the
-      // cluster's own admission is not built yet.)
+      // On a cluster, the fullest primary's (redisMemory).
       reading = await redisMemory(redis);
       admitting = !(reading.max > 0 && reading.used >= highWater * reading.max);
     } catch {

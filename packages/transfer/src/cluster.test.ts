@@ -14,6 +14,7 @@ import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { closeRedis, connectRedis, type RedisClient, silentLog, untilReady } from '@microbank/streams';
 import { type RedisCluster, startRedisCluster, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
+import { startAdmission } from './admission.ts';
 import { startProcessor } from './processor.ts';
 import { requestTransfer, transferStatus } from './transfer-log.ts';
 
@@ -211,6 +212,31 @@ cluster('1,000 slots move between primaries while four clients move money: not o
     );
   } finally {
     await bank.close();
+  }
+});
+
+cluster('admission on a cluster: one primary near its maxmemory stops new transfers', async (ctx) => {
+  const redis = await connect(ctx, 'test:admission');
+  const admission = startAdmission(redis, 0.9, 50);
+  const [, second] = (await ctx.redis.topology()).filter((node) => node.role === 'primary');
+  if (!second) throw new Error('a second primary wanted');
+  try {
+    await waitFor(
+      'admitting while no primary is full',
+      () => admission.admitting,
+      (admitting) => admitting,
+    );
+    const used = Number(/used_memory:(\d+)/.exec(await ctx.redis.command(second.port, ['INFO', 'memory']))?.[1]);
+    await ctx.redis.command(second.port, ['CONFIG', 'SET', 'maxmemory', String(Math.ceil(used * 1.05))]);
+    await waitFor(
+      'refusing while one primary is past the mark',
+      () => admission.admitting,
+      (admitting) => !admitting,
+    );
+  } finally {
+    await ctx.redis.command(second.port, ['CONFIG', 'SET', 'maxmemory', '0']);
+    admission.stop();
+    await closeRedis(redis);
   }
 });
 
