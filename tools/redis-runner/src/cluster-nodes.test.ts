@@ -21,7 +21,7 @@ import {
   waitUntilFailedOver,
 } from './cluster-nodes.ts';
 import { clusterCommand, clusterTopology, shardIn } from './cluster-view.ts';
-import type { RedisServer } from './redis-server.ts';
+import { type RedisServer, startRedisServer } from './redis-server.ts';
 
 const NODE_TIMEOUT_MS = 1000;
 const SHAPE = { primaries: 3, replicasPerPrimary: 1 };
@@ -182,6 +182,25 @@ nodes('a node that lost its dir is refused, not joined to the rest by guess', as
   } catch (error) {
     assert.instance(error, ClusterFormingError);
     assert.match((error as Error).message, /redis-6 know no cluster while the other nodes do/);
+  }
+});
+
+nodes('a node`s port answered by another Redis (another dir) is named, not taken for the node', async (ctx) => {
+  const first = ctx.servers[0] as RedisServer;
+  await first.kill();
+  const stranger = await startRedisServer({
+    port: first.port,
+    dataDir: join(ctx.dir, 'stranger'),
+    appendfsync: 'everysec',
+  });
+  try {
+    await formCluster(ctx.nodes, SHAPE, { timeoutMs: 5_000 });
+    assert.unreachable('formCluster took a stranger for redis-1');
+  } catch (error) {
+    assert.instance(error, ClusterFormingError);
+    assert.match((error as Error).message, `port ${first.port} (redis-1) answers from ${join(ctx.dir, 'stranger')}`);
+  } finally {
+    await stranger.kill();
   }
 });
 

@@ -4,7 +4,7 @@
  * from its nodes.conf, and the cluster is created only when no node knows one yet.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -147,7 +147,17 @@ export async function formCluster(
   wait: WaitOptions = {},
 ): Promise<'created' | 'rejoined'> {
   const timeoutMs = wait.timeoutMs ?? 30_000;
-  for (const node of nodes) await waitForPong(node.port, timeoutMs);
+  for (const node of nodes) {
+    await waitForPong(node.port, timeoutMs);
+    // A port found free when planned may have been taken since by another process's Redis (two
+    // clusters started at once): a PONG proves nothing, the dir the server runs in does.
+    const dir = (await clusterCommand(node.port, ['CONFIG', 'GET', 'dir'])).split('\n')[1];
+    if (dir !== realpathSync(node.dataDir)) {
+      throw new ClusterFormingError(
+        `port ${node.port} (${node.name}) answers from ${dir}, not from ${node.dataDir}: another Redis has the port`,
+      );
+    }
+  }
   const blank: string[] = [];
   for (const node of nodes) {
     const info = await clusterCommand(node.port, ['CLUSTER', 'INFO']);
