@@ -59,6 +59,8 @@ export interface KillFigure {
   node: string;
   /** Kill → the first transfer asked for after it, touching the primary's slots, seen completed. */
   recoveredMs: number;
+  /** Kill → a replica serves the killed primary's slots, as a surviving node sees it: the cluster's part. */
+  failedOverMs: number;
   /** Kill → the first such transfer's 202. */
   acceptedMs: number;
   /** Kill → the killed node back as a replica and the cluster whole again. */
@@ -243,11 +245,27 @@ async function failovers(bank: Bank, cluster: StackCluster, dataDir: string, opt
         }
         return { accepted, completed };
       };
+      // The cluster's part of the recovery, watched apart from the transfers': a surviving node names
+      // another primary for the killed one's first slot.
+      const survivors = ports.filter((port) => port !== victim.port);
+      const firstSlot = victim.slots[0]?.[0] ?? streamSlot;
+      let failedOverAt = Number.POSITIVE_INFINITY;
+      const failover = (async () => {
+        while (performance.now() - killedAt < RECOVERY_DEADLINE_MS) {
+          const serving = await primaryOf(survivors, firstSlot).catch(() => undefined);
+          if (serving && serving.port !== victim.port) {
+            failedOverAt = performance.now();
+            return;
+          }
+          await sleep(50);
+        }
+      })();
       let first = firstAfter();
       while (first.completed === Number.POSITIVE_INFINITY && performance.now() - killedAt < RECOVERY_DEADLINE_MS) {
         await sleep(20);
         first = firstAfter();
       }
+      await failover;
       // Back: the stack's supervisor started the node again once its peers failed it over; whole: it
       // rejoined as a replica and synced, every node agreeing.
       const backWithin = 3 * options.nodeTimeoutMs + 5_000 + 30_000;
@@ -262,12 +280,13 @@ async function failovers(bank: Bank, cluster: StackCluster, dataDir: string, opt
         target,
         node: node.name,
         recoveredMs: first.completed - killedAt,
+        failedOverMs: failedOverAt - killedAt,
         acceptedMs: first.accepted - killedAt,
         wholeMs: performance.now() - killedAt,
       };
       kills.push(kill);
       note(
-        `cluster: kill ${n + 1}/${options.kills}: ${node.name} (${target}): first transfer touching it completed after ${Math.round(kill.recoveredMs)} ms; whole again after ${Math.round(kill.wholeMs)} ms`,
+        `cluster: kill ${n + 1}/${options.kills}: ${node.name} (${target}): failed over after ${Math.round(kill.failedOverMs)} ms, first transfer touching it completed after ${Math.round(kill.recoveredMs)} ms; whole again after ${Math.round(kill.wholeMs)} ms`,
       );
     }
   } finally {

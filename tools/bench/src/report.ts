@@ -381,6 +381,7 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
     ),
   );
   const recovered = k.kills.map((kill) => kill.recoveredMs);
+  const failedOver = k.kills.map((kill) => kill.failedOverMs);
   const accepted = k.kills.map((kill) => kill.acceptedMs);
   const whole = k.kills.map((kill) => kill.wholeMs);
   const byTarget = new Map<string, number>();
@@ -389,7 +390,7 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
     byTarget.set(kind, (byTarget.get(kind) ?? 0) + 1);
   }
   out.push(
-    `cluster failover: ${k.kills.length} primaries SIGKILLed one after another (${[...byTarget].map(([kind, n]) => `${n} serving ${kind}`).join(', ')}), cluster-node-timeout ${k.nodeTimeoutMs.toLocaleString('en')} ms, under a trickle of transfers; from the kill to: the first transfer touching its slots accepted (202) / completed; the node back as a replica and the cluster whole`,
+    `cluster failover: ${k.kills.length} primaries SIGKILLed one after another (${[...byTarget].map(([kind, n]) => `${n} serving ${kind}`).join(', ')}), cluster-node-timeout ${k.nodeTimeoutMs.toLocaleString('en')} ms, under a trickle of transfers; from the kill to: a replica serving its slots; the first transfer asked for after the kill and touching its slots accepted (202) / completed; the node back as a replica and the cluster whole`,
   );
   const summary = (values: number[]) => [
     ms(percentile(values, 50)),
@@ -400,6 +401,7 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
     table(
       ['', 'p50', 'p99', 'max'],
       [
+        ['failed over (a replica serves its slots)', ...summary(failedOver)],
         ['accepted', ...summary(accepted)],
         ['completed (recovery)', ...summary(recovered)],
         ['whole again', ...summary(whole)],
