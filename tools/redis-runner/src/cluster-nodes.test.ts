@@ -157,8 +157,13 @@ nodes(
       'the peers failed it over within 20 s',
     );
     console.log(`    failed over ${Date.now() - startedAt} ms after the SIGKILL (node timeout ${NODE_TIMEOUT_MS} ms)`);
-    const after = shardIn(await clusterTopology(peers[0] as number), slot);
-    assert.is(after?.primary.id, before.replicas[0]?.id, 'its replica serves the slot now');
+    // Its replica serves the slot now, as every peer learns by gossip (some a little later).
+    const after = await waitFor(
+      'every peer to see its replica serve the slot',
+      () => Promise.all(peers.map(async (port) => shardIn(await clusterTopology(port), slot))),
+      (seen) => seen.every((shard) => shard?.primary.id === before.replicas[0]?.id),
+      { timeoutMs: 10_000, intervalMs: 50 },
+    ).then((seen) => seen[0]);
 
     await killed.restart();
     await waitFor(
