@@ -48,7 +48,7 @@ function run(redis: RedisClient, script: keyof Scripted, ...args: string[]): Rep
   defineLedgerScript(redis, 'creditLedger', 'credit-3.lua');
   defineLedgerScript(redis, 'refundLedger', 'refund-3.lua');
   defineLedgerScript(redis, 'recordIssuance', 'record-issuance-2.lua');
-  return confirmedWrite(redis, (pipeline) => {
+  return confirmedWrite(redis, args[0] ?? '', (pipeline) => {
     (pipeline as unknown as Record<keyof Scripted, (...a: string[]) => unknown>)[script](...args);
   });
 }

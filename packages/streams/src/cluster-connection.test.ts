@@ -55,7 +55,7 @@ cluster('writes sent through a primary`s death are made on its successor, none f
     const writer = (async () => {
       while (writing) {
         outcomes.push(
-          await confirmedWrite(redis, (pipeline) => pipeline.incr(key)).then(
+          await confirmedWrite(redis, key, (pipeline) => pipeline.incr(key)).then(
             () => 'confirmed',
             (error: Error) => (error instanceof Unconfirmed ? 'unconfirmed' : error.message),
           ),
@@ -115,11 +115,11 @@ cluster(
     const key = '{frozen}:count';
     const { primary, replicas } = await ctx.redis.shardOf(await ctx.redis.keySlot(key));
     try {
-      await confirmedWrite(redis, (pipeline) => pipeline.incr(key));
+      await confirmedWrite(redis, key, (pipeline) => pipeline.incr(key));
       // No failover can replace it: its connection stays open and nothing answers on it.
       for (const port of [primary, ...replicas]) ctx.redis.pause(port);
       const sent = performance.now();
-      const outcome = await confirmedWrite(redis, (pipeline) => pipeline.incr(key)).then(
+      const outcome = await confirmedWrite(redis, key, (pipeline) => pipeline.incr(key)).then(
         () => 'answered',
         (error: Error) => error.message,
       );

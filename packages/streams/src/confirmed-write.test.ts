@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { confirmedWrite, Unconfirmed } from './confirmed-write.ts';
 import { catalogAtV1 } from './event-catalog.ts';
 import { appendEvent } from './event-store.ts';
+import { confirmKey } from './keys.ts';
 import { silentLog } from './log.ts';
 import { closeRedis, connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
 
@@ -46,7 +47,7 @@ const connect = async (ctx: Context, replicas: number) => {
 confirmed('a write its replica holds is answered with its reply', async (ctx) => {
   const redis = await connect(ctx, 1);
   const key = `${uniquePrefix()}:counter`;
-  const reply = await confirmedWrite<number>(redis, (pipeline) => pipeline.incr(key));
+  const reply = await confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key));
   assert.is(reply, 1);
   const replica = connectRedis(ctx.redis.replica.url, 'test:replica', silentLog);
   ctx.open.push(replica);
@@ -62,7 +63,7 @@ confirmed(
     ctx.redis.freeze();
     let thrown: unknown;
     try {
-      await confirmedWrite<number>(redis, (pipeline) => pipeline.incr(key));
+      await confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key));
     } catch (error) {
       thrown = error;
     }
@@ -94,23 +95,40 @@ confirmed(
   'a command that writes nothing is confirmed only once the replicas hold what the primary held',
   async (ctx) => {
     // What a repeat relies on (confirmed-write.ts): the first write, made by another connection and
-    // not yet on the replica, is covered by a WAIT behind a read.
+    // not yet on the replica, is covered by the WAIT behind a read (and the slot's mark).
     const writer = await connect(ctx, 0);
     const redis = await connect(ctx, 1);
     const key = `${uniquePrefix()}:step`;
-    assert.is(await confirmedWrite(redis, (pipeline) => pipeline.set(`${key}:before`, 'x')), 'OK');
+    assert.is(await confirmedWrite(redis, key, (pipeline) => pipeline.set(`${key}:before`, 'x')), 'OK');
     ctx.redis.freeze();
     await writer.set(key, 'made once');
     let thrown: unknown;
     try {
-      await confirmedWrite(redis, (pipeline) => pipeline.get(key));
+      await confirmedWrite(redis, key, (pipeline) => pipeline.get(key));
     } catch (error) {
       thrown = error;
     }
     assert.instance(thrown, Unconfirmed, 'a read of a write no replica holds is not confirmed');
     assert.is((thrown as Unconfirmed).reply, 'made once');
     ctx.redis.thaw();
-    assert.is(await confirmedWrite(redis, (pipeline) => pipeline.get(key)), 'made once');
+    assert.is(await confirmedWrite(redis, key, (pipeline) => pipeline.get(key)), 'made once');
+  },
+);
+
+confirmed(
+  'the slot`s mark is written before every WAIT, so that WAIT covers all the primary holds on any Redis',
+  async (ctx) => {
+    // Redis 7.2 on moves a connection's WAIT offset only after a command that replicated something:
+    // a read alone would leave it where this connection's last write left it. The mark is such a write.
+    const redis = await connect(ctx, 1);
+    const key = `${uniquePrefix()}:step`;
+    await confirmedWrite(redis, key, (pipeline) => pipeline.get(key));
+    const replica = connectRedis(ctx.redis.replica.url, 'test:replica', silentLog);
+    ctx.open.push(replica);
+    await untilReady(replica);
+    assert.is(await replica.get(confirmKey(key)), '1', 'the mark reached the replica with the WAIT');
+    assert.is(confirmKey(key), `{${key}}:confirm`);
+    assert.is(confirmKey('microbank:ledger:{john-account}'), '{john-account}:confirm');
   },
 );
 
@@ -119,7 +137,7 @@ confirmed('no confirmation asked: no WAIT is sent, a frozen replica changes noth
   const key = `${uniquePrefix()}:counter`;
   ctx.redis.freeze();
   const before = await waitCalls(redis);
-  assert.is(await confirmedWrite<number>(redis, (pipeline) => pipeline.incr(key)), 1);
+  assert.is(await confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key)), 1);
   assert.is(await waitCalls(redis), before, 'WAIT was not called');
 });
 

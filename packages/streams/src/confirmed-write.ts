@@ -1,16 +1,18 @@
 /**
  * A write the bank acknowledges, confirmed by replicas before it is: Redis replicates
  * asynchronously, so a write its primary took and no replica holds yet is lost when that primary
- * fails and a replica takes over. `WAIT n t`, sent in one pipeline right behind the write, answers
- * how many replicas hold everything the connection wrote so far. It has no key: on a cluster client
- * a lone WAIT goes to any node, so it rides in the pipeline of the keyed write, which is sent to that
- * key's primary as a whole (redis-cluster.test.ts proves the routing).
+ * fails and a replica takes over. `WAIT n t` answers how many replicas hold what the connection
+ * wrote up to its last write. It has no key: on a cluster client a lone WAIT goes to any node, so
+ * it rides in the pipeline of the keyed write, which is sent to that key's primary as a whole
+ * (redis-cluster.test.ts proves the routing).
  *
- * A write that repeats one made before (a script that finds its step done) writes nothing. Redis
- * (7.0 here) moves a connection's WAIT offset to the primary's replication offset after *every*
- * command, not only after writes: WAIT behind a command that wrote nothing still waits for all the
- * primary held then, the first write included. confirmed-write.test.ts holds Redis to that; were it
- * to change, a repeat would have to write its record again.
+ * Right before the WAIT, the pipeline writes the slot's confirmation mark (confirmKey) again. A
+ * write that finds its work done (a request sent again with its key, a saga step run again) writes
+ * nothing itself, and Redis 7.2 on moves a connection's WAIT offset only after a command that
+ * replicated something (7.0 moved it after every command): without the mark, WAIT would confirm
+ * only what this connection wrote before, not the first write, made by another connection and
+ * perhaps on no replica. With it, WAIT waits for everything the primary held then. The same holds
+ * for a pipeline ioredis sends again on a new connection after the old one closed.
  *
  * Not covered: ioredis sends a script again on its own after NOSCRIPT, outside the pipeline and so
  * after the WAIT. A connection meets NOSCRIPT only when the script cache of the server it is still
@@ -20,6 +22,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChainableCommander } from 'ioredis';
+import { confirmKey } from './keys.ts';
 import {
   confirmationOf,
   FAILOVER_RETRY_MS,
@@ -46,23 +49,28 @@ export class Unconfirmed extends Error {
 }
 
 /**
- * Sends the commands `write` queues (all of one slot) and, when the connection's writes are
- * confirmed (connectRedis' settings), WAIT behind them. Answers the last write command's reply;
- * throws the first command error, or Unconfirmed (with that reply) when the replicas did not
- * confirm in time.
+ * Sends the commands `write` queues (all of the slot of `key`) and, when the connection's writes
+ * are confirmed (connectRedis' settings), the slot's confirmation mark and WAIT behind them. Answers
+ * the last write command's reply; throws the first command error, or Unconfirmed (with that reply)
+ * when the replicas did not confirm in time. A write the slot's move kept from being made (MOVED,
+ * ASK, TRYAGAIN, CLUSTERDOWN) is sent again once the slot's node is known, within the ride-out.
  */
-export async function confirmedWrite<T>(redis: RedisClient, write: (pipeline: ChainableCommander) => void): Promise<T> {
+export async function confirmedWrite<T>(
+  redis: RedisClient,
+  key: string,
+  write: (pipeline: ChainableCommander) => void,
+): Promise<T> {
   const { replicas, timeoutMs } = confirmationOf(redis);
   const started = performance.now();
   for (;;) {
     const pipeline = redis.pipeline();
     write(pipeline);
     const written = pipeline.length;
-    if (written === 0) throw new Error('confirmedWrite was given no command');
-    if (replicas > 0) pipeline.call('WAIT', String(replicas), String(timeoutMs));
+    if (replicas > 0) pipeline.set(confirmKey(key), '1').call('WAIT', String(replicas), String(timeoutMs));
+    if (pipeline.length === 0) throw new Error('confirmedWrite was given no command');
     const replies = (await pipeline.exec()) ?? [];
     if (replies.length !== pipeline.length) throw new Error('the write pipeline was discarded (the connection closed)');
-    const failed = replies.slice(0, written).find(([error]) => error)?.[0];
+    const failed = replies.slice(0, written + (replicas > 0 ? 1 : 0)).find(([error]) => error)?.[0];
     if (failed && isCluster(redis) && isRedirect(failed) && performance.now() - started < FAILOVER_RIDE_OUT_MS) {
       // Not made: the slot has moved (a failover, a resharding) or is moving. ioredis follows a
       // redirect by itself only for a pipeline of reads, and this one holds a WAIT: learn where the
@@ -72,15 +80,24 @@ export async function confirmedWrite<T>(redis: RedisClient, write: (pipeline: Ch
       continue;
     }
     if (failed) throw failed;
-    const reply = replies[written - 1]?.[1] as T;
+    const reply = (written > 0 ? replies[written - 1]?.[1] : undefined) as T;
     if (replicas === 0) return reply;
-    const [waitError, confirmedBy] = replies[written] ?? [];
-    // The write was made; WAIT failing (the connection closed under it) confirms nothing.
+    const [waitError, confirmedBy] = replies[written + 1] ?? [];
+    // WAIT failing (the connection closed under it) confirms nothing.
     if (waitError || typeof confirmedBy !== 'number' || confirmedBy < replicas) {
       throw new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas);
     }
     return reply;
   }
+}
+
+/**
+ * Confirms that the replicas hold everything the primary of `key`'s slot holds now (what other
+ * connections wrote there included): the saga runs only on a request its replicas hold. Throws
+ * Unconfirmed when they do not in time; nothing when the connection's writes are not confirmed.
+ */
+export async function confirmHeld(redis: RedisClient, key: string): Promise<void> {
+  if (confirmationOf(redis).replicas > 0) await confirmedWrite(redis, key, () => {});
 }
 
 /** A reply that says the command was not made here, not now: sent again later it is. */

@@ -26,7 +26,7 @@ export async function appendEvent<Event extends CatalogEvent>(
   catalog: EventCatalog<Event>,
   event: Event,
 ): Promise<StreamId> {
-  const id = await confirmedWrite<string | null>(redis, (pipeline) =>
+  const id = await confirmedWrite<string | null>(redis, stream, (pipeline) =>
     pipeline.xadd(stream, '*', ...encodeEvent(catalog, event)),
   );
   if (id === null) throw new Error(`XADD to ${stream} returned no ID`);

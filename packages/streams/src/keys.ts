@@ -37,6 +37,15 @@ export function incarnationKey(stream: string): string {
   return key(hashTagOf(stream) === stream ? `{${stream}}` : stream, 'incarnation');
 }
 
+/**
+ * `{<hash tag>}:confirm`: the confirmation mark of `key`'s slot, written again before every WAIT
+ * (confirmed-write.ts) so that the WAIT covers all the slot's primary holds. One small key per hash
+ * tag; its value says nothing.
+ */
+export function confirmKey(key: string): string {
+  return `{${hashTagOf(key)}}:confirm`;
+}
+
 /** `keys` by hash tag (on a cluster, one group per slot at most), each group in the order given. */
 export function byHashTag<T>(items: readonly T[], keyOf: (item: T) => string): T[][] {
   const groups = new Map<string, T[]>();

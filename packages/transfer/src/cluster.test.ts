@@ -9,13 +9,14 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { ledgerKey, ledgerStateKey, transfersKey } from '@microbank/events';
+import { ledgerKey, ledgerStateKey, ledgerStepsKey, transfersKey } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
-import { closeRedis, connectRedis, type RedisClient, silentLog, untilReady } from '@microbank/streams';
+import { closeRedis, connectRedis, type RedisClient, silentLog, Unconfirmed, untilReady } from '@microbank/streams';
 import { type RedisCluster, startRedisCluster, testSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { startAdmission } from './admission.ts';
 import { startProcessor } from './processor.ts';
+import { runSaga } from './saga.ts';
 import { requestTransfer, transferStatus } from './transfer-log.ts';
 
 const run = promisify(execFile);
@@ -239,5 +240,49 @@ cluster('admission on a cluster: one primary near its maxmemory stops new transf
     await closeRedis(redis);
   }
 });
+
+cluster(
+  'a saga takes no step before the one before it is held: no credit while the debit is unconfirmed',
+  async (ctx) => {
+    const shardOfKey = async (key: string) => ctx.redis.shardOf(await ctx.redis.keySlot(key));
+    const transfersShard = (await shardOfKey(transfersKey())).primary;
+    let payer: { account: string; primary: number; replicas: number[] } | undefined;
+    let payee: string | undefined;
+    for (let n = 1; !payer || !payee; n++) {
+      const account = `pair-${n}`;
+      const shard = await shardOfKey(ledgerKey(account));
+      if (!payer && shard.primary !== transfersShard) payer = { account, ...shard };
+      else if (payer && shard.primary !== payer.primary) payee = account;
+    }
+    const bank = await bankOn(ctx, [payer.account, payee]);
+    const { redis, prefix } = bank;
+    await bank.processor.stop();
+    try {
+      const transfer = await requested(redis, payer.account, payee, prefix);
+      const status = await transferStatus(redis, transfer, prefix);
+      if (!status) throw new Error('no status');
+      // The payer's shard loses its replica's answers; the transfers' and the payee's do not.
+      for (const port of payer.replicas) ctx.redis.pause(port);
+      let thrown: unknown;
+      try {
+        await runSaga(redis, status, prefix);
+      } catch (error) {
+        thrown = error;
+      } finally {
+        for (const port of payer.replicas) ctx.redis.resume(port);
+      }
+      assert.instance(thrown, Unconfirmed, 'the debit was not confirmed');
+      assert.ok(
+        await redis.hexists(ledgerStepsKey(payer.account, prefix), `debit:${transfer}`),
+        'debited on the primary',
+      );
+      assert.not.ok(await redis.hexists(ledgerStepsKey(payee, prefix), `credit:${transfer}`), 'no credit made');
+      const settlement = await runSaga(redis, status, prefix);
+      assert.is(settlement.type, 'TransferCompleted', 'run again once the debit is held, it completes');
+    } finally {
+      await closeRedis(redis);
+    }
+  },
+);
 
 cluster.run();

@@ -5,9 +5,9 @@
  * processors on one transfer, a parked entry re-applied) and every step already done returns its
  * first outcome: nothing moves twice.
  */
-import type { TransferRequested } from '@microbank/events';
+import { type TransferRequested, transfersKey } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
-import type { StreamId } from '@microbank/streams';
+import { confirmHeld, type StreamId } from '@microbank/streams';
 import { DEFAULT_RETENTION_MS, type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
 
 /**
@@ -40,6 +40,10 @@ export async function runSaga(
     amount: status.amount,
     requested: status.position,
   };
+  // Money moves only on a request its replicas hold: one the primary took and no replica has (its
+  // client told "indeterminate") could be lost in a failover after its steps were made, and the
+  // client's retry with the same key would then make a second transfer that moves it again.
+  await confirmHeld(redis, transfersKey(prefix));
   const settlement = await decide();
   await settleTransfer(redis, status, settlement, prefix, retentionMs);
   return settlement;

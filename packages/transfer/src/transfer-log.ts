@@ -51,7 +51,7 @@ type Script = 'requestTransfer' | 'settleTransfer';
 function run<Reply>(redis: RedisClient, script: Script, ...args: string[]): Promise<Reply> {
   defineScript(redis, 'requestTransfer', 'request-transfer-3.lua', import.meta.url);
   defineScript(redis, 'settleTransfer', 'settle-transfer-2.lua', import.meta.url);
-  return confirmedWrite(redis, (pipeline) => {
+  return confirmedWrite(redis, args[0] ?? '', (pipeline) => {
     (pipeline as unknown as Record<Script, (...a: string[]) => unknown>)[script](...args);
   });
 }
@@ -87,9 +87,8 @@ export async function transferOfKey(
   prefix?: string,
 ): Promise<{ transfer: string; fingerprint: string } | undefined> {
   // A confirmed read: answered once the replicas hold what the primary held (confirmed-write.ts).
-  const known = await confirmedWrite<string | null>(redis, (pipeline) =>
-    pipeline.get(idempotencyKey(clientKey(client, key), prefix)),
-  );
+  const stored = idempotencyKey(clientKey(client, key), prefix);
+  const known = await confirmedWrite<string | null>(redis, stored, (pipeline) => pipeline.get(stored));
   if (known === null) return undefined;
   const [transfer = '', fingerprint = ''] = known.split(' ');
   return { transfer, fingerprint };
