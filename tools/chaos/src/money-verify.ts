@@ -380,7 +380,9 @@ async function auditFigures(
       }
     | undefined;
   let unanswered = 'no answer';
-  while (Date.now() < deadline + 5_000) {
+  // Its own few seconds at least: a long run's statuses may have taken the quiet time already.
+  const until = Math.max(deadline, Date.now() + 10_000) + 5_000;
+  while (Date.now() < until) {
     try {
       const response = await fetch(serviceUrl(plan, 'balance', '/audit'), { signal: AbortSignal.timeout(2_000) });
       if (response.ok) figures = (await response.json()) as typeof figures;
