@@ -97,6 +97,12 @@ config('a cluster: its seed nodes in REDIS_URL, each write confirmed by one repl
 });
 
 config('bad cluster settings are named, and no password of a list of URLs is shown', () => {
+  const mixed = () =>
+    readSettings({ ...good, REDIS_CLUSTER: 'true', REDIS_URL: 'rediss://:pw@a:1,redis://:pw@b:2' }, {});
+  assert.throws(
+    mixed,
+    (error: Error) => /seeds must share one scheme/.test(error.message) && !/pw/.test(error.message),
+  );
   const several = () =>
     readSettings({ ...good, REDIS_URL: 'redis://:first-secret@a:1,redis://:second-secret@b:2' }, {});
   assert.throws(several, (error: Error) => /REDIS_URL names several nodes/.test(error.message));
@@ -110,6 +116,15 @@ config('bad cluster settings are named, and no password of a list of URLs is sho
     assert.ok(message.includes(name), message);
   }
   assert.not.match(message, /secret|sec\/ret|two/);
+  for (const value of [
+    'redis-0:6379,redis://:s3cret@redis-1:6379',
+    ' redis://:s3cret@host:x',
+    '\nredis://:s3cret@h:x',
+  ]) {
+    const shown = problem({ ...good, REDIS_URL: value, REDIS_CLUSTER: 'true' });
+    assert.match(shown, /REDIS_URL must look like/);
+    assert.not.match(shown, /s3cret/, value);
+  }
 });
 
 const table = {

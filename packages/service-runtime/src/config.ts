@@ -108,6 +108,16 @@ export function commonSettings(vars: CommonVars) {
       "invalid configuration: REDIS_URL names several nodes: a Redis Cluster's, with REDIS_CLUSTER=true",
     );
   }
+  // The cluster client reaches every node it finds with the first seed's scheme and credentials.
+  const access = (url: string) => {
+    const { protocol, username, password } = new URL(url);
+    return `${protocol}${username}:${password}`;
+  };
+  if (new Set(vars.REDIS_URL.map(access)).size > 1) {
+    throw new ConfigError(
+      'invalid configuration: REDIS_URL seeds must share one scheme (redis:// or rediss://), user and password',
+    );
+  }
   const redis: RedisSettings = {
     urls: vars.REDIS_URL,
     cluster,
@@ -169,12 +179,12 @@ function shownValue(name: string, value: string | undefined): string {
 }
 
 /**
- * A URL's user-info replaced by "***" (anything that looks like one, parseable or not): all from
- * the first `://` to the last `@`, so that a list of URLs, or a password holding a `/` or a `,`,
- * shows none of it.
+ * A URL's user-info replaced by "***" (anything that looks like one, parseable or not): all up to
+ * the last `@` goes but a leading scheme, so that a list of URLs, one without a scheme before one
+ * with a password, or a password holding a `/` or a `,`, shows none of it.
  */
 export function withoutPassword(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, '$1***@');
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, '$1***@');
 }
 
 /** For a service's main: runs `read`, and on a ConfigError prints it and exits 1 instead of throwing. */

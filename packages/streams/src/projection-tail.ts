@@ -73,7 +73,9 @@ export function projectionTail(
     followedSinceRead = false;
     let brought = false;
     try {
-      const reads = await Promise.all(groups.map((group) => readGroup(group, block ? blockMs : undefined)));
+      // The groups' reads share the byte watch of every node connection (watchedRead): so many times the budget.
+      const limit = 2 * tailSizer.byteBudget * groups.length;
+      const reads = await Promise.all(groups.map((group) => readGroup(group, block ? blockMs : undefined, limit)));
       for (const [stream, entries] of reads.flat()) {
         tailSizer.observe(entries);
         reader.consume(stream, entries);
@@ -93,13 +95,17 @@ export function projectionTail(
    * incarnation markers read right behind, on the same connection: the entries are confirmed to
    * come from the incarnations adopted.
    */
-  async function readGroup(reading: Array<[string, StreamId]>, waitMs: number | undefined): Promise<StreamsRead> {
+  async function readGroup(
+    reading: Array<[string, StreamId]>,
+    waitMs: number | undefined,
+    limit: number,
+  ): Promise<StreamsRead> {
     const streams = reading.map(([stream]) => stream);
     const count = tailSizer.count;
     let reads: StreamsRead;
     let markers: Array<string | null>;
     try {
-      const read = watchedRead(tailRedis, 2 * tailSizer.byteBudget, () => readAfter(tailRedis, reading, waitMs, count));
+      const read = watchedRead(tailRedis, limit, () => readAfter(tailRedis, reading, waitMs, count));
       // Queued behind the read on its connection, so Redis answers it right after the entries:
       // the incarnation they came from, even when Redis lost data and was written to before.
       const markersAsked = askIncarnations(tailRedis, streams);

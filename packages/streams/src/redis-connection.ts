@@ -77,7 +77,7 @@ export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient {
   let redis: RedisClient;
   if (settings.cluster) {
     const [first] = settings.urls;
-    const { username, password } = new URL(first ?? 'redis://');
+    const { username, password, protocol } = new URL(first ?? 'redis://');
     const options: ClusterOptions = {
       enableOfflineQueue: false,
       retryDelayOnFailover: FAILOVER_RETRY_MS,
@@ -97,6 +97,8 @@ export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient {
         commandTimeout: COMMAND_TIMEOUT_MS,
         username: decodeURIComponent(username) || undefined,
         password: decodeURIComponent(password) || undefined,
+        // rediss:// seeds: every node is reached over TLS, as the seeds are.
+        ...(protocol === 'rediss:' ? { tls: {} } : {}),
       },
     };
     redis = new Cluster(
