@@ -6,9 +6,8 @@
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { startBooks } from '@microbank/ledger';
-import { silentLog } from '@microbank/streams';
+import { type RedisClient, silentLog } from '@microbank/streams';
 import { compact, compactionPoint } from '@microbank/transfer';
-import type { Redis } from 'ioredis';
 
 export interface CompactRequest {
   redisUrl: string;
@@ -20,7 +19,11 @@ export interface CompactRequest {
 }
 
 /** Runs a compaction, printing what an operator reads; resolves to the exit code. */
-export async function runCompact(redis: Redis, request: CompactRequest, say: (line: string) => void): Promise<number> {
+export async function runCompact(
+  redis: RedisClient,
+  request: CompactRequest,
+  say: (line: string) => void,
+): Promise<number> {
   const { prefix } = request;
   const books = startBooks({ redisAt: request.redisUrl, log: silentLog, name: 'compact', prefix, stateCheckMs: 0 });
   try {

@@ -3,8 +3,8 @@
  * (its saga run once more, recorded on the parked stream), printing what an operator reads.
  */
 import type { ParkedTransfer } from '@microbank/events';
+import type { RedisClient } from '@microbank/streams';
 import { parkedTransfers, reapplyParked } from '@microbank/transfer';
-import type { Redis } from 'ioredis';
 
 const COLUMNS = ['parked', 'transfer', 'from', 'to', 'amount', 'deliveries', 'when', 'state', 'reason'] as const;
 
@@ -39,7 +39,7 @@ export interface ParkedCommand {
 
 /** Runs `pnpm parked` against `redis`; resolves to the exit code. */
 export async function runParked(
-  redis: Redis,
+  redis: RedisClient,
   { retry, prefix }: ParkedCommand,
   print: (line: string) => void,
 ): Promise<number> {

@@ -8,8 +8,7 @@
  */
 import { compactionLockKey, processorsPresenceKey } from '@microbank/events';
 import { keepingDifferences, keptLedger, rebuildLedgerKeeping, rewriteLedgerKeeping } from '@microbank/ledger';
-import { livePresence } from '@microbank/streams';
-import type { Redis } from 'ioredis';
+import { livePresence, type RedisClient } from '@microbank/streams';
 
 export interface RebuildCommand {
   /** One account's ledger; absent: every account the streams name. */
@@ -23,7 +22,7 @@ export interface RebuildCommand {
 
 /** Runs `pnpm rebuild-state` against `redis`; resolves to the exit code. */
 export async function runRebuildState(
-  redis: Redis,
+  redis: RedisClient,
   { account, check = false, force = false, prefix }: RebuildCommand,
   say: (line: string) => void,
 ): Promise<number> {
