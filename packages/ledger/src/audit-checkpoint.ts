@@ -1,6 +1,6 @@
 /**
  * The audit's checkpoint: a digest of every entry the books applied, with the positions it covers,
- * so that two audits, two replicas or a rebuild can show they saw the same books. Each stream has
+ * so that two audits, two services or a rebuild can show they saw the same books. Each stream has
  * a running SHA-256 over its applied entries in order (ID, then every field with its length: an
  * entry's type, version and data as stored, byte for byte); the checkpoint's digest is a SHA-256
  * over the streams sorted by name, each with its position and its own digest. A stream is named

@@ -146,7 +146,7 @@ const untilViolation = (audit: Books, what: string, found: (v: Violation) => boo
 const describe = (f: AuditFigures) => JSON.stringify(f.violations.first);
 
 /**
- * Copies every key of `from` to `to`, streams with their entry IDs: a replica of the books, or a
+ * Copies every key of `from` to `to`, streams with their entry IDs: a copy of the books, or a
  * forged one when `edit` rewrites (or drops, returning undefined) an entry's fields.
  */
 async function copyBank(

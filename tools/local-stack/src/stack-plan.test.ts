@@ -42,7 +42,7 @@ plan('by default the README`s ports: Redis 6380, the services 8081-8086, data in
     ACCOUNT_NAME: 'john-account',
     ACCOUNT_URL: 'http://127.0.0.1:8083',
   });
-  // The bank, not an account, makes the opening issuances: both transfer replicas are told the same.
+  // The bank, not an account, makes the opening issuances: both transfer instances are told the same.
   for (const name of ['transfer-1', 'transfer-2']) {
     const transfer = planned.services.find((spec) => spec.name === name);
     assert.is(transfer?.env.ISSUANCE, 'john-account=100,mary-account=100', name);

@@ -177,7 +177,7 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
     ],
   };
   // The bank makes each account's opening issuance (no account process can create money); both
-  // replicas are told, and each issuance happens once whoever makes it first.
+  // instances are told, and each issuance happens once whoever makes it first.
   const issuance = accountsOf(plan)
     .map((account) => `${account}=${ISSUANCE_PER_ACCOUNT}`)
     .join(',');

@@ -151,7 +151,7 @@ stack('money moves: a transfer with curl completes, the balances and the audit s
   const accepted = await post();
   assert.is(accepted.status, 202);
   const { transfer } = (await accepted.json()) as { transfer: string };
-  // The other replica answers for the same transfer, and the same key gives the same transfer.
+  // The other instance answers for the same transfer, and the same key gives the same transfer.
   const status = await waitFor(
     'the transfer to complete',
     async () => (await get(stackUrl('transfer-2', `/transfers/${transfer}`), { authorization })).body,
