@@ -41,6 +41,12 @@ export interface IndeterminateTransfer {
   outcome: { status: 202; transfer: string } | { status: number; text: string } | undefined;
 }
 
+/**
+ * How long a send waits for its answer: longer than a write waits for its replicas (1 s by
+ * default), and a while more, since a connection whose WAIT is waiting holds the writes behind it.
+ */
+const SEND_TIMEOUT_MS = 4_000;
+
 /** How long a send whose answer was lost is retried once the load has stopped. */
 const ANSWER_WAIT_MS = 60_000;
 
@@ -51,6 +57,8 @@ export interface TransferCounts {
   resent: number;
   /** The 503s, by why: `full` is admission control (Redis near its maxmemory), `outOfRoom` a write Redis refused (OOM). */
   refused: { full: number; outOfRoom: number; other: number };
+  /** Sends with no HTTP answer within SEND_TIMEOUT_MS (refused, reset, timed out): each sent again. */
+  noAnswer: number;
   /** The other 503s by their `error` (or first words): what a failover made the API answer. */
   otherReasons: Record<string, number>;
   /** `503 indeterminate` answers (recorded, not confirmed by a replica in time), and the transfers that got one. */
@@ -93,6 +101,7 @@ export function startTransferLoad(
     accepted: 0,
     resent: 0,
     refused: { full: 0, outOfRoom: 0, other: 0 },
+    noAnswer: 0,
     otherReasons: {},
     indeterminate: { answers: 0, transfers: 0 },
     unexpected: [],
@@ -127,7 +136,7 @@ export function startTransferLoad(
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': key, authorization },
           body,
-          signal: AbortSignal.timeout(2_000),
+          signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
         });
         status = response.status;
         retryAfter = response.headers.get('retry-after');
@@ -135,6 +144,7 @@ export function startTransferLoad(
       } catch {
         status = 0;
         text = '';
+        counts.noAnswer++;
       }
       if (status === 503 && /"error":"indeterminate"/.test(text)) {
         // Recorded on the primary, not confirmed: it may stand or vanish. Only the same request
