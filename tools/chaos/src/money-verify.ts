@@ -101,13 +101,22 @@ export async function verifyMoney(
     // number of sends: a retry after a lost answer never made a second transfer.
     const requestsByKey = new Map<string, string[]>();
     const transfers = (await redis.xrange(transfersKey(), '-', '+')) as Array<[string, string[]]>;
-    for (const [, fields] of transfers) {
+    // And on the stream itself, before any service's view of it: nothing settled that was never requested.
+    const settledOnStream: Array<[string, string]> = [];
+    for (const [id, fields] of transfers) {
       const decoded = decodeEntry(transferEvents, fields);
-      if (!decoded.ok || decoded.event.type !== 'TransferRequested') continue;
+      if (!decoded.ok) continue;
+      if (decoded.event.type !== 'TransferRequested') {
+        settledOnStream.push([id, decoded.event.data.transfer]);
+        continue;
+      }
       const { key, transfer } = decoded.event.data;
       requestsByKey.set(key, [...(requestsByKey.get(key) ?? []), transfer]);
     }
     const requested = new Set([...requestsByKey.values()].flat());
+    const wrongOnStream = settledOnStream
+      .filter(([, transfer]) => !requested.has(transfer))
+      .map(([id, transfer]) => `transfers stream ${id}: ${transfer} settled, never requested`);
     // A lost transfer has no status to wait for: only the ones on the stream are waited on.
     const statuses = await settledStatuses(
       plan,
@@ -147,6 +156,7 @@ export async function verifyMoney(
       ledgers.set(account, ledger);
     }
 
+    wrongEntries.push(...wrongOnStream);
     let completed = 0;
     let rejected = 0;
     let retried = 0;
