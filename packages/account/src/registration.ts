@@ -8,12 +8,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accountEvents, accountRegistered } from '@microbank/events';
 import { openLedger } from '@microbank/ledger';
-import type { RedisClient } from '@microbank/streams';
 import {
   appendEvent,
   errorMessage,
   isPermanentRedisError,
   type Log,
+  type RedisClient,
   readyOrReconnect,
   retry,
   type StreamId,

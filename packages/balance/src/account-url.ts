@@ -8,8 +8,7 @@
  */
 
 import { presenceKey } from '@microbank/events';
-import type { RedisClient } from '@microbank/streams';
-import { type LiveInstance, livePresence } from '@microbank/streams';
+import { type LiveInstance, livePresence, type RedisClient } from '@microbank/streams';
 
 /** How long one look at an account's presence is reused: a burst of reads asks Redis once. */
 const PRESENCE_CACHE_MS = 500;

@@ -7,8 +7,7 @@
  */
 
 import { PROCESSORS_GROUP, processorsPresenceKey, transfersKey } from '@microbank/events';
-import type { RedisClient } from '@microbank/streams';
-import { errorMessage, isCluster, type Log, livePresence } from '@microbank/streams';
+import { errorMessage, isCluster, type Log, livePresence, type RedisClient } from '@microbank/streams';
 import type { Cluster } from 'ioredis';
 import { type ClusterChange, clusterChanges, readClusterNodes, slotsWithoutPrimary } from './cluster-nodes.ts';
 import type { WatchedComponent } from './config.ts';

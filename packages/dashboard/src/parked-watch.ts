@@ -6,8 +6,7 @@
  */
 
 import { parkedKey, parkedOf } from '@microbank/events';
-import type { RedisClient } from '@microbank/streams';
-import { errorMessage, type Log, type StreamId } from '@microbank/streams';
+import { errorMessage, type Log, type RedisClient, type StreamId } from '@microbank/streams';
 import type { ParkedView } from './sections.ts';
 
 const PARKED_LOOK_MS = 2_000;

@@ -12,7 +12,6 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
-import type { RedisClient } from '@microbank/streams';
 import {
   connectRedis,
   decodeEntry,
@@ -21,6 +20,7 @@ import {
   type Log,
   type Projection,
   type RedisAt,
+  type RedisClient,
   retry,
   startProjection,
   untilReady,

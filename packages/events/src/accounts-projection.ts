@@ -1,10 +1,10 @@
 /** Wiring for services that keep a registry: two connections, the registry, the projection runner. */
 
-import type { RedisClient } from '@microbank/streams';
 import {
   type Log,
   type Projection,
   type RedisAt,
+  type RedisClient,
   type SnapshotSetting,
   startStateProjection,
 } from '@microbank/streams';

@@ -15,12 +15,12 @@
  */
 
 import { COMPACTED_BEFORE, decodeLedgerEntry, ledgerKey, ledgerStateKey, ledgerStepsKey } from '@microbank/events';
-import type { RedisClient } from '@microbank/streams';
 import {
   compareStreamIds,
   errorMessage,
   type Log,
   type Projection,
+  type RedisClient,
   STREAM_START,
   type StreamId,
 } from '@microbank/streams';

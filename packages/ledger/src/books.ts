@@ -32,13 +32,13 @@ import {
   transferEvents,
   transfersKey,
 } from '@microbank/events';
-import type { RedisClient } from '@microbank/streams';
 import {
   type DecodedEntry,
   decodeEntryBuffers,
   type Log,
   type Projection,
   type RedisAt,
+  type RedisClient,
   startStateProjection,
 } from '@microbank/streams';
 import { type Audit, createAudit } from './audit.ts';

@@ -4,11 +4,11 @@
  */
 
 import { decodeLedgerEntry, type LedgerEvent, ledgerKey } from '@microbank/events';
-import type { RedisClient } from '@microbank/streams';
 import {
   type Log,
   type Projection,
   type RedisAt,
+  type RedisClient,
   type SnapshotSetting,
   startStateProjection,
 } from '@microbank/streams';
