@@ -7,10 +7,11 @@
 import { ReplyError } from 'ioredis';
 
 /**
- * Reply errors that mean "not now": the server is busy, loading, changing roles, or full (OOM: at
- * maxmemory with noeviction it refuses writes until memory is freed; the same write then passes).
+ * Reply errors that mean "not now": the server is busy, loading, changing roles (a blocked read
+ * ends UNBLOCKED when its primary becomes a replica), or full (OOM: at maxmemory with noeviction it
+ * refuses writes until memory is freed; the same write then passes).
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MOVED|ASK|OOM)\b/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MOVED|ASK|OOM|UNBLOCKED)\b/;
 
 /** A Redis at its maxmemory refusing a write: answer "not now" (503), never "internal error" (500). */
 export function isRedisFull(error: unknown): boolean {
