@@ -27,9 +27,16 @@ import {
   startClusterRedis,
 } from '@microbank/local-stack';
 import { isLiveProcess } from '@microbank/processes';
+import {
+  type ClusterNodeView,
+  clusterCommand,
+  clusterTopology,
+  servesSlot,
+  shardIn,
+  waitForWholeCluster,
+} from '@microbank/redis-runner';
 import { NOT_CONFIRMED } from '@microbank/streams';
 import { waitFor } from '@microbank/testing';
-import { nodesSeenBy, primaryOf, serves, slotOfKey, untilWhole } from './cluster-state.ts';
 import type { CpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
 import { percentile } from './stats.ts';
@@ -46,6 +53,27 @@ import {
   untilDrained,
   watchSettlements,
 } from './transfers-bench.ts';
+
+/** The live primary serving `slot`, as the first answering node among `ports` sees it. */
+async function primaryOf(ports: number[], slot: number): Promise<ClusterNodeView> {
+  for (const port of ports) {
+    const shard = await clusterTopology(port).then(
+      (view) => shardIn(view, slot),
+      () => undefined,
+    );
+    if (shard) return shard.primary;
+  }
+  throw new Error(`no node of the cluster names a primary for slot ${slot}`);
+}
+
+/** `CLUSTER KEYSLOT key`, asked of the first node that answers. */
+async function slotOfKey(ports: number[], key: string): Promise<number> {
+  for (const port of ports) {
+    const slot = await clusterCommand(port, ['CLUSTER', 'KEYSLOT', key]).then(Number, () => undefined);
+    if (slot !== undefined) return slot;
+  }
+  throw new Error('no node of the cluster answered CLUSTER KEYSLOT');
+}
 
 export interface ClusterBenchOptions {
   quick: boolean;
@@ -135,9 +163,9 @@ export async function clusterBench(buildDir: string, options: ClusterBenchOption
       // The bench's own connections only read: nothing of theirs needs confirming.
       at: { urls: plan.redisUrl.split(','), cluster: true, confirm: NOT_CONFIRMED },
       processes: async () => {
-        const view = await nodesSeenBy(ports[0] as number);
+        const view = await clusterTopology(ports[0] as number);
         return cluster.nodes.map((node) => ({
-          kind: view.find((seen) => seen.port === node.port)?.primary ? 'Redis primaries' : 'Redis replicas',
+          kind: view.find((seen) => seen.port === node.port)?.role === 'primary' ? 'Redis primaries' : 'Redis replicas',
           pid: Number(readPid(dataDir, node.name)?.handle),
         }));
       },
@@ -209,22 +237,24 @@ async function failovers(bank: Bank, cluster: StackCluster, dataDir: string, opt
   const kills: KillFigure[] = [];
   try {
     for (let n = 0; n < options.kills; n++) {
-      await untilWhole(ports, cluster.primaries, 30_000);
+      await waitForWholeCluster(ports, cluster, { timeoutMs: 30_000 });
       // Every other kill aims at a ledger's primary that does not hold the transfers stream, so both
       // kinds of slot a transfer touches are measured.
       const streamPrimary = await primaryOf(ports, streamSlot);
       let target = 'the transfers stream';
       let victim = streamPrimary;
       if (n % 2 === 1) {
-        const others = bank.accountNames.filter((account) => !serves(streamPrimary, ledgerSlots.get(account) ?? -1));
+        const others = bank.accountNames.filter(
+          (account) => !servesSlot(streamPrimary, ledgerSlots.get(account) ?? -1),
+        );
         const account = others[Math.floor(n / 2) % Math.max(1, others.length)];
         if (account) {
           target = `the ledger of ${account}`;
           victim = await primaryOf(ports, ledgerSlots.get(account) as number);
         }
       }
-      const onIt = new Set(bank.accountNames.filter((account) => serves(victim, ledgerSlots.get(account) ?? -1)));
-      const streamOnIt = serves(victim, streamSlot);
+      const onIt = new Set(bank.accountNames.filter((account) => servesSlot(victim, ledgerSlots.get(account) ?? -1)));
+      const streamOnIt = servesSlot(victim, streamSlot);
       const touches = (t: Accepted) => streamOnIt || onIt.has(t.from) || onIt.has(t.to);
       const node = cluster.nodes.find((each) => each.port === victim.port);
       if (!node) throw new Error(`the primary on ${victim.port} is not one of the cluster's nodes`);
@@ -275,7 +305,7 @@ async function failovers(bank: Bank, cluster: StackCluster, dataDir: string, opt
         (handle) => handle !== undefined && handle !== killedPid && isLiveProcess(Number(handle), 'redis-server'),
         { timeoutMs: backWithin, intervalMs: 50 },
       );
-      await untilWhole(ports, cluster.primaries, backWithin);
+      await waitForWholeCluster(ports, cluster, { timeoutMs: backWithin });
       const kill: KillFigure = {
         target,
         node: node.name,
