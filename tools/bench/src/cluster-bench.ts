@@ -43,6 +43,7 @@ import { percentile } from './stats.ts';
 import {
   type Bank,
   type BankRedis,
+  type LoadFigures,
   latencyAt,
   randomPair,
   sendTransfer,
@@ -95,18 +96,11 @@ export interface KillFigure {
   wholeMs: number;
 }
 
-export interface ClusterFigures {
+export interface ClusterFigures extends LoadFigures {
   primaries: number;
   replicasPerPrimary: number;
   nodeTimeoutMs: number;
   confirmReplicas: number;
-  sustainedPerSecond: number;
-  sustainedSeconds: number;
-  acceptedPerSecond: number;
-  offeredPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  latencySamples: number;
   cpu: CpuUse;
   kills: KillFigure[];
   recoveryP50Ms: number;

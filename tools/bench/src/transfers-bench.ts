@@ -30,8 +30,8 @@ import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
 import { percentile } from './stats.ts';
 
-export interface TransferFigures {
-  accounts: number;
+/** What the two loads measure of a bank, on a single Redis or on a cluster alike. */
+export interface LoadFigures {
   sustainedPerSecond: number;
   sustainedSeconds: number;
   acceptedPerSecond: number;
@@ -39,6 +39,10 @@ export interface TransferFigures {
   p50Ms: number;
   p99Ms: number;
   latencySamples: number;
+}
+
+export interface TransferFigures extends LoadFigures {
+  accounts: number;
   recoveryMs: number;
   /** Transfers the killed processor held when it died. */
   recoveredTransfers: number;
