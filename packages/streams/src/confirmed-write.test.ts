@@ -132,6 +132,34 @@ confirmed(
   },
 );
 
+confirmed(
+  'writes of one slot sent together share a WAIT, and each gets its own reply (a group commit)',
+  async (ctx) => {
+    const redis = await connect(ctx, 1);
+    const key = `${uniquePrefix()}:counter`;
+    const before = await waitCalls(redis);
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, () => confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key))),
+    );
+    const waits = (await waitCalls(redis)) - before;
+    assert.equal(
+      [...replies].sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+      'each write its own reply',
+    );
+    assert.ok(waits >= 1 && waits <= 3, `50 writes, ${waits} WAITs`);
+    // One write that cannot be queued fails alone.
+    const [bad, good] = await Promise.allSettled([
+      confirmedWrite(redis, key, () => {
+        throw new Error('no such command');
+      }),
+      confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key)),
+    ]);
+    assert.is(bad?.status, 'rejected');
+    assert.equal(good, { status: 'fulfilled', value: 51 });
+  },
+);
+
 confirmed('no confirmation asked: no WAIT is sent, a frozen replica changes nothing', async (ctx) => {
   const redis = await connect(ctx, 0);
   const key = `${uniquePrefix()}:counter`;

@@ -20,9 +20,8 @@
  * script's text first.
  */
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChainableCommander } from 'ioredis';
-import { confirmKey } from './keys.ts';
+import { confirmKey, hashTagOf } from './keys.ts';
 import {
   confirmationOf,
   FAILOVER_RETRY_MS,
@@ -54,40 +53,119 @@ export class Unconfirmed extends Error {
  * the last write command's reply; throws the first command error, or Unconfirmed (with that reply)
  * when the replicas did not confirm in time. A write the slot's move kept from being made (MOVED,
  * ASK, TRYAGAIN, CLUSTERDOWN) is sent again once the slot's node is known, within the ride-out.
+ *
+ * A group commit: a WAIT holds its connection until the replicas answer, so the confirmed writes of
+ * one slot that come while a batch of them is under way wait for it, then go together, in one
+ * pipeline behind one mark and one WAIT (which covers them all: they are on its connection, before
+ * it). Without confirmation there is no WAIT to share, and each write goes at once.
  */
-export async function confirmedWrite<T>(
+export function confirmedWrite<T>(
   redis: RedisClient,
   key: string,
   write: (pipeline: ChainableCommander) => void,
 ): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const job: Job = { key, write, started: performance.now(), resolve: resolve as (reply: unknown) => void, reject };
+    if (confirmationOf(redis).replicas === 0) void send(redis, [job]);
+    else queue(redis, job);
+  });
+}
+
+/** A write waiting to be sent, and what its caller waits on. */
+interface Job {
+  key: string;
+  write: (pipeline: ChainableCommander) => void;
+  /** When it was asked for: a write whose slot moves is sent again for up to FAILOVER_RIDE_OUT_MS. */
+  started: number;
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** The confirmed writes of one slot (hash tag) on one connection: waiting, and whether a batch is under way. */
+interface Lane {
+  waiting: Job[];
+  sending: boolean;
+}
+
+/** The most writes one batch takes: a pipeline's replies are buffered whole. */
+const MOST_PER_BATCH = 256;
+
+const lanes = new WeakMap<RedisClient, Map<string, Lane>>();
+
+function queue(redis: RedisClient, job: Job): void {
+  const byTag = lanes.get(redis) ?? new Map<string, Lane>();
+  lanes.set(redis, byTag);
+  const tag = hashTagOf(job.key);
+  const lane = byTag.get(tag) ?? { waiting: [], sending: false };
+  byTag.set(tag, lane);
+  lane.waiting.push(job);
+  if (!lane.sending) void drain(redis, lane);
+}
+
+async function drain(redis: RedisClient, lane: Lane): Promise<void> {
+  lane.sending = true;
+  try {
+    while (lane.waiting.length > 0) await send(redis, lane.waiting.splice(0, MOST_PER_BATCH));
+  } finally {
+    lane.sending = false;
+  }
+}
+
+/** Sends `jobs` (of one slot) in one pipeline, behind one mark and one WAIT when writes are confirmed; settles each. */
+async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
   const { replicas, timeoutMs } = confirmationOf(redis);
-  const started = performance.now();
-  for (;;) {
-    const pipeline = redis.pipeline();
-    write(pipeline);
-    const written = pipeline.length;
-    if (replicas > 0) pipeline.set(confirmKey(key), '1').call('WAIT', String(replicas), String(timeoutMs));
-    if (pipeline.length === 0) throw new Error('confirmedWrite was given no command');
-    const replies = (await pipeline.exec()) ?? [];
+  const pipeline = redis.pipeline();
+  // A job whose write throws (before it queued anything: every writer queues its commands in one
+  // call) fails alone; the others go.
+  const ranges = jobs.map((job) => {
+    const from = pipeline.length;
+    try {
+      job.write(pipeline);
+    } catch (error) {
+      job.reject(error);
+      return undefined;
+    }
+    return [from, pipeline.length] as const;
+  });
+  const written = pipeline.length;
+  const first = jobs[0];
+  if (replicas > 0 && first) pipeline.set(confirmKey(first.key), '1').call('WAIT', String(replicas), String(timeoutMs));
+  if (pipeline.length === 0) {
+    for (const job of jobs) job.reject(new Error('confirmedWrite was given no command'));
+    return;
+  }
+  let replies: Array<[Error | null, unknown]>;
+  try {
+    replies = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
     if (replies.length !== pipeline.length) throw new Error('the write pipeline was discarded (the connection closed)');
-    const failed = replies.slice(0, written + (replicas > 0 ? 1 : 0)).find(([error]) => error)?.[0];
-    if (failed && isCluster(redis) && isRedirect(failed) && performance.now() - started < FAILOVER_RIDE_OUT_MS) {
+  } catch (error) {
+    for (const job of jobs) job.reject(error);
+    return;
+  }
+  const [markError] = replies[written] ?? [null];
+  const [waitError, confirmedBy] = replies[written + 1] ?? [];
+  // WAIT failing (the connection closed under it) confirms nothing.
+  const confirmed =
+    replicas === 0 || (!markError && !waitError && typeof confirmedBy === 'number' && confirmedBy >= replicas);
+  for (const [i, job] of jobs.entries()) {
+    const range = ranges[i];
+    if (range === undefined) continue;
+    const [from, to] = range;
+    // A job of its own commands fails by them; one with none (confirmHeld) by the mark. A write made
+    // whose mark failed (a full Redis, say) is made and not confirmed: Unconfirmed, below.
+    const failed = to > from ? replies.slice(from, to).find(([error]) => error)?.[0] : (markError ?? undefined);
+    if (failed && isCluster(redis) && isRedirect(failed) && performance.now() - job.started < FAILOVER_RIDE_OUT_MS) {
       // Not made: the slot has moved (a failover, a resharding) or is moving. ioredis follows a
       // redirect by itself only for a pipeline of reads, and this one holds a WAIT: learn where the
-      // slot is now, and send it all again, as the cluster client does for a lone command.
-      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
-      await sleep(FAILOVER_RETRY_MS);
-      continue;
+      // slot is now, and send it again, as the cluster client does for a lone command.
+      redis.refreshSlotsCache(() => setTimeout(() => queue(redis, job), FAILOVER_RETRY_MS));
+    } else if (failed) {
+      job.reject(failed);
+    } else {
+      const reply = to > from ? replies[to - 1]?.[1] : undefined;
+      if (confirmed) job.resolve(reply);
+      else job.reject(new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas));
     }
-    if (failed) throw failed;
-    const reply = (written > 0 ? replies[written - 1]?.[1] : undefined) as T;
-    if (replicas === 0) return reply;
-    const [waitError, confirmedBy] = replies[written + 1] ?? [];
-    // WAIT failing (the connection closed under it) confirms nothing.
-    if (waitError || typeof confirmedBy !== 'number' || confirmedBy < replicas) {
-      throw new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas);
-    }
-    return reply;
   }
 }
 
