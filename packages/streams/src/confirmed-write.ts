@@ -151,8 +151,8 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
     const range = ranges[i];
     if (range === undefined) continue;
     const [from, to] = range;
-    // A job of its own commands fails by them; one with none (confirmHeld) by the mark. A write made
-    // whose mark failed (a full Redis, say) is made and not confirmed: Unconfirmed, below.
+    // A job fails by its own commands. A write made whose mark failed (a full Redis, say) is made
+    // and not confirmed: Unconfirmed, below.
     const failed = to > from ? replies.slice(from, to).find(([error]) => error)?.[0] : (markError ?? undefined);
     if (failed && isCluster(redis) && isRedirect(failed) && performance.now() - job.started < FAILOVER_RIDE_OUT_MS) {
       // Not made: the slot has moved (a failover, a resharding) or is moving. ioredis follows a
@@ -167,15 +167,6 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
       else job.reject(new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas));
     }
   }
-}
-
-/**
- * Confirms that the replicas hold everything the primary of `key`'s slot holds now (what other
- * connections wrote there included): the saga runs only on a request its replicas hold. Throws
- * Unconfirmed when they do not in time; nothing when the connection's writes are not confirmed.
- */
-export async function confirmHeld(redis: RedisClient, key: string): Promise<void> {
-  if (confirmationOf(redis).replicas > 0) await confirmedWrite(redis, key, () => {});
 }
 
 /** A reply that says the command was not made here, not now: sent again later it is. */

@@ -14,6 +14,7 @@ import {
   ledgerStepsKey,
   startAccountsProjection,
   streamKey,
+  transfersKey,
 } from '@microbank/events';
 import { debit, issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
@@ -23,7 +24,7 @@ import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
 import { createTransferApp } from './app.ts';
 import { credentialsOf, newCredential } from './credentials.ts';
-import { runSaga } from './saga.ts';
+import { RequestLost, runSaga } from './saga.ts';
 import { settleTransfer, transferStatus } from './transfer-log.ts';
 
 interface Context {
@@ -133,6 +134,36 @@ confirmed('a saga moves no money on a request its replica does not hold, and com
   const settlement = await runSaga(ctx.accounts.redis, status, ctx.prefix);
   assert.is(settlement.type, 'TransferCompleted', 'run again once its replica holds it, it completes');
 });
+
+confirmed(
+  'a saga moves no money on a request the transfers stream no longer holds (lost in a failover), nor on another`s',
+  async (ctx) => {
+    // What a failover to a replica that never held the request leaves: the saga read it from the old
+    // primary, and runs again against the new one, whose replicas confirm at once.
+    const lost = (await (await request(ctx, randomUUID())).json()) as { transfer: string };
+    const status = await transferStatus(ctx.accounts.redis, lost.transfer, ctx.prefix);
+    if (!status) throw new Error('no status');
+    const other = (await (await request(ctx, randomUUID())).json()) as { transfer: string };
+    const otherStatus = await transferStatus(ctx.accounts.redis, other.transfer, ctx.prefix);
+    if (!otherStatus) throw new Error('no status');
+    await ctx.accounts.redis.xdel(transfersKey(ctx.prefix), status.position ?? '');
+    for (const [what, run] of [
+      ['its request gone', status],
+      ['another transfer`s request at its position', { ...otherStatus, transfer: lost.transfer }],
+    ] as const) {
+      try {
+        await runSaga(ctx.accounts.redis, run, ctx.prefix);
+        assert.unreachable(`${what}: the saga ran`);
+      } catch (error) {
+        assert.instance(error, RequestLost, what);
+      }
+    }
+    assert.not.ok(
+      await ctx.accounts.redis.hexists(ledgerStepsKey('john-account', ctx.prefix), `debit:${lost.transfer}`),
+      'no debit was made',
+    );
+  },
+);
 
 confirmed(
   'a step or a settlement made before is not answered as confirmed while its replica is frozen',

@@ -25,7 +25,7 @@ import {
 } from '@microbank/streams';
 import { compactedBefore } from './compaction.ts';
 import { parkEntry } from './parked.ts';
-import { BehindCompaction, requestedTransfer, runSaga } from './saga.ts';
+import { BehindCompaction, RequestLost, requestedTransfer, runSaga } from './saga.ts';
 import { type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
 
 export { PROCESSORS_GROUP };
@@ -145,6 +145,17 @@ export function startProcessor(options: ProcessorOptions): Processor {
             log.warn(
               { id: delivery.id, transfer: request.transfer },
               'acknowledged a transfer behind the compaction point',
+            );
+            counts.skipped++;
+            handled.done.push(delivery.id);
+            return;
+          }
+          if (error instanceof RequestLost) {
+            // Read from a primary that then failed before any replica held it: the stream of now
+            // has no such request, and its client was never told it was accepted.
+            log.warn(
+              { id: delivery.id, transfer: request.transfer },
+              'dropped a transfer request its primary lost in a failover: not run',
             );
             counts.skipped++;
             handled.done.push(delivery.id);

@@ -5,9 +5,9 @@
  * processors on one transfer, a parked entry re-applied) and every step already done returns its
  * first outcome: nothing moves twice.
  */
-import { type TransferRequested, transfersKey } from '@microbank/events';
+import { type TransferRequested, transferEvents, transfersKey } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
-import { confirmHeld, type StreamId } from '@microbank/streams';
+import { confirmedWrite, decodeEntry, type StreamId } from '@microbank/streams';
 import { DEFAULT_RETENTION_MS, type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
 
 /**
@@ -26,6 +26,15 @@ export class BehindCompaction extends Error {
   override name = 'BehindCompaction';
 }
 
+/**
+ * A saga of a request its stream does not hold: its primary took it and failed before any replica
+ * held it (its client was told `indeterminate`, so nobody was told it was accepted), and the replica
+ * that took over never had it. It is never run: the client's retry with the same key asks again.
+ */
+export class RequestLost extends Error {
+  override name = 'RequestLost';
+}
+
 /** Runs the saga of `status`'s transfer: requestedTransfer's, in the processor and on a re-apply. */
 export async function runSaga(
   redis: RedisClient,
@@ -40,13 +49,36 @@ export async function runSaga(
     amount: status.amount,
     requested: status.position,
   };
-  // Money moves only on a request its replicas hold: one the primary took and no replica has (its
-  // client told "indeterminate") could be lost in a failover after its steps were made, and the
-  // client's retry with the same key would then make a second transfer that moves it again.
-  await confirmHeld(redis, transfersKey(prefix));
+  await requestHeld();
   const settlement = await decide();
   await settleTransfer(redis, status, settlement, prefix, retentionMs);
   return settlement;
+
+  /**
+   * Money moves only on a request the transfers stream holds now and its replicas confirm. One the
+   * primary took and no replica has (its client told "indeterminate") could be lost in a failover
+   * after its steps were made, and the client's retry with the same key would then make a second
+   * transfer that moves it again. Confirming the replicas is not enough on its own: a saga that read
+   * the request from the old primary, then runs again after the failover, would confirm the new
+   * primary's replicas, which never held it; so the request is read again, on the primary of now,
+   * in the pipeline the WAIT confirms.
+   */
+  async function requestHeld(): Promise<void> {
+    const stream = transfersKey(prefix);
+    const { position } = status;
+    const [entry] =
+      position === undefined
+        ? []
+        : await confirmedWrite<Array<[string, string[]]>>(redis, stream, (pipeline) =>
+            pipeline.xrange(stream, position, position),
+          );
+    const decoded = entry ? decodeEntry(transferEvents, entry[1]) : undefined;
+    if (!decoded?.ok || decoded.event.type !== 'TransferRequested' || decoded.event.data.transfer !== status.transfer) {
+      throw new RequestLost(
+        `the transfers stream holds no request of transfer ${status.transfer} at ${status.position}: never run`,
+      );
+    }
+  }
 
   async function decide(): Promise<Settlement> {
     if (transfer.from === transfer.to) return { type: 'TransferRejected', reason: 'same-account' };
