@@ -44,6 +44,10 @@ bench('--quick at the smallest size takes every group of figures and writes them
     assert.ok((cluster?.sustainedPerSecond ?? 0) > 0 && (cluster?.latencySamples ?? 0) > 0, 'cluster figures');
     assert.is(cluster?.kills.length, 2);
     assert.ok(Number.isFinite(cluster?.recoveryP99Ms), 'every kill was recovered from');
+    assert.ok(
+      cluster?.kills.every((kill) => Number.isFinite(kill.flaggedMs) && kill.flaggedMs <= kill.failedOverMs),
+      'each killed primary flagged failed by its peers before a replica served its slots',
+    );
     assert.ok((cluster?.trickle.accepted ?? 0) > 0, 'transfers were accepted during the kills');
     assert.ok(
       figures.targets.some((t) => t.target.startsWith('cluster failover')),

@@ -67,6 +67,15 @@ async function primaryOf(ports: number[], slot: number): Promise<ClusterNodeView
   throw new Error(`no node of the cluster names a primary for slot ${slot}`);
 }
 
+/** Whether the first answering node among `ports` flags the node `id` failed (`fail`, not the suspicion `fail?`). */
+async function flaggedFailed(ports: number[], id: string): Promise<boolean> {
+  for (const port of ports) {
+    const view = await clusterTopology(port).catch(() => undefined);
+    if (view) return view.some((node) => node.id === id && node.flags.includes('fail'));
+  }
+  return false;
+}
+
 /** `CLUSTER KEYSLOT key`, asked of the first node that answers. */
 async function slotOfKey(ports: number[], key: string): Promise<number> {
   for (const port of ports) {
@@ -90,6 +99,12 @@ export interface KillFigure {
   recoveredMs: number;
   /** Kill → a replica serves the killed primary's slots, as a surviving node sees it: the cluster's part. */
   failedOverMs: number;
+  /**
+   * Kill → a surviving node flags the killed one `fail`: the primaries agreed it is down (each
+   * suspects it after cluster-node-timeout, and learns the others do by gossip), and its replicas
+   * may hold their election.
+   */
+  flaggedMs: number;
   /** Kill → the first such transfer's 202. */
   acceptedMs: number;
   /** Kill → the killed node back as a replica and the cluster whole again. */
@@ -274,8 +289,12 @@ async function failovers(bank: Bank, cluster: StackCluster, dataDir: string, opt
       const survivors = ports.filter((port) => port !== victim.port);
       const firstSlot = victim.slots[0]?.[0] ?? streamSlot;
       let failedOverAt = Number.POSITIVE_INFINITY;
+      let flaggedAt = Number.POSITIVE_INFINITY;
       const failover = (async () => {
         while (performance.now() - killedAt < RECOVERY_DEADLINE_MS) {
+          if (flaggedAt === Number.POSITIVE_INFINITY && (await flaggedFailed(survivors, victim.id))) {
+            flaggedAt = performance.now();
+          }
           const serving = await primaryOf(survivors, firstSlot).catch(() => undefined);
           if (serving && serving.port !== victim.port) {
             failedOverAt = performance.now();
@@ -305,6 +324,7 @@ async function failovers(bank: Bank, cluster: StackCluster, dataDir: string, opt
         node: node.name,
         recoveredMs: first.completed - killedAt,
         failedOverMs: failedOverAt - killedAt,
+        flaggedMs: flaggedAt - killedAt,
         acceptedMs: first.accepted - killedAt,
         wholeMs: performance.now() - killedAt,
       };

@@ -139,7 +139,12 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
     check(
       `cluster failover: primary SIGKILLed -> first transfer touching its slots completed, p99 over >= ${FAILOVER_GOAL_KILLS} kills, cluster-node-timeout ${FAILOVER_GOAL_NODE_TIMEOUT_MS.toLocaleString('en')} ms <= 8 s`,
       ms(FAILOVER_RECOVERY_P99_LIMIT_MS),
-      `${ms(k.recoveryP99Ms)} (p50 ${ms(k.recoveryP50Ms)}, ${k.kills.length} kills, node timeout ${ms(k.nodeTimeoutMs)}${atGoalSettings ? '' : ': not the goal`s settings'})`,
+      `${ms(k.recoveryP99Ms)} (p50 ${ms(k.recoveryP50Ms)}, ${k.kills.length} kills, node timeout ${ms(k.nodeTimeoutMs)}${atGoalSettings ? '' : ': not the goal`s settings'}; Redis's own failover alone: p99 ${ms(
+        percentile(
+          k.kills.map((kill) => kill.failedOverMs),
+          99,
+        ),
+      )})`,
       atGoalSettings && k.recoveryP99Ms <= FAILOVER_RECOVERY_P99_LIMIT_MS,
     );
   }
@@ -384,6 +389,9 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
   );
   const recovered = k.kills.map((kill) => kill.recoveredMs);
   const failedOver = k.kills.map((kill) => kill.failedOverMs);
+  const flagged = k.kills.map((kill) => kill.flaggedMs);
+  const elected = k.kills.map((kill) => kill.failedOverMs - kill.flaggedMs);
+  const services = k.kills.map((kill) => kill.recoveredMs - kill.failedOverMs);
   const accepted = k.kills.map((kill) => kill.acceptedMs);
   const whole = k.kills.map((kill) => kill.wholeMs);
   const byTarget = new Map<string, number>();
@@ -403,9 +411,12 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
     table(
       ['', 'p50', 'p99', 'max'],
       [
+        ['flagged failed (the primaries agree it is down)', ...summary(flagged)],
         ['failed over (a replica serves its slots)', ...summary(failedOver)],
+        ['  of which the election (flagged -> served)', ...summary(elected)],
         ['accepted', ...summary(accepted)],
         ['completed (recovery)', ...summary(recovered)],
+        ['  of which the services (served -> completed)', ...summary(services)],
         ['whole again', ...summary(whole)],
       ],
     ),

@@ -67,7 +67,7 @@ async function pnpmKill(ctx: Context, ...args: string[]): Promise<string> {
     cwd: REPO_ROOT,
     env: { ...process.env, MICROBANK_DATA_DIR: ctx.dataDir },
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 60_000,
   });
   return stdout.trim();
 }
