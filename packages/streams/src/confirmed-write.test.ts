@@ -7,11 +7,12 @@
 import { type ReplicatedRedis, startReplicatedRedis, testSuite, uniquePrefix } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import * as z from 'zod';
-import { confirmedWrite, Unconfirmed } from './confirmed-write.ts';
+import { confirmedEntry, confirmedWrite, confirmRead, Unconfirmed } from './confirmed-write.ts';
 import { catalogAtV1 } from './event-catalog.ts';
 import { appendEvent } from './event-store.ts';
 import { confirmKey } from './keys.ts';
 import { silentLog } from './log.ts';
+import { startProjection } from './projection.ts';
 import { closeRedis, connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
 
 interface Context {
@@ -174,5 +175,65 @@ async function waitCalls(redis: RedisClient): Promise<number> {
   const stats = await redis.info('commandstats');
   return Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
+
+confirmed(
+  'a read is confirmed only once its replica holds it, and refused once its last entry is gone',
+  async (ctx) => {
+    const writer = await connect(ctx, 0);
+    const redis = await connect(ctx, 1);
+    const stream = `${uniquePrefix()}:stream`;
+    ctx.redis.freeze();
+    const id = (await writer.xadd(stream, '*', 'n', '1')) as string;
+    const read = [[stream, [[Buffer.from(id), [Buffer.from('n'), Buffer.from('1')]]]]] as const;
+    let thrown: unknown;
+    await confirmRead(redis, read as never).catch((error: unknown) => {
+      thrown = error;
+    });
+    assert.instance(thrown, Unconfirmed, 'an entry no replica holds is not confirmed');
+    ctx.redis.thaw();
+    await confirmRead(redis, read as never);
+    assert.equal(await confirmedEntry(redis, stream, id), [id, ['n', '1']]);
+    // As a failover to a replica that never had it leaves the stream: the entry read is gone.
+    await writer.xdel(stream, id);
+    await writer.xadd(stream, '*', 'n', '2');
+    thrown = undefined;
+    await confirmRead(redis, read as never).catch((error: unknown) => {
+      thrown = error;
+    });
+    assert.match(String(thrown), /no longer holds .*lost in a failover/);
+  },
+);
+
+confirmed('a projection applies no entry its replica does not hold, and applies it once held', async (ctx) => {
+  const writer = await connect(ctx, 0);
+  const redis = await connect(ctx, 1);
+  const tailRedis = await connect(ctx, 1);
+  const stream = `${uniquePrefix()}:stream`;
+  const applied: string[] = [];
+  const projection = startProjection<string>({
+    name: 'test',
+    streams: [stream],
+    redis,
+    tailRedis,
+    log: silentLog,
+    blockMs: 200,
+    decode: (_, fields) => ({ ok: true, event: fields[1]?.toString() ?? '' }),
+    apply: (event) => applied.push(event),
+  });
+  try {
+    await writer.xadd(stream, '*', 'n', 'held');
+    await projection.whenReady();
+    assert.ok(await projection.waitForPosition((await writer.xadd(stream, '*', 'n', 'held too')) as string, 5_000));
+    ctx.redis.freeze();
+    const id = await writer.xadd(stream, '*', 'n', 'not held');
+    assert.not.ok(await projection.waitForPosition(id as string, 1_500), 'not applied while no replica holds it');
+    assert.equal(applied, ['held', 'held too']);
+    ctx.redis.thaw();
+    assert.ok(await projection.waitForPosition(id as string, 10_000), 'applied once its replica holds it');
+    assert.equal(applied, ['held', 'held too', 'not held']);
+  } finally {
+    await projection.stop();
+  }
+});
 
 confirmed.run();

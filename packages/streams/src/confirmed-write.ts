@@ -29,6 +29,7 @@ import {
   isCluster,
   type RedisClient,
 } from './redis-connection.ts';
+import type { StreamEntry } from './stream-entry.ts';
 
 /**
  * The write was made on the primary, and fewer replicas than asked confirmed it in time: it may yet
@@ -167,6 +168,52 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
       else job.reject(new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas));
     }
   }
+}
+
+/**
+ * The entry `id` of `stream` as the primary of its slot holds it now (undefined when it holds none),
+ * read in the pipeline the WAIT confirms: once this answers, the replicas hold everything up to the
+ * entry. Reading it again is what makes the confirmation about *this* entry: an entry read from a
+ * primary that then failed before any replica held it is gone from the replica that took over, and
+ * WAIT there would confirm that replica's own replicas, not the entry. Throws Unconfirmed when the
+ * replicas did not confirm in time; without confirmation (a single Redis) it is a plain read.
+ */
+export async function confirmedEntry(
+  redis: RedisClient,
+  stream: string,
+  id: string,
+): Promise<[id: string, fields: string[]] | undefined> {
+  const [entry] = await confirmedWrite<Array<[string, string[]]>>(redis, stream, (pipeline) =>
+    pipeline.xrange(stream, id, id),
+  );
+  return entry;
+}
+
+/**
+ * When the connection's writes are confirmed (a cluster), throws unless the replicas hold every
+ * entry of `reads`, so that a projection applies nothing a failover may lose. A primary answers a
+ * read with entries no replica has; a projection that applied them would keep their effect (a
+ * balance, a settlement) after a failover lost them, and its later positions, on entries the new
+ * primary wrote, would hide it from the continuity check. Each stream's last entry read is read
+ * again on its slot's primary of now and confirmed (confirmedEntry). Throws Unconfirmed when the
+ * replicas do not confirm in time (the caller reads again later), and an Error when the entry is
+ * gone (lost with its primary: the caller reads again from where it is). Nothing to do otherwise.
+ */
+export async function confirmRead(
+  redis: RedisClient,
+  reads: ReadonlyArray<readonly [stream: string, entries: StreamEntry[]]>,
+): Promise<void> {
+  if (confirmationOf(redis).replicas === 0) return;
+  await Promise.all(
+    reads.map(async ([stream, entries]) => {
+      const last = entries.at(-1)?.[0];
+      if (last === undefined) return;
+      const id = last.toString('latin1');
+      if (!(await confirmedEntry(redis, stream, id))) {
+        throw new Error(`${stream} no longer holds ${id}, read from it: lost in a failover before a replica held it`);
+      }
+    }),
+  );
 }
 
 /** A reply that says the command was not made here, not now: sent again later it is. */

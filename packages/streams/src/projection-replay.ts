@@ -5,6 +5,7 @@
  * read (projection-continuity.ts).
  */
 import { batchSizer } from './batch-sizer.ts';
+import { confirmRead } from './confirmed-write.ts';
 import { readBatches, streamEnd } from './event-store.ts';
 import type { ReaderContext } from './projection-reading.ts';
 import type { ProjectionSnapshots } from './projection-snapshots.ts';
@@ -50,7 +51,11 @@ export async function catchUp(
     await retryOn(redis, 'catch-up read', async () => {
       const from = positions.get(stream) ?? STREAM_START;
       const sizer = batchSizer(reader.maxBatch);
-      for await (const batch of readBatches(redis, stream, from, target, sizer)) reader.consume(stream, batch);
+      for await (const batch of readBatches(redis, stream, from, target, sizer)) {
+        // Nothing a replica does not hold is applied; a batch not confirmed is read again.
+        await confirmRead(redis, [[stream, batch]]);
+        reader.consume(stream, batch);
+      }
     });
     // Entries deleted at the end of a stream leave nothing to read up to its target.
     if (compareStreamIds(positions.get(stream) ?? STREAM_START, target) < 0) {

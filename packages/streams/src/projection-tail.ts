@@ -7,6 +7,7 @@
  */
 
 import { batchSizer } from './batch-sizer.ts';
+import { confirmRead } from './confirmed-write.ts';
 import { withDeadline } from './deadline.ts';
 import { errorMessage } from './errors.ts';
 import { ReadTooLarge, readAfter, readCapped, type StreamsRead, watchedRead } from './event-store.ts';
@@ -126,7 +127,10 @@ export function projectionTail(
       }
       markers = await askIncarnations(redis, streams);
     }
-    return continuity.confirm(reads, streams, markers);
+    const confirmed = continuity.confirm(reads, streams, markers);
+    // Nothing a replica does not hold is applied (confirmRead).
+    await confirmRead(redis, confirmed);
+    return confirmed;
   }
 
   /** Waits `ms`, or until endLinger is called. */

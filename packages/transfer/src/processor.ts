@@ -151,11 +151,11 @@ export function startProcessor(options: ProcessorOptions): Processor {
             return;
           }
           if (error instanceof RequestLost) {
-            // Read from a primary that then failed before any replica held it: the stream of now
-            // has no such request, and its client was never told it was accepted.
+            // Read from a primary that then failed before any replica held it (its client was
+            // never told it was accepted), or deleted since: the stream of now has no such request.
             log.warn(
               { id: delivery.id, transfer: request.transfer },
-              'dropped a transfer request its primary lost in a failover: not run',
+              'dropped a transfer request the transfers stream no longer holds (lost in a failover, or deleted): not run',
             );
             counts.skipped++;
             handled.done.push(delivery.id);

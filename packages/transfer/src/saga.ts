@@ -7,7 +7,7 @@
  */
 import { type TransferRequested, transferEvents, transfersKey } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
-import { confirmedWrite, decodeEntry, type StreamId } from '@microbank/streams';
+import { confirmedEntry, decodeEntry, type StreamId } from '@microbank/streams';
 import { DEFAULT_RETENTION_MS, type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
 
 /**
@@ -64,14 +64,8 @@ export async function runSaga(
    * in the pipeline the WAIT confirms.
    */
   async function requestHeld(): Promise<void> {
-    const stream = transfersKey(prefix);
     const { position } = status;
-    const [entry] =
-      position === undefined
-        ? []
-        : await confirmedWrite<Array<[string, string[]]>>(redis, stream, (pipeline) =>
-            pipeline.xrange(stream, position, position),
-          );
+    const entry = position === undefined ? undefined : await confirmedEntry(redis, transfersKey(prefix), position);
     const decoded = entry ? decodeEntry(transferEvents, entry[1]) : undefined;
     if (!decoded?.ok || decoded.event.type !== 'TransferRequested' || decoded.event.data.transfer !== status.transfer) {
       throw new RequestLost(

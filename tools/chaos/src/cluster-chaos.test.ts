@@ -169,12 +169,14 @@ cluster(
     );
     assert.is(money.pendingInGroup, 0, explain);
     assert.equal([money.balances, money.issuedIntoLedgers], [money.issued, money.issued], explain);
-    // Not asserted: the services' views of the books (balance's /audit, the accounts' live balances).
-    // The services read entries from a primary before any replica holds them; this failover loses
-    // those, and the projections fold what comes next on top instead of noticing (seen: mary-account
-    // serving -6 while its ledger folds to 29; /audit counting 253 where the ledgers hold 200, a credit
-    // "a second time" and a seq gap). A defect of the read side, reported on issue 19; the chaos run
-    // above, whose failovers lose nothing, does check them.
+    // The services' views of the books too: the accounts' live balances are the folds of their
+    // ledgers, and balance's /audit is conserved with no violation. Their projections apply only
+    // entries a replica holds (confirmRead); before, they applied what the failover then lost and
+    // folded what came next on top (seen: mary-account serving -6 while its ledger folded to 29).
+    assert.equal(money.replayMismatches, [], explain);
+    assert.equal([money.audit?.violations, money.audit?.stuck], [[], 0], explain);
+    assert.ok(money.conserved, explain);
+    assert.ok(money.passed, explain);
   },
 );
 
