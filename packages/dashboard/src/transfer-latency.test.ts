@@ -14,8 +14,8 @@ const id = (ms: number, seq = 0) => `${ms}-${seq}`;
 
 /** Transfer `t<i>` requested at T0 + i and settled `ms[i]` later. */
 function settledAfter(window: ReturnType<typeof latencyWindow>, ms: readonly number[]): void {
-  ms.forEach((each, i) => window.requested(`t${i}`, id(T0 + i)));
-  ms.forEach((each, i) => window.settled(`t${i}`, id(T0 + i + each, 3)));
+  for (const [i] of ms.entries()) window.requested(`t${i}`, id(T0 + i));
+  for (const [i, each] of ms.entries()) window.settled(`t${i}`, id(T0 + i + each, 3));
 }
 
 latency('nearest rank: the smallest value with p% of them at or below it', () => {
