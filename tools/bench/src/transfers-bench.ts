@@ -3,8 +3,10 @@
  * (the bundles) on this machine: Redis (AOF, fsync always), the 10 account services, balance (the
  * books), and two transfer replicas (API + processor), with the load generator beside them.
  *   sustained   transfers/s settled while 64 clients post as fast as they are answered
+ *               (and how many settled in each second of it)
  *   latency     at a fixed offered rate of 500/s: from sending the POST to seeing the transfer
- *               completed on the transfers stream (acceptance included), p50 and p99
+ *               completed on the transfers stream (acceptance included), p50 and p99, and their
+ *               histogram
  *   recovery    one processor SIGKILLed under load: from the kill until every transfer it held
  *               is completed and none of the group's pending entries is left with it (the other claimed them)
  *   floor       the Redis commands one transfer needs (request, debit, credit, settle, ack),
@@ -28,7 +30,7 @@ import {
 } from '@microbank/transfer';
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
-import { percentile } from './stats.ts';
+import { type LatencyHistogram, latencyHistogram, percentile } from './stats.ts';
 
 /** What the two loads measure of a bank, on a single Redis or on a cluster alike. */
 export interface LoadFigures {
@@ -47,6 +49,10 @@ export interface TransferFigures extends LoadFigures {
   /** Transfers the killed processor held when it died. */
   recoveredTransfers: number;
   floorPerSecond: number;
+  /** The latencies at the offered rate, by bucket, with their percentiles (the report draws it). */
+  latencyHistogram: LatencyHistogram;
+  /** Transfers settled in each second of the sustained load, in order (the report draws it). */
+  settledEachSecond: number[];
   /** Cores used during the sustained load, by kind of process. */
   cpu: CpuUse;
 }
@@ -241,8 +247,13 @@ export async function sustained(bank: Bank, seconds: number) {
   let settled = 0;
   let accepted = 0;
   let counting = false;
-  const watch = watchSettlements(bank, () => {
-    if (counting) settled++;
+  let countingFrom = 0;
+  const settledEachSecond = new Array<number>(seconds).fill(0);
+  const watch = watchSettlements(bank, (_transfer, at) => {
+    if (!counting) return;
+    settled++;
+    const second = Math.floor((at - countingFrom) / 1_000);
+    if (second < seconds) settledEachSecond[second] = (settledEachSecond[second] ?? 0) + 1;
   });
   let stop = false;
   const clients = Array.from({ length: 64 }, async (_, i) => {
@@ -251,6 +262,7 @@ export async function sustained(bank: Bank, seconds: number) {
   });
   await sleep(2_000); // warm-up
   counting = true;
+  countingFrom = performance.now();
   const cpuBefore = await cpuTime(await bankProcesses(bank));
   const started = performance.now();
   await sleep(seconds * 1_000);
@@ -261,7 +273,7 @@ export async function sustained(bank: Bank, seconds: number) {
   await Promise.all(clients);
   await watch.stop();
   agent.destroy();
-  return { settledPerSecond: settled / elapsed, acceptedPerSecond: accepted / elapsed, cpu };
+  return { settledPerSecond: settled / elapsed, acceptedPerSecond: accepted / elapsed, cpu, settledEachSecond };
 }
 
 /** Every process of the bank by the kind its CPU is counted under; the bench itself as `bench (load)`. */
@@ -325,7 +337,12 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number) 
   while (latencies.length < sentAt.size + early.size && performance.now() < deadline) await sleep(20);
   await watch.stop();
   agent.destroy();
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length };
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    samples: latencies.length,
+    histogram: latencyHistogram(latencies),
+  };
 }
 
 async function recovery(bank: Bank) {
@@ -472,6 +489,8 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       recoveryMs: recovered.ms,
       recoveredTransfers: recovered.transfers,
       floorPerSecond: await floor(quick ? 5_000 : 20_000),
+      latencyHistogram: latency.histogram,
+      settledEachSecond: throughput.settledEachSecond,
       cpu: throughput.cpu,
     };
   } finally {
