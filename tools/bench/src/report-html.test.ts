@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testSuite } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { type BenchFigures, checkTargets, type TargetCheck } from './report.ts';
+import { escapeHtml, renderReportHtml } from './report-html.ts';
+import { assertReportPage } from './report-page.ts';
+import { latencyHistogram } from './stats.ts';
+import type { TransferFigures } from './transfers-bench.ts';
+
+const report = testSuite('bench report page');
+
+/** A run of the transfers group alone, made by hand: 1,000 latencies from 0.5 ms to 50 ms, 5 seconds of load. */
+function handMadeFigures(transfers?: Partial<TransferFigures>): BenchFigures {
+  const latencies = Array.from({ length: 1_000 }, (_, i) => 0.5 + (i * i) / 20_000);
+  return {
+    machine: { cpus: 2, cpuModel: 'a <b>bold</b> & "quoted" CPU', node: '24.0.0', redis: '8.0.0', loadAtStart: 0.5 },
+    quick: true,
+    startedAt: '2026-12-04T23:00:00.000Z',
+    replay: [],
+    restart_to_ready: [],
+    transfers: {
+      accounts: 10,
+      sustainedPerSecond: 1_900,
+      sustainedSeconds: 5,
+      acceptedPerSecond: 1_950,
+      offeredPerSecond: 500,
+      p50Ms: 13,
+      p99Ms: 49,
+      latencySamples: latencies.length,
+      recoveryMs: 800,
+      recoveredTransfers: 7,
+      floorPerSecond: 9_000,
+      latencyHistogram: latencyHistogram(latencies),
+      settledEachSecond: [1_850, 1_920, 1_880, 1_950, 1_900],
+      cpu: { Redis: 0.4, services: 1.2 },
+      ...transfers,
+    },
+  };
+}
+
+report('text from the figures is escaped; the page needs nothing from the network', () => {
+  const figures = handMadeFigures();
+  const targets: TargetCheck[] = [
+    ...checkTargets(figures),
+    { target: '<script>alert("x")</script> & more', limit: "<'limit'>", measured: '<img onerror=alert(1)>', met: false },
+  ];
+  const html = renderReportHtml(figures, targets);
+  assert.not.match(html, /<script|<img/i);
+  assert.ok(html.includes('&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; more'), 'the target, escaped');
+  assert.ok(html.includes('a &#60;b&#62;bold&#60;/b&#62; &#38; &#34;quoted&#34; CPU'), 'the machine, escaped');
+  // Nothing to fetch: no source, link, stylesheet import or url(); and the browser is told so.
+  assert.not.match(html, /\ssrc=|\shref=|@import|url\(/i);
+  assert.ok(html.includes(`content="default-src 'none'; style-src 'unsafe-inline'"`), 'a Content-Security-Policy');
+  assert.is(escapeHtml(`<a href="x">it's & </a>`), '&#60;a href=&#34;x&#34;&#62;it&#39;s &#38; &#60;/a&#62;');
+});
+
+report('a histogram of no samples and no seconds of load are drawn as "no samples", not a crash', () => {
+  const html = renderReportHtml(handMadeFigures({ latencyHistogram: latencyHistogram([]), settledEachSecond: [] }), []);
+  assert.is(html.match(/>no samples</g)?.length, 2);
+  assert.not.ok(html.includes('class="bar"'), 'no bars');
+  assert.not.ok(html.includes('class="point"'), 'no points');
+  // Figures from before the histogram was kept (an older --json) are drawn the same way.
+  const older = handMadeFigures();
+  delete (older.transfers as Partial<TransferFigures>).latencyHistogram;
+  delete (older.transfers as Partial<TransferFigures>).settledEachSecond;
+  assert.is(renderReportHtml(older, []).match(/>no samples</g)?.length, 2);
+});
+
+report(
+  'opened from disk in Chromium, offline: the histogram, its limit, settled/s over time, the targets',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'microbank-bench-report-'));
+    try {
+      const figures = handMadeFigures();
+      const targets = checkTargets(figures);
+      const file = join(dir, 'report.html');
+      writeFileSync(file, renderReportHtml(figures, targets));
+      await assertReportPage(file, figures, targets);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+report.run();
