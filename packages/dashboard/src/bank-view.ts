@@ -11,6 +11,7 @@ import type { Transition } from './component-watch.ts';
 import type { RawStreams } from './raw-streams.ts';
 import type { ComponentView, ParkedView, SectionName, Sections, SectionsUpdate, TimelineMark } from './sections.ts';
 import type { TransferFeed } from './transfer-feed.ts';
+import type { TransfersWithLatency } from './transfer-latency.ts';
 
 export const SECTIONS: readonly SectionName[] = ['accounts', 'audit', 'transfers', 'components', 'timeline', 'streams'];
 
@@ -61,9 +62,10 @@ export function bankView(sources: {
         checkpoint: checkpoint && { digest: checkpoint.digest, streams: Object.keys(checkpoint.positions).length },
       };
     },
-    transfers: () => ({
+    transfers: (): TransfersWithLatency => ({
       recent: feed.recent(),
       ratePerSecond: feed.ratePerSecond(),
+      latency: feed.latency(),
       inFlight: auditFigures().inFlight,
       parked: sources.parked(),
       formEnabled: sources.transferFormEnabled,

@@ -1,6 +1,6 @@
 /**
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real
- * local stack: the accounts and their balances, a transfer made with curl on the page within a
+ * local stack: the transfers' latency percentiles, the accounts and their balances, a transfer made with curl on the page within a
  * second without a reload, the form's transfers and the API's own errors, a killed account-system
  * going down and coming back, the page reconnecting with nothing missed, and after a short chaos
  * run, the audit green and the kills on the timeline.
@@ -81,6 +81,33 @@ async function transferWithCurl(ctx: Context, from: string, to: string, amount: 
   );
   return transfer;
 }
+
+dashboard('the transfers` latency: p50, p90, p99 and max over the transfers settled in the window', async (ctx) => {
+  // First in the suite: on this new stack the transfers made here are the only ones in the window.
+  const shown = ctx.page.locator('#transfer-latency');
+  await ctx.page.locator('#transfer-latency[data-transfers="0"]').waitFor({ timeout: 5_000 });
+  assert.match((await shown.textContent()) ?? '', /no transfer settled in the last 60 s/);
+  assert.not.match((await shown.textContent()) ?? '', /0 ms/);
+  // Back and forth: the balances end where the next test expects them.
+  const made: string[] = [];
+  for (const [from, to] of [
+    ['john-account', 'mary-account'],
+    ['mary-account', 'john-account'],
+    ['john-account', 'mary-account'],
+    ['mary-account', 'john-account'],
+  ] as const) {
+    made.push(await transferWithCurl(ctx, from, to, 5));
+  }
+  await ctx.page.locator(`#transfer-latency[data-transfers="${made.length}"]`).waitFor({ timeout: 5_000 });
+  const figure = async (name: string) => Number(await shown.getAttribute(`data-${name}`));
+  const [p50, p90, p99, max] = [await figure('p50'), await figure('p90'), await figure('p99'), await figure('max')];
+  for (const value of [p50, p90, p99, max]) assert.ok(Number.isInteger(value) && value > 0, `${value} ms`);
+  assert.ok(p50 <= p90 && p90 <= p99 && p99 <= max, `p50 ${p50} p90 ${p90} p99 ${p99} max ${max}`);
+  assert.match(
+    (await shown.textContent()) ?? '',
+    `p50 ${p50} ms · p90 ${p90} ms · p99 ${p99} ms · max ${max} ms over 4 transfers settled in the last 60 s`,
+  );
+});
 
 dashboard('the page lists john-account and mary-account with their balances', async (ctx) => {
   await balanceShown(ctx.page, 'john-account', 100);

@@ -26,6 +26,7 @@ import {
   untilReady,
 } from '@microbank/streams';
 import type { RecentTransfer } from './sections.ts';
+import { latencyWindow, type TransferLatency } from './transfer-latency.ts';
 
 export interface Kill {
   at: number;
@@ -37,11 +38,15 @@ const RECENT = 15;
 /** Entries of each stream read back at start. */
 const SEEDED = 200;
 const RATE_WINDOW_MS = 5_000;
+/** How often settlements are looked at for leaving the latency window on a quiet bank. */
+const LATENCY_LOOK_MS = 1_000;
 
 export interface TransferFeed {
   recent(): RecentTransfer[];
   /** Settled (completed or rejected) per second over the last few seconds. */
   ratePerSecond(): number;
+  /** Request to settlement, by the entries' IDs, over the last minute's settlements. */
+  latency(): TransferLatency;
   kills(): Kill[];
   projection: Projection;
   stop(): Promise<void>;
@@ -61,6 +66,7 @@ export function startTransferFeed(options: {
   const disruptions = streamKey('disruptions');
   const recent: RecentTransfer[] = [];
   const settledAt: number[] = [];
+  const latency = latencyWindow();
   const kills: Kill[] = [];
   const stopping = new AbortController();
 
@@ -70,6 +76,7 @@ export function startTransferFeed(options: {
         const { transfer, from, to, amount } = event.data;
         recent.unshift({ transfer, from, to, amount, status: 'pending', id });
         if (recent.length > RECENT) recent.length = RECENT;
+        latency.requested(transfer, id);
         break;
       }
       case 'TransferCompleted':
@@ -80,6 +87,7 @@ export function startTransferFeed(options: {
           if (event.type === 'TransferRejected') known.reason = event.data.reason;
         }
         if (live) settledAt.push(Date.now());
+        latency.settled(event.data.transfer, id);
         break;
       }
       case 'ComponentKilled': {
@@ -125,6 +133,12 @@ export function startTransferFeed(options: {
     { firstMs: 50, capMs: 1_000, beforeAttempt: () => untilReady(redis), signal: stopping.signal },
   ).catch(() => {});
 
+  // With no transfer settling, nothing else would tell the page that the figures aged out.
+  const latencyLook = setInterval(() => {
+    if (latency.prune(Date.now())) onChange('transfers');
+  }, LATENCY_LOOK_MS);
+  latencyLook.unref();
+
   return {
     recent: () => recent.map((item) => ({ ...item })),
     ratePerSecond() {
@@ -132,9 +146,11 @@ export function startTransferFeed(options: {
       while (settledAt.length > 0 && (settledAt[0] as number) < since) settledAt.shift();
       return settledAt.length / (RATE_WINDOW_MS / 1_000);
     },
+    latency: () => latency.figures(Date.now()),
     kills: () => [...kills],
     projection,
     stop: () => {
+      clearInterval(latencyLook);
       stopping.abort();
       return projection.stop();
     },

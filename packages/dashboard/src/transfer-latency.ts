@@ -6,6 +6,11 @@
  * or forged entries) are forgotten past a count and an age.
  */
 
+import type { TransfersSection } from './sections.ts';
+
+/** The transfers section with its latency figures (they belong in TransfersSection, in sections.ts, once it takes them). */
+export type TransfersWithLatency = TransfersSection & { latency: TransferLatency };
+
 /** What the page shows: nearest-rank percentiles in ms, absent when nothing settled in the window. */
 export interface TransferLatency {
   windowMs: number;

@@ -21,6 +21,7 @@ import type {
   TimelineMark,
   TransfersSection,
 } from '../sections.ts';
+import type { TransferLatency, TransfersWithLatency } from '../transfer-latency.ts';
 
 const state: SectionsUpdate = {};
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -99,9 +100,29 @@ function drawAccounts(section: AccountsSection): void {
   );
 }
 
-function drawTransfers(section: TransfersSection): void {
+/** Request to settlement as the stream recorded it; the figures in data attributes for tests and tools. */
+function drawLatency(latency: TransferLatency): void {
+  const shown = byId('transfer-latency');
+  const span = `${latency.windowMs / 1_000} s`;
+  const transfers = `${latency.transfers} transfer${latency.transfers === 1 ? '' : 's'}`;
+  shown.dataset.windowMs = String(latency.windowMs);
+  shown.dataset.transfers = String(latency.transfers);
+  for (const figure of ['p50', 'p90', 'p99', 'max'] as const) {
+    const value = latency[figure];
+    if (value === undefined) delete shown.dataset[figure];
+    else shown.dataset[figure] = String(value);
+  }
+  const { p50, p90, p99, max } = latency;
+  shown.textContent =
+    latency.transfers === 0 || max === undefined
+      ? `Latency, request to settlement: no transfer settled in the last ${span}`
+      : `Latency, request to settlement: p50 ${p50} ms · p90 ${p90} ms · p99 ${p99} ms · max ${max} ms over ${transfers} settled in the last ${span}`;
+}
+
+function drawTransfers(section: TransfersSection & Partial<Pick<TransfersWithLatency, 'latency'>>): void {
   byId('transfer-rates').textContent =
     `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight.transfers} in flight (${money(section.inFlight.amount)}) · ${section.parked.waiting} parked`;
+  if (section.latency) drawLatency(section.latency);
   const parked = byId('parked');
   parked.dataset.waiting = String(section.parked.waiting);
   parked.replaceChildren(
