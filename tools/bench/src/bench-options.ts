@@ -20,6 +20,8 @@ export interface BenchOptions {
   groups: Group[];
   /** Where to write the figures as JSON, if anywhere. */
   jsonFile?: string;
+  /** Where to write the report to look at (HTML, the charts inline), unless --no-report. */
+  reportFile?: string;
   histories: History[];
   /** Runs of each measurement; the median is reported. */
   rounds: number;
@@ -41,10 +43,17 @@ export interface BenchOptions {
   clusterNodeTimeoutMs: number;
 }
 
-export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--sizes 10k,100k,1M,10M] [--groups LIST] [--serve-seconds N]
+/** Where the report goes when no --report is given: the current directory. */
+export const DEFAULT_REPORT_FILE = 'bench-report.html';
+
+export const USAGE = `usage: pnpm bench [--quick] [--json FILE] [--report FILE | --no-report] [--sizes 10k,100k,1M,10M] [--groups LIST] [--serve-seconds N]
                   [--compare-with DIR [--compare-pairs N]] [--no-cluster] [--cluster-kills N] [--cluster-node-timeout MS]
   --quick          fewer runs, shorter load, no 10M history (about 3 minutes)
   --json FILE      also write every figure to FILE
+  --report FILE    write the report to look at to FILE: one HTML file, no network needed, with the latency
+                   histograms and settled/s over time drawn beside their limits, and the targets
+                   (default ${DEFAULT_REPORT_FILE}, in the current directory; its path is printed at the end)
+  --no-report      write no report
   --sizes LIST     only these histories (default: all; --quick: 10k,100k,1M)
   --groups LIST    only these groups of figures: ${GROUPS.join(',')} (default: all)
   --serve-seconds  seconds of load per serve run (default 5; --quick 2)
@@ -66,6 +75,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     throw new Error(`${(error as Error).message}\n${USAGE}`);
   }
   const { quick } = values;
+  if (values.report !== undefined && values['no-report']) throw new Error('--report and --no-report: choose one');
 
   const sizes = values.sizes?.split(',') ?? (quick ? ['10k', '100k', '1M'] : HISTORIES.map((h) => h.name));
   const histories = sizes.map((size) => {
@@ -97,6 +107,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     quick,
     groups,
     jsonFile: values.json,
+    reportFile: values['no-report'] ? undefined : (values.report ?? DEFAULT_REPORT_FILE),
     histories,
     rounds: quick ? 3 : 5,
     serveSeconds: seconds('serve-seconds', quick ? 2 : 5),
@@ -119,6 +130,8 @@ function parseCommandLine(args: readonly string[]) {
     options: {
       quick: { type: 'boolean', default: false },
       json: { type: 'string' },
+      report: { type: 'string' },
+      'no-report': { type: 'boolean', default: false },
       sizes: { type: 'string' },
       groups: { type: 'string' },
       'serve-seconds': { type: 'string' },

@@ -1,8 +1,13 @@
-/** `pnpm bench [--quick] [--json FILE]`: recovery and serving figures next to their limits, same machine, same run. */
+/**
+ * `pnpm bench [--quick] [--json FILE] [--report FILE | --no-report]`: recovery and serving figures
+ * next to their limits, same machine, same run; printed, and drawn in an HTML report.
+ */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { resolve } from 'node:path';
 import { parseBenchArgs, USAGE } from './bench-options.ts';
 import { checkTargets, formatReport } from './report.ts';
+import { renderReportHtml } from './report-html.ts';
 import { runBench } from './run-bench.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -27,4 +32,8 @@ if (options.jsonFile) {
   writeFileSync(options.jsonFile, `${JSON.stringify({ ...figures, targets }, null, 2)}\n`);
   process.stderr.write(`figures written to ${options.jsonFile}\n`);
 }
+const reportFile = options.reportFile && resolve(options.reportFile);
+if (reportFile) writeFileSync(reportFile, renderReportHtml(figures, targets));
 process.stderr.write(`bench finished in ${Math.round((performance.now() - started) / 1000)} s\n`);
+// Last, so that it is the line to copy into a browser.
+if (reportFile) process.stderr.write(`report written to ${reportFile}\n`);

@@ -46,16 +46,13 @@ export function latencyHistogram(valuesMs: readonly number[], boundsMs = LATENCY
   }
   const histogram: LatencyHistogram = { boundsMs: [...boundsMs], counts, samples: valuesMs.length };
   if (valuesMs.length === 0) return histogram;
-  const at = (p: number) => round(percentile(valuesMs, p), 2);
+  const at = (p: number) => percentile(valuesMs, p);
   histogram.percentiles = {
     p50Ms: at(50),
     p90Ms: at(90),
     p99Ms: at(99),
     p999Ms: at(99.9),
-    maxMs: round(
-      valuesMs.reduce((max, value) => Math.max(max, value), 0),
-      2,
-    ),
+    maxMs: valuesMs.reduce((max, value) => Math.max(max, value), 0),
   };
   return histogram;
 }
