@@ -44,7 +44,12 @@ report('text from the figures is escaped; the page needs nothing from the networ
   const figures = handMadeFigures();
   const targets: TargetCheck[] = [
     ...checkTargets(figures),
-    { target: '<script>alert("x")</script> & more', limit: "<'limit'>", measured: '<img onerror=alert(1)>', met: false },
+    {
+      target: '<script>alert("x")</script> & more',
+      limit: "<'limit'>",
+      measured: '<img onerror=alert(1)>',
+      met: false,
+    },
   ];
   const html = renderReportHtml(figures, targets);
   assert.not.match(html, /<script|<img/i);
