@@ -164,7 +164,7 @@ function histogramSvg(chart: {
   if (!histogram || histogram.samples === 0) return noSamples(id, title, 'latency-histogram');
   const { boundsMs, counts } = histogram;
   const width = (PLOT.right - PLOT.left) / counts.length;
-  const top = Math.max(1, ...counts);
+  const top = niceCeiling(Math.max(1, ...counts));
   const height = (count: number) => (count / top) * (PLOT.bottom - PLOT.top);
   const bucketName = (i: number) =>
     i === boundsMs.length ? `> ${boundsMs[i - 1]} ms` : `${i === 0 ? 0 : boundsMs[i - 1]}-${boundsMs[i]} ms`;
@@ -221,7 +221,7 @@ function throughputSvg(chart: {
 }): string {
   const { id, title, settledEachSecond: points } = chart;
   if (!points || points.length === 0) return noSamples(id, title, 'throughput');
-  const top = Math.max(...points, chart.limitPerSecond, chart.floorPerSecond) * 1.1;
+  const top = niceCeiling(Math.max(...points, chart.limitPerSecond, chart.floorPerSecond) * 1.05);
   const yOf = (perSecond: number) => PLOT.bottom - (perSecond / top) * (PLOT.bottom - PLOT.top);
   const xOf = (second: number) => PLOT.left + ((second + 0.5) / points.length) * (PLOT.right - PLOT.left);
   const line = points.map((n, i) => `${f(xOf(i))},${f(yOf(n))}`).join(' ');
@@ -267,7 +267,7 @@ function failoverSection(k: ClusterFigures): string {
   const heading = `<h2>cluster: ${k.primaries} primaries x ${k.replicasPerPrimary} replicas; p50 ${ms(k.p50Ms, 1)}, p99 ${ms(k.p99Ms, 1)} at ${k.offeredPerSecond}/s offered; recovery p99 ${ms(k.recoveryP99Ms)}</h2>`;
   const kills = k.kills.filter((kill) => Number.isFinite(kill.recoveredMs));
   if (kills.length === 0) return `<section id="cluster">${heading}${noSamples(id, title, 'failover')}</section>`;
-  const top = Math.max(FAILOVER_RECOVERY_P99_LIMIT_MS, ...kills.map((kill) => kill.recoveredMs)) * 1.1;
+  const top = niceCeiling(Math.max(FAILOVER_RECOVERY_P99_LIMIT_MS, ...kills.map((kill) => kill.recoveredMs)) * 1.05);
   const yOf = (valueMs: number) => PLOT.bottom - (valueMs / top) * (PLOT.bottom - PLOT.top);
   const width = (PLOT.right - PLOT.left) / kills.length;
   const bars = kills.flatMap((kill, i) => {
@@ -312,6 +312,13 @@ function targetsTable(targets: TargetCheck[]): string {
 ${rows.join('\n')}
 </tbody>
 </table>`;
+}
+
+/** The top of a scale: the first of 1, 2, 2.5, 5 or 10 times a power of ten at or above `value`, so the ticks read round. */
+function niceCeiling(value: number): number {
+  const power = 10 ** Math.floor(Math.log10(value));
+  const step = [1, 2, 2.5, 5, 10].find((each) => each * power >= value) ?? 10;
+  return step * power;
 }
 
 /** A coordinate, to a tenth of a pixel. */
