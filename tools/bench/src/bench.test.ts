@@ -9,101 +9,98 @@ import { assertReportPage } from './report-page.ts';
 
 const bench = testSuite('bench');
 
-bench(
-  '--quick at the smallest size takes every group of figures, writes them as JSON and draws the report',
-  async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'microbank-bench-test-'));
-    const jsonFile = join(dir, 'out.json');
-    const reportFile = join(dir, 'report.html');
-    try {
-      const bench = spawnNode('tools/bench/src/main.ts', {
-        args: ['--quick', '--sizes', '10k', '--serve-seconds', '1', '--json', jsonFile, '--report', reportFile],
-        inheritEnv: true,
-      });
-      const { code } = await bench.exited;
-      const stdout = bench.lines.join('\n');
-      assert.is(code, 0, stdout);
+bench('--quick at the smallest size takes every group of figures, as JSON and drawn in a report', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'microbank-bench-test-'));
+  const jsonFile = join(dir, 'out.json');
+  const reportFile = join(dir, 'report.html');
+  try {
+    const bench = spawnNode('tools/bench/src/main.ts', {
+      args: ['--quick', '--sizes', '10k', '--serve-seconds', '1', '--json', jsonFile, '--report', reportFile],
+      inheritEnv: true,
+    });
+    const { code } = await bench.exited;
+    const stdout = bench.lines.join('\n');
+    assert.is(code, 0, stdout);
 
-      const figures = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchFigures & { targets: TargetCheck[] };
-      assert.equal(
-        figures.replay.map((r) => [r.projection, r.history]),
-        [
-          ['registry', '10k'],
-          ['ledger', '10k'],
-        ],
-      );
-      for (const replay of figures.replay) {
-        assert.ok(replay.cheapestReadMs > 0 && replay.projectionMs > 0, `${replay.projection} replay figures`);
-      }
-      const [restart] = figures.restart_to_ready;
-      assert.is(restart?.runs, 3);
-      assert.ok((restart?.medianMs ?? 0) > 0 && (restart?.bareProcessMs ?? 0) > 0, 'restart figures');
-      assert.ok((figures.serve?.serviceRps ?? 0) > 0 && (figures.serve?.bareRps ?? 0) > 0, 'serve figures');
-      assert.is(figures.visibility?.registrations, 1_000);
-      const transfers = figures.transfers;
-      assert.ok((transfers?.sustainedPerSecond ?? 0) > 0 && (transfers?.floorPerSecond ?? 0) > 0, 'transfer figures');
-      assert.ok((transfers?.latencySamples ?? 0) > 0, 'latencies taken');
-      assert.is(
-        transfers?.latencyHistogram.counts.reduce((sum, n) => sum + n, 0),
-        transfers?.latencySamples,
-        'every latency in the histogram',
-      );
-      assert.is(transfers?.latencyHistogram.percentiles?.p99Ms, transfers?.p99Ms, 'the histogram`s p99 is the p99');
-      assert.is(transfers?.settledEachSecond.length, transfers?.sustainedSeconds, 'settled, a count per second');
-      assert.ok(
-        transfers?.settledEachSecond.every((n) => n > 0),
-        'transfers settled in every second',
-      );
-      // The tiny cluster part of --quick: 2 primary kills with a node timeout of 1 s (about a minute here).
-      const cluster = figures.cluster;
-      assert.ok((cluster?.sustainedPerSecond ?? 0) > 0 && (cluster?.latencySamples ?? 0) > 0, 'cluster figures');
-      assert.is(cluster?.kills.length, 2);
-      assert.ok(Number.isFinite(cluster?.recoveryP99Ms), 'every kill was recovered from');
-      assert.ok(
-        cluster?.kills.every((kill) => Number.isFinite(kill.flaggedMs) && kill.flaggedMs <= kill.failedOverMs),
-        'each killed primary flagged failed by its peers before a replica served its slots',
-      );
-      assert.ok((cluster?.trickle.accepted ?? 0) > 0, 'transfers were accepted during the kills');
-      assert.ok(
-        figures.targets.some((t) => t.target.startsWith('cluster failover')),
-        'the failover target was checked',
-      );
-      const memory = figures.memory;
-      assert.is(memory?.afterRetention.workingStateKept, 0, 'the working state expired');
-      assert.ok((memory?.afterCompaction.usedMemoryBytes ?? 0) > 0, 'bytes per transfer after compaction');
-      assert.ok(
-        (memory?.afterCompaction.keysBytes ?? 0) < (memory?.afterRetention.keysBytes ?? 0),
-        'compaction took something away',
-      );
-      assert.ok(
-        figures.targets.some((t) => t.target.startsWith('bytes per settled transfer')),
-        'the memory target was checked',
-      );
-      assert.ok(figures.targets.length > 0, 'targets were checked');
-      for (const heading of [
-        'replay:',
-        'restart_to_ready:',
-        'serve:',
-        'visibility:',
-        'transfers:',
-        'cluster:',
-        'cluster failover:',
-        'memory:',
-        'targets',
-      ]) {
-        assert.ok(stdout.includes(heading), `the table has ${heading}`);
-      }
-      const finished = bench.lines.findIndex((line) => line.startsWith('bench finished'));
-      assert.ok(
-        finished >= 0 && bench.lines.indexOf(`report written to ${reportFile}`) > finished,
-        'the report`s path printed at the end',
-      );
-      await assertReportPage(reportFile, figures, figures.targets);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const figures = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchFigures & { targets: TargetCheck[] };
+    assert.equal(
+      figures.replay.map((r) => [r.projection, r.history]),
+      [
+        ['registry', '10k'],
+        ['ledger', '10k'],
+      ],
+    );
+    for (const replay of figures.replay) {
+      assert.ok(replay.cheapestReadMs > 0 && replay.projectionMs > 0, `${replay.projection} replay figures`);
     }
-  },
-);
+    const [restart] = figures.restart_to_ready;
+    assert.is(restart?.runs, 3);
+    assert.ok((restart?.medianMs ?? 0) > 0 && (restart?.bareProcessMs ?? 0) > 0, 'restart figures');
+    assert.ok((figures.serve?.serviceRps ?? 0) > 0 && (figures.serve?.bareRps ?? 0) > 0, 'serve figures');
+    assert.is(figures.visibility?.registrations, 1_000);
+    const transfers = figures.transfers;
+    assert.ok((transfers?.sustainedPerSecond ?? 0) > 0 && (transfers?.floorPerSecond ?? 0) > 0, 'transfer figures');
+    assert.ok((transfers?.latencySamples ?? 0) > 0, 'latencies taken');
+    assert.is(
+      transfers?.latencyHistogram.counts.reduce((sum, n) => sum + n, 0),
+      transfers?.latencySamples,
+      'every latency in the histogram',
+    );
+    assert.is(transfers?.latencyHistogram.percentiles?.p99Ms, transfers?.p99Ms, 'the histogram`s p99 is the p99');
+    assert.is(transfers?.settledEachSecond.length, transfers?.sustainedSeconds, 'settled, a count per second');
+    assert.ok(
+      transfers?.settledEachSecond.every((n) => n > 0),
+      'transfers settled in every second',
+    );
+    // The tiny cluster part of --quick: 2 primary kills with a node timeout of 1 s (about a minute here).
+    const cluster = figures.cluster;
+    assert.ok((cluster?.sustainedPerSecond ?? 0) > 0 && (cluster?.latencySamples ?? 0) > 0, 'cluster figures');
+    assert.is(cluster?.kills.length, 2);
+    assert.ok(Number.isFinite(cluster?.recoveryP99Ms), 'every kill was recovered from');
+    assert.ok(
+      cluster?.kills.every((kill) => Number.isFinite(kill.flaggedMs) && kill.flaggedMs <= kill.failedOverMs),
+      'each killed primary flagged failed by its peers before a replica served its slots',
+    );
+    assert.ok((cluster?.trickle.accepted ?? 0) > 0, 'transfers were accepted during the kills');
+    assert.ok(
+      figures.targets.some((t) => t.target.startsWith('cluster failover')),
+      'the failover target was checked',
+    );
+    const memory = figures.memory;
+    assert.is(memory?.afterRetention.workingStateKept, 0, 'the working state expired');
+    assert.ok((memory?.afterCompaction.usedMemoryBytes ?? 0) > 0, 'bytes per transfer after compaction');
+    assert.ok(
+      (memory?.afterCompaction.keysBytes ?? 0) < (memory?.afterRetention.keysBytes ?? 0),
+      'compaction took something away',
+    );
+    assert.ok(
+      figures.targets.some((t) => t.target.startsWith('bytes per settled transfer')),
+      'the memory target was checked',
+    );
+    assert.ok(figures.targets.length > 0, 'targets were checked');
+    for (const heading of [
+      'replay:',
+      'restart_to_ready:',
+      'serve:',
+      'visibility:',
+      'transfers:',
+      'cluster:',
+      'cluster failover:',
+      'memory:',
+      'targets',
+    ]) {
+      assert.ok(stdout.includes(heading), `the table has ${heading}`);
+    }
+    const finished = bench.lines.findIndex((line) => line.startsWith('bench finished'));
+    assert.ok(
+      finished >= 0 && bench.lines.indexOf(`report written to ${reportFile}`) > finished,
+      'the report`s path printed at the end',
+    );
+    await assertReportPage(reportFile, figures, figures.targets);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 bench('the command line: --quick is smaller, sizes are checked, unknown flags refused', () => {
   assert.equal(
