@@ -23,6 +23,7 @@
 import type { ChainableCommander } from 'ioredis';
 import { confirmKey, hashTagOf } from './keys.ts';
 import {
+  commandOnNodeOf,
   confirmationOf,
   FAILOVER_RETRY_MS,
   FAILOVER_RIDE_OUT_MS,
@@ -209,11 +210,39 @@ export async function confirmRead(
       const last = entries.at(-1)?.[0];
       if (last === undefined) return;
       const id = last.toString('latin1');
-      if (!(await confirmedEntry(redis, stream, id))) {
+      let entry: unknown;
+      try {
+        entry = await confirmedEntry(redis, stream, id);
+      } catch (error) {
+        // A primary with no replica at all (one just promoted in a shard of one replica, until the
+        // old primary rejoins) confirms nothing, yet what it holds can be lost only with it: no
+        // node could take its place. Its reads are applied; without this, every projection would
+        // stand still until a replica came back.
+        if (!(error instanceof Unconfirmed) || !(await noReplicaToPromote(redis, stream))) throw error;
+        entry = error.reply;
+      }
+      if (!entry || (Array.isArray(entry) && entry.length === 0)) {
         throw new Error(`${stream} no longer holds ${id}, read from it: lost in a failover before a replica held it`);
       }
     }),
   );
+}
+
+/**
+ * On a cluster: whether the primary serving `key`'s slot has no replica in its view of the cluster,
+ * connected or not (a replica cut off or frozen could still be promoted, lacking what it never got).
+ * False when the node asked is not a primary, or on a single Redis.
+ */
+async function noReplicaToPromote(redis: RedisClient, key: string): Promise<boolean> {
+  if (!isCluster(redis)) return false;
+  const nodes = String(await commandOnNodeOf(redis, key, 'CLUSTER', 'NODES'))
+    .trim()
+    .split('\n');
+  // <id> <ip:port@cport[,hostname]> <flags> <primary id or -> ...
+  const fields = nodes.map((line) => line.split(' '));
+  const myself = fields.find(([, , flags]) => flags?.split(',').includes('myself'));
+  if (!myself?.[2]?.split(',').includes('master')) return false;
+  return !fields.some(([, , , primary]) => primary === myself[0]);
 }
 
 /** A reply that says the command was not made here, not now: sent again later it is. */

@@ -47,8 +47,15 @@ export async function catchUp(
   // Streams followed while this runs are caught up too: a Map's iteration takes in new keys.
   for (const stream of positions.keys()) {
     await continuity.adopt(stream);
-    const target = await targetOf(stream);
+    let target = await targetOf(stream);
+    let attempts = 0;
     await retryOn(redis, 'catch-up read', async () => {
+      // Read again after a failed attempt: a target read from a primary that then failed may be an
+      // entry the new primary never had, and the position must not jump to it.
+      if (attempts++ > 0) {
+        targets.delete(stream);
+        target = await targetOf(stream);
+      }
       const from = positions.get(stream) ?? STREAM_START;
       const sizer = batchSizer(reader.maxBatch);
       for await (const batch of readBatches(redis, stream, from, target, sizer)) {

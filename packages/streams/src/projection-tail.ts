@@ -13,7 +13,7 @@ import { errorMessage } from './errors.ts';
 import { ReadTooLarge, readAfter, readCapped, type StreamsRead, watchedRead } from './event-store.ts';
 import { Diverged } from './projection-continuity.ts';
 import { type ReaderContext, TAIL_WATCHDOG_MARGIN_MS } from './projection-reading.ts';
-import { clientOnNodeOf, readTogether, readyOrReconnect } from './redis-connection.ts';
+import { commandOnNodeOf, readTogether, readyOrReconnect } from './redis-connection.ts';
 import { isPermanentRedisError } from './redis-errors.ts';
 import { askIncarnations } from './stream-continuity.ts';
 import type { StreamId } from './stream-id.ts';
@@ -63,7 +63,7 @@ export function projectionTail(
     if (block && only && tailClientId === undefined) {
       // Sent before the XREAD on the connection that reads this slot, so it is answered while the
       // read blocks; a keyless command goes to that node only in a pipeline with a key of its slot.
-      const asked = clientOnNodeOf(tailRedis, only[0]?.[0] ?? primary, 'ID').then(Number);
+      const asked = commandOnNodeOf(tailRedis, only[0]?.[0] ?? primary, 'CLIENT', 'ID').then(Number);
       asked.catch(() => {
         if (tailClientId === asked) tailClientId = undefined;
       });
@@ -76,12 +76,21 @@ export function projectionTail(
     try {
       // The groups' reads share the byte watch of every node connection (watchedRead): so many times the budget.
       const limit = 2 * tailSizer.byteBudget * groups.length;
-      const reads = await Promise.all(groups.map((group) => readGroup(group, block ? blockMs : undefined, limit)));
-      for (const [stream, entries] of reads.flat()) {
-        tailSizer.observe(entries);
-        reader.consume(stream, entries);
-        brought ||= entries.length > 0;
+      // Each group stands alone: one whose read fails or is not confirmed (its shard failing over)
+      // keeps its positions, and the others are applied all the same; then the failure is thrown.
+      const reads = await Promise.allSettled(
+        groups.map((group) => readGroup(group, block ? blockMs : undefined, limit)),
+      );
+      for (const read of reads) {
+        if (read.status === 'rejected') continue;
+        for (const [stream, entries] of read.value) {
+          tailSizer.observe(entries);
+          reader.consume(stream, entries);
+          brought ||= entries.length > 0;
+        }
       }
+      const failed = reads.find((read) => read.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       tailBlocked = false;
     }
@@ -180,7 +189,7 @@ export function projectionTail(
       endLinger?.();
       if (tailBlocked && tailClientId !== undefined) {
         const stream = tailStream ?? primary;
-        tailClientId.then((id) => clientOnNodeOf(redis, stream, 'UNBLOCK', id)).catch(() => {});
+        tailClientId.then((id) => commandOnNodeOf(redis, stream, 'CLIENT', 'UNBLOCK', id)).catch(() => {});
       }
     },
     hurry() {

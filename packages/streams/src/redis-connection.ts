@@ -2,7 +2,7 @@
  * Opens ioredis connections with the failure behaviour the event store relies on: to a single
  * Redis, or to a Redis Cluster (its seed nodes named, the rest found) when the settings say so.
  */
-import { type ChainableCommander, Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { byHashTag } from './keys.ts';
 import type { Log } from './log.ts';
 import { backoffDelay } from './retry.ts';
@@ -146,19 +146,22 @@ export function readTogether<T>(redis: RedisClient, items: readonly T[], keyOf: 
 }
 
 /**
- * Sends `CLIENT <args>` to the node that serves `key`'s slot (on a cluster, a keyless command goes
- * to that node only in a pipeline with a keyed one) and answers its reply.
+ * Sends a keyless command (`CLIENT ID`, `CLUSTER NODES`) to the node that serves `key`'s slot (on a
+ * cluster, a keyless command goes to that node only in a pipeline with a keyed one) and answers
+ * its reply.
  */
-export async function clientOnNodeOf(
+export async function commandOnNodeOf(
   redis: RedisClient,
   key: string,
+  command: string,
   ...args: Array<string | number>
 ): Promise<unknown> {
-  const replies = await (redis.pipeline() as unknown as { client(...a: Array<string | number>): ChainableCommander })
-    .client(...args)
+  const replies = await redis
+    .pipeline()
+    .call(command, ...args)
     .exists(key)
     .exec();
-  const [error, reply] = replies?.[0] ?? [new Error(`CLIENT ${args[0]} got no answer`)];
+  const [error, reply] = replies?.[0] ?? [new Error(`${command} ${args[0] ?? ''} got no answer`)];
   if (error) throw error;
   return reply;
 }

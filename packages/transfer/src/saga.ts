@@ -7,7 +7,7 @@
  */
 import { type TransferRequested, transferEvents, transfersKey } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
-import { confirmedEntry, decodeEntry, type StreamId } from '@microbank/streams';
+import { confirmationOf, confirmedEntry, decodeEntry, type StreamId } from '@microbank/streams';
 import { DEFAULT_RETENTION_MS, type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
 
 /**
@@ -64,6 +64,8 @@ export async function runSaga(
    * in the pipeline the WAIT confirms.
    */
   async function requestHeld(): Promise<void> {
+    // Without confirmation (a single Redis) no failover takes a request back: the entry delivered is held.
+    if (confirmationOf(redis).replicas === 0) return;
     const { position } = status;
     const entry = position === undefined ? undefined : await confirmedEntry(redis, transfersKey(prefix), position);
     const decoded = entry ? decodeEntry(transferEvents, entry[1]) : undefined;

@@ -8,12 +8,16 @@
 import { closeRedis, connectRedis, type RedisClient, type RedisSettings, silentLog } from '@microbank/streams';
 import { DEFAULT_REDIS_PORT, readPlan, stackSettings } from './stack-plan.ts';
 
-/** The Redis an operator's command works on (its writes not confirmed: the command waits for nothing). */
+/**
+ * The Redis an operator's command works on. On a cluster its writes are confirmed by a replica, as
+ * the services' are: `pnpm parked --retry` runs a saga, which moves money only on a confirmed
+ * request, and each of its steps is confirmed before the next.
+ */
 export function operatorRedis(env: Record<string, string | undefined> = process.env): RedisSettings {
   const settings = (urls: string, cluster: boolean): RedisSettings => ({
     urls: urls.split(','),
     cluster,
-    confirm: { replicas: 0, timeoutMs: 0 },
+    confirm: cluster ? { replicas: 1, timeoutMs: 1_000 } : { replicas: 0, timeoutMs: 0 },
   });
   if (env.REDIS_URL) return settings(env.REDIS_URL, env.REDIS_CLUSTER === 'true');
   const plan = readPlan(stackSettings(env).dataDir);

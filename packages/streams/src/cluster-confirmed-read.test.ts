@@ -1,0 +1,136 @@
+/**
+ * What a projection applies on a real Redis Cluster of 3 primaries × 1 replica (node timeout 1 s),
+ * its reads confirmed by a replica (confirmRead): an entry its replica holds, at once; none while
+ * the replica is frozen (it could still be promoted, lacking the entry), even once flagged failed;
+ * and, after the primary's death, what its successor holds although no replica confirms it: the
+ * successor has no replica at all until the old primary rejoins, so nothing could take its place
+ * and lose the entry, and a projection that waited for a confirmation would stand still.
+ */
+import { type RedisCluster, startRedisCluster, testSuite } from '@microbank/testing';
+import * as assert from 'uvu/assert';
+import { silentLog } from './log.ts';
+import { startProjection } from './projection.ts';
+import { closeRedis, connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
+
+interface Context {
+  redis: RedisCluster;
+  open: RedisClient[];
+}
+const confirmedReads = testSuite<Context>('confirmed reads on a Redis Cluster', { open: [] } as unknown as Context);
+
+confirmedReads.before(async (ctx) => {
+  ctx.redis = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1_000 });
+});
+confirmedReads.after(async (ctx) => {
+  await Promise.all(ctx.open.splice(0).map(closeRedis));
+  await ctx.redis?.dispose();
+});
+
+const connect = async (ctx: Context, replicas: number) => {
+  const redis = connectRedis(
+    {
+      urls: ctx.redis.nodes.map(({ host, port }) => `redis://${host}:${port}`),
+      cluster: true,
+      confirm: { replicas, timeoutMs: 300 },
+    },
+    'test:confirmed-reads',
+    silentLog,
+  );
+  await untilReady(redis);
+  return redis;
+};
+
+confirmedReads(
+  'a projection of streams on two shards applies the one whose replica holds it while the other waits',
+  async (ctx) => {
+    const writer = await connect(ctx, 0);
+    const redis = await connect(ctx, 1);
+    const tailRedis = await connect(ctx, 1);
+    ctx.open.push(writer, redis);
+    // Two streams whose slots two different primaries serve.
+    const shardOfTag = async (tag: string) => ctx.redis.shardOf(await ctx.redis.keySlot(`{${tag}}:stream`));
+    const first = await shardOfTag('shard-a');
+    let other = 'shard-b';
+    for (let n = 0; (await shardOfTag(other)).primary === first.primary; n++) other = `shard-b${n}`;
+    const [held, waiting] = [`{${other}}:stream`, '{shard-a}:stream'];
+    const [frozen] = first.replicas;
+    if (frozen === undefined) throw new Error('no replica');
+    const applied: string[] = [];
+    const projection = startProjection<string>({
+      name: 'test',
+      streams: [held, waiting],
+      redis,
+      tailRedis,
+      log: silentLog,
+      blockMs: 200,
+      decode: (_, fields) => ({ ok: true, event: fields[1]?.toString() ?? '' }),
+      apply: (event) => applied.push(event),
+    });
+    try {
+      await projection.whenReady();
+      ctx.redis.pause(frozen);
+      const onWaiting = (await writer.xadd(waiting, '*', 'note', 'waits')) as string;
+      const onHeld = (await writer.xadd(held, '*', 'note', 'held')) as string;
+      assert.ok(await projection.waitForPosition(onHeld, 10_000, held), 'the other shard`s entry is applied');
+      assert.equal(applied, ['held']);
+      ctx.redis.resume(frozen);
+      assert.ok(await projection.waitForPosition(onWaiting, 15_000, waiting), 'and this one once its replica holds it');
+    } finally {
+      ctx.redis.resume(frozen);
+      await projection.stop();
+    }
+  },
+);
+
+confirmedReads(
+  'a replica`s entry is applied, a frozen replica holds the next back, a primary with no replica left does not',
+  async (ctx) => {
+    const writer = await connect(ctx, 0);
+    const redis = await connect(ctx, 1);
+    const tailRedis = await connect(ctx, 1);
+    ctx.open.push(writer, redis);
+    const stream = '{confirmed-reads}:stream';
+    const slot = await ctx.redis.keySlot(stream);
+    const { primary, replicas } = await ctx.redis.shardOf(slot);
+    const [replica] = replicas;
+    if (replica === undefined) throw new Error(`the primary of slot ${slot} has no replica`);
+    const applied: string[] = [];
+    const projection = startProjection<string>({
+      name: 'test',
+      streams: [stream],
+      redis,
+      tailRedis,
+      log: silentLog,
+      blockMs: 200,
+      decode: (_, fields) => ({ ok: true, event: fields[1]?.toString() ?? '' }),
+      apply: (event) => applied.push(event),
+    });
+    const append = async (note: string) => (await writer.xadd(stream, '*', 'note', note)) as string;
+    try {
+      await projection.whenReady();
+      assert.ok(await projection.waitForPosition(await append('held'), 10_000), 'an entry its replica holds');
+
+      ctx.redis.pause(replica);
+      const frozen = await append('not held');
+      // Longer than the node timeout: the replica is flagged failed, and still not ignored.
+      assert.not.ok(await projection.waitForPosition(frozen, 2_500), 'not applied while its replica is frozen');
+      assert.equal(applied, ['held']);
+      ctx.redis.resume(replica);
+      assert.ok(await projection.waitForPosition(frozen, 15_000), 'applied once its replica holds it');
+
+      await ctx.redis.kill(primary);
+      await ctx.redis.waitForPrimary(replica, slot, { timeoutMs: 30_000 });
+      const alone = await append('on a primary with no replica');
+      assert.ok(
+        await projection.waitForPosition(alone, 20_000),
+        'applied: no replica is left that could take its primary`s place',
+      );
+      assert.equal(applied, ['held', 'not held', 'on a primary with no replica']);
+    } finally {
+      ctx.redis.resume(replica);
+      await projection.stop();
+    }
+  },
+);
+
+confirmedReads.run();
