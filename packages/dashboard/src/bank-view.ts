@@ -11,7 +11,6 @@ import type { Transition } from './component-watch.ts';
 import type { RawStreams } from './raw-streams.ts';
 import type { ComponentView, ParkedView, SectionName, Sections, SectionsUpdate, TimelineMark } from './sections.ts';
 import type { TransferFeed } from './transfer-feed.ts';
-import type { TransfersWithLatency } from './transfer-latency.ts';
 
 export const SECTIONS: readonly SectionName[] = ['accounts', 'audit', 'transfers', 'components', 'timeline', 'streams'];
 
@@ -62,7 +61,7 @@ export function bankView(sources: {
         checkpoint: checkpoint && { digest: checkpoint.digest, streams: Object.keys(checkpoint.positions).length },
       };
     },
-    transfers: (): TransfersWithLatency => ({
+    transfers: () => ({
       recent: feed.recent(),
       ratePerSecond: feed.ratePerSecond(),
       latency: feed.latency(),

@@ -63,6 +63,19 @@ export interface TransfersSection {
   parked: ParkedView;
   /** The dashboard has a TRANSFER_URL: the form can make transfers. */
   formEnabled: boolean;
+  /** How long the transfers settled in the last minute took (transfer-latency.ts). */
+  latency: TransferLatency;
+}
+
+/** What the page shows: nearest-rank percentiles in ms, absent when nothing settled in the window. */
+export interface TransferLatency {
+  windowMs: number;
+  /** Transfers settled in the window whose request was seen: what the percentiles are over. */
+  transfers: number;
+  p50?: number;
+  p90?: number;
+  p99?: number;
+  max?: number;
 }
 
 export type Health = 'ready' | 'catching-up' | 'failed' | 'diverged' | 'not-ready' | 'down';

@@ -25,8 +25,8 @@ import {
   startProjection,
   untilReady,
 } from '@microbank/streams';
-import type { RecentTransfer } from './sections.ts';
-import { latencyWindow, type TransferLatency } from './transfer-latency.ts';
+import type { RecentTransfer, TransferLatency } from './sections.ts';
+import { latencyWindow } from './transfer-latency.ts';
 
 export interface Kill {
   at: number;

@@ -6,21 +6,7 @@
  * or forged entries) are forgotten past a count and an age.
  */
 
-import type { TransfersSection } from './sections.ts';
-
-/** The transfers section with its latency figures (they belong in TransfersSection, in sections.ts, once it takes them). */
-export type TransfersWithLatency = TransfersSection & { latency: TransferLatency };
-
-/** What the page shows: nearest-rank percentiles in ms, absent when nothing settled in the window. */
-export interface TransferLatency {
-  windowMs: number;
-  /** Transfers settled in the window whose request was seen: what the percentiles are over. */
-  transfers: number;
-  p50?: number;
-  p90?: number;
-  p99?: number;
-  max?: number;
-}
+import type { TransferLatency } from './sections.ts';
 
 export interface LatencyLimits {
   /** Settlements older than this (by their entry's milliseconds) leave the figures. */

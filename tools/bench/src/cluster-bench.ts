@@ -39,7 +39,7 @@ import { NOT_CONFIRMED } from '@microbank/streams';
 import { waitFor } from '@microbank/testing';
 import type { CpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
-import { percentile } from './stats.ts';
+import { type LatencyHistogram, percentile } from './stats.ts';
 import {
   type Bank,
   type BankRedis,
@@ -112,6 +112,8 @@ export interface KillFigure {
 }
 
 export interface ClusterFigures extends LoadFigures {
+  /** The latency run's histogram (older JSON figures have none). */
+  latencyHistogram?: LatencyHistogram;
   primaries: number;
   replicasPerPrimary: number;
   nodeTimeoutMs: number;
@@ -200,6 +202,7 @@ export async function clusterBench(buildDir: string, options: ClusterBenchOption
       p50Ms: latency.p50,
       p99Ms: latency.p99,
       latencySamples: latency.samples,
+      latencyHistogram: latency.histogram,
       cpu: throughput.cpu,
       kills,
       recoveryP50Ms: percentile(recoveries, 50),

@@ -6,7 +6,7 @@
  * before credentials existed sends its transfers without them, as its transfer service expects.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT, spawnNode } from '@microbank/processes';
@@ -54,6 +54,9 @@ async function transfersRunOnce(dir: string, label: string, quick: boolean): Pro
     // The smallest history: a bench that fills its histories whatever the groups (an older one) then
     // spends a second on it, not minutes.
     const args = ['--groups', 'transfers', '--sizes', '10k', '--json', jsonFile, ...(quick ? ['--quick'] : [])];
+    // A tree whose bench writes a report page is told not to: only the figures are compared. An
+    // older bench refuses the flag.
+    if (existsSync(join(dir, 'tools/bench/src/report-html.ts'))) args.push('--no-report');
     // In its own process group: a bench that dies without stopping its bank (an older one did, on
     // an uncaught connection reset) leaves its services and Redis servers in that group, ended here.
     const bench = spawnNode('tools/bench/src/main.ts', { args, cwd: dir, inheritEnv: true, detached: true });

@@ -6,6 +6,7 @@
 import type { ClusterFigures } from './cluster-bench.ts';
 import {
   type BenchFigures,
+  CLUSTER_P99_LIMIT_MS,
   describeRun,
   FAILOVER_RECOVERY_P99_LIMIT_MS,
   formatReport,
@@ -286,6 +287,18 @@ function failoverSection(k: ClusterFigures): string {
   return [
     '<section id="cluster">',
     heading,
+    ...(k.latencyHistogram
+      ? [
+          histogramSvg({
+            id: 'cluster-latency',
+            title: `Cluster transfer latency at ${k.offeredPerSecond}/s offered, replica confirmation on: POST sent to the transfer seen completed`,
+            histogram: k.latencyHistogram,
+            limitMs: CLUSTER_P99_LIMIT_MS,
+            limitLabel: `p99 aim ${ms(CLUSTER_P99_LIMIT_MS)}`,
+          }),
+          percentilesLine(k.latencyHistogram, k.offeredPerSecond),
+        ]
+      : []),
     svg(id, title, [
       ...axes('ms from the kill', 'kill, in order (grey: until flagged failed, orange: election, blue: the services)'),
       ...yTicks(top, (value) => ms(value)),

@@ -95,6 +95,12 @@ export async function assertReportPage(file: string, figures: BenchFigures, targ
   assert.is(throughput?.points, figures.transfers?.settledEachSecond.length, 'a point per second');
   assert.ok((throughput?.points ?? 0) > 0, 'settled/s has points');
   assert.is(throughput?.limitLines, 1, 'the target line');
+  if (figures.cluster?.latencyHistogram) {
+    const cluster = page.charts['cluster-latency'];
+    assert.ok(cluster?.visible, 'the cluster`s latency histogram is shown');
+    assert.is(cluster?.bars, figures.cluster.latencyHistogram.counts.length, 'a bar per bucket, on the cluster');
+    assert.equal([cluster?.limitLines, cluster?.p50Lines, cluster?.p99Lines], [1, 1, 1], 'the cluster`s aim, p50, p99');
+  }
   assert.equal(
     page.targetRows,
     targets.map((t) => [t.target, t.limit, t.measured, t.met ? 'met' : 'MISSED']),

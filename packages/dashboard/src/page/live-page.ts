@@ -19,9 +19,9 @@ import type {
   SectionsUpdate,
   StreamsSection,
   TimelineMark,
+  TransferLatency,
   TransfersSection,
 } from '../sections.ts';
-import type { TransferLatency, TransfersWithLatency } from '../transfer-latency.ts';
 
 const state: SectionsUpdate = {};
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -119,10 +119,10 @@ function drawLatency(latency: TransferLatency): void {
       : `Latency, request to settlement: p50 ${p50} ms · p90 ${p90} ms · p99 ${p99} ms · max ${max} ms over ${transfers} settled in the last ${span}`;
 }
 
-function drawTransfers(section: TransfersSection & Partial<Pick<TransfersWithLatency, 'latency'>>): void {
+function drawTransfers(section: TransfersSection): void {
   byId('transfer-rates').textContent =
     `${section.ratePerSecond.toFixed(1)} settled per second · ${section.inFlight.transfers} in flight (${money(section.inFlight.amount)}) · ${section.parked.waiting} parked`;
-  if (section.latency) drawLatency(section.latency);
+  drawLatency(section.latency);
   const parked = byId('parked');
   parked.dataset.waiting = String(section.parked.waiting);
   parked.replaceChildren(
