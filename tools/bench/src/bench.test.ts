@@ -47,6 +47,27 @@ bench('--quick at the smallest size takes every group of figures, as JSON and dr
       'every latency in the histogram',
     );
     assert.is(transfers?.latencyHistogram.percentiles?.p99Ms, transfers?.p99Ms, 'the histogram`s p99 is the p99');
+    // Each transfer of the 500/s run cut into its stages at its entries in Redis.
+    const stages = transfers?.stages;
+    assert.ok((stages?.measured ?? 0) > 0, 'transfers cut into stages');
+    assert.is(
+      (stages?.measured ?? 0) + (stages?.incomplete ?? 0),
+      transfers?.latencySamples,
+      'every measured transfer',
+    );
+    assert.ok(
+      stages?.stages.every((stage) => stage.histogram.samples === stages.measured),
+      'each stage`s histogram has every complete transfer',
+    );
+    // Two clocks (Date.now() for the stages, performance.now() for the latency), each rounded or read in whole ms.
+    assert.ok((stages?.maxSumGapMs ?? Number.POSITIVE_INFINITY) <= 3, `stages add up: ${stages?.maxSumGapMs} ms off`);
+    assert.is(stages?.slow.aboveMs, transfers?.p99Ms, 'the slow ones are those above p99');
+    assert.is(
+      Object.values(stages?.slow.byStage ?? {}).reduce((sum, n) => sum + n, 0) + (stages?.slow.incomplete ?? 0),
+      stages?.slow.transfers,
+      'each slow transfer named by a stage, or missing an entry',
+    );
+    assert.ok(stdout.includes('transfer stages at 500/s'), 'the stage table printed');
     assert.is(transfers?.settledEachSecond.length, transfers?.sustainedSeconds, 'settled, a count per second');
     assert.ok(
       transfers?.settledEachSecond.every((n) => n > 0),

@@ -74,7 +74,8 @@ export async function readReportPage(file: string): Promise<ReportPage> {
 /**
  * The report at `file`, of these figures and targets, as a reader sees it: loaded with nothing
  * but itself, the transfers' latency histogram with a bar per bucket, the limit, p50 and p99
- * marked, settled/s with a point per second and the target line, a row per target.
+ * marked, settled/s with a point per second and the target line, a histogram per stage of a
+ * transfer (when the figures have them) with its p50 and p99, a row per target.
  */
 export async function assertReportPage(file: string, figures: BenchFigures, targets: TargetCheck[]): Promise<void> {
   const page = await readReportPage(file);
@@ -95,6 +96,21 @@ export async function assertReportPage(file: string, figures: BenchFigures, targ
   assert.is(throughput?.points, figures.transfers?.settledEachSecond.length, 'a point per second');
   assert.ok((throughput?.points ?? 0) > 0, 'settled/s has points');
   assert.is(throughput?.limitLines, 1, 'the target line');
+  for (const stage of figures.transfers?.stages?.stages ?? []) {
+    const chart = page.charts[`stage-${stage.name}`];
+    assert.ok(chart?.visible, `the histogram of the stage ${stage.name} is shown`);
+    assert.match(chart?.title ?? '', /stage/i);
+    if (stage.histogram.samples === 0) {
+      assert.ok(chart?.noSamples, `the stage ${stage.name} says it has no samples`);
+      continue;
+    }
+    assert.is(chart?.bars, stage.histogram.counts.length, `a bar per bucket, stage ${stage.name}`);
+    assert.equal(
+      [chart?.limitLines, chart?.p50Lines, chart?.p99Lines],
+      [0, 1, 1],
+      `p50 and p99 of ${stage.name}, no limit`,
+    );
+  }
   if (figures.cluster?.latencyHistogram) {
     const cluster = page.charts['cluster-latency'];
     assert.ok(cluster?.visible, 'the cluster`s latency histogram is shown');

@@ -8,6 +8,7 @@ import type { ReplayFigures } from './replay-bench.ts';
 import type { RestartFigures, RestartFrom } from './restart-bench.ts';
 import type { ServeFigures } from './serve-bench.ts';
 import { percentile, round } from './stats.ts';
+import { describeSlow, type StageFigures } from './transfer-stages.ts';
 import type { TransferFigures } from './transfers-bench.ts';
 import type { VisibilityFigures } from './visibility-bench.ts';
 
@@ -280,6 +281,7 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
         ],
       ),
     );
+    if (t.stages) out.push(...stagesSection(t.stages, t.offeredPerSecond));
   }
   if (figures.cluster) out.push(...clusterSection(figures.cluster, figures.transfers, machine.cpus));
   if (figures.memory) {
@@ -462,6 +464,24 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
     ),
   );
   return out;
+}
+
+/**
+ * Where the latency at the offered rate went: each stage's percentiles, and the stage that took
+ * the largest share of each transfer slower than p99.
+ */
+function stagesSection(stages: StageFigures, offeredPerSecond: number): string[] {
+  const row = ({ name, label, histogram }: StageFigures['stages'][number]) => {
+    const p = histogram.percentiles;
+    const at = (value: number | undefined) => (value === undefined ? '' : ms(value));
+    return [label, at(p?.p50Ms), at(p?.p90Ms), at(p?.p99Ms), at(p?.maxMs), String(stages.slow.byStage[name])];
+  };
+  return [
+    `transfer stages at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers cut at their entries' IDs (the ms Redis wrote each) and the bench's Date.now() at both ends, one clock, whole ms; ${stages.incomplete} with an entry missing; stages add up to within ${ms(stages.maxSumGapMs, 1)} of the latency`,
+    table(['stage', 'p50', 'p90', 'p99', 'max', 'slowest stage of the slowest 1%'], stages.stages.map(row)),
+    describeSlow(stages, (value) => ms(value, 1)),
+    '',
+  ];
 }
 
 /** A Markdown table: readable in a terminal, pasted as is into docs/performance.md. */

@@ -31,6 +31,7 @@ import {
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
 import { type LatencyHistogram, latencyHistogram, percentile } from './stats.ts';
+import { readStageEntries, type StageFigures, type TransferTiming, transferStages } from './transfer-stages.ts';
 
 /** What the two loads measure of a bank, on a single Redis or on a cluster alike. */
 export interface LoadFigures {
@@ -55,6 +56,8 @@ export interface TransferFigures extends LoadFigures {
   settledEachSecond: number[];
   /** Cores used during the sustained load, by kind of process. */
   cpu: CpuUse;
+  /** Where the latency at the offered rate went, stage by stage (transfer-stages.ts). */
+  stages?: StageFigures;
 }
 
 const ACCOUNTS = 10;
@@ -310,25 +313,49 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number) 
   const sentAt = new Map<string, number>();
   const early = new Map<string, number>();
   const latencies: number[] = [];
+  // Each transfer's moments on the wall clock too (Date.now()), the clock Redis's entry IDs are
+  // of, for its stages (transfer-stages.ts); the latency itself stays on performance.now().
+  const timings = new Map<string, TransferTiming>();
+  const earlyWallMs = new Map<string, number>();
+  const seen = (transfer: string, timing: TransferTiming, seenAtMs: number, endToEndMs: number) => {
+    timing.seenAtMs = seenAtMs;
+    timing.endToEndMs = endToEndMs;
+    timings.set(transfer, timing);
+  };
   const watch = watchSettlements(bank, (transfer, at) => {
+    const wallMs = Date.now();
     const sent = sentAt.get(transfer);
-    if (sent === undefined) early.set(transfer, at);
-    else latencies.push(at - sent);
+    if (sent === undefined) {
+      early.set(transfer, at);
+      earlyWallMs.set(transfer, wallMs);
+    } else {
+      latencies.push(at - sent);
+      const timing = timings.get(transfer);
+      if (timing) seen(transfer, timing, wallMs, at - sent);
+    }
   });
   const posts: Promise<void>[] = [];
+  const startedAtMs = Date.now();
   const started = performance.now();
   for (let n = 0; n < perSecond * seconds; n++) {
     const due = started + (n * 1_000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const sent = performance.now();
+    const sentAtMs = Date.now();
     const port = bank.transferPorts[n % bank.transferPorts.length] as number;
     posts.push(
       postTransfer(bank, agent, port).then((transfer) => {
         if (!transfer) return;
-        const seen = early.get(transfer);
-        if (seen === undefined) sentAt.set(transfer, sent);
-        else latencies.push(seen - sent);
+        const timing: TransferTiming = { transfer, sentAtMs, answeredAtMs: Date.now() };
+        const seenAt = early.get(transfer);
+        if (seenAt === undefined) {
+          sentAt.set(transfer, sent);
+          timings.set(transfer, timing);
+        } else {
+          latencies.push(seenAt - sent);
+          seen(transfer, timing, earlyWallMs.get(transfer) as number, seenAt - sent);
+        }
       }),
     );
   }
@@ -342,6 +369,9 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number) 
     p99: percentile(latencies, 99),
     samples: latencies.length,
     histogram: latencyHistogram(latencies),
+    /** When the run began (wall clock), and each accepted transfer's moments: for transferStages. */
+    startedAtMs,
+    timings,
   };
 }
 
@@ -476,6 +506,12 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
     // The latency is of a bank at 500/s, not of the backlog the sustained load left behind.
     await untilDrained(bank);
     const latency = await latencyAt(bank, load.perSecond, load.latencySeconds);
+    // Read back once the run is over, so that reading is in no latency.
+    const stages = transferStages(
+      latency.timings.values(),
+      await readStageEntries(bank.client, bank.accountNames, latency.startedAtMs),
+      latency.p99,
+    );
     const recovered = await recovery(bank);
     return {
       accounts: ACCOUNTS,
@@ -492,6 +528,7 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       latencyHistogram: latency.histogram,
       settledEachSecond: throughput.settledEachSecond,
       cpu: throughput.cpu,
+      stages,
     };
   } finally {
     await stopBank(bank);
