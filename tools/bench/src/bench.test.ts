@@ -59,7 +59,7 @@ bench('--quick at the smallest size takes every group of figures, as JSON and dr
       stages?.stages.every((stage) => stage.histogram.samples === stages.measured),
       'each stage`s histogram has every complete transfer',
     );
-    // Two clocks (Date.now() for the stages, performance.now() for the latency), each rounded or read in whole ms.
+    // The stages run end to end from the POST sent to the settlement seen: they add up to the latency.
     assert.ok((stages?.maxSumGapMs ?? Number.POSITIVE_INFINITY) <= 3, `stages add up: ${stages?.maxSumGapMs} ms off`);
     assert.is(stages?.slow.aboveMs, transfers?.p99Ms, 'the slow ones are those above p99');
     assert.is(

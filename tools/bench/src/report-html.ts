@@ -215,7 +215,7 @@ function stagesSection(stages: StageFigures, offeredPerSecond: number): string {
     '<section id="transfer-stages">',
     `<h2>where a transfer's latency goes at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers, stage by stage</h2>`,
     `<p>${escapeHtml(
-      `Each stage from the ms Redis wrote each entry at (its ID) and the bench's Date.now() when it sent the POST and saw the settlement: one clock, this machine's, in whole ms. ${stages.incomplete} transfers with an entry missing are in no chart.`,
+      `Each stage from the ms Redis wrote each entry at (its ID) and the bench's own clock when it sent the POST and saw the settlement, placed on the wall clock: one clock, this machine's, to about a ms. ${stages.incomplete} transfers with an entry missing are in no chart.`,
     )}</p>`,
     `<p class="slow">${escapeHtml(describeSlow(stages, (value) => ms(value, 1)))}</p>`,
     ...stages.stages.map(({ name, label, histogram }) =>

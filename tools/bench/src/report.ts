@@ -477,7 +477,7 @@ function stagesSection(stages: StageFigures, offeredPerSecond: number): string[]
     return [label, at(p?.p50Ms), at(p?.p90Ms), at(p?.p99Ms), at(p?.maxMs), String(stages.slow.byStage[name])];
   };
   return [
-    `transfer stages at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers cut at their entries' IDs (the ms Redis wrote each) and the bench's Date.now() at both ends, one clock, whole ms; ${stages.incomplete} with an entry missing; stages add up to within ${ms(stages.maxSumGapMs, 1)} of the latency`,
+    `transfer stages at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers cut at their entries' IDs (the ms Redis wrote each) and the bench's clock at both ends, on this machine's wall clock as Redis's, to about a ms; ${stages.incomplete} with an entry missing; stages add up to within ${ms(stages.maxSumGapMs, 1)} of the latency`,
     table(['stage', 'p50', 'p90', 'p99', 'max', 'slowest stage of the slowest 1%'], stages.stages.map(row)),
     describeSlow(stages, (value) => ms(value, 1)),
     '',

@@ -5,13 +5,14 @@
  * the four entries of a completed transfer (TransferRequested, Debited on the payer's ledger,
  * Credited on the payee's, TransferCompleted) cut its latency into five stages.
  *
- * The bench's Date.now() and Redis's entry IDs read the same clock, this machine's wall clock, in
- * whole milliseconds: a stage is exact to about a millisecond, and one near 0 may read -1 ms (an
- * entry ID also never goes back: Redis keeps it after the last one when its clock does).
+ * The bench's moments (its performance.now() placed on the wall clock, see latencyAt) and Redis's
+ * entry IDs are of the same clock, this machine's wall clock; IDs are whole milliseconds: a stage
+ * is exact to about a millisecond, and one near 0 may read -1 ms (an entry ID also never goes
+ * back: Redis keeps it after the last one when its clock does).
  */
 import { ledgerEvents, ledgerKey, transferEvents, transfersKey } from '@microbank/events';
 import { decodeEntry, type RedisClient } from '@microbank/streams';
-import { type LatencyHistogram, latencyHistogram } from './stats.ts';
+import { type LatencyHistogram, latencyHistogram, round } from './stats.ts';
 
 /** The stages in order, each named by the moment it ends at. */
 export const STAGES = [
@@ -24,7 +25,7 @@ export const STAGES = [
 
 export type StageName = (typeof STAGES)[number]['name'];
 
-/** What the bench knows of one transfer of the run: wall-clock ms (Date.now()), and its end-to-end latency. */
+/** What the bench knows of one transfer of the run: wall-clock ms (as Date.now()), and its end-to-end latency. */
 export interface TransferTiming {
   transfer: string;
   sentAtMs: number;
@@ -69,7 +70,7 @@ export interface StageFigures {
   };
   /** The slowest few, each with its stages: enough to read, small enough for the JSON. */
   slowest: SlowTransfer[];
-  /** The largest difference between a transfer's stages added up and its end-to-end latency (two clocks, ms rounding). */
+  /** The largest difference between a transfer's stages added up and its end-to-end latency (the bench's clock at both ends: 0 but for float rounding). */
   maxSumGapMs: number;
 }
 
@@ -159,8 +160,16 @@ export function transferStages(timings: Iterable<TransferTiming>, entries: Stage
     incomplete,
     stages: STAGES.map(({ name, label }) => ({ name, label, histogram: latencyHistogram(values[name]) })),
     slow: { aboveMs: p99Ms, transfers: slow.length + slowIncomplete, byStage, incomplete: slowIncomplete },
-    slowest: slow.slice(0, SLOWEST_KEPT),
-    maxSumGapMs,
+    // To a tenth of a ms, as the JSON has no use for the float's tail.
+    slowest: slow.slice(0, SLOWEST_KEPT).map((each) => ({
+      endToEndMs: round(each.endToEndMs),
+      stagesMs: Object.fromEntries(STAGES.map(({ name }) => [name, round(each.stagesMs[name])])) as Record<
+        StageName,
+        number
+      >,
+      slowestStage: each.slowestStage,
+    })),
+    maxSumGapMs: round(maxSumGapMs, 2),
   };
 }
 

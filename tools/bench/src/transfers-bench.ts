@@ -313,48 +313,46 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number) 
   const sentAt = new Map<string, number>();
   const early = new Map<string, number>();
   const latencies: number[] = [];
-  // Each transfer's moments on the wall clock too (Date.now()), the clock Redis's entry IDs are
-  // of, for its stages (transfer-stages.ts); the latency itself stays on performance.now().
+  // Each transfer's moments on the wall clock too, the clock Redis's entry IDs are of, for its
+  // stages (transfer-stages.ts). Not a Date.now() read beside each performance.now(): on a busy
+  // machine the bench can be descheduled between the two reads (a first version saw its stages
+  // 50 ms off the latency). The bench's one clock, performance.now(), placed once on the wall clock.
+  const wallMs = wallClockOffsetMs();
   const timings = new Map<string, TransferTiming>();
-  const earlyWallMs = new Map<string, number>();
-  const seen = (transfer: string, timing: TransferTiming, seenAtMs: number, endToEndMs: number) => {
-    timing.seenAtMs = seenAtMs;
-    timing.endToEndMs = endToEndMs;
-    timings.set(transfer, timing);
+  const seen = (timing: TransferTiming, at: number, sent: number) => {
+    timing.seenAtMs = at + wallMs;
+    timing.endToEndMs = at - sent;
+    timings.set(timing.transfer, timing);
   };
   const watch = watchSettlements(bank, (transfer, at) => {
-    const wallMs = Date.now();
     const sent = sentAt.get(transfer);
-    if (sent === undefined) {
-      early.set(transfer, at);
-      earlyWallMs.set(transfer, wallMs);
-    } else {
+    if (sent === undefined) early.set(transfer, at);
+    else {
       latencies.push(at - sent);
       const timing = timings.get(transfer);
-      if (timing) seen(transfer, timing, wallMs, at - sent);
+      if (timing) seen(timing, at, sent);
     }
   });
   const posts: Promise<void>[] = [];
-  const startedAtMs = Date.now();
   const started = performance.now();
+  const startedAtMs = started + wallMs;
   for (let n = 0; n < perSecond * seconds; n++) {
     const due = started + (n * 1_000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const sent = performance.now();
-    const sentAtMs = Date.now();
     const port = bank.transferPorts[n % bank.transferPorts.length] as number;
     posts.push(
       postTransfer(bank, agent, port).then((transfer) => {
         if (!transfer) return;
-        const timing: TransferTiming = { transfer, sentAtMs, answeredAtMs: Date.now() };
+        const timing: TransferTiming = { transfer, sentAtMs: sent + wallMs, answeredAtMs: performance.now() + wallMs };
         const seenAt = early.get(transfer);
         if (seenAt === undefined) {
           sentAt.set(transfer, sent);
           timings.set(transfer, timing);
         } else {
           latencies.push(seenAt - sent);
-          seen(transfer, timing, earlyWallMs.get(transfer) as number, seenAt - sent);
+          seen(timing, seenAt, sent);
         }
       }),
     );
@@ -373,6 +371,20 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number) 
     startedAtMs,
     timings,
   };
+}
+
+/**
+ * Date.now() - performance.now(): what puts a performance.now() on the wall clock. The smallest of
+ * a few back-to-back reads, as a pause between the two reads only makes it larger. Good to about a
+ * millisecond (Date.now() is whole ms) over a run of seconds (the two clocks drift far less).
+ */
+function wallClockOffsetMs(): number {
+  let offset = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    const monotonic = performance.now();
+    offset = Math.min(offset, Date.now() - monotonic);
+  }
+  return offset;
 }
 
 async function recovery(bank: Bank) {
