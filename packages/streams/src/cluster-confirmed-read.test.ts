@@ -9,7 +9,7 @@
 import { type RedisCluster, startRedisCluster, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { silentLog } from './log.ts';
-import { startProjection } from './projection.ts';
+import { startNotesProjection } from './notes-projection.ts';
 import { closeRedis, connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
 
 interface Context {
@@ -55,17 +55,7 @@ confirmedReads(
     const [held, waiting] = [`{${other}}:stream`, '{shard-a}:stream'];
     const [frozen] = first.replicas;
     if (frozen === undefined) throw new Error('no replica');
-    const applied: string[] = [];
-    const projection = startProjection<string>({
-      name: 'test',
-      streams: [held, waiting],
-      redis,
-      tailRedis,
-      log: silentLog,
-      blockMs: 200,
-      decode: (_, fields) => ({ ok: true, event: fields[1]?.toString() ?? '' }),
-      apply: (event) => applied.push(event),
-    });
+    const { projection, applied } = startNotesProjection(redis, tailRedis, [held, waiting]);
     try {
       await projection.whenReady();
       ctx.redis.pause(frozen);
@@ -94,17 +84,7 @@ confirmedReads(
     const { primary, replicas } = await ctx.redis.shardOf(slot);
     const [replica] = replicas;
     if (replica === undefined) throw new Error(`the primary of slot ${slot} has no replica`);
-    const applied: string[] = [];
-    const projection = startProjection<string>({
-      name: 'test',
-      streams: [stream],
-      redis,
-      tailRedis,
-      log: silentLog,
-      blockMs: 200,
-      decode: (_, fields) => ({ ok: true, event: fields[1]?.toString() ?? '' }),
-      apply: (event) => applied.push(event),
-    });
+    const { projection, applied } = startNotesProjection(redis, tailRedis, [stream]);
     const append = async (note: string) => (await writer.xadd(stream, '*', 'note', note)) as string;
     try {
       await projection.whenReady();

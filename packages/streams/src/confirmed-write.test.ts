@@ -12,7 +12,7 @@ import { catalogAtV1 } from './event-catalog.ts';
 import { appendEvent } from './event-store.ts';
 import { confirmKey } from './keys.ts';
 import { silentLog } from './log.ts';
-import { startProjection } from './projection.ts';
+import { startNotesProjection } from './notes-projection.ts';
 import { closeRedis, connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
 
 interface Context {
@@ -209,17 +209,7 @@ confirmed('a projection applies no entry its replica does not hold, and applies 
   const redis = await connect(ctx, 1);
   const tailRedis = await connect(ctx, 1);
   const stream = `${uniquePrefix()}:stream`;
-  const applied: string[] = [];
-  const projection = startProjection<string>({
-    name: 'test',
-    streams: [stream],
-    redis,
-    tailRedis,
-    log: silentLog,
-    blockMs: 200,
-    decode: (_, fields) => ({ ok: true, event: fields[1]?.toString() ?? '' }),
-    apply: (event) => applied.push(event),
-  });
+  const { projection, applied } = startNotesProjection(redis, tailRedis, [stream]);
   try {
     await writer.xadd(stream, '*', 'n', 'held');
     await projection.whenReady();
