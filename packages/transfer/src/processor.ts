@@ -140,23 +140,9 @@ export function startProcessor(options: ProcessorOptions): Processor {
           }
           handled.done.push(delivery.id);
         } catch (error) {
-          if (error instanceof BehindCompaction) {
-            // Settled before the compaction point, its entry trimmed: nothing to run, nothing to park.
-            log.warn(
-              { id: delivery.id, transfer: request.transfer },
-              'acknowledged a transfer behind the compaction point',
-            );
-            counts.skipped++;
-            handled.done.push(delivery.id);
-            return;
-          }
-          if (error instanceof RequestLost) {
-            // Read from a primary that then failed before any replica held it (its client was
-            // never told it was accepted), or deleted since: the stream of now has no such request.
-            log.warn(
-              { id: delivery.id, transfer: request.transfer },
-              'dropped a transfer request the transfers stream no longer holds (lost in a failover, or deleted): not run',
-            );
+          const why = neverRun(error);
+          if (why) {
+            log.warn({ id: delivery.id, transfer: request.transfer }, why);
             counts.skipped++;
             handled.done.push(delivery.id);
             return;
@@ -166,6 +152,18 @@ export function startProcessor(options: ProcessorOptions): Processor {
       }),
     );
     return handled;
+  }
+
+  /** Why a saga that threw `error` is never to run again (its entry acknowledged, nothing parked), if it is not. */
+  function neverRun(error: unknown): string | undefined {
+    // Settled before the compaction point, its entry trimmed.
+    if (error instanceof BehindCompaction) return 'acknowledged a transfer behind the compaction point';
+    // Read from a primary that then failed before any replica held it (its client was never told
+    // it was accepted), or deleted since: the stream of now has no such request.
+    if (error instanceof RequestLost) {
+      return 'dropped a transfer request the transfers stream no longer holds (lost in a failover, or deleted): not run';
+    }
+    return undefined;
   }
 
   /** Parks a transfer whose saga failed at its maxDeliveries-th delivery (parked.ts). */
