@@ -102,7 +102,8 @@ export interface KillFigure {
   /**
    * Kill → a surviving node flags the killed one `fail`: the primaries agreed it is down (each
    * suspects it after cluster-node-timeout, and learns the others do by gossip), and its replicas
-   * may hold their election.
+   * may hold their election. Infinite (null in the JSON) when no look saw the flag: it lasts until
+   * the node is back, which on a loaded machine with a short node timeout can come within one look.
    */
   flaggedMs: number;
   /** Kill → the first such transfer's 202. */

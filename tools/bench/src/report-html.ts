@@ -304,8 +304,13 @@ function failoverSection(k: ClusterFigures): string {
       `<rect class="${className}" x="${x}" y="${f(yOf(toMs))}" width="${w}" height="${f(Math.max(0, yOf(fromMs) - yOf(toMs)))}"><title>${escapeHtml(`kill ${i + 1} (${kill.target}): ${what} ${ms(toMs - fromMs)}`)}</title></rect>`;
     return [
       `<g class="kill" data-recovered-ms="${Math.round(kill.recoveredMs)}">`,
-      segment('flagged', 0, kill.flaggedMs, 'until flagged failed'),
-      segment('election', kill.flaggedMs, kill.failedOverMs, 'the election'),
+      // A flag not seen (cleared within one look) leaves the whole wait until served grey.
+      ...(Number.isFinite(kill.flaggedMs)
+        ? [
+            segment('flagged', 0, kill.flaggedMs, 'until flagged failed'),
+            segment('election', kill.flaggedMs, kill.failedOverMs, 'the election'),
+          ]
+        : [segment('flagged', 0, kill.failedOverMs, 'until served (the flag not seen)')]),
       segment('services', kill.failedOverMs, kill.recoveredMs, 'the services'),
       '</g>',
     ];

@@ -402,8 +402,12 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
   );
   const recovered = k.kills.map((kill) => kill.recoveredMs);
   const failedOver = k.kills.map((kill) => kill.failedOverMs);
-  const flagged = k.kills.map((kill) => kill.flaggedMs);
-  const elected = k.kills.map((kill) => kill.failedOverMs - kill.flaggedMs);
+  // The flag is seen only while it lasts: a node restarted and back within one look clears it
+  // unseen (a loaded machine, a short node timeout). Those kills are left out of these two rows.
+  const seenFlagged = k.kills.filter((kill) => Number.isFinite(kill.flaggedMs));
+  const flagged = seenFlagged.map((kill) => kill.flaggedMs);
+  const elected = seenFlagged.map((kill) => kill.failedOverMs - kill.flaggedMs);
+  const seen = seenFlagged.length < k.kills.length ? ` (seen at ${seenFlagged.length} of ${k.kills.length} kills)` : '';
   const services = k.kills.map((kill) => kill.recoveredMs - kill.failedOverMs);
   const accepted = k.kills.map((kill) => kill.acceptedMs);
   const whole = k.kills.map((kill) => kill.wholeMs);
@@ -415,18 +419,17 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
   out.push(
     `cluster failover: ${k.kills.length} primaries SIGKILLed one after another (${[...byTarget].map(([kind, n]) => `${n} serving ${kind}`).join(', ')}), cluster-node-timeout ${k.nodeTimeoutMs.toLocaleString('en')} ms, under a trickle of transfers; from the kill to: a replica serving its slots; the first transfer asked for after the kill and touching its slots accepted (202) / completed; the node back as a replica and the cluster whole`,
   );
-  const summary = (values: number[]) => [
-    ms(percentile(values, 50)),
-    ms(percentile(values, 99)),
-    ms(Math.max(...values)),
-  ];
+  const summary = (values: number[]) =>
+    values.length === 0
+      ? ['not seen', '', '']
+      : [ms(percentile(values, 50)), ms(percentile(values, 99)), ms(Math.max(...values))];
   out.push(
     table(
       ['', 'p50', 'p99', 'max'],
       [
-        ['flagged failed (the primaries agree it is down)', ...summary(flagged)],
+        [`flagged failed (the primaries agree it is down)${seen}`, ...summary(flagged)],
         ['failed over (a replica serves its slots)', ...summary(failedOver)],
-        ['  of which the election (flagged -> served)', ...summary(elected)],
+        [`  of which the election (flagged -> served)${seen}`, ...summary(elected)],
         ['accepted', ...summary(accepted)],
         ['completed (recovery)', ...summary(recovered)],
         ['  of which the services (served -> completed)', ...summary(services)],
