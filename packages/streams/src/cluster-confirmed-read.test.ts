@@ -10,7 +10,7 @@ import { type RedisCluster, startRedisCluster, testSuite } from '@microbank/test
 import * as assert from 'uvu/assert';
 import { silentLog } from './log.ts';
 import { startNotesProjection } from './notes-projection.ts';
-import { closeRedis, connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
+import { connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
 
 interface Context {
   redis: RedisCluster;
@@ -22,7 +22,9 @@ confirmedReads.before(async (ctx) => {
   ctx.redis = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1_000 });
 });
 confirmedReads.after(async (ctx) => {
-  await Promise.all(ctx.open.splice(0).map(closeRedis));
+  // At once, not with QUIT: a cluster client that saw a primary die may still be reconnecting to
+  // it, and a polite close of that one can leave it trying after the test (the run did not exit).
+  for (const redis of ctx.open.splice(0)) redis.disconnect();
   await ctx.redis?.dispose();
 });
 
