@@ -6,6 +6,10 @@
  * Usage: pnpm test [filter], pnpm test:containers [filter]   (only the test files whose path from the repo root
  * matches this regex)
  */
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnNode } from '@microbank/processes';
 
 // Test files live beside their code in packages/ and tools/; an argument narrows them down.
@@ -18,8 +22,10 @@ const EXIT_GRACE_MS = 15_000;
 
 let output = '';
 let hungAfterSummary: NodeJS.Timeout | undefined;
+// Where the test process writes a diagnostic report when it hangs (SIGUSR2): its open handles.
+const reportDir = mkdtempSync(join(tmpdir(), 'microbank-test-report-'));
 const uvu = spawnNode('node_modules/uvu/bin.js', {
-  nodeOptions: ['--import', 'tsx'],
+  nodeOptions: ['--import', 'tsx', '--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`],
   args: ['.', pattern, '--ignore', '^\\.data', '--color', 'false'],
   inheritEnv: true,
   env: { FORCE_COLOR: '0' },
@@ -32,10 +38,34 @@ const uvu = spawnNode('node_modules/uvu/bin.js', {
 });
 
 function watchForHang(): void {
-  hungAfterSummary = setTimeout(
-    () => fail('the test process did not exit after its summary (open handles?)'),
-    EXIT_GRACE_MS,
-  );
+  hungAfterSummary = setTimeout(() => {
+    void openHandles().then((handles) =>
+      fail(`the test process did not exit after its summary; what keeps it alive:\n${handles}`),
+    );
+  }, EXIT_GRACE_MS);
+}
+
+/** The hung test process's referenced libuv handles, from the diagnostic report it writes on SIGUSR2. */
+async function openHandles(): Promise<string> {
+  uvu.child.kill('SIGUSR2');
+  for (let waited = 0; waited < 5_000; waited += 100) {
+    const [file] = existsSync(reportDir) ? readdirSync(reportDir).filter((name) => name.endsWith('.json')) : [];
+    if (file) {
+      try {
+        const report = JSON.parse(readFileSync(join(reportDir, file), 'utf8')) as {
+          libuv?: Array<Record<string, unknown>>;
+        };
+        const held = (report.libuv ?? []).filter((handle) => handle.is_active && handle.is_referenced);
+        return (
+          held.map((handle) => `  ${JSON.stringify(handle)}`).join('\n') || '  (no referenced handle in the report)'
+        );
+      } catch {
+        // Still being written.
+      }
+    }
+    await sleep(100);
+  }
+  return '  (no diagnostic report came)';
 }
 const overall = setTimeout(
   () => fail(`tests did not finish within ${TOTAL_LIMIT_MS / 60_000} minutes`),
