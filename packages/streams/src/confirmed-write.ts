@@ -210,18 +210,18 @@ export async function confirmRead(
       const last = entries.at(-1)?.[0];
       if (last === undefined) return;
       const id = last.toString('latin1');
-      let entry: unknown;
+      let entry: [id: string, fields: string[]] | undefined;
       try {
         entry = await confirmedEntry(redis, stream, id);
       } catch (error) {
         // A primary with no replica at all (one just promoted in a shard of one replica, until the
         // old primary rejoins) confirms nothing, yet what it holds can be lost only with it: no
         // node could take its place. Its reads are applied; without this, every projection would
-        // stand still until a replica came back.
+        // stand still until a replica came back. The reply is XRANGE's, as confirmedEntry reads it.
         if (!(error instanceof Unconfirmed) || !(await noReplicaToPromote(redis, stream))) throw error;
-        entry = error.reply;
+        [entry] = error.reply as Array<[string, string[]]>;
       }
-      if (!entry || (Array.isArray(entry) && entry.length === 0)) {
+      if (!entry) {
         throw new Error(`${stream} no longer holds ${id}, read from it: lost in a failover before a replica held it`);
       }
     }),
