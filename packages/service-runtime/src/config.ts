@@ -1,5 +1,5 @@
 /** Configuration from the environment, validated at start; a bad value stops the process naming the variable. */
-import type { RedisSettings } from '@microbank/streams';
+import { CONFIRM_TIMEOUT_MS, defaultConfirmation, type RedisSettings } from '@microbank/streams';
 import * as z from 'zod';
 
 export class ConfigError extends Error {}
@@ -88,7 +88,7 @@ export const serviceEnv = {
     .transform(Number)
     .optional(),
   /** How long a write waits for its replicas before its outcome is answered as indeterminate. */
-  REDIS_CONFIRM_TIMEOUT_MS: millisecondsVar(1_000),
+  REDIS_CONFIRM_TIMEOUT_MS: millisecondsVar(CONFIRM_TIMEOUT_MS),
   PORT: portVar,
   LOG_LEVEL: logLevelVar,
   /** How long a stopping service keeps accepting connections (Kubernetes takes it out of the endpoints meanwhile). */
@@ -121,7 +121,10 @@ export function commonSettings(vars: CommonVars) {
   const redis: RedisSettings = {
     urls: vars.REDIS_URL,
     cluster,
-    confirm: { replicas: vars.REDIS_CONFIRM_REPLICAS ?? (cluster ? 1 : 0), timeoutMs: vars.REDIS_CONFIRM_TIMEOUT_MS },
+    confirm: {
+      replicas: vars.REDIS_CONFIRM_REPLICAS ?? defaultConfirmation(cluster).replicas,
+      timeoutMs: vars.REDIS_CONFIRM_TIMEOUT_MS,
+    },
   };
   return {
     redis,

@@ -38,6 +38,14 @@ export function redisSettings(at: RedisAt): RedisSettings {
 
 export const NOT_CONFIRMED: Confirmation = { replicas: 0, timeoutMs: 0 };
 
+/** How long a confirmed write waits for its replicas by default (REDIS_CONFIRM_TIMEOUT_MS). */
+export const CONFIRM_TIMEOUT_MS = 1_000;
+
+/** What is confirmed unless configured otherwise: one replica on a cluster, nothing on a single Redis (which has none). */
+export function defaultConfirmation(cluster: boolean): Confirmation {
+  return cluster ? { replicas: 1, timeoutMs: CONFIRM_TIMEOUT_MS } : NOT_CONFIRMED;
+}
+
 /** The longest wait between two reconnect attempts: a restarted Redis is found within this. */
 export const RECONNECT_CAP_MS = 500;
 

@@ -5,7 +5,14 @@
  * connected once, through the bank's own connection layer, or the process ends with a message that
  * says why and never the password.
  */
-import { closeRedis, connectRedis, type RedisClient, type RedisSettings, silentLog } from '@microbank/streams';
+import {
+  closeRedis,
+  connectRedis,
+  defaultConfirmation,
+  type RedisClient,
+  type RedisSettings,
+  silentLog,
+} from '@microbank/streams';
 import { DEFAULT_REDIS_PORT, readPlan, stackSettings } from './stack-plan.ts';
 
 /**
@@ -17,7 +24,7 @@ export function operatorRedis(env: Record<string, string | undefined> = process.
   const settings = (urls: string, cluster: boolean): RedisSettings => ({
     urls: urls.split(','),
     cluster,
-    confirm: cluster ? { replicas: 1, timeoutMs: 1_000 } : { replicas: 0, timeoutMs: 0 },
+    confirm: defaultConfirmation(cluster),
   });
   if (env.REDIS_URL) return settings(env.REDIS_URL, env.REDIS_CLUSTER === 'true');
   const plan = readPlan(stackSettings(env).dataDir);
