@@ -25,7 +25,15 @@ let hungAfterSummary: NodeJS.Timeout | undefined;
 // Where the test process writes a diagnostic report when it hangs (SIGUSR2): its open handles.
 const reportDir = mkdtempSync(join(tmpdir(), 'microbank-test-report-'));
 const uvu = spawnNode('node_modules/uvu/bin.js', {
-  nodeOptions: ['--import', 'tsx', '--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`],
+  nodeOptions: [
+    '--import',
+    'tsx',
+    '--import',
+    './tools/testing/src/redis-tracker.ts',
+    '--report-on-signal',
+    '--report-signal=SIGUSR2',
+    `--report-directory=${reportDir}`,
+  ],
   args: ['.', pattern, '--ignore', '^\\.data', '--color', 'false'],
   inheritEnv: true,
   env: { FORCE_COLOR: '0' },
