@@ -1,6 +1,6 @@
 /** The registry: every account once, in the order of its first registration, with where it answers. */
 
-import { isStreamId, type StreamId } from '@microbank/streams';
+import { isStreamId, ownCopy, type StreamId } from '@microbank/streams';
 import { ACCOUNT_NAME_PATTERN, type AccountEvent, serviceUrl } from './account-events.ts';
 import { isUsualServiceUrl } from './entry-fast-path.ts';
 
@@ -29,17 +29,21 @@ export function clearRegistry(registry: AccountsRegistry): void {
   registry.version++;
 }
 
-/** Folds one event into the registry. Registering again is how a restart says hello: no duplicate. */
+/**
+ * Folds one event into the registry. Registering again is how a restart says hello: no duplicate.
+ * The strings kept are copies: a decoded event's strings may be slices of its entry's text.
+ */
 export function applyAccountEvent(registry: AccountsRegistry, event: AccountEvent, id: StreamId): void {
   switch (event.type) {
     case 'AccountRegistered': {
       const { account, url } = event.data;
       const known = registry.accounts.get(account);
       if (known === undefined) {
-        registry.accounts.set(account, { name: account, url, firstRegisteredAt: id });
+        const name = ownCopy(account);
+        registry.accounts.set(name, { name, url: ownCopy(url), firstRegisteredAt: id });
         registry.version++;
       } else if (known.url !== url) {
-        known.url = url;
+        known.url = ownCopy(url);
         registry.version++;
       }
       return;

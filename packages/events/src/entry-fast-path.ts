@@ -50,33 +50,20 @@ const REGISTERED_V1_DATA = new RegExp(
   `^\\{"account":"(${ACCOUNT})","url":"(${SERVICE_URL})","instance":"(${PLAIN}{1,${INSTANCE_MAX_LENGTH}})","registeredAt":"(${DATE}T${TIME})"\\}$`,
 );
 
-/** Where the account name starts in the data, and how far the URL starts after its end. */
-const ACCOUNT_AT = '{"account":"'.length;
-const URL_AFTER_ACCOUNT = '","url":"'.length;
-
 const REGISTERED = ascii('AccountRegistered');
 
-/** The event when the entry is an AccountRegistered v1 in encodeEvent's exact layout; else undefined. */
+/**
+ * The event when the entry is an AccountRegistered v1 in encodeEvent's exact layout; else
+ * undefined. Its strings are slices of the entry's text: a fold that keeps one copies it
+ * (ownCopy), as the registry does.
+ */
 export function decodeRegistrationFast(fields: readonly Buffer[]): AccountRegistered | undefined {
   const data = dataOfType(fields, REGISTERED);
   if (data === undefined) return undefined;
   const match = REGISTERED_V1_DATA.exec(data.toString('utf8'));
   if (match === null) return undefined;
-  const [, accountMatch, urlMatch, instance, registeredAt] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  if (urlMatch.length > SERVICE_URL_MAX_LENGTH) return undefined;
-  // The name and URL are what a registry keeps. Matched, they would be slices of the whole entry
-  // and keep it alive; copied from the bytes (ASCII by their patterns, so bytes = characters) they
-  // hold only themselves.
-  const accountEnd = ACCOUNT_AT + accountMatch.length;
-  const urlAt = accountEnd + URL_AFTER_ACCOUNT;
-  const account = data.toString('latin1', ACCOUNT_AT, accountEnd);
-  const url = data.toString('latin1', urlAt, urlAt + urlMatch.length);
+  const [, account, url, instance, registeredAt] = match as unknown as [string, string, string, string, string];
+  if (url.length > SERVICE_URL_MAX_LENGTH) return undefined;
   return { type: 'AccountRegistered', data: { account, url, instance, registeredAt } };
 }
 

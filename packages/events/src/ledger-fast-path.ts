@@ -36,11 +36,9 @@ const creditedData = (numbered: boolean) =>
 const DEBITED_DATA = { 1: debitedData(false), 2: debitedData(true) };
 const CREDITED_DATA = { 1: creditedData(false), 2: creditedData(true) };
 
-/** Where the transfer ID sits in both layouts, and where the account name starts after it. */
+/** Where the transfer ID sits in both layouts (ASCII before it: characters = bytes). */
 const TRANSFER_AT = '{"transfer":"'.length;
 const TRANSFER_END = TRANSFER_AT + 36;
-const TO_AT = TRANSFER_END + '","to":"'.length;
-const FROM_AT = TRANSFER_END + '","from":"'.length;
 
 /** The entry's version (2 first: what the scripts write now) and data bytes, when it is `type` in either layout. */
 function dataOf(fields: readonly Buffer[], type: Uint8Array): [1 | 2, Buffer] | undefined {
@@ -57,37 +55,33 @@ function seqOf(version: 1 | 2, text: string | undefined): number | undefined | n
   return seq <= Number.MAX_SAFE_INTEGER ? seq : null;
 }
 
-/** The event when the entry is a Debited or Credited (v1 or v2) in the exact layout; else undefined. */
+/**
+ * The event when the entry is a Debited or Credited (v1 or v2) in the exact layout; else
+ * undefined. Its strings are slices of the entry's text: a fold that keeps one copies it (ownCopy).
+ */
 export function decodeLedgerFast(fields: readonly Buffer[]): LedgerEvent | undefined {
   const debited = dataOf(fields, DEBITED);
   if (debited !== undefined) {
     const [version, data] = debited;
-    const match = DEBITED_DATA[version].exec(data.toString('utf8'));
+    const text = data.toString('utf8');
+    const match = DEBITED_DATA[version].exec(text);
     if (match === null) return undefined;
     const [, to, amount, seqText] = match as unknown as [string, string, string, string | undefined];
     const seq = seqOf(version, seqText);
     if (Number(amount) > MAX_AMOUNT || seq === null) return undefined;
-    // Copied from the bytes (ASCII by their patterns): slices of the matched text would keep it alive.
-    const transfer = data.toString('latin1', TRANSFER_AT, TRANSFER_END);
-    const account = data.toString('latin1', TO_AT, TO_AT + to.length);
-    const event = { transfer, to: account, amount: Number(amount) };
+    const event = { transfer: text.slice(TRANSFER_AT, TRANSFER_END), to, amount: Number(amount) };
     return { type: 'Debited', data: seq === undefined ? event : { ...event, seq } };
   }
   const credited = dataOf(fields, CREDITED);
   if (credited === undefined) return undefined;
   const [version, data] = credited;
-  const match = CREDITED_DATA[version].exec(data.toString('utf8'));
+  const text = data.toString('utf8');
+  const match = CREDITED_DATA[version].exec(text);
   if (match === null) return undefined;
-  const [, from, amount, , seqText] = match as unknown as [string, string, string, string, string | undefined];
+  const [, from, amount, debit, seqText] = match as unknown as [string, string, string, string, string | undefined];
   const seq = seqOf(version, seqText);
   if (Number(amount) > MAX_AMOUNT || seq === null) return undefined;
-  const transfer = data.toString('latin1', TRANSFER_AT, TRANSFER_END);
-  const account = data.toString('latin1', FROM_AT, FROM_AT + from.length);
-  // The debit's bytes run from after everything before it (ASCII: as many bytes as characters) to
-  // the closing `"}` (version 1) or `","seq":<seq>}` (version 2, ASCII too).
-  const debitAt = FROM_AT + from.length + '","amount":'.length + amount.length + ',"debit":"'.length;
-  const debitEnd = data.length - (seqText === undefined ? 2 : '","seq":'.length + seqText.length + 1);
-  const event = { transfer, from: account, amount: Number(amount), debit: data.toString('utf8', debitAt, debitEnd) };
+  const event = { transfer: text.slice(TRANSFER_AT, TRANSFER_END), from, amount: Number(amount), debit };
   return { type: 'Credited', data: seq === undefined ? event : { ...event, seq } };
 }
 

@@ -34,7 +34,7 @@
  * `reconciledRemembered`), so that a step of theirs appended later is still caught.
  */
 import type { LedgerEvent, SupplyEvent, TransferEvent } from '@microbank/events';
-import { compareStreamIds, type StreamId, streamIdMillis } from '@microbank/streams';
+import { compareStreamIds, ownCopy, type StreamId, streamIdMillis } from '@microbank/streams';
 import type { Checkpoint } from './audit-checkpoint.ts';
 import type { AuditFigures, StuckItem, Violation } from './audit-figures.ts';
 import { createSupplyAudit } from './audit-supply.ts';
@@ -293,13 +293,18 @@ export function createAudit(options: AuditOptions = {}): Audit {
     }
   };
 
-  /** The record of `transfer`, made when this is its first entry read (at `at`); RECONCILED once reconciled. */
+  /**
+   * The record of `transfer`, made when this is its first entry read (at `at`); RECONCILED once
+   * reconciled. The transfer is kept as a key long after its entry: a copy, not a slice of the
+   * entry's text (ledger-fast-path.ts).
+   */
   const recordOf = (transfer: string, at: StreamId): TransferRecord | Reconciled => {
     let record = transfers.get(transfer);
     if (record === undefined) {
-      record = { transfer, since: at, waits: 0 };
-      transfers.set(transfer, record);
-      pending.set(transfer, record);
+      const key = ownCopy(transfer);
+      record = { transfer: key, since: at, waits: 0 };
+      transfers.set(key, record);
+      pending.set(key, record);
     }
     return record;
   };
