@@ -89,9 +89,10 @@ worker(
     });
     const fine = await add(ctx);
     const failing = await add(ctx, 'broken');
+    // Counted once the park has resolved, after the test's park has recorded it.
     await waitFor(
       'the failing entry to be parked',
-      async () => parked.length,
+      async () => running.counts.parked,
       (count) => count > 0,
       { timeoutMs: 10_000 },
     );
@@ -162,5 +163,62 @@ worker('an entry another consumer left idle for claimIdleMs is taken over with i
     (count) => count === 0,
   );
 });
+
+worker(
+  'new entries are handled while an earlier one still is, which is not handed over again meanwhile',
+  async (ctx) => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const seen: Delivery[] = [];
+    const of = (id: string) => seen.filter((delivery) => delivery.id === id);
+    start(ctx, 'one', {
+      async handle(delivered) {
+        seen.push(...delivered);
+        const done: string[] = [];
+        const failed = [];
+        for (const delivery of delivered) {
+          const fail = delivery.fields?.[1] ?? 'no';
+          if (fail === 'hold') await released;
+          if (fail === 'no' || fail === 'hold') done.push(delivery.id);
+          else failed.push({ delivery, error: new Error(fail), about: fail });
+        }
+        return { done, failed };
+      },
+    });
+    // Released at the end whatever happens: the worker's stop waits for the handling under way.
+  ctx.workers.unshift({ counts: { claimed: 0, failed: 0, parked: 0 }, stop: async () => release() });
+  const held = await add(ctx, 'hold');
+    await waitFor(
+      'the held entry to be delivered',
+      async () => of(held).length,
+      (count) => count === 1,
+    );
+    const fine = await add(ctx);
+    const failing = await add(ctx, 'broken');
+    // The failing entry comes back through the pending list: a look at it while the held one is pending.
+    await waitFor(
+      'the entries after the held one to be handled, the failing one twice',
+      async () => [of(fine).length, of(failing).length],
+      ([fines, failings]) => fines === 1 && (failings ?? 0) >= 2,
+      { timeoutMs: 10_000 },
+    );
+    const stillPending = (await ctx.redis.xpending(ctx.stream, GROUP, '-', '+', 10)) as Array<[string]>;
+    assert.ok(
+      stillPending.some(([id]) => id === held),
+      'the held entry is not acknowledged before it is done',
+    );
+    assert.ok(!stillPending.some(([id]) => id === fine), 'the entry after it is acknowledged');
+    assert.is(of(held).length, 1, 'the held entry is not handed over again while it is handled');
+    release();
+    await waitFor(
+      'the held entry to be acknowledged',
+      async () => ((await ctx.redis.xpending(ctx.stream, GROUP, '-', '+', 10)) as Array<[string]>).map(([id]) => id),
+      (ids) => !ids.includes(held),
+    );
+    assert.is(of(held).length, 1);
+  },
+);
 
 worker.run();

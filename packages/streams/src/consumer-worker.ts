@@ -1,7 +1,7 @@
 /**
  * One consumer of a consumer group on one stream, whatever its entries mean. It reads new entries
  * (XREADGROUP) and hands them to `handle`, which says which are done (acknowledged) and which
- * failed. A failed entry stays pending and is handed over again from the group's pending list
+ * failed; it reads on while they are handled, up to `batch` entries handled at once. A failed entry stays pending and is handed over again from the group's pending list
  * (XPENDING, XCLAIM) once its backoff has passed, growing with each delivery; one that fails at
  * its maxDeliveries-th delivery (for a reason other than Redis being away) goes to `park`, which
  * takes it out of the group's way. The pending list also brings back at once what this consumer
@@ -53,7 +53,7 @@ export interface ConsumerWorkerOptions<About> {
   consumer: string;
   /** An entry pending this long with another consumer is taken over. */
   claimIdleMs: number;
-  /** Entries read (and handed to `handle`) at once; default 200. */
+  /** Entries handled at once at most (and so read at once); default 200. */
   batch?: number;
   /** The longest a read waits for new entries; default 2 s. */
   blockMs?: number;
@@ -116,6 +116,15 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
    * (drawn once per failure, so the jitter stays put while it waits).
    */
   const retryAfter = new Map<string, number>();
+  /**
+   * The entries being handled now, and their handlings: new entries are read while earlier ones
+   * are still handled (a batch's slowest entry holds back no entry that arrives meanwhile), at
+   * most `batch` entries at once. The pending list passes them over: they are not due again.
+   */
+  const handling = new Set<string>();
+  const handlings = new Set<Promise<void>>();
+  /** A handling beside the reads that failed (Redis lost): the reads stop and start again on it. */
+  let handlingFailed: { error: unknown } | undefined;
   /** When (performance.now()) the pending list is next looked at. */
   let nextPassAt = 0;
   const passWithin = (ms: number) => {
@@ -139,6 +148,27 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
     await Promise.all(handled.failed.map(failedDelivery));
     if (handled.done.length > 0) await redis.xack(stream, group, ...handled.done);
     for (const id of handled.done) retryAfter.delete(id);
+  }
+
+  /** Hands `delivered` over without waiting for it; its failure surfaces at the next read. */
+  function handOver(delivered: Delivery[]): void {
+    if (delivered.length === 0) return;
+    for (const { id } of delivered) handling.add(id);
+    const handled: Promise<void> = handle(delivered)
+      .catch((error: unknown) => {
+        handlingFailed ??= { error };
+      })
+      .finally(() => {
+        for (const { id } of delivered) handling.delete(id);
+        handlings.delete(handled);
+      });
+    handlings.add(handled);
+  }
+
+  function throwIfHandlingFailed(): void {
+    const failed = handlingFailed;
+    handlingFailed = undefined;
+    if (failed) throw failed.error;
   }
 
   /** The entry is parked at its maxDeliveries-th delivery, else handed over again later. */
@@ -177,6 +207,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
       for (const [id, owner, idle, times] of rows) {
         seen.add(id);
         const mine = owner === consumer;
+        if (mine && handling.has(id)) continue;
         if (!mine) retryAfter.delete(id);
         const after = mine ? (retryAfter.get(id) ?? 0) : claimIdleMs;
         if (idle < after) {
@@ -217,13 +248,13 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
 
   // The named command, not a raw call: ioredis shapes the reply only for it (under RESP3, which
   // ioredis 6 speaks by default, a raw XREADGROUP comes back as a flattened map).
-  async function readNew(waitMs: number): Promise<Delivery[]> {
+  async function readNew(waitMs: number, count: number): Promise<Delivery[]> {
     const reply = (await blockRedis.xreadgroup(
       'GROUP',
       group,
       consumer,
       'COUNT',
-      batch,
+      count,
       'BLOCK',
       waitMs,
       'STREAMS',
@@ -244,10 +275,16 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
       // The pending list first: what this consumer held before it was restarted is handed over at once.
       nextPassAt = 0;
       for (;;) {
+        throwIfHandlingFailed();
         if (performance.now() >= nextPassAt) await runPending();
+        const room = batch - handling.size;
+        if (room <= 0) {
+          await Promise.race(handlings);
+          continue;
+        }
         // Never BLOCK 0 (forever); never past the next look at the pending list.
         const waitMs = Math.max(1, Math.min(blockMs, Math.ceil(nextPassAt - performance.now())));
-        await handle(await readNew(waitMs));
+        handOver(await readNew(waitMs, room));
       }
     };
     while (!stopping.signal.aborted) {
@@ -278,6 +315,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
       stopping.abort();
       blockRedis.disconnect();
       await running;
+      await Promise.all(handlings);
     },
   };
 }
