@@ -188,8 +188,8 @@ worker(
       },
     });
     // Released at the end whatever happens: the worker's stop waits for the handling under way.
-  ctx.workers.unshift({ counts: { claimed: 0, failed: 0, parked: 0 }, stop: async () => release() });
-  const held = await add(ctx, 'hold');
+    ctx.workers.unshift({ counts: { claimed: 0, failed: 0, parked: 0 }, stop: async () => release() });
+    const held = await add(ctx, 'hold');
     await waitFor(
       'the held entry to be delivered',
       async () => of(held).length,

@@ -58,7 +58,12 @@ export interface TransferFigures extends LoadFigures {
   cpu: CpuUse;
   /** Where the latency at the offered rate went, stage by stage (transfer-stages.ts). */
   stages?: StageFigures;
+  /** The latency at the offered rate while a transfer replica is SIGKILLed every 2 s. */
+  disrupted?: DisruptedLatency;
 }
+
+/** How often the disrupted load SIGKILLs a transfer replica (issue 20: "every 2 s"). */
+export const KILL_EVERY_MS = 2_000;
 
 const ACCOUNTS = 10;
 const OPENING_ISSUANCE = 1_000_000_000;
@@ -82,6 +87,8 @@ export interface Bank {
   transfers: NodeProcess[];
   all: NodeProcess[];
   accountNames: string[];
+  /** Starts one more transfer replica as the others were; resolves once it is listening. */
+  spawnTransfer(): Promise<{ service: NodeProcess; port: number }>;
 }
 
 export async function startBank(buildDir: string, redis: BankRedis): Promise<Bank> {
@@ -102,11 +109,11 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
   const operator = newCredential('bench');
   const issuance = accountNames.map((name) => `${name}=${OPENING_ISSUANCE}`).join(',');
   const clients = JSON.stringify([{ client: 'bench', sha256: operator.sha256, debits: '*' }]);
-  const transfers = [1, 2].map(() =>
+  const startTransfer = () =>
     spawnNode(bundlePath('transfer', buildDir), {
       env: { ...env, LOG_LEVEL: 'info', TRANSFER_CLIENTS: clients, ISSUANCE: issuance },
-    }),
-  );
+    });
+  const transfers = [1, 2].map(startTransfer);
   all.push(...transfers);
   const transferPorts: number[] = [];
   for (const service of transfers) {
@@ -130,6 +137,11 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
     transfers,
     all,
     accountNames,
+    async spawnTransfer() {
+      const service = startTransfer();
+      all.push(service);
+      return { service, port: await service.port(30_000) };
+    },
   };
 }
 
@@ -308,7 +320,16 @@ export async function untilDrained(bank: Bank): Promise<void> {
   );
 }
 
-export async function latencyAt(bank: Bank, perSecond: number, seconds: number) {
+/** How the load at a fixed rate posts its n-th transfer: its id once accepted, undefined when refused. */
+type Post = (agent: http.Agent, n: number) => Promise<string | undefined>;
+
+/** Each post to one replica, in turn: refused, or failing, it counts as not accepted. */
+const postInTurn =
+  (bank: Bank): Post =>
+  (agent, n) =>
+    postTransfer(bank, agent, bank.transferPorts[n % bank.transferPorts.length] as number);
+
+export async function latencyAt(bank: Bank, perSecond: number, seconds: number, post: Post = postInTurn(bank)) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const sentAt = new Map<string, number>();
   const early = new Map<string, number>();
@@ -341,9 +362,8 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number) 
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const sent = performance.now();
-    const port = bank.transferPorts[n % bank.transferPorts.length] as number;
     posts.push(
-      postTransfer(bank, agent, port).then((transfer) => {
+      post(agent, n).then((transfer) => {
         if (!transfer) return;
         const timing: TransferTiming = { transfer, sentAtMs: sent + wallMs, answeredAtMs: performance.now() + wallMs };
         const seenAt = early.get(transfer);
@@ -371,6 +391,92 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number) 
     startedAtMs,
     timings,
   };
+}
+
+/** What the load at a fixed rate saw while a transfer replica was SIGKILLed again and again. */
+export interface DisruptedLatency {
+  everyMs: number;
+  kills: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  samples: number;
+  /** Posts sent again to the other replica with the same idempotency key (refused, reset, or 503). */
+  postedAgain: number;
+}
+
+/**
+ * The load at `perSecond` while one transfer replica is SIGKILLed every `everyMs`, the two in turn,
+ * each started again at once as Kubernetes restarts a pod (the other serves meanwhile). A client
+ * does what a Service in front of the replicas would have it do: a POST refused, cut off or
+ * answered 503 goes to the other replica, with the same idempotency key, until accepted. Latency is
+ * from the first POST to the settlement; a transfer the killed processor held waits until the other
+ * claims it (CLAIM_IDLE_MS).
+ */
+export async function latencyUnderKills(
+  bank: Bank,
+  perSecond: number,
+  seconds: number,
+  everyMs: number,
+): Promise<DisruptedLatency> {
+  let postedAgain = 0;
+  const post: Post = async (agent, n) => {
+    const key = randomUUID();
+    const pair = randomPair(bank);
+    const giveUpAt = performance.now() + 30_000;
+    for (let attempt = 0; performance.now() < giveUpAt; attempt++) {
+      if (attempt > 0) postedAgain++;
+      const port = bank.transferPorts[(n + attempt) % bank.transferPorts.length] as number;
+      const answer = await sendTransfer(bank, agent, port, pair, key, 5_000).catch(() => undefined);
+      if (answer?.status === 202) return answer.transfer;
+      if (answer && answer.status !== 503) return undefined;
+      // Both replicas down for a moment: not a busy loop.
+      if (attempt % bank.transferPorts.length === 1) await sleep(5);
+    }
+    return undefined;
+  };
+  const stopping = new AbortController();
+  let kills = 0;
+  const restarts: Array<Promise<void>> = [];
+  // Kills at fixed times, whatever the restarts take; a replica is killed again only once back.
+  const killing = (async () => {
+    const begun = performance.now();
+    for (let k = 1; ; k++) {
+      const wait = begun + k * everyMs - performance.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: stopping.signal }).catch(() => {});
+      if (stopping.signal.aborted) return;
+      const index = (k - 1) % bank.transfers.length;
+      await restarts[index];
+      const victim = bank.transfers[index] as NodeProcess;
+      victim.child.kill('SIGKILL');
+      kills++;
+      restarts[index] = (async () => {
+        await victim.exited;
+        const { service, port } = await bank.spawnTransfer();
+        bank.transfers[index] = service;
+        bank.transferPorts[index] = port;
+      })();
+    }
+  })();
+  try {
+    const latency = await latencyAt(bank, perSecond, seconds, post);
+    const p = latency.histogram.percentiles;
+    return {
+      everyMs,
+      kills,
+      p50Ms: latency.p50,
+      p99Ms: latency.p99,
+      p999Ms: p?.p999Ms ?? Number.NaN,
+      maxMs: p?.maxMs ?? Number.NaN,
+      samples: latency.samples,
+      postedAgain,
+    };
+  } finally {
+    stopping.abort();
+    await killing;
+    await Promise.all(restarts);
+  }
 }
 
 /**
@@ -524,6 +630,8 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       await readStageEntries(bank.client, bank.accountNames, latency.startedAtMs),
       latency.p99,
     );
+    const disrupted = await latencyUnderKills(bank, load.perSecond, load.latencySeconds, KILL_EVERY_MS);
+    await untilDrained(bank);
     const recovered = await recovery(bank);
     return {
       accounts: ACCOUNTS,
@@ -541,6 +649,7 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       settledEachSecond: throughput.settledEachSecond,
       cpu: throughput.cpu,
       stages,
+      disrupted,
     };
   } finally {
     await stopBank(bank);
