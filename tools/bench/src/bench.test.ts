@@ -68,6 +68,21 @@ bench('--quick at the smallest size takes every group of figures, as JSON and dr
       'each slow transfer named by a stage, or missing an entry',
     );
     assert.ok(stdout.includes('transfer stages at 500/s'), 'the stage table printed');
+    // What stalled during that load: every service reported its event loop (13 of them, three kinds).
+    const stalls = transfers?.stalls;
+    assert.equal(
+      stalls?.services.map(({ kind, services }) => `${kind} x ${services}`),
+      ['account x 10', 'balance x 1', 'transfer x 2'],
+    );
+    assert.ok(
+      stalls?.services.every((each) => Number.isFinite(each.loopDelayMaxMs) && each.gcMsPerSecond >= 0),
+      'loop delays and GC read from every service',
+    );
+    // The same load with a transfer replica SIGKILLed every 2 s: kills happened, and every transfer
+    // accepted was seen settled.
+    const disrupted = transfers?.disrupted;
+    assert.ok((disrupted?.kills ?? 0) >= 1, `replicas were killed: ${disrupted?.kills}`);
+    assert.ok((disrupted?.samples ?? 0) > 0 && Number.isFinite(disrupted?.p99Ms), 'latency under kills measured');
     assert.is(transfers?.settledEachSecond.length, transfers?.sustainedSeconds, 'settled, a count per second');
     assert.ok(
       transfers?.settledEachSecond.every((n) => n > 0),

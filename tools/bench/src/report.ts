@@ -7,6 +7,7 @@ import type { CpuUse } from './process-cpu.ts';
 import type { ReplayFigures } from './replay-bench.ts';
 import type { RestartFigures, RestartFrom } from './restart-bench.ts';
 import type { ServeFigures } from './serve-bench.ts';
+import { LATENCY_THRESHOLD_MS, type Stalls } from './stalls.ts';
 import { percentile, round } from './stats.ts';
 import { describeSlow, type StageFigures } from './transfer-stages.ts';
 import type { TransferFigures } from './transfers-bench.ts';
@@ -300,6 +301,7 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
       ),
     );
     if (t.stages) out.push(...stagesSection(t.stages, t.offeredPerSecond));
+    if (t.stalls) out.push(...stallsSection(t.stalls));
     if (t.disrupted) {
       const d = t.disrupted;
       out.push(
@@ -558,4 +560,24 @@ export function perSecond(value: number): string {
 
 function rps(value: number): string {
   return `${Math.round(value).toLocaleString('en')} req/s`;
+}
+
+/** What stalled during the load at the offered rate. */
+function stallsSection(stalls: Stalls): string[] {
+  const redis = stalls.redis.length
+    ? stalls.redis.map(({ event, maxMs }) => `${event} ${ms(maxMs)}`).join(', ')
+    : `none of ${LATENCY_THRESHOLD_MS} ms or more`;
+  return [
+    `stalls during that load (${stalls.seconds.toFixed(0)} s): Redis's main thread (its latency monitor, the longest of each kind): ${redis}; the services' event loops (prom-client's 10 ms timer: how late it fired) and garbage collection:`,
+    table(
+      ['services', 'loop delay p99 (worst)', 'loop delay max', 'GC per second of load'],
+      stalls.services.map((s) => [
+        `${s.kind} x ${s.services}`,
+        ms(s.loopDelayP99Ms, 1),
+        ms(s.loopDelayMaxMs, 1),
+        ms(s.gcMsPerSecond, 1),
+      ]),
+    ),
+    '',
+  ];
 }

@@ -30,6 +30,7 @@ import {
 } from '@microbank/transfer';
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
+import { type Stalls, type WatchedService, watchStalls } from './stalls.ts';
 import { type LatencyHistogram, latencyHistogram, percentile } from './stats.ts';
 import { readStageEntries, type StageFigures, type TransferTiming, transferStages } from './transfer-stages.ts';
 
@@ -58,6 +59,8 @@ export interface TransferFigures extends LoadFigures {
   cpu: CpuUse;
   /** Where the latency at the offered rate went, stage by stage (transfer-stages.ts). */
   stages?: StageFigures;
+  /** What stalled during the load at the offered rate: Redis's main thread, the services' event loops. */
+  stalls?: Stalls;
   /** The latency at the offered rate while a transfer replica is SIGKILLed every 2 s. */
   disrupted?: DisruptedLatency;
 }
@@ -87,6 +90,8 @@ export interface Bank {
   transfers: NodeProcess[];
   all: NodeProcess[];
   accountNames: string[];
+  /** The services' HTTP ports, by kind (account, balance, transfer). */
+  services(): Promise<WatchedService[]>;
   /** Starts one more transfer replica as the others were; resolves once it is listening. */
   spawnTransfer(): Promise<{ service: NodeProcess; port: number }>;
 }
@@ -105,7 +110,10 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
     );
   }
   for (const service of all) await service.logged('registered', 30_000);
-  all.push(spawnNode(bundlePath('balance', buildDir), { env }));
+  const accounts = [...all];
+  // At info, as the others: its port is in its 'listening' line.
+  const balance = spawnNode(bundlePath('balance', buildDir), { env: { ...env, LOG_LEVEL: 'info' } });
+  all.push(balance);
   const operator = newCredential('bench');
   const issuance = accountNames.map((name) => `${name}=${OPENING_ISSUANCE}`).join(',');
   const clients = JSON.stringify([{ client: 'bench', sha256: operator.sha256, debits: '*' }]);
@@ -137,6 +145,13 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
     transfers,
     all,
     accountNames,
+    async services() {
+      return [
+        ...(await Promise.all(accounts.map(async (service) => ({ kind: 'account', port: await service.port() })))),
+        { kind: 'balance', port: await balance.port() },
+        ...transferPorts.map((port) => ({ kind: 'transfer', port })),
+      ];
+    },
     async spawnTransfer() {
       const service = startTransfer();
       all.push(service);
@@ -623,7 +638,9 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
     const throughput = await sustained(bank, seconds);
     // The latency is of a bank at 500/s, not of the backlog the sustained load left behind.
     await untilDrained(bank);
+    const watching = await watchStalls(bank.client, await bank.services());
     const latency = await latencyAt(bank, load.perSecond, load.latencySeconds);
+    const stalls = await watching.end();
     // Read back once the run is over, so that reading is in no latency.
     const stages = transferStages(
       latency.timings.values(),
@@ -649,6 +666,7 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       settledEachSecond: throughput.settledEachSecond,
       cpu: throughput.cpu,
       stages,
+      stalls,
       disrupted,
     };
   } finally {
