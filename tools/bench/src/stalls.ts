@@ -34,6 +34,9 @@ export interface ServiceStalls {
 
 export interface Stalls {
   seconds: number;
+  /** The latency of the run watched (watching perturbs it). */
+  p99Ms?: number;
+  p999Ms?: number;
   redis: RedisStall[];
   services: ServiceStalls[];
 }

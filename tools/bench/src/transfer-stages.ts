@@ -65,6 +65,11 @@ export interface StageFigures {
     aboveMs: number;
     transfers: number;
     byStage: Record<StageName, number>;
+    /**
+     * When the slow ones with all their entries were sent, in seconds after the run's first POST:
+     * all within a fraction of a second says one pause, spread over the run says something steady.
+     */
+    sentWithinS?: [first: number, last: number];
     /** Slow ones with an entry missing: no stage named. */
     incomplete: number;
   };
@@ -121,7 +126,10 @@ export function transferStages(timings: Iterable<TransferTiming>, entries: Stage
   let incomplete = 0;
   let slowIncomplete = 0;
   let maxSumGapMs = 0;
+  let runStartMs = Number.POSITIVE_INFINITY;
+  const slowSentAtMs: number[] = [];
   for (const timing of timings) {
+    runStartMs = Math.min(runStartMs, timing.sentAtMs);
     const { endToEndMs, seenAtMs } = timing;
     if (endToEndMs === undefined || seenAtMs === undefined) continue;
     const request = requested.get(timing.transfer);
@@ -153,13 +161,25 @@ export function transferStages(timings: Iterable<TransferTiming>, entries: Stage
     for (const { name } of STAGES) if (stagesMs[name] > stagesMs[slowestStage]) slowestStage = name;
     byStage[slowestStage]++;
     slow.push({ endToEndMs, stagesMs, slowestStage });
+    slowSentAtMs.push(timing.sentAtMs);
   }
   slow.sort((a, b) => b.endToEndMs - a.endToEndMs);
   return {
     measured,
     incomplete,
     stages: STAGES.map(({ name, label }) => ({ name, label, histogram: latencyHistogram(values[name]) })),
-    slow: { aboveMs: p99Ms, transfers: slow.length + slowIncomplete, byStage, incomplete: slowIncomplete },
+    slow: {
+      aboveMs: p99Ms,
+      transfers: slow.length + slowIncomplete,
+      byStage,
+      incomplete: slowIncomplete,
+      ...(slowSentAtMs.length > 0 && {
+        sentWithinS: [
+          round((Math.min(...slowSentAtMs) - runStartMs) / 1_000, 2),
+          round((Math.max(...slowSentAtMs) - runStartMs) / 1_000, 2),
+        ] as [number, number],
+      }),
+    },
     // To a tenth of a ms, as the JSON has no use for the float's tail.
     slowest: slow.slice(0, SLOWEST_KEPT).map((each) => ({
       endToEndMs: round(each.endToEndMs),
@@ -198,7 +218,8 @@ export function describeSlow(figures: StageFigures, formatMs: (value: number) =>
     .sort((a, b) => slow.byStage[b.name] - slow.byStage[a.name])
     .map(({ name }, i) => `${slow.byStage[name]}${i === 0 ? ' slowest' : ''} in ${stageShortName(name)}`);
   if (slow.incomplete > 0) parts.push(`${slow.incomplete} with an entry missing`);
-  return `of the ${slow.transfers} slowest 1% (above p99 ${formatMs(slow.aboveMs)}): ${parts.join(', ')}`;
+  const when = slow.sentWithinS ? `; sent ${slow.sentWithinS[0]} to ${slow.sentWithinS[1]} s into the run` : '';
+  return `of the ${slow.transfers} slowest 1% (above p99 ${formatMs(slow.aboveMs)}): ${parts.join(', ')}${when}`;
 }
 
 /** `accepted -> debited`: a stage by the moments it runs between. */
