@@ -300,6 +300,13 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
         ],
       ),
     );
+    if (t.cpu) {
+      // Cores busy / transfers per second = CPU seconds per transfer: where a faster bank must save.
+      const perTransfer = Object.entries(t.cpu).map(
+        ([kind, cores]) => `${kind} ${Math.round((cores / t.sustainedPerSecond) * 1e6)} µs`,
+      );
+      out.push(`CPU per settled transfer during the sustained load (from /proc): ${perTransfer.join(', ')}`, '');
+    }
     if (t.stages) out.push(...stagesSection(t.stages, t.offeredPerSecond));
     if (t.stalls) out.push(...stallsSection(t.stalls));
     if (t.disrupted) {

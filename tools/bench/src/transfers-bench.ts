@@ -90,6 +90,8 @@ export interface Bank {
   transfers: NodeProcess[];
   all: NodeProcess[];
   accountNames: string[];
+  /** What a service of the bank is: account, balance or transfer. */
+  kindOf(service: NodeProcess): string;
   /** The services' HTTP ports, by kind (account, balance, transfer). */
   services(): Promise<WatchedService[]>;
   /** Starts one more transfer replica as the others were; resolves once it is listening. */
@@ -145,6 +147,7 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
     transfers,
     all,
     accountNames,
+    kindOf: (service) => (accounts.includes(service) ? 'accounts' : service === balance ? 'balance' : 'transfer'),
     async services() {
       return [
         ...(await Promise.all(accounts.map(async (service) => ({ kind: 'account', port: await service.port() })))),
@@ -310,7 +313,7 @@ export async function sustained(bank: Bank, seconds: number) {
 async function bankProcesses(bank: Bank): Promise<Array<{ kind: string; pid: number }>> {
   return [
     ...(await bank.redis.processes()),
-    ...bank.all.map((service) => ({ kind: 'services', pid: service.pid })),
+    ...bank.all.map((service) => ({ kind: bank.kindOf(service), pid: service.pid })),
     { kind: 'bench (load)', pid: process.pid },
   ];
 }
