@@ -347,8 +347,15 @@ const postInTurn =
   (agent, n) =>
     postTransfer(bank, agent, bank.transferPorts[n % bank.transferPorts.length] as number);
 
+/**
+ * Seconds at the rate before the measured ones, as the sustained load has its own: they open the
+ * client's connections. Without them the slowest 1% were all sent in the first second of the run.
+ */
+const WARM_UP_SECONDS = 1;
+
 export async function latencyAt(bank: Bank, perSecond: number, seconds: number, post: Post = postInTurn(bank)) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  await warmUp(bank, agent, post, perSecond);
   const sentAt = new Map<string, number>();
   const early = new Map<string, number>();
   const latencies: number[] = [];
@@ -495,6 +502,20 @@ export async function latencyUnderKills(
     await killing;
     await Promise.all(restarts);
   }
+}
+
+/** Posts at `perSecond` for WARM_UP_SECONDS, unmeasured; returns once those transfers are settled. */
+async function warmUp(bank: Bank, agent: http.Agent, post: Post, perSecond: number): Promise<void> {
+  const posts: Array<Promise<unknown>> = [];
+  const started = performance.now();
+  for (let n = 0; n < perSecond * WARM_UP_SECONDS; n++) {
+    const wait = started + (n * 1_000) / perSecond - performance.now();
+    if (wait > 0) await sleep(wait);
+    posts.push(post(agent, n).catch(() => undefined));
+  }
+  await Promise.all(posts);
+  // Settled before the measured run's watch begins, so that none is taken for one of its transfers.
+  await untilDrained(bank);
 }
 
 /**
