@@ -133,4 +133,30 @@ cluster(
   },
 );
 
+/** Timers keeping this process alive. */
+const timersHeld = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+
+cluster('a closed client leaves no timer behind, even closed while it reads the map of slots again', async (ctx) => {
+  const before = timersHeld();
+  const redis = connect(ctx);
+  if (!isCluster(redis)) throw new Error('not a cluster client');
+  await untilReady(redis);
+  // Closed in the middle of a periodic read of the map of slots: ioredis' own slotsRefreshInterval
+  // armed its next round then, and every 2 s after, forever.
+  await new Promise<void>((resolve) =>
+    redis.once('refresh', () => {
+      redis.disconnect();
+      resolve();
+    }),
+  );
+  await waitFor(
+    'the client`s timers to be gone',
+    async () => timersHeld(),
+    (held) => held <= before,
+    {
+      timeoutMs: 6_000,
+    },
+  );
+});
+
 cluster.run();

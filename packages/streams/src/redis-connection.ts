@@ -69,6 +69,23 @@ export function confirmationOf(redis: RedisClient): Confirmation {
 }
 
 /**
+ * Reads the cluster's map of slots again every `ms`, until the client ends. ioredis learns a
+ * slot's new node from a MOVED only for a lone command or a pipeline of reads: a transaction or a
+ * pipeline with a write would go on asking the old node. Not ioredis' slotsRefreshInterval: a
+ * refresh under way when the client is closed arms its next round anyway, every 2 s forever, and
+ * that timer alone kept a process that had closed everything alive. This one never keeps a
+ * process alive and stops with the client.
+ */
+function refreshSlotsEvery(cluster: Cluster, ms: number): void {
+  const timer = setInterval(() => {
+    if (cluster.status === 'end') clearInterval(timer);
+    else if (cluster.status === 'ready') cluster.refreshSlotsCache();
+  }, ms);
+  timer.unref();
+  cluster.once('end', () => clearInterval(timer));
+}
+
+/**
  * A connection whose commands fail fast while Redis is away instead of queueing:
  * callers retry with their own backoff from the last stream position they hold, so a
  * command is never replayed behind their back (ioredis would otherwise resend a pending
@@ -93,10 +110,8 @@ export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient {
       retryDelayOnTryAgain: FAILOVER_RETRY_MS,
       maxRedirections: Math.ceil(FAILOVER_RIDE_OUT_MS / FAILOVER_RETRY_MS),
       clusterRetryStrategy: (attempt) => backoffDelay(attempt, { firstMs: 25, capMs: RECONNECT_CAP_MS }),
-      // ioredis learns a slot's new node from a MOVED only for a lone command or a pipeline of
-      // reads: a transaction or a pipeline with a write would go on asking the old node. So the map
-      // of slots is also read again every SLOTS_REFRESH_MS, whatever happens.
-      slotsRefreshInterval: SLOTS_REFRESH_MS,
+      // Read again on a timer of our own (refreshSlotsEvery): ioredis' own outlives its client.
+      slotsRefreshInterval: 0,
       redisOptions: {
         ...shared,
         // A node that stops answering without closing its connection (frozen, cut off by the
@@ -109,13 +124,15 @@ export function connectRedis(at: RedisAt, name: string, log: Log): RedisClient {
         ...(protocol === 'rediss:' ? { tls: {} } : {}),
       },
     };
-    redis = new Cluster(
+    const cluster = new Cluster(
       settings.urls.map((url) => {
         const { hostname, port } = new URL(url);
         return { host: hostname, port: Number(port || 6379) };
       }),
       options,
     );
+    refreshSlotsEvery(cluster, SLOTS_REFRESH_MS);
+    redis = cluster;
   } else {
     redis = new Redis(settings.urls[0] ?? '', {
       ...shared,
