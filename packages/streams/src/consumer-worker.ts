@@ -106,6 +106,8 @@ const isTransient = (error: unknown) => isRedisNotNow(error) || isRedisFull(erro
 export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>): ConsumerWorker {
   const { redis, blockRedis, log, stream, group, consumer, claimIdleMs } = options;
   const batch = options.batch ?? 200;
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new Error(`batch must be a whole number of at least 1, not ${batch}`);
   const blockMs = options.blockMs ?? 2_000;
   const maxDeliveries = options.maxDeliveries ?? 5;
   const retryBackoff = options.retryBackoff ?? { firstMs: 500, capMs: 30_000 };
@@ -150,12 +152,21 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
     for (const id of handled.done) retryAfter.delete(id);
   }
 
-  /** Hands `delivered` over without waiting for it; its failure surfaces at the next read. */
-  function handOver(delivered: Delivery[]): void {
+  /**
+   * Hands `delivered` over without waiting for it; its failure surfaces at the next read. An entry
+   * already being handled is left to that handling (delivered again through `>` when the group's
+   * position went back, a failover's data loss or XGROUP SETID): it acknowledges the entry or sets
+   * when it is due again.
+   */
+  function handOver(all: Delivery[]): void {
+    const delivered = all.filter(({ id }) => !handling.has(id));
     if (delivered.length === 0) return;
     for (const { id } of delivered) handling.add(id);
     const handled: Promise<void> = handle(delivered)
       .catch((error: unknown) => {
+        if (handlingFailed === undefined && !stopping.signal.aborted) {
+          log.warn({ stream, group, err: errorMessage(error) }, 'handling entries failed; reading again');
+        }
         handlingFailed ??= { error };
       })
       .finally(() => {
@@ -206,8 +217,9 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
       let ownIdle = Number.POSITIVE_INFINITY;
       for (const [id, owner, idle, times] of rows) {
         seen.add(id);
+        // Being handled here (even if another consumer claimed it since): not handed over twice.
+        if (handling.has(id)) continue;
         const mine = owner === consumer;
-        if (mine && handling.has(id)) continue;
         if (!mine) retryAfter.delete(id);
         const after = mine ? (retryAfter.get(id) ?? 0) : claimIdleMs;
         if (idle < after) {
@@ -228,15 +240,22 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
           : ((await redis.xclaim(stream, group, consumer, minIdle, ...ids)) as Entry[]).filter(
               (entry) => entry !== null,
             );
+      // No more than there is room for: the rest is looked at again as soon as a handling ends.
+      const room = Math.max(0, batch - handling.size);
+      const full = own.length + others.length > room;
+      if (full) {
+        own.splice(room);
+        others.splice(room - own.length);
+        nextPassAt = 0;
+      }
       const retried = await claim(own, ownIdle);
       const takenOver = await claim(others, claimIdleMs);
       if (takenOver.length > 0) {
         counts.claimed += takenOver.length;
         log.info({ stream, group, entries: takenOver.length }, 'claimed entries another consumer left pending');
       }
-      await handle(
-        [...retried, ...takenOver].map(([id, fields]) => ({ id, fields, deliveries: deliveries.get(id) ?? 1 })),
-      );
+      handOver([...retried, ...takenOver].map(([id, fields]) => ({ id, fields, deliveries: deliveries.get(id) ?? 1 })));
+      if (full) return;
       const last = rows.at(-1);
       if (rows.length < batch || last === undefined) {
         for (const id of retryAfter.keys()) if (!seen.has(id)) retryAfter.delete(id);
@@ -266,6 +285,8 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
 
   const running = (async () => {
     const step = async () => {
+      // A handling's failure from before this (re)start is what restarted it: handled by restarting.
+      handlingFailed = undefined;
       // Both connections: the group is made and the entries handled through the commands
       // connection, which at start may still be connecting (its commands would fail, not queue).
       // That one may be shared and rebuilt by its owner, so it is only waited for.
@@ -279,6 +300,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
         if (performance.now() >= nextPassAt) await runPending();
         const room = batch - handling.size;
         if (room <= 0) {
+          // batch >= 1: a full hand means at least one handling to wait for.
           await Promise.race(handlings);
           continue;
         }

@@ -50,7 +50,7 @@ export interface ProcessorOptions {
   consumer: string;
   /** An entry held this long by another consumer (among the group's pending entries) is taken over. */
   claimIdleMs: number;
-  /** Entries read (and transfers run at once) per read. */
+  /** Transfers run at once at most (and so entries read at once); the consumer worker's batch. */
   batch?: number;
   blockMs?: number;
   prefix?: string;
