@@ -256,8 +256,8 @@ worker(
   },
 );
 
-worker('an entry handed over again from the pending list holds back neither new entries nor the batch', async (ctx) => {
-  const { of, release, ...holding } = startHolding(ctx, { batch: 2 });
+worker('an entry handed over again from the pending list does not hold back new entries', async (ctx) => {
+  const { of, release } = startHolding(ctx);
   const retried = await add(ctx, 'fail-then-hold');
   await waitFor(
     'the entry to be held at its second delivery',
@@ -270,18 +270,43 @@ worker('an entry handed over again from the pending list holds back neither new 
     async () => of(fine).length,
     (count) => count === 1,
   );
-  // Two held by a dead consumer, idle: taken over only as room is made (batch 2, one in hand).
-  const [a, b] = [await add(ctx, 'hold'), await add(ctx, 'hold')];
-  await ctx.redis.xreadgroup('GROUP', GROUP, 'dead', 'COUNT', 2, 'STREAMS', ctx.stream, '>');
+  release();
   await waitFor(
-    'one of them to be taken over',
-    async () => of(a).length + of(b).length,
-    (count) => count === 1,
+    'everything acknowledged',
+    () => pendingIds(ctx),
+    (ids) => ids.length === 0,
+  );
+});
+
+worker('entries taken over from the pending list count against the batch', async (ctx) => {
+  // Three entries a dead consumer holds; this one may hold two at once.
+  const held = [await add(ctx, 'hold'), await add(ctx, 'hold'), await add(ctx, 'hold')];
+  await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
+  await ctx.redis.xreadgroup('GROUP', GROUP, 'dead', 'COUNT', 10, 'STREAMS', ctx.stream, '>');
+  const holding = startHolding(ctx, { batch: 2 });
+  const { of, release } = holding;
+  await waitFor(
+    'two to be taken over',
+    async () => held.map((id) => of(id).length),
+    (counts) => sum(counts) === 2,
     {
       timeoutMs: 10_000,
     },
   );
-  assert.ok(holding.concurrent <= 2, `at most the batch at once: ${holding.concurrent}`);
+  // The third is due as well: a later look at the pending list must leave it while two are in hand.
+  const looks = async () => ((await ctx.redis.xpending(ctx.stream, GROUP, '-', '+', 10, 'dead')) as unknown[]).length;
+  await waitFor('the third to have been due for three looks at the list', looks, (left) => left === 1);
+  const dueSince = performance.now();
+  await waitFor(
+    'three looks at the list (one every claimIdleMs / 4)',
+    async () => performance.now() - dueSince,
+    (ms) => ms >= 300,
+  );
+  assert.equal(
+    held.map((id) => of(id).length),
+    [1, 1, 0],
+  );
+  assert.is(holding.concurrent, 2);
   release();
   await waitFor(
     'everything acknowledged',
@@ -289,9 +314,14 @@ worker('an entry handed over again from the pending list holds back neither new 
     (ids) => ids.length === 0,
     { timeoutMs: 10_000 },
   );
-  assert.equal([of(a).length, of(b).length], [1, 1]);
-  assert.ok(holding.concurrent <= 2, `at most the batch at once: ${holding.concurrent}`);
+  assert.equal(
+    held.map((id) => of(id).length),
+    [1, 1, 1],
+  );
+  assert.is(holding.concurrent, 2, 'never more than the batch at once');
 });
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
 worker('a batch that is not a whole number of at least 1 is refused at start', (ctx) => {
   for (const batch of [0, 0.5, -1]) {
