@@ -116,6 +116,8 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
   // At info, as the others: its port is in its 'listening' line.
   const balance = spawnNode(bundlePath('balance', buildDir), { env: { ...env, LOG_LEVEL: 'info' } });
   all.push(balance);
+  const kindOf = (service: NodeProcess) =>
+    accounts.includes(service) ? 'account' : service === balance ? 'balance' : 'transfer';
   const operator = newCredential('bench');
   const issuance = accountNames.map((name) => `${name}=${OPENING_ISSUANCE}`).join(',');
   const clients = JSON.stringify([{ client: 'bench', sha256: operator.sha256, debits: '*' }]);
@@ -147,14 +149,15 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
     transfers,
     all,
     accountNames,
-    kindOf: (service) => (accounts.includes(service) ? 'accounts' : service === balance ? 'balance' : 'transfer'),
-    async services() {
-      return [
-        ...(await Promise.all(accounts.map(async (service) => ({ kind: 'account', port: await service.port() })))),
-        { kind: 'balance', port: await balance.port() },
-        ...transferPorts.map((port) => ({ kind: 'transfer', port })),
-      ];
-    },
+    kindOf,
+    services: () =>
+      // The transfer replicas of now: a killed one's successor takes its place in `transfers`.
+      Promise.all(
+        [...accounts, balance, ...transfers].map(async (service) => ({
+          kind: kindOf(service),
+          port: await service.port(),
+        })),
+      ),
     async spawnTransfer() {
       const service = startTransfer();
       all.push(service);
@@ -379,30 +382,21 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
       if (timing) seen(timing, at, sent);
     }
   });
-  const posts: Promise<void>[] = [];
-  const started = performance.now();
-  const startedAtMs = started + wallMs;
-  for (let n = 0; n < perSecond * seconds; n++) {
-    const due = started + (n * 1_000) / perSecond;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
+  const startedAtMs = performance.now() + wallMs;
+  await atRate(perSecond, perSecond * seconds, async (n) => {
     const sent = performance.now();
-    posts.push(
-      post(agent, n).then((transfer) => {
-        if (!transfer) return;
-        const timing: TransferTiming = { transfer, sentAtMs: sent + wallMs, answeredAtMs: performance.now() + wallMs };
-        const seenAt = early.get(transfer);
-        if (seenAt === undefined) {
-          sentAt.set(transfer, sent);
-          timings.set(transfer, timing);
-        } else {
-          latencies.push(seenAt - sent);
-          seen(timing, seenAt, sent);
-        }
-      }),
-    );
-  }
-  await Promise.all(posts);
+    const transfer = await post(agent, n);
+    if (!transfer) return;
+    const timing: TransferTiming = { transfer, sentAtMs: sent + wallMs, answeredAtMs: performance.now() + wallMs };
+    const seenAt = early.get(transfer);
+    if (seenAt === undefined) {
+      sentAt.set(transfer, sent);
+      timings.set(transfer, timing);
+    } else {
+      latencies.push(seenAt - sent);
+      seen(timing, seenAt, sent);
+    }
+  });
   const deadline = performance.now() + 10_000;
   while (latencies.length < sentAt.size + early.size && performance.now() < deadline) await sleep(20);
   await watch.stop();
@@ -504,16 +498,24 @@ export async function latencyUnderKills(
   }
 }
 
-/** Posts at `perSecond` for WARM_UP_SECONDS, unmeasured; returns once those transfers are settled. */
-async function warmUp(bank: Bank, agent: http.Agent, post: Post, perSecond: number): Promise<void> {
-  const posts: Array<Promise<unknown>> = [];
+/**
+ * Calls `send(n)` for n = 0 .. count - 1 at `perSecond`, each on time whatever the earlier ones
+ * take (an open load: a slow answer does not slow the offer); resolves when every call has.
+ */
+async function atRate(perSecond: number, count: number, send: (n: number) => Promise<unknown>): Promise<void> {
+  const sends: Array<Promise<unknown>> = [];
   const started = performance.now();
-  for (let n = 0; n < perSecond * WARM_UP_SECONDS; n++) {
+  for (let n = 0; n < count; n++) {
     const wait = started + (n * 1_000) / perSecond - performance.now();
     if (wait > 0) await sleep(wait);
-    posts.push(post(agent, n).catch(() => undefined));
+    sends.push(send(n));
   }
-  await Promise.all(posts);
+  await Promise.all(sends);
+}
+
+/** Posts at `perSecond` for WARM_UP_SECONDS, unmeasured; returns once those transfers are settled. */
+async function warmUp(bank: Bank, agent: http.Agent, post: Post, perSecond: number): Promise<void> {
+  await atRate(perSecond, perSecond * WARM_UP_SECONDS, (n) => post(agent, n).catch(() => undefined));
   // Settled before the measured run's watch begins, so that none is taken for one of its transfers.
   await untilDrained(bank);
 }
