@@ -1,10 +1,11 @@
 /**
  * One consumer of a consumer group on one stream, whatever its entries mean. It reads new entries
  * (XREADGROUP) and hands them to `handle`, which says which are done (acknowledged) and which
- * failed; it reads on while they are handled, up to `batch` entries handled at once. A failed entry stays pending and is handed over again from the group's pending list
- * (XPENDING, XCLAIM) once its backoff has passed, growing with each delivery; one that fails at
- * its maxDeliveries-th delivery (for a reason other than Redis being away) goes to `park`, which
- * takes it out of the group's way. The pending list also brings back at once what this consumer
+ * failed; it reads on while they are handled, up to `batch` entries handled at once. A failed
+ * entry stays pending and is handed over again from the group's pending list (XPENDING, XCLAIM)
+ * once its backoff has passed, growing with each delivery; one that fails at its maxDeliveries-th
+ * delivery (for a reason other than Redis being away) goes to `park`, which takes it out of the
+ * group's way. The pending list also brings back at once what this consumer
  * held before a restart under the same name, and entries another consumer has left idle for
  * claimIdleMs (it died, or backs off longer than that).
  */
