@@ -217,9 +217,7 @@ export function startBooks(options: BooksOptions): Books {
         if (!known) {
           // One look for a whole replay's new accounts: scheduled when the first one waits.
           if (unchecked.size === 0) setImmediate(checkSoon);
-          // The registry's copy of the name: the event's may be a slice of its entry's text, and the
-          // name is kept (ledgerless, accountOfLedger) as long as the books run.
-          unchecked.add(registry.accounts.get(event.data.account)?.name ?? event.data.account);
+          unchecked.add(event.data.account);
         }
         return;
       }
