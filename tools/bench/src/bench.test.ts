@@ -68,6 +68,7 @@ bench('--quick at the smallest size takes every group of figures, as JSON and dr
       'each slow transfer named by a stage, or missing an entry',
     );
     assert.ok(stdout.includes('transfer stages at 500/s'), 'the stage table printed');
+    assert.ok(stdout.includes('cluster: transfer stages at'), 'the cluster`s stage table printed');
     // What stalled during that load: every service reported its event loop (13 of them, three kinds).
     const stalls = transfers?.stalls;
     assert.equal(
@@ -99,6 +100,12 @@ bench('--quick at the smallest size takes every group of figures, as JSON and dr
       'each killed primary flagged failed by its peers before a replica served its slots, where seen',
     );
     assert.ok((cluster?.trickle.accepted ?? 0) > 0, 'transfers were accepted during the kills');
+    // The cluster's latency run cut into the same stages: entry IDs from three primaries' clocks, one machine's.
+    assert.ok((cluster?.stages?.measured ?? 0) > 0, 'cluster transfers cut into stages');
+    assert.ok(
+      (cluster?.stages?.maxSumGapMs ?? Number.POSITIVE_INFINITY) <= 3,
+      `cluster stages add up: ${cluster?.stages?.maxSumGapMs} ms off`,
+    );
     assert.ok(
       figures.targets.some((t) => t.target.startsWith('cluster failover')),
       'the failover target was checked',

@@ -40,6 +40,7 @@ import { waitFor } from '@microbank/testing';
 import type { CpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
 import { type LatencyHistogram, percentile } from './stats.ts';
+import { readStageEntries, type StageFigures, transferStages } from './transfer-stages.ts';
 import {
   type Bank,
   type BankRedis,
@@ -115,6 +116,8 @@ export interface KillFigure {
 export interface ClusterFigures extends LoadFigures {
   /** The latency run's histogram (older JSON figures have none). */
   latencyHistogram?: LatencyHistogram;
+  /** Where the latency at the offered rate went, stage by stage (older JSON figures have none). */
+  stages?: StageFigures;
   primaries: number;
   replicasPerPrimary: number;
   nodeTimeoutMs: number;
@@ -189,6 +192,13 @@ export async function clusterBench(buildDir: string, options: ClusterBenchOption
     await untilDrained(bank);
     note(`cluster: latency at ${load.perSecond}/s, ${load.latencySeconds} s`);
     const latency = await latencyAt(bank, load.perSecond, load.latencySeconds);
+    // Read back once the load is over, as the transfers group does; each entry's ID is its own
+    // node's clock, and every node runs on this machine: one clock.
+    const stages = transferStages(
+      latency.timings.values(),
+      await readStageEntries(bank.client, bank.accountNames, latency.startedAtMs),
+      latency.p99,
+    );
     const { kills, trickle } = await failovers(bank, cluster, dataDir, options);
     const recoveries = kills.map((kill) => kill.recoveredMs);
     return {
@@ -204,6 +214,7 @@ export async function clusterBench(buildDir: string, options: ClusterBenchOption
       p99Ms: latency.p99,
       latencySamples: latency.samples,
       latencyHistogram: latency.histogram,
+      stages,
       cpu: throughput.cpu,
       kills,
       recoveryP50Ms: percentile(recoveries, 50),

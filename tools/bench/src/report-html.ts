@@ -44,9 +44,13 @@ export function renderReportHtml(figures: BenchFigures, targets: TargetCheck[]):
       }),
       '</section>',
     );
-    if (t.stages) sections.push(stagesSection(t.stages, t.offeredPerSecond));
+    if (t.stages) sections.push(stagesSection(t.stages, 'transfer', t.offeredPerSecond));
   }
-  if (figures.cluster) sections.push(failoverSection(figures.cluster));
+  if (figures.cluster) {
+    sections.push(failoverSection(figures.cluster));
+    const k = figures.cluster;
+    if (k.stages) sections.push(stagesSection(k.stages, 'cluster', k.offeredPerSecond));
+  }
   const title = `microbank bench${figures.quick ? ' --quick' : ''}, ${figures.startedAt}`;
   return `<!doctype html>
 <html lang="en">
@@ -210,18 +214,19 @@ function histogramSvg(chart: {
 }
 
 /** A histogram per stage of the transfers at the offered rate, and which stage the slowest 1% spent longest in. */
-function stagesSection(stages: StageFigures, offeredPerSecond: number): string {
+function stagesSection(stages: StageFigures, bank: 'transfer' | 'cluster', offeredPerSecond: number): string {
+  const where = bank === 'cluster' ? ' on the cluster' : '';
   return [
-    '<section id="transfer-stages">',
-    `<h2>where a transfer's latency goes at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers, stage by stage</h2>`,
+    `<section id="${bank}-stages">`,
+    `<h2>where a transfer's latency goes${where} at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers, stage by stage</h2>`,
     `<p>${escapeHtml(
       `Each stage from the ms Redis wrote each entry at (its ID) and the bench's own clock when it sent the POST and saw the settlement, placed on the wall clock: one clock, this machine's, to about a ms. ${stages.incomplete} transfers with an entry missing are in no chart.`,
     )}</p>`,
     `<p class="slow">${escapeHtml(describeSlow(stages, (value) => ms(value, 1)))}</p>`,
     ...stages.stages.map(({ name, label, histogram }) =>
       histogramSvg({
-        id: `stage-${name}`,
-        title: `Transfer stage ${label}, at ${offeredPerSecond}/s offered`,
+        id: bank === 'cluster' ? `cluster-stage-${name}` : `stage-${name}`,
+        title: `Transfer stage ${label}${where}, at ${offeredPerSecond}/s offered`,
         histogram,
       }),
     ),

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { launchBrowser } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import type { BenchFigures, TargetCheck } from './report.ts';
+import type { StageFigures } from './transfer-stages.ts';
 
 export interface ReportChart {
   /** Its accessible name (the `<title>` its `aria-labelledby` points at). */
@@ -75,7 +76,8 @@ export async function readReportPage(file: string): Promise<ReportPage> {
  * The report at `file`, of these figures and targets, as a reader sees it: loaded with nothing
  * but itself, the transfers' latency histogram with a bar per bucket, the limit, p50 and p99
  * marked, settled/s with a point per second and the target line, a histogram per stage of a
- * transfer (when the figures have them) with its p50 and p99, a row per target.
+ * transfer (when the figures have them, on the single Redis and on the cluster) with its p50 and
+ * p99, a row per target.
  */
 export async function assertReportPage(file: string, figures: BenchFigures, targets: TargetCheck[]): Promise<void> {
   const page = await readReportPage(file);
@@ -96,30 +98,36 @@ export async function assertReportPage(file: string, figures: BenchFigures, targ
   assert.is(throughput?.points, figures.transfers?.settledEachSecond.length, 'a point per second');
   assert.ok((throughput?.points ?? 0) > 0, 'settled/s has points');
   assert.is(throughput?.limitLines, 1, 'the target line');
-  for (const stage of figures.transfers?.stages?.stages ?? []) {
-    const chart = page.charts[`stage-${stage.name}`];
-    assert.ok(chart?.visible, `the histogram of the stage ${stage.name} is shown`);
-    assert.match(chart?.title ?? '', /stage/i);
-    if (stage.histogram.samples === 0) {
-      assert.ok(chart?.noSamples, `the stage ${stage.name} says it has no samples`);
-      continue;
-    }
-    assert.is(chart?.bars, stage.histogram.counts.length, `a bar per bucket, stage ${stage.name}`);
-    assert.equal(
-      [chart?.limitLines, chart?.p50Lines, chart?.p99Lines],
-      [0, 1, 1],
-      `p50 and p99 of ${stage.name}, no limit`,
-    );
-  }
+  assertStageCharts(page, figures.transfers?.stages, 'stage-');
   if (figures.cluster?.latencyHistogram) {
     const cluster = page.charts['cluster-latency'];
     assert.ok(cluster?.visible, 'the cluster`s latency histogram is shown');
     assert.is(cluster?.bars, figures.cluster.latencyHistogram.counts.length, 'a bar per bucket, on the cluster');
     assert.equal([cluster?.limitLines, cluster?.p50Lines, cluster?.p99Lines], [1, 1, 1], 'the cluster`s aim, p50, p99');
   }
+  assertStageCharts(page, figures.cluster?.stages, 'cluster-stage-');
   assert.equal(
     page.targetRows,
     targets.map((t) => [t.target, t.limit, t.measured, t.met ? 'met' : 'MISSED']),
     'a row per target',
   );
+}
+
+/** A histogram per stage (charts named `${prefix}${stage}`), with its p50 and p99 and no limit. */
+function assertStageCharts(page: ReportPage, stages: StageFigures | undefined, prefix: string): void {
+  for (const stage of stages?.stages ?? []) {
+    const chart = page.charts[`${prefix}${stage.name}`];
+    assert.ok(chart?.visible, `the histogram of the stage ${prefix}${stage.name} is shown`);
+    assert.match(chart?.title ?? '', /stage/i);
+    if (stage.histogram.samples === 0) {
+      assert.ok(chart?.noSamples, `the stage ${prefix}${stage.name} says it has no samples`);
+      continue;
+    }
+    assert.is(chart?.bars, stage.histogram.counts.length, `a bar per bucket, stage ${prefix}${stage.name}`);
+    assert.equal(
+      [chart?.limitLines, chart?.p50Lines, chart?.p99Lines],
+      [0, 1, 1],
+      `p50 and p99 of ${prefix}${stage.name}, no limit`,
+    );
+  }
 }

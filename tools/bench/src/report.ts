@@ -307,7 +307,7 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
       );
       out.push(`CPU per settled transfer during the sustained load (from /proc): ${perTransfer.join(', ')}`, '');
     }
-    if (t.stages) out.push(...stagesSection(t.stages, t.offeredPerSecond));
+    if (t.stages) out.push(...stagesSection(t.stages, 'transfer stages', t.offeredPerSecond));
     if (t.stalls) out.push(...stallsSection(t.stalls));
     if (t.disrupted) {
       const d = t.disrupted;
@@ -514,6 +514,7 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
       ],
     ),
   );
+  if (k.stages) out.push('', ...stagesSection(k.stages, 'cluster: transfer stages', k.offeredPerSecond));
   return out;
 }
 
@@ -521,14 +522,14 @@ function clusterSection(k: ClusterFigures, single: TransferFigures | undefined, 
  * Where the latency at the offered rate went: each stage's percentiles, and the stage that took
  * the largest share of each transfer slower than p99.
  */
-function stagesSection(stages: StageFigures, offeredPerSecond: number): string[] {
+function stagesSection(stages: StageFigures, bank: string, offeredPerSecond: number): string[] {
   const row = ({ name, label, histogram }: StageFigures['stages'][number]) => {
     const p = histogram.percentiles;
     const at = (value: number | undefined) => (value === undefined ? '' : ms(value));
     return [label, at(p?.p50Ms), at(p?.p90Ms), at(p?.p99Ms), at(p?.maxMs), String(stages.slow.byStage[name])];
   };
   return [
-    `transfer stages at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers cut at their entries' IDs (the ms Redis wrote each) and the bench's clock at both ends, on this machine's wall clock as Redis's, to about a ms; ${stages.incomplete} with an entry missing; stages add up to within ${ms(stages.maxSumGapMs, 1)} of the latency`,
+    `${bank} at ${offeredPerSecond}/s: ${stages.measured.toLocaleString('en')} transfers cut at their entries' IDs (the ms Redis wrote each) and the bench's clock at both ends, on this machine's wall clock as Redis's, to about a ms; ${stages.incomplete} with an entry missing; stages add up to within ${ms(stages.maxSumGapMs, 1)} of the latency`,
     table(['stage', 'p50', 'p90', 'p99', 'max', 'slowest stage of the slowest 1%'], stages.stages.map(row)),
     describeSlow(stages, (value) => ms(value, 1)),
     '',
