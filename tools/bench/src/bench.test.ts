@@ -32,6 +32,8 @@ bench('--quick at the smallest size takes every group of figures, as JSON and dr
     );
     for (const replay of figures.replay) {
       assert.ok(replay.cheapestReadMs > 0 && replay.projectionMs > 0, `${replay.projection} replay figures`);
+      // The bare fold checks its own result (every account in its Map, every ledger entry taken).
+      assert.ok((replay.bareFoldMs ?? 0) > 0, `${replay.projection} bare fold`);
     }
     const [restart] = figures.restart_to_ready;
     assert.is(restart?.runs, 3);

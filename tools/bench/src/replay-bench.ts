@@ -2,7 +2,11 @@
  * `replay`: rebuilding a projection from scratch (the registry from the accounts stream, a ledger
  * from its stream), next to the cheapest read this client can do of the same entries in the same
  * process: buffer replies, the projection's batch size, the next batch requested before the current
- * one is looked at, every entry discarded. Run after run in turn, so their ratio holds on a noisy machine.
+ * one is looked at, every entry discarded. Beside them a bare fold: the same read, and of each entry
+ * only the value the projection keeps by, found in its data (not decoded, not checked) and folded
+ * (for the registry, set in a Map by account): less than any projection of these entries does, so
+ * when it alone is over a limit, no projection can meet that limit here.
+ * Run after run in turn, so their ratios hold on a noisy machine.
  */
 import { startAccountsProjection } from '@microbank/events';
 import { startLedgerProjection } from '@microbank/ledger';
@@ -22,10 +26,30 @@ export interface ReplayFigures {
   projectionMs: number;
   /** projectionMs / cheapestReadMs */
   ratio: number;
+  /** Median ms of the bare fold of the same entries (older JSON figures have none). */
+  bareFoldMs?: number;
+  /** bareFoldMs / cheapestReadMs */
+  bareFoldRatio?: number;
 }
 
-/** Reads the whole stream and discards it, the next batch already requested; returns the entries read. */
-export async function cheapestRead(redis: Redis, stream: string, batch = PROJECTION_BATCH_SIZE): Promise<number> {
+/** A fold of a stream's entries with nothing but what any projection of them must do. */
+export interface BareFold {
+  /** Takes one entry's fields (`type`, its name, `v`, its version, `data`, its JSON). */
+  add(fields: Buffer[]): void;
+  /** Throws unless the fold came out as the history says it must (so that it was not skipped). */
+  check(): void;
+}
+
+/**
+ * Reads the whole stream, the next batch already requested, and discards it (or hands each entry's
+ * fields to `fold`: the bare fold); returns the entries read.
+ */
+export async function cheapestRead(
+  redis: Redis,
+  stream: string,
+  batch = PROJECTION_BATCH_SIZE,
+  fold?: BareFold,
+): Promise<number> {
   type Batch = Array<[id: Buffer, fields: Buffer[]]>;
   const fetch = (after: string) =>
     redis.xrangeBuffer(stream, `(${after}`, '+', 'COUNT', batch) as unknown as Promise<Batch>;
@@ -36,8 +60,61 @@ export async function cheapestRead(redis: Redis, stream: string, batch = PROJECT
     const last = entries.at(-1);
     next = last && entries.length === batch ? fetch(last[0].toString('latin1')) : undefined;
     read += entries.length;
+    if (fold) for (const [, fields] of entries) fold.add(fields);
   }
   return read;
+}
+
+/**
+ * The text of `name`'s value in an entry's `data` JSON, found by its place and not parsed (none of
+ * the bank's values that this reads holds a quote or a comma): less than any decoder does.
+ */
+function valueIn(fields: Buffer[], name: string): string | undefined {
+  for (let i = 0; i < fields.length - 1; i += 2) {
+    if (fields[i]?.toString('latin1') !== 'data') continue;
+    const data = fields[i + 1]?.toString('latin1') ?? '';
+    const key = `"${name}":`;
+    const at = data.indexOf(key);
+    if (at < 0) return undefined;
+    const from = at + key.length;
+    if (data[from] === '"') return data.slice(from + 1, data.indexOf('"', from + 1));
+    const end = data.slice(from).search(/[,}]/);
+    return data.slice(from, end < 0 ? undefined : from + end);
+  }
+  throw new Error('an entry with no data field');
+}
+
+/** The registry's bare fold: each registration's account found in its data and set in a Map. */
+export function registryBareFold(expectAccounts: number): BareFold {
+  const accounts = new Map<string | undefined, Buffer[]>();
+  return {
+    add(fields) {
+      accounts.set(valueIn(fields, 'account'), fields);
+    },
+    check() {
+      if (accounts.size !== expectAccounts || accounts.has(undefined)) {
+        throw new Error(`the bare fold found ${accounts.size} accounts, not ${expectAccounts}`);
+      }
+    },
+  };
+}
+
+/** A ledger's bare fold: each entry's amount, where it has one, found in its data and summed. */
+export function ledgerBareFold(expectEntries: number): BareFold {
+  let entries = 0;
+  let sum = 0;
+  return {
+    add(fields) {
+      const amount = valueIn(fields, 'amount');
+      if (amount !== undefined) sum += Number(amount);
+      entries++;
+    },
+    check() {
+      if (entries !== expectEntries || !(sum > 0) || !Number.isFinite(sum)) {
+        throw new Error(`the bare fold took ${entries} entries (sum ${sum}), not ${expectEntries}`);
+      }
+    },
+  };
 }
 
 /** Starts the registry projection as the services do, but without snapshots; ms until ready. */
@@ -72,27 +149,48 @@ export async function rebuildLedger(redisUrl: string, account: string, expectEnt
   }
 }
 
-/** The cheapest read of `stream` and `rebuild`, in turn, `rounds` times after one unmeasured pass of each. */
+/**
+ * The cheapest read of `stream`, its bare fold (`bareFold` makes a fresh one) and `rebuild`, in
+ * turn, `rounds` times after one unmeasured pass of each.
+ */
 export async function replayBench(
   redis: Redis,
   stream: string,
   what: Pick<ReplayFigures, 'projection' | 'history' | 'events'>,
+  bareFold: () => BareFold,
   rebuild: () => Promise<number>,
   rounds: number,
 ): Promise<ReplayFigures> {
   const reads: number[] = [];
+  const folds: number[] = [];
   const rebuilds: number[] = [];
+  /** ms of one read of the whole stream, folded when given a fold. */
+  const timedRead = async (fold?: BareFold) => {
+    const started = performance.now();
+    const read = await cheapestRead(redis, stream, PROJECTION_BATCH_SIZE, fold);
+    const ms = performance.now() - started;
+    if (read !== what.events) throw new Error(`read ${read} entries of ${stream}, not ${what.events}`);
+    fold?.check();
+    return ms;
+  };
   // Unmeasured, so that the first measured pass does not pay for compiling the code.
-  await cheapestRead(redis, stream);
+  await timedRead();
+  await timedRead(bareFold());
   await rebuild();
   for (let round = 0; round < rounds; round++) {
-    const started = performance.now();
-    const read = await cheapestRead(redis, stream);
-    reads.push(performance.now() - started);
-    if (read !== what.events) throw new Error(`read ${read} entries of ${stream}, not ${what.events}`);
+    reads.push(await timedRead());
+    folds.push(await timedRead(bareFold()));
     rebuilds.push(await rebuild());
   }
   const cheapestReadMs = median(reads);
   const projectionMs = median(rebuilds);
-  return { ...what, cheapestReadMs, projectionMs, ratio: projectionMs / cheapestReadMs };
+  const bareFoldMs = median(folds);
+  return {
+    ...what,
+    cheapestReadMs,
+    projectionMs,
+    ratio: projectionMs / cheapestReadMs,
+    bareFoldMs,
+    bareFoldRatio: bareFoldMs / cheapestReadMs,
+  };
 }

@@ -13,7 +13,14 @@ import { fillHistory, fillLedger } from './fill-history.ts';
 import { memoryBench } from './memory-bench.ts';
 import { note, progressLine } from './progress.ts';
 import { startAccountSystem } from './ready-process.ts';
-import { rebuildLedger, rebuildRegistry, replayBench } from './replay-bench.ts';
+import {
+  type BareFold,
+  ledgerBareFold,
+  rebuildLedger,
+  rebuildRegistry,
+  registryBareFold,
+  replayBench,
+} from './replay-bench.ts';
 import type { BenchFigures } from './report.ts';
 import { restartBench } from './restart-bench.ts';
 import { serveBench } from './serve-bench.ts';
@@ -74,6 +81,7 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
         projection: 'registry' | 'ledger',
         at: number,
         key: string,
+        bareFold: () => BareFold,
         rebuild: (url: string) => Promise<number>,
       ) => {
         note(`replay ${projection === 'registry' ? 'the registry' : 'a ledger'}, ${history.name}`);
@@ -82,12 +90,19 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
             redis.client(at),
             key,
             { projection, history: history.name, events: history.events },
+            bareFold,
             () => rebuild(redis.url(at)),
             options.rounds,
           ),
         );
       };
-      await replay('registry', db, stream, (url) => rebuildRegistry(url, history.accounts));
+      await replay(
+        'registry',
+        db,
+        stream,
+        () => registryBareFold(history.accounts),
+        (url) => rebuildRegistry(url, history.accounts),
+      );
       // A ledger as long as the history: the other projection every account service replays.
       const ledgerDb = LEDGER_DB + i;
       const ledger = ledgerKey(LEDGER_ACCOUNT);
@@ -97,7 +112,13 @@ export async function runBench(options: BenchOptions): Promise<BenchFigures> {
         history.events,
         progressLine(`filling a ledger of ${history.name} entries`, history.events),
       );
-      await replay('ledger', ledgerDb, ledger, (url) => rebuildLedger(url, LEDGER_ACCOUNT, history.events));
+      await replay(
+        'ledger',
+        ledgerDb,
+        ledger,
+        () => ledgerBareFold(history.events),
+        (url) => rebuildLedger(url, LEDGER_ACCOUNT, history.events),
+      );
     }
 
     for (const { history, db } of dbs) {
