@@ -53,7 +53,7 @@ export const STUCK_AFTER_MS = 30_000;
  */
 export const RECONCILED_REMEMBERED = 1_000_000;
 /** How far apart the clocks of two streams' entry IDs may be (one Redis: the same clock). */
-const CLOCK_MARGIN_MS = 1_000;
+export const CLOCK_MARGIN_MS = 1_000;
 /** The violations and stuck transfers listed (their counts are kept whole). */
 const LISTED = 20;
 

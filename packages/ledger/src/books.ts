@@ -170,15 +170,14 @@ export function startBooks(options: BooksOptions): Books {
     snapshots: false,
     blockMs,
     lingerMs: options.lingerMs ?? BOOKS_LINGER_MS,
-    // Asked before the projection's first read, on the same connection, so answered before it: the
-    // ledger entries of transfers archived by a compaction are known for theirs from the start.
-    beforeReading: (commands) =>
-      commands
-        .hget(compaction, 'before')
-        .then((point) => {
-          if (point !== null) audit.compactedBefore(point);
-        })
-        .catch(() => {}),
+    // Answered before anything is read (and again before a rebuild): the ledger entries of the
+    // transfers a compaction archived are known for theirs from the first, not taken for entries of
+    // transfers never requested. (Asked once on a connection not yet ready, as it was before, it
+    // was refused every time, and the books learnt the point only from their periodic check.)
+    beforeCatchUp: async (commands) => {
+      const point = await commands.hget(compaction, 'before');
+      if (point !== null) audit.compactedBefore(point);
+    },
     decode: (fields, stream): DecodedEntry<BooksEvent> => {
       if (stream === accounts) return decodeAccountEntry(fields);
       entryFields = fields;

@@ -55,6 +55,12 @@ export interface ProjectionReaderOptions<Event> {
    * applied. Without it, such a projection stays diverged (serves nothing) until restarted.
    */
   reset?: () => void;
+  /**
+   * Asked before each catch-up (the first, and a rebuild's after `reset`), once the commands
+   * connection is ready, and retried as the reads are: what the state must know before it applies
+   * its first entry. Nothing is read until it has answered.
+   */
+  beforeCatchUp?: (redis: RedisClient) => Promise<void>;
   batchSize?: number;
   blockMs?: number;
   /**
@@ -198,6 +204,8 @@ export function startProjectionReader<Event>(
     while (!stopping.signal.aborted) {
       try {
         if (!caughtUp) {
+          const before = options.beforeCatchUp;
+          if (before) await retryOn(redis, 'the question before the catch-up', () => before(redis));
           await catchUp(reader, startFrom());
           caughtUp = true;
         }

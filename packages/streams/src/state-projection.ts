@@ -48,11 +48,8 @@ export interface StateProjectionOptions<Event> {
   blockMs?: number;
   /** After a tail read that brought entries, how long to wait before the next (startProjection's lingerMs). */
   lingerMs?: number;
-  /**
-   * Called with the commands connection before the projection sends anything on it: what it sends
-   * then is answered before the projection's first read.
-   */
-  beforeReading?: (redis: RedisClient) => void;
+  /** startProjection's beforeCatchUp: asked, and answered, before each catch-up reads anything. */
+  beforeCatchUp?: (redis: RedisClient) => Promise<void>;
 }
 
 export interface StateProjection {
@@ -83,7 +80,6 @@ export function startStateProjection<Event>(options: StateProjectionOptions<Even
           restore: snapshot.restore,
           ...options.snapshots,
         });
-  options.beforeReading?.(redis);
   const { decode } = options;
   const projection = startProjection<Event>({
     name,
@@ -94,6 +90,7 @@ export function startStateProjection<Event>(options: StateProjectionOptions<Even
     decode: (stream, fields) => decode(fields, stream),
     apply: options.apply,
     reset: options.reset,
+    beforeCatchUp: options.beforeCatchUp,
     batchSize: options.batchSize,
     blockMs: options.blockMs,
     lingerMs: options.lingerMs,
