@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { accountEvents, accountRegistered, streamKey } from '@microbank/events';
 import { encodeEvent } from '@microbank/streams';
-import { freePort, spawnNode, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
+import { portForLater, spawnNode, startTestRedis, type TestRedis, testSuite, waitFor } from '@microbank/testing';
 import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 
@@ -62,7 +62,7 @@ faults(
 );
 
 faults('started while Redis is away: not ready, no crash, ready by itself once Redis comes up', async (ctx) => {
-  const redisPort = await freePort();
+  const redisPort = await portForLater();
   const { service, get } = await startService(`redis://127.0.0.1:${redisPort}`);
   try {
     await service.logged('redis connection lost, reconnecting');

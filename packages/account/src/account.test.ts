@@ -5,7 +5,7 @@ import { createLogger, createMetrics } from '@microbank/service-runtime';
 import { decodeEntry, silentLog } from '@microbank/streams';
 import {
   assertBadRequestsRefused,
-  freePort,
+  portForLater,
   readStream,
   spawnNode,
   startTestRedis,
@@ -96,7 +96,7 @@ account('bad requests on every route get a 4xx JSON error', async () => {
 });
 
 account('started before Redis: not ready, retries, registers once Redis is up, then ready', async (ctx) => {
-  const redisPort = await freePort();
+  const redisPort = await portForLater();
   const service = spawnNode('packages/account/src/main.ts', {
     env: {
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,

@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -33,6 +34,35 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** SIGTERM: Redis fsyncs its AOF and exits. */
   stop(): Promise<void>;
+}
+
+/**
+ * A free port for a server started later (a test's Redis that a service already looks for), from
+ * below the range the kernel hands out for `PORT=0` listeners and outgoing connections
+ * (`ip_local_port_range`, 32768-60999 on Linux by default), above the local stack's ports. A port
+ * from freePort() may be taken in between: by another process's listener on port 0, or by the
+ * service's own retries, whose outgoing connection to a port of that range with nothing listening
+ * can take it as its source port and connect to itself.
+ */
+export async function portForLater(): Promise<number> {
+  const ephemeralFrom = Number(
+    (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768')).trim().split(/\s+/)[0],
+  );
+  const top = Math.min(Number.isFinite(ephemeralFrom) ? ephemeralFrom : 32768, 32768) - 1;
+  const bottom = 20_000;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    server.close();
+    await once(server, 'close');
+    return port;
+  }
+  throw new Error(`no free port from ${bottom} to ${top} in 50 tries`);
 }
 
 /** The redis-server binary on PATH, or undefined. */

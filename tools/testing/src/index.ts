@@ -1,7 +1,7 @@
 /** @microbank/testing: test helpers shared by every package (suites, a real Redis, bad-request sweeps). */
 
 export { type NodeProcess, REPO_ROOT, spawnNode, waitFor } from '@microbank/processes';
-export { freePort, type RedisCluster, startRedisCluster } from '@microbank/redis-runner';
+export { freePort, portForLater, type RedisCluster, startRedisCluster } from '@microbank/redis-runner';
 export * from './assert-rejects.ts';
 export * from './bad-requests.ts';
 export * from './browser.ts';
