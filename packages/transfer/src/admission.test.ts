@@ -14,7 +14,7 @@ import {
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
-import { appendEvent, connectRedis, redisMemory, silentLog } from '@microbank/streams';
+import { appendEvent, connectRedis, redisMemory, silentLog, untilReady } from '@microbank/streams';
 import { type RedisServerContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
@@ -175,6 +175,66 @@ full('near maxmemory new transfers get 503, those accepted settle while memory i
     [await balance('john-account'), await balance('mary-account')],
     [OPENING_ISSUANCE - moved, OPENING_ISSUANCE + moved],
   );
+});
+
+full('no reading, no admission: a fresh connection admits once its first reading says there is room', async (ctx) => {
+  // Started with the connection, as the service starts it: the offline queue is off, so a read
+  // sent now is refused; the reading comes once the connection is ready.
+  const redis = connectRedis(ctx.redisServer.url, 'admission:fresh', silentLog);
+  const admission = startAdmission(redis, HIGH_WATER, 1_000);
+  try {
+    assert.equal([admission.admitting, admission.refusal], [false, 'unread'], 'nothing read yet');
+    // Well before the next interval's look (1 s): the look made when the connection became ready.
+    await waitFor(
+      'the first reading',
+      () => admission.refusal,
+      (refusal) => refusal === undefined,
+      {
+        timeoutMs: 900,
+      },
+    );
+    assert.ok(admission.admitting);
+  } finally {
+    admission.stop();
+    redis.disconnect();
+  }
+});
+
+full('a reading gone stale (Redis not answering its INFO) stops admission until Redis is read again', async (ctx) => {
+  const redis = connectRedis(ctx.redisServer.url, 'admission:stale', silentLog);
+  const admission = startAdmission(redis, HIGH_WATER, 50);
+  const pauser = connectRedis(ctx.redisServer.url, 'admission:pauser', silentLog);
+  try {
+    await waitFor(
+      'admission',
+      () => admission.admitting,
+      (admitting) => admitting,
+      { timeoutMs: 5_000 },
+    );
+    await untilReady(pauser);
+    // Every client's commands wait for 1.5 s: no reading comes, and the last one ages.
+    await pauser.client('PAUSE', 1_500, 'ALL');
+    await waitFor(
+      'the reading to go stale',
+      () => admission.refusal,
+      (refusal) => refusal === 'unread',
+      {
+        timeoutMs: 1_400,
+      },
+    );
+    await waitFor(
+      'a fresh reading',
+      () => admission.refusal,
+      (refusal) => refusal === undefined,
+      {
+        timeoutMs: 5_000,
+      },
+    );
+  } finally {
+    admission.stop();
+    redis.disconnect();
+    pauser.disconnect();
+  }
 });
 
 full.run();

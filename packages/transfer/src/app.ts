@@ -33,7 +33,7 @@ export interface TransferAppOptions extends ServiceContext {
   /** Who may move money, and from which accounts. */
   credentials: Credentials;
   /** Whether Redis has room for new transfers (admission.ts). */
-  admission: Pick<Admission, 'admitting'>;
+  admission: Pick<Admission, 'refusal'>;
   /** How long a client's Idempotency-Key is kept (DEFAULT_RETENTION_MS). */
   retentionMs?: number;
   prefix?: string;
@@ -153,7 +153,15 @@ export function createTransferApp(options: TransferAppOptions): Hono {
     if (Object.keys(unknown).length > 0) {
       throw httpError(422, 'the transfer names an unknown account', { error: 'unknown_account', fields: unknown });
     }
-    if (!admission.admitting) {
+    if (admission.refusal !== undefined) {
+      if (admission.refusal === 'unread') {
+        throw httpError(
+          503,
+          'the room left in Redis is not known right now (its memory could not be read lately); try again',
+          {},
+          { 'retry-after': '1' },
+        );
+      }
       throw httpError(
         503,
         'the bank is short of room: new transfers wait until memory is freed (those accepted still settle); try again later',

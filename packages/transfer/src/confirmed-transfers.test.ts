@@ -64,7 +64,7 @@ confirmed.before(async (ctx) => {
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
     credentials: credentialsOf([{ client: 'operator', sha256: operator.sha256, debits: '*' }]),
-    admission: { admitting: true },
+    admission: { refusal: undefined },
     prefix: ctx.prefix,
   });
 });

@@ -62,7 +62,7 @@ api.before(async (ctx) => {
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
     credentials,
-    admission: { admitting: true },
+    admission: { refusal: undefined },
     prefix: ctx.prefix,
   });
 });
@@ -232,7 +232,7 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
       metrics: createMetrics('transfer'),
       ...waiting,
       credentials,
-      admission: { admitting: true },
+      admission: { refusal: undefined },
       prefix: ctx.prefix,
     });
     const before = await recorded(ctx);
@@ -244,6 +244,26 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
   }
 });
 
+api('Redis memory not read lately: a new transfer gets 503 unavailable, nothing recorded', async (ctx) => {
+  const app = createTransferApp({
+    log,
+    metrics: createMetrics('transfer'),
+    ...ctx.accounts,
+    credentials,
+    admission: { refusal: 'unread' },
+    prefix: ctx.prefix,
+  });
+  const before = await recorded(ctx);
+  const response = await post(ctx, good, {}, app);
+  assert.is(response.status, 503);
+  assert.is(response.headers.get('retry-after'), '1');
+  assert.equal(await response.json(), {
+    error: 'unavailable',
+    message: 'the room left in Redis is not known right now (its memory could not be read lately); try again',
+  });
+  assert.equal(await recorded(ctx), before);
+});
+
 api('not ready while the connection it writes through is down, though its registry is live', async (ctx) => {
   const redis = connectRedis(ctx.redisServer.url, 'transfer:test', silentLog);
   await untilReady(redis);
@@ -253,7 +273,7 @@ api('not ready while the connection it writes through is down, though its regist
     ...ctx.accounts,
     redis,
     credentials,
-    admission: { admitting: true },
+    admission: { refusal: undefined },
     prefix: ctx.prefix,
   });
   assert.is((await app.request('/readyz')).status, 200);
@@ -361,7 +381,7 @@ api(
           ...projection,
           redis: ctx.accounts.redis,
           credentials,
-          admission: { admitting: true },
+          admission: { refusal: undefined },
           prefix: ctx.prefix,
         });
         const before = await recorded(ctx);
@@ -391,7 +411,7 @@ api('a key and a settled status are kept for the retention, a pending status unt
     metrics: createMetrics('transfer'),
     ...ctx.accounts,
     credentials,
-    admission: { admitting: true },
+    admission: { refusal: undefined },
     retentionMs,
     prefix: ctx.prefix,
   });
