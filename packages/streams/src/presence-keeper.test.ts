@@ -64,4 +64,27 @@ keeper('present while kept, others told once each, gone once it leaves', async (
   assert.equal(await instancesAt(ctx, key), []);
 });
 
+keeper('kept on a connection just made: present at once, not a third of the TTL later', async (ctx) => {
+  const key = `${uniquePrefix()}:presence`;
+  const stopping = new AbortController();
+  // As the services start it: the connection is made, and the keeper started, in the same tick.
+  const redis = connectRedis(ctx.redisServer.url, 'test:fresh', silentLog);
+  const kept = keepPresence({ redis, key, instance: 'fresh', url: '-', ttlMs: 6_000, signal: stopping.signal });
+  try {
+    // The next refresh would come 2 s after a refused first one.
+    await waitFor(
+      'the fresh instance',
+      () => instancesAt(ctx, key),
+      (live) => live.length === 1,
+      {
+        timeoutMs: 1_500,
+      },
+    );
+  } finally {
+    stopping.abort();
+    await kept.leave();
+    redis.disconnect();
+  }
+});
+
 keeper.run();

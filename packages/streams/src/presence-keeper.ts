@@ -10,7 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from './errors.ts';
 import type { Log } from './log.ts';
 import { type LiveInstance, leavePresence, refreshPresence } from './presence.ts';
-import type { RedisClient } from './redis-connection.ts';
+import { type RedisClient, untilReady } from './redis-connection.ts';
+
+/** How soon a refresh that failed is tried again (once the connection is ready). */
+const RETRY_MS = 250;
 
 export interface PresenceKeeperOptions {
   redis: RedisClient;
@@ -50,6 +53,11 @@ export function keepPresence(options: PresenceKeeperOptions): KeptPresence {
   const othersSeen = new Set<string>();
   const refreshing = (async () => {
     while (!signal.aborted) {
+      // A refresh sent before the connection is ready is refused (its offline queue is off): on a
+      // connection just made, or during a reconnect, wait for it rather than miss a third of the TTL.
+      await untilReady(redis, signal).catch(() => {});
+      if (signal.aborted) break;
+      let refreshed = false;
       try {
         const live = await refreshPresence(redis, key, instance, url, ttlMs);
         counts.liveInstances = live.length;
@@ -61,10 +69,12 @@ export function keepPresence(options: PresenceKeeperOptions): KeptPresence {
             onOther(other);
           }
         }
+        refreshed = true;
       } catch (error) {
         log?.debug({ key, err: errorMessage(error) }, 'presence not refreshed; trying again');
       }
-      await sleep(ttlMs / 3, undefined, { signal }).catch(() => {});
+      // After a failure, soon again (once the connection is back): the TTL runs meanwhile.
+      await sleep(refreshed ? ttlMs / 3 : Math.min(ttlMs / 3, RETRY_MS), undefined, { signal }).catch(() => {});
     }
   })();
   return {
