@@ -7,7 +7,7 @@
  */
 
 import { PROCESSORS_GROUP, processorsPresenceKey, transfersKey } from '@microbank/events';
-import { errorMessage, isCluster, type Log, livePresence, type RedisClient } from '@microbank/streams';
+import { errorMessage, isCluster, type Log, livePresence, type RedisClient, untilReady } from '@microbank/streams';
 import type { Cluster } from 'ioredis';
 import { type ClusterChange, clusterChanges, readClusterNodes, slotsWithoutPrimary } from './cluster-nodes.ts';
 import type { WatchedComponent } from './config.ts';
@@ -139,6 +139,10 @@ export function watchComponents(options: {
   async function askRedis(): Promise<void> {
     if (isCluster(redis)) return askCluster(redis);
     try {
+      // A command sent before the connection is ready is refused at once (offline queue off): on a
+      // connection just made, or reconnecting, give it the ask's time first, so that a Redis that
+      // is up is not shown down at each start (and then "back" in the timeline).
+      if (redis.status !== 'ready') await untilReady(redis, AbortSignal.timeout(ASK_TIMEOUT_MS));
       const info = await redis.info('server');
       record('redis', 'redis', { health: 'ready' }, /run_id:(\w+)/.exec(info)?.[1]);
     } catch (error) {
