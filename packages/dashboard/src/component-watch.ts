@@ -142,7 +142,12 @@ export function watchComponents(options: {
       // A command sent before the connection is ready is refused at once (offline queue off): on a
       // connection just made, or reconnecting, give it the ask's time first, so that a Redis that
       // is up is not shown down at each start (and then "back" in the timeline).
-      if (redis.status !== 'ready') await untilReady(redis, AbortSignal.timeout(ASK_TIMEOUT_MS));
+      if (redis.status !== 'ready') {
+        const status = redis.status;
+        await untilReady(redis, AbortSignal.timeout(ASK_TIMEOUT_MS)).catch(() => {
+          throw new Error(`no connection to Redis (${status})`);
+        });
+      }
       const info = await redis.info('server');
       record('redis', 'redis', { health: 'ready' }, /run_id:(\w+)/.exec(info)?.[1]);
     } catch (error) {

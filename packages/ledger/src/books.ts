@@ -170,12 +170,20 @@ export function startBooks(options: BooksOptions): Books {
     snapshots: false,
     blockMs,
     lingerMs: options.lingerMs ?? BOOKS_LINGER_MS,
-    // Answered before anything is read (and again before a rebuild): the ledger entries of the
-    // transfers a compaction archived are known for theirs from the first, not taken for entries of
-    // transfers never requested. (Asked once on a connection not yet ready, as it was before, it
-    // was refused every time, and the books learnt the point only from their periodic check.)
+    // Answered before anything is read: the ledger entries of the transfers a compaction archived
+    // are known for theirs from the first, not taken for entries of transfers never requested.
+    // (Asked once on a connection not yet ready, as it was before, it was refused every time, and
+    // the books learnt the point only from their periodic check.) A compaction made later, during
+    // a long catch-up, is learnt from that check. A key that is no hash (written by hand) fails the
+    // books, naming it: they cannot vouch for what it would have told them.
     beforeCatchUp: async (commands) => {
-      const point = await commands.hget(compaction, 'before');
+      let point: string | null;
+      try {
+        point = await commands.hget(compaction, 'before');
+      } catch (error) {
+        if (error instanceof Error) error.message = `reading ${compaction}: ${error.message}`;
+        throw error;
+      }
       if (point !== null) audit.compactedBefore(point);
     },
     decode: (fields, stream): DecodedEntry<BooksEvent> => {

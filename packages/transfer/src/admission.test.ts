@@ -15,7 +15,7 @@ import {
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics } from '@microbank/service-runtime';
 import { appendEvent, connectRedis, redisMemory, silentLog, untilReady } from '@microbank/streams';
-import { type RedisServerContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { type RedisServerContext, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
 import { type Admission, startAdmission } from './admission.ts';
@@ -59,7 +59,7 @@ full.before(async (ctx) => {
     });
   }
   await ctx.accounts.projection.waitForPosition(last, 5_000);
-  ctx.admission = startAdmission(ctx.accounts.redis, HIGH_WATER, 20);
+  ctx.admission = startAdmission(ctx.accounts.redis, HIGH_WATER, { everyMs: 20 });
   ctx.processor = startProcessor({
     redis: ctx.accounts.redis,
     blockRedis: connectRedis(ctx.redisServer.url, 'processor', silentLog),
@@ -181,7 +181,7 @@ full('no reading, no admission: a fresh connection admits once its first reading
   // Started with the connection, as the service starts it: the offline queue is off, so a read
   // sent now is refused; the reading comes once the connection is ready.
   const redis = connectRedis(ctx.redisServer.url, 'admission:fresh', silentLog);
-  const admission = startAdmission(redis, HIGH_WATER, 1_000);
+  const admission = startAdmission(redis, HIGH_WATER, { everyMs: 1_000 });
   try {
     assert.equal([admission.admitting, admission.refusal], [false, 'unread'], 'nothing read yet');
     // Well before the next interval's look (1 s): the look made when the connection became ready.
@@ -200,40 +200,78 @@ full('no reading, no admission: a fresh connection admits once its first reading
   }
 });
 
-full('a reading gone stale (Redis not answering its INFO) stops admission until Redis is read again', async (ctx) => {
-  const redis = connectRedis(ctx.redisServer.url, 'admission:stale', silentLog);
-  const admission = startAdmission(redis, HIGH_WATER, 50);
-  const pauser = connectRedis(ctx.redisServer.url, 'admission:pauser', silentLog);
+full(
+  'a reading gone stale (Redis not answering its INFO for over 2 s) stops admission until Redis is read again',
+  async (ctx) => {
+    const redis = connectRedis(ctx.redisServer.url, 'admission:stale', silentLog);
+    const admission = startAdmission(redis, HIGH_WATER, { everyMs: 50 });
+    const pauser = connectRedis(ctx.redisServer.url, 'admission:pauser', silentLog);
+    try {
+      await waitFor(
+        'admission',
+        () => admission.admitting,
+        (admitting) => admitting,
+        { timeoutMs: 5_000 },
+      );
+      await untilReady(pauser);
+      // Every client's commands wait for 3 s: no reading comes, and the last one ages past 2 s.
+      await pauser.client('PAUSE', 3_000, 'ALL');
+      await waitFor(
+        'the reading to go stale',
+        () => admission.refusal,
+        (refusal) => refusal === 'unread',
+        {
+          timeoutMs: 2_900,
+        },
+      );
+      await waitFor(
+        'a fresh reading',
+        () => admission.refusal,
+        (refusal) => refusal === undefined,
+        {
+          timeoutMs: 5_000,
+        },
+      );
+    } finally {
+      admission.stop();
+      redis.disconnect();
+      pauser.disconnect();
+    }
+  },
+);
+
+full('INFO refused for good (an ACL): no admission, and said once in the log, not at every look', async (ctx) => {
+  const user = `noinfo${Date.now()}`;
+  const admin = connectRedis(ctx.redisServer.url, 'admission:admin', silentLog);
+  await untilReady(admin);
+  await admin.call('ACL', 'SETUSER', user, 'on', '>secret', '~*', '&*', '+@all', '-info');
+  const url = new URL(ctx.redisServer.url);
+  url.username = user;
+  url.password = 'secret';
+  const redis = connectRedis(url.toString(), 'admission:noinfo', silentLog);
+  const recorded = recordingLog();
+  const admission = startAdmission(redis, HIGH_WATER, { everyMs: 20, log: recorded.log });
   try {
+    await untilReady(redis);
     await waitFor(
-      'admission',
-      () => admission.admitting,
-      (admitting) => admitting,
+      'the refusal logged',
+      async () => recorded.lines.length,
+      (n) => n > 0,
       { timeoutMs: 5_000 },
     );
-    await untilReady(pauser);
-    // Every client's commands wait for 1.5 s: no reading comes, and the last one ages.
-    await pauser.client('PAUSE', 1_500, 'ALL');
-    await waitFor(
-      'the reading to go stale',
-      () => admission.refusal,
-      (refusal) => refusal === 'unread',
-      {
-        timeoutMs: 1_400,
-      },
+    // Many more looks, all refused.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal([admission.admitting, admission.refusal], [false, 'unread']);
+    assert.equal(
+      recorded.lines.map(({ level, msg }) => [level, msg]),
+      [['warn', 'admission: Redis memory not read; new transfers refused once the last reading is stale']],
     );
-    await waitFor(
-      'a fresh reading',
-      () => admission.refusal,
-      (refusal) => refusal === undefined,
-      {
-        timeoutMs: 5_000,
-      },
-    );
+    assert.match(String(recorded.lines[0]?.obj.err), /NOPERM/);
   } finally {
     admission.stop();
     redis.disconnect();
-    pauser.disconnect();
+    await admin.call('ACL', 'DELUSER', user);
+    admin.disconnect();
   }
 });
 

@@ -9,7 +9,7 @@
  */
 
 import type { RedisClient } from '@microbank/ledger';
-import { redisMemory } from '@microbank/streams';
+import { errorMessage, type Log, redisMemory } from '@microbank/streams';
 
 export interface Admission {
   /** True only while the last reading, taken lately, has Redis below the mark. */
@@ -24,20 +24,43 @@ export interface Admission {
 /**
  * Reads Redis's memory every `everyMs`, and at once whenever the connection is (again) ready: a
  * command sent before that is refused (the offline queue is off). A reading older than
- * STALE_AFTER_READS intervals counts as none, so a Redis that filled up while its memory could not
- * be read (one primary of a cluster away, say) is not taken to have room.
+ * staleAfterMs (four intervals, and never under STALE_AFTER_MS: an event loop held up for a moment
+ * must not turn every request away) counts as none, so a Redis that filled up while its memory
+ * could not be read (one primary of a cluster away, INFO refused by an ACL) is not taken to have
+ * room. A reading that starts failing, and one that works again, are logged once each.
  */
-export function startAdmission(redis: RedisClient, highWater: number, everyMs = 250): Admission {
+export function startAdmission(
+  redis: RedisClient,
+  highWater: number,
+  { everyMs = 250, log }: { everyMs?: number; log?: Log } = {},
+): Admission {
+  const staleAfterMs = Math.max(STALE_AFTER_READS * everyMs, STALE_AFTER_MS);
   let reading: { used: number; max: number } | undefined;
   let readAt = Number.NEGATIVE_INFINITY;
   let stopped = false;
+  let looking = false;
+  let failing = false;
   const look = async () => {
+    // One at a time: an older answer must not overwrite a newer one.
+    if (looking) return;
+    looking = true;
     try {
       // On a cluster, the fullest primary's (redisMemory).
       reading = await redisMemory(redis);
       readAt = performance.now();
-    } catch {
+      if (failing) log?.info({}, 'admission: Redis memory read again');
+      failing = false;
+    } catch (error) {
       // Not read: the reading ages, and once stale new transfers are refused ('unread').
+      if (!failing && redis.status === 'ready') {
+        log?.warn(
+          { err: errorMessage(error) },
+          'admission: Redis memory not read; new transfers refused once the last reading is stale',
+        );
+      }
+      failing ||= redis.status === 'ready';
+    } finally {
+      looking = false;
     }
   };
   const timer = setInterval(() => void look(), everyMs);
@@ -46,7 +69,7 @@ export function startAdmission(redis: RedisClient, highWater: number, everyMs = 
   redis.on('ready', lookWhenReady);
   void look();
   const refusal = (): Admission['refusal'] => {
-    if (!reading || performance.now() - readAt > STALE_AFTER_READS * everyMs) return 'unread';
+    if (!reading || performance.now() - readAt > staleAfterMs) return 'unread';
     return reading.max > 0 && reading.used >= highWater * reading.max ? 'full' : undefined;
   };
   return {
@@ -67,5 +90,7 @@ export function startAdmission(redis: RedisClient, highWater: number, everyMs = 
   };
 }
 
-/** A reading older than this many intervals counts as none. */
+/** A reading older than this many intervals counts as none... */
 const STALE_AFTER_READS = 4;
+/** ...and never one younger than this. */
+const STALE_AFTER_MS = 2_000;

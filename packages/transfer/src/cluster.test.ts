@@ -218,7 +218,7 @@ cluster('1,000 slots move between primaries while four clients move money: not o
 
 cluster('admission on a cluster: one primary near its maxmemory stops new transfers', async (ctx) => {
   const redis = await connect(ctx, 'test:admission');
-  const admission = startAdmission(redis, 0.9, 50);
+  const admission = startAdmission(redis, 0.9, { everyMs: 50 });
   const [, second] = (await ctx.redis.topology()).filter((node) => node.role === 'primary');
   if (!second) throw new Error('a second primary wanted');
   try {
@@ -231,8 +231,8 @@ cluster('admission on a cluster: one primary near its maxmemory stops new transf
     await ctx.redis.command(second.port, ['CONFIG', 'SET', 'maxmemory', String(Math.ceil(used * 1.05))]);
     await waitFor(
       'refusing while one primary is past the mark',
-      () => admission.admitting,
-      (admitting) => !admitting,
+      () => admission.refusal,
+      (refusal) => refusal === 'full',
     );
   } finally {
     await ctx.redis.command(second.port, ['CONFIG', 'SET', 'maxmemory', '0']);

@@ -22,7 +22,7 @@ const processor = startProcessor({
   retentionMs: config.retentionMs,
 });
 registerTransferMetrics(metrics, processor);
-const admission = startAdmission(accounts.redis, config.admissionHighWater);
+const admission = startAdmission(accounts.redis, config.admissionHighWater, { log });
 // The bank's configured issuance, made once whatever the number of starts or replicas; it waits
 // for Redis as long as it must, beside the service.
 const stopping = new AbortController();

@@ -50,6 +50,8 @@ export async function portForLater(): Promise<number> {
   );
   const top = Math.min(Number.isFinite(ephemeralFrom) ? ephemeralFrom : 32768, 32768) - 1;
   const bottom = 20_000;
+  if (top < bottom)
+    throw new Error(`the kernel hands out ports from ${top + 1}: no room below its range from ${bottom}`);
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
     const server = net.createServer();
