@@ -131,7 +131,18 @@ export function stackSettings(
 export const clusterDir = (dataDir: string) => join(dataDir, 'redis-cluster');
 
 export async function planStack(settings: StackSettings): Promise<StackPlan> {
-  const portOf = async (offset: number) => (settings.portBase === 0 ? freePort() : settings.portBase + offset);
+  // freePort's picks are each free when asked, then let go: two may be the same port. The plan's
+  // own picks never repeat.
+  const taken = new Set<number>();
+  const pick = async () => {
+    for (;;) {
+      const port = await freePort();
+      if (taken.has(port)) continue;
+      taken.add(port);
+      return port;
+    }
+  };
+  const portOf = async (offset: number) => (settings.portBase === 0 ? pick() : settings.portBase + offset);
   let redisCluster: StackCluster | undefined;
   let redisPort: number;
   let redisUrl: string;
@@ -142,11 +153,13 @@ export async function planStack(settings: StackSettings): Promise<StackPlan> {
     const nodes = await planClusterNodes(clusterDir(settings.dataDir), count, settings.redisPort);
     redisCluster = { ...STACK_CLUSTER_SHAPE, nodeTimeoutMs: settings.cluster.nodeTimeoutMs, nodes };
     redisPort = (nodes[0] as ClusterNodeSpec).port;
+    for (const node of nodes) taken.add(node.port);
     // Every node is a seed: the client finds the cluster through whichever answers.
     redisUrl = nodes.map((node) => `redis://127.0.0.1:${node.port}`).join(',');
     redisEnv = { REDIS_URL: redisUrl, REDIS_CLUSTER: 'true', REDIS_CONFIRM_REPLICAS: '1' };
   } else {
-    redisPort = settings.redisPort === 0 ? await freePort() : settings.redisPort;
+    redisPort = settings.redisPort === 0 ? await pick() : settings.redisPort;
+    taken.add(redisPort);
     redisUrl = `redis://127.0.0.1:${redisPort}`;
     redisEnv = { REDIS_URL: redisUrl };
   }
