@@ -1,26 +1,10 @@
 /** The ports the harness picks for servers: portForLater's stay out of the kernel's range for port 0. */
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { freePort, portForLater } from './redis-server.ts';
+import { freePort, portForLater, portIsFree } from './redis-server.ts';
 
 const ports = suite('ports');
-
-/** Listens on `port` (127.0.0.1) and closes: true when it was free. */
-async function bindable(port: number): Promise<boolean> {
-  const server = net.createServer();
-  const bound = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  if (bound) {
-    server.close();
-    await once(server, 'close');
-  }
-  return bound;
-}
 
 ports('portForLater: free, from 20000 up to below the range port 0 and outgoing connections take from', async () => {
   const [ephemeralFrom = 32768] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'))
@@ -30,7 +14,7 @@ ports('portForLater: free, from 20000 up to below the range port 0 and outgoing 
   for (let i = 0; i < 20; i++) {
     const port = await portForLater();
     assert.ok(port >= 20_000 && port < ephemeralFrom, `${port} is below ${ephemeralFrom}`);
-    assert.ok(await bindable(port), `${port} is free`);
+    assert.ok(await portIsFree(port), `${port} is free`);
   }
   // The contrast: freePort's come from that range (the kernel's choice for port 0).
   const ephemeral = await freePort();

@@ -54,17 +54,23 @@ export async function portForLater(): Promise<number> {
     throw new Error(`the kernel hands out ports from ${top + 1}: no room below its range from ${bottom}`);
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
-    const server = net.createServer();
-    const bound = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!bound) continue;
-    server.close();
-    await once(server, 'close');
-    return port;
+    if (await portIsFree(port)) return port;
   }
   throw new Error(`no free port from ${bottom} to ${top} in 50 tries`);
+}
+
+/** Whether a listener on 127.0.0.1:`port` can be opened now (it is opened, then closed). */
+export async function portIsFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  const bound = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (bound) {
+    server.close();
+    await once(server, 'close');
+  }
+  return bound;
 }
 
 /** The redis-server binary on PATH, or undefined. */
