@@ -52,13 +52,14 @@ export function startAdmission(
       failing = false;
     } catch (error) {
       // Not read: the reading ages, and once stale new transfers are refused ('unread').
+      // (Refused while the connection is not ready: a start, a reconnect; that is no news.)
       if (!failing && redis.status === 'ready') {
+        failing = true;
         log?.warn(
           { err: errorMessage(error) },
           'admission: Redis memory not read; new transfers refused once the last reading is stale',
         );
       }
-      failing ||= redis.status === 'ready';
     } finally {
       looking = false;
     }
@@ -69,15 +70,15 @@ export function startAdmission(
   redis.on('ready', lookWhenReady);
   void look();
   const refusal = (): Admission['refusal'] => {
-    if (!reading || performance.now() - readAt > staleAfterMs) return 'unread';
+    if (stopped || !reading || performance.now() - readAt > staleAfterMs) return 'unread';
     return reading.max > 0 && reading.used >= highWater * reading.max ? 'full' : undefined;
   };
   return {
     get admitting() {
-      return !stopped && refusal() === undefined;
+      return refusal() === undefined;
     },
     get refusal() {
-      return stopped ? 'unread' : refusal();
+      return refusal();
     },
     get reading() {
       return reading;
