@@ -78,8 +78,11 @@ function valueIn(fields: Buffer[], name: string): string | undefined {
     if (at < 0) return undefined;
     const from = at + key.length;
     if (data[from] === '"') return data.slice(from + 1, data.indexOf('"', from + 1));
-    const end = data.slice(from).search(/[,}]/);
-    return data.slice(from, end < 0 ? undefined : from + end);
+    // Up to the next comma or brace, whichever comes first (not a copy of the rest to search).
+    const comma = data.indexOf(',', from);
+    const brace = data.indexOf('}', from);
+    const end = comma < 0 ? brace : brace < 0 ? comma : Math.min(comma, brace);
+    return data.slice(from, end < 0 ? undefined : end);
   }
   throw new Error('an entry with no data field');
 }
