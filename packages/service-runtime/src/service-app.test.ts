@@ -1,9 +1,10 @@
+import http from 'node:http';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { listen } from './serve.ts';
-import { createServiceApp, getOnly, MAX_BODY_BYTES, type Readiness } from './service-app.ts';
+import { createServiceApp, getOnly, MAX_BODY_BYTES, type Readiness, route } from './service-app.ts';
 
 const app = testSuite('service app');
 
@@ -100,5 +101,53 @@ app('serves over a real socket on an ephemeral port and closes', async () => {
     await server.close();
   }
 });
+
+app('over a socket, a body is read whole up to the limit and refused (413) beyond it, however it is sent', async () => {
+  const { app: built } = serviceApp();
+  const bodiesRead: number[] = [];
+  route(built, '/echo', {
+    post: async (c) => {
+      const text = await c.req.text();
+      bodiesRead.push(text.length);
+      return c.json({ length: text.length });
+    },
+  });
+  const server = await listen(built, 0, '127.0.0.1');
+  try {
+    // Content-Length: the header alone decides; chunked: counted as it comes.
+    for (const chunked of [false, true]) {
+      const fits = await post(server.port, 'y'.repeat(MAX_BODY_BYTES), chunked);
+      assert.is(fits.status, 200, `a body of the limit (chunked: ${chunked})`);
+      assert.equal(JSON.parse(fits.body), { length: MAX_BODY_BYTES });
+      const over = await post(server.port, 'x'.repeat(MAX_BODY_BYTES + 1), chunked);
+      assert.is(over.status, 413, `a body over the limit (chunked: ${chunked})`);
+      assert.is((JSON.parse(over.body) as { error: string }).error, 'payload_too_large');
+    }
+    assert.equal(bodiesRead, [MAX_BODY_BYTES, MAX_BODY_BYTES], 'the route ran for the bodies that fit only');
+  } finally {
+    await server.close();
+  }
+});
+
+function post(port: number, body: string, chunked: boolean): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = chunked
+      ? { 'transfer-encoding': 'chunked' }
+      : { 'content-length': String(Buffer.byteLength(body)) };
+    const request = http.request({ host: '127.0.0.1', port, path: '/echo', method: 'POST', headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    request.on('error', reject);
+    if (chunked) {
+      // Two chunks, so that the size is known only once the body has come.
+      request.write(body.slice(0, 100));
+      request.end(body.slice(100));
+    } else {
+      request.end(body);
+    }
+  });
+}
 
 app.run();
