@@ -13,7 +13,7 @@ import { appendEvent } from './event-store.ts';
 import { confirmKey } from './keys.ts';
 import { silentLog } from './log.ts';
 import { startNotesProjection } from './notes-projection.ts';
-import { closeRedis, connectRedis, type RedisClient, untilReady } from './redis-connection.ts';
+import { closeRedis, connectRedis, isCluster, type RedisClient, untilReady } from './redis-connection.ts';
 
 interface Context {
   redis: ReplicatedRedis;
@@ -168,6 +168,45 @@ confirmed('no confirmation asked: no WAIT is sent, a frozen replica changes noth
   const before = await waitCalls(redis);
   assert.is(await confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key)), 1);
   assert.is(await waitCalls(redis), before, 'WAIT was not called');
+});
+
+confirmed('no confirmation asked: the writes of one turn go in one pipeline, each with its own reply', async (ctx) => {
+  const redis = await connect(ctx, 0);
+  const key = `${uniquePrefix()}:counter`;
+  if (isCluster(redis)) throw new Error('a single Redis was asked for');
+  const socket = redis.stream;
+  const write = socket.write;
+  let writes = 0;
+  // Counted as they go to the real socket, and sent on.
+  socket.write = ((...args: Parameters<typeof write>) => {
+    writes++;
+    return write.apply(socket, args);
+  }) as typeof write;
+  try {
+    const [bad, ...replies] = await Promise.allSettled([
+      confirmedWrite(redis, key, () => {
+        throw new Error('no such command');
+      }),
+      ...Array.from({ length: 50 }, () => confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key))),
+      confirmedWrite(redis, key, (pipeline) => pipeline.lpush(key, 'not a list')),
+    ]);
+    assert.is(writes, 1, 'one write to the socket');
+    assert.is(bad?.status, 'rejected', 'a write that cannot be queued fails alone');
+    const failed = replies.pop();
+    assert.match(
+      String(failed?.status === 'rejected' && failed.reason),
+      /WRONGTYPE/,
+      'a command refused fails its own write',
+    );
+    assert.equal(
+      replies.map((reply) => reply.status === 'fulfilled' && reply.value),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+      'each write its own reply, in the order asked',
+    );
+    assert.is(await confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key)), 51, 'and the next turn');
+  } finally {
+    socket.write = write;
+  }
 });
 
 /** How often the primary ran WAIT (its command statistics). */

@@ -59,7 +59,9 @@ export class Unconfirmed extends Error {
  * A group commit: a WAIT holds its connection until the replicas answer, so the confirmed writes of
  * one slot that come while a batch of them is under way wait for it, then go together, in one
  * pipeline behind one mark and one WAIT (which covers them all: they are on its connection, before
- * it). Without confirmation there is no WAIT to share, and each write goes at once.
+ * it). Without confirmation there is no WAIT to wait for: the writes asked for in the same turn of
+ * the event loop (the next steps of every saga whose replies came in one read) go together at its
+ * end, in one pipeline per slot, and none waits for another's reply.
  */
 export function confirmedWrite<T>(
   redis: RedisClient,
@@ -67,10 +69,13 @@ export function confirmedWrite<T>(
   write: (pipeline: ChainableCommander) => void,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const job: Job = { key, write, started: performance.now(), resolve: resolve as (reply: unknown) => void, reject };
-    if (confirmationOf(redis).replicas === 0) void send(redis, [job]);
-    else queue(redis, job);
+    dispatch(redis, { key, write, started: performance.now(), resolve: resolve as (reply: unknown) => void, reject });
   });
+}
+
+function dispatch(redis: RedisClient, job: Job): void {
+  if (confirmationOf(redis).replicas === 0) sendThisTurn(redis, job);
+  else queue(redis, job);
 }
 
 /** A write waiting to be sent, and what its caller waits on. */
@@ -93,6 +98,34 @@ interface Lane {
 const MOST_PER_BATCH = 256;
 
 const lanes = new WeakMap<RedisClient, Map<string, Lane>>();
+
+/**
+ * The unconfirmed writes asked for in this turn, by connection and slot (a cluster's pipeline goes
+ * to one slot's node; one Redis takes any keys in one pipeline).
+ */
+const thisTurn = new WeakMap<RedisClient, Map<string, Job[]>>();
+
+function sendThisTurn(redis: RedisClient, job: Job): void {
+  let bySlot = thisTurn.get(redis);
+  if (!bySlot) {
+    const turn = new Map<string, Job[]>();
+    bySlot = turn;
+    thisTurn.set(redis, turn);
+    // After every promise continuation of this turn: the steps they ask for go too.
+    process.nextTick(() => {
+      thisTurn.delete(redis);
+      for (const jobs of turn.values()) {
+        for (let from = 0; from < jobs.length; from += MOST_PER_BATCH) {
+          void send(redis, jobs.slice(from, from + MOST_PER_BATCH));
+        }
+      }
+    });
+  }
+  const slot = isCluster(redis) ? hashTagOf(job.key) : '';
+  const jobs = bySlot.get(slot);
+  if (jobs) jobs.push(job);
+  else bySlot.set(slot, [job]);
+}
 
 function queue(redis: RedisClient, job: Job): void {
   const byTag = lanes.get(redis) ?? new Map<string, Lane>();
@@ -160,7 +193,7 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
       // Not made: the slot has moved (a failover, a resharding) or is moving. ioredis follows a
       // redirect by itself only for a pipeline of reads, and this one holds a WAIT: learn where the
       // slot is now, and send it again, as the cluster client does for a lone command.
-      redis.refreshSlotsCache(() => setTimeout(() => queue(redis, job), FAILOVER_RETRY_MS));
+      redis.refreshSlotsCache(() => setTimeout(() => dispatch(redis, job), FAILOVER_RETRY_MS));
     } else if (failed) {
       job.reject(failed);
     } else {
