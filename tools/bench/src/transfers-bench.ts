@@ -29,6 +29,7 @@ import {
   type TransferStatus,
 } from '@microbank/transfer';
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
+import { note } from './progress.ts';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
 import { type Stalls, type WatchedService, watchStalls } from './stalls.ts';
 import { type LatencyHistogram, latencyHistogram, percentile } from './stats.ts';
@@ -292,9 +293,10 @@ export async function sustained(bank: Bank, seconds: number) {
     if (second < seconds) settledEachSecond[second] = (settledEachSecond[second] ?? 0) + 1;
   });
   let stop = false;
+  const failed = notAccepted('the sustained load');
   const clients = Array.from({ length: 64 }, async (_, i) => {
     const port = bank.transferPorts[i % bank.transferPorts.length] as number;
-    while (!stop) if ((await postTransfer(bank, agent, port)) && counting) accepted++;
+    while (!stop) if ((await postTransfer(bank, agent, port).catch(failed)) && counting) accepted++;
   });
   await sleep(2_000); // warm-up
   counting = true;
@@ -383,9 +385,10 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
     }
   });
   const startedAtMs = performance.now() + wallMs;
+  const failed = notAccepted(`the load at ${perSecond}/s`);
   await atRate(perSecond, perSecond * seconds, async (n) => {
     const sent = performance.now();
-    const transfer = await post(agent, n);
+    const transfer = await post(agent, n).catch(failed);
     if (!transfer) return;
     const timing: TransferTiming = { transfer, sentAtMs: sent + wallMs, answeredAtMs: performance.now() + wallMs };
     const seenAt = early.get(transfer);
@@ -511,6 +514,18 @@ async function atRate(perSecond: number, count: number, send: (n: number) => Pro
     sends.push(send(n));
   }
   await Promise.all(sends);
+}
+
+/**
+ * What a POST that failed (its connection closed under it) comes to in a load: not accepted, like
+ * a refusal, so that one such POST does not end the bench; the first few are said on stderr.
+ */
+function notAccepted(load: string): (error: unknown) => undefined {
+  let failures = 0;
+  return (error) => {
+    if (failures++ < 3) note(`${load}: a POST failed (${String(error)}); not accepted`);
+    return undefined;
+  };
 }
 
 /** Posts at `perSecond` for WARM_UP_SECONDS, unmeasured; returns once those transfers are settled. */
