@@ -5,7 +5,7 @@
  * and does the same work for an unknown client as for a known one, so neither the answer nor its
  * timing tells which clients exist.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { accountName, CLIENT_NAME_PATTERN, clientName } from '@microbank/events';
 import * as z from 'zod';
 
@@ -57,7 +57,7 @@ export type TransferClient = z.infer<typeof clientEntry>;
 
 /** A credential's digest, as TRANSFER_CLIENTS keeps it. */
 export function credentialDigest(credential: string): string {
-  return createHash('sha256').update(credential).digest('hex');
+  return hash('sha256', credential);
 }
 
 /** A new credential for `client` and the digest to configure; the credential is shown once, kept by its holder. */
@@ -99,7 +99,7 @@ export function credentialsOf(clients: readonly TransferClient[]): Credentials {
         return { ok: false, problem: 'the Authorization header must be Bearer <client>.<secret>' };
       }
       const known = byName.get(client);
-      const given = createHash('sha256').update(credential).digest();
+      const given = hash('sha256', credential, 'buffer');
       if (!timingSafeEqual(given, known?.digest ?? nobody) || !known) {
         return { ok: false, problem: 'the credential is not valid' };
       }

@@ -5,7 +5,7 @@
  * working state a client sees (its keys' answers, a settled transfer's status) is kept for the
  * retention (RETENTION_HOURS, 24 by default) and then expires; the streams stay.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import {
   idempotencyKey,
   type Rejection,
@@ -63,7 +63,7 @@ export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /** A request's fingerprint: the same key must come with the same request. */
 export function fingerprintOf({ from, to, amount }: TransferRequest): string {
-  return createHash('sha256').update(`${from}\n${to}\n${amount}`).digest('hex');
+  return hash('sha256', `${from}\n${to}\n${amount}`);
 }
 
 /**
