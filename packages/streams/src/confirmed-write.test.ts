@@ -183,15 +183,21 @@ confirmed('no confirmation asked: the writes of one turn go in one pipeline, eac
     return write.apply(socket, args);
   }) as typeof write;
   try {
-    const [bad, ...replies] = await Promise.allSettled([
+    const [bad, empty, ...replies] = await Promise.allSettled([
       confirmedWrite(redis, key, () => {
         throw new Error('no such command');
       }),
+      confirmedWrite(redis, key, () => {}),
       ...Array.from({ length: 50 }, () => confirmedWrite<number>(redis, key, (pipeline) => pipeline.incr(key))),
       confirmedWrite(redis, key, (pipeline) => pipeline.lpush(key, 'not a list')),
     ]);
     assert.is(writes, 1, 'one write to the socket');
     assert.is(bad?.status, 'rejected', 'a write that cannot be queued fails alone');
+    assert.match(
+      String(empty?.status === 'rejected' && empty.reason),
+      /given no command/,
+      'and so does one that queues nothing',
+    );
     const failed = replies.pop();
     assert.match(
       String(failed?.status === 'rejected' && failed.reason),

@@ -62,6 +62,10 @@ export class Unconfirmed extends Error {
  * it). Without confirmation there is no WAIT to wait for: the writes asked for in the same turn of
  * the event loop (the next steps of every saga whose replies came in one read) go together at its
  * end, in one pipeline per slot, and none waits for another's reply.
+ *
+ * So `write` is called, and its commands sent, later than the call: at the end of this turn, or
+ * once the slot's batch under way is answered. A command sent straight on the same connection in
+ * the meantime may reach Redis first; whatever must follow the write awaits it.
  */
 export function confirmedWrite<T>(
   redis: RedisClient,
@@ -160,15 +164,16 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
       job.reject(error);
       return undefined;
     }
+    if (pipeline.length === from) {
+      job.reject(new Error('confirmedWrite was given no command'));
+      return undefined;
+    }
     return [from, pipeline.length] as const;
   });
   const written = pipeline.length;
+  if (written === 0) return;
   const first = jobs[0];
   if (replicas > 0 && first) pipeline.set(confirmKey(first.key), '1').call('WAIT', String(replicas), String(timeoutMs));
-  if (pipeline.length === 0) {
-    for (const job of jobs) job.reject(new Error('confirmedWrite was given no command'));
-    return;
-  }
   let replies: Array<[Error | null, unknown]>;
   try {
     replies = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
@@ -188,7 +193,7 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
     const [from, to] = range;
     // A job fails by its own commands. A write made whose mark failed (a full Redis, say) is made
     // and not confirmed: Unconfirmed, below.
-    const failed = to > from ? replies.slice(from, to).find(([error]) => error)?.[0] : (markError ?? undefined);
+    const failed = replies.slice(from, to).find(([error]) => error)?.[0];
     if (failed && isCluster(redis) && isRedirect(failed) && performance.now() - job.started < FAILOVER_RIDE_OUT_MS) {
       // Not made: the slot has moved (a failover, a resharding) or is moving. ioredis follows a
       // redirect by itself only for a pipeline of reads, and this one holds a WAIT: learn where the
@@ -197,7 +202,7 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
     } else if (failed) {
       job.reject(failed);
     } else {
-      const reply = to > from ? replies[to - 1]?.[1] : undefined;
+      const reply = replies[to - 1]?.[1];
       if (confirmed) job.resolve(reply);
       else job.reject(new Unconfirmed(reply, typeof confirmedBy === 'number' ? confirmedBy : 0, replicas));
     }
