@@ -3,7 +3,8 @@
  * 1 s): writes sent all through a primary's SIGKILL and its replica's election are held and then
  * made on the new primary, never failed with a closed connection or a CLUSTERDOWN (the failover is
  * ridden out, not surfaced); each is confirmed by a replica or answered Unconfirmed, nothing else.
- * And a tail reads a stream and its incarnation marker from the stream's own node.
+ * And a tail reads a stream and its incarnation marker from the stream's own node; a write to a slot
+ * being moved to another primary (ASK) is made there once.
  */
 import { type RedisCluster, startRedisCluster, testSuite, waitFor } from '@microbank/testing';
 import * as assert from 'uvu/assert';
@@ -31,12 +32,12 @@ cluster.after(async (ctx) => {
   await ctx.redis?.dispose();
 });
 
-const connect = (ctx: { redis: RedisCluster }) =>
+const connect = (ctx: { redis: RedisCluster }, replicas = 1) =>
   connectRedis(
     {
       urls: ctx.redis.nodes.map(({ host, port }) => `redis://${host}:${port}`),
       cluster: true,
-      confirm: { replicas: 1, timeoutMs: 2_000 },
+      confirm: { replicas, timeoutMs: 2_000 },
     },
     'test:ride-out',
     silentLog,
@@ -157,6 +158,50 @@ cluster('a closed client leaves no timer behind, even closed while it reads the 
       timeoutMs: 6_000,
     },
   );
+});
+
+/** How many ASK redirections the node on `port` has answered (`INFO errorstats`). */
+async function asksAnswered(redis: RedisCluster, port: number): Promise<number> {
+  const info = await redis.command(port, ['INFO', 'errorstats']);
+  return Number(/errorstat_ASK:count=(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+cluster('a write to a slot on its way to another primary is made there once, confirmed or not', async (ctx) => {
+  const key = '{moving}:count';
+  const slot = await ctx.redis.keySlot(key);
+  const { primary: source } = await ctx.redis.shardOf(slot);
+  const nodes = await ctx.redis.topology(source);
+  const sourceId = nodes.find(({ port }) => port === source)?.id;
+  const target = nodes.find(
+    ({ role, port, flags }) => role === 'primary' && port !== source && !flags.includes('fail'),
+  );
+  if (!sourceId || !target) throw new Error(`no second primary to move slot ${slot} to`);
+  const plain = connect(ctx, 0);
+  const confirmed = connect(ctx, 1);
+  await Promise.all([untilReady(plain), untilReady(confirmed)]);
+  try {
+    // The slot is moving: the source answers ASK for a key it does not hold, the target takes it after ASKING.
+    await ctx.redis.command(target.port, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId]);
+    await ctx.redis.command(source, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', target.id]);
+    // Without confirmation ioredis follows the ASK itself, putting an ASKING before the command.
+    assert.is(await confirmedWrite(plain, key, (pipeline) => pipeline.incr(key)), 1);
+
+    // With confirmation the WAIT is answered where the write was not made: it is sent again until the slot has moved.
+    const asked = await asksAnswered(ctx.redis, source);
+    const second = confirmedWrite(confirmed, key, (pipeline) => pipeline.incr(key));
+    await waitFor(
+      'the confirmed write to be answered ASK',
+      () => asksAnswered(ctx.redis, source),
+      (asks) => asks > asked,
+    );
+    for (const { port } of [target, { port: source }]) {
+      await ctx.redis.command(port, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', target.id]);
+    }
+    assert.is(await second, 2);
+    assert.is(await plain.get(key), '2', 'each write made once');
+  } finally {
+    await Promise.all([closeRedis(plain), closeRedis(confirmed)]);
+  }
 });
 
 cluster.run();

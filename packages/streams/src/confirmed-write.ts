@@ -174,10 +174,13 @@ async function send(redis: RedisClient, jobs: Job[]): Promise<void> {
   if (written === 0) return;
   const first = jobs[0];
   if (replicas > 0 && first) pipeline.set(confirmKey(first.key), '1').call('WAIT', String(replicas), String(timeoutMs));
+  // Counted before exec: when ioredis follows an ASK for the whole pipeline itself, it queues an
+  // ASKING before each command, and answers only the commands queued here.
+  const sent = pipeline.length;
   let replies: Array<[Error | null, unknown]>;
   try {
     replies = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
-    if (replies.length !== pipeline.length) throw new Error('the write pipeline was discarded (the connection closed)');
+    if (replies.length !== sent) throw new Error('the write pipeline was discarded (the connection closed)');
   } catch (error) {
     for (const job of jobs) job.reject(error);
     return;
