@@ -124,7 +124,6 @@ export function startStateCheck(options: StateCheckOptions): StateCheck {
       'COUNT',
       PER_PASS.steps,
     );
-    cursors.set(account, cursor);
     const folded = audit.position(account) ?? STREAM_START;
     const named: Array<{ field: string; outcome: string; expected: StepEntry }> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -142,13 +141,23 @@ export function startStateCheck(options: StateCheckOptions): StateCheck {
       // Entries the fold has not reached yet are looked at in a later pass.
       if (compareStreamIds(expected.entry, folded) <= 0) named.push({ field, outcome, expected });
     }
-    if (named.length === 0) return;
+    if (named.length > 0) await checkNamed(account, stream, named);
+    // Only once its page is checked: a page whose entries could not be read is scanned again.
+    cursors.set(account, cursor);
+  }
+
+  async function checkNamed(
+    account: string,
+    stream: string,
+    named: Array<{ field: string; outcome: string; expected: StepEntry }>,
+  ): Promise<void> {
     const pipeline = redis.pipeline();
     for (const { expected } of named) pipeline.xrangeBuffer(stream, expected.entry, expected.entry);
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
+    if (replies.length !== named.length) throw new Error('the entries named by the steps hash went unanswered');
+    for (const [error] of replies) if (error) throw error;
     named.forEach(({ field, outcome, expected }, i) => {
-      const [error, entries] = (replies[i] ?? [null, []]) as [Error | null, Array<[Buffer, Buffer[]]>];
-      if (error) return;
+      const entries = replies[i]?.[1] as Array<[Buffer, Buffer[]]>;
       const subject = field.slice(field.indexOf(':') + 1);
       const fields = entries[0]?.[1];
       const decoded = fields ? decodeLedgerEntry(fields) : undefined;

@@ -35,6 +35,7 @@ import {
 import {
   type DecodedEntry,
   decodeEntryBuffers,
+  errorMessage,
   type Log,
   type Projection,
   type RedisAt,
@@ -124,11 +125,20 @@ export function startBooks(options: BooksOptions): Books {
   let checking: Promise<void> | undefined;
   /** Follows the ledgers of the accounts in `accounts` that have one (their state key exists). */
   async function followExisting(accounts: string[]): Promise<void> {
+    let unanswered = 0;
+    let firstError: unknown;
     for (let at = 0; at < accounts.length; at += 1_000) {
       const batch = accounts.slice(at, at + 1_000);
       // One command per account, all sent at once: on a cluster each key is in a slot of its own.
+      // One unanswered is taken for no ledger, and looked at again with those.
       const replies = await Promise.all(
-        batch.map((account) => redis.exists(ledgerStateKey(account, prefix)).catch(() => 0)),
+        batch.map((account) =>
+          redis.exists(ledgerStateKey(account, prefix)).catch((error: unknown) => {
+            unanswered += 1;
+            firstError ??= error;
+            return 0;
+          }),
+        ),
       );
       batch.forEach((account, i) => {
         if (replies[i] === 1) {
@@ -140,6 +150,12 @@ export function startBooks(options: BooksOptions): Books {
           ledgerless.add(account);
         }
       });
+    }
+    if (unanswered > 0) {
+      log.warn(
+        { accounts: unanswered, err: errorMessage(firstError), retryMs: LOOK_AGAIN_MS },
+        'the books could not ask whether some accounts have a ledger; asking again',
+      );
     }
   }
   function checkSoon(): void {
