@@ -13,7 +13,7 @@ import {
   streamKey,
 } from '@microbank/events';
 import { issueSupply, openingIssuance } from '@microbank/ledger';
-import { createLogger, createMetrics } from '@microbank/service-runtime';
+import { createLogger, createMetrics, type ServiceMetrics } from '@microbank/service-runtime';
 import { appendEvent, connectRedis, redisMemory, silentLog, untilReady } from '@microbank/streams';
 import { type RedisServerContext, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
@@ -23,6 +23,7 @@ import { createTransferApp } from './app.ts';
 import { credentialsOf, newCredential } from './credentials.ts';
 import { type Processor, startProcessor } from './processor.ts';
 import { transferStatuses } from './transfer-log.ts';
+import { registerAdmissionMetrics } from './transfer-metrics.ts';
 
 interface Extra {
   accounts: AccountsProjection;
@@ -69,9 +70,11 @@ full.before(async (ctx) => {
     blockMs: 100,
     prefix: ctx.prefix,
   });
+  const metrics = createMetrics('transfer');
+  registerAdmissionMetrics(metrics, ctx.admission);
   ctx.app = createTransferApp({
     log,
-    metrics: createMetrics('transfer'),
+    metrics,
     ...ctx.accounts,
     credentials: credentialsOf([{ client: 'operator', sha256: operator.sha256, debits: '*' }]),
     admission: ctx.admission,
@@ -109,6 +112,13 @@ async function load(ctx: Context, until: () => boolean, limit = 3_000) {
   return { accepted, statuses };
 }
 
+/** The admission gauges as the service's /metrics shows them (or the registry's own text). */
+async function admissionGauges(from: Hono | ServiceMetrics): Promise<{ full?: string; unread?: string }> {
+  const text = 'registry' in from ? await from.registry.metrics() : await (await from.request('/metrics')).text();
+  const gauge = (name: string) => new RegExp(`^microbank_admission_${name}(?:{[^}]*})? (\\d+)$`, 'm').exec(text)?.[1];
+  return { full: gauge('full'), unread: gauge('unread') };
+}
+
 const unsettled = async (ctx: Context, transfers: string[]) =>
   (await transferStatuses(ctx.accounts.redis, transfers, ctx.prefix)).filter((s) => s?.status !== 'completed').length;
 
@@ -134,6 +144,7 @@ full('near maxmemory new transfers get 503, those accepted settle while memory i
       'the bank is short of room: new transfers wait until memory is freed (those accepted still settle); try again later',
   });
   assert.is(refused.headers.get('retry-after'), '5');
+  assert.equal(await admissionGauges(ctx.app), { full: '1', unread: '0' }, 'the refusal is on /metrics');
   // Every accepted transfer settles with the ballast still in: the room above the mark is theirs.
   await waitFor(
     'every accepted transfer to settle',
@@ -158,6 +169,7 @@ full('near maxmemory new transfers get 503, those accepted settle while memory i
     (admitting) => admitting,
     { timeoutMs: 5_000 },
   );
+  assert.equal(await admissionGauges(ctx.app), { full: '0', unread: '0' });
   const second = await load(ctx, () => false, 20);
   assert.is(second.accepted.length, 20, JSON.stringify([...second.statuses]));
   await waitFor(
@@ -251,6 +263,8 @@ full('INFO refused for good (an ACL): no admission, and said once in the log, no
   const redis = connectRedis(url.toString(), 'admission:noinfo', silentLog);
   const recorded = recordingLog();
   const admission = startAdmission(redis, HIGH_WATER, { everyMs: 20, log: recorded.log });
+  const metrics = createMetrics('transfer');
+  registerAdmissionMetrics(metrics, admission);
   try {
     await untilReady(redis);
     await waitFor(
@@ -267,6 +281,7 @@ full('INFO refused for good (an ACL): no admission, and said once in the log, no
       [['warn', 'admission: Redis memory not read; new transfers refused once the last reading is stale']],
     );
     assert.match(String(recorded.lines[0]?.obj.err), /NOPERM/);
+    assert.equal(await admissionGauges(metrics), { full: '0', unread: '1' }, 'and on /metrics for as long as it lasts');
   } finally {
     admission.stop();
     redis.disconnect();

@@ -8,7 +8,7 @@ import { createTransferApp } from './app.ts';
 import { readTransferConfig } from './config.ts';
 import { credentialsOf } from './credentials.ts';
 import { startProcessor } from './processor.ts';
-import { registerTransferMetrics } from './transfer-metrics.ts';
+import { registerAdmissionMetrics, registerTransferMetrics } from './transfer-metrics.ts';
 
 const basics = serviceBasics('transfer', readTransferConfig);
 const { config, log, metrics } = basics;
@@ -21,8 +21,9 @@ const processor = startProcessor({
   claimIdleMs: config.claimIdleMs,
   retentionMs: config.retentionMs,
 });
-registerTransferMetrics(metrics, processor);
 const admission = startAdmission(accounts.redis, config.admissionHighWater, { log });
+registerTransferMetrics(metrics, processor);
+registerAdmissionMetrics(metrics, admission);
 // The bank's configured issuance, made once whatever the number of starts or replicas; it waits
 // for Redis as long as it must, beside the service.
 const stopping = new AbortController();
