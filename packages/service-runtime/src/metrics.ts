@@ -13,10 +13,18 @@ export interface ServiceMetrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
+/**
+ * How often the event loop's delay is sampled (`nodejs_eventloop_lag_*`: prom-client's timer, how
+ * late it fires). prom-client's default is 10 ms: a hundred wakeups a second in every process, which
+ * an idle service spent three quarters of its CPU on (8 ms a second against 2, measured on the
+ * account service). A stall still shows: it holds up the sample that falls due during it.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export function createMetrics(service: string): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ microbank_service: service });
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const httpRequests = new Counter({
     name: 'microbank_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern and status',

@@ -2,16 +2,17 @@
  * What stalled while a load ran, from the parts themselves: Redis's latency monitor (its main thread
  * blocked on a command, an fsync, an expiry cycle... for at least LATENCY_THRESHOLD_MS) and each
  * service's event loop, as its /metrics reports it (prom-client's default metrics: the loop's delay,
- * sampled every 10 ms, and the time spent in garbage collection). Both are reset at the start, so
+ * sampled every EVENT_LOOP_SAMPLE_MS, and the time spent in garbage collection). Both are reset at the start, so
  * the figures are of the load alone.
  */
+import { EVENT_LOOP_SAMPLE_MS } from '@microbank/service-runtime';
 import type { RedisClient } from '@microbank/streams';
 
 /**
- * prom-client times its event loop with a timer of this period (its default precision); each sample
- * is the whole period: the delay is what exceeds it.
+ * The services time their event loops with a timer of this period; each sample is the whole
+ * period: the delay is what exceeds it.
  */
-const LOOP_TIMER_MS = 10;
+export const LOOP_TIMER_MS = EVENT_LOOP_SAMPLE_MS;
 
 /** Redis records an event of its main thread that took at least this long. */
 export const LATENCY_THRESHOLD_MS = 5;
