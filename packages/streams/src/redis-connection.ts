@@ -56,7 +56,14 @@ export const RECONNECT_CAP_MS = 500;
  */
 export const FAILOVER_RIDE_OUT_MS = 12_000;
 export const FAILOVER_RETRY_MS = 200;
-const SLOTS_REFRESH_MS = 2_000;
+/**
+ * How often a cluster client reads the slot map again, whatever happens: a safety net. A slot that
+ * moves is learnt from its redirects (ioredis follows MOVED for a lone command, or a pipeline all
+ * of whose commands were redirected; confirmedWrite reads the map again itself). Each reading opens
+ * a connection of its own, which cost an idle service about 9 ms of CPU a second at every 2 s
+ * (14 ms against 5 at every 20 s); the failover's recovery measured the same at 2 and at 10 s.
+ */
+const SLOTS_REFRESH_MS = 10_000;
 /** The longest a command on a cluster waits for its answer. */
 export const COMMAND_TIMEOUT_MS = 15_000;
 
