@@ -4,7 +4,7 @@
  */
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { clusterChanges, describeSlots, parseClusterNodes, slotsWithoutPrimary } from './cluster-nodes.ts';
+import { clusterChanges, describeSlots, nodeViews, slotsWithoutPrimary } from './cluster-nodes.ts';
 
 const nodes = testSuite('cluster nodes');
 
@@ -25,7 +25,7 @@ const withLine = (text: string, id: string, line: string) =>
     .join('\n');
 
 nodes('each node with its address, role, the primary it follows, its slots and whether it is up', () => {
-  const seen = parseClusterNodes(WHOLE);
+  const seen = nodeViews(WHOLE);
   assert.equal(seen[0], {
     id: 'a1',
     address: '127.0.0.1:7001',
@@ -46,7 +46,7 @@ nodes('each node with its address, role, the primary it follows, its slots and w
 });
 
 nodes('flags fail? and fail, slots being moved, a node in handshake, a hostname after the address', () => {
-  const seen = parseClusterNodes(
+  const seen = nodeViews(
     [
       'a1 127.0.0.1:7001@17001,redis-1 master,fail? - 0 0 1 disconnected 0-100 200 [300->-a2]',
       'a2 127.0.0.1:7002@17002 master,fail - 0 0 2 disconnected',
@@ -73,14 +73,14 @@ nodes('flags fail? and fail, slots being moved, a node in handshake, a hostname 
 });
 
 nodes('a primary killed: down, then its replica takes its slots over, then it comes back as a replica', () => {
-  const before = parseClusterNodes(WHOLE);
-  const failing = parseClusterNodes(
+  const before = nodeViews(WHOLE);
+  const failing = nodeViews(
     withLine(WHOLE, 'a2', 'a2 127.0.0.1:7002@17002 master,fail? - 0 0 2 disconnected 5461-10922'),
   );
   assert.equal(clusterChanges(before, failing), [{ what: 'down', node: '127.0.0.1:7002' }]);
   assert.is(slotsWithoutPrimary(failing), 5_462);
 
-  const failedOver = parseClusterNodes(
+  const failedOver = nodeViews(
     withLine(
       withLine(WHOLE, 'a2', 'a2 127.0.0.1:7002@17002 master,fail - 0 0 2 disconnected'),
       'b2',
@@ -94,7 +94,7 @@ nodes('a primary killed: down, then its replica takes its slots over, then it co
   // Looked at again with nothing changed: no mark.
   assert.equal(clusterChanges(failedOver, failedOver), []);
 
-  const back = parseClusterNodes(
+  const back = nodeViews(
     withLine(
       withLine(WHOLE, 'a2', 'a2 127.0.0.1:7002@17002 slave b2 0 0 4 connected'),
       'b2',
@@ -106,7 +106,7 @@ nodes('a primary killed: down, then its replica takes its slots over, then it co
 });
 
 nodes('the first look marks nothing', () => {
-  assert.equal(clusterChanges([], parseClusterNodes(WHOLE)), []);
+  assert.equal(clusterChanges([], nodeViews(WHOLE)), []);
 });
 
 nodes.run();

@@ -4,41 +4,25 @@
  * node going down or coming back) for the timeline.
  */
 import { once } from 'node:events';
-import { withDeadline } from '@microbank/streams';
+import { parseClusterNodes, withDeadline } from '@microbank/streams';
 import type { Cluster } from 'ioredis';
 import type { RedisNodeView } from './sections.ts';
 
 /** Every slot a cluster has: all of them must be served by a primary that is up. */
 export const CLUSTER_SLOTS = 16_384;
 
-/**
- * Parses `CLUSTER NODES`: `<id> <ip:port@cport[,hostname]> <flags> <primary id or -> <ping-sent>
- * <pong-recv> <config-epoch> <link-state> <slot>...`. Nodes still in handshake are left out (their
- * id is a temporary one).
- */
-export function parseClusterNodes(text: string): RedisNodeView[] {
-  const lines = text
-    .split('\n')
-    .map((line) => line.trim().split(' '))
-    .filter((fields) => fields.length >= 8 && !(fields[2] ?? '').split(',').includes('handshake'));
-  const addressOf = new Map(lines.map(([id = '', address = '']) => [id, address.split('@')[0] ?? address]));
-  return lines.map(([id = '', , flagList = '', primary = '-', , , , , ...slotFields]) => {
-    const flags = flagList.split(',');
-    return {
-      id,
-      address: addressOf.get(id) ?? '',
-      role: flags.includes('master') ? 'primary' : 'replica',
-      follows: primary === '-' ? undefined : (addressOf.get(primary) ?? primary),
-      slots: slotFields
-        // `[slot->-id]` and `[slot-<-id]` are slots being moved: not served here (yet).
-        .filter((field) => !field.startsWith('['))
-        .map((field): [number, number] => {
-          const [from, to = from] = field.split('-');
-          return [Number(from), Number(to)];
-        }),
-      state: flags.includes('fail') ? 'fail' : flags.includes('fail?') ? 'failing' : 'connected',
-    } satisfies RedisNodeView;
-  });
+/** The nodes `CLUSTER NODES` lists (`text`, parsed by @microbank/streams), as the dashboard shows them. */
+export function nodeViews(text: string): RedisNodeView[] {
+  const nodes = parseClusterNodes(text);
+  const addressOf = new Map(nodes.map(({ id, address }) => [id, address]));
+  return nodes.map(({ id, address, flags, primaryId, slots }) => ({
+    id,
+    address,
+    role: flags.includes('master') ? 'primary' : 'replica',
+    follows: primaryId === undefined ? undefined : (addressOf.get(primaryId) ?? primaryId),
+    slots,
+    state: flags.includes('fail') ? 'fail' : flags.includes('fail?') ? 'failing' : 'connected',
+  }));
 }
 
 /** `0-5460 10923` for the ranges a primary serves. */
@@ -76,7 +60,7 @@ export async function readClusterNodes(
   for (const { node, address } of candidates) {
     try {
       const text = await withDeadline(node.call('CLUSTER', 'NODES'), timeoutMs, `CLUSTER NODES on ${address}`);
-      return { nodes: parseClusterNodes(String(text)), via: address };
+      return { nodes: nodeViews(String(text)), via: address };
     } catch (error) {
       lastError = error;
     }

@@ -21,6 +21,7 @@
  */
 
 import type { ChainableCommander } from 'ioredis';
+import { parseClusterNodes } from './cluster-nodes.ts';
 import { confirmKey, hashTagOf } from './keys.ts';
 import {
   commandOnNodeOf,
@@ -276,14 +277,10 @@ export async function confirmRead(
  */
 async function noReplicaToPromote(redis: RedisClient, key: string): Promise<boolean> {
   if (!isCluster(redis)) return false;
-  const nodes = String(await commandOnNodeOf(redis, key, 'CLUSTER', 'NODES'))
-    .trim()
-    .split('\n');
-  // <id> <ip:port@cport[,hostname]> <flags> <primary id or -> ...
-  const fields = nodes.map((line) => line.split(' '));
-  const myself = fields.find(([, , flags]) => flags?.split(',').includes('myself'));
-  if (!myself?.[2]?.split(',').includes('master')) return false;
-  return !fields.some(([, , , primary]) => primary === myself[0]);
+  const nodes = parseClusterNodes(String(await commandOnNodeOf(redis, key, 'CLUSTER', 'NODES')));
+  const myself = nodes.find(({ flags }) => flags.includes('myself'));
+  if (!myself?.flags.includes('master')) return false;
+  return !nodes.some(({ primaryId }) => primaryId === myself.id);
 }
 
 /** A reply that says the command was not made here, not now: sent again later it is. */

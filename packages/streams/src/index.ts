@@ -3,6 +3,7 @@
  * and their decoder, the event store, projections (replay, tail, snapshots, continuity), consumer
  * groups, presence, and the Redis connection with its retries.
  */
+export * from './cluster-nodes.ts';
 export * from './confirmed-write.ts';
 export * from './consumer-worker.ts';
 export * from './deadline.ts';
