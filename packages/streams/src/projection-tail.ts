@@ -106,7 +106,10 @@ export function projectionTail(
     reader.skips.tick();
     listener.tailed();
     emptyPolls = brought || block ? 0 : emptyPolls + 1;
-    if (!block && !brought && !signal.aborted) await linger(Math.min(POLL_MS * 2 ** (emptyPolls - 1), POLL_MAX_MS));
+    // Not while a read waits for a position, nor for a stream followed while this read was on its way.
+    if (!block && !brought && listener.waiting === 0 && !followedSinceRead && !signal.aborted) {
+      await linger(Math.min(POLL_MS * 2 ** (emptyPolls - 1), POLL_MAX_MS));
+    }
     return brought;
   }
 
