@@ -89,15 +89,26 @@ export function startProcessor(options: ProcessorOptions): Processor {
 
   /**
    * The compaction point, read again at most every COMPACTION_LOOK_MS rather than once per batch (a
-   * round trip on every transfer's path). A point newer than this one knows is no danger: the
-   * ledger scripts refuse a step behind it by position whatever the processor thought.
+   * round trip on every transfer's path), and then beside the batch, not before it: only the first
+   * batch waits for it. A point newer than this one knows is no danger: the ledger scripts refuse
+   * a step behind it by position whatever the processor thought.
    */
   let knownPoint: { point: StreamId | undefined; at: number } | undefined;
+  let lookingAtPoint: Promise<void> | undefined;
+  function lookAtPoint(): Promise<void> {
+    lookingAtPoint ??= compactedBefore(redis, prefix)
+      .then((point) => {
+        knownPoint = { point, at: performance.now() };
+      })
+      .finally(() => {
+        lookingAtPoint = undefined;
+      });
+    return lookingAtPoint;
+  }
   async function compactionPoint(): Promise<StreamId | undefined> {
-    if (knownPoint === undefined || performance.now() - knownPoint.at >= COMPACTION_LOOK_MS) {
-      knownPoint = { point: await compactedBefore(redis, prefix), at: performance.now() };
-    }
-    return knownPoint.point;
+    if (knownPoint === undefined) await lookAtPoint();
+    else if (performance.now() - knownPoint.at >= COMPACTION_LOOK_MS) lookAtPoint().catch(() => {});
+    return knownPoint?.point;
   }
 
   /** Runs the sagas of `delivered` at once; an entry is done once its transfer is settled. */
@@ -123,17 +134,23 @@ export function startProcessor(options: ProcessorOptions): Processor {
       }
       requests.push({ ...delivery, request: requestedTransfer(id, decoded.event.data) });
     }
-    // The statuses only say which transfers are settled already. One that does not read (its JSON
+    // The statuses only say which transfers are settled already, so that a saga delivered again is
+    // not run again: a first delivery runs its saga without asking (its steps are idempotent, and
+    // a transfer settled meanwhile answers its first outcome). One that does not read (its JSON
     // broken) fails its own transfer, not the batch: then they are read one by one.
+    const again = requests.filter(({ deliveries }) => deliveries > 1);
+    const knownAt = new Map(again.map(({ id }, i) => [id, i]));
     const known = await transferStatuses(
       redis,
-      requests.map(({ request }) => request.transfer),
+      again.map(({ request }) => request.transfer),
       prefix,
     ).catch(() => undefined);
     await Promise.all(
-      requests.map(async ({ request, ...delivery }, i) => {
+      requests.map(async ({ request, ...delivery }) => {
         try {
-          const current = known ? known[i] : await transferStatus(redis, request.transfer, prefix);
+          const at = knownAt.get(delivery.id);
+          const current =
+            at === undefined ? undefined : known ? known[at] : await transferStatus(redis, request.transfer, prefix);
           if (current === undefined || current.status === 'pending') {
             await runSaga(redis, request, prefix, options.retentionMs);
             counts.settled++;
