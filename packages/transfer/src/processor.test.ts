@@ -219,4 +219,46 @@ saga('the saga moves what the transfers-stream entry asks for, not the status ha
   assert.equal(await amounts('mary-account', 'Credited'), [10]);
 });
 
+saga(
+  'the group read from the start again: a settled transfer delivered anew moves nothing, settles and counts once',
+  async (ctx) => {
+    const one = processor(ctx, 'one');
+    const t = await request(ctx, 'john-account', 'mary-account', 5);
+    await settledStatus(ctx, t.transfer);
+    await waitFor(
+      'the settlement counted',
+      () => one.counts.settled,
+      (n) => n === 1,
+    );
+    const stream = transfersKey(ctx.prefix);
+    const entries = (await readStream(ctx.redis, stream)).length;
+    const steps = [...(await eventsOf(ctx, 'john-account')), ...(await eventsOf(ctx, 'mary-account'))].length;
+    const end = (await readStream(ctx.redis, stream)).at(-1)?.[0];
+    // As if Redis had lost the group and it were made again from the start: every entry is new to it.
+    await ctx.redis.xgroup('SETID', stream, PROCESSORS_GROUP, '0');
+    await waitFor(
+      'the group to have read and acknowledged every entry again',
+      async () => {
+        const groups = (await ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
+        const group = groups
+          .map((fields) => Object.fromEntries(pairs(fields)))
+          .find((g) => g.name === PROCESSORS_GROUP);
+        return [group?.['last-delivered-id'], group?.pending];
+      },
+      ([last, pending]) => last === end && pending === 0,
+    );
+    assert.is(one.counts.settled, 1, 'a repeated settlement is not counted');
+    assert.is((await readStream(ctx.redis, stream)).length, entries, 'no second settlement entry');
+    const after = [...(await eventsOf(ctx, 'john-account')), ...(await eventsOf(ctx, 'mary-account'))];
+    assert.is(after.length, steps, 'no ledger entry added');
+  },
+);
+
+/** XINFO's flat [name, value, name, value, ...] as pairs. */
+function pairs(fields: unknown[]): Array<[unknown, unknown]> {
+  const out: Array<[unknown, unknown]> = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) out.push([fields[i], fields[i + 1]]);
+  return out;
+}
+
 saga.run();

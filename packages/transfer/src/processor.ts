@@ -21,6 +21,7 @@ import {
   type Log,
   type StreamId,
   startConsumerWorker,
+  streamIdMillis,
   type WorkerCounts,
 } from '@microbank/streams';
 import { compactedBefore } from './compaction.ts';
@@ -32,6 +33,9 @@ export { PROCESSORS_GROUP };
 
 /** How often the processor reads the compaction point again. */
 const COMPACTION_LOOK_MS = 1_000;
+
+/** A request first delivered this long after it was written asks for its transfer's status first. */
+const FIRST_DELIVERY_ASKS_AFTER_MS = 10_000;
 
 /**
  * How long a processor counts as alive in the processors' presence (processorsPresenceKey)
@@ -95,10 +99,13 @@ export function startProcessor(options: ProcessorOptions): Processor {
    */
   let knownPoint: { point: StreamId | undefined; at: number } | undefined;
   let lookingAtPoint: Promise<void> | undefined;
+  let pointUnread = false;
   function lookAtPoint(): Promise<void> {
     lookingAtPoint ??= compactedBefore(redis, prefix)
       .then((point) => {
         knownPoint = { point, at: performance.now() };
+        if (pointUnread) log.info({ compactedBefore: point }, 'the compaction point is read again');
+        pointUnread = false;
       })
       .finally(() => {
         lookingAtPoint = undefined;
@@ -107,7 +114,17 @@ export function startProcessor(options: ProcessorOptions): Processor {
   }
   async function compactionPoint(): Promise<StreamId | undefined> {
     if (knownPoint === undefined) await lookAtPoint();
-    else if (performance.now() - knownPoint.at >= COMPACTION_LOOK_MS) lookAtPoint().catch(() => {});
+    else if (performance.now() - knownPoint.at >= COMPACTION_LOOK_MS) {
+      lookAtPoint().catch((error: unknown) => {
+        if (!pointUnread) {
+          log.warn(
+            { err: errorMessage(error), compactedBefore: knownPoint?.point },
+            'the compaction point could not be read again; going on with the one known',
+          );
+        }
+        pointUnread = true;
+      });
+    }
     return knownPoint?.point;
   }
 
@@ -134,11 +151,16 @@ export function startProcessor(options: ProcessorOptions): Processor {
       }
       requests.push({ ...delivery, request: requestedTransfer(id, decoded.event.data) });
     }
-    // The statuses only say which transfers are settled already, so that a saga delivered again is
-    // not run again: a first delivery runs its saga without asking (its steps are idempotent, and
-    // a transfer settled meanwhile answers its first outcome). One that does not read (its JSON
+    // The statuses only say which transfers are settled already, so that a saga is not run again.
+    // A request delivered for the first time, and lately, is not asked about: it is all but
+    // certainly pending, and its steps are idempotent (a transfer settled meanwhile answers its
+    // first outcome). One delivered again, or first delivered long after it was written (the group
+    // read from the start again, after Redis lost it), is. A status that does not read (its JSON
     // broken) fails its own transfer, not the batch: then they are read one by one.
-    const again = requests.filter(({ deliveries }) => deliveries > 1);
+    const now = Date.now();
+    const again = requests.filter(
+      ({ id, deliveries }) => deliveries > 1 || now - streamIdMillis(id) > FIRST_DELIVERY_ASKS_AFTER_MS,
+    );
     const knownAt = new Map(again.map(({ id }, i) => [id, i]));
     const known = await transferStatuses(
       redis,
@@ -152,8 +174,8 @@ export function startProcessor(options: ProcessorOptions): Processor {
           const current =
             at === undefined ? undefined : known ? known[at] : await transferStatus(redis, request.transfer, prefix);
           if (current === undefined || current.status === 'pending') {
-            await runSaga(redis, request, prefix, options.retentionMs);
-            counts.settled++;
+            const outcome = await runSaga(redis, request, prefix, options.retentionMs);
+            if (!outcome.repeated) counts.settled++;
           }
           handled.done.push(delivery.id);
         } catch (error) {

@@ -35,13 +35,16 @@ export class RequestLost extends Error {
   override name = 'RequestLost';
 }
 
+/** A saga's settlement, marked `repeated` when the transfer had been settled before (by this settlement). */
+export type SagaOutcome = Settlement & { repeated?: true };
+
 /** Runs the saga of `status`'s transfer: requestedTransfer's, in the processor and on a re-apply. */
 export async function runSaga(
   redis: RedisClient,
   status: TransferStatus,
   prefix?: string,
   retentionMs = DEFAULT_RETENTION_MS,
-): Promise<Settlement> {
+): Promise<SagaOutcome> {
   const transfer = {
     transfer: status.transfer,
     from: status.from,
@@ -51,8 +54,8 @@ export async function runSaga(
   };
   await requestHeld();
   const settlement = await decide();
-  await settleTransfer(redis, status, settlement, prefix, retentionMs);
-  return settlement;
+  const { repeated } = await settleTransfer(redis, status, settlement, prefix, retentionMs);
+  return repeated ? { ...settlement, repeated } : settlement;
 
   /**
    * Money moves only on a request the transfers stream holds now and its replicas confirm. One the
