@@ -4,7 +4,8 @@
  * the replica is frozen (it could still be promoted, lacking the entry), even once flagged failed;
  * and, after the primary's death, what its successor holds although no replica confirms it: the
  * successor has no replica at all until the old primary rejoins, so nothing could take its place
- * and lose the entry, and a projection that waited for a confirmation would stand still.
+ * and lose the entry, and a projection that waited for a confirmation would stand still. And a
+ * tail over several slots, which polls, backs off while they stay empty.
  */
 import { type RedisCluster, startRedisCluster, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
@@ -110,6 +111,41 @@ confirmedReads(
       assert.equal(applied, ['held', 'not held', 'on a primary with no replica']);
     } finally {
       ctx.redis.resume(replica);
+      await projection.stop();
+    }
+  },
+);
+
+/** XREADs answered by every node still running, summed (`INFO commandstats`). */
+async function xreadsAnswered(redis: RedisCluster): Promise<number> {
+  let total = 0;
+  for (const { port } of await redis.topology()) {
+    const stats = await redis.command(port, ['INFO', 'commandstats']).catch(() => '');
+    total += Number(/cmdstat_xread:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
+  return total;
+}
+
+confirmedReads(
+  'a tail over several slots polls less and less while they stay empty, and still applies at once',
+  async (ctx) => {
+    const writer = await connect(ctx, 0);
+    const redis = await connect(ctx, 0);
+    const tailRedis = await connect(ctx, 0);
+    ctx.open.push(writer, redis, tailRedis);
+    const streams = ['{idle-a}:stream', '{idle-b}:stream', '{idle-c}:stream'];
+    const { projection, applied } = startNotesProjection(redis, tailRedis, streams);
+    try {
+      await projection.whenReady();
+      const before = await xreadsAnswered(ctx.redis);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const polls = (await xreadsAnswered(ctx.redis)) - before;
+      // At a steady 25 ms, 2 s of three slots is about 240 reads; backing off up to 200 ms, about 40.
+      assert.ok(polls < 100, `${polls} XREADs in 2 s of nothing`);
+      const at = (await writer.xadd('{idle-b}:stream', '*', 'note', 'after a quiet while')) as string;
+      assert.ok(await projection.waitForPosition(at, 5_000, '{idle-b}:stream'), 'applied');
+      assert.equal(applied, ['after a quiet while']);
+    } finally {
       await projection.stop();
     }
   },
