@@ -60,12 +60,14 @@ export function projectionTail(
   });
 
   /**
-   * Reads what came since the last read, and applies it; true when it brought entries. The streams
-   * one command may read together (readTogether: all of them on a single Redis, those of one slot on
-   * a cluster) are one group: a single group is read with a blocking XREAD; several (a cluster's
-   * books follow ledgers on many slots) are each read at once without blocking, and the tail polls.
+   * Reads what came since the last read, and applies it; answers how long to wait before the next
+   * read (lingerMs after a read that brought entries, the poll's wait after an empty one). The
+   * streams one command may read together (readTogether: all of them on a single Redis, those of one
+   * slot on a cluster) are one group: a single group is read with a blocking XREAD; several (a
+   * cluster's books follow ledgers on many slots) are each read at once without blocking, and the
+   * tail polls.
    */
-  async function tailOnce(): Promise<boolean> {
+  async function tailOnce(): Promise<number> {
     const groups = readTogether(tailRedis, [...positions], ([stream]) => stream);
     const block = groups.length === 1;
     const [only] = groups;
@@ -106,11 +108,8 @@ export function projectionTail(
     reader.skips.tick();
     listener.tailed();
     emptyPolls = brought || block ? 0 : emptyPolls + 1;
-    // Not while a read waits for a position, nor for a stream followed while this read was on its way.
-    if (!block && !brought && listener.waiting === 0 && !followedSinceRead && !signal.aborted) {
-      await linger(Math.min(POLL_MS * 2 ** (emptyPolls - 1), POLL_MAX_MS));
-    }
-    return brought;
+    if (brought) return lingerMs;
+    return block ? 0 : Math.min(POLL_MS * 2 ** (emptyPolls - 1), POLL_MAX_MS);
   }
 
   /**
@@ -174,13 +173,11 @@ export function projectionTail(
       try {
         if (continuity.sinceCheckMs >= continuityCheckMs) await continuity.checkStreams();
         else await continuity.adoptFollowed();
-        const brought = await tailOnce();
+        const waitMs = await tailOnce();
         failing = 0;
         // No wait while a read waits for a position (it may have been asked for while this read was
         // on its way, or be beyond what it brought), nor for a stream just followed.
-        if (brought && lingerMs > 0 && listener.waiting === 0 && !followedSinceRead && !signal.aborted) {
-          await linger(lingerMs);
-        }
+        if (waitMs > 0 && listener.waiting === 0 && !followedSinceRead && !signal.aborted) await linger(waitMs);
       } catch (error) {
         if (signal.aborted || error instanceof Diverged || isPermanentRedisError(error)) throw error;
         if (failing === 0) log.warn({ projection: name, err: errorMessage(error) }, 'tail read failed');

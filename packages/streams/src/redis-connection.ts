@@ -80,10 +80,10 @@ export function confirmationOf(redis: RedisClient): Confirmation {
  * Reads the cluster's map of slots again every `ms`, until the client ends. ioredis learns a
  * slot's new node from a MOVED only for a lone command, or a pipeline or transaction all of whose
  * commands were redirected (confirmedWrite's, whose WAIT is answered anywhere, reads the map again
- * itself), and from nothing at all for a primary that stopped answering. Not ioredis' slotsRefreshInterval: a
- * refresh under way when the client is closed arms its next round anyway, every 2 s forever, and
- * that timer alone kept a process that had closed everything alive. This one never keeps a
- * process alive and stops with the client.
+ * itself), and from nothing at all for a primary that stopped answering. Not ioredis'
+ * slotsRefreshInterval: a refresh under way when the client is closed arms its next round anyway,
+ * every 2 s forever, and that timer alone kept a process that had closed everything alive. This
+ * one never keeps a process alive and stops with the client.
  */
 function refreshSlotsEvery(cluster: Cluster, ms: number): void {
   const timer = setInterval(() => {

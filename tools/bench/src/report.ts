@@ -1,4 +1,6 @@
 /** The figures of one bench run: the targets they are held to, the printed table, the JSON. */
+
+import { EVENT_LOOP_SAMPLE_MS } from '@microbank/service-runtime';
 import type { ClusterFigures } from './cluster-bench.ts';
 import type { CompareFigures, CompareRun } from './compare-bench.ts';
 import type { DashboardFigures } from './dashboard-bench.ts';
@@ -7,7 +9,7 @@ import type { CpuUse } from './process-cpu.ts';
 import type { ReplayFigures } from './replay-bench.ts';
 import type { RestartFigures, RestartFrom } from './restart-bench.ts';
 import type { ServeFigures } from './serve-bench.ts';
-import { LATENCY_THRESHOLD_MS, LOOP_TIMER_MS, type Stalls } from './stalls.ts';
+import { LATENCY_THRESHOLD_MS, type Stalls } from './stalls.ts';
 import { percentile, round } from './stats.ts';
 import { describeSlow, type StageFigures } from './transfer-stages.ts';
 import type { TransferFigures } from './transfers-bench.ts';
@@ -586,7 +588,7 @@ function stallsSection(stalls: Stalls): string[] {
     ? stalls.redis.map(({ event, maxMs }) => `${event} ${ms(maxMs)}`).join(', ')
     : `none of ${LATENCY_THRESHOLD_MS} ms or more`;
   return [
-    `stalls: the same load again (${stalls.seconds.toFixed(0)} s) with the parts watched, which perturbs it (p99 ${ms(stalls.p99Ms ?? Number.NaN, 1)}, p99.9 ${ms(stalls.p999Ms ?? Number.NaN, 1)} in this run; not the figures above): Redis's main thread (its latency monitor, the longest of each kind): ${redis}; the services' event loops (a timer every ${LOOP_TIMER_MS} ms: how late it fired) and garbage collection:`,
+    `stalls: the same load again (${stalls.seconds.toFixed(0)} s) with the parts watched, which perturbs it (p99 ${ms(stalls.p99Ms ?? Number.NaN, 1)}, p99.9 ${ms(stalls.p999Ms ?? Number.NaN, 1)} in this run; not the figures above): Redis's main thread (its latency monitor, the longest of each kind): ${redis}; the services' event loops (a timer every ${EVENT_LOOP_SAMPLE_MS} ms: how late it fired) and garbage collection:`,
     table(
       ['services', 'loop delay p99 (worst)', 'loop delay max', 'GC per second of load'],
       stalls.services.map((s) => [

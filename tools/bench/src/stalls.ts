@@ -2,17 +2,12 @@
  * What stalled while a load ran, from the parts themselves: Redis's latency monitor (its main thread
  * blocked on a command, an fsync, an expiry cycle... for at least LATENCY_THRESHOLD_MS) and each
  * service's event loop, as its /metrics reports it (prom-client's default metrics: the loop's delay,
- * sampled every EVENT_LOOP_SAMPLE_MS, and the time spent in garbage collection). Both are reset at the start, so
- * the figures are of the load alone.
+ * sampled every EVENT_LOOP_SAMPLE_MS, each sample the whole period, so the delay is what exceeds it;
+ * and the time spent in garbage collection). Both are reset at the start, so the figures are of the
+ * load alone.
  */
 import { EVENT_LOOP_SAMPLE_MS } from '@microbank/service-runtime';
 import type { RedisClient } from '@microbank/streams';
-
-/**
- * The services time their event loops with a timer of this period; each sample is the whole
- * period: the delay is what exceeds it.
- */
-export const LOOP_TIMER_MS = EVENT_LOOP_SAMPLE_MS;
 
 /** Redis records an event of its main thread that took at least this long. */
 export const LATENCY_THRESHOLD_MS = 5;
@@ -82,7 +77,7 @@ export async function watchStalls(redis: RedisClient, services: WatchedService[]
         const { kind } = services[i] as WatchedService;
         const each = byKind.get(kind) ?? { kind, services: 0, loopDelayMaxMs: 0, loopDelayP99Ms: 0, gcMsPerSecond: 0 };
         each.services++;
-        const delay = (name: string) => Math.max(0, 1_000 * metric(page, name) - LOOP_TIMER_MS);
+        const delay = (name: string) => Math.max(0, 1_000 * metric(page, name) - EVENT_LOOP_SAMPLE_MS);
         each.loopDelayMaxMs = Math.max(each.loopDelayMaxMs, delay('nodejs_eventloop_lag_max_seconds'));
         each.loopDelayP99Ms = Math.max(each.loopDelayP99Ms, delay('nodejs_eventloop_lag_p99_seconds'));
         const gcMs = 1_000 * (metric(page, 'nodejs_gc_duration_seconds_sum') - (gcBefore[i] ?? 0));
