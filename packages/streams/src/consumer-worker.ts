@@ -1,7 +1,7 @@
 /**
  * One consumer of a consumer group on one stream, whatever its entries mean. It reads new entries
- * (XREADGROUP) and hands them to `handle`, which says which are done (acknowledged) and which
- * failed; it reads on while they are handled, up to `batch` entries handled at once. A failed
+ * (XREADGROUP) and hands them to `handle`, which says which are done (acknowledged here, or by the
+ * handler's own write) and which failed; it reads on while they are handled, up to `batch` entries handled at once. A failed
  * entry stays pending and is handed over again from the group's pending list (XPENDING, XCLAIM)
  * once its backoff has passed, growing with each delivery; one that fails at its maxDeliveries-th
  * delivery (for a reason other than Redis being away) goes to `park`, which takes it out of the
@@ -38,6 +38,11 @@ export interface FailedDelivery<About> {
 export interface Handled<About> {
   /** Entries to acknowledge: handled, or with nothing to do. */
   done: StreamId[];
+  /**
+   * Entries handled and acknowledged already, by the very write that handled them (a transfer's
+   * settlement): not acknowledged again.
+   */
+  acknowledged?: StreamId[];
   /** Entries left pending: handed over again after a backoff, or parked. */
   failed: Array<FailedDelivery<About>>;
 }
@@ -150,7 +155,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
     counts.failed += handled.failed.length;
     await Promise.all(handled.failed.map(failedDelivery));
     if (handled.done.length > 0) await redis.xack(stream, group, ...handled.done);
-    for (const id of handled.done) retryAfter.delete(id);
+    for (const id of [...handled.done, ...(handled.acknowledged ?? [])]) retryAfter.delete(id);
   }
 
   /**

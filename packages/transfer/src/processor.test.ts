@@ -15,11 +15,19 @@ import {
 } from '@microbank/events';
 import { credit, debit, issueSupply, openingIssuance } from '@microbank/ledger';
 import { closeRedis, connectRedis, decodeEntry, livePresence, silentLog, untilReady } from '@microbank/streams';
-import { type RedisContext, readStream, recordingLog, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import {
+  assertRejects,
+  type RedisContext,
+  readStream,
+  recordingLog,
+  redisSuite,
+  uniquePrefix,
+  waitFor,
+} from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { PROCESSORS_GROUP, type Processor, type ProcessorOptions, startProcessor } from './processor.ts';
 import { runSaga } from './saga.ts';
-import { requestTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
+import { requestTransfer, settleTransfer, type TransferStatus, transferStatus } from './transfer-log.ts';
 
 type Extra = { prefix: string; processors: Processor[] };
 type Context = RedisContext & Extra;
@@ -253,6 +261,49 @@ saga(
     assert.is(after.length, steps, 'no ledger entry added');
   },
 );
+
+saga('the settlement acknowledges its request in the same write: both or, on a full Redis, neither', async (ctx) => {
+  const t = await request(ctx, 'john-account', 'mary-account', 5);
+  const stream = transfersKey(ctx.prefix);
+  const entry = t.position ?? '';
+  await ctx.redis.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
+  const deliver = () =>
+    ctx.redis.xreadgroup('GROUP', PROCESSORS_GROUP, 'p', 'COUNT', 1, 'STREAMS', stream, '>') as Promise<unknown>;
+  await deliver();
+  const pending = async () => ((await ctx.redis.xpending(stream, PROCESSORS_GROUP)) as [number])[0];
+  const settlements = async () =>
+    (await readStream(ctx.redis, stream)).filter(([, fields]) => fields[1] === 'TransferCompleted').length;
+  const settle = (ack = { group: PROCESSORS_GROUP, entry }) =>
+    settleTransfer(ctx.redis, t, { type: 'TransferCompleted', debit: '1-1', credit: '1-2' }, ctx.prefix, 60_000, ack);
+  assert.is(await pending(), 1);
+
+  // An entry that XACK would refuse is refused before anything is written.
+  await assertRejects(() => settle({ group: PROCESSORS_GROUP, entry: '18446744073709551616-0' }), /stream ID/);
+  assert.is(await settlements(), 0);
+
+  // Full: the settlement is refused, and the request is not acknowledged without it.
+  await ctx.redis.config('SET', 'maxmemory', '1');
+  try {
+    await assertRejects(() => settle(), /OOM/);
+  } finally {
+    await ctx.redis.config('SET', 'maxmemory', '0');
+  }
+  assert.is(await pending(), 1, 'still pending: its transfer is not settled');
+  assert.is(await settlements(), 0);
+  assert.is((await transferStatus(ctx.redis, t.transfer, ctx.prefix))?.status, 'pending');
+
+  assert.equal(await settle(), { repeated: false });
+  assert.is(await pending(), 0, 'acknowledged with its settlement');
+  assert.is(await settlements(), 1);
+
+  // Delivered again (the group set back): the repeat acknowledges it too, and settles nothing more.
+  await ctx.redis.xgroup('SETID', stream, PROCESSORS_GROUP, '0');
+  await deliver();
+  assert.is(await pending(), 1);
+  assert.equal(await settle(), { repeated: true });
+  assert.is(await pending(), 0);
+  assert.is(await settlements(), 1);
+});
 
 /** XINFO's flat [name, value, name, value, ...] as pairs. */
 function pairs(fields: unknown[]): Array<[unknown, unknown]> {

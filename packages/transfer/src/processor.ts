@@ -2,8 +2,8 @@
  * A transfer processor: one consumer of the `processors` group on the transfers stream (a
  * consumer worker, @microbank/streams' consumer-worker.ts, which reads, claims, acknowledges, backs
  * off and parks). What is the processor's own: each TransferRequested entry runs its transfer's
- * saga, and its entry is done once the transfer is settled; a saga that fails at every delivery
- * is parked (parked.ts). Entries before the compaction point, events that are not requests and
+ * saga, and the write that settles the transfer acknowledges its entry; a saga that fails at every
+ * delivery is parked (parked.ts). Entries before the compaction point, events that are not requests and
  * entries that do not decode are acknowledged and counted as skipped. While it runs, the processor
  * is present under the processors' presence key.
  */
@@ -130,7 +130,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
 
   /** Runs the sagas of `delivered` at once; an entry is done once its transfer is settled. */
   async function runTransfers(delivered: Delivery[]): Promise<Handled<TransferStatus>> {
-    const handled: Handled<TransferStatus> = { done: [], failed: [] };
+    const handled: Required<Handled<TransferStatus>> = { done: [], acknowledged: [], failed: [] };
     const requests: Array<Delivery & { request: TransferStatus }> = [];
     // Entries before the compaction point were settled before it (compaction.ts): never run again.
     const point = await compactionPoint();
@@ -174,10 +174,14 @@ export function startProcessor(options: ProcessorOptions): Processor {
           const current =
             at === undefined ? undefined : known ? known[at] : await transferStatus(redis, request.transfer, prefix);
           if (current === undefined || current.status === 'pending') {
-            const outcome = await runSaga(redis, request, prefix, options.retentionMs);
+            // The settlement acknowledges the entry: one write fewer on every transfer's path.
+            const outcome = await runSaga(redis, request, prefix, options.retentionMs, {
+              group: PROCESSORS_GROUP,
+              entry: delivery.id,
+            });
             if (!outcome.repeated) counts.settled++;
-          }
-          handled.done.push(delivery.id);
+            handled.acknowledged.push(delivery.id);
+          } else handled.done.push(delivery.id);
         } catch (error) {
           const why = neverRun(error);
           if (why) {

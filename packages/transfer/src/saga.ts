@@ -8,7 +8,13 @@
 import { type TransferRequested, transferEvents, transfersKey } from '@microbank/events';
 import { credit, debit, type RedisClient, refund } from '@microbank/ledger';
 import { confirmationOf, confirmedEntry, decodeEntry, type StreamId } from '@microbank/streams';
-import { DEFAULT_RETENTION_MS, type Settlement, settleTransfer, type TransferStatus } from './transfer-log.ts';
+import {
+  type Acknowledging,
+  DEFAULT_RETENTION_MS,
+  type Settlement,
+  settleTransfer,
+  type TransferStatus,
+} from './transfer-log.ts';
 
 /**
  * The transfer a TransferRequested entry (at `position` on the transfers stream, decoded and
@@ -38,12 +44,16 @@ export class RequestLost extends Error {
 /** A saga's settlement, marked `repeated` when the transfer had been settled before (by this settlement). */
 export type SagaOutcome = Settlement & { repeated?: true };
 
-/** Runs the saga of `status`'s transfer: requestedTransfer's, in the processor and on a re-apply. */
+/**
+ * Runs the saga of `status`'s transfer: requestedTransfer's, in the processor and on a re-apply.
+ * With `acknowledging` (the processor's), the settlement also acknowledges the request's entry.
+ */
 export async function runSaga(
   redis: RedisClient,
   status: TransferStatus,
   prefix?: string,
   retentionMs = DEFAULT_RETENTION_MS,
+  acknowledging?: Acknowledging,
 ): Promise<SagaOutcome> {
   const transfer = {
     transfer: status.transfer,
@@ -54,7 +64,7 @@ export async function runSaga(
   };
   await requestHeld();
   const settlement = await decide();
-  const { repeated } = await settleTransfer(redis, status, settlement, prefix, retentionMs);
+  const { repeated } = await settleTransfer(redis, status, settlement, prefix, retentionMs, acknowledging);
   return repeated ? { ...settlement, repeated } : settlement;
 
   /**

@@ -172,13 +172,24 @@ export type Settlement =
   | { type: 'TransferCompleted'; debit: StreamId; credit: StreamId }
   | { type: 'TransferRejected'; reason: Rejection; refund?: StreamId };
 
-/** Settles `status`'s transfer once; a transfer already settled keeps its first outcome. */
+/** The request's entry acknowledged in a consumer group by the write that settles its transfer. */
+export interface Acknowledging {
+  group: string;
+  entry: StreamId;
+}
+
+/**
+ * Settles `status`'s transfer once; a transfer already settled keeps its first outcome. With
+ * `acknowledging`, the same write acknowledges the request's entry in that group (settled now or
+ * before), so that no settled request is left pending, nor a request acknowledged unsettled.
+ */
 export async function settleTransfer(
   redis: RedisClient,
   status: TransferStatus,
   settlement: Settlement,
   prefix?: string,
   retentionMs = DEFAULT_RETENTION_MS,
+  acknowledging?: Acknowledging,
 ): Promise<{ repeated: boolean }> {
   const { transfer, from, to } = status;
   const [event, final]: [TransferEvent, TransferStatus] =
@@ -213,6 +224,7 @@ export async function settleTransfer(
     dataOf(event),
     JSON.stringify(final),
     String(retentionMs),
+    ...(acknowledging ? [acknowledging.group, acknowledging.entry] : []),
   );
   return { repeated: kind === 'repeat' };
 }

@@ -70,6 +70,12 @@ export interface TransferFigures extends LoadFigures {
 export const KILL_EVERY_MS = 2_000;
 
 const ACCOUNTS = 10;
+/**
+ * Node flags for every service of the bank the bench starts (space-separated), e.g.
+ * `--perf-basic-prof` to name their JIT code in `perf record`: the services do not inherit the
+ * bench's own NODE_OPTIONS.
+ */
+const SERVICE_NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
 const OPENING_ISSUANCE = 1_000_000_000;
 
 /** The Redis a bank runs on: one server, or a cluster (cluster-bench.ts). */
@@ -108,6 +114,7 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
   for (const name of accountNames) {
     all.push(
       spawnNode(bundlePath('account', buildDir), {
+        nodeOptions: SERVICE_NODE_OPTIONS,
         env: { ...env, LOG_LEVEL: 'info', ACCOUNT_NAME: name },
       }),
     );
@@ -115,7 +122,10 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
   for (const service of all) await service.logged('registered', 30_000);
   const accounts = [...all];
   // At info, as the others: its port is in its 'listening' line.
-  const balance = spawnNode(bundlePath('balance', buildDir), { env: { ...env, LOG_LEVEL: 'info' } });
+  const balance = spawnNode(bundlePath('balance', buildDir), {
+    nodeOptions: SERVICE_NODE_OPTIONS,
+    env: { ...env, LOG_LEVEL: 'info' },
+  });
   all.push(balance);
   const kindOf = (service: NodeProcess) =>
     accounts.includes(service) ? 'account' : service === balance ? 'balance' : 'transfer';
@@ -124,6 +134,7 @@ export async function startBank(buildDir: string, redis: BankRedis): Promise<Ban
   const clients = JSON.stringify([{ client: 'bench', sha256: operator.sha256, debits: '*' }]);
   const startTransfer = () =>
     spawnNode(bundlePath('transfer', buildDir), {
+      nodeOptions: SERVICE_NODE_OPTIONS,
       env: { ...env, LOG_LEVEL: 'info', TRANSFER_CLIENTS: clients, ISSUANCE: issuance },
     });
   const transfers = [1, 2].map(startTransfer);
@@ -642,13 +653,14 @@ async function floor(count: number): Promise<number> {
           return d?.kind === 'debited' ? credit(client, s, d.position) : undefined;
         }),
       );
+      // Each settlement acknowledges its request, as the processor's do.
       await Promise.all(
-        statuses.map((s) => settleTransfer(client, s, { type: 'TransferCompleted', debit: '1-0', credit: '1-0' })),
-      );
-      await client.xack(
-        transfersKey(),
-        PROCESSORS_GROUP,
-        ...requested.map((r) => (r.kind === 'new' ? r.position : '0-1')),
+        statuses.map((s, i) => {
+          const r = requested[i];
+          const entry = r?.kind === 'new' ? r.position : '0-1';
+          const settlement = { type: 'TransferCompleted', debit: '1-0', credit: '1-0' } as const;
+          return settleTransfer(client, s, settlement, undefined, undefined, { group: PROCESSORS_GROUP, entry });
+        }),
       );
     }
     return count / ((performance.now() - started) / 1_000);
