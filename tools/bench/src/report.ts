@@ -319,6 +319,18 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
       );
       out.push(`CPU per settled transfer during the sustained load (from /proc): ${perTransfer.join(', ')}`, '');
     }
+    if (t.cpuAtRate) {
+      const cpu = t.cpuAtRate;
+      // The same at the offered rate, where the latency is measured: few transfers share a wake-up there.
+      const perTransfer = Object.entries(cpu).map(
+        ([kind, cores]) => `${kind} ${Math.round((cores / t.offeredPerSecond) * 1e6)} µs`,
+      );
+      const busy = Object.values(cpu).reduce((sum, cores) => sum + cores, 0);
+      out.push(
+        `CPU per transfer at ${t.offeredPerSecond}/s offered (from /proc; ${busy.toFixed(2)} cores busy): ${perTransfer.join(', ')}`,
+        '',
+      );
+    }
     if (t.stages) out.push(...stagesSection(t.stages, 'transfer stages', t.offeredPerSecond));
     if (t.stalls) out.push(...stallsSection(t.stalls));
     if (t.disrupted) {

@@ -58,6 +58,8 @@ export interface TransferFigures extends LoadFigures {
   settledEachSecond: number[];
   /** Cores used during the sustained load, by kind of process. */
   cpu: CpuUse;
+  /** Cores used during the load at the offered rate, by kind (older JSON figures have none). */
+  cpuAtRate?: CpuUse;
   /** Where the latency at the offered rate went, stage by stage (transfer-stages.ts). */
   stages?: StageFigures;
   /** What stalled during the load at the offered rate: Redis's main thread, the services' event loops. */
@@ -397,6 +399,8 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   });
   const startedAtMs = performance.now() + wallMs;
   const failed = notAccepted(`the load at ${perSecond}/s`);
+  const cpuBefore = await cpuTime(await bankProcesses(bank));
+  const started = performance.now();
   await atRate(perSecond, perSecond * seconds, async (n) => {
     const sent = performance.now();
     const transfer = await post(agent, n).catch(failed);
@@ -411,6 +415,8 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
       seen(timing, seenAt, sent);
     }
   });
+  // Over the sending: the few transfers still settling after it are left out, as the warm-up's were.
+  const cpu = cpuUse(cpuBefore, await cpuTime(await bankProcesses(bank)), (performance.now() - started) / 1_000);
   const deadline = performance.now() + 10_000;
   while (latencies.length < sentAt.size + early.size && performance.now() < deadline) await sleep(20);
   await watch.stop();
@@ -420,6 +426,8 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
     p99: percentile(latencies, 99),
     samples: latencies.length,
     histogram: latencyHistogram(latencies),
+    /** Cores used while the load was sent, by kind of process. */
+    cpu,
     /** When the run began (wall clock), and each accepted transfer's moments: for transferStages. */
     startedAtMs,
     timings,
@@ -721,6 +729,7 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       latencyHistogram: latency.histogram,
       settledEachSecond: throughput.settledEachSecond,
       cpu: throughput.cpu,
+      cpuAtRate: latency.cpu,
       stages,
       stalls,
       disrupted,
