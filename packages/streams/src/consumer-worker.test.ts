@@ -178,7 +178,11 @@ function startHolding(ctx: Context, options: Options = {}) {
   const seen: Delivery[] = [];
   let running = 0;
   let concurrent = 0;
-  ctx.workers.unshift({ counts: { claimed: 0, failed: 0, parked: 0 }, stop: async () => release() });
+  ctx.workers.unshift({
+    counts: { claimed: 0, failed: 0, parked: 0 },
+    reserve: () => undefined,
+    stop: async () => release(),
+  });
   const started = start(ctx, 'one', {
     async handle(delivered) {
       seen.push(...delivered);
@@ -312,6 +316,47 @@ worker('entries taken over from the pending list count against the batch', async
 });
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+worker('room reserved for an entry another command delivers: within the batch, handled as a read one', async (ctx) => {
+  await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
+  const holding = startHolding(ctx, { batch: 2 });
+  const first = holding.worker.reserve();
+  const second = holding.worker.reserve();
+  assert.ok(first && second, 'room for two');
+  assert.is(holding.worker.reserve(), undefined, 'the batch is promised');
+  second.release();
+  second.release();
+  const third = holding.worker.reserve();
+  assert.ok(third, 'room given back, once');
+  assert.is(holding.worker.reserve(), undefined);
+  third.release();
+
+  // Appended and delivered to this consumer in one step, as a script does: the worker's own
+  // blocking read is served only after it, and finds nothing new.
+  const [[, id], [, read]] = (await ctx.redis
+    .multi()
+    .xadd(ctx.stream, '*', 'fail', 'hold')
+    .xreadgroup('GROUP', GROUP, 'one', 'COUNT', 1, 'STREAMS', ctx.stream, '>')
+    .exec()) as [[null, string], [null, Array<[string, Array<[string, string[]]>]>]];
+  const [entryId, fields] = read[0]?.[1][0] ?? [];
+  assert.is(entryId, id);
+  first.take({ id, fields: fields ?? null, deliveries: 1 });
+  await holding.handedOver(id, 1, 'the delivered entry to be handled');
+  // One handled and none promised: room for one more, not two.
+  const fourth = holding.worker.reserve();
+  assert.ok(fourth);
+  assert.is(holding.worker.reserve(), undefined);
+  fourth.release();
+  holding.release();
+  await waitFor(
+    'the entry acknowledged',
+    () => pendingIds(ctx),
+    (ids) => ids.length === 0,
+  );
+  assert.is(holding.of(id).length, 1, 'handed over once: no read brought it again');
+  await holding.worker.stop();
+  assert.is(holding.worker.reserve(), undefined, 'no room in a stopped worker');
+});
 
 worker('a batch that is not a whole number of at least 1 is refused at start', (ctx) => {
   for (const batch of [0, 0.5, -1]) {

@@ -1,13 +1,17 @@
 /**
  * One consumer of a consumer group on one stream, whatever its entries mean. It reads new entries
  * (XREADGROUP) and hands them to `handle`, which says which are done (acknowledged here, or by the
- * handler's own write) and which failed; it reads on while they are handled, up to `batch` entries handled at once. A failed
- * entry stays pending and is handed over again from the group's pending list (XPENDING, XCLAIM)
- * once its backoff has passed, growing with each delivery; one that fails at its maxDeliveries-th
- * delivery (for a reason other than Redis being away) goes to `park`, which takes it out of the
- * group's way. The pending list also brings back at once what this consumer
- * held before a restart under the same name, and entries another consumer has left idle for
- * claimIdleMs (it died, or backs off longer than that).
+ * handler's own write) and which failed; it reads on while they are handled, up to `batch` entries
+ * handled at once. An entry another command delivered to this consumer (a script that appends an
+ * entry and reads it for this consumer in the same step, which saves a read's round trip) comes in
+ * through a reservation of room (reserve) and is handled as a read one is; reservations made while
+ * a read waits can take the entries handled at once up to twice `batch`. A failed entry stays
+ * pending and is handed over again from the group's pending list (XPENDING, XCLAIM) once its
+ * backoff has passed, growing with each delivery; one that fails at its maxDeliveries-th delivery
+ * (for a reason other than Redis being away) goes to `park`, which takes it out of the group's
+ * way. The pending list also brings back at once what this consumer held before a restart under
+ * the same name, and entries another consumer has left idle for claimIdleMs (it died, or backs off
+ * longer than that).
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -92,9 +96,25 @@ export interface WorkerCounts {
   parked: number;
 }
 
+/**
+ * Room for one entry that another command delivers to this consumer (a script's own
+ * `XREADGROUP ... >`), held until the entry is taken or the room released.
+ */
+export interface Reservation {
+  /** Hands over the entry that command delivered to this consumer. */
+  take(delivery: Delivery): void;
+  /** Gives the room back: the command delivered nothing (or failed). */
+  release(): void;
+}
+
 export interface ConsumerWorker {
   /** Kept up to date by the worker. */
   readonly counts: Readonly<WorkerCounts>;
+  /**
+   * Room for an entry delivered to this consumer by another command; undefined when there is none
+   * (`batch` entries handled or promised, or the worker stopping). Its entry is handled as a read's.
+   */
+  reserve(): Reservation | undefined;
   /** Stops reading, closes `blockRedis`, and resolves once the handling under way is over. */
   stop(): Promise<void>;
 }
@@ -131,6 +151,8 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
    */
   const handling = new Set<string>();
   const handlings = new Set<Promise<void>>();
+  /** Room promised to entries another command delivers (reserve), not yet taken nor released. */
+  let reserved = 0;
   /** A handling beside the reads that failed (Redis lost): the reads stop and start again on it. */
   let handlingFailed: { error: unknown } | undefined;
   /** When (performance.now()) the pending list is next looked at. */
@@ -247,7 +269,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
               (entry) => entry !== null,
             );
       // No more than there is room for: the rest is looked at again as soon as a handling ends.
-      const room = Math.max(0, batch - handling.size);
+      const room = Math.max(0, batch - handling.size - reserved);
       const full = own.length + others.length > room;
       if (full) {
         own.splice(room);
@@ -304,10 +326,10 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
       for (;;) {
         throwIfHandlingFailed();
         if (performance.now() >= nextPassAt) await runPending();
-        const room = batch - handling.size;
+        const room = batch - handling.size - reserved;
         if (room <= 0) {
-          // batch >= 1: a full hand means at least one handling to wait for.
-          await Promise.race(handlings);
+          // batch >= 1: a full hand means at least one handling, or a reservation, to wait for.
+          await (handlings.size > 0 ? Promise.race(handlings) : sleep(1));
           continue;
         }
         // Never BLOCK 0 (forever); never past the next look at the pending list.
@@ -339,6 +361,27 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
 
   return {
     counts,
+    reserve() {
+      if (stopping.signal.aborted || handling.size + reserved >= batch) return undefined;
+      reserved++;
+      let open = true;
+      const close = () => {
+        if (!open) return false;
+        open = false;
+        reserved--;
+        return true;
+      };
+      return {
+        // A worker stopped meanwhile leaves the entry pending under this consumer: handed over at
+        // its next start under the same name, or claimed by another consumer once idle.
+        take: (delivery) => {
+          if (close() && !stopping.signal.aborted) handOver([delivery]);
+        },
+        release: () => {
+          close();
+        },
+      };
+    },
     async stop() {
       stopping.abort();
       blockRedis.disconnect();

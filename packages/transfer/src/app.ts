@@ -17,12 +17,20 @@ import type { AccountsRegistry } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
 import type { ServiceContext } from '@microbank/service-runtime';
 import { assertServing, httpError, projectionServiceApp, route } from '@microbank/service-runtime';
-import type { Projection } from '@microbank/streams';
+import type { Delivery, Projection } from '@microbank/streams';
 import type { Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Admission } from './admission.ts';
 import type { Credentials } from './credentials.ts';
-import { fingerprintOf, requestTransfer, type TransferRequest, transferOfKey, transferStatus } from './transfer-log.ts';
+import type { Processor } from './processor.ts';
+import {
+  fingerprintOf,
+  type Requested,
+  requestTransfer,
+  type TransferRequest,
+  transferOfKey,
+  transferStatus,
+} from './transfer-log.ts';
 import { parseIdempotencyKey, transferBody } from './transfer-request.ts';
 
 export interface TransferAppOptions extends ServiceContext {
@@ -37,6 +45,8 @@ export interface TransferAppOptions extends ServiceContext {
   /** How long a client's Idempotency-Key is kept (DEFAULT_RETENTION_MS). */
   retentionMs?: number;
   prefix?: string;
+  /** This replica's processor: it runs at once the sagas of the requests this replica takes, when it has room. */
+  processor?: Pick<Processor, 'reserve'>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -102,7 +112,7 @@ export function createTransferApp(options: TransferAppOptions): Hono {
         if (earlier) return answerEarlier(c, earlier, text);
         throw error;
       }
-      const requested = await requestTransfer(redis, request, who.client, idempotency.key, prefix, retentionMs);
+      const requested = await makeRequest(request, who.client, idempotency.key);
       if (requested.kind === 'key-reused') throw keyReused(requested.transfer);
       if (!requested.confirmed) throw indeterminate(requested.transfer);
       const status =
@@ -112,6 +122,23 @@ export function createTransferApp(options: TransferAppOptions): Hono {
       return c.json({ transfer: requested.transfer, status }, 202, { location: `/transfers/${requested.transfer}` });
     },
   });
+
+  /**
+   * Makes the request; a new one is delivered to this replica's processor by the same script when
+   * the processor has room, and its saga starts without waiting for a read of the group.
+   */
+  async function makeRequest(request: TransferRequest, client: string, key: string): Promise<Requested> {
+    const reservation = options.processor?.reserve();
+    let delivered: Delivery | undefined;
+    try {
+      const requested = await requestTransfer(redis, request, client, key, prefix, retentionMs, reservation?.deliverTo);
+      if (requested.kind === 'new') delivered = requested.delivered;
+      return requested;
+    } finally {
+      if (delivered) reservation?.take(delivered);
+      else reservation?.release();
+    }
+  }
 
   /** A new transfer request as the API takes it, or the HTTPException that refuses it. */
   function admitted(who: { client: string; mayDebit(account: string): boolean }, type: string, text: string) {

@@ -39,6 +39,7 @@ await runService({
     credentials: credentialsOf(config.clients),
     admission,
     retentionMs: config.retentionMs,
+    processor,
   }),
   port: config.port,
   shutdown: config.shutdown,

@@ -21,6 +21,7 @@ import {
   readStream,
   recordingLog,
   redisSuite,
+  startTestRedis,
   uniquePrefix,
   waitFor,
 } from '@microbank/testing';
@@ -303,6 +304,63 @@ saga('the settlement acknowledges its request in the same write: both or, on a f
   assert.equal(await settle(), { repeated: true });
   assert.is(await pending(), 0);
   assert.is(await settlements(), 1);
+});
+
+saga(
+  'a request its own script delivers is run by the processor that made room, with no read of the group',
+  async (ctx) => {
+    const stream = transfersKey(ctx.prefix);
+    // The processor's reads go to another Redis, where its group is empty: on this one, only the
+    // request script delivers to it.
+    const elsewhere = await startTestRedis();
+    const there = connectRedis(elsewhere.url, 'elsewhere', silentLog);
+    try {
+      await untilReady(there);
+      await there.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
+      await ctx.redis.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
+      const taker = processor(ctx, 'taker', { blockRedis: connectRedis(elsewhere.url, 'taker', silentLog) });
+      const reservation = taker.reserve();
+      if (!reservation) throw new Error('no room in an idle processor');
+      assert.equal(reservation.deliverTo, { group: PROCESSORS_GROUP, consumer: 'taker' });
+      const request = { from: 'john-account', to: 'mary-account', amount: 3 };
+      const made = await requestTransfer(ctx.redis, request, 'test', randomUUID(), ctx.prefix, undefined, {
+        group: PROCESSORS_GROUP,
+        consumer: 'taker',
+      });
+      if (made.kind !== 'new' || !made.delivered) throw new Error(`not delivered: ${JSON.stringify(made)}`);
+      assert.is(made.delivered.id, made.position, 'its own request: nothing older was undelivered');
+      reservation.take(made.delivered);
+      assert.is((await settledStatus(ctx, made.transfer)).status, 'completed');
+      assert.is(taker.counts.settled, 1);
+
+      // The control: a request made without a consumer to deliver to is never read by this processor.
+      const unread = await requestTransfer(ctx.redis, request, 'test', randomUUID(), ctx.prefix);
+      if (unread.kind !== 'new') throw new Error('not new');
+      assert.is(unread.delivered, undefined);
+      const groups = (await ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
+      const group = groups.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === PROCESSORS_GROUP);
+      assert.is(group?.['last-delivered-id'], made.position, 'the second request is not delivered');
+      assert.is((await transferStatus(ctx.redis, unread.transfer, ctx.prefix))?.status, 'pending');
+    } finally {
+      there.disconnect();
+      await elsewhere.dispose();
+    }
+  },
+);
+
+saga('a request made before its group exists is recorded; the script delivers nothing', async (ctx) => {
+  const made = await requestTransfer(
+    ctx.redis,
+    { from: 'john-account', to: 'mary-account', amount: 3 },
+    'test',
+    randomUUID(),
+    ctx.prefix,
+    undefined,
+    { group: PROCESSORS_GROUP, consumer: 'early' },
+  );
+  assert.is(made.kind, 'new');
+  assert.is(made.kind === 'new' ? made.delivered : 'other', undefined);
+  assert.is((await readStream(ctx.redis, transfersKey(ctx.prefix))).length, 1);
 });
 
 /** XINFO's flat [name, value, name, value, ...] as pairs. */

@@ -19,6 +19,7 @@ import {
   type Handled,
   keepPresence,
   type Log,
+  type Reservation,
   type StreamId,
   startConsumerWorker,
   streamIdMillis,
@@ -27,7 +28,7 @@ import {
 import { compactedBefore } from './compaction.ts';
 import { parkEntry } from './parked.ts';
 import { BehindCompaction, RequestLost, requestedTransfer, runSaga } from './saga.ts';
-import { type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
+import { type DeliverTo, type TransferStatus, transferStatus, transferStatuses } from './transfer-log.ts';
 
 export { PROCESSORS_GROUP };
 
@@ -81,9 +82,21 @@ export interface ProcessorCounts extends WorkerCounts {
   skipped: number;
 }
 
+/** Room in a processor for the request about to be made, delivered to it by the request script. */
+export interface ProcessorReservation extends Reservation {
+  /** For requestTransfer: the group and this processor's consumer. */
+  deliverTo: DeliverTo;
+}
+
 export interface Processor {
   /** Kept up to date while the processor runs. */
   readonly counts: Readonly<ProcessorCounts>;
+  /**
+   * Room for the request a POST is about to make: its script reads it for this processor, which
+   * runs its saga at once, without a round trip to read it. Undefined when there is none (the
+   * processor full or stopping): then a read of the group brings the request, as it does any other.
+   */
+  reserve(): ProcessorReservation | undefined;
   stop(): Promise<void>;
 }
 
@@ -261,6 +274,10 @@ export function startProcessor(options: ProcessorOptions): Processor {
 
   return {
     counts,
+    reserve() {
+      const reservation = worker.reserve();
+      return reservation && { ...reservation, deliverTo: { group: PROCESSORS_GROUP, consumer } };
+    },
     async stop() {
       stopping.abort();
       // Present until its sagas under way are over: a rebuild of the ledgers' state waits for that.

@@ -15,7 +15,14 @@ import {
   transfersKey,
 } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';
-import { confirmedWrite, defineScript, encodeEvent, type StreamId, Unconfirmed } from '@microbank/streams';
+import {
+  confirmedWrite,
+  type Delivery,
+  defineScript,
+  encodeEvent,
+  type StreamId,
+  Unconfirmed,
+} from '@microbank/streams';
 
 export interface TransferRequest {
   from: string;
@@ -72,7 +79,7 @@ export function fingerprintOf({ from, to, amount }: TransferRequest): string {
  * it may be lost in a failover, and the same request again (the same key) settles it.
  */
 export type Requested =
-  | { kind: 'new'; transfer: string; position: StreamId; confirmed: boolean }
+  | { kind: 'new'; transfer: string; position: StreamId; confirmed: boolean; delivered?: Delivery }
   | { kind: 'same'; transfer: string; confirmed: boolean }
   | { kind: 'key-reused'; transfer: string };
 
@@ -94,7 +101,17 @@ export async function transferOfKey(
   return { transfer, fingerprint };
 }
 
-/** Records `client`'s request once per Idempotency-Key; a key the client used before answers its transfer. */
+/** A consumer of a group on the transfers stream, to which a new request's script delivers an entry. */
+export interface DeliverTo {
+  group: string;
+  consumer: string;
+}
+
+/**
+ * Records `client`'s request once per Idempotency-Key; a key the client used before answers its
+ * transfer. With `deliverTo`, a new request's script also reads one entry of the group for that
+ * consumer (`delivered`: usually this request's own), as XREADGROUP would.
+ */
 export async function requestTransfer(
   redis: RedisClient,
   request: TransferRequest,
@@ -102,6 +119,7 @@ export async function requestTransfer(
   key: string,
   prefix?: string,
   retentionMs = DEFAULT_RETENTION_MS,
+  deliverTo?: DeliverTo,
 ): Promise<Requested> {
   const transfer = randomUUID();
   const requestedAt = new Date().toISOString();
@@ -109,7 +127,8 @@ export async function requestTransfer(
   const event = dataOf({ type: 'TransferRequested', data: { transfer, ...request, key, requestedAt, client } });
   const pending: TransferStatus = { transfer, status: 'pending', ...request, requestedAt, client };
   let confirmed = true;
-  const [kind, known, detail] = await run<[string, string, string]>(
+  type Reply = [string, string, string, StreamId?, string[]?];
+  const [kind, known, detail, deliveredId, deliveredFields] = await run<Reply>(
     redis,
     'requestTransfer',
     transfersKey(prefix),
@@ -120,12 +139,16 @@ export async function requestTransfer(
     event,
     JSON.stringify(pending),
     String(retentionMs),
+    ...(deliverTo ? [deliverTo.group, deliverTo.consumer] : []),
   ).catch((error) => {
     if (!(error instanceof Unconfirmed)) throw error;
     confirmed = false;
-    return error.reply as [string, string, string];
+    return error.reply as Reply;
   });
-  if (kind === 'new') return { kind: 'new', transfer: known, position: detail, confirmed };
+  if (kind === 'new') {
+    const delivered = deliveredId ? { id: deliveredId, fields: deliveredFields ?? [], deliveries: 1 } : undefined;
+    return { kind: 'new', transfer: known, position: detail, confirmed, ...(delivered ? { delivered } : {}) };
+  }
   return detail === fingerprint
     ? { kind: 'same', transfer: known, confirmed }
     : { kind: 'key-reused', transfer: known };
