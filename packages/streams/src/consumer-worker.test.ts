@@ -358,6 +358,26 @@ worker('room reserved for an entry another command delivers: within the batch, h
   assert.is(holding.worker.reserve(), undefined, 'no room in a stopped worker');
 });
 
+worker('room is reserved only below reserveBelow, while reads may still fill the batch', async (ctx) => {
+  await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
+  const holding = startHolding(ctx, { batch: 3, reserveBelow: 1 });
+  const held = await add(ctx, 'hold');
+  await holding.handedOver(held, 1, 'a read entry to be held');
+  assert.is(holding.worker.reserve(), undefined, 'one in hand: none below 1');
+  const more = [await add(ctx, 'hold'), await add(ctx, 'hold')];
+  for (const id of more) await holding.handedOver(id, 1, 'reads to fill the batch');
+  holding.release();
+  await waitFor(
+    'everything acknowledged',
+    () => pendingIds(ctx),
+    (ids) => ids.length === 0,
+  );
+  const reservation = holding.worker.reserve();
+  assert.ok(reservation, 'nothing in hand: room again');
+  assert.is(holding.worker.reserve(), undefined);
+  reservation.release();
+});
+
 worker('a batch that is not a whole number of at least 1 is refused at start', (ctx) => {
   for (const batch of [0, 0.5, -1]) {
     assert.throws(

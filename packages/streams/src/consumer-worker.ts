@@ -65,6 +65,12 @@ export interface ConsumerWorkerOptions<About> {
   claimIdleMs: number;
   /** Entries handled at once at most (and so read at once); default 200. */
   batch?: number;
+  /**
+   * Room is reserved (reserve) only while fewer entries than this are handled or promised; default
+   * `batch`. A busy worker's reads bring many entries at once, and their handling goes out in few
+   * round trips: entries delivered one at a time, elsewhere, would break that up.
+   */
+  reserveBelow?: number;
   /** The longest a read waits for new entries; default 2 s. */
   blockMs?: number;
   /** An entry that fails at this delivery (or a later one) is parked; default 5. */
@@ -132,6 +138,7 @@ const isTransient = (error: unknown) => isRedisNotNow(error) || isRedisFull(erro
 export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>): ConsumerWorker {
   const { redis, blockRedis, log, stream, group, consumer, claimIdleMs } = options;
   const batch = options.batch ?? 200;
+  const reserveBelow = Math.min(batch, options.reserveBelow ?? batch);
   if (!Number.isInteger(batch) || batch < 1)
     throw new Error(`batch must be a whole number of at least 1, not ${batch}`);
   const blockMs = options.blockMs ?? 2_000;
@@ -362,7 +369,7 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
   return {
     counts,
     reserve() {
-      if (stopping.signal.aborted || handling.size + reserved >= batch) return undefined;
+      if (stopping.signal.aborted || handling.size + reserved >= reserveBelow) return undefined;
       reserved++;
       let open = true;
       const close = () => {

@@ -35,6 +35,13 @@ export { PROCESSORS_GROUP };
 /** How often the processor reads the compaction point again. */
 const COMPACTION_LOOK_MS = 1_000;
 
+/**
+ * A request a POST makes is delivered to this processor by its own script only while the processor
+ * handles fewer transfers than this: at a low rate, that saves each one a read's round trip; a
+ * busy processor's reads bring many requests at once, and their sagas' steps go out together.
+ */
+const RESERVE_BELOW = 4;
+
 /** A request first delivered this long after it was written asks for its transfer's status first. */
 const FIRST_DELIVERY_ASKS_AFTER_MS = 10_000;
 
@@ -94,7 +101,8 @@ export interface Processor {
   /**
    * Room for the request a POST is about to make: its script reads it for this processor, which
    * runs its saga at once, without a round trip to read it. Undefined when there is none (the
-   * processor full or stopping): then a read of the group brings the request, as it does any other.
+   * processor busy, RESERVE_BELOW, or stopping): then a read of the group brings the request, as it
+   * does any other.
    */
   reserve(): ProcessorReservation | undefined;
   stop(): Promise<void>;
@@ -249,6 +257,7 @@ export function startProcessor(options: ProcessorOptions): Processor {
     consumer,
     claimIdleMs: options.claimIdleMs,
     batch: options.batch,
+    reserveBelow: RESERVE_BELOW,
     blockMs: options.blockMs,
     maxDeliveries: options.maxDeliveries,
     retryBackoff: options.retryBackoff,
