@@ -13,7 +13,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +36,7 @@ import {
 } from '@microbank/redis-runner';
 import { NOT_CONFIRMED } from '@microbank/streams';
 import { waitFor } from '@microbank/testing';
+import { LoadClient } from './http-load.ts';
 import type { CpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
 import { type LatencyHistogram, percentile } from './stats.ts';
@@ -367,7 +367,7 @@ async function failovers(bank: Bank, cluster: StackCluster, dataDir: string, opt
  */
 function startTrickle(bank: Bank) {
   // No socket limit: a transfer waiting out a failover keeps its connection, the next ones get theirs.
-  const agent = new http.Agent({ keepAlive: true });
+  const client = new LoadClient();
   const accepted: Accepted[] = [];
   const answers: Omit<TrickleAnswers, 'completed' | 'rejected'> = {
     accepted: 0,
@@ -384,7 +384,7 @@ function startTrickle(bank: Bank) {
     while (!stopped) {
       let answer: Awaited<ReturnType<typeof sendTransfer>>;
       try {
-        answer = await sendTransfer(bank, agent, port, pair, key, REQUEST_TIMEOUT_MS);
+        answer = await sendTransfer(bank, client, port, pair, key, REQUEST_TIMEOUT_MS);
       } catch {
         answers.unanswered++;
         await sleep(100);
@@ -420,7 +420,7 @@ function startTrickle(bank: Bank) {
       stopped = true;
       await started;
       await Promise.all(underWay);
-      agent.destroy();
+      client.close();
     },
   };
 }

@@ -13,7 +13,6 @@
  *               issued by a bare pipelined client: what Redis alone allows
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundlePath } from '@microbank/build';
 import { transfersKey } from '@microbank/events';
@@ -28,6 +27,7 @@ import {
   settleTransfer,
   type TransferStatus,
 } from '@microbank/transfer';
+import { LoadClient } from './http-load.ts';
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
 import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
@@ -193,8 +193,8 @@ export function randomPair(bank: Bank): { from: string; to: string } {
 }
 
 /** POSTs one transfer between two different random accounts; resolves to its id (or undefined on a non-202). */
-async function postTransfer(bank: Bank, agent: http.Agent, port: number): Promise<string | undefined> {
-  const answer = await sendTransfer(bank, agent, port, randomPair(bank), randomUUID());
+async function postTransfer(bank: Bank, client: LoadClient, port: number): Promise<string | undefined> {
+  const answer = await sendTransfer(bank, client, port, randomPair(bank), randomUUID());
   return answer.status === 202 ? answer.transfer : undefined;
 }
 
@@ -202,49 +202,21 @@ async function postTransfer(bank: Bank, agent: http.Agent, port: number): Promis
  * One POST /transfers of 1 from `pair.from` to `pair.to` under `key`: its status and the transfer
  * it names (a 202, or a 503 indeterminate). A request not answered within `timeoutMs` fails.
  */
-export function sendTransfer(
+export async function sendTransfer(
   bank: Bank,
-  agent: http.Agent,
+  client: LoadClient,
   port: number,
   pair: { from: string; to: string },
   key: string,
   timeoutMs?: number,
 ): Promise<{ status: number; transfer?: string; body: string }> {
-  const body = JSON.stringify({ ...pair, amount: 1 });
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/transfers',
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'idempotency-key': key,
-          authorization: bank.authorization,
-          'content-length': body.length,
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          let transfer: string | undefined;
-          try {
-            transfer = (JSON.parse(text) as { transfer?: string }).transfer;
-          } catch {}
-          resolve({ status: response.statusCode ?? 0, transfer, body: text });
-        });
-      },
-    );
-    if (timeoutMs !== undefined) {
-      request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    }
-    request.on('error', reject);
-    request.end(body);
-  });
+  const headers = { 'idempotency-key': key, authorization: bank.authorization };
+  const answer = await client.post(port, '/transfers', headers, JSON.stringify({ ...pair, amount: 1 }), timeoutMs);
+  let transfer: string | undefined;
+  try {
+    transfer = (JSON.parse(answer.body) as { transfer?: string }).transfer;
+  } catch {}
+  return { ...answer, transfer };
 }
 
 /**
@@ -293,7 +265,7 @@ export function watchSettlements(bank: Bank, onSettled: (transfer: string, at: n
 }
 
 export async function sustained(bank: Bank, seconds: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const client = new LoadClient();
   let settled = 0;
   let accepted = 0;
   let counting = false;
@@ -309,7 +281,7 @@ export async function sustained(bank: Bank, seconds: number) {
   const failed = notAccepted('the sustained load');
   const clients = Array.from({ length: 64 }, async (_, i) => {
     const port = bank.transferPorts[i % bank.transferPorts.length] as number;
-    while (!stop) if ((await postTransfer(bank, agent, port).catch(failed)) && counting) accepted++;
+    while (!stop) if ((await postTransfer(bank, client, port).catch(failed)) && counting) accepted++;
   });
   await sleep(2_000); // warm-up
   counting = true;
@@ -323,7 +295,7 @@ export async function sustained(bank: Bank, seconds: number) {
   stop = true;
   await Promise.all(clients);
   await watch.stop();
-  agent.destroy();
+  client.close();
   return { settledPerSecond: settled / elapsed, acceptedPerSecond: accepted / elapsed, cpu, settledEachSecond };
 }
 
@@ -357,13 +329,13 @@ export async function untilDrained(bank: Bank): Promise<void> {
 }
 
 /** How the load at a fixed rate posts its n-th transfer: its id once accepted, undefined when refused. */
-type Post = (agent: http.Agent, n: number) => Promise<string | undefined>;
+type Post = (client: LoadClient, n: number) => Promise<string | undefined>;
 
 /** Each post to one replica, in turn: refused, or failing, it counts as not accepted. */
 const postInTurn =
   (bank: Bank): Post =>
-  (agent, n) =>
-    postTransfer(bank, agent, bank.transferPorts[n % bank.transferPorts.length] as number);
+  (client, n) =>
+    postTransfer(bank, client, bank.transferPorts[n % bank.transferPorts.length] as number);
 
 /**
  * Seconds at the rate before the measured ones, as the sustained load has its own: they open the
@@ -372,8 +344,8 @@ const postInTurn =
 const WARM_UP_SECONDS = 1;
 
 export async function latencyAt(bank: Bank, perSecond: number, seconds: number, post: Post = postInTurn(bank)) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  await warmUp(bank, agent, post, perSecond);
+  const client = new LoadClient();
+  await warmUp(bank, client, post, perSecond);
   const sentAt = new Map<string, number>();
   const early = new Map<string, number>();
   const latencies: number[] = [];
@@ -403,7 +375,7 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   const started = performance.now();
   await atRate(perSecond, perSecond * seconds, async (n) => {
     const sent = performance.now();
-    const transfer = await post(agent, n).catch(failed);
+    const transfer = await post(client, n).catch(failed);
     if (!transfer) return;
     const timing: TransferTiming = { transfer, sentAtMs: sent + wallMs, answeredAtMs: performance.now() + wallMs };
     const seenAt = early.get(transfer);
@@ -420,7 +392,7 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   const deadline = performance.now() + 10_000;
   while (latencies.length < sentAt.size + early.size && performance.now() < deadline) await sleep(20);
   await watch.stop();
-  agent.destroy();
+  client.close();
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -462,14 +434,14 @@ export async function latencyUnderKills(
   everyMs: number,
 ): Promise<DisruptedLatency> {
   let postedAgain = 0;
-  const post: Post = async (agent, n) => {
+  const post: Post = async (client, n) => {
     const key = randomUUID();
     const pair = randomPair(bank);
     const giveUpAt = performance.now() + 30_000;
     for (let attempt = 0; performance.now() < giveUpAt; attempt++) {
       if (attempt > 0) postedAgain++;
       const port = bank.transferPorts[(n + attempt) % bank.transferPorts.length] as number;
-      const answer = await sendTransfer(bank, agent, port, pair, key, 5_000).catch(() => undefined);
+      const answer = await sendTransfer(bank, client, port, pair, key, 5_000).catch(() => undefined);
       if (answer?.status === 202) return answer.transfer;
       if (answer && answer.status !== 503) return undefined;
       // Both replicas down for a moment: not a busy loop.
@@ -548,8 +520,8 @@ function notAccepted(load: string): (error: unknown) => undefined {
 }
 
 /** Posts at `perSecond` for WARM_UP_SECONDS, unmeasured; returns once those transfers are settled. */
-async function warmUp(bank: Bank, agent: http.Agent, post: Post, perSecond: number): Promise<void> {
-  await atRate(perSecond, perSecond * WARM_UP_SECONDS, (n) => post(agent, n).catch(() => undefined));
+async function warmUp(bank: Bank, client: LoadClient, post: Post, perSecond: number): Promise<void> {
+  await atRate(perSecond, perSecond * WARM_UP_SECONDS, (n) => post(client, n).catch(() => undefined));
   // Settled before the measured run's watch begins, so that none is taken for one of its transfers.
   await untilDrained(bank);
 }
@@ -569,7 +541,7 @@ function wallClockOffsetMs(): number {
 }
 
 async function recovery(bank: Bank) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const client = new LoadClient();
   const settledAt = new Map<string, number>();
   const watch = watchSettlements(bank, (transfer, at) => settledAt.set(transfer, at));
   let stop = false;
@@ -577,7 +549,7 @@ async function recovery(bank: Bank) {
   // Enough at once that the victim holds transfers in the middle of their sagas when it dies.
   const load = Promise.all(
     Array.from({ length: 16 }, async () => {
-      while (!stop) await postTransfer(bank, agent, survivorPort).catch(() => undefined);
+      while (!stop) await postTransfer(bank, client, survivorPort).catch(() => undefined);
     }),
   );
   await sleep(2_000);
@@ -621,7 +593,7 @@ async function recovery(bank: Bank) {
   stop = true;
   await load;
   await watch.stop();
-  agent.destroy();
+  client.close();
   // Not taken over within the deadline: an infinite figure, which the report prints as missed.
   if (await stillHeld()) return { ms: Number.POSITIVE_INFINITY, transfers: held.length };
   const settled = held.map((transfer) => settledAt.get(transfer) ?? Number.POSITIVE_INFINITY);
