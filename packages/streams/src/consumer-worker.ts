@@ -118,7 +118,8 @@ export interface ConsumerWorker {
   readonly counts: Readonly<WorkerCounts>;
   /**
    * Room for an entry delivered to this consumer by another command; undefined when there is none
-   * (`batch` entries handled or promised, or the worker stopping). Its entry is handled as a read's.
+   * (`reserveBelow` entries handled or promised, or the worker stopping). Its entry is handled as a
+   * read's.
    */
   reserve(): Reservation | undefined;
   /** Stops reading, closes `blockRedis`, and resolves once the handling under way is over. */
