@@ -378,7 +378,7 @@ worker('room is reserved only below reserveBelow, while reads may still fill the
   reservation.release();
 });
 
-worker('a batch that is not a whole number of at least 1 is refused at start', (ctx) => {
+worker('a batch that is not a whole number of at least 1, or a reserveBelow not whole, is refused at start', (ctx) => {
   for (const batch of [0, 0.5, -1]) {
     assert.throws(
       () =>
@@ -396,6 +396,24 @@ worker('a batch that is not a whole number of at least 1 is refused at start', (
           park: async () => true,
         }),
       /batch must be a whole number of at least 1/,
+    );
+  }
+  for (const reserveBelow of [Number.NaN, -1, 1.5]) {
+    assert.throws(
+      () =>
+        startConsumerWorker<string>({
+          redis: ctx.redis,
+          blockRedis: ctx.redis,
+          log: silentLog,
+          stream: ctx.stream,
+          group: GROUP,
+          consumer: 'one',
+          claimIdleMs: 400,
+          reserveBelow,
+          handle: async () => ({ done: [], failed: [] }),
+          park: async () => true,
+        }),
+      /reserveBelow must be a whole number/,
     );
   }
 });

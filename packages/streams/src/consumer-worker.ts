@@ -142,6 +142,8 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
   const reserveBelow = Math.min(batch, options.reserveBelow ?? batch);
   if (!Number.isInteger(batch) || batch < 1)
     throw new Error(`batch must be a whole number of at least 1, not ${batch}`);
+  if (!Number.isInteger(reserveBelow) || reserveBelow < 0)
+    throw new Error(`reserveBelow must be a whole number, not ${options.reserveBelow}`);
   const blockMs = options.blockMs ?? 2_000;
   const maxDeliveries = options.maxDeliveries ?? 5;
   const retryBackoff = options.retryBackoff ?? { firstMs: 500, capMs: 30_000 };

@@ -52,7 +52,7 @@ saga.after.each(async (ctx) => {
 function processor(
   ctx: Context,
   consumer: string,
-  given: Partial<Pick<ProcessorOptions, 'redis' | 'blockRedis' | 'log'>> = {},
+  given: Partial<Pick<ProcessorOptions, 'redis' | 'blockRedis' | 'log' | 'claimIdleMs'>> = {},
 ): Processor {
   const started = startProcessor({
     redis: ctx.redis,
@@ -318,7 +318,18 @@ saga(
       await untilReady(there);
       await there.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
       await ctx.redis.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
-      const taker = processor(ctx, 'taker', { blockRedis: connectRedis(elsewhere.url, 'taker', silentLog) });
+      // Its pending list looked at on start only (claimIdleMs / 4 = 15 s): the entry the script
+      // delivers is run because it is handed over, not found there.
+      const taker = processor(ctx, 'taker', {
+        blockRedis: connectRedis(elsewhere.url, 'taker', silentLog),
+        claimIdleMs: 60_000,
+      });
+      // Past its first look at the pending list: waiting on its read, elsewhere.
+      await waitFor(
+        'the processor to wait on its read of the other Redis',
+        async () => (await there.client('LIST')) as string,
+        (clients) => /cmd=xreadgroup/.test(clients),
+      );
       const reservation = taker.reserve();
       if (!reservation) throw new Error('no room in an idle processor');
       assert.equal(reservation.deliverTo, { group: PROCESSORS_GROUP, consumer: 'taker' });

@@ -1,6 +1,7 @@
 /** The bench's load client against a real node:http server on 127.0.0.1. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assertRejects, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { LoadClient } from './http-load.ts';
@@ -16,6 +17,7 @@ async function serve(answer: (request: http.IncomingMessage, body: string, respo
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
+    server,
     port: (server.address() as AddressInfo).port,
     connections: () => new Promise<number>((resolve) => server.getConnections((_, count) => resolve(count))),
     close: () => {
@@ -43,6 +45,31 @@ load('answers whole, UTF-8 both ways, on kept-alive connections, one per request
     );
     for (let i = 0; i < 20; i++) await client.post(server.port, '/transfers', {}, body);
     assert.is(await server.connections(), 5, 'the five connections kept and used again');
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+load('an idle connection is not used again once the server is about to close it', async () => {
+  let opened = 0;
+  const server = await serve((_request, _body, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
+    response.end('{}');
+  });
+  const client = new LoadClient();
+  try {
+    // A server keeping idle connections 2 s (it says `Keep-Alive: timeout=2`): the client uses one
+    // again for 1 s, and opens another after that, before the server would close the first.
+    const port = server.port;
+    server.server.keepAliveTimeout = 2_000;
+    server.server.on('connection', () => opened++);
+    await client.post(port, '/', {}, '{}');
+    await client.post(port, '/', {}, '{}');
+    assert.is(opened, 1, 'used again at once');
+    await sleep(1_200);
+    await client.post(port, '/', {}, '{}');
+    assert.is(opened, 2, 'not used again 1.2 s idle');
   } finally {
     client.close();
     await server.close();

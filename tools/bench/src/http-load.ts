@@ -18,6 +18,14 @@ const HEAD_END = '\r\n\r\n';
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 const CHUNKED = /\r\ntransfer-encoding:/i;
 const CLOSES = /\r\nconnection:[ \t]*close/i;
+/** How long the server keeps an idle connection: `Keep-Alive: timeout=<seconds>` (Node's server says 5). */
+const KEEP_ALIVE = /\r\nkeep-alive:[^\r]*timeout=(\d+)/i;
+/**
+ * An idle connection is used again only this long before the server would close it. A request
+ * written as the server closes the connection fails (ECONNRESET, or closed before an answer), as
+ * node:http's agent knows and avoids the same way.
+ */
+const IDLE_MARGIN_MS = 1_000;
 
 interface Waiting {
   resolve(answer: Answer): void;
@@ -30,6 +38,8 @@ class Connection {
   private text = '';
   private waiting: Waiting | undefined;
   closed = false;
+  /** Until when (performance.now()) the server keeps this connection while it is idle. */
+  usableUntil = Number.POSITIVE_INFINITY;
 
   constructor(port: number, onFree: (connection: Connection) => void) {
     this.socket = net.connect(port, '127.0.0.1');
@@ -87,6 +97,8 @@ class Connection {
     if (this.text.length < to) return undefined;
     const body = Buffer.from(this.text.slice(from, to), 'latin1').toString('utf8');
     this.text = this.text.slice(to);
+    const keepsFor = KEEP_ALIVE.exec(head);
+    if (keepsFor) this.usableUntil = performance.now() + Number(keepsFor[1]) * 1_000 - IDLE_MARGIN_MS;
     return { answer: { status: Number(head.slice(9, 12)), body }, closes: CLOSES.test(head) };
   }
 }
@@ -122,7 +134,8 @@ export class LoadClient {
     const idle = this.idle.get(port) ?? [];
     this.idle.set(port, idle);
     for (let connection = idle.pop(); connection; connection = idle.pop()) {
-      if (!connection.closed) return connection;
+      if (!connection.closed && performance.now() < connection.usableUntil) return connection;
+      connection.close(new Error('idle too long'));
     }
     const connection = new Connection(port, (free) => {
       if (!free.closed) idle.push(free);
