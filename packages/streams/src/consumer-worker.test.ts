@@ -379,42 +379,25 @@ worker('room is reserved only below reserveBelow, while reads may still fill the
 });
 
 worker('a batch that is not a whole number of at least 1, or a reserveBelow not whole, is refused at start', (ctx) => {
+  const startWith = (options: Options) =>
+    startConsumerWorker<string>({
+      redis: ctx.redis,
+      // Never used: the options are refused before anything is read.
+      blockRedis: ctx.redis,
+      log: silentLog,
+      stream: ctx.stream,
+      group: GROUP,
+      consumer: 'one',
+      claimIdleMs: 400,
+      handle: async () => ({ done: [], failed: [] }),
+      park: async () => true,
+      ...options,
+    });
   for (const batch of [0, 0.5, -1]) {
-    assert.throws(
-      () =>
-        startConsumerWorker<string>({
-          redis: ctx.redis,
-          // Never used: the options are refused before anything is read.
-          blockRedis: ctx.redis,
-          log: silentLog,
-          stream: ctx.stream,
-          group: GROUP,
-          consumer: 'one',
-          claimIdleMs: 400,
-          batch,
-          handle: async () => ({ done: [], failed: [] }),
-          park: async () => true,
-        }),
-      /batch must be a whole number of at least 1/,
-    );
+    assert.throws(() => startWith({ batch }), /batch must be a whole number of at least 1/);
   }
   for (const reserveBelow of [Number.NaN, -1, 1.5]) {
-    assert.throws(
-      () =>
-        startConsumerWorker<string>({
-          redis: ctx.redis,
-          blockRedis: ctx.redis,
-          log: silentLog,
-          stream: ctx.stream,
-          group: GROUP,
-          consumer: 'one',
-          claimIdleMs: 400,
-          reserveBelow,
-          handle: async () => ({ done: [], failed: [] }),
-          park: async () => true,
-        }),
-      /reserveBelow must be a whole number/,
-    );
+    assert.throws(() => startWith({ reserveBelow }), /reserveBelow must be a whole number/);
   }
 });
 
