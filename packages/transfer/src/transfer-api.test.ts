@@ -16,11 +16,12 @@ import {
 import { issueSupply, openingIssuance } from '@microbank/ledger';
 import { createLogger, createMetrics, MAX_BODY_BYTES } from '@microbank/service-runtime';
 import { appendEvent, connectRedis, silentLog, untilReady } from '@microbank/streams';
-import { type RedisServerContext, redisSuite, uniquePrefix, waitFor } from '@microbank/testing';
+import { type RedisServerContext, redisSuite, startTestRedis, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
 import { createTransferApp } from './app.ts';
 import { type Credentials, credentialsOf, newCredential } from './credentials.ts';
+import { PROCESSORS_GROUP, startProcessor } from './processor.ts';
 import { runSaga } from './saga.ts';
 import { transferStatus } from './transfer-log.ts';
 
@@ -440,6 +441,61 @@ api('a key and a settled status are kept for the retention, a pending status unt
   const before = await redis.hget(ledgerStateKey('john-account', ctx.prefix), 'balance');
   await runSaga(redis, stored, ctx.prefix, retentionMs);
   assert.is(await redis.hget(ledgerStateKey('john-account', ctx.prefix), 'balance'), before);
+});
+
+api('a POST hands its request to the replica`s own processor; a key used before gives the room back', async (ctx) => {
+  // The processor's reads go to another Redis: here, only the request script delivers to it.
+  const elsewhere = await startTestRedis();
+  const there = connectRedis(elsewhere.url, 'elsewhere', silentLog);
+  const stream = transfersKey(ctx.prefix);
+  // The suite's earlier requests count as read: the script reads the oldest request not read yet.
+  await ctx.accounts.redis.xgroup('CREATE', stream, PROCESSORS_GROUP, '$', 'MKSTREAM');
+  const processor = startProcessor({
+    redis: ctx.accounts.redis,
+    blockRedis: connectRedis(elsewhere.url, 'processor', silentLog),
+    log: silentLog,
+    consumer: 'this-replica',
+    claimIdleMs: 60_000,
+    prefix: ctx.prefix,
+  });
+  try {
+    await untilReady(there);
+    await there.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
+    await waitFor(
+      'the processor to wait on its read of the other Redis',
+      async () => (await there.client('LIST')) as string,
+      (clients) => /cmd=xreadgroup/.test(clients),
+    );
+    const app = createTransferApp({
+      log,
+      metrics: createMetrics('transfer'),
+      ...ctx.accounts,
+      credentials,
+      admission: { refusal: undefined },
+      prefix: ctx.prefix,
+      processor,
+    });
+    const key = randomUUID();
+    const answer = await post(ctx, good, { 'idempotency-key': key }, app);
+    assert.is(answer.status, 202);
+    const { transfer } = (await answer.json()) as { transfer: string };
+    const settled = await waitFor(
+      'the transfer to settle',
+      () => transferStatus(ctx.accounts.redis, transfer, ctx.prefix),
+      (status) => status?.status !== 'pending',
+    );
+    assert.is(settled?.status, 'completed');
+    // The same key again, more times than the processor takes requests at once: each answers the
+    // transfer made, and gives back the room it reserved.
+    for (let i = 0; i < 6; i++) assert.is((await post(ctx, good, { 'idempotency-key': key }, app)).status, 202);
+    const room = processor.reserve();
+    assert.ok(room, 'the room given back');
+    room.release();
+  } finally {
+    await processor.stop();
+    there.disconnect();
+    await elsewhere.dispose();
+  }
 });
 
 api.run();
