@@ -3,8 +3,9 @@
 -- transfer the key made (the caller compares fingerprints: the same request, or another body).
 -- The key is kept for the retention; the pending status until the transfer settles. Given a
 -- consumer of a group, the script then reads one entry for it as XREADGROUP would (the group's
--- oldest undelivered: under no backlog, the request just made), so that the replica that took the
--- request runs its saga without waiting for a read; without the group (not made yet) it reads none.
+-- oldest undelivered: the request just made when every entry before it was read, else an older
+-- one), so that the replica that took the request handles it without waiting for a read; without
+-- the group (not made yet) it reads none.
 --
 -- KEYS[1]  the transfers stream      microbank:{transfers}
 -- KEYS[2]  the client's key          microbank:{transfers}:key:<client>/<key> ("<transfer> <fingerprint>")
