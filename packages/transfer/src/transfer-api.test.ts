@@ -19,7 +19,7 @@ import { appendEvent, connectRedis, silentLog, untilReady } from '@microbank/str
 import { type RedisServerContext, redisSuite, startTestRedis, uniquePrefix, waitFor } from '@microbank/testing';
 import type { Hono } from 'hono';
 import * as assert from 'uvu/assert';
-import { createTransferApp } from './app.ts';
+import { createTransferApp, type TransferAppOptions } from './app.ts';
 import { type Credentials, credentialsOf, newCredential } from './credentials.ts';
 import { PROCESSORS_GROUP, startProcessor } from './processor.ts';
 import { runSaga } from './saga.ts';
@@ -44,6 +44,19 @@ const bearer = (credential: { credential: string }) => `Bearer ${credential.cred
 const api = redisSuite<Extra>('transfer API');
 const log = createLogger('transfer', 'silent');
 
+/** The API over this suite's accounts, with the operator and john as clients; `options` as the test needs. */
+function appOf(ctx: Context, options: Partial<TransferAppOptions> = {}): Hono {
+  return createTransferApp({
+    log,
+    metrics: createMetrics('transfer'),
+    ...ctx.accounts,
+    credentials,
+    admission: { refusal: undefined },
+    prefix: ctx.prefix,
+    ...options,
+  });
+}
+
 api.before(async (ctx) => {
   ctx.prefix = uniquePrefix();
   const stream = streamKey('accounts', ctx.prefix);
@@ -58,14 +71,7 @@ api.before(async (ctx) => {
     });
   }
   await ctx.accounts.projection.waitForPosition(last, 5_000);
-  ctx.app = createTransferApp({
-    log,
-    metrics: createMetrics('transfer'),
-    ...ctx.accounts,
-    credentials,
-    admission: { refusal: undefined },
-    prefix: ctx.prefix,
-  });
+  ctx.app = appOf(ctx);
 });
 
 api.after(async (ctx) => {
@@ -228,14 +234,7 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
     name: 'transfer',
   });
   try {
-    const app = createTransferApp({
-      log,
-      metrics: createMetrics('transfer'),
-      ...waiting,
-      credentials,
-      admission: { refusal: undefined },
-      prefix: ctx.prefix,
-    });
+    const app = appOf(ctx, waiting);
     const before = await recorded(ctx);
     const response = await post(ctx, good, {}, app);
     assert.is(response.status, 503);
@@ -246,14 +245,7 @@ api('while the registry catches up, a transfer is refused with 503 (nothing reco
 });
 
 api('Redis memory not read lately: a new transfer gets 503 unavailable, nothing recorded', async (ctx) => {
-  const app = createTransferApp({
-    log,
-    metrics: createMetrics('transfer'),
-    ...ctx.accounts,
-    credentials,
-    admission: { refusal: 'unread' },
-    prefix: ctx.prefix,
-  });
+  const app = appOf(ctx, { admission: { refusal: 'unread' } });
   const before = await recorded(ctx);
   const response = await post(ctx, good, {}, app);
   assert.is(response.status, 503);
@@ -268,15 +260,7 @@ api('Redis memory not read lately: a new transfer gets 503 unavailable, nothing 
 api('not ready while the connection it writes through is down, though its registry is live', async (ctx) => {
   const redis = connectRedis(ctx.redisServer.url, 'transfer:test', silentLog);
   await untilReady(redis);
-  const app = createTransferApp({
-    log,
-    metrics: createMetrics('transfer'),
-    ...ctx.accounts,
-    redis,
-    credentials,
-    admission: { refusal: undefined },
-    prefix: ctx.prefix,
-  });
+  const app = appOf(ctx, { redis });
   assert.is((await app.request('/readyz')).status, 200);
   const closed = new Promise((resolve) => redis.once('end', resolve));
   redis.disconnect();
@@ -376,15 +360,7 @@ api(
         ['a registry without the accounts', empty],
         ['a registry not ready', away],
       ] as const) {
-        const app = createTransferApp({
-          log,
-          metrics: createMetrics('transfer'),
-          ...projection,
-          redis: ctx.accounts.redis,
-          credentials,
-          admission: { refusal: undefined },
-          prefix: ctx.prefix,
-        });
+        const app = appOf(ctx, { ...projection, redis: ctx.accounts.redis });
         const before = await recorded(ctx);
         const retry = await post(ctx, good, { 'idempotency-key': key }, app);
         assert.is(retry.status, 202, what);
@@ -407,15 +383,7 @@ api(
 
 api('a key and a settled status are kept for the retention, a pending status until it settles', async (ctx) => {
   const retentionMs = 400;
-  const app = createTransferApp({
-    log,
-    metrics: createMetrics('transfer'),
-    ...ctx.accounts,
-    credentials,
-    admission: { refusal: undefined },
-    retentionMs,
-    prefix: ctx.prefix,
-  });
+  const app = appOf(ctx, { retentionMs });
   const redis = ctx.accounts.redis;
   const key = randomUUID();
   const { transfer } = (await (await post(ctx, good, { 'idempotency-key': key }, app)).json()) as { transfer: string };
@@ -466,15 +434,7 @@ api('a POST hands its request to the replica`s own processor; a key used before 
       async () => (await there.client('LIST')) as string,
       (clients) => /cmd=xreadgroup/.test(clients),
     );
-    const app = createTransferApp({
-      log,
-      metrics: createMetrics('transfer'),
-      ...ctx.accounts,
-      credentials,
-      admission: { refusal: undefined },
-      prefix: ctx.prefix,
-      processor,
-    });
+    const app = appOf(ctx, { processor });
     const key = randomUUID();
     const answer = await post(ctx, good, { 'idempotency-key': key }, app);
     assert.is(answer.status, 202);
