@@ -3,9 +3,9 @@
  * consumer worker, @microbank/streams' consumer-worker.ts, which reads, claims, acknowledges, backs
  * off and parks). What is the processor's own: each TransferRequested entry runs its transfer's
  * saga, and the write that settles the transfer acknowledges its entry; a saga that fails at every
- * delivery is parked (parked.ts). Entries before the compaction point, events that are not requests and
- * entries that do not decode are acknowledged and counted as skipped. While it runs, the processor
- * is present under the processors' presence key.
+ * delivery is parked (parked.ts). Entries before the compaction point, events that are not
+ * requests and entries that do not decode are acknowledged and counted as skipped. While it runs,
+ * the processor is present under the processors' presence key.
  */
 import { PROCESSORS_GROUP, processorsPresenceKey, transferEvents, transfersKey } from '@microbank/events';
 import type { RedisClient } from '@microbank/ledger';

@@ -110,7 +110,8 @@ export interface DeliverTo {
 /**
  * Records `client`'s request once per Idempotency-Key; a key the client used before answers its
  * transfer. With `deliverTo`, a new request's script also reads one entry of the group for that
- * consumer (`delivered`: usually this request's own), as XREADGROUP would.
+ * consumer (`delivered`), as XREADGROUP would: the oldest unread, this request's own when every
+ * entry before it was read.
  */
 export async function requestTransfer(
   redis: RedisClient,
