@@ -307,6 +307,53 @@ saga('the settlement acknowledges its request in the same write: both or, on a f
 });
 
 saga(
+  "a settlement that is its group's next entry is read at once; one behind an unread entry waits its turn",
+  async (ctx) => {
+    const stream = transfersKey(ctx.prefix);
+    await ctx.redis.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
+    const read = async (consumer: string) =>
+      (
+        (await ctx.redis.xreadgroup('GROUP', PROCESSORS_GROUP, consumer, 'COUNT', 10, 'STREAMS', stream, '>')) as Array<
+          [string, Array<[string, string[]]>]
+        > | null
+      )?.[0]?.[1].map(([id, fields]) => [id, fields[1]]) ?? [];
+    const settle = (t: TransferStatus) =>
+      settleTransfer(ctx.redis, t, { type: 'TransferCompleted', debit: '1-1', credit: '1-2' }, ctx.prefix, 60_000, {
+        group: PROCESSORS_GROUP,
+        entry: t.position ?? '',
+        consumer: 'p',
+      });
+    const settlementOf = async (t: TransferStatus) =>
+      (await transferStatus(ctx.redis, t.transfer, ctx.prefix))?.settled;
+    const group = async () => {
+      const groups = (await ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
+      return groups.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === PROCESSORS_GROUP);
+    };
+
+    // Everything before it read: the settlement is read with it, and pending nowhere.
+    const first = await request(ctx, 'john-account', 'mary-account', 5);
+    assert.equal(await read('p'), [[first.position, 'TransferRequested']]);
+    await settle(first);
+    const settled = await settlementOf(first);
+    assert.ok(settled);
+    assert.is((await group())?.['last-delivered-id'], settled, 'read for the settling consumer');
+    assert.is((await group())?.pending, 0, 'the request acknowledged, the settlement never pending');
+    assert.equal(await read('q'), [], 'no other consumer is given it');
+
+    // An unread request before it: nothing is read past that; both are delivered in their turn.
+    const second = await request(ctx, 'john-account', 'mary-account', 6);
+    assert.equal(await read('p'), [[second.position, 'TransferRequested']]);
+    const third = await request(ctx, 'mary-account', 'john-account', 7);
+    await settle(second);
+    assert.is((await group())?.['last-delivered-id'], second.position);
+    assert.equal(await read('q'), [
+      [third.position, 'TransferRequested'],
+      [await settlementOf(second), 'TransferCompleted'],
+    ]);
+  },
+);
+
+saga(
   'a request its own script delivers is run by the processor that made room, with no read of the group',
   async (ctx) => {
     const stream = transfersKey(ctx.prefix);
@@ -350,7 +397,9 @@ saga(
       assert.is(unread.delivered, undefined);
       const groups = (await ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
       const group = groups.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === PROCESSORS_GROUP);
-      assert.is(group?.['last-delivered-id'], made.position, 'the second request is not delivered');
+      // Read past the request, only its settlement (read for the taker as it was written).
+      assert.is(group?.['last-delivered-id'], (await settledStatus(ctx, made.transfer)).settled);
+      assert.is(group?.pending, 0, 'the second request is not delivered');
       assert.is((await transferStatus(ctx.redis, unread.transfer, ctx.prefix))?.status, 'pending');
     } finally {
       there.disconnect();

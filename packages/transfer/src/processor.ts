@@ -195,10 +195,13 @@ export function startProcessor(options: ProcessorOptions): Processor {
           const current =
             at === undefined ? undefined : known ? known[at] : await transferStatus(redis, request.transfer, prefix);
           if (current === undefined || current.status === 'pending') {
-            // The settlement acknowledges the entry: one write fewer on every transfer's path.
+            // The settlement acknowledges the entry: one write fewer on every transfer's path. Its
+            // own entry, when nothing before it is unread, is read for this processor at once and
+            // not delivered to be skipped: one wakeup and one write fewer again.
             const outcome = await runSaga(redis, request, prefix, options.retentionMs, {
               group: PROCESSORS_GROUP,
               entry: delivery.id,
+              consumer,
             });
             if (!outcome.repeated) counts.settled++;
             handled.acknowledged.push(delivery.id);

@@ -200,6 +200,11 @@ export type Settlement =
 export interface Acknowledging {
   group: string;
   entry: StreamId;
+  /**
+   * The consumer settling it. When the settlement is the group's next entry, it is read for this
+   * consumer at once, and acknowledged: no processor is woken to read it and skip it.
+   */
+  consumer?: string;
 }
 
 /**
@@ -249,6 +254,7 @@ export async function settleTransfer(
     JSON.stringify(final),
     String(retentionMs),
     ...(acknowledging ? [acknowledging.group, acknowledging.entry] : []),
+    ...(acknowledging?.consumer ? [acknowledging.consumer] : []),
   );
   return { repeated: kind === 'repeat' };
 }

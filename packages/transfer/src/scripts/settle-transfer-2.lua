@@ -4,7 +4,9 @@
 -- harmless. With a group and an entry, the request's entry is acknowledged in that group in the same
 -- write, settled now or before: a settlement and its acknowledgement are made together, and a
 -- settled request is never left pending for a processor to run again. Everything is checked and
--- decoded before the first write.
+-- decoded before the first write. With the settling consumer too, a settlement that is the group's
+-- next entry (every entry before it read) is read at once for that consumer and not left pending
+-- (XREADGROUP NOACK): no processor is woken to read an entry it would only skip.
 --
 -- KEYS[1]  the transfers stream      microbank:{transfers}
 -- KEYS[2]  the transfer's status     microbank:{transfers}:status:<transfer> (status JSON)
@@ -14,6 +16,7 @@
 -- ARGV[4]  the retention, in milliseconds: how long the settled status is kept
 -- ARGV[5]  optional: the consumer group that acknowledges the request (processors)
 -- ARGV[6]  with ARGV[5]: the TransferRequested entry's ID, acknowledged in that group
+-- ARGV[7]  optional, with ARGV[5]: the settling consumer, to which the settlement is delivered read
 --
 -- Returns: {"new", <entry ID>} or {"repeat", <status JSON as it stands>}.
 if ARGV[1] ~= 'TransferCompleted' and ARGV[1] ~= 'TransferRejected' then
@@ -32,6 +35,27 @@ end
 local function acknowledge()
   if group then redis.call('XACK', KEYS[1], group, ARGV[6]) end
 end
+-- Only when nothing in the group is unread before `id`: XREADGROUP would deliver the oldest unread.
+-- Read with pcall, since none of this must stop the acknowledgement: the settlement is then only
+-- delivered as any entry is.
+local function readAlready(id)
+  if not (group and ARGV[7]) then return end
+  local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+  if type(groups) ~= 'table' or groups.err then return end
+  for _, fields in ipairs(groups) do
+    local name, last
+    for i = 1, #fields - 1, 2 do
+      if fields[i] == 'name' then name = fields[i + 1] elseif fields[i] == 'last-delivered-id' then last = fields[i + 1] end
+    end
+    if name == group and last then
+      local unread = redis.pcall('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
+      if type(unread) == 'table' and unread[1] and unread[1][1] == id then
+        redis.pcall('XREADGROUP', 'GROUP', group, ARGV[7], 'COUNT', 1, 'NOACK', 'STREAMS', KEYS[1], '>')
+      end
+      return
+    end
+  end
+end
 local prior = redis.call('GET', KEYS[2])
 if prior and cjson.decode(prior)['status'] ~= 'pending' then
   acknowledge()
@@ -41,5 +65,6 @@ local status = cjson.decode(ARGV[3])
 local id = redis.call('XADD', KEYS[1], '*', 'type', ARGV[1], 'v', '1', 'data', ARGV[2])
 status['settled'] = id
 redis.call('SET', KEYS[2], cjson.encode(status), 'PX', ARGV[4])
+readAlready(id)
 acknowledge()
 return { 'new', id }
