@@ -183,6 +183,11 @@ export function startProcessor(options: ProcessorOptions): Processor {
       ({ id, deliveries }) => deliveries > 1 || now - streamIdMillis(id) > FIRST_DELIVERY_ASKS_AFTER_MS,
     );
     const knownAt = new Map(again.map(({ id }, i) => [id, i]));
+    // Delivered a few at a time (a low rate), the group has most likely read everything before a
+    // settlement: its script then reads the settlement for this processor at once, so that none is
+    // woken to read it and skip it. Many at a time (a busy bank), the group is behind, and the check
+    // would cost Redis a look for nothing; a skipped settlement is then one of many entries read.
+    const readSettlement = delivered.length < RESERVE_BELOW ? { consumer } : {};
     const known = await transferStatuses(
       redis,
       again.map(({ request }) => request.transfer),
@@ -195,13 +200,11 @@ export function startProcessor(options: ProcessorOptions): Processor {
           const current =
             at === undefined ? undefined : known ? known[at] : await transferStatus(redis, request.transfer, prefix);
           if (current === undefined || current.status === 'pending') {
-            // The settlement acknowledges the entry: one write fewer on every transfer's path. Its
-            // own entry, when nothing before it is unread, is read for this processor at once and
-            // not delivered to be skipped: one wakeup and one write fewer again.
+            // The settlement acknowledges the entry: one write fewer on every transfer's path.
             const outcome = await runSaga(redis, request, prefix, options.retentionMs, {
               group: PROCESSORS_GROUP,
               entry: delivery.id,
-              consumer,
+              ...readSettlement,
             });
             if (!outcome.repeated) counts.settled++;
             handled.acknowledged.push(delivery.id);
