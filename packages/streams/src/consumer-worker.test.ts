@@ -358,6 +358,63 @@ worker('room reserved for an entry another command delivers: within the batch, h
   assert.is(holding.worker.reserve(), undefined, 'no room in a stopped worker');
 });
 
+worker(
+  'the pending list leaves an entry delivered for room reserved to its take, and to a pass once given back',
+  async (ctx) => {
+    await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
+    // Its pending list looked at every 100 ms (claimIdleMs / 4).
+    const { worker: one, of } = start(ctx, 'one', { claimIdleMs: 400 });
+    const passes = async () =>
+      Number(/cmdstat_xpending:calls=(\d+)/.exec(await ctx.redis.info('commandstats'))?.[1] ?? 0);
+    const deliver = async () => {
+      const [[, id], [, read]] = (await ctx.redis
+        .multi()
+        .xadd(ctx.stream, '*', 'fail', 'no')
+        .xreadgroup('GROUP', GROUP, 'one', 'COUNT', 1, 'STREAMS', ctx.stream, '>')
+        .exec()) as [[null, string], [null, Array<[string, Array<[string, string[]]>]>]];
+      return { id, fields: read[0]?.[1][0]?.[1] ?? null, deliveries: 1 };
+    };
+    const deliveriesOf = async (id: string) =>
+      ((await ctx.redis.xpending(ctx.stream, GROUP, id, id, 1)) as Array<[string, string, number, number]>)[0]?.[3];
+    const twoPassesLater = async () => {
+      const before = await passes();
+      await waitFor('two looks at the pending list', passes, (n) => n >= before + 2);
+    };
+
+    const reservation = one.reserve();
+    assert.ok(reservation);
+    const delivered = await deliver();
+    await twoPassesLater();
+    assert.is(of(delivered.id).length, 0, 'left to its take');
+    assert.is(await deliveriesOf(delivered.id), 1, 'not claimed');
+    reservation.take(delivered);
+    await waitFor(
+      'the entry handled and acknowledged',
+      () => pending(ctx),
+      (n) => n === 0,
+    );
+    assert.equal(
+      of(delivered.id).map(({ deliveries }) => deliveries),
+      [1],
+    );
+
+    // Delivered, then the room given back (the script's answer lost): the pending list hands it over.
+    const lost = one.reserve();
+    assert.ok(lost);
+    const unanswered = await deliver();
+    lost.release();
+    await waitFor(
+      'the entry handled and acknowledged',
+      () => pending(ctx),
+      (n) => n === 0,
+    );
+    assert.equal(
+      of(unanswered.id).map(({ deliveries }) => deliveries),
+      [2],
+    );
+  },
+);
+
 worker('room is reserved only below reserveBelow, while reads may still fill the batch', async (ctx) => {
   await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
   const holding = startHolding(ctx, { batch: 3, reserveBelow: 1 });

@@ -259,7 +259,10 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
         if (handling.has(id)) continue;
         const mine = owner === consumer;
         if (!mine) retryAfter.delete(id);
-        const after = mine ? (retryAfter.get(id) ?? 0) : claimIdleMs;
+        // An entry of its own with no backoff was held before a restart: due at once. Unless room is
+        // reserved: then it may be one a script has just delivered, whose take is on its way, and it
+        // waits as another consumer's does (claimed now, its delivery would count twice).
+        const after = mine ? (retryAfter.get(id) ?? (reserved > 0 ? claimIdleMs : 0)) : claimIdleMs;
         if (idle < after) {
           passWithin(after - idle);
           continue;
