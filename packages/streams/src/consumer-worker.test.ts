@@ -72,6 +72,21 @@ function start(ctx: Context, consumer: string, options: Options = {}) {
   return { worker: started, seen, of: (id: string) => seen.filter((delivery) => delivery.id === id) };
 }
 
+/**
+ * An entry appended and delivered to `consumer` in one step, as a script does: the worker's own
+ * blocking read is served only after it, and finds nothing new.
+ */
+async function appendDelivered(ctx: Context, consumer: string, fail = 'no'): Promise<Delivery> {
+  const [[, id], [, read]] = (await ctx.redis
+    .multi()
+    .xadd(ctx.stream, '*', 'fail', fail)
+    .xreadgroup('GROUP', GROUP, consumer, 'COUNT', 1, 'STREAMS', ctx.stream, '>')
+    .exec()) as [[null, string], [null, Array<[string, Array<[string, string[]]>]>]];
+  const [deliveredId, fields] = read[0]?.[1][0] ?? [];
+  if (deliveredId !== id) throw new Error(`delivered ${deliveredId}, not the entry appended, ${id}`);
+  return { id, fields: fields ?? null, deliveries: 1 };
+}
+
 const pending = async (ctx: Context) => ((await ctx.redis.xpending(ctx.stream, GROUP)) as [number])[0];
 
 worker(
@@ -331,16 +346,9 @@ worker('room reserved for an entry another command delivers: within the batch, h
   assert.is(holding.worker.reserve(), undefined);
   third.release();
 
-  // Appended and delivered to this consumer in one step, as a script does: the worker's own
-  // blocking read is served only after it, and finds nothing new.
-  const [[, id], [, read]] = (await ctx.redis
-    .multi()
-    .xadd(ctx.stream, '*', 'fail', 'hold')
-    .xreadgroup('GROUP', GROUP, 'one', 'COUNT', 1, 'STREAMS', ctx.stream, '>')
-    .exec()) as [[null, string], [null, Array<[string, Array<[string, string[]]>]>]];
-  const [entryId, fields] = read[0]?.[1][0] ?? [];
-  assert.is(entryId, id);
-  first.take({ id, fields: fields ?? null, deliveries: 1 });
+  const delivered = await appendDelivered(ctx, 'one', 'hold');
+  const { id } = delivered;
+  first.take(delivered);
   await holding.handedOver(id, 1, 'the delivered entry to be handled');
   // One handled and none promised: room for one more, not two.
   const fourth = holding.worker.reserve();
@@ -366,14 +374,7 @@ worker(
     const { worker: one, of } = start(ctx, 'one', { claimIdleMs: 400 });
     const passes = async () =>
       Number(/cmdstat_xpending:calls=(\d+)/.exec(await ctx.redis.info('commandstats'))?.[1] ?? 0);
-    const deliver = async () => {
-      const [[, id], [, read]] = (await ctx.redis
-        .multi()
-        .xadd(ctx.stream, '*', 'fail', 'no')
-        .xreadgroup('GROUP', GROUP, 'one', 'COUNT', 1, 'STREAMS', ctx.stream, '>')
-        .exec()) as [[null, string], [null, Array<[string, Array<[string, string[]]>]>]];
-      return { id, fields: read[0]?.[1][0]?.[1] ?? null, deliveries: 1 };
-    };
+    const deliver = () => appendDelivered(ctx, 'one');
     const deliveriesOf = async (id: string) =>
       ((await ctx.redis.xpending(ctx.stream, GROUP, id, id, 1)) as Array<[string, string, number, number]>)[0]?.[3];
     const twoPassesLater = async () => {
@@ -412,6 +413,33 @@ worker(
       of(unanswered.id).map(({ deliveries }) => deliveries),
       [2],
     );
+  },
+);
+
+worker(
+  'an entry delivered to a worker that stops before its take is claimed by another, its delivery counted',
+  async (ctx) => {
+    await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
+    const one = start(ctx, 'one');
+    const reservation = one.worker.reserve();
+    assert.ok(reservation);
+    const delivered = await appendDelivered(ctx, 'one');
+    await one.worker.stop();
+    reservation.take(delivered);
+    assert.is(one.of(delivered.id).length, 0, 'not handled by a stopped worker');
+    assert.is(await pending(ctx), 1, 'left pending under its name');
+    // claimIdleMs (400 ms) later, the other worker's pending list takes it over.
+    const two = start(ctx, 'two');
+    await waitFor(
+      'the entry handled and acknowledged',
+      () => pending(ctx),
+      (n) => n === 0,
+    );
+    assert.equal(
+      two.of(delivered.id).map(({ deliveries }) => deliveries),
+      [2],
+    );
+    assert.is(two.worker.counts.claimed, 1);
   },
 );
 
