@@ -20,6 +20,13 @@ export const BENCH_SNAPSHOT_KEY = 'bench-snapshot-key-thrown-away-with-its-redis
 
 export const BARE_SERVER = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 
+/**
+ * Node flags for every service of the bank the bench starts (space-separated), e.g.
+ * `--perf-basic-prof` to name their JIT code in `perf record`: the services do not inherit the
+ * bench's own NODE_OPTIONS. The bare process never gets them: it is the floor they are held to.
+ */
+export const SERVICE_NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
+
 export interface ReadyProcess {
   process: NodeProcess;
   port: number;
@@ -31,7 +38,7 @@ export interface ReadyProcess {
 export function startAccountSystem(
   bundle: string,
   redisUrl: string,
-  nodeOptions: string[] = [],
+  nodeOptions: string[] = SERVICE_NODE_OPTIONS,
 ): Promise<ReadyProcess> {
   return startUntilReady(bundle, {
     env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'info', SNAPSHOT_KEY: BENCH_SNAPSHOT_KEY },

@@ -30,7 +30,7 @@ import {
 import { LoadClient } from './http-load.ts';
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
-import { BENCH_SNAPSHOT_KEY } from './ready-process.ts';
+import { BENCH_SNAPSHOT_KEY, SERVICE_NODE_OPTIONS } from './ready-process.ts';
 import { type Stalls, type WatchedService, watchStalls } from './stalls.ts';
 import { type LatencyHistogram, latencyHistogram, percentile } from './stats.ts';
 import { readStageEntries, type StageFigures, type TransferTiming, transferStages } from './transfer-stages.ts';
@@ -72,12 +72,6 @@ export interface TransferFigures extends LoadFigures {
 export const KILL_EVERY_MS = 2_000;
 
 const ACCOUNTS = 10;
-/**
- * Node flags for every service of the bank the bench starts (space-separated), e.g.
- * `--perf-basic-prof` to name their JIT code in `perf record`: the services do not inherit the
- * bench's own NODE_OPTIONS.
- */
-const SERVICE_NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
 const OPENING_ISSUANCE = 1_000_000_000;
 
 /** The Redis a bank runs on: one server, or a cluster (cluster-bench.ts). */
