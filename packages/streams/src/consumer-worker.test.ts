@@ -370,8 +370,9 @@ worker(
   'the pending list leaves an entry delivered for room reserved to its take, and to a pass once given back',
   async (ctx) => {
     await ctx.redis.xgroup('CREATE', ctx.stream, GROUP, '0', 'MKSTREAM');
-    // Its pending list looked at every 100 ms (claimIdleMs / 4).
-    const { worker: one, of } = start(ctx, 'one', { claimIdleMs: 400 });
+    // Its pending list looked at every 500 ms (claimIdleMs / 4): two looks well within the 2 s an
+    // entry of its own waits while room is reserved, on a slow machine too.
+    const { worker: one, of } = start(ctx, 'one', { claimIdleMs: 2_000 });
     const passes = async () =>
       Number(/cmdstat_xpending:calls=(\d+)/.exec(await ctx.redis.info('commandstats'))?.[1] ?? 0);
     const deliver = () => appendDelivered(ctx, 'one');

@@ -10,8 +10,8 @@
  * backoff has passed, growing with each delivery; one that fails at its maxDeliveries-th delivery
  * (for a reason other than Redis being away) goes to `park`, which takes it out of the group's
  * way. The pending list also brings back at once what this consumer held before a restart under
- * the same name, and entries another consumer has left idle for claimIdleMs (it died, or backs off
- * longer than that).
+ * the same name (after claimIdleMs while room is reserved: see runPending), and entries another
+ * consumer has left idle for claimIdleMs (it died, or backs off longer than that).
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -240,8 +240,8 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
 
   /**
    * Hands over what is pending and due again, a page of the group's pending list at a time: this
-   * consumer's entries once idle for their backoff (those it held before a restart, at once),
-   * another consumer's once idle for claimIdleMs. Sets when to look again: at the latest in
+   * consumer's entries once idle for their backoff (those it held before a restart at once, or
+   * after claimIdleMs while room is reserved), another consumer's once idle for claimIdleMs. Sets when to look again: at the latest in
    * claimIdleMs / 4, sooner when an entry is due sooner.
    */
   async function runPending(): Promise<void> {
@@ -334,7 +334,8 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
       await readyOrReconnect(blockRedis, 3_000, stopping.signal);
       await untilReady(redis, stopping.signal);
       await ensureGroup();
-      // The pending list first: what this consumer held before it was restarted is handed over at once.
+      // The pending list first: what this consumer held before it was restarted is handed over at
+      // once (unless room is reserved already: see runPending).
       nextPassAt = 0;
       for (;;) {
         throwIfHandlingFailed();

@@ -350,6 +350,35 @@ saga(
       [third.position, 'TransferRequested'],
       [await settlementOf(second), 'TransferCompleted'],
     ]);
+
+    // The group set past the end of the stream (XGROUP SETID to the largest ID, which XRANGE cannot
+    // start after): nothing is read, and the request is still acknowledged.
+    const fourth = await request(ctx, 'mary-account', 'john-account', 8);
+    assert.equal(await read('p'), [[fourth.position, 'TransferRequested']]);
+    const end = '18446744073709551615-18446744073709551615';
+    await ctx.redis.xgroup('SETID', stream, PROCESSORS_GROUP, end);
+    const pendingBefore = (await group())?.pending;
+    await settle(fourth);
+    assert.ok(await settlementOf(fourth));
+    assert.is((await group())?.['last-delivered-id'], end);
+    assert.is((await group())?.pending, Number(pendingBefore) - 1, 'the request acknowledged');
+  },
+);
+
+saga(
+  'settlements of a delivery of 4 requests or more are left to be read and skipped: a busy group is behind',
+  async (ctx) => {
+    const stream = transfersKey(ctx.prefix);
+    await ctx.redis.xgroup('CREATE', stream, PROCESSORS_GROUP, '0', 'MKSTREAM');
+    for (let i = 0; i < 4; i++) await request(ctx, 'john-account', 'mary-account', 1);
+    // Its first read brings the four at once.
+    const one = processor(ctx, 'one');
+    await waitFor(
+      'the four settled, and their settlements read and skipped',
+      async () => ({ ...one.counts }),
+      ({ settled, skipped }) => settled === 4 && skipped === 4,
+    );
+    assert.is((await readStream(ctx.redis, stream)).length, 8);
   },
 );
 
