@@ -98,6 +98,8 @@ export function projectionTail(
           tailSizer.observe(entries);
           reader.consume(stream, entries);
           brought ||= entries.length > 0;
+          // As readBatches does (event-store.ts): a reply's array left whole keeps its entries alive.
+          entries.length = 0;
         }
       }
       const failed = reads.find((read) => read.status === 'rejected');
