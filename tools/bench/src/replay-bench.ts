@@ -91,10 +91,11 @@ function valueIn(fields: Buffer[], name: string): string | undefined {
 
 /** The registry's bare fold: each registration's account found in its data and set in a Map. */
 export function registryBareFold(expectAccounts: number): BareFold {
-  const accounts = new Map<string | undefined, Buffer[]>();
+  // Nothing of the entry kept but the account: its fields would keep their reply's buffers alive.
+  const accounts = new Map<string | undefined, true>();
   return {
     add(fields) {
-      accounts.set(valueIn(fields, 'account'), fields);
+      accounts.set(valueIn(fields, 'account'), true);
     },
     check() {
       if (accounts.size !== expectAccounts || accounts.has(undefined)) {
