@@ -241,8 +241,8 @@ export function startConsumerWorker<About>(options: ConsumerWorkerOptions<About>
   /**
    * Hands over what is pending and due again, a page of the group's pending list at a time: this
    * consumer's entries once idle for their backoff (those it held before a restart at once, or
-   * after claimIdleMs while room is reserved), another consumer's once idle for claimIdleMs. Sets when to look again: at the latest in
-   * claimIdleMs / 4, sooner when an entry is due sooner.
+   * after claimIdleMs while room is reserved), another consumer's once idle for claimIdleMs. Sets
+   * when to look again: at the latest in claimIdleMs / 4, sooner when an entry is due sooner.
    */
   async function runPending(): Promise<void> {
     nextPassAt = performance.now() + claimIdleMs / 4;

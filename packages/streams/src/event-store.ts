@@ -76,7 +76,7 @@ export async function* readBatches(
       // Something keeps each reply's array reachable from the old generation until the next full
       // collection (found by measuring, its holder not): while it is, every entry in it survives the
       // young collections and is copied, then promoted. Emptied, the entries die young. A cold 1M
-      // replay allocated some 1.5 GB and promoted about 700 MB of it; see docs/performance.md.
+      // replay allocated some 1.5 GB and promoted about 660 MB of it; see docs/performance.md.
       batch.length = 0;
       if (more && !next) next = fetch(from, count);
     }

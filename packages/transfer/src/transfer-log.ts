@@ -202,7 +202,7 @@ export interface Acknowledging {
   entry: StreamId;
   /**
    * The consumer settling it. When the settlement is the group's next entry, it is read for this
-   * consumer at once, and acknowledged: no processor is woken to read it and skip it.
+   * consumer at once and never left pending (NOACK): no processor is woken to read it and skip it.
    */
   consumer?: string;
 }
