@@ -248,10 +248,7 @@ saga(
     await waitFor(
       'the group to have read and acknowledged every entry again',
       async () => {
-        const groups = (await ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
-        const group = groups
-          .map((fields) => Object.fromEntries(pairs(fields)))
-          .find((g) => g.name === PROCESSORS_GROUP);
+        const group = await processorsGroup(ctx);
         return [group?.['last-delivered-id'], group?.pending];
       },
       ([last, pending]) => last === end && pending === 0,
@@ -325,10 +322,7 @@ saga(
       });
     const settlementOf = async (t: TransferStatus) =>
       (await transferStatus(ctx.redis, t.transfer, ctx.prefix))?.settled;
-    const group = async () => {
-      const groups = (await ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
-      return groups.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === PROCESSORS_GROUP);
-    };
+    const group = () => processorsGroup(ctx);
 
     // Everything before it read: the settlement is read with it, and pending nowhere.
     const first = await request(ctx, 'john-account', 'mary-account', 5);
@@ -424,8 +418,7 @@ saga(
       const unread = await requestTransfer(ctx.redis, request, 'test', randomUUID(), ctx.prefix);
       if (unread.kind !== 'new') throw new Error('not new');
       assert.is(unread.delivered, undefined);
-      const groups = (await ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
-      const group = groups.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === PROCESSORS_GROUP);
+      const group = await processorsGroup(ctx);
       // Read past the request, only its settlement (read for the taker as it was written).
       assert.is(group?.['last-delivered-id'], (await settledStatus(ctx, made.transfer)).settled);
       assert.is(group?.pending, 0, 'the second request is not delivered');
@@ -452,11 +445,15 @@ saga('a request made before its group exists is recorded; the script delivers no
   assert.is((await readStream(ctx.redis, transfersKey(ctx.prefix))).length, 1);
 });
 
-/** XINFO's flat [name, value, name, value, ...] as pairs. */
-function pairs(fields: unknown[]): Array<[unknown, unknown]> {
-  const out: Array<[unknown, unknown]> = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) out.push([fields[i], fields[i + 1]]);
-  return out;
+/** The processors group on this test's transfers stream, as XINFO GROUPS describes it (name -> value). */
+async function processorsGroup(ctx: Context): Promise<Record<string, unknown> | undefined> {
+  const groups = (await ctx.redis.xinfo('GROUPS', transfersKey(ctx.prefix))) as unknown[][];
+  for (const fields of groups) {
+    const group: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) group[String(fields[i])] = fields[i + 1];
+    if (group.name === PROCESSORS_GROUP) return group;
+  }
+  return undefined;
 }
 
 saga.run();
