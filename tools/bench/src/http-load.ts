@@ -61,10 +61,6 @@ class Connection {
     this.socket.on('close', () => this.close(new Error('the connection closed before an answer')));
   }
 
-  get busy(): boolean {
-    return this.waiting !== undefined;
-  }
-
   send(head: string, body: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
