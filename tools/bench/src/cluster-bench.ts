@@ -198,6 +198,7 @@ export async function clusterBench(buildDir: string, options: ClusterBenchOption
       latency.timings.values(),
       await readStageEntries(bank.client, bank.accountNames, latency.startedAtMs),
       latency.p99,
+      latency.benchPauses,
     );
     const { kills, trickle } = await failovers(bank, cluster, dataDir, options);
     const recoveries = kills.map((kill) => kill.recoveredMs);

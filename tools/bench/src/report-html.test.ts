@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { type BenchFigures, checkTargets, type TargetCheck } from './report.ts';
+import { type BenchFigures, checkTargets, formatReport, type TargetCheck } from './report.ts';
 import { escapeHtml, renderReportHtml } from './report-html.ts';
 import { assertReportPage } from './report-page.ts';
 import { latencyHistogram } from './stats.ts';
@@ -60,6 +60,25 @@ report('text from the figures is escaped; the page needs nothing from the networ
   assert.ok(html.includes(`content="default-src 'none'; style-src 'unsafe-inline'"`), 'a Content-Security-Policy');
   assert.is(escapeHtml(`<a href="x">it's & </a>`), '&#60;a href=&#34;x&#34;&#62;it&#39;s &#38; &#60;/a&#62;');
 });
+
+report(
+  'CPU per transfer at the offered rate: per transfer accepted in its window, per offered one in older figures',
+  () => {
+    const line = (figures: BenchFigures) =>
+      formatReport(figures, [])
+        .split('\n')
+        .find((text) => text.startsWith('CPU per transfer at 500/s offered'));
+    // A slow host that sent 400/s of the 500 offered: 0.2 cores over 400 transfers a second.
+    assert.is(
+      line(handMadeFigures({ cpuAtRate: { Redis: 0.2, transfer: 0.3 }, acceptedAtRate: 400 })),
+      'CPU per transfer at 500/s offered (from /proc; 0.50 cores busy, 400/s accepted): Redis 500 µs, transfer 750 µs',
+    );
+    assert.is(
+      line(handMadeFigures({ cpuAtRate: { Redis: 0.2 } })),
+      'CPU per transfer at 500/s offered (from /proc; 0.20 cores busy): Redis 400 µs',
+    );
+  },
+);
 
 report('a histogram of no samples and no seconds of load are drawn as "no samples", not a crash', () => {
   const html = renderReportHtml(handMadeFigures({ latencyHistogram: latencyHistogram([]), settledEachSecond: [] }), []);

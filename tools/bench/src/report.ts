@@ -322,12 +322,13 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
     if (t.cpuAtRate) {
       const cpu = t.cpuAtRate;
       // The same at the offered rate, where the latency is measured: few transfers share a wake-up there.
-      const perTransfer = Object.entries(cpu).map(
-        ([kind, cores]) => `${kind} ${Math.round((cores / t.offeredPerSecond) * 1e6)} µs`,
-      );
+      // Per transfer accepted in the window, which a slow host may keep under the offered rate (older
+      // figures have only the offered rate).
+      const rate = t.acceptedAtRate ?? t.offeredPerSecond;
+      const perTransfer = Object.entries(cpu).map(([kind, cores]) => `${kind} ${Math.round((cores / rate) * 1e6)} µs`);
       const busy = Object.values(cpu).reduce((sum, cores) => sum + cores, 0);
       out.push(
-        `CPU per transfer at ${t.offeredPerSecond}/s offered (from /proc; ${busy.toFixed(2)} cores busy): ${perTransfer.join(', ')}`,
+        `CPU per transfer at ${t.offeredPerSecond}/s offered (from /proc; ${busy.toFixed(2)} cores busy${t.acceptedAtRate === undefined ? '' : `, ${perSecond(rate)} accepted`}): ${perTransfer.join(', ')}`,
         '',
       );
     }

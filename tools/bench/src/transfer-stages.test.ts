@@ -98,6 +98,46 @@ stages(
   },
 );
 
+stages("the bench's own GC pauses: a slow transfer in flight across one is counted, the pauses summed", () => {
+  const [slowPaused, slowNot, fastPaused] = [randomUUID(), randomUUID(), randomUUID()];
+  const a = completed(slowPaused, 'ann', 'bob', { requested: 1_001, debited: 1_002, credited: 1_003, settled: 1_004 });
+  const b = completed(slowNot, 'bob', 'ann', { requested: 2_001, debited: 2_002, credited: 2_003, settled: 2_004 });
+  const c = completed(fastPaused, 'ann', 'bob', { requested: 3_001, debited: 3_002, credited: 3_003, settled: 3_004 });
+  const figures = transferStages(
+    [
+      { transfer: slowPaused, sentAtMs: 1_000, seenAtMs: 1_040, endToEndMs: 40 },
+      { transfer: slowNot, sentAtMs: 2_000, seenAtMs: 2_040, endToEndMs: 40 },
+      { transfer: fastPaused, sentAtMs: 3_000, seenAtMs: 3_005, endToEndMs: 5 },
+    ],
+    {
+      transfers: [...a.transfers, ...b.transfers, ...c.transfers],
+      ledgers: { ann: [a.debit, b.credit, c.debit], bob: [a.credit, b.debit, c.credit] },
+    },
+    20,
+    [
+      // During the first slow one; one that ends as the second is sent; one during the fast one.
+      { startMs: 1_010, endMs: 1_035 },
+      { startMs: 1_990, endMs: 2_000 },
+      { startMs: 3_001, endMs: 3_003.5 },
+    ],
+  );
+  assert.is(figures.slow.duringBenchPause, 1);
+  assert.equal(figures.benchPauses, { count: 3, totalMs: 37.5, longestMs: 25 });
+  assert.ok(
+    describeSlow(figures, (value) => `${value} ms`).endsWith(
+      "; 1 in flight during a GC pause of the bench's own (3 of 1 ms or more in the run, 37.5 ms in all, the longest 25 ms)",
+    ),
+  );
+  // Not watched: nothing said of it.
+  const unwatched = transferStages(
+    [{ transfer: slowPaused, sentAtMs: 1_000, seenAtMs: 1_040, endToEndMs: 40 }],
+    { transfers: a.transfers, ledgers: { ann: [a.debit], bob: [a.credit] } },
+    20,
+  );
+  assert.is(unwatched.slow.duringBenchPause, undefined);
+  assert.is(unwatched.benchPauses, undefined);
+});
+
 stages('no entries at all: every measured transfer incomplete, empty histograms', () => {
   const figures = transferStages(
     [{ transfer: randomUUID(), sentAtMs: 1, seenAtMs: 5, endToEndMs: 4 }],

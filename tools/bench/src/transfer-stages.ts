@@ -12,6 +12,7 @@
  */
 import { ledgerEvents, ledgerKey, transferEvents, transfersKey } from '@microbank/events';
 import { decodeEntry, type RedisClient } from '@microbank/streams';
+import type { Pause } from './own-pauses.ts';
 import { type LatencyHistogram, latencyHistogram, round } from './stats.ts';
 
 /** The stages in order, each named by the moment it ends at. */
@@ -72,7 +73,11 @@ export interface StageFigures {
     sentWithinS?: [first: number, last: number];
     /** Slow ones with an entry missing: no stage named. */
     incomplete: number;
+    /** Slow ones in flight (sent, not yet seen) during one of the bench's own GC pauses (absent: not watched). */
+    duringBenchPause?: number;
   };
+  /** The bench's own GC pauses of a ms or more during the run (absent: not watched). */
+  benchPauses?: { count: number; totalMs: number; longestMs: number };
   /** The slowest few, each with its stages: enough to read, small enough for the JSON. */
   slowest: SlowTransfer[];
   /** The largest difference between a transfer's stages added up and its end-to-end latency (the bench's clock at both ends: 0 but for float rounding). */
@@ -86,8 +91,17 @@ export function entryMs(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
-/** The stages of each measured transfer from its entries; histograms, and the slow ones' slowest stage. */
-export function transferStages(timings: Iterable<TransferTiming>, entries: StageEntries, p99Ms: number): StageFigures {
+/**
+ * The stages of each measured transfer from its entries; histograms, and the slow ones' slowest
+ * stage. `benchPauses` (wall clock, as the timings), when given: how many slow ones the bench's
+ * own GC paused in flight.
+ */
+export function transferStages(
+  timings: Iterable<TransferTiming>,
+  entries: StageEntries,
+  p99Ms: number,
+  benchPauses?: Pause[],
+): StageFigures {
   const requested = new Map<string, { atMs: number; from: string; to: string }>();
   const settled = new Map<string, number>();
   for (const [id, fields] of entries.transfers) {
@@ -128,6 +142,7 @@ export function transferStages(timings: Iterable<TransferTiming>, entries: Stage
   let maxSumGapMs = 0;
   let runStartMs = Number.POSITIVE_INFINITY;
   const slowSentAtMs: number[] = [];
+  let duringBenchPause = 0;
   for (const timing of timings) {
     runStartMs = Math.min(runStartMs, timing.sentAtMs);
     const { endToEndMs, seenAtMs } = timing;
@@ -137,6 +152,8 @@ export function transferStages(timings: Iterable<TransferTiming>, entries: Stage
     const creditMs = request && credited.get(request.to)?.get(timing.transfer);
     const settleMs = settled.get(timing.transfer);
     const isSlow = endToEndMs > p99Ms;
+    const { sentAtMs } = timing;
+    if (isSlow && benchPauses?.some((pause) => pause.startMs < seenAtMs && pause.endMs > sentAtMs)) duringBenchPause++;
     if (request === undefined || debitMs === undefined || creditMs === undefined || settleMs === undefined) {
       incomplete++;
       if (isSlow) slowIncomplete++;
@@ -173,6 +190,7 @@ export function transferStages(timings: Iterable<TransferTiming>, entries: Stage
       transfers: slow.length + slowIncomplete,
       byStage,
       incomplete: slowIncomplete,
+      ...(benchPauses && { duringBenchPause }),
       ...(slowSentAtMs.length > 0 && {
         sentWithinS: [
           round((Math.min(...slowSentAtMs) - runStartMs) / 1_000, 2),
@@ -180,6 +198,13 @@ export function transferStages(timings: Iterable<TransferTiming>, entries: Stage
         ] as [number, number],
       }),
     },
+    ...(benchPauses && {
+      benchPauses: {
+        count: benchPauses.length,
+        totalMs: round(benchPauses.reduce((sum, pause) => sum + pause.endMs - pause.startMs, 0)),
+        longestMs: round(Math.max(0, ...benchPauses.map((pause) => pause.endMs - pause.startMs))),
+      },
+    }),
     // To a tenth of a ms, as the JSON has no use for the float's tail.
     slowest: slow.slice(0, SLOWEST_KEPT).map((each) => ({
       endToEndMs: round(each.endToEndMs),
@@ -219,7 +244,12 @@ export function describeSlow(figures: StageFigures, formatMs: (value: number) =>
     .map(({ name }, i) => `${slow.byStage[name]}${i === 0 ? ' slowest' : ''} in ${stageShortName(name)}`);
   if (slow.incomplete > 0) parts.push(`${slow.incomplete} with an entry missing`);
   const when = slow.sentWithinS ? `; sent ${slow.sentWithinS[0]} to ${slow.sentWithinS[1]} s into the run` : '';
-  return `of the ${slow.transfers} slowest 1% (above p99 ${formatMs(slow.aboveMs)}): ${parts.join(', ')}${when}`;
+  const pauses = figures.benchPauses;
+  const bench =
+    pauses && slow.duringBenchPause !== undefined
+      ? `; ${slow.duringBenchPause} in flight during a GC pause of the bench's own (${pauses.count} of 1 ms or more in the run, ${formatMs(pauses.totalMs)} in all, the longest ${formatMs(pauses.longestMs)})`
+      : '';
+  return `of the ${slow.transfers} slowest 1% (above p99 ${formatMs(slow.aboveMs)}): ${parts.join(', ')}${when}${bench}`;
 }
 
 /** `accepted -> debited`: a stage by the moments it runs between. */

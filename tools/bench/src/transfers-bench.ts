@@ -28,6 +28,7 @@ import {
   type TransferStatus,
 } from '@microbank/transfer';
 import { LoadClient } from './http-load.ts';
+import { watchOwnPauses } from './own-pauses.ts';
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
 import { BENCH_SNAPSHOT_KEY, SERVICE_NODE_OPTIONS } from './ready-process.ts';
@@ -60,6 +61,8 @@ export interface TransferFigures extends LoadFigures {
   cpu: CpuUse;
   /** Cores used during the load at the offered rate, by kind (older JSON figures have none). */
   cpuAtRate?: CpuUse;
+  /** Transfers accepted per second while cpuAtRate was measured (older JSON figures have none). */
+  acceptedAtRate?: number;
   /** Where the latency at the offered rate went, stage by stage (transfer-stages.ts). */
   stages?: StageFigures;
   /** What stalled during the load at the offered rate: Redis's main thread, the services' event loops. */
@@ -366,6 +369,7 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   const startedAtMs = performance.now() + wallMs;
   const failed = notAccepted(`the load at ${perSecond}/s`);
   const cpuBefore = await cpuTime(await bankProcesses(bank));
+  const pauses = watchOwnPauses();
   const started = performance.now();
   await atRate(perSecond, perSecond * seconds, async (n) => {
     const sent = performance.now();
@@ -382,9 +386,11 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
     }
   });
   // Over the sending: the few transfers still settling after it are left out, as the warm-up's were.
-  const cpu = cpuUse(cpuBefore, await cpuTime(await bankProcesses(bank)), (performance.now() - started) / 1_000);
+  const windowSeconds = (performance.now() - started) / 1_000;
+  const cpu = cpuUse(cpuBefore, await cpuTime(await bankProcesses(bank)), windowSeconds);
   const deadline = performance.now() + 10_000;
   while (latencies.length < sentAt.size + early.size && performance.now() < deadline) await sleep(20);
+  const benchPauses = pauses.stop().map(({ startMs, endMs }) => ({ startMs: startMs + wallMs, endMs: endMs + wallMs }));
   await watch.stop();
   client.close();
   return {
@@ -394,9 +400,12 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
     histogram: latencyHistogram(latencies),
     /** Cores used while the load was sent, by kind of process. */
     cpu,
-    /** When the run began (wall clock), and each accepted transfer's moments: for transferStages. */
+    /** Transfers accepted per second of that window: what the CPU was spent on (a slow host sends fewer than offered). */
+    acceptedPerSecond: timings.size / windowSeconds,
+    /** When the run began (wall clock), each accepted transfer's moments and the bench's own GC pauses: for transferStages. */
     startedAtMs,
     timings,
+    benchPauses,
   };
 }
 
@@ -671,6 +680,7 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       latency.timings.values(),
       await readStageEntries(bank.client, bank.accountNames, latency.startedAtMs),
       latency.p99,
+      latency.benchPauses,
     );
     // What stalls, in a run of its own: watching perturbs what it watches (the same run's p99 was
     // 1.5x with the watch on, 4 pairs of runs), so the figures held to their limits are taken without.
@@ -696,6 +706,7 @@ export async function transfersBench(buildDir: string, quick: boolean): Promise<
       settledEachSecond: throughput.settledEachSecond,
       cpu: throughput.cpu,
       cpuAtRate: latency.cpu,
+      acceptedAtRate: latency.acceptedPerSecond,
       stages,
       stalls,
       disrupted,
