@@ -62,13 +62,13 @@ report('text from the figures is escaped; the page needs nothing from the networ
 });
 
 report(
-  'CPU per transfer at the offered rate: per transfer accepted in its window, per offered one in older figures',
+  'CPU per transfer at the offered rate: per transfer accepted in its window, per offered one in older figures, none when nothing was accepted',
   () => {
     const line = (figures: BenchFigures) =>
       formatReport(figures, [])
         .split('\n')
         .find((text) => text.startsWith('CPU per transfer at 500/s offered'));
-    // A slow host that sent 400/s of the 500 offered: 0.2 cores over 400 transfers a second.
+    // 400/s accepted of the 500 offered (the rest refused): 0.2 cores over 400 transfers a second.
     assert.is(
       line(handMadeFigures({ cpuAtRate: { Redis: 0.2, transfer: 0.3 }, acceptedAtRate: 400 })),
       'CPU per transfer at 500/s offered (from /proc; 0.50 cores busy, 400/s accepted): Redis 500 µs, transfer 750 µs',
@@ -77,6 +77,8 @@ report(
       line(handMadeFigures({ cpuAtRate: { Redis: 0.2 } })),
       'CPU per transfer at 500/s offered (from /proc; 0.20 cores busy): Redis 400 µs',
     );
+    // Every POST refused: no figure per transfer rather than an infinite one.
+    assert.is(line(handMadeFigures({ cpuAtRate: { Redis: 0.2 }, acceptedAtRate: 0 })), undefined);
   },
 );
 

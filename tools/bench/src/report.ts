@@ -319,12 +319,12 @@ export function formatReport(figures: BenchFigures, checks: TargetCheck[]): stri
       );
       out.push(`CPU per settled transfer during the sustained load (from /proc): ${perTransfer.join(', ')}`, '');
     }
-    if (t.cpuAtRate) {
+    // The same at the offered rate, where the latency is measured: few transfers share a wake-up there.
+    // Per transfer accepted in the window, not per POST: a refused or failed one costs the bank little
+    // (older figures have only the offered rate). Nothing accepted: no line.
+    const rate = t.acceptedAtRate ?? t.offeredPerSecond;
+    if (t.cpuAtRate && rate > 0) {
       const cpu = t.cpuAtRate;
-      // The same at the offered rate, where the latency is measured: few transfers share a wake-up there.
-      // Per transfer accepted in the window, which a slow host may keep under the offered rate (older
-      // figures have only the offered rate).
-      const rate = t.acceptedAtRate ?? t.offeredPerSecond;
       const perTransfer = Object.entries(cpu).map(([kind, cores]) => `${kind} ${Math.round((cores / rate) * 1e6)} µs`);
       const busy = Object.values(cpu).reduce((sum, cores) => sum + cores, 0);
       out.push(

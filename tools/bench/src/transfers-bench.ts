@@ -352,7 +352,10 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   // 50 ms off the latency). The bench's one clock, performance.now(), placed once on the wall clock.
   const wallMs = wallClockOffsetMs();
   const timings = new Map<string, TransferTiming>();
+  // The last settlement seen of the run: the bench's own pauses after it held up no transfer.
+  let lastSeenAt = Number.NEGATIVE_INFINITY;
   const seen = (timing: TransferTiming, at: number, sent: number) => {
+    lastSeenAt = Math.max(lastSeenAt, at);
     timing.seenAtMs = at + wallMs;
     timing.endToEndMs = at - sent;
     timings.set(timing.transfer, timing);
@@ -390,7 +393,11 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   const cpu = cpuUse(cpuBefore, await cpuTime(await bankProcesses(bank)), windowSeconds);
   const deadline = performance.now() + 10_000;
   while (latencies.length < sentAt.size + early.size && performance.now() < deadline) await sleep(20);
-  const benchPauses = pauses.stop().map(({ startMs, endMs }) => ({ startMs: startMs + wallMs, endMs: endMs + wallMs }));
+  // Those of the run only: from its first POST to its last settlement seen (the wait above may go on after it).
+  const benchPauses = pauses
+    .stop()
+    .filter(({ startMs, endMs }) => endMs > started && startMs < lastSeenAt)
+    .map(({ startMs, endMs }) => ({ startMs: startMs + wallMs, endMs: endMs + wallMs }));
   await watch.stop();
   client.close();
   return {
@@ -400,7 +407,7 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
     histogram: latencyHistogram(latencies),
     /** Cores used while the load was sent, by kind of process. */
     cpu,
-    /** Transfers accepted per second of that window: what the CPU was spent on (a slow host sends fewer than offered). */
+    /** Transfers accepted per second of that window: what the CPU was spent on (a refused or failed POST costs the bank little). */
     acceptedPerSecond: timings.size / windowSeconds,
     /** When the run began (wall clock), each accepted transfer's moments and the bench's own GC pauses: for transferStages. */
     startedAtMs,
