@@ -82,6 +82,19 @@ report(
   },
 );
 
+report('recovery is met only when the killed processor held transfers to take over', () => {
+  const recovery = (figures: BenchFigures) => checkTargets(figures).find((c) => c.target.startsWith('recovery:'));
+  assert.equal(
+    [recovery(handMadeFigures())?.met, recovery(handMadeFigures())?.measured],
+    [true, '800 ms (7 transfers held)'],
+  );
+  const nothingHeld = recovery(handMadeFigures({ recoveryMs: 21, recoveredTransfers: 0 }));
+  assert.equal(
+    [nothingHeld?.met, nothingHeld?.measured],
+    [false, 'not measured: the killed processor held no transfer'],
+  );
+});
+
 report('a histogram of no samples and no seconds of load are drawn as "no samples", not a crash', () => {
   const html = renderReportHtml(handMadeFigures({ latencyHistogram: latencyHistogram([]), settledEachSecond: [] }), []);
   assert.is(html.match(/>no samples</g)?.length, 2);

@@ -151,8 +151,11 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
     check(
       'recovery: processor SIGKILLed -> its transfers completed and taken over <= 5 s',
       '5,000 ms',
-      `${ms(t.recoveryMs)} (${t.recoveredTransfers} transfers held)`,
-      t.recoveryMs <= 5_000,
+      t.recoveredTransfers > 0
+        ? `${ms(t.recoveryMs)} (${t.recoveredTransfers} transfers held)`
+        : 'not measured: the killed processor held no transfer',
+      // A processor that held nothing proves nothing about taking its transfers over.
+      t.recoveredTransfers > 0 && t.recoveryMs <= 5_000,
     );
   }
   const k = figures.cluster;

@@ -550,6 +550,13 @@ function wallClockOffsetMs(): number {
   return offset;
 }
 
+/** Entries of the processors group pending for the consumer whose name ends with `suffix` (0 when none is). */
+async function pendingOf(bank: Bank, suffix: string): Promise<number> {
+  const consumers = (await bank.client.xinfo('CONSUMERS', transfersKey(), PROCESSORS_GROUP)) as unknown[][];
+  const consumer = consumers.find((fields) => String(fields[fields.indexOf('name') + 1]).endsWith(suffix));
+  return consumer ? Number(consumer[consumer.indexOf('pending') + 1]) : 0;
+}
+
 async function recovery(bank: Bank) {
   const client = new LoadClient();
   const settledAt = new Map<string, number>();
@@ -564,6 +571,14 @@ async function recovery(bank: Bank) {
   );
   await sleep(2_000);
   const victim = bank.transfers[0] as NodeProcess;
+  // Killed while it holds some: the load goes to the other replica, whose processor takes most of
+  // them itself (the request script's hand-off), so the victim may be between two reads.
+  await waitFor(
+    'the victim processor holding transfers',
+    () => pendingOf(bank, `/${victim.pid}`),
+    (pending) => pending > 0,
+    { timeoutMs: 10_000, intervalMs: 1 },
+  ).catch(() => {}); // killed anyway: holding nothing, it is reported as not measured
   victim.child.kill('SIGKILL');
   const killedAt = performance.now();
   await victim.exited;
