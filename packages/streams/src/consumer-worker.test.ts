@@ -89,6 +89,14 @@ async function appendDelivered(ctx: Context, consumer: string, fail = 'no'): Pro
 
 const pending = async (ctx: Context) => ((await ctx.redis.xpending(ctx.stream, GROUP)) as [number])[0];
 
+/** Waits until nothing is pending in the group: every entry handled and acknowledged. */
+const untilNonePending = (ctx: Context, what = 'the entry handled and acknowledged') =>
+  waitFor(
+    what,
+    () => pending(ctx),
+    (n) => n === 0,
+  );
+
 worker(
   'done entries are acknowledged; a failing one comes back after a backoff and is parked at its Nth delivery',
   async (ctx) => {
@@ -173,11 +181,7 @@ worker('an entry another consumer left idle for claimIdleMs is taken over with i
     [2],
   );
   assert.is(survivor.counts.claimed, 1);
-  await waitFor(
-    'the entry to be acknowledged',
-    () => pending(ctx),
-    (count) => count === 0,
-  );
+  await untilNonePending(ctx, 'the entry to be acknowledged');
 });
 
 /**
@@ -390,11 +394,7 @@ worker(
     assert.is(of(delivered.id).length, 0, 'left to its take');
     assert.is(await deliveriesOf(delivered.id), 1, 'not claimed');
     reservation.take(delivered);
-    await waitFor(
-      'the entry handled and acknowledged',
-      () => pending(ctx),
-      (n) => n === 0,
-    );
+    await untilNonePending(ctx);
     assert.equal(
       of(delivered.id).map(({ deliveries }) => deliveries),
       [1],
@@ -405,11 +405,7 @@ worker(
     assert.ok(lost);
     const unanswered = await deliver();
     lost.release();
-    await waitFor(
-      'the entry handled and acknowledged',
-      () => pending(ctx),
-      (n) => n === 0,
-    );
+    await untilNonePending(ctx);
     assert.equal(
       of(unanswered.id).map(({ deliveries }) => deliveries),
       [2],
@@ -431,11 +427,7 @@ worker(
     assert.is(await pending(ctx), 1, 'left pending under its name');
     // claimIdleMs (400 ms) later, the other worker's pending list takes it over.
     const two = start(ctx, 'two');
-    await waitFor(
-      'the entry handled and acknowledged',
-      () => pending(ctx),
-      (n) => n === 0,
-    );
+    await untilNonePending(ctx);
     assert.equal(
       two.of(delivered.id).map(({ deliveries }) => deliveries),
       [2],
