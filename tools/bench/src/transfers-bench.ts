@@ -550,11 +550,15 @@ function wallClockOffsetMs(): number {
   return offset;
 }
 
-/** Entries of the processors group pending for the consumer whose name ends with `suffix` (0 when none is). */
-async function pendingOf(bank: Bank, suffix: string): Promise<number> {
+/** The processors group's consumers of process `pid` (named `host/pid`), with their pending entries' counts. */
+async function consumersOf(bank: Bank, pid: number): Promise<Array<{ name: string; pending: number }>> {
   const consumers = (await bank.client.xinfo('CONSUMERS', transfersKey(), PROCESSORS_GROUP)) as unknown[][];
-  const consumer = consumers.find((fields) => String(fields[fields.indexOf('name') + 1]).endsWith(suffix));
-  return consumer ? Number(consumer[consumer.indexOf('pending') + 1]) : 0;
+  return consumers
+    .map((fields) => ({
+      name: String(fields[fields.indexOf('name') + 1]),
+      pending: Number(fields[fields.indexOf('pending') + 1]),
+    }))
+    .filter(({ name }) => name.endsWith(`/${pid}`));
 }
 
 async function recovery(bank: Bank) {
@@ -575,21 +579,17 @@ async function recovery(bank: Bank) {
   // them itself (the request script's hand-off), so the victim may be between two reads.
   await waitFor(
     'the victim processor holding transfers',
-    () => pendingOf(bank, `/${victim.pid}`),
-    (pending) => pending > 0,
+    () => consumersOf(bank, victim.pid),
+    (consumers) => consumers.some(({ pending }) => pending > 0),
     { timeoutMs: 10_000, intervalMs: 1 },
   ).catch(() => {}); // killed anyway: holding nothing, it is reported as not measured
   victim.child.kill('SIGKILL');
   const killedAt = performance.now();
   await victim.exited;
   // What the dead consumer held: its pending entries, by transfer.
-  const consumers = (await bank.client.xinfo('CONSUMERS', transfersKey(), PROCESSORS_GROUP)) as unknown[][];
   const held: string[] = [];
-  const victimConsumers: string[] = [];
-  for (const consumer of consumers) {
-    const name = consumer[consumer.indexOf('name') + 1] as string;
-    if (!name.endsWith(`/${victim.pid}`)) continue;
-    victimConsumers.push(name);
+  const victimConsumers = (await consumersOf(bank, victim.pid)).map(({ name }) => name);
+  for (const name of victimConsumers) {
     const pending = (await bank.client.xpending(transfersKey(), PROCESSORS_GROUP, '-', '+', 10_000, name)) as Array<
       [string]
     >;
