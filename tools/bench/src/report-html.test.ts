@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
+import type { ClusterFigures, KillFigure } from './cluster-bench.ts';
+import type { ReplayFigures } from './replay-bench.ts';
 import { type BenchFigures, checkTargets, formatReport, type TargetCheck } from './report.ts';
 import { escapeHtml, renderReportHtml } from './report-html.ts';
 import { assertReportPage } from './report-page.ts';
+import type { RestartFigures, RestartFrom } from './restart-bench.ts';
 import { latencyHistogram } from './stats.ts';
 import type { TransferFigures } from './transfers-bench.ts';
 
@@ -94,6 +97,128 @@ report('recovery is met only when the killed processor held transfers to take ov
     [false, 'not measured: the killed processor held no transfer'],
   );
 });
+
+report(
+  'a target shows the floor under it measured in the same run, and says when that floor alone is over the limit',
+  () => {
+    const measured = (figures: BenchFigures, prefix: string) =>
+      checkTargets(figures).find((c) => c.target.startsWith(prefix))?.measured;
+    const restart = (history: string, from: RestartFrom, medianMs: number, bareProcessMs: number): RestartFigures => ({
+      history,
+      events: history === '1M' ? 1_000_000 : 10_000,
+      accounts: 2,
+      from,
+      runs: 5,
+      medianMs,
+      minMs: medianMs,
+      maxMs: medianMs,
+      bareProcessMs,
+    });
+    const registry = (bareFoldMs: number): ReplayFigures => ({
+      projection: 'registry',
+      history: '1M',
+      events: 1_000_000,
+      cheapestReadMs: 800,
+      projectionMs: 1_600,
+      ratio: 2,
+      bareFoldMs,
+      bareFoldRatio: bareFoldMs / 800,
+    });
+    const kill = (failedOverMs: number): KillFigure => ({
+      target: 'the transfers stream',
+      node: '127.0.0.1:7000',
+      recoveredMs: failedOverMs + 200,
+      failedOverMs,
+      flaggedMs: failedOverMs - 500,
+      acceptedMs: failedOverMs + 100,
+      wholeMs: failedOverMs + 3_000,
+    });
+    const cluster = (failedOverMs: number): ClusterFigures => ({
+      sustainedPerSecond: 640,
+      sustainedSeconds: 5,
+      acceptedPerSecond: 650,
+      offeredPerSecond: 500,
+      p50Ms: 20,
+      p99Ms: 780,
+      latencySamples: 5_000,
+      cpu: { Redis: 1.2, services: 0.8 },
+      primaries: 3,
+      replicasPerPrimary: 1,
+      nodeTimeoutMs: 5_000,
+      confirmReplicas: 1,
+      kills: Array.from({ length: 20 }, () => kill(failedOverMs)),
+      recoveryP50Ms: failedOverMs + 200,
+      recoveryP99Ms: failedOverMs + 200,
+      recoveryMaxMs: failedOverMs + 200,
+      trickle: { accepted: 20, indeterminate: 0, other: {}, unanswered: 0, completed: 20, rejected: 0 },
+      logFile: '/dev/null',
+    });
+    const over: BenchFigures = {
+      ...handMadeFigures(),
+      // Started with nothing to replay, 160 ms over its bare process: the 150 ms are gone before any replay.
+      restart_to_ready: [
+        restart('10k', 'full replay', 400, 200),
+        restart('10k', 'snapshot', 360, 200),
+        restart('1M', 'full replay', 2_700, 200),
+      ],
+      replay: [registry(1_200)],
+      cluster: cluster(9_300),
+    };
+    assert.is(
+      measured(over, 'restart -> ready with 2 accounts'),
+      '400 ms; with nothing to replay (from a snapshot): 360 ms, 160 ms over its bare process, more than the 150 ms',
+    );
+    // The limit: 1.25 x 800 + 200 = 1,200 ms; a bare fold (1,200 ms) and a bare process (200 ms) need 1,400.
+    assert.is(
+      measured(over, 'restart -> ready with 1M events'),
+      '2,700 ms; a bare fold of the registry + bare process alone: 1,400 ms, over the limit',
+    );
+    assert.is(
+      measured(over, 'replay of a registry'),
+      '1,600 ms (2.00x); a bare fold of the same entries alone: 1.50x, over the limit',
+    );
+    assert.is(
+      measured(over, 'cluster: transfer latency'),
+      '780.0 ms (the cluster sustained 640/s in this run: 500/s is 0.78x of it)',
+    );
+    assert.match(
+      measured(over, 'cluster failover') ?? '',
+      /Redis's own failover alone: p99 9,300 ms, over the limit\)$/,
+    );
+
+    const within: BenchFigures = {
+      ...over,
+      restart_to_ready: [
+        restart('10k', 'full replay', 400, 200),
+        restart('10k', 'snapshot', 300, 200),
+        restart('1M', 'full replay', 2_700, 200),
+      ],
+      replay: [registry(900)],
+      cluster: cluster(7_000),
+    };
+    assert.is(
+      measured(within, 'restart -> ready with 2 accounts'),
+      '400 ms; with nothing to replay (from a snapshot): 300 ms, 100 ms over its bare process',
+    );
+    assert.is(
+      measured(within, 'restart -> ready with 1M events'),
+      '2,700 ms; a bare fold of the registry + bare process alone: 1,100 ms',
+    );
+    assert.is(
+      measured(within, 'replay of a registry'),
+      '1,600 ms (2.00x); a bare fold of the same entries alone: 1.13x',
+    );
+    assert.match(measured(within, 'cluster failover') ?? '', /Redis's own failover alone: p99 7,000 ms\)$/);
+    // Without the figure beside it in the run, nothing is claimed.
+    assert.is(
+      measured(
+        { ...over, restart_to_ready: [restart('10k', 'full replay', 400, 200)] },
+        'restart -> ready with 2 accounts',
+      ),
+      '400 ms',
+    );
+  },
+);
 
 report('a histogram of no samples and no seconds of load are drawn as "no samples", not a crash', () => {
   const html = renderReportHtml(handMadeFigures({ latencyHistogram: latencyHistogram([]), settledEachSecond: [] }), []);

@@ -72,7 +72,9 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
       `replay of a ${replay.projection} of 1M events <= 1.25x the cheapest read`,
       `1.25 x ${ms(replay.cheapestReadMs)} = ${ms(1.25 * replay.cheapestReadMs)}`,
       `${ms(replay.projectionMs)} (${x(replay.ratio, 1.25)})${
-        replay.bareFoldRatio === undefined ? '' : `; a bare fold of the same entries alone: ${x(replay.bareFoldRatio)}`
+        replay.bareFoldRatio === undefined
+          ? ''
+          : `; a bare fold of the same entries alone: ${x(replay.bareFoldRatio, 1.25)}${replay.bareFoldRatio > 1.25 ? ', over the limit' : ''}`
       }`,
       replay.ratio <= 1.25,
     );
@@ -82,10 +84,16 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
   const short = restart('10k', 'full replay');
   if (short) {
     const limit = short.bareProcessMs + 150;
+    // The same service started with nothing to replay says how much of the 150 ms its start alone takes.
+    const started = restart('10k', 'snapshot');
     check(
       'restart -> ready with 2 accounts (10k events, full replay) <= bare process + 150 ms',
       `${ms(short.bareProcessMs)} + 150 ms = ${ms(limit)}`,
-      ms(short.medianMs),
+      `${ms(short.medianMs)}${
+        started
+          ? `; with nothing to replay (from a snapshot): ${ms(started.medianMs)}, ${ms(started.medianMs - started.bareProcessMs)} over its bare process${started.medianMs - started.bareProcessMs > 150 ? ', more than the 150 ms' : ''}`
+          : ''
+      }`,
       short.medianMs <= limit,
     );
   }
@@ -93,10 +101,16 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
   const registry1M = figures.replay.find((r) => r.history === '1M' && r.projection === 'registry');
   if (large && registry1M) {
     const limit = 1.25 * registry1M.cheapestReadMs + large.bareProcessMs;
+    // Nothing that replays the registry can start faster than a bare process and a bare fold.
+    const floor = registry1M.bareFoldMs === undefined ? undefined : registry1M.bareFoldMs + large.bareProcessMs;
     check(
       'restart -> ready with 1M events (full replay) <= 1.25x the cheapest read + bare process',
       `1.25 x ${ms(registry1M.cheapestReadMs)} + ${ms(large.bareProcessMs)} = ${ms(limit)}`,
-      ms(large.medianMs),
+      `${ms(large.medianMs)}${
+        floor === undefined
+          ? ''
+          : `; a bare fold of the registry + bare process alone: ${ms(floor)}${floor > limit ? ', over the limit' : ''}`
+      }`,
       large.medianMs <= limit,
     );
   }
@@ -163,21 +177,22 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
     check(
       `cluster: transfer latency p99 at ${k.offeredPerSecond}/s offered, replica confirmation on <= ${CLUSTER_P99_LIMIT_MS} ms`,
       `${CLUSTER_P99_LIMIT_MS} ms`,
-      ms(k.p99Ms, 1),
+      // How near the offered rate is to what the cluster bank sustains in the same run: near it, p99 measures a queue.
+      `${ms(k.p99Ms, 1)} (the cluster sustained ${perSecond(k.sustainedPerSecond)} in this run: ${k.offeredPerSecond}/s is ${x(k.offeredPerSecond / k.sustainedPerSecond)} of it)`,
       k.p99Ms <= CLUSTER_P99_LIMIT_MS,
     );
     // The goal holds only at its own settings: a run with fewer kills or another node timeout is
     // printed, and not counted as meeting it.
     const atGoalSettings = k.kills.length >= FAILOVER_GOAL_KILLS && k.nodeTimeoutMs === FAILOVER_GOAL_NODE_TIMEOUT_MS;
+    // Redis's own part: no transfer can touch the slots before a replica serves them.
+    const failedOverP99Ms = percentile(
+      k.kills.map((kill) => kill.failedOverMs),
+      99,
+    );
     check(
       `cluster failover: primary SIGKILLed -> first transfer touching its slots completed, p99 over >= ${FAILOVER_GOAL_KILLS} kills, cluster-node-timeout ${FAILOVER_GOAL_NODE_TIMEOUT_MS.toLocaleString('en')} ms <= 8 s`,
       ms(FAILOVER_RECOVERY_P99_LIMIT_MS),
-      `${ms(k.recoveryP99Ms)} (p50 ${ms(k.recoveryP50Ms)}, ${k.kills.length} kills, node timeout ${ms(k.nodeTimeoutMs)}${atGoalSettings ? '' : ': not the goal`s settings'}; Redis's own failover alone: p99 ${ms(
-        percentile(
-          k.kills.map((kill) => kill.failedOverMs),
-          99,
-        ),
-      )})`,
+      `${ms(k.recoveryP99Ms)} (p50 ${ms(k.recoveryP50Ms)}, ${k.kills.length} kills, node timeout ${ms(k.nodeTimeoutMs)}${atGoalSettings ? '' : ': not the goal`s settings'}; Redis's own failover alone: p99 ${ms(failedOverP99Ms)}${failedOverP99Ms > FAILOVER_RECOVERY_P99_LIMIT_MS ? ', over the limit' : ''})`,
       atGoalSettings && k.recoveryP99Ms <= FAILOVER_RECOVERY_P99_LIMIT_MS,
     );
   }
