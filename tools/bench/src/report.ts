@@ -68,13 +68,12 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
   const check = (target: string, limit: string, measured: string, met: boolean) =>
     checks.push({ target, limit, measured, met });
   for (const replay of figures.replay.filter((r) => r.history === '1M')) {
+    const fold = replay.bareFoldRatio;
     check(
       `replay of a ${replay.projection} of 1M events <= 1.25x the cheapest read`,
       `1.25 x ${ms(replay.cheapestReadMs)} = ${ms(1.25 * replay.cheapestReadMs)}`,
       `${ms(replay.projectionMs)} (${x(replay.ratio, 1.25)})${
-        replay.bareFoldRatio === undefined
-          ? ''
-          : `; a bare fold of the same entries alone: ${x(replay.bareFoldRatio, 1.25)}${replay.bareFoldRatio > 1.25 ? ', over the limit' : ''}`
+        fold === undefined ? '' : `; a bare fold of the same entries alone: ${x(fold, 1.25)}${overLimit(fold > 1.25)}`
       }`,
       replay.ratio <= 1.25,
     );
@@ -84,14 +83,16 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
   const short = restart('10k', 'full replay');
   if (short) {
     const limit = short.bareProcessMs + 150;
-    // The same service started with nothing to replay says how much of the 150 ms its start alone takes.
+    // The same service started with nothing to replay: how much of the 150 ms its start alone takes
+    // (a median against its own runs' bare process, so it moves from run to run as the figure does).
     const started = restart('10k', 'snapshot');
+    const startOnlyMs = started && started.medianMs - started.bareProcessMs;
     check(
       'restart -> ready with 2 accounts (10k events, full replay) <= bare process + 150 ms',
       `${ms(short.bareProcessMs)} + 150 ms = ${ms(limit)}`,
       `${ms(short.medianMs)}${
-        started
-          ? `; with nothing to replay (from a snapshot): ${ms(started.medianMs)}, ${ms(started.medianMs - started.bareProcessMs)} over its bare process${started.medianMs - started.bareProcessMs > 150 ? ', more than the 150 ms' : ''}`
+        started && startOnlyMs !== undefined
+          ? `; with nothing to replay (from a snapshot): ${ms(started.medianMs)}, ${ms(startOnlyMs)} over its bare process${startOnlyMs > 150 ? ', more than the 150 ms' : ''}`
           : ''
       }`,
       short.medianMs <= limit,
@@ -106,10 +107,11 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
     check(
       'restart -> ready with 1M events (full replay) <= 1.25x the cheapest read + bare process',
       `1.25 x ${ms(registry1M.cheapestReadMs)} + ${ms(large.bareProcessMs)} = ${ms(limit)}`,
+      // Over the limit exactly when the registry's bare fold is over 1.25x the read (its replay's line).
       `${ms(large.medianMs)}${
         floor === undefined
           ? ''
-          : `; a bare fold of the registry + bare process alone: ${ms(floor)}${floor > limit ? ', over the limit' : ''}`
+          : `; a bare fold of the registry + bare process alone: ${ms(floor)}${overLimit(floor > limit)}`
       }`,
       large.medianMs <= limit,
     );
@@ -177,22 +179,29 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
     check(
       `cluster: transfer latency p99 at ${k.offeredPerSecond}/s offered, replica confirmation on <= ${CLUSTER_P99_LIMIT_MS} ms`,
       `${CLUSTER_P99_LIMIT_MS} ms`,
-      // How near the offered rate is to what the cluster bank sustains in the same run: near it, p99 measures a queue.
-      `${ms(k.p99Ms, 1)} (the cluster sustained ${perSecond(k.sustainedPerSecond)} in this run: ${k.offeredPerSecond}/s is ${x(k.offeredPerSecond / k.sustainedPerSecond)} of it)`,
+      // How near the offered rate is to what the cluster bank sustains in the same run: near it, p99
+      // measures a queue. Not a floor: no verdict of its own.
+      `${ms(k.p99Ms, 1)}${
+        k.sustainedPerSecond > 0
+          ? ` (the cluster sustained ${perSecond(k.sustainedPerSecond)} in this run: ${perSecond(k.offeredPerSecond)} is ${x(k.offeredPerSecond / k.sustainedPerSecond)} of it)`
+          : ''
+      }`,
       k.p99Ms <= CLUSTER_P99_LIMIT_MS,
     );
     // The goal holds only at its own settings: a run with fewer kills or another node timeout is
     // printed, and not counted as meeting it.
     const atGoalSettings = k.kills.length >= FAILOVER_GOAL_KILLS && k.nodeTimeoutMs === FAILOVER_GOAL_NODE_TIMEOUT_MS;
-    // Redis's own part: no transfer can touch the slots before a replica serves them.
+    // Redis's own part: no transfer can touch the slots before a replica serves them. A poll sees the
+    // promotion (every 50 ms, slower on a busy machine), so it can be seen after the first transfer
+    // went through: a kill's part is never taken as more than its recovery.
     const failedOverP99Ms = percentile(
-      k.kills.map((kill) => kill.failedOverMs),
+      k.kills.map((kill) => Math.min(kill.failedOverMs, kill.recoveredMs)),
       99,
     );
     check(
       `cluster failover: primary SIGKILLed -> first transfer touching its slots completed, p99 over >= ${FAILOVER_GOAL_KILLS} kills, cluster-node-timeout ${FAILOVER_GOAL_NODE_TIMEOUT_MS.toLocaleString('en')} ms <= 8 s`,
       ms(FAILOVER_RECOVERY_P99_LIMIT_MS),
-      `${ms(k.recoveryP99Ms)} (p50 ${ms(k.recoveryP50Ms)}, ${k.kills.length} kills, node timeout ${ms(k.nodeTimeoutMs)}${atGoalSettings ? '' : ': not the goal`s settings'}; Redis's own failover alone: p99 ${ms(failedOverP99Ms)}${failedOverP99Ms > FAILOVER_RECOVERY_P99_LIMIT_MS ? ', over the limit' : ''})`,
+      `${ms(k.recoveryP99Ms)} (p50 ${ms(k.recoveryP50Ms)}, ${k.kills.length} kills, node timeout ${ms(k.nodeTimeoutMs)}${atGoalSettings ? '' : ': not the goal`s settings'}; Redis's own failover alone, none counted past its kill's recovery: p99 ${ms(failedOverP99Ms)}${overLimit(atGoalSettings && failedOverP99Ms > FAILOVER_RECOVERY_P99_LIMIT_MS)})`,
       atGoalSettings && k.recoveryP99Ms <= FAILOVER_RECOVERY_P99_LIMIT_MS,
     );
   }
@@ -238,6 +247,14 @@ export function checkTargets(figures: BenchFigures): TargetCheck[] {
     );
   }
   return checks;
+}
+
+/**
+ * Said after a floor measured in the same run when that floor alone is over the target's limit:
+ * nothing measured above it can meet the limit in that run.
+ */
+function overLimit(over: boolean): string {
+  return over ? ', over the limit' : '';
 }
 
 /** The run in one line: what ran where, and how busy the machine was beside it. */
