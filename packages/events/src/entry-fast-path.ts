@@ -62,9 +62,13 @@ export function decodeRegistrationFast(fields: readonly Buffer[]): AccountRegist
   if (data === undefined) return undefined;
   const match = REGISTERED_V1_DATA.exec(data.toString('utf8'));
   if (match === null) return undefined;
-  const [, account, url, instance, registeredAt] = match as unknown as [string, string, string, string, string];
+  // Read by index, not destructured: see decodeLedgerFast.
+  const url = match[2] as string;
   if (url.length > SERVICE_URL_MAX_LENGTH) return undefined;
-  return { type: 'AccountRegistered', data: { account, url, instance, registeredAt } };
+  return {
+    type: 'AccountRegistered',
+    data: { account: match[1] as string, url, instance: match[3] as string, registeredAt: match[4] as string },
+  };
 }
 
 /** An accounts stream entry, read with buffer replies: size first, then the fast path, then the full decoder. */

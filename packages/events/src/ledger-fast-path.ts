@@ -10,7 +10,15 @@
  * types) goes through decodeEntryBuffers, the source of truth. ledger-fast-path.test.ts holds the
  * two paths to the same answers.
  */
-import { ascii, type DecodedEntry, dataOfType, decodeEntryBuffers, embeddable, PLAIN } from '@microbank/streams';
+import {
+  ascii,
+  type DecodedEntry,
+  decodeEntryBuffers,
+  embeddable,
+  isType,
+  layoutVersion,
+  PLAIN,
+} from '@microbank/streams';
 import { ACCOUNT } from './account-events.ts';
 import { DEBIT_MAX_LENGTH, type LedgerEvent, ledgerEvents, MAX_AMOUNT, transferId } from './ledger-events.ts';
 
@@ -40,14 +48,6 @@ const CREDITED_DATA = { 1: creditedData(false), 2: creditedData(true) };
 const TRANSFER_AT = '{"transfer":"'.length;
 const TRANSFER_END = TRANSFER_AT + 36;
 
-/** The entry's version (2 first: what the scripts write now) and data bytes, when it is `type` in either layout. */
-function dataOf(fields: readonly Buffer[], type: Uint8Array): [1 | 2, Buffer] | undefined {
-  const numbered = dataOfType(fields, type, 2);
-  if (numbered !== undefined) return [2, numbered];
-  const plain = dataOfType(fields, type, 1);
-  return plain === undefined ? undefined : [1, plain];
-}
-
 /** The seq matched (version 2), checked against its bound; undefined for version 1, null when out of bounds. */
 function seqOf(version: 1 | 2, text: string | undefined): number | undefined | null {
   if (version === 1) return undefined;
@@ -60,29 +60,36 @@ function seqOf(version: 1 | 2, text: string | undefined): number | undefined | n
  * undefined. Its strings are slices of the entry's text: a fold that keeps one copies it (ownCopy).
  */
 export function decodeLedgerFast(fields: readonly Buffer[]): LedgerEvent | undefined {
-  const debited = dataOf(fields, DEBITED);
-  if (debited !== undefined) {
-    const [version, data] = debited;
-    const text = data.toString('utf8');
+  // A match is read by index and each event built whole: destructuring a match array goes through
+  // its iterator, and a spread copies. The two were about a fifth of this function's time (570 ns
+  // an entry against 445 without them, on this machine).
+  const version = layoutVersion(fields);
+  if (version === undefined) return undefined;
+  if (isType(fields, DEBITED)) {
+    const text = (fields[5] as Buffer).toString('utf8');
     const match = DEBITED_DATA[version].exec(text);
     if (match === null) return undefined;
-    const [, to, amount, seqText] = match as unknown as [string, string, string, string | undefined];
-    const seq = seqOf(version, seqText);
-    if (Number(amount) > MAX_AMOUNT || seq === null) return undefined;
-    const event = { transfer: text.slice(TRANSFER_AT, TRANSFER_END), to, amount: Number(amount) };
-    return { type: 'Debited', data: seq === undefined ? event : { ...event, seq } };
+    const to = match[1] as string;
+    const amount = Number(match[2]);
+    const seq = seqOf(version, match[3]);
+    if (amount > MAX_AMOUNT || seq === null) return undefined;
+    const transfer = text.slice(TRANSFER_AT, TRANSFER_END);
+    return { type: 'Debited', data: seq === undefined ? { transfer, to, amount } : { transfer, to, amount, seq } };
   }
-  const credited = dataOf(fields, CREDITED);
-  if (credited === undefined) return undefined;
-  const [version, data] = credited;
-  const text = data.toString('utf8');
+  if (!isType(fields, CREDITED)) return undefined;
+  const text = (fields[5] as Buffer).toString('utf8');
   const match = CREDITED_DATA[version].exec(text);
   if (match === null) return undefined;
-  const [, from, amount, debit, seqText] = match as unknown as [string, string, string, string, string | undefined];
-  const seq = seqOf(version, seqText);
-  if (Number(amount) > MAX_AMOUNT || seq === null) return undefined;
-  const event = { transfer: text.slice(TRANSFER_AT, TRANSFER_END), from, amount: Number(amount), debit };
-  return { type: 'Credited', data: seq === undefined ? event : { ...event, seq } };
+  const from = match[1] as string;
+  const amount = Number(match[2]);
+  const debit = match[3] as string;
+  const seq = seqOf(version, match[4]);
+  if (amount > MAX_AMOUNT || seq === null) return undefined;
+  const transfer = text.slice(TRANSFER_AT, TRANSFER_END);
+  return {
+    type: 'Credited',
+    data: seq === undefined ? { transfer, from, amount, debit } : { transfer, from, amount, debit, seq },
+  };
 }
 
 /** A ledger stream entry, read with buffer replies: size first, then the fast path, then the full decoder. */

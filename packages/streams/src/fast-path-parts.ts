@@ -37,19 +37,33 @@ function sameBytes(bytes: Uint8Array, expected: Uint8Array): boolean {
 }
 
 /**
- * The data field's bytes when the entry is exactly `type <type> v <version> data <data>`, as
- * encodeEvent writes an event of that version (1 or 2); undefined for any other layout.
+ * The version (1 or 2) of an entry laid out exactly as encodeEvent writes an event of that version
+ * (`type <type> v <version> data <data>`: its type in field 1, its data in field 5); undefined for
+ * any other layout. Checked once per entry, whatever types a decoder then tells apart (isType).
  */
-export function dataOfType(fields: readonly Buffer[], type: Uint8Array, version: 1 | 2 = 1): Buffer | undefined {
+export function layoutVersion(fields: readonly Buffer[]): 1 | 2 | undefined {
   if (fields.length !== 6) return undefined;
   if (
     !sameBytes(fields[0] as Buffer, TYPE) ||
-    !sameBytes(fields[1] as Buffer, type) ||
     !sameBytes(fields[2] as Buffer, V) ||
-    !sameBytes(fields[3] as Buffer, VERSIONS[version]) ||
     !sameBytes(fields[4] as Buffer, DATA)
   ) {
     return undefined;
   }
-  return fields[5] as Buffer;
+  const version = fields[3] as Buffer;
+  if (sameBytes(version, VERSIONS[2])) return 2;
+  return sameBytes(version, VERSIONS[1]) ? 1 : undefined;
+}
+
+/** Whether an entry in encodeEvent's layout (layoutVersion) is of `type`. */
+export function isType(fields: readonly Buffer[], type: Uint8Array): boolean {
+  return sameBytes(fields[1] as Buffer, type);
+}
+
+/**
+ * The data field's bytes when the entry is exactly `type <type> v <version> data <data>`, as
+ * encodeEvent writes an event of that version (1 or 2); undefined for any other layout.
+ */
+export function dataOfType(fields: readonly Buffer[], type: Uint8Array, version: 1 | 2 = 1): Buffer | undefined {
+  return layoutVersion(fields) === version && isType(fields, type) ? (fields[5] as Buffer) : undefined;
 }
