@@ -84,6 +84,11 @@ const unusual: Array<[string, string[]]> = [
   ['JSON with a trailing comma', entry(dataOf({}).replace('}', ',}'))],
   ['fields in another order', ['v', '1', 'type', 'AccountRegistered', 'data', dataOf({})]],
   ['an extra field', [...entry(dataOf({})), 'note', 'x']],
+  // One wrong name at a time, so that each of the layout's checks is needed on its own.
+  ['another name for the type field', ['kind', 'AccountRegistered', 'v', '1', 'data', dataOf({})]],
+  ['another name for the version field', ['type', 'AccountRegistered', 'ver', '1', 'data', dataOf({})]],
+  ['another name for the data field', ['type', 'AccountRegistered', 'v', '1', 'body', dataOf({})]],
+  ['a second data field after a good one', [...entry(dataOf({})), 'data', 'not JSON']],
   ['version 2', ['type', 'AccountRegistered', 'v', '2', 'data', dataOf({})]],
   ['version 01', ['type', 'AccountRegistered', 'v', '01', 'data', dataOf({})]],
   ['another type', ['type', 'AccountClosed', 'v', '1', 'data', dataOf({})]],

@@ -92,6 +92,11 @@ const unusual: Array<[string, string[]]> = [
   ['whitespace in the JSON', entry('Debited', debited()[5]?.replace(',', ', ') ?? '')],
   ['version 2', ['type', 'Debited', 'v', '2', 'data', debited()[5] ?? '']],
   ['fields in another order', ['v', '1', 'type', 'Debited', 'data', debited()[5] ?? '']],
+  // One wrong name at a time, so that each of the layout's checks is needed on its own.
+  ['another name for the type field', ['kind', 'Debited', 'v', '1', 'data', debited()[5] ?? '']],
+  ['another name for the version field', ['type', 'Debited', 'ver', '1', 'data', debited()[5] ?? '']],
+  ['another name for the data field', ['type', 'Debited', 'v', '1', 'body', debited()[5] ?? '']],
+  ['a second data field after a good one', [...credited(), 'data', 'not JSON']],
   ['a Debited layout under the type Credited', entry('Credited', debited()[5] ?? '')],
   ['an AccountOpened', entry('AccountOpened', JSON.stringify({ account: 'john-account', amount: 100 }))],
   [
@@ -105,6 +110,13 @@ const unusual: Array<[string, string[]]> = [
   ['a seq of 0', debited2({ seq: 0 })],
   ['a negative seq', credited2({ seq: -1 })],
   ['a seq over 2^53 - 1', debited2({ seq: Number.MAX_SAFE_INTEGER + 1 })],
+  ['a Credited seq over 2^53 - 1', credited2({ seq: Number.MAX_SAFE_INTEGER + 1 })],
+  // 16 digits: the pattern takes them, the bound does not.
+  ['a seq of 16 nines', entry('Debited', debited2()[5]?.replace('"seq":7', `"seq":${'9'.repeat(16)}`) ?? '', '2')],
+  [
+    'a Credited seq of 16 nines',
+    entry('Credited', credited2()[5]?.replace('"seq":7', `"seq":${'9'.repeat(16)}`) ?? '', '2'),
+  ],
   ['a seq of 17 digits', credited2({ seq: 10 ** 16 })],
   ['a fractional seq', debited2({ seq: 1.5 })],
   ['a seq as a string', credited2({ seq: '7' })],

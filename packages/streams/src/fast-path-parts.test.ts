@@ -1,5 +1,5 @@
 /**
- * ownCopy: the same text, and none of the entry it was sliced from kept alive. A fast path's
+ * The layout an entry's fast path reads (layoutVersion, isType), and ownCopy: the same text, and none of the entry it was sliced from kept alive. A fast path's
  * strings are slices of the entry's text, and V8 keeps a slice of 13 characters or more as a view of
  * its parent: a fold that kept the slice would keep every entry's whole text.
  */
@@ -7,10 +7,38 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { ownCopy } from './fast-path-parts.ts';
+import { ascii, isType, layoutVersion, ownCopy } from './fast-path-parts.ts';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
+
+const layout = testSuite('an entry`s layout');
+
+layout('the version of an entry exactly as encodeEvent writes it, and nothing for any other layout', () => {
+  const fields = (...texts: string[]) => texts.map((text) => Buffer.from(text));
+  const DEBITED = ascii('Debited');
+  const good = (version: string) => fields('type', 'Debited', 'v', version, 'data', '{}');
+  assert.is(layoutVersion(good('1')), 1);
+  assert.is(layoutVersion(good('2')), 2);
+  assert.ok(isType(good('2'), DEBITED));
+  assert.not.ok(isType(good('2'), ascii('Credited')));
+  assert.not.ok(isType(good('2'), ascii('Debite')), 'a type that is a prefix of it');
+  const others: Array<[string, Buffer[]]> = [
+    ['version 3', good('3')],
+    ['version 01', good('01')],
+    ['another name for the type field', fields('kind', 'Debited', 'v', '1', 'data', '{}')],
+    ['another name for the version field', fields('type', 'Debited', 'ver', '1', 'data', '{}')],
+    ['another name for the data field', fields('type', 'Debited', 'v', '1', 'body', '{}')],
+    ['a field more', fields('type', 'Debited', 'v', '1', 'data', '{}', 'data', '{}')],
+    ['a field less', fields('type', 'Debited', 'v', '1', 'data')],
+    ['no fields', []],
+  ];
+  for (const [what, entry] of others) assert.is(layoutVersion(entry), undefined, what);
+  // Whatever a caller hands it, it answers rather than throws.
+  for (const entry of [[], fields('type'), fields('type', 'Debited', 'v', '1', 'data')]) {
+    assert.not.ok(isType(entry, DEBITED), `${entry.length} fields`);
+  }
+});
 
 const copies = testSuite('ownCopy');
 
@@ -45,4 +73,5 @@ copies('keeps none of the text it was sliced from', () => {
   assert.ok(mib(owned) <= 4, `the copies kept ${mib(owned)} MiB`);
 });
 
+layout.run();
 copies.run();

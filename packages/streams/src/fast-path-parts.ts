@@ -55,9 +55,12 @@ export function layoutVersion(fields: readonly Buffer[]): 1 | 2 | undefined {
   return sameBytes(version, VERSIONS[1]) ? 1 : undefined;
 }
 
-/** Whether an entry in encodeEvent's layout (layoutVersion) is of `type`. */
+/**
+ * Whether an entry of encodeEvent's six fields is of `type` (its field 1); false when it has another
+ * number of fields. The rest of the layout is layoutVersion's to check, first.
+ */
 export function isType(fields: readonly Buffer[], type: Uint8Array): boolean {
-  return sameBytes(fields[1] as Buffer, type);
+  return fields.length === 6 && sameBytes(fields[1] as Buffer, type);
 }
 
 /**
