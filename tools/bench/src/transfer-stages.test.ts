@@ -117,16 +117,23 @@ stages("the bench's own GC pauses: a slow transfer in flight across one is count
     [
       // During the first slow one; one that ends as the second is sent; one that begins as it is
       // seen; one during the fast one.
-      { startMs: 1_010, endMs: 1_035 },
+      { startMs: 1_010, endMs: 1_035, full: true },
       { startMs: 1_990, endMs: 2_000 },
       { startMs: 2_040, endMs: 2_041 },
       { startMs: 3_001, endMs: 3_003.5 },
     ],
   );
   assert.is(figures.slow.duringBenchPause, 1);
-  assert.equal(figures.benchPauses, { count: 4, totalMs: 38.5, longestMs: 25 });
+  assert.equal(figures.benchPauses, { count: 4, full: 1, totalMs: 38.5, longestMs: 25 });
   assert.ok(
     describeSlow(figures, (value) => `${value} ms`).endsWith(
+      "; 1 in flight during a GC pause of the bench's own (4 of 1 ms or more in the run, 1 of them full collections, 38.5 ms in all, the longest 25 ms)",
+    ),
+  );
+  // Figures from before full collections were counted say nothing of them.
+  const older = { ...figures, benchPauses: { count: 4, totalMs: 38.5, longestMs: 25 } };
+  assert.ok(
+    describeSlow(older, (value) => `${value} ms`).endsWith(
       "; 1 in flight during a GC pause of the bench's own (4 of 1 ms or more in the run, 38.5 ms in all, the longest 25 ms)",
     ),
   );

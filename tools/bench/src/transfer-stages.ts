@@ -77,7 +77,8 @@ export interface StageFigures {
     duringBenchPause?: number;
   };
   /** The bench's own GC pauses of a ms or more during the run (absent: not watched). */
-  benchPauses?: { count: number; totalMs: number; longestMs: number };
+  /** `full`: how many were full collections (older JSON figures have no count). */
+  benchPauses?: { count: number; full?: number; totalMs: number; longestMs: number };
   /** The slowest few, each with its stages: enough to read, small enough for the JSON. */
   slowest: SlowTransfer[];
   /** The largest difference between a transfer's stages added up and its end-to-end latency (the bench's clock at both ends: 0 but for float rounding). */
@@ -201,6 +202,7 @@ export function transferStages(
     ...(benchPauses && {
       benchPauses: {
         count: benchPauses.length,
+        full: benchPauses.filter((pause) => pause.full).length,
         totalMs: round(benchPauses.reduce((sum, pause) => sum + pause.endMs - pause.startMs, 0)),
         longestMs: round(Math.max(0, ...benchPauses.map((pause) => pause.endMs - pause.startMs))),
       },
@@ -247,7 +249,7 @@ export function describeSlow(figures: StageFigures, formatMs: (value: number) =>
   const pauses = figures.benchPauses;
   const bench =
     pauses && slow.duringBenchPause !== undefined
-      ? `; ${slow.duringBenchPause} in flight during a GC pause of the bench's own (${pauses.count} of 1 ms or more in the run, ${formatMs(pauses.totalMs)} in all, the longest ${formatMs(pauses.longestMs)})`
+      ? `; ${slow.duringBenchPause} in flight during a GC pause of the bench's own (${pauses.count} of 1 ms or more in the run${pauses.full === undefined ? '' : `, ${pauses.full} of them full collections`}, ${formatMs(pauses.totalMs)} in all, the longest ${formatMs(pauses.longestMs)})`
       : '';
   return `of the ${slow.transfers} slowest 1% (above p99 ${formatMs(slow.aboveMs)}): ${parts.join(', ')}${when}${bench}`;
 }

@@ -28,7 +28,7 @@ import {
   type TransferStatus,
 } from '@microbank/transfer';
 import { LoadClient } from './http-load.ts';
-import { watchOwnPauses } from './own-pauses.ts';
+import { collectOwnGarbage, watchOwnPauses } from './own-pauses.ts';
 import { type CpuUse, cpuTime, cpuUse } from './process-cpu.ts';
 import { note } from './progress.ts';
 import { BENCH_SNAPSHOT_KEY, SERVICE_NODE_OPTIONS } from './ready-process.ts';
@@ -371,6 +371,7 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   });
   const startedAtMs = performance.now() + wallMs;
   const failed = notAccepted(`the load at ${perSecond}/s`);
+  collectOwnGarbage();
   const cpuBefore = await cpuTime(await bankProcesses(bank));
   const pauses = watchOwnPauses();
   const started = performance.now();
@@ -397,7 +398,7 @@ export async function latencyAt(bank: Bank, perSecond: number, seconds: number, 
   const benchPauses = pauses
     .stop()
     .filter(({ startMs, endMs }) => endMs > started && startMs < lastSeenAt)
-    .map(({ startMs, endMs }) => ({ startMs: startMs + wallMs, endMs: endMs + wallMs }));
+    .map((pause) => ({ ...pause, startMs: pause.startMs + wallMs, endMs: pause.endMs + wallMs }));
   await watch.stop();
   client.close();
   return {
