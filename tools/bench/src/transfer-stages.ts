@@ -76,8 +76,10 @@ export interface StageFigures {
     /** Slow ones in flight (sent, not yet seen) during one of the bench's own GC pauses (absent: not watched). */
     duringBenchPause?: number;
   };
-  /** The bench's own GC pauses of a ms or more during the run (absent: not watched). */
-  /** `full`: how many were full collections (older JSON figures have no count). */
+  /**
+   * The bench's own GC pauses of a ms or more during the run (absent: not watched); `full`: how
+   * many of them were full collections (older JSON figures have no count).
+   */
   benchPauses?: { count: number; full?: number; totalMs: number; longestMs: number };
   /** The slowest few, each with its stages: enough to read, small enough for the JSON. */
   slowest: SlowTransfer[];
