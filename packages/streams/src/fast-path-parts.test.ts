@@ -1,16 +1,12 @@
 /**
- * The layout an entry's fast path reads (layoutVersion, isType), and ownCopy: the same text, and none of the entry it was sliced from kept alive. A fast path's
- * strings are slices of the entry's text, and V8 keeps a slice of 13 characters or more as a view of
- * its parent: a fold that kept the slice would keep every entry's whole text.
+ * The layout an entry's fast path reads (layoutVersion, isType), and ownCopy: the same text, and
+ * none of the entry it was sliced from kept alive. A fast path's strings are slices of the entry's
+ * text, and V8 keeps a slice of 13 characters or more as a view of its parent: a fold that kept the
+ * slice would keep every entry's whole text.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { testSuite } from '@microbank/testing';
+import { collectGarbage, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
 import { ascii, isType, layoutVersion, ownCopy } from './fast-path-parts.ts';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 
 const layout = testSuite('an entry`s layout');
 

@@ -1,7 +1,7 @@
 import { setImmediate } from 'node:timers/promises';
-import { testSuite } from '@microbank/testing';
+import { collectGarbage, testSuite } from '@microbank/testing';
 import * as assert from 'uvu/assert';
-import { collectOwnGarbage, watchOwnPauses } from './own-pauses.ts';
+import { watchOwnPauses } from './own-pauses.ts';
 
 const pauses = testSuite("the bench's own GC pauses");
 
@@ -18,7 +18,7 @@ pauses('collections of this process, 1 ms or more each, on the performance.now()
   }
   // And one full collection for certain, however large this machine's young generation: the one
   // the bench asks for before a measured run.
-  collectOwnGarbage();
+  collectGarbage();
   await setImmediate();
   const after = performance.now();
   const seen = watch.stop();

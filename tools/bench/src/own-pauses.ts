@@ -5,8 +5,6 @@
  * each collection as a `gc` performance entry, on the performance.now() timeline.
  */
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** One pause: when it began and ended, on the performance.now() timeline (ms). */
 export interface Pause {
@@ -42,16 +40,4 @@ export function watchOwnPauses(): { stop(): Pause[] } {
       return pauses.sort((a, b) => a.startMs - b.startMs);
     },
   };
-}
-
-/**
- * A full collection of the bench's own heap, now: before a measured run, so that garbage earlier
- * groups left behind is collected before the run rather than in a long pause inside it. In one
- * whole bench, the 500/s run had a pause of its own of 204 ms, and its slowest 1% were all in
- * flight across it (which kind of collection it was, the bench did not record then; it does now).
- */
-export function collectOwnGarbage(): void {
-  // A function of V8's, given to contexts made after the flag is set.
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
 }

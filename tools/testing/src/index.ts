@@ -5,6 +5,7 @@ export { freePort, portForLater, type RedisCluster, startRedisCluster } from '@m
 export * from './assert-rejects.ts';
 export * from './bad-requests.ts';
 export * from './browser.ts';
+export * from './collect-garbage.ts';
 export * from './read-stream.ts';
 export * from './recording-log.ts';
 export * from './redis-clock.ts';
